@@ -1,0 +1,46 @@
+# The two commands the README gives: `make demo` and `make test`. Both install what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+FORGE := node_modules/.bin/forge
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: deps system-deps lint typecheck pytest forge-test test demo clean
+
+$(PY_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+deps: $(PY_STAMP) $(NPM_STAMP)
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: deps
+	$(BIN)/mypy core store chain iot_gateway api chaintrace
+
+pytest: deps system-deps
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+forge-test: deps
+	$(FORGE) test
+
+test: lint typecheck forge-test pytest
+
+demo: deps
+	$(BIN)/chaintrace demo
+
+clean:
+	rm -rf out cache .chaintrace .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses (Mosquitto, PostgreSQL) when they are missing.
+# Tests start private instances of both from these binaries. Without root, it says what to install.
+set -u
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${need[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts services on install; the tests use private instances, so leave the system ones alone.
+else
+  echo "note: ${need[*]} not installed and not root; tests needing them will skip (apt-get install ${need[*]})"
+fi
+exit 0

@@ -1,1 +1,1 @@
-"""chaintrace: the CLI and process wiring (the composition root; the only package importing all others)."""
+"""chaintrace: the CLI and process wiring (the composition root)."""

@@ -1,4 +1,4 @@
-"""The dev-mode endpoints file (`.chaintrace/run.json`) that `up`/`demo`/`node` write and others attach to."""
+"""The dev-mode endpoints file (`.chaintrace/run.json`) that other processes attach to."""
 
 from __future__ import annotations
 

@@ -1,0 +1,155 @@
+"""Settings of the two key-holding processes: `chaintrace anchor` and `chaintrace settle`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.keys import KeyConfigError, is_dev_account, load_account, parse_private_key
+
+FinalityMode = Literal["tag", "confirmations", "auto"]
+
+# Values people paste into .env files before they have a real secret.
+_PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "secret", "password", "xxx", "todo", "replace-me", "<key>"}
+)
+
+
+class _WorkerSettings(BaseSettings):
+    """What both workers share: database, chain, deployments, finality, polling."""
+
+    # hide_input_in_errors: a validation error must never print (part of) a private key.
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
+    )
+
+    # CHAINTRACE_DEV: embedded defaults and public anvil keys are allowed only then.
+    chaintrace_dev: bool = False
+    database_url: str | None = None
+    chain_rpc_url: str | None = None
+    deployments_file: Path = Path(".chaintrace/deployments.json")
+    # DESIGN: the chain's `finalized` tag where it has one, else N confirmations.
+    finality: FinalityMode = "auto"
+    confirmations: int = Field(default=2, ge=1, le=10_000)
+    poll_interval: float = Field(default=1.0, gt=0, le=3600)
+
+    @property
+    def dev(self) -> bool:
+        """Whether the process runs in dev mode (CHAINTRACE_DEV)."""
+        return self.chaintrace_dev
+
+    @model_validator(mode="after")
+    def _urls_outside_dev(self) -> Self:
+        if not self.chaintrace_dev:
+            missing = [
+                name
+                for name, value in (
+                    ("DATABASE_URL", self.database_url),
+                    ("CHAIN_RPC_URL", self.chain_rpc_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} must be set outside dev mode")
+        return self
+
+
+def _check_key_source(
+    role: str,
+    private_key: SecretStr | None,
+    keystore: Path | None,
+    password: SecretStr | None,
+    dev: bool,
+) -> None:
+    """Refuse a missing, doubled or placeholder key source (a key is optional in dev mode)."""
+    if private_key is not None and keystore is not None:
+        raise ValueError(f"set {role}_PRIVATE_KEY or {role}_KEYSTORE, not both")
+    if private_key is None and keystore is None:
+        if not dev:
+            raise ValueError(f"{role}_PRIVATE_KEY or {role}_KEYSTORE must be set outside dev mode")
+        return
+    if private_key is not None:
+        text = private_key.get_secret_value().strip()
+        if text.lower() in _PLACEHOLDERS:
+            raise ValueError(f"{role}_PRIVATE_KEY is a placeholder")
+        try:
+            key = parse_private_key(text)
+        except KeyConfigError as exc:
+            raise ValueError(f"{role}_PRIVATE_KEY: {exc}") from None
+        if not dev and is_dev_account(Account.from_key(key).address):
+            raise ValueError(f"{role}_PRIVATE_KEY is a public anvil/Hardhat test key")
+    if keystore is not None:
+        if password is None:
+            raise ValueError(f"{role}_KEYSTORE needs {role}_KEYSTORE_PASSWORD")
+        if not dev and password.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError(f"{role}_KEYSTORE_PASSWORD is a placeholder")
+
+
+class AnchorSettings(_WorkerSettings):
+    """`chaintrace anchor`: batches pending leaves into Merkle roots and anchors them."""
+
+    anchorer_private_key: SecretStr | None = None
+    anchorer_keystore: Path | None = None
+    anchorer_keystore_password: SecretStr | None = None
+    # A batch closes at this many leaves, or when its oldest leaf has waited max_batch_delay.
+    max_batch_size: int = Field(default=1000, ge=1, le=1_000_000)
+    max_batch_delay: float = Field(default=2.0, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _key(self) -> Self:
+        _check_key_source(
+            "ANCHORER",
+            self.anchorer_private_key,
+            self.anchorer_keystore,
+            self.anchorer_keystore_password,
+            self.chaintrace_dev,
+        )
+        return self
+
+    def load_account(self) -> LocalAccount:
+        """The anchorer account; raises KeyConfigError if none is configured or it is unusable."""
+        return load_account(
+            private_key=_reveal(self.anchorer_private_key),
+            keystore=self.anchorer_keystore,
+            password=_reveal(self.anchorer_keystore_password),
+            allow_dev_keys=self.chaintrace_dev,
+            what="anchorer key",
+        )
+
+
+class SettleSettings(_WorkerSettings):
+    """`chaintrace settle`: attests deliveries with the oracle key and settles escrows."""
+
+    oracle_private_key: SecretStr | None = None
+    oracle_keystore: Path | None = None
+    oracle_keystore_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _key(self) -> Self:
+        _check_key_source(
+            "ORACLE",
+            self.oracle_private_key,
+            self.oracle_keystore,
+            self.oracle_keystore_password,
+            self.chaintrace_dev,
+        )
+        return self
+
+    def load_account(self) -> LocalAccount:
+        """The oracle account; raises KeyConfigError if none is configured or it is unusable."""
+        return load_account(
+            private_key=_reveal(self.oracle_private_key),
+            keystore=self.oracle_keystore,
+            password=_reveal(self.oracle_keystore_password),
+            allow_dev_keys=self.chaintrace_dev,
+            what="oracle key",
+        )
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()

@@ -1,0 +1,1 @@
+"""Everything that talks to the EVM: compile, deploy, typed clients, anvil, errors."""

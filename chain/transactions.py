@@ -1,0 +1,184 @@
+"""Building, signing and sending transactions: local nonces, EIP-1559 fees, decoded reverts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import (
+    ContractLogicError,
+    ProviderConnectionError,
+    TimeExhausted,
+    Web3Exception,
+    Web3RPCError,
+)
+from web3.types import TxParams, TxReceipt
+
+from chain.errors import ChainConnectionError, ChainError, TransactionFailed
+from chain.revert import decode_revert, revert_data_from
+
+_LOGGER = logging.getLogger(__name__)
+
+GAS_MARGIN = 1.25  # estimates are exact for the state they ran on; leave room for state drift
+_NONCE_ERRORS = ("nonce too low", "already known", "nonce has already been used")
+
+
+@contextmanager
+def chain_errors() -> Iterator[None]:
+    """Translate web3 and transport exceptions into chain.errors (reverts by Solidity name)."""
+    try:
+        yield
+    except ChainError:
+        raise
+    except ContractLogicError as exc:
+        raise decode_revert(revert_data_from(exc)) from None
+    except (ProviderConnectionError, ConnectionError, TimeoutError) as exc:
+        raise ChainConnectionError(f"chain node unreachable: {exc}") from exc
+    except OSError as exc:  # requests' exceptions derive from OSError
+        raise ChainConnectionError(f"chain node unreachable: {exc}") from exc
+    except TimeExhausted as exc:
+        raise ChainConnectionError(f"timed out waiting for the chain: {exc}") from exc
+    except Web3RPCError as exc:
+        if revert_data_from(exc) is not None and "revert" in str(exc).lower():
+            raise decode_revert(revert_data_from(exc)) from None
+        raise ChainError(f"node refused the request: {exc}") from exc
+    except Web3Exception as exc:
+        raise ChainError(str(exc)) from exc
+
+
+def fee_fields(w3: Web3) -> dict[str, int]:
+    """EIP-1559 fees (max fee = 2 x base fee + tip), or a legacy gas price on pre-London nodes."""
+    with chain_errors():
+        base = w3.eth.get_block("latest").get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": int(w3.eth.gas_price)}
+        tip = int(w3.eth.max_priority_fee)
+    return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base) + tip}
+
+
+def estimate_gas(w3: Web3, tx: TxParams, margin: float = GAS_MARGIN) -> int:
+    """One gas estimate times the margin; a revert raises its named exception."""
+    with chain_errors():
+        return int(w3.eth.estimate_gas(tx) * margin)
+
+
+def unsigned_transaction(
+    w3: Web3, sender: str, to: str | None, data: bytes | str, value: int = 0
+) -> TxParams:
+    """A complete unsigned EIP-1559 transaction for a user's wallet to sign."""
+    tx: dict[str, Any] = {"from": Web3.to_checksum_address(sender), "data": _hex(data)}
+    tx["value"] = value
+    if to is not None:
+        tx["to"] = Web3.to_checksum_address(to)
+    with chain_errors():
+        tx["chainId"] = int(w3.eth.chain_id)
+        tx["nonce"] = int(w3.eth.get_transaction_count(tx["from"], "pending"))
+    tx["gas"] = estimate_gas(w3, cast(TxParams, tx))
+    tx.update(fee_fields(w3))
+    return cast(TxParams, tx)
+
+
+def _hex(data: bytes | str) -> str:
+    return "0x" + data.hex() if isinstance(data, bytes) else data
+
+
+class TransactionSender:
+    """Signs with one local account; keeps its nonce locally (synced from the chain on demand)."""
+
+    def __init__(
+        self, w3: Web3, account: LocalAccount, gas_margin: float = GAS_MARGIN, timeout: float = 120
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.gas_margin = gas_margin
+        self.timeout = timeout
+        self._nonce: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> ChecksumAddress:
+        """The sending account's checksum address."""
+        return self.account.address
+
+    def resync_nonce(self) -> None:
+        """Forget the local nonce; the next send reads the pending count from the chain."""
+        with self._lock:
+            self._nonce = None
+
+    def send(self, to: str | None, data: bytes | str, value: int = 0) -> TxReceipt:
+        """Estimate, sign, send and wait; a revert raises its named exception."""
+        tx: dict[str, Any] = {"from": self.address, "data": _hex(data), "value": value}
+        if to is not None:
+            tx["to"] = Web3.to_checksum_address(to)
+        tx["gas"] = estimate_gas(self.w3, cast(TxParams, tx), self.gas_margin)
+        tx.update(fee_fields(self.w3))
+        with chain_errors():
+            tx["chainId"] = int(self.w3.eth.chain_id)
+        tx_hash = self._sign_and_send(tx)
+        with chain_errors():
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+        if receipt["status"] != 1:
+            self._raise_failed(tx, receipt)
+        return receipt
+
+    def _sign_and_send(self, tx: dict[str, Any]) -> HexBytes:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._nonce is None:
+                    with chain_errors():
+                        self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+                tx["nonce"] = self._nonce
+                signed = self.account.sign_transaction(tx)
+                try:
+                    with chain_errors():
+                        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                except ChainError as exc:
+                    if attempt == 1 and any(e in str(exc).lower() for e in _NONCE_ERRORS):
+                        _LOGGER.warning(
+                            "nonce %d of %s was stale: resyncing", tx["nonce"], tx["from"]
+                        )
+                        self._nonce = None
+                        continue
+                    self._nonce = None  # the node may or may not have taken it: ask next time
+                    raise
+                self._nonce += 1
+                return tx_hash
+        raise AssertionError("unreachable")
+
+    def _raise_failed(self, tx: dict[str, Any], receipt: TxReceipt) -> None:
+        """Replay a failed transaction as a call on the parent block to recover its revert."""
+        call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+        block = max(int(receipt["blockNumber"]) - 1, 0)
+        with chain_errors():
+            self.w3.eth.call(cast(TxParams, call), block)
+        raise TransactionFailed(
+            f"transaction 0x{bytes(receipt['transactionHash']).hex()} failed "
+            f"(gas used {receipt['gasUsed']} of {tx['gas']})",
+            tx_hash=bytes(receipt["transactionHash"]),
+        )
+
+
+_SENDERS: weakref.WeakKeyDictionary[Web3, dict[str, TransactionSender]] = (
+    weakref.WeakKeyDictionary()
+)
+_SENDERS_LOCK = threading.Lock()
+
+
+def sender_for(w3: Web3, account: LocalAccount | TransactionSender) -> TransactionSender:
+    """The one TransactionSender per (Web3 instance, account), so nonces stay consistent."""
+    if isinstance(account, TransactionSender):
+        return account
+    with _SENDERS_LOCK:
+        senders = _SENDERS.setdefault(w3, {})
+        sender = senders.get(account.address)
+        if sender is None:
+            sender = senders[account.address] = TransactionSender(w3, account)
+        return sender

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IShipmentEscrow} from "../../../contracts/interfaces/IShipmentEscrow.sol";
+import {ChaintraceTest} from "./ChaintraceTest.sol";
+
+/// @dev Escrow fixtures: default terms, signing, and shortcuts through the life cycle.
+abstract contract EscrowTestBase is ChaintraceTest {
+    bytes32 internal constant SHIPMENT_ID = keccak256("shipment-1");
+    uint256 internal constant AMOUNT = 10 ether;
+    uint64 internal constant DEADLINE_IN = 3 days;
+    uint64 internal constant REFUND_GRACE = 1 days;
+    uint64 internal constant DISPUTE_WINDOW = 2 days;
+
+    function _terms() internal view returns (IShipmentEscrow.Terms memory) {
+        return IShipmentEscrow.Terms({
+            shipmentId: SHIPMENT_ID,
+            buyer: buyer,
+            payee: payee,
+            token: address(0),
+            amount: AMOUNT,
+            minTempCentiC: 200,
+            maxTempCentiC: 800,
+            graceMinutes: 15,
+            penaltyBpsPerMinute: 10,
+            penaltyCapBps: 3000,
+            maxGapMinutes: 30,
+            deadline: uint64(block.timestamp) + DEADLINE_IN,
+            refundGrace: REFUND_GRACE,
+            disputeWindow: DISPUTE_WINDOW,
+            arbiter: address(0),
+            disputeTimeout: 7 days
+        });
+    }
+
+    function _signTerms(IShipmentEscrow.Terms memory terms, uint256 key) internal view returns (bytes memory) {
+        return _sign(key, escrow.termsDigest(terms));
+    }
+
+    function _fund(IShipmentEscrow.Terms memory terms) internal {
+        bytes memory buyerSig = _signTerms(terms, buyerKey);
+        bytes memory payeeSig = _signTerms(terms, payeeKey);
+        vm.prank(terms.buyer);
+        escrow.fund{value: terms.amount}(terms, buyerSig, payeeSig);
+    }
+
+    /// @dev Signs `terms` as buyer and payee, then expects fund to revert with `revertData`.
+    function _fundExpectRevert(IShipmentEscrow.Terms memory terms, bytes memory revertData) internal {
+        bytes memory buyerSig = _signTerms(terms, buyerKey);
+        bytes memory payeeSig = _signTerms(terms, payeeKey);
+        vm.deal(terms.buyer, terms.amount);
+        vm.prank(terms.buyer);
+        vm.expectRevert(revertData);
+        escrow.fund{value: terms.amount}(terms, buyerSig, payeeSig);
+    }
+
+    function _attestation(IShipmentEscrow.Terms memory terms, uint32 excursionMinutes)
+        internal
+        view
+        returns (IShipmentEscrow.DeliveryAttestation memory)
+    {
+        return IShipmentEscrow.DeliveryAttestation({
+            shipmentId: terms.shipmentId,
+            termsHash: escrow.hashTerms(terms),
+            evidenceRoot: keccak256(abi.encode("evidence", terms.shipmentId)),
+            excursionMinutes: excursionMinutes,
+            deliveredAt: uint64(block.timestamp)
+        });
+    }
+
+    function _signAttestation(IShipmentEscrow.DeliveryAttestation memory a, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return _sign(key, escrow.attestationDigest(a));
+    }
+
+    /// @dev Funds `terms`, lets one day pass, and submits an oracle attestation from a stranger.
+    function _fundAndAttest(IShipmentEscrow.Terms memory terms, uint32 excursionMinutes) internal {
+        _fund(terms);
+        vm.warp(block.timestamp + 1 days);
+        IShipmentEscrow.DeliveryAttestation memory a = _attestation(terms, excursionMinutes);
+        bytes memory sig = _signAttestation(a, oracleKey);
+        vm.prank(stranger);
+        escrow.attest(a, sig);
+    }
+
+    function _state(bytes32 shipmentId) internal view returns (IShipmentEscrow.State) {
+        return escrow.shipment(shipmentId).state;
+    }
+
+    function _invalidState(bytes32 shipmentId, IShipmentEscrow.State state) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IShipmentEscrow.EscrowInvalidState.selector, shipmentId, state);
+    }
+}

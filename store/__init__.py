@@ -1,0 +1,74 @@
+"""Persistence: SQLAlchemy models, sessions, queries, the anchoring outbox, Alembic migrations."""
+
+from store.batches import (
+    batches_by_status,
+    get_batch,
+    mark_anchored,
+    mark_failed,
+    mark_final,
+    mark_sent,
+    reset_to_sent,
+)
+from store.db import (
+    make_engine,
+    normalize_url,
+    session_factory,
+    sqlite_url,
+    transaction,
+    upgrade,
+)
+from store.errors import (
+    DuplicateEventError,
+    InvalidTransitionError,
+    NotFoundError,
+    StoreConfigError,
+    StoreError,
+    StoreValueError,
+)
+from store.kv import delete_setting, get_setting, set_setting
+from store.outbox import claim_pending_leaves, create_batch, pending_leaf_count, record_event
+from store.principals import (
+    create_api_key,
+    create_principal,
+    hash_api_key,
+    principal_for_key,
+    revoke_api_key,
+)
+from store.readings import InsertResult, ReadingConflict, insert_readings
+
+__all__ = [
+    "DuplicateEventError",
+    "InsertResult",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "ReadingConflict",
+    "StoreConfigError",
+    "StoreError",
+    "StoreValueError",
+    "batches_by_status",
+    "claim_pending_leaves",
+    "create_api_key",
+    "create_batch",
+    "create_principal",
+    "delete_setting",
+    "get_batch",
+    "get_setting",
+    "hash_api_key",
+    "insert_readings",
+    "make_engine",
+    "mark_anchored",
+    "mark_failed",
+    "mark_final",
+    "mark_sent",
+    "normalize_url",
+    "pending_leaf_count",
+    "principal_for_key",
+    "record_event",
+    "reset_to_sent",
+    "revoke_api_key",
+    "session_factory",
+    "set_setting",
+    "sqlite_url",
+    "transaction",
+    "upgrade",
+]

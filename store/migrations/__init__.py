@@ -1,0 +1,1 @@
+"""Alembic migration environment of the store (script_location = store:migrations)."""

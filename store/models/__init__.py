@@ -1,0 +1,32 @@
+"""The mapped classes; importing this package registers every table on Base.metadata."""
+
+from store.models.base import Base
+from store.models.events import AnchorBatch, Event, Leaf, event_items
+from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
+from store.models.readings import Reading
+from store.models.settings import Setting
+from store.models.shipments import Shipment, shipment_devices, shipment_items
+from store.models.types import BatchStatus, EventKind, Role, ShipmentStatus
+
+__all__ = [
+    "AnchorBatch",
+    "ApiKey",
+    "Base",
+    "BatchStatus",
+    "Brand",
+    "Device",
+    "Event",
+    "EventKind",
+    "Item",
+    "Leaf",
+    "Principal",
+    "Product",
+    "Reading",
+    "Role",
+    "Setting",
+    "Shipment",
+    "ShipmentStatus",
+    "event_items",
+    "shipment_devices",
+    "shipment_items",
+]

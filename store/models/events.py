@@ -1,0 +1,99 @@
+"""EPCIS events, their leaves in the anchoring outbox, and the batches that anchor them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.models.base import Base, CreatedAt
+from store.models.identity import Item
+from store.models.types import BatchStatus, UTCDateTime, str_enum
+
+event_items = Table(
+    "event_items",
+    Base.metadata,
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", ForeignKey("items.id"), primary_key=True, index=True),
+)
+
+
+class Event(CreatedAt, Base):
+    """An EPCIS event (or errorDeclaration) exactly as hashed, identified by (kind, event_hash)."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("kind", "event_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    event_json: Mapped[str] = mapped_column(Text, nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    biz_step: Mapped[str | None] = mapped_column(String(255))
+    event_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("principals.id"))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
+
+    leaf: Mapped[Leaf | None] = relationship(back_populates="event", uselist=False)
+    items: Mapped[list[Item]] = relationship(secondary=event_items)
+
+
+class AnchorBatch(CreatedAt, Base):
+    """One Merkle root and the transaction that anchors it."""
+
+    __tablename__ = "anchor_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, nullable=False)
+    leaf_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[BatchStatus] = mapped_column(
+        str_enum(BatchStatus, "batch_status"),
+        nullable=False,
+        default=BatchStatus.PENDING,
+        index=True,
+    )
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    leaves: Mapped[list[Leaf]] = relationship(back_populates="batch", order_by="Leaf.leaf_index")
+
+
+class Leaf(CreatedAt, Base):
+    """An event's Merkle leaf: pending in the outbox while batch_id is null, then with its proof."""
+
+    __tablename__ = "leaves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, nullable=False)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("anchor_batches.id"), index=True)
+    leaf_index: Mapped[int | None] = mapped_column(Integer)
+    # Sibling hashes as 0x-hex, in the order OpenZeppelin's MerkleProof consumes them.
+    proof: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+
+    event: Mapped[Event] = relationship(back_populates="leaf")
+    batch: Mapped[AnchorBatch | None] = relationship(back_populates="leaves")

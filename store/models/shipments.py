@@ -1,0 +1,87 @@
+"""Shipments under escrow, with the devices that watch them and the items they carry."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from store._validate import checksum_address, hex32
+from store.errors import StoreValueError
+from store.models.base import Base, CreatedAt
+from store.models.identity import Device, Item, Principal
+from store.models.types import ShipmentStatus, Wei, str_enum
+
+shipment_devices = Table(
+    "shipment_devices",
+    Base.metadata,
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True),
+    Column("device_id", ForeignKey("devices.id"), primary_key=True, index=True),
+)
+
+shipment_items = Table(
+    "shipment_items",
+    Base.metadata,
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", ForeignKey("items.id"), primary_key=True, index=True),
+)
+
+
+class Shipment(CreatedAt, Base):
+    """A shipment: who carries it, who receives it, its signed terms and settlement outcome."""
+
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # bytes32 as 0x-hex, the id the escrow contract knows.
+    shipment_id: Mapped[str] = mapped_column(String(66), unique=True, nullable=False)
+    carrier_principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id"), nullable=False, index=True
+    )
+    consignee_principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id"), nullable=False, index=True
+    )
+    payee_address: Mapped[str] = mapped_column(String(42), nullable=False)
+    buyer_address: Mapped[str] = mapped_column(String(42), nullable=False)
+    terms_json: Mapped[str] = mapped_column(Text, nullable=False)
+    terms_hash: Mapped[str] = mapped_column(String(66), nullable=False)
+    origin: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    destination: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    dest_lat_e7: Mapped[int | None] = mapped_column(Integer)
+    dest_lon_e7: Mapped[int | None] = mapped_column(Integer)
+    dest_radius_m: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[ShipmentStatus] = mapped_column(
+        str_enum(ShipmentStatus, "shipment_status"), nullable=False, default=ShipmentStatus.CREATED
+    )
+    fund_tx_hash: Mapped[str | None] = mapped_column(String(66))
+    attest_tx_hash: Mapped[str | None] = mapped_column(String(66))
+    excursion_minutes: Mapped[int | None] = mapped_column(Integer)
+    payout_wei: Mapped[int | None] = mapped_column(Wei())
+    refund_wei: Mapped[int | None] = mapped_column(Wei())
+
+    carrier: Mapped[Principal] = relationship(foreign_keys=[carrier_principal_id])
+    consignee: Mapped[Principal] = relationship(foreign_keys=[consignee_principal_id])
+    devices: Mapped[list[Device]] = relationship(secondary=shipment_devices)
+    items: Mapped[list[Item]] = relationship(secondary=shipment_items)
+
+    @validates("shipment_id", "terms_hash", "fund_tx_hash", "attest_tx_hash")
+    def _check_hex32(self, key: str, value: str | None) -> str | None:
+        if value is None and key in ("fund_tx_hash", "attest_tx_hash"):
+            return None
+        return hex32(value, key)  # type: ignore[arg-type]
+
+    @validates("payee_address", "buyer_address")
+    def _check_address(self, key: str, value: str) -> str:
+        return checksum_address(value, key)
+
+    @validates("dest_lat_e7", "dest_lon_e7", "dest_radius_m")
+    def _check_geofence(self, key: str, value: int | None) -> int | None:
+        if value is None:
+            return None
+        limit = {"dest_lat_e7": 90 * 10**7, "dest_lon_e7": 180 * 10**7}.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StoreValueError(f"{key} must be an integer")
+        if limit is not None and not -limit <= value <= limit:
+            raise StoreValueError(f"{key} out of range: {value}")
+        if limit is None and not 0 < value <= 20_000_000:
+            raise StoreValueError(f"{key} must be a positive radius in metres: {value}")
+        return value

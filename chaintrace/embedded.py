@@ -1,0 +1,134 @@
+"""Dev-mode embedded defaults: anvil, SQLite and a broker, deployed and written to run.json."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain.anvil import AnvilNode, dev_accounts
+from chain.deploy import Deployment, ensure_deployed
+from chaintrace.embedded_broker import EmbeddedBroker
+from chaintrace.runinfo import RunInfo
+from store.db import sqlite_url, upgrade
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DevAccounts:
+    """The roles the dev chain's public test accounts play (never used outside dev mode)."""
+
+    admin: LocalAccount
+    anchorer: LocalAccount
+    oracle: LocalAccount
+    brand: LocalAccount
+    carrier: LocalAccount
+    buyer: LocalAccount
+
+    @classmethod
+    def from_dev_chain(cls) -> DevAccounts:
+        a = dev_accounts(6)
+        return cls(admin=a[0], anchorer=a[1], oracle=a[2], brand=a[3], carrier=a[4], buyer=a[5])
+
+
+@dataclass
+class EmbeddedServices:
+    """What `up`, `demo` and `node` own; other processes attach through run.json."""
+
+    state_dir: Path
+    rpc_url: str
+    database_url: str
+    mqtt_url: str
+    mqtt_protocol: str
+    deployment: Deployment
+    accounts: DevAccounts
+    anvil: AnvilNode | None = None
+    broker: EmbeddedBroker | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def deployments_file(self) -> Path:
+        return self.state_dir / "deployments.json"
+
+    def w3(self) -> Web3:
+        return Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        RunInfo.remove(self.state_dir)
+        if self.broker is not None:
+            self.broker.stop()
+        if self.anvil is not None:
+            self.anvil.stop()
+
+
+def start_embedded(
+    state_dir: Path,
+    *,
+    fresh: bool = False,
+    block_time: float | None = 1.0,
+    database_url: str | None = None,
+    mqtt_url: str | None = None,
+    mqtt_protocol: str = "5",
+    rpc_url: str | None = None,
+) -> EmbeddedServices:
+    """Start what is not given (anvil, SQLite, broker), migrate, deploy, write run.json."""
+    if fresh and state_dir.exists():
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    anvil = broker = None
+    try:
+        if rpc_url is None:
+            anvil = AnvilNode.start(block_time=block_time, log_path=state_dir / "anvil.log")
+            rpc_url = anvil.rpc_url
+        if database_url is None:
+            database_url = sqlite_url(state_dir / "chaintrace.db")
+        upgrade(database_url)
+        if mqtt_url is None:
+            broker = EmbeddedBroker().start()
+            mqtt_url, mqtt_protocol = broker.url, broker.protocol
+        accounts = DevAccounts.from_dev_chain()
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        deployment = ensure_deployed(
+            w3,
+            accounts.admin,
+            admin=accounts.admin.address,
+            anchorer=accounts.anchorer.address,
+            oracle=accounts.oracle.address,
+            path=state_dir / "deployments.json",
+        )
+    except BaseException:
+        if broker is not None:
+            broker.stop()
+        if anvil is not None:
+            anvil.stop()
+        raise
+    services = EmbeddedServices(
+        state_dir=state_dir,
+        rpc_url=rpc_url,
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        mqtt_protocol=mqtt_protocol,
+        deployment=deployment,
+        accounts=accounts,
+        anvil=anvil,
+        broker=broker,
+    )
+    RunInfo(
+        owner_pid=os.getpid(),
+        chain_rpc_url=rpc_url,
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        mqtt_protocol=mqtt_protocol,
+        deployments_file=str(services.deployments_file),
+    ).write(state_dir)
+    _LOGGER.info("embedded services up: %s", services)
+    return services

@@ -1,0 +1,76 @@
+"""Building a commissioning draft: one event per serial, salted leaves, the root to sign."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from api.epcis_events import commissioning_event, dump, iso_ms, to_ms
+from core.eip712 import Commissioning, Domain, typed_data
+from core.epcis import event_hash, event_hash_ni
+from core.gs1 import sgtin_urn
+from core.merkle import MerkleTree, leaf_hash
+from store.models import Product
+from store.models.types import utcnow
+
+AWAITING_SIGNATURE = "awaiting_signature"
+SUBMITTED = "submitted"
+
+
+def build_draft(
+    product: Product,
+    serials: Sequence[str],
+    brand_wallet: str,
+    domain: Domain,
+    *,
+    event_time: datetime,
+    read_point: str | None,
+    biz_location: str | None,
+    principal_id: int,
+) -> dict[str, Any]:
+    """The draft kept until the brand signs: events, salts, leaves, root and typed data."""
+    prefix_len = len(product.brand.company_prefix)
+    entries: list[dict[str, Any]] = []
+    for serial in serials:
+        epc = sgtin_urn(product.gtin, serial, prefix_len)
+        event = commissioning_event(epc, event_time, read_point, biz_location)
+        digest = event_hash(event)
+        salt = secrets.token_bytes(32)
+        entries.append(
+            {
+                "serial": serial,
+                "epc": epc,
+                "eventHash": "0x" + digest.hex(),
+                "eventHashNi": event_hash_ni(event),
+                "salt": "0x" + salt.hex(),
+                "leaf": "0x" + leaf_hash(0, digest, salt).hex(),
+                "eventJson": dump(event),
+                "eventTimeMs": to_ms(event_time),
+            }
+        )
+    tree = MerkleTree.build([bytes.fromhex(e["leaf"][2:]) for e in entries])
+    msg = Commissioning(brand=brand_wallet, root=tree.root, leaf_count=len(entries))
+    return {
+        "id": uuid.uuid4().hex,
+        "status": AWAITING_SIGNATURE,
+        "principalId": principal_id,
+        "productId": product.id,
+        "gtin": product.gtin,
+        "brand": brand_wallet,
+        "root": "0x" + tree.root.hex(),
+        "leafCount": len(entries),
+        "eventTime": iso_ms(event_time),
+        "typedData": typed_data(msg, domain),
+        "events": entries,
+        "createdAt": iso_ms(utcnow()),
+    }
+
+
+def draft_message(draft: dict[str, Any]) -> Commissioning:
+    """The Commissioning message a draft asks the brand to sign."""
+    return Commissioning(
+        brand=draft["brand"], root=bytes.fromhex(draft["root"][2:]), leaf_count=draft["leafCount"]
+    )

@@ -1,0 +1,94 @@
+"""Request dependencies: the DB session, the authenticated principal, role checks, the chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict, Forbidden, Unauthorized
+from api.settings import ApiSettings
+from api.state import AppState, ChainAccess
+from store import principal_for_key
+from store.models import Principal, Role
+
+_bearer = HTTPBearer(auto_error=False, description="API key as `Authorization: Bearer ct_...`")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key as `X-API-Key: ct_...`"
+)
+
+
+def get_state(request: Request) -> AppState:
+    """The AppState create_app attached to the application."""
+    state: AppState = request.app.state.chaintrace
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> ApiSettings:
+    """The API's settings."""
+    return state.settings
+
+
+def get_chain(state: StateDep) -> ChainAccess:
+    """The optional chain connection and its deployment."""
+    return state.chain
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One session per request; endpoints that write commit it themselves before answering."""
+    with state.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+ChainDep = Annotated[ChainAccess, Depends(get_chain)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_current_principal(
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key_header)],
+) -> Principal:
+    """The principal whose live API key the request carries, else 401."""
+    secret = bearer.credentials if bearer is not None else api_key
+    if not secret:
+        raise Unauthorized("missing API key: send `Authorization: Bearer ct_...` or `X-API-Key`")
+    principal = principal_for_key(session, secret.strip())
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only principals with one of `roles` through (403 otherwise)."""
+    names = " or ".join(role.value for role in roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this needs the {names} role; your key's role is {principal.role}")
+        return principal
+
+    return check
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+BrandPrincipal = Annotated[Principal, Depends(require_role(Role.BRAND))]
+CarrierPrincipal = Annotated[Principal, Depends(require_role(Role.CARRIER))]
+BuyerPrincipal = Annotated[Principal, Depends(require_role(Role.BUYER))]
+
+
+def wallet_of(principal: Principal) -> str:
+    """The principal's wallet address, or 409 when it has none (signing flows need one)."""
+    if principal.wallet_address is None:
+        raise Conflict(f"principal {principal.id} has no wallet address; an admin must set one")
+    return principal.wallet_address

@@ -1,0 +1,186 @@
+"""EPCIS 2.0 events the API writes (commissioning, shipping, arriving, receiving) and reads back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.epcis import EpcisError
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+# Namespace of chaintrace's own extension fields (a name, never fetched).
+CT_NAMESPACE = "https://chaintrace.dev/ns/epcis#"
+CT_GEO = "ct:geo"
+SHIPMENT_URN = "urn:chaintrace:shipment:"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_BIZ_STEP_PREFIXES = (
+    "urn:epcglobal:cbv:bizstep:",
+    "https://ref.gs1.org/cbv/BizStep-",
+    "https://gs1.org/voc/BizStep-",
+    "cbv:BizStep-",
+)
+# The disposition each step leaves the goods in (CBV 2.0).
+DISPOSITIONS = {
+    "commissioning": "active",
+    "shipping": "in_transit",
+    "arriving": "in_transit",
+    "receiving": "in_progress",
+}
+
+
+def iso_ms(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and Z: the form the canonical hash keeps."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware value")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def to_ms(moment: datetime) -> int:
+    """Unix milliseconds of an aware datetime."""
+    # Integer arithmetic: float timestamps can land one millisecond off.
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 date-time with an explicit offset, or EpcisError."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise EpcisError(f"not an ISO 8601 date-time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise EpcisError(f"date-time without a UTC offset: {text!r}")
+    return moment
+
+
+def short_biz_step(value: object) -> str | None:
+    """The CBV short name of a bizStep ('shipping'), whichever spelling it came in; else None."""
+    if not isinstance(value, str):
+        return None
+    for prefix in _BIZ_STEP_PREFIXES:
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value if value.isidentifier() else None
+
+
+def _base(event_time: datetime, epcs: Sequence[str], action: str, biz_step: str) -> dict[str, Any]:
+    return {
+        "@context": [EPCIS_CONTEXT, {"ct": CT_NAMESPACE}],
+        "type": "ObjectEvent",
+        "eventTime": iso_ms(event_time),
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": list(epcs),
+        "action": action,
+        "bizStep": biz_step,
+        "disposition": DISPOSITIONS[biz_step],
+    }
+
+
+def geo_uri(lat: float, lon: float) -> str:
+    """An RFC 5870 geo URI with 7 decimals (the precision readings carry)."""
+    return f"geo:{lat:.7f},{lon:.7f}"
+
+
+def commissioning_event(
+    epc: str, event_time: datetime, read_point: str | None, biz_location: str | None
+) -> dict[str, Any]:
+    """ObjectEvent ADD, bizStep commissioning, for one item."""
+    event = _base(event_time, [epc], "ADD", "commissioning")
+    if read_point:
+        event["readPoint"] = {"id": read_point}
+    if biz_location:
+        event["bizLocation"] = {"id": biz_location}
+    return event
+
+
+def shipment_event(
+    biz_step: str,
+    epcs: Sequence[str],
+    event_time: datetime,
+    shipment_id: str,
+    *,
+    read_point: str | None = None,
+    biz_location: str | None = None,
+    gps: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """ObjectEvent OBSERVE for shipping / arriving / receiving, naming the shipment."""
+    event = _base(event_time, epcs, "OBSERVE", biz_step)
+    if read_point:
+        event["readPoint"] = {"id": read_point}
+    if biz_location:
+        event["bizLocation"] = {"id": biz_location}
+    event["bizTransactionList"] = [{"bizTransaction": SHIPMENT_URN + shipment_id}]
+    if gps is not None:
+        event[CT_GEO] = geo_uri(*gps)
+    return event
+
+
+def dump(event: Mapping[str, Any]) -> str:
+    """The stored form of an event: compact JSON, exactly what was hashed."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _geo(value: object) -> dict[str, float] | None:
+    if not isinstance(value, str) or not value.startswith("geo:"):
+        return None
+    try:
+        lat_text, lon_text = value[4:].split(";", 1)[0].split(",")[:2]
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return {"lat": lat, "lon": lon}
+
+
+def _location_id(event: Mapping[str, Any], key: str) -> str | None:
+    value = event.get(key)
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def describe(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What a reader wants from an event: where, GPS, and a summary of its sensor reports."""
+    read_point = _location_id(event, "readPoint")
+    biz_location = _location_id(event, "bizLocation")
+    gps = _geo(event.get(CT_GEO)) or _geo(read_point)
+    place = biz_location or (read_point if read_point and not _geo(read_point) else None)
+    return {
+        "readPoint": read_point,
+        "bizLocation": biz_location,
+        "place": place,
+        "gps": gps,
+        "sensors": _sensor_summary(event.get("sensorElementList")),
+    }
+
+
+def _sensor_summary(elements: object) -> dict[str, Any] | None:
+    """Min / max / count per measurement type of an event's sensorElementList."""
+    if not isinstance(elements, list):
+        return None
+    by_type: dict[str, dict[str, Any]] = {}
+    for element in elements:
+        reports = element.get("sensorReport") if isinstance(element, Mapping) else None
+        for report in reports if isinstance(reports, list) else []:
+            if not isinstance(report, Mapping):
+                continue
+            kind = str(report.get("type", "unknown")).rsplit("-", 1)[-1].rsplit(":", 1)[-1]
+            values = [
+                report[k]
+                for k in ("value", "minValue", "maxValue")
+                if isinstance(report.get(k), int | float) and not isinstance(report.get(k), bool)
+            ]
+            if not values:
+                continue
+            entry = by_type.setdefault(
+                kind, {"count": 0, "min": None, "max": None, "uom": report.get("uom")}
+            )
+            entry["count"] += 1
+            low, high = min(values), max(values)
+            entry["min"] = low if entry["min"] is None else min(entry["min"], low)
+            entry["max"] = high if entry["max"] is None else max(entry["max"], high)
+    return by_type or None

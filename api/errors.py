@@ -1,0 +1,184 @@
+"""HTTP errors of the API and the handlers that turn store, core and chain errors into them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from chain.errors import ChainConnectionError, ChainError, ContractRevert
+from core.errors import CoreValueError
+from store.errors import (
+    DuplicateEventError,
+    InvalidTransitionError,
+    NotFoundError,
+    StoreValueError,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+# What a user should read instead of the Solidity error's name.
+_REVERT_MESSAGES = {
+    "AnchorBrandRegistered": "this wallet already owns a company prefix on chain",
+    "AnchorPrefixRegistered": "this company prefix is already registered on chain",
+    "AnchorInvalidPrefix": "the company prefix must be 6 to 12 digits",
+    "AnchorRootExists": "this root is already anchored",
+    "AnchorUnknownBrand": "the brand is not registered on chain",
+    "AnchorInvalidSignature": "the signature is not the brand's commissioning signature",
+    "AccessControlUnauthorizedAccount": "the sending wallet lacks the role this call needs",
+    "EscrowShipmentExists": "this shipment is already funded",
+    "EscrowInvalidState": "the escrow is not in a state that allows this",
+    "EscrowNotBuyer": "only the buyer named in the terms may fund them",
+    "EscrowWrongAmount": "the value sent differs from the terms' amount",
+    "EscrowInvalidSignature": "a terms signature does not match the buyer or the payee",
+    "EscrowInvalidDeadline": "the deadline has passed",
+    "EscrowInvalidPayee": "the payee must be non-zero and differ from the buyer",
+    "EscrowInvalidTemperatureBand": "the temperature band is empty",
+    "EscrowInvalidPenaltyCap": "the penalty cap exceeds 10000 basis points",
+    "EscrowInvalidDurations": "deadline + refund grace + dispute window overflow a timestamp",
+    "EscrowZeroAmount": "the amount must be greater than zero",
+    "EscrowUnsupportedToken": "only ETH is supported",
+}
+# Reverts that say the caller's input is wrong (422) rather than the state being in the way (409).
+_INPUT_REVERTS = frozenset(
+    {
+        "AnchorInvalidPrefix",
+        "EscrowInvalidTemperatureBand",
+        "EscrowInvalidPenaltyCap",
+        "EscrowInvalidDurations",
+        "EscrowZeroAmount",
+        "EscrowUnsupportedToken",
+        "EscrowInvalidPayee",
+    }
+)
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a JSON `detail`."""
+
+    status_code = 400
+
+    def __init__(self, detail: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        self.detail = detail
+        self.headers = headers
+
+
+class Unauthorized(ApiError):
+    """401: no API key, or one that is unknown or revoked."""
+
+    status_code = 401
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, {"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    """403: the principal's role or ownership does not allow this."""
+
+    status_code = 403
+
+
+class NotFound(ApiError):
+    """404: nothing with that name exists (or the principal may not see it)."""
+
+    status_code = 404
+
+
+class Conflict(ApiError):
+    """409: the request is valid but the current state does not allow it."""
+
+    status_code = 409
+
+
+class ChainUnavailable(ApiError):
+    """503: the endpoint needs the chain and none is configured or reachable."""
+
+    status_code = 503
+
+
+class FieldError(ApiError):
+    """422 naming the offending field, in FastAPI's validation-error shape."""
+
+    status_code = 422
+
+    def __init__(self, loc: Sequence[str | int], msg: str) -> None:
+        super().__init__([{"loc": list(loc), "msg": msg, "type": "value_error"}])
+        self.loc = list(loc)
+        self.msg = msg
+
+    def __str__(self) -> str:
+        return f"{'.'.join(map(str, self.loc))}: {self.msg}"
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+def revert_body(exc: ContractRevert) -> dict[str, Any]:
+    """The JSON body for a decoded revert: a sentence, the error name and its arguments."""
+    message = _REVERT_MESSAGES.get(exc.name, str(exc))
+    return {
+        "detail": f"the contract refused: {message}",
+        "error": exc.name,
+        "args": {k: _json(v) for k, v in exc.args_dict.items()},
+    }
+
+
+def revert_status(exc: ContractRevert) -> int:
+    """422 for a revert caused by bad input, 409 for one caused by state."""
+    return 422 if exc.name in _INPUT_REVERTS else 409
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers; every error body is JSON with a `detail`."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 404)
+
+    @app.exception_handler(DuplicateEventError)
+    async def _duplicate(_request: Request, exc: DuplicateEventError) -> JSONResponse:
+        body = {"detail": "this event is already recorded", "eventId": exc.existing_event_id}
+        return JSONResponse(body, 409)
+
+    @app.exception_handler(InvalidTransitionError)
+    async def _transition(_request: Request, exc: InvalidTransitionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 409)
+
+    @app.exception_handler(StoreValueError)
+    async def _store_value(_request: Request, exc: StoreValueError) -> JSONResponse:
+        body = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": body}, 422)
+
+    @app.exception_handler(CoreValueError)
+    async def _core_value(_request: Request, exc: CoreValueError) -> JSONResponse:
+        body = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": body}, 422)
+
+    @app.exception_handler(ContractRevert)
+    async def _revert(_request: Request, exc: ContractRevert) -> JSONResponse:
+        return JSONResponse(revert_body(exc), revert_status(exc))
+
+    @app.exception_handler(ChainConnectionError)
+    async def _chain_down(_request: Request, exc: ChainConnectionError) -> JSONResponse:
+        _LOGGER.warning("chain unreachable: %s", exc)
+        return JSONResponse({"detail": "the chain node is unreachable, try again later"}, 503)
+
+    @app.exception_handler(ChainError)
+    async def _chain(_request: Request, exc: ChainError) -> JSONResponse:
+        _LOGGER.warning("chain error: %s", exc)
+        return JSONResponse({"detail": f"chain error: {exc}"}, 502)

@@ -1,0 +1,43 @@
+"""Digital Link paths of incoming requests: parsed from the raw path, so decoded exactly once."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from api.errors import FieldError, NotFound
+from core.digital_link import build_link, parse_link
+from core.errors import DigitalLinkError
+from store.models import Item
+from store.queries import find_item
+
+
+def request_item_key(request: Request) -> tuple[str, str]:
+    """(gtin14, serial) of the Digital Link path the request targets; 422 if it is not one.
+
+    The raw (still percent-encoded) path is parsed, because the ASGI `path` is already decoded:
+    an encoded '/' (%2F) in a serial would otherwise split the path, and an encoded '%' (%25)
+    would be decoded twice.
+    """
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) and raw else request.url.path
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    try:
+        return parse_link(path)
+    except DigitalLinkError as exc:
+        raise FieldError(["path"], f"not a GS1 Digital Link for an item: {exc}") from None
+
+
+def item_or_404(session: Session, gtin: str, serial: str) -> Item:
+    """The item (gtin14, serial), or 404 with a clear body."""
+    item = find_item(session, gtin, serial)
+    if item is None:
+        raise NotFound(f"no item with GTIN {gtin} and serial {serial!r}")
+    return item
+
+
+def item_link(base_url: str, gtin: str, serial: str) -> str:
+    """The public Digital Link of an item."""
+    return build_link(base_url, gtin, serial)

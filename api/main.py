@@ -1,0 +1,87 @@
+"""Builds the FastAPI application: state, error handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from web3 import HTTPProvider, Web3
+
+from api.errors import install_error_handlers
+from api.routes import (
+    batches,
+    brands,
+    commissionings,
+    devices,
+    health,
+    principals,
+    products,
+    qr,
+    resolver,
+    shipment_events,
+    shipments,
+)
+from api.settings import ApiSettings
+from api.state import AppState, ChainAccess
+from store.db import make_engine, session_factory, sqlite_url
+
+_DESCRIPTION = """
+Traceability and settlement API of chaintrace.
+
+Writes need an API key (`Authorization: Bearer ct_...` or `X-API-Key`) bound to one principal and
+role. The API never holds a private key: it returns EIP-712 payloads and unsigned transactions for
+the user's own wallet to sign. The consumer resolver (`/01/{gtin}/21/{serial}`) and `/qr/...` are
+public.
+"""
+
+
+def create_app(
+    settings: ApiSettings, *, engine: Engine | None = None, w3: Web3 | None = None
+) -> FastAPI:
+    """The application for `settings`; pass `engine` / `w3` to share already-built ones."""
+    owns_engine = engine is None
+    if engine is None:
+        engine = make_engine(settings.database_url or sqlite_url())
+    if w3 is None and settings.chain_rpc_url:
+        w3 = Web3(HTTPProvider(settings.chain_rpc_url, request_kwargs={"timeout": 10}))
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        chain=ChainAccess(settings, w3),
+        owns_engine=owns_engine,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if state.owns_engine:
+                state.engine.dispose()
+
+    app = FastAPI(
+        title="chaintrace",
+        version="1",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.chaintrace = state
+    install_error_handlers(app)
+    for module in (
+        health,
+        principals,
+        brands,
+        products,
+        commissionings,
+        devices,
+        shipments,
+        shipment_events,
+        batches,
+        qr,
+        resolver,
+    ):
+        app.include_router(module.router)
+    return app

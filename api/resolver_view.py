@@ -1,0 +1,156 @@
+"""The consumer's view of an item: history with proofs and finality, for JSON and the page."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.catalog import epc_of
+from api.commissioning_store import commissioning_of_batch
+from api.epcis_events import describe
+from api.errors import ApiError
+from api.finality import finality_of
+from api.links import item_link
+from api.state import ChainAccess
+from chain.errors import ChainError
+from store.models import Item, Reading, Shipment
+from store.queries import EventRecord, item_history
+
+VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
+_TITLES = {
+    "commissioning": "Commissioned",
+    "shipping": "Shipped",
+    "arriving": "Arrived",
+    "receiving": "Received",
+    "sensor_reporting": "Sensor report",
+    "decommissioning": "Decommissioned",
+}
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else "0x" + value.hex()
+
+
+def _display_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _readings_summary(session: Session, shipment: Shipment, until_ms: int) -> dict[str, Any] | None:
+    """Count and temperature range of a shipment's readings up to an event's time."""
+    count, low, high = session.execute(
+        select(
+            func.count(),
+            func.min(Reading.temperature_centi_c),
+            func.max(Reading.temperature_centi_c),
+        ).where(Reading.shipment_id == shipment.id, Reading.taken_at_ms <= until_ms)
+    ).one()
+    if not count:
+        return None
+    return {
+        "readings": int(count),
+        "minTemperatureC": low / 100,
+        "maxTemperatureC": high / 100,
+        "excursionMinutes": shipment.excursion_minutes,
+    }
+
+
+def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
+    event, leaf, batch = record
+    body = json.loads(event.event_json)
+    details = describe(body)
+    biz_step = event.biz_step
+    commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
+    sensor_summary = None
+    if event.shipment_id is not None:
+        shipment = session.get(Shipment, event.shipment_id)
+        if shipment is not None:
+            sensor_summary = _readings_summary(session, shipment, event.event_time_ms)
+    if sensor_summary is None and details["sensors"]:
+        temps = details["sensors"].get("Temperature")
+        if temps:
+            sensor_summary = {
+                "readings": temps["count"],
+                "minTemperatureC": temps["min"],
+                "maxTemperatureC": temps["max"],
+                "excursionMinutes": None,
+            }
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "kindName": "errorDeclaration" if event.kind == 1 else "event",
+        "type": event.event_type,
+        "bizStep": biz_step,
+        "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
+        "eventTime": body.get("eventTime"),
+        "displayTime": _display_time(event.event_time_ms),
+        "eventHash": "ni:///sha-256;" + event.event_hash.hex() + "?ver=CBV2.0",
+        "eventHashHex": _hex(event.event_hash),
+        "salt": _hex(leaf.salt) if leaf else None,
+        "leaf": _hex(leaf.leaf_hash) if leaf else None,
+        "proof": leaf.proof if leaf and batch is not None else None,
+        "root": _hex(batch.root) if batch is not None else None,
+        "finality": finality_of(batch),
+        "anchoring": {
+            "status": batch.status.value if batch is not None else "pending",
+            "root": _hex(batch.root) if batch is not None else None,
+            "txHash": batch.tx_hash if batch is not None else None,
+            "blockNumber": batch.block_number if batch is not None else None,
+            "signedByBrand": commissioning.brand if commissioning else None,
+        },
+        "readPoint": details["readPoint"],
+        "bizLocation": details["bizLocation"],
+        "place": details["place"],
+        "gps": details["gps"],
+        "sensorSummary": sensor_summary,
+        "event": body,
+    }
+
+
+def _verify(chain: ChainAccess) -> dict[str, Any]:
+    how = (
+        "Recompute each event's CBV 2.0 canonical hash from `event`, then call "
+        f"TraceAnchor.{VERIFY_FUNCTION} with the event's kind, hash, salt and proof; or "
+        "verifyAgainst(root, ...) to pin the root. A proof exists once the event is anchored."
+    )
+    verify: dict[str, Any] = {
+        "contract": None, "chainId": None, "function": VERIFY_FUNCTION, "how": how,
+    }  # fmt: skip
+    if chain.configured:
+        try:
+            deployment = chain.deployment()
+        except (ApiError, ChainError):
+            return verify
+        verify.update(contract=deployment.trace_anchor, chainId=deployment.chain_id)
+    return verify
+
+
+def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -> dict[str, Any]:
+    """Everything the resolver shows about one item."""
+    product = item.product
+    brand = product.brand
+    history = [_event_view(session, r) for r in item_history(session, product.gtin, item.serial)]
+    commissioning = next((e for e in history if e["id"] == item.commission_event_id), None)
+    return {
+        "item": {
+            "gtin": product.gtin,
+            "serial": item.serial,
+            "epc": epc_of(item),
+            "link": item_link(base_url, product.gtin, item.serial),
+        },
+        "product": {"gtin": product.gtin, "name": product.name},
+        "brand": {
+            "name": brand.name,
+            "companyPrefix": brand.company_prefix,
+            "walletAddress": brand.principal.wallet_address,
+        },
+        "authentic": {
+            "status": commissioning["finality"] if commissioning else "none",
+            "signedByBrand": commissioning["anchoring"]["signedByBrand"] if commissioning else None,
+        },
+        "history": history,
+        "verify": _verify(chain),
+    }

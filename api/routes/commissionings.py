@@ -1,0 +1,115 @@
+"""Commissioning drafts: the brand's signature turns one into a batch awaiting anchoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api.catalog import item_public
+from api.commissioning import AWAITING_SIGNATURE, SUBMITTED, draft_message
+from api.commissioning_store import load_draft, save_draft, store_commissioning
+from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
+from api.errors import Conflict, FieldError, Forbidden, NotFound
+from api.finality import finality_of
+from api.schemas.common import SignatureIn, TypedData
+from api.schemas.products import CommissioningPublic, DraftEvent, ItemPublic
+from api.signing import recover_signer, trace_anchor_domain
+from store.models import AnchorBatch, Item, Principal
+
+router = APIRouter(prefix="/commissionings", tags=["products"])
+
+
+def commissioning_public(
+    draft: dict[str, Any],
+    *,
+    brand_registered_on_chain: bool | None = None,
+    batch: AnchorBatch | None = None,
+    items: list[ItemPublic] | None = None,
+) -> CommissioningPublic:
+    """The brand's view of a draft (salts stay private until the batch is public)."""
+    return CommissioningPublic(
+        id=draft["id"],
+        gtin=draft["gtin"],
+        status=draft["status"],
+        root=draft["root"],
+        leaf_count=draft["leafCount"],
+        brand=draft["brand"],
+        typed_data=TypedData.model_validate(draft["typedData"]),
+        events=[
+            DraftEvent(serial=e["serial"], epc=e["epc"], event_hash=e["eventHashNi"])
+            for e in draft["events"]
+        ],
+        brand_registered_on_chain=brand_registered_on_chain,
+        batch_status=finality_of(batch) if batch is not None else None,
+        items=items or [],
+    )
+
+
+def _own_draft(session: SessionDep, principal: Principal, draft_id: str) -> dict[str, Any]:
+    draft = load_draft(session, draft_id)
+    if draft is None:
+        raise NotFound(f"no commissioning {draft_id}")
+    if draft["principalId"] != principal.id:
+        raise Forbidden("this commissioning belongs to another brand")
+    return draft
+
+
+def _batch(session: SessionDep, root: str) -> AnchorBatch | None:
+    return session.scalar(select(AnchorBatch).where(AnchorBatch.root == bytes.fromhex(root[2:])))
+
+
+@router.get("/{draft_id}", response_model=CommissioningPublic)
+def get(draft_id: str, session: SessionDep, principal: BrandPrincipal) -> CommissioningPublic:
+    """One of the calling brand's commissionings, with its batch status once signed."""
+    draft = _own_draft(session, principal, draft_id)
+    return commissioning_public(draft, batch=_batch(session, draft["root"]))
+
+
+@router.post("/{draft_id}/signature", response_model=CommissioningPublic)
+def submit_signature(
+    draft_id: str,
+    body: SignatureIn,
+    session: SessionDep,
+    chain: ChainDep,
+    settings: SettingsDep,
+    principal: BrandPrincipal,
+) -> CommissioningPublic:
+    """Accept the brand's Commissioning signature: items, events and a pending batch are stored."""
+    draft = _own_draft(session, principal, draft_id)
+    if draft["status"] != AWAITING_SIGNATURE:
+        raise Conflict(f"commissioning {draft_id} is already {draft['status']}")
+    domain = trace_anchor_domain(chain)
+    if domain.to_json() != draft["typedData"]["domain"]:
+        raise Conflict("the contracts were redeployed since this draft: start a new one")
+    wallet = wallet_of(principal)
+    if wallet != draft["brand"]:
+        raise Conflict("your wallet changed since this draft: start a new one")
+    signer = recover_signer(draft_message(draft), domain, body.signature, ["body", "signature"])
+    if signer != wallet:
+        raise FieldError(
+            ["body", "signature"], f"signed by {signer}, not by the brand's wallet {wallet}"
+        )
+    serials = [e["serial"] for e in draft["events"]]
+    taken = session.scalars(
+        select(Item.serial).where(Item.product_id == draft["productId"], Item.serial.in_(serials))
+    ).all()
+    if taken:
+        raise Conflict(f"commissioned meanwhile by another draft: {sorted(taken)}")
+    batch, items = store_commissioning(
+        session,
+        draft,
+        product_id=draft["productId"],
+        brand_address=wallet,
+        signature=body.signature,
+        recorded_by=principal.id,
+    )
+    draft["status"] = SUBMITTED
+    save_draft(session, draft)
+    session.commit()
+    return commissioning_public(
+        draft,
+        batch=batch,
+        items=[item_public(item, settings.base_url) for item in items],
+    )

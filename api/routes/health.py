@@ -1,0 +1,91 @@
+"""Liveness and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from web3.exceptions import Web3Exception
+
+from api.deps import StateDep
+from chain.errors import ChainError
+from store.models import AnchorBatch, Event, Item, Leaf, Shipment
+
+_LOGGER = logging.getLogger(__name__)
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(state: StateDep) -> JSONResponse:
+    """Whether the API and its database answer; the chain's state is reported, not required."""
+    body: dict[str, Any] = {"status": "ok"}
+    try:
+        with state.sessions() as session:
+            session.execute(text("SELECT 1"))
+        body["database"] = "ok"
+    except SQLAlchemyError as exc:
+        _LOGGER.warning("health check: database unreachable: %s", exc)
+        body.update(status="unavailable", database="unreachable")
+    chain: dict[str, Any] = {"configured": state.chain.configured}
+    if state.chain.w3 is not None:
+        try:
+            chain["blockNumber"] = int(state.chain.w3.eth.block_number)
+            chain["chainId"] = int(state.chain.w3.eth.chain_id)
+        except (ChainError, Web3Exception, OSError, ValueError) as exc:
+            chain["error"] = f"unreachable: {type(exc).__name__}"
+    body["chain"] = chain
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+class _StoreCollector(Collector):
+    """Gauges read from the store on each scrape."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._sessions() as session:
+            events = session.scalar(select(func.count()).select_from(Event)) or 0
+            items = session.scalar(select(func.count()).select_from(Item)) or 0
+            pending = session.scalar(select(func.count()).where(Leaf.batch_id.is_(None))) or 0
+            batches = session.execute(
+                select(AnchorBatch.status, func.count()).group_by(AnchorBatch.status)
+            ).all()
+            shipments = session.execute(
+                select(Shipment.status, func.count()).group_by(Shipment.status)
+            ).all()
+        yield GaugeMetricFamily("chaintrace_events", "Events recorded", value=events)
+        yield GaugeMetricFamily("chaintrace_items", "Serialised items", value=items)
+        yield GaugeMetricFamily(
+            "chaintrace_pending_leaves", "Leaves waiting in the outbox", value=pending
+        )
+        by_batch = GaugeMetricFamily(
+            "chaintrace_anchor_batches", "Anchor batches by status", labels=["status"]
+        )
+        for batch_status, count in batches:
+            by_batch.add_metric([str(batch_status)], count)
+        yield by_batch
+        by_shipment = GaugeMetricFamily(
+            "chaintrace_shipments", "Shipments by status", labels=["status"]
+        )
+        for shipment_status, count in shipments:
+            by_shipment.add_metric([str(shipment_status)], count)
+        yield by_shipment
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(state: StateDep) -> Response:
+    """Prometheus metrics: events, items, pending leaves, batches and shipments by status."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StoreCollector(state.sessions))
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,128 @@
+"""Products of a brand, their items, and starting a commissioning."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from api.catalog import (
+    brand_of_principal,
+    gtin14,
+    item_public,
+    own_product,
+    product_or_404,
+    product_public,
+    serial_value,
+)
+from api.chain_access import trace_anchor
+from api.commissioning import build_draft
+from api.commissioning_store import save_draft
+from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
+from api.errors import Conflict, FieldError, Forbidden
+from api.routes.commissionings import commissioning_public
+from api.schemas.products import (
+    CommissioningPublic,
+    ItemPublic,
+    ItemsCommission,
+    ProductCreate,
+    ProductPublic,
+)
+from api.signing import trace_anchor_domain
+from core.gs1 import gtin_has_prefix
+from store.models import Item, Product
+from store.models.types import utcnow
+
+router = APIRouter(prefix="/products", tags=["products"])
+
+# Commissioning is recorded when it happens; a small allowance covers clock skew.
+_MAX_FUTURE = timedelta(minutes=5)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+def create(body: ProductCreate, session: SessionDep, principal: BrandPrincipal) -> ProductPublic:
+    """Add a product; its GTIN must carry the calling brand's company prefix (403 otherwise)."""
+    gtin = gtin14(body.gtin, ["body", "gtin"])
+    brand = brand_of_principal(session, principal)
+    if not gtin_has_prefix(gtin, brand.company_prefix):
+        raise Forbidden(f"GTIN {gtin} is not under your company prefix {brand.company_prefix}")
+    if session.scalar(select(Product.id).where(Product.gtin == gtin)) is not None:
+        raise Conflict(f"product {gtin} already exists")
+    product = Product(brand_id=brand.id, gtin=gtin, name=body.name)
+    product.brand = brand
+    session.add(product)
+    session.commit()
+    return product_public(product)
+
+
+@router.get("", response_model=list[ProductPublic])
+def list_own(session: SessionDep, principal: BrandPrincipal) -> list[ProductPublic]:
+    """The calling brand's products."""
+    brand = brand_of_principal(session, principal)
+    products = session.scalars(
+        select(Product).where(Product.brand_id == brand.id).order_by(Product.gtin)
+    )
+    return [product_public(p) for p in products]
+
+
+@router.get("/{gtin}", response_model=ProductPublic)
+def get(gtin: str, session: SessionDep) -> ProductPublic:
+    """A product by GTIN (any of GTIN-8/12/13/14)."""
+    return product_public(product_or_404(session, gtin14(gtin, ["path", "gtin"])))
+
+
+@router.get("/{gtin}/items", response_model=list[ItemPublic])
+def list_items(
+    gtin: str, session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
+) -> list[ItemPublic]:
+    """The items of one of the calling brand's products."""
+    product = own_product(session, principal, gtin14(gtin, ["path", "gtin"]))
+    items = session.scalars(select(Item).where(Item.product_id == product.id).order_by(Item.id))
+    return [item_public(item, settings.base_url) for item in items]
+
+
+@router.post(
+    "/{gtin}/items", status_code=status.HTTP_201_CREATED, response_model=CommissioningPublic
+)
+def commission_items(
+    gtin: str,
+    body: ItemsCommission,
+    session: SessionDep,
+    chain: ChainDep,
+    principal: BrandPrincipal,
+) -> CommissioningPublic:
+    """Start commissioning serials: returns the Commissioning typed data for the brand to sign."""
+    product = own_product(session, principal, gtin14(gtin, ["path", "gtin"]))
+    serials = [serial_value(s, ["body", "serials", i]) for i, s in enumerate(body.serials)]
+    seen: set[str] = set()
+    for index, serial in enumerate(serials):
+        if serial in seen:
+            raise FieldError(["body", "serials", index], f"serial {serial!r} appears twice")
+        seen.add(serial)
+    existing = session.scalars(
+        select(Item.serial).where(Item.product_id == product.id, Item.serial.in_(serials))
+    ).all()
+    if existing:
+        raise Conflict(f"already commissioned under GTIN {product.gtin}: {sorted(existing)}")
+    now = utcnow()
+    event_time = body.event_time or now
+    if event_time.tzinfo is None:
+        raise FieldError(["body", "eventTime"], "must carry a UTC offset (e.g. Z)")
+    if event_time > now + _MAX_FUTURE:
+        raise FieldError(["body", "eventTime"], "must not be in the future")
+    wallet = wallet_of(principal)
+    draft = build_draft(
+        product,
+        serials,
+        wallet,
+        trace_anchor_domain(chain),
+        event_time=event_time,
+        read_point=body.read_point,
+        biz_location=body.biz_location,
+        principal_id=principal.id,
+    )
+    save_draft(session, draft)
+    session.commit()
+    registered = trace_anchor(chain).brand_of(product.brand.company_prefix) == wallet
+    return commissioning_public(draft, brand_registered_on_chain=registered)

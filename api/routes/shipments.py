@@ -1,0 +1,282 @@
+"""Shipments: creation with terms, the parties' signatures, the funding transaction, status."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from fastapi import APIRouter, status
+from sqlalchemy import or_, select
+
+from api.catalog import gtin14, serial_value
+from api.chain_access import shipment_escrow
+from api.deps import BuyerPrincipal, ChainDep, CurrentPrincipal, SessionDep, wallet_of
+from api.errors import ApiError, Conflict, FieldError, Forbidden
+from api.schemas.common import SignatureIn, TypedData, UnsignedTx
+from api.schemas.shipments import (
+    EscrowPublic,
+    ItemRef,
+    PartyPublic,
+    ShipmentCreate,
+    ShipmentCreated,
+    ShipmentPublic,
+    SignatureAccepted,
+)
+from api.shipment_store import (
+    BUYER,
+    PAYEE,
+    add_signature,
+    is_party,
+    signatures,
+    terms_of,
+    visible_shipment,
+)
+from api.signing import recover_signer, shipment_escrow_domain
+from api.state import ChainAccess
+from chain.clients import ShipmentState
+from chain.errors import ChainError
+from core.eip712 import Terms, terms_hash, typed_data
+from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
+from store.queries import find_item
+from store.shipments import set_shipment_status
+
+router = APIRouter(prefix="/shipments", tags=["shipments"])
+
+ETH = "0x0000000000000000000000000000000000000000"
+
+
+def _party(principal: Principal) -> PartyPublic:
+    return PartyPublic(
+        id=principal.id, name=principal.name, wallet_address=principal.wallet_address
+    )
+
+
+def _escrow(session: SessionDep, chain: ChainAccess, shipment: Shipment) -> EscrowPublic | None:
+    """The escrow's record (None without a usable chain); moves created -> funded when funded."""
+    if not chain.configured:
+        return None
+    try:
+        view = shipment_escrow(chain).shipment(shipment.shipment_id)
+    except (ChainError, ApiError):
+        return None
+    if view.state is not ShipmentState.NONE and shipment.status is ShipmentStatus.CREATED:
+        set_shipment_status(session, shipment, ShipmentStatus.FUNDED)
+        session.commit()
+    return EscrowPublic(
+        state=view.state.name.lower(),
+        terms_hash_matches=view.state is ShipmentState.NONE
+        or "0x" + view.terms_hash.hex() == shipment.terms_hash,
+        amount_wei=str(view.amount),
+        payout_wei=str(view.payout),
+        refund_wei=str(view.refund),
+        attested_at=view.attested_at or None,
+        dispute_ends_at=view.dispute_ends_at,
+        refundable_at=None if view.state is ShipmentState.NONE else view.refundable_at,
+    )
+
+
+def shipment_public(
+    session: SessionDep, shipment: Shipment, escrow: EscrowPublic | None = None
+) -> ShipmentPublic:
+    """The parties' view of a shipment."""
+    have = signatures(session, shipment)
+    return ShipmentPublic(
+        shipment_id=shipment.shipment_id,
+        status=shipment.status.value,
+        carrier=_party(shipment.carrier),
+        consignee=_party(shipment.consignee),
+        buyer_address=shipment.buyer_address,
+        payee_address=shipment.payee_address,
+        origin=shipment.origin,
+        destination=shipment.destination,
+        items=[ItemRef(gtin=i.product.gtin, serial=i.serial) for i in shipment.items],
+        devices=[d.address for d in shipment.devices],
+        terms=json.loads(shipment.terms_json),
+        terms_hash=shipment.terms_hash,
+        signatures={BUYER: BUYER in have, PAYEE: PAYEE in have},
+        created_at=shipment.created_at,
+        fund_tx_hash=shipment.fund_tx_hash,
+        excursion_minutes=shipment.excursion_minutes,
+        payout_wei=None if shipment.payout_wei is None else str(shipment.payout_wei),
+        refund_wei=None if shipment.refund_wei is None else str(shipment.refund_wei),
+        escrow=escrow,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ShipmentCreated)
+def create(
+    body: ShipmentCreate, session: SessionDep, chain: ChainDep, principal: BuyerPrincipal
+) -> ShipmentCreated:
+    """Create a shipment; returns its id and the Terms typed data buyer and payee must sign."""
+    buyer = wallet_of(principal)
+    carrier = session.get(Principal, body.carrier)
+    if carrier is None or carrier.role is not Role.CARRIER:
+        raise FieldError(["body", "carrier"], f"principal {body.carrier} is not a carrier")
+    if body.payee == buyer:
+        raise FieldError(["body", "payee"], "the payee must differ from the buyer")
+    items: list[Item] = []
+    for index, ref in enumerate(body.items):
+        loc: list[str | int] = ["body", "items", index]
+        item = find_item(
+            session, gtin14(ref.gtin, [*loc, "gtin"]), serial_value(ref.serial, [*loc, "serial"])
+        )
+        if item is None:
+            raise FieldError(loc, f"no item with GTIN {ref.gtin} and serial {ref.serial!r}")
+        if item in items:
+            raise FieldError(loc, "the same item appears twice")
+        items.append(item)
+    devices: list[Device] = []
+    for index, address in enumerate(body.devices):
+        device = session.scalar(select(Device).where(Device.address == address))
+        if device is None or device.owner_principal_id != carrier.id:
+            raise FieldError(
+                ["body", "devices", index], f"{address} is not a device of the carrier"
+            )
+        if device.revoked_at is not None:
+            raise FieldError(["body", "devices", index], f"device {address} is revoked")
+        if device in devices:
+            raise FieldError(["body", "devices", index], "the same device appears twice")
+        devices.append(device)
+    if body.terms.deadline <= int(time.time()):
+        raise FieldError(["body", "terms", "deadline"], "the deadline has passed")
+    domain = shipment_escrow_domain(chain)
+    shipment_id = "0x" + secrets.token_bytes(32).hex()
+    t = body.terms
+    terms = Terms(
+        shipment_id=bytes.fromhex(shipment_id[2:]),
+        buyer=buyer,
+        payee=body.payee,
+        token=ETH,
+        amount=t.amount_wei,
+        min_temp_centi_c=t.min_temp_centi_c,
+        max_temp_centi_c=t.max_temp_centi_c,
+        grace_minutes=t.grace_minutes,
+        penalty_bps_per_minute=t.penalty_bps_per_minute,
+        penalty_cap_bps=t.penalty_cap_bps,
+        max_gap_minutes=t.max_gap_minutes,
+        deadline=t.deadline,
+        refund_grace=t.refund_grace,
+        dispute_window=t.dispute_window,
+        arbiter=t.arbiter,
+        dispute_timeout=t.dispute_timeout,
+    )
+    fence = body.destination_geofence
+    shipment = Shipment(
+        shipment_id=shipment_id,
+        carrier_principal_id=carrier.id,
+        consignee_principal_id=principal.id,
+        payee_address=body.payee,
+        buyer_address=buyer,
+        terms_json=json.dumps(terms.to_json()),
+        terms_hash="0x" + terms_hash(terms).hex(),
+        origin=body.origin,
+        destination=body.destination,
+        dest_lat_e7=fence.lat_e7 if fence else None,
+        dest_lon_e7=fence.lon_e7 if fence else None,
+        dest_radius_m=fence.radius_m if fence else None,
+        items=items,
+        devices=devices,
+    )
+    session.add(shipment)
+    session.commit()
+    return ShipmentCreated(
+        shipment_id=shipment_id,
+        terms_hash=shipment.terms_hash,
+        typed_data=TypedData.model_validate(typed_data(terms, domain)),
+    )
+
+
+@router.get("", response_model=list[ShipmentPublic])
+def list_own(session: SessionDep, principal: CurrentPrincipal) -> list[ShipmentPublic]:
+    """The shipments the caller carries or receives (all of them for admin and auditor)."""
+    stmt = select(Shipment).order_by(Shipment.id)
+    if principal.role not in (Role.ADMIN, Role.AUDITOR):
+        stmt = stmt.where(
+            or_(
+                Shipment.carrier_principal_id == principal.id,
+                Shipment.consignee_principal_id == principal.id,
+            )
+        )
+    return [shipment_public(session, s) for s in session.scalars(stmt)]
+
+
+@router.get("/{shipment_id}", response_model=ShipmentPublic)
+def get(
+    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
+) -> ShipmentPublic:
+    """A shipment: status, terms, signatures, and the escrow's state when a chain is configured."""
+    shipment = visible_shipment(session, principal, shipment_id)
+    return shipment_public(session, shipment, _escrow(session, chain, shipment))
+
+
+@router.get("/{shipment_id}/typed-data", response_model=TypedData)
+def terms_typed_data(
+    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
+) -> TypedData:
+    """The Terms typed data (ShipmentEscrow domain) buyer and payee sign."""
+    shipment = visible_shipment(session, principal, shipment_id)
+    domain = shipment_escrow_domain(chain)
+    return TypedData.model_validate(typed_data(terms_of(shipment), domain))
+
+
+@router.post("/{shipment_id}/signatures", response_model=SignatureAccepted)
+def add_terms_signature(
+    shipment_id: str,
+    body: SignatureIn,
+    session: SessionDep,
+    chain: ChainDep,
+    principal: CurrentPrincipal,
+) -> SignatureAccepted:
+    """Accept the buyer's or the payee's signature over the terms (whichever key signed)."""
+    shipment = visible_shipment(session, principal, shipment_id)
+    if not is_party(shipment, principal):
+        raise Forbidden("only the shipment's buyer or carrier may submit signatures")
+    if shipment.status is not ShipmentStatus.CREATED:
+        raise Conflict(f"the shipment is already {shipment.status.value}")
+    terms = terms_of(shipment)
+    signer = recover_signer(
+        terms, shipment_escrow_domain(chain), body.signature, ["body", "signature"]
+    )
+    if signer == terms.buyer:
+        party = BUYER
+    elif signer == terms.payee:
+        party = PAYEE
+    else:
+        raise FieldError(
+            ["body", "signature"],
+            f"signed by {signer}, which is neither the buyer {terms.buyer} "
+            f"nor the payee {terms.payee}",
+        )
+    add_signature(session, shipment, party, body.signature)
+    session.commit()
+    have = signatures(session, shipment)
+    return SignatureAccepted(
+        signer=signer,
+        role=party,
+        signatures={BUYER: BUYER in have, PAYEE: PAYEE in have},
+        ready_to_fund=BUYER in have and PAYEE in have,
+    )
+
+
+@router.get("/{shipment_id}/funding-tx", response_model=UnsignedTx)
+def funding_tx(
+    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
+) -> UnsignedTx:
+    """The unsigned ShipmentEscrow.fund transaction for the buyer's wallet (both signatures in)."""
+    shipment = visible_shipment(session, principal, shipment_id)
+    if principal.id != shipment.consignee_principal_id:
+        raise Forbidden("only the buyer funds the escrow")
+    have = signatures(session, shipment)
+    missing = [p for p in (BUYER, PAYEE) if p not in have]
+    if missing:
+        raise Conflict(f"waiting for the {' and '.join(missing)} signature(s) over the terms")
+    terms = terms_of(shipment)
+    tx = shipment_escrow(chain).build_fund(
+        terms, bytes.fromhex(have[BUYER][2:]), bytes.fromhex(have[PAYEE][2:])
+    )
+    return UnsignedTx(
+        description=f"ShipmentEscrow.fund for shipment {shipment.shipment_id}, "
+        f"sending {terms.amount} wei",
+        tx=dict(tx),
+    )

@@ -1,0 +1,68 @@
+"""Shared pydantic pieces: camelCase JSON, addresses, 32-byte hashes, signatures."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from eth_utils.address import is_hex_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+_HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
+_SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
+
+
+class ApiModel(BaseModel):
+    """Base of every schema: camelCase on the wire, snake_case in Python, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _address(value: str) -> str:
+    if not is_hex_address(value):
+        raise ValueError("must be a 20-byte hex address (0x + 40 hex digits)")
+    return str(to_checksum_address(value))
+
+
+def _hex32(value: str) -> str:
+    if not _HEX32.fullmatch(value):
+        raise ValueError("must be 0x followed by 64 hex digits")
+    return value.lower()
+
+
+def _signature(value: str) -> str:
+    if not _SIGNATURE.fullmatch(value):
+        raise ValueError("must be a 65-byte signature: 0x followed by 130 hex digits (r, s, v)")
+    return value.lower()
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Hex32 = Annotated[str, AfterValidator(_hex32)]
+SignatureHex = Annotated[str, AfterValidator(_signature)]
+
+
+class TypedData(ApiModel):
+    """An EIP-712 payload as eth_signTypedData_v4 takes it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    types: dict[str, list[dict[str, str]]]
+    primary_type: str
+    domain: dict[str, Any]
+    message: dict[str, Any]
+
+
+class UnsignedTx(ApiModel):
+    """An unsigned transaction for the user's wallet to sign and send, with what it does."""
+
+    description: str
+    tx: dict[str, Any]
+
+
+class SignatureIn(ApiModel):
+    """A 65-byte EIP-712 signature made by the user's wallet."""
+
+    signature: SignatureHex

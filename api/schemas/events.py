@@ -1,0 +1,51 @@
+"""Shipment events: a minimal body the API turns into EPCIS, or a full EPCIS 2.0 event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas.common import ApiModel
+
+
+class Gps(ApiModel):
+    """A position in decimal degrees (WGS 84)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class MinimalEventIn(ApiModel):
+    """The short form: the API builds the ObjectEvent (epcList = the shipment's items)."""
+
+    biz_step: Literal["shipping", "arriving", "receiving"]
+    event_time: datetime | None = Field(default=None, description="Default: now")
+    read_point: str | None = Field(default=None, max_length=500, description="A URI")
+    biz_location: str | None = Field(default=None, max_length=500, description="A URI")
+    gps: Gps | None = None
+
+
+class EventRecorded(ApiModel):
+    """The stored event: its id, canonical hash (ni URI) and the shipment's new status."""
+
+    id: int
+    event_hash: str
+    kind: int
+    biz_step: str
+    event_time: str
+    shipment_status: str
+    finality: str
+
+
+class ShipmentEventPublic(ApiModel):
+    """An event of a shipment as its parties see it."""
+
+    id: int
+    event_hash: str
+    kind: int
+    biz_step: str | None
+    event_time: str
+    finality: str
+    event: dict[str, object]

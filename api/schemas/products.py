@@ -1,0 +1,70 @@
+"""Products (GTINs of a brand), their items, and commissioning drafts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from api.schemas.common import ApiModel, TypedData
+
+
+class ProductBase(ApiModel):
+    """A trade item: GTIN-8/12/13/14 (stored as GTIN-14) and a name."""
+
+    gtin: str = Field(description="GTIN-8, -12, -13 or -14 with a valid check digit")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ProductCreate(ProductBase):
+    """A brand adds a product; the GTIN must carry the brand's company prefix."""
+
+
+class ProductPublic(ProductBase):
+    """A product as anyone sees it."""
+
+    company_prefix: str
+    brand_name: str
+
+
+class ItemPublic(ApiModel):
+    """A serialised item and its public Digital Link."""
+
+    gtin: str
+    serial: str
+    epc: str
+    link: str
+    commissioned: bool
+
+
+class ItemsCommission(ApiModel):
+    """Serials to commission; one ObjectEvent (ADD, commissioning) per serial."""
+
+    serials: list[str] = Field(min_length=1, max_length=1000)
+    event_time: datetime | None = Field(default=None, description="Default: now")
+    read_point: str | None = Field(default=None, max_length=500, description="A URI")
+    biz_location: str | None = Field(default=None, max_length=500, description="A URI")
+
+
+class DraftEvent(ApiModel):
+    """One commissioning event in a draft."""
+
+    serial: str
+    epc: str
+    event_hash: str
+
+
+class CommissioningPublic(ApiModel):
+    """A commissioning: the Commissioning typed data to sign, then the batch it went into."""
+
+    id: str
+    gtin: str
+    status: str
+    root: str
+    leaf_count: int
+    brand: str
+    typed_data: TypedData
+    events: list[DraftEvent]
+    brand_registered_on_chain: bool | None = None
+    batch_status: str | None = None
+    items: list[ItemPublic] = Field(default_factory=list)

@@ -1,0 +1,127 @@
+"""Shipments: items, the carrier and its devices, and the SLA terms both parties sign."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from api.schemas.common import Address, ApiModel, TypedData
+
+_INT32 = 2**31
+_UINT32 = 2**32
+_UINT64 = 2**64
+
+
+class TermsIn(ApiModel):
+    """The SLA: temperature band, penalties, time limits and the amount held in escrow."""
+
+    amount_wei: int = Field(gt=0, lt=2**256, description="Deposit in wei (ETH only)")
+    min_temp_centi_c: int = Field(ge=-_INT32, lt=_INT32, description="Band floor, 0.01 degC")
+    max_temp_centi_c: int = Field(ge=-_INT32, lt=_INT32, description="Band ceiling, 0.01 degC")
+    grace_minutes: int = Field(default=0, ge=0, lt=_UINT32)
+    penalty_bps_per_minute: int = Field(ge=0, lt=_UINT32)
+    penalty_cap_bps: int = Field(ge=0, le=10_000)
+    max_gap_minutes: int = Field(ge=0, lt=_UINT32)
+    deadline: int = Field(gt=0, lt=_UINT64, description="Unix seconds: latest delivery")
+    refund_grace: int = Field(ge=0, lt=_UINT64, description="Seconds after the deadline")
+    dispute_window: int = Field(ge=0, lt=_UINT64, description="Seconds after attestation")
+    arbiter: Address = "0x0000000000000000000000000000000000000000"
+    dispute_timeout: int = Field(default=0, ge=0, lt=_UINT64)
+
+    @model_validator(mode="after")
+    def _band(self) -> TermsIn:
+        if self.min_temp_centi_c > self.max_temp_centi_c:
+            raise ValueError("minTempCentiC must not exceed maxTempCentiC")
+        return self
+
+
+class ItemRef(ApiModel):
+    """An item by GTIN and serial."""
+
+    gtin: str
+    serial: str
+
+
+class Geofence(ApiModel):
+    """The destination area: arrival GPS readings inside it count as delivery evidence."""
+
+    lat_e7: int = Field(ge=-900_000_000, le=900_000_000)
+    lon_e7: int = Field(ge=-1_800_000_000, le=1_800_000_000)
+    radius_m: int = Field(gt=0, le=20_000_000)
+
+
+class ShipmentCreate(ApiModel):
+    """A buyer's shipment: who carries what, watched by which devices, under which terms."""
+
+    carrier: int = Field(description="Principal id of the carrier")
+    payee: Address = Field(description="Who is paid on delivery (usually the carrier's wallet)")
+    items: list[ItemRef] = Field(min_length=1, max_length=10_000)
+    devices: list[Address] = Field(default_factory=list, max_length=100)
+    origin: str = Field(default="", max_length=200)
+    destination: str = Field(default="", max_length=200)
+    destination_geofence: Geofence | None = None
+    terms: TermsIn
+
+
+class ShipmentCreated(ApiModel):
+    """The new shipment and the Terms typed data buyer and payee both sign."""
+
+    shipment_id: str
+    terms_hash: str
+    typed_data: TypedData
+
+
+class PartyPublic(ApiModel):
+    """A principal named on a shipment."""
+
+    id: int
+    name: str
+    wallet_address: str | None
+
+
+class EscrowPublic(ApiModel):
+    """The escrow's record of the shipment, read from the chain."""
+
+    state: str
+    terms_hash_matches: bool
+    amount_wei: str
+    payout_wei: str
+    refund_wei: str
+    attested_at: int | None
+    dispute_ends_at: int | None
+    refundable_at: int | None
+
+
+class ShipmentPublic(ApiModel):
+    """A shipment as its parties see it."""
+
+    shipment_id: str
+    status: str
+    carrier: PartyPublic
+    consignee: PartyPublic
+    buyer_address: str
+    payee_address: str
+    origin: str
+    destination: str
+    items: list[ItemRef]
+    devices: list[str]
+    terms: dict[str, Any]
+    terms_hash: str
+    signatures: dict[str, bool]
+    created_at: datetime
+    fund_tx_hash: str | None
+    excursion_minutes: int | None
+    payout_wei: str | None
+    refund_wei: str | None
+    escrow: EscrowPublic | None = None
+
+
+class SignatureAccepted(ApiModel):
+    """Whose signature was accepted and which are still missing."""
+
+    signer: str
+    role: str
+    signatures: dict[str, bool]
+    ready_to_fund: bool

@@ -1,0 +1,69 @@
+"""Settings of the API process (`chaintrace api`): database, chain, public base URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+
+
+class ApiSettings(BaseSettings):
+    """Environment of the API; the API never holds a private key, so none is read here."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    # CHAINTRACE_DEV: embedded defaults are allowed only then.
+    chaintrace_dev: bool = False
+    database_url: str | None = None
+    # Optional even outside dev mode: without a chain the API still serves the store's data,
+    # and the endpoints that need the chain answer 503.
+    chain_rpc_url: str | None = None
+    deployments_file: Path = Path(".chaintrace/deployments.json")
+    # The origin printed in Digital Links and QR codes, e.g. https://id.example.com
+    public_base_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65_535)
+
+    @property
+    def dev(self) -> bool:
+        """Whether the process runs in dev mode (CHAINTRACE_DEV)."""
+        return self.chaintrace_dev
+
+    @property
+    def base_url(self) -> str:
+        """PUBLIC_BASE_URL without a trailing slash (the dev default in dev mode)."""
+        return (self.public_base_url or DEV_PUBLIC_BASE_URL).rstrip("/")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "PUBLIC_BASE_URL must be an http(s) URL such as https://id.example.com"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("PUBLIC_BASE_URL must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _required_outside_dev(self) -> Self:
+        if not self.chaintrace_dev:
+            missing = [
+                name
+                for name, value in (
+                    ("DATABASE_URL", self.database_url),
+                    ("PUBLIC_BASE_URL", self.public_base_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} must be set outside dev mode")
+        return self

@@ -1,0 +1,64 @@
+"""Adapter over store/ for shipments: lookups by visibility, and the parties' terms signatures.
+
+store/ has no columns for the buyer's and the payee's signatures over the terms; until it has
+(`shipments.buyer_signature`, `shipments.payee_signature`), they live in the settings table under
+SIGNATURES_KEY.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.orm import Session
+
+from api.errors import NotFound
+from core.eip712 import Terms
+from store import get_setting, set_setting
+from store.models import Principal, Role, Shipment
+from store.shipments import shipment_by_hex
+
+SIGNATURES_KEY = "shipment:signatures:{id}"
+BUYER, PAYEE = "buyer", "payee"
+# Roles that may read every shipment.
+_OVERSEERS = frozenset({Role.ADMIN, Role.AUDITOR})
+
+
+def is_party(shipment: Shipment, principal: Principal) -> bool:
+    """Whether the principal is the shipment's carrier or consignee."""
+    return principal.id in (shipment.carrier_principal_id, shipment.consignee_principal_id)
+
+
+def visible_shipment(session: Session, principal: Principal, shipment_id: str) -> Shipment:
+    """The shipment if the principal is a party (or admin/auditor); otherwise 404, as if absent."""
+    shipment = shipment_by_hex(session, shipment_id)
+    if shipment is None or not (is_party(shipment, principal) or principal.role in _OVERSEERS):
+        raise NotFound(f"no shipment {shipment_id} among yours")
+    return shipment
+
+
+def terms_of(shipment: Shipment) -> Terms:
+    """The signed Terms message of a shipment."""
+    return Terms.from_json(json.loads(shipment.terms_json))
+
+
+def signatures(session: Session, shipment: Shipment) -> dict[str, str]:
+    """The terms signatures received so far, by party ("buyer", "payee")."""
+    value = get_setting(session, SIGNATURES_KEY.format(id=shipment.shipment_id), {})
+    return (
+        {k: v for k, v in value.items() if k in (BUYER, PAYEE)} if isinstance(value, dict) else {}
+    )
+
+
+def add_signature(session: Session, shipment: Shipment, party: str, signature: str) -> None:
+    """Record one party's terms signature (replacing an earlier one of the same party)."""
+    current = signatures(session, shipment)
+    current[party] = signature
+    set_setting(session, SIGNATURES_KEY.format(id=shipment.shipment_id), current)
+
+
+def shipment_for_write(session: Session, shipment_id: str) -> Shipment:
+    """The shipment (404 if absent); non-parties get 403 from the caller's role checks."""
+    shipment = shipment_by_hex(session, shipment_id)
+    if shipment is None:
+        raise NotFound(f"no shipment {shipment_id}")
+    return shipment

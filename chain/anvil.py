@@ -45,8 +45,13 @@ def dev_accounts(n: int = 10, mnemonic: str = DEFAULT_MNEMONIC) -> list[LocalAcc
 
 
 def find_anvil(root: Path | None = None) -> Path:
-    """node_modules/.bin/anvil of the project, else `anvil` on PATH."""
+    """The project's npm anvil (native binary, else its node wrapper), else `anvil` on PATH."""
     root = root or Path(__file__).resolve().parents[1]
+    # The platform package's binary directly: the node wrapper would sit between us and anvil,
+    # and an anvil orphaned by the wrapper's exit is never reaped by us.
+    for native in sorted((root / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
+        if os.access(native, os.X_OK):
+            return native
     local = root / "node_modules" / ".bin" / "anvil"
     if local.is_file():
         return local

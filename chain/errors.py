@@ -80,11 +80,13 @@ def _rebuild(
 
 
 class UnknownRevert(ContractRevert):
-    """A revert whose selector matches no known error (the selector is shown, not the data)."""
+    """A revert without data, with an unknown selector, or with undecodable arguments."""
 
     def _message(self) -> str:
         if self.selector is None:
             return "reverted without a reason"
+        if self.name != "UnknownError":
+            return f"{self.name} with undecodable arguments ({len(self.data)} bytes of data)"
         return f"unknown custom error 0x{self.selector.hex()} ({len(self.data)} bytes of data)"
 
 

@@ -45,7 +45,7 @@ def decode_revert(data: bytes | str | None) -> ContractRevert:
     try:
         values = abi_decode(list(cls.arg_types), body, strict=False)
     except (DecodingError, ValueError, OverflowError):
-        return UnknownRevert(f"{name} (malformed arguments)", selector=selector, data=raw)
+        return UnknownRevert(name, selector=selector, data=raw)
     args = {
         n: _normalise(v, t) for n, v, t in zip(cls.arg_names, values, cls.arg_types, strict=True)
     }

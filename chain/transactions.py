@@ -182,3 +182,11 @@ def sender_for(w3: Web3, account: LocalAccount | TransactionSender) -> Transacti
         if sender is None:
             sender = senders[account.address] = TransactionSender(w3, account)
         return sender
+
+
+def resync_nonces(w3: Web3) -> None:
+    """Make every cached sender of `w3` re-read its nonce (after a reorg or evm_revert)."""
+    with _SENDERS_LOCK:
+        senders = list(_SENDERS.get(w3, {}).values())
+    for sender in senders:
+        sender.resync_nonce()

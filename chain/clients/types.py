@@ -1,0 +1,94 @@
+"""Typed results of the contract clients: frozen dataclasses, no web3 types."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined, successful transaction."""
+
+    tx_hash: bytes
+    block_number: int
+    block_hash: bytes
+    gas_used: int
+    effective_gas_price: int
+    contract_address: str | None = None
+    logs: tuple[Any, ...] = ()
+
+    @property
+    def fee(self) -> int:
+        """Wei the sender paid for gas."""
+        return self.gas_used * self.effective_gas_price
+
+    @classmethod
+    def from_receipt(cls, receipt: Any) -> TxResult:
+        """Build from a web3 receipt (an AttributeDict)."""
+        return cls(
+            tx_hash=bytes(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=bytes(receipt["blockHash"]),
+            gas_used=int(receipt["gasUsed"]),
+            effective_gas_price=int(receipt.get("effectiveGasPrice", 0)),
+            contract_address=receipt.get("contractAddress"),
+            logs=tuple(receipt.get("logs", ())),
+        )
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    """TraceAnchor.rootInfo: anchored_at == 0 means the root was never anchored."""
+
+    anchored_at: int
+    block_number: int
+    leaf_count: int
+    brand: str | None  # None for platform batches
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the root is on chain."""
+        return self.anchored_at != 0
+
+
+class ShipmentState(enum.IntEnum):
+    """IShipmentEscrow.State."""
+
+    NONE = 0
+    FUNDED = 1
+    ATTESTED = 2
+    SETTLED = 3
+    REFUNDED = 4
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    """ShipmentEscrow.shipment: the stored record (state NONE and zeros if unknown)."""
+
+    terms_hash: bytes
+    buyer: str
+    deadline: int
+    penalty_bps_per_minute: int
+    payee: str
+    refund_grace: int
+    penalty_cap_bps: int
+    amount: int
+    dispute_window: int
+    attested_at: int
+    state: ShipmentState
+    payout: int
+    refund: int
+
+    @property
+    def dispute_ends_at(self) -> int | None:
+        """When settle() becomes possible (None before attestation)."""
+        return self.attested_at + self.dispute_window if self.attested_at else None
+
+    @property
+    def refundable_at(self) -> int:
+        """When refund() becomes possible if no attestation came (deadline + refund grace)."""
+        return self.deadline + self.refund_grace + 1

@@ -1,0 +1,245 @@
+"""MQTT reading payloads: bytes -> validated, signature-checked SignedReading, or a reject."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.eip712 import Domain, Reading, reading_digest, recover_digest
+from core.errors import CoreValueError
+from iot_gateway.mqtt import READINGS_PREFIX
+
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_SIGNATURE_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_INT64_MAX = 2**63 - 1
+
+# JSON field -> (min, max). seq and takenAtMs are uint64 in EIP-712 but stored as BIGINT;
+# humidity, latitude and longitude are held to their physical ranges.
+INT_FIELDS: dict[str, tuple[int, int]] = {
+    "seq": (0, _INT64_MAX),
+    "takenAtMs": (0, _INT64_MAX),
+    "temperatureCentiC": (-27315, 2**31 - 1),
+    "humidityCentiPct": (0, 10_000),
+    "shockMilliG": (0, 2**32 - 1),
+    "latE7": (-900_000_000, 900_000_000),
+    "lonE7": (-1_800_000_000, 1_800_000_000),
+}
+FIELDS = frozenset({"device", "signature", *INT_FIELDS})
+
+
+class RejectReason(enum.StrEnum):
+    """Why a message was not stored; the label of the rejected counter."""
+
+    MALFORMED_JSON = "malformed_json"
+    TOO_LARGE = "too_large"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    TOPIC_MISMATCH = "topic_mismatch"
+    UNKNOWN_DEVICE = "unknown_device"
+    REVOKED_DEVICE = "revoked_device"
+    BAD_SIGNATURE = "bad_signature"
+
+
+class DeviceStatus(enum.Enum):
+    """A device's standing in the registry."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+DeviceLookup = Callable[[str], DeviceStatus]
+
+
+class PayloadRejected(ValueError):
+    """A message that cannot be stored; `reason` is the counter label, `detail` for the log."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadLimits:
+    """Size and clock limits applied before any cryptography."""
+
+    max_bytes: int = 4096
+    max_future_skew_ms: int = 300_000
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedReading:
+    """A well-formed reading whose signature and device have not been checked yet."""
+
+    reading: Reading
+    signature: bytes
+    digest: bytes
+    topic_device: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedReading:
+    """A reading signed by its device's key, from a registered, unrevoked device."""
+
+    reading: Reading
+    signature: bytes
+    digest: bytes
+    topic_device: str
+
+    @property
+    def device(self) -> str:
+        """The device address, lowercase 0x-hex."""
+        return self.topic_device
+
+    def store_row(self, shipment_id: int | None = None) -> dict[str, Any]:
+        """The row store.insert_readings takes."""
+        r = self.reading
+        return {
+            "device_address": r.device,
+            "seq": r.seq,
+            "taken_at_ms": r.taken_at_ms,
+            "temperature_centi_c": r.temperature_centi_c,
+            "humidity_centi_pct": r.humidity_centi_pct,
+            "shock_milli_g": r.shock_milli_g,
+            "lat_e7": r.lat_e7,
+            "lon_e7": r.lon_e7,
+            "signature": self.signature,
+            "digest": self.digest,
+            "shipment_id": shipment_id,
+        }
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # json.loads would keep the last one silently: ambiguous input is refused.
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _load_object(payload: bytes, limits: PayloadLimits) -> dict[str, Any]:
+    if len(payload) > limits.max_bytes:
+        raise PayloadRejected(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {limits.max_bytes}")
+    try:
+        text = payload.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise PayloadRejected(RejectReason.MALFORMED_JSON, str(exc)[:200]) from None
+    if not isinstance(data, dict):
+        raise PayloadRejected(RejectReason.WRONG_TYPE, "payload is not a JSON object")
+    return data
+
+
+def _check_fields(data: dict[str, Any]) -> None:
+    missing = sorted(FIELDS - data.keys())
+    if missing:
+        raise PayloadRejected(RejectReason.WRONG_TYPE, f"missing fields {missing}")
+    extra = sorted(data.keys() - FIELDS)
+    if extra:
+        raise PayloadRejected(RejectReason.WRONG_TYPE, f"unexpected fields {extra[:5]}")
+    for name, (low, high) in INT_FIELDS.items():
+        value = data[name]
+        # bool is an int in Python, and 1.0 is not an integer on the wire: both refused.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PayloadRejected(RejectReason.WRONG_TYPE, f"{name} must be a JSON integer")
+        if not low <= value <= high:
+            raise PayloadRejected(
+                RejectReason.OUT_OF_RANGE, f"{name}={value} outside [{low}, {high}]"
+            )
+    for name, pattern in (("device", _ADDRESS_RE), ("signature", _SIGNATURE_RE)):
+        value = data[name]
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise PayloadRejected(RejectReason.WRONG_TYPE, f"{name} must be 0x-hex of its size")
+
+
+def _topic_device(topic: str) -> str:
+    if not topic.startswith(READINGS_PREFIX):
+        raise PayloadRejected(RejectReason.TOPIC_MISMATCH, f"not a readings topic: {topic!r}")
+    device = topic[len(READINGS_PREFIX) :]
+    if not _ADDRESS_RE.fullmatch(device) or device != device.lower():
+        raise PayloadRejected(
+            RejectReason.TOPIC_MISMATCH, "topic must end in a lowercase 0x address"
+        )
+    return device
+
+
+def decode_reading(
+    payload: bytes, topic: str, domain: Domain, *, limits: PayloadLimits, now_ms: int
+) -> UnverifiedReading:
+    """Check size, JSON shape, strict integer ranges, clock skew and topic; compute the digest."""
+    data = _load_object(payload, limits)
+    _check_fields(data)
+    if data["takenAtMs"] > now_ms + limits.max_future_skew_ms:
+        raise PayloadRejected(
+            RejectReason.FUTURE_TIMESTAMP,
+            f"takenAtMs {data['takenAtMs']} is {data['takenAtMs'] - now_ms} ms ahead",
+        )
+    topic_device = _topic_device(topic)
+    if data["device"].lower() != topic_device:
+        raise PayloadRejected(RejectReason.TOPIC_MISMATCH, "payload device differs from topic")
+    try:
+        reading = Reading(
+            device=data["device"],
+            seq=data["seq"],
+            taken_at_ms=data["takenAtMs"],
+            temperature_centi_c=data["temperatureCentiC"],
+            humidity_centi_pct=data["humidityCentiPct"],
+            shock_milli_g=data["shockMilliG"],
+            lat_e7=data["latE7"],
+            lon_e7=data["lonE7"],
+        )
+        digest = reading_digest(reading, domain)
+    except CoreValueError as exc:
+        # Ranges were checked above: what is left is a malformed value (e.g. a bad checksum).
+        raise PayloadRejected(RejectReason.WRONG_TYPE, str(exc)[:200]) from None
+    return UnverifiedReading(reading, bytes.fromhex(data["signature"][2:]), digest, topic_device)
+
+
+def check_signature(candidate: UnverifiedReading) -> None:
+    """Raise bad_signature unless the r||s||v signature (v 27/28, low s) recovers to the device."""
+    try:
+        signer = recover_digest(candidate.digest, candidate.signature)
+    except CoreValueError as exc:
+        raise PayloadRejected(RejectReason.BAD_SIGNATURE, str(exc)[:200]) from None
+    if signer.lower() != candidate.topic_device:
+        raise PayloadRejected(RejectReason.BAD_SIGNATURE, "signer is not the device")
+
+
+def authenticate(candidate: UnverifiedReading, lookup: DeviceLookup) -> SignedReading:
+    """Registry check first (cheap, no ECDSA for unknown senders), then the signature."""
+    status = lookup(candidate.topic_device)
+    if status is DeviceStatus.UNKNOWN:
+        raise PayloadRejected(RejectReason.UNKNOWN_DEVICE, "device not registered")
+    if status is DeviceStatus.REVOKED:
+        raise PayloadRejected(RejectReason.REVOKED_DEVICE, "device revoked")
+    check_signature(candidate)
+    return SignedReading(
+        candidate.reading, candidate.signature, candidate.digest, candidate.topic_device
+    )
+
+
+def parse_signed_reading(
+    payload: bytes,
+    topic: str,
+    domain: Domain,
+    lookup: DeviceLookup,
+    *,
+    limits: PayloadLimits,
+    now_ms: int,
+) -> SignedReading:
+    """decode_reading then authenticate; raises PayloadRejected with the first reason found."""
+    return authenticate(
+        decode_reading(payload, topic, domain, limits=limits, now_ms=now_ms), lookup
+    )

@@ -1,0 +1,159 @@
+"""Roll stored readings up into EPCIS ObjectEvents, window by window, from the database.
+
+Windows are per (shipment, device), in seq order, closed by iot_gateway.windows.next_window.
+The watermark (last rolled-up seq per device) lives in the kv table under one key per
+shipment and moves in the same transaction that records the events, so restarts and several
+gateways neither skip nor repeat a window. A reading stored after its seq was passed (very late,
+beyond the lateness allowance) stays in the readings table but in no window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.epcis import event_hash
+from core.errors import CoreValueError
+from core.gs1 import sgtin_urn
+from core.merkle import leaf_hash
+from iot_gateway.sensor_event import BIZ_STEP, WindowSample, device_uri, window_event
+from iot_gateway.windows import WindowRule, next_window
+from store.db import transaction
+from store.errors import DuplicateEventError, StoreError
+from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
+from store.outbox import record_event
+
+if TYPE_CHECKING:
+    from iot_gateway.settings import GatewaySettings
+
+_LOGGER = logging.getLogger(__name__)
+WATERMARK_KEY = "iot_gateway.rollup.v1.shipment.{shipment_pk}"
+# Bounds one transaction: a backlog is worked off over several passes.
+MAX_WINDOWS_PER_PASS = 200
+
+
+def watermark_key(shipment_pk: int) -> str:
+    """The kv key holding {device address (lowercase): last rolled-up seq} for a shipment."""
+    return WATERMARK_KEY.format(shipment_pk=shipment_pk)
+
+
+def shipment_epcs(session: Session, shipment_pk: int) -> tuple[list[str], list[int]]:
+    """The shipment's items as SGTIN URNs, and their ids."""
+    rows = session.execute(
+        select(Item.id, Item.serial, Product.gtin, Brand.company_prefix)
+        .join(shipment_items, shipment_items.c.item_id == Item.id)
+        .join(Product, Product.id == Item.product_id)
+        .join(Brand, Brand.id == Product.brand_id)
+        .where(shipment_items.c.shipment_id == shipment_pk)
+        .order_by(Item.id)
+    ).all()
+    urns = [sgtin_urn(gtin, serial, len(prefix)) for _id, serial, gtin, prefix in rows]
+    return urns, [row[0] for row in rows]
+
+
+def _pending_pairs(session: Session) -> list[tuple[int, str]]:
+    stmt = (
+        select(Reading.shipment_id, Reading.device_address)
+        .where(Reading.shipment_id.is_not(None))
+        .distinct()
+        .order_by(Reading.shipment_id, Reading.device_address)
+    )
+    return [(int(s), d) for s, d in session.execute(stmt) if s is not None]
+
+
+def _rollup_shipment(
+    session: Session, shipment: Shipment, devices: list[str], settings: GatewaySettings, now_ms: int
+) -> int:
+    key = watermark_key(shipment.id)
+    # Row lock on PostgreSQL serialises gateways; SQLite's BEGIN IMMEDIATE already does.
+    row = session.get(Setting, key, with_for_update=True)
+    marks: dict[str, int] = dict(row.value) if row is not None else {}
+    rule = WindowRule(
+        settings.window_readings, settings.window_seconds * 1000, settings.rollup_lateness_s * 1000
+    )
+    epcs, item_ids = shipment_epcs(session, shipment.id)
+    biz = [{"type": "bol", "bizTransaction": f"urn:chaintrace:shipment:{shipment.shipment_id}"}]
+    recorded = 0
+    for address in devices:
+        owner = session.scalar(select(Device.owner_principal_id).where(Device.address == address))
+        while recorded < MAX_WINDOWS_PER_PASS:
+            after = marks.get(address.lower())
+            stmt = select(Reading).where(
+                Reading.shipment_id == shipment.id, Reading.device_address == address
+            )
+            if after is not None:
+                stmt = stmt.where(Reading.seq > after)
+            candidates = list(
+                session.scalars(stmt.order_by(Reading.seq).limit(rule.max_readings + 1))
+            )
+            window = next_window(candidates, after, rule, now_ms)
+            if not window:
+                break
+            samples = [
+                WindowSample(
+                    r.seq, r.taken_at_ms, r.temperature_centi_c, r.humidity_centi_pct, r.digest
+                )
+                for r in window
+            ]
+            event = window_event(
+                samples=samples,
+                device_id=device_uri(settings.reading_chain_id, address),
+                epcs=epcs,
+                biz_transactions=biz,
+            )
+            event_json = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+            # Hash the stored text itself, so event_json is exactly what was hashed.
+            digest = event_hash(json.loads(event_json))
+            try:
+                record_event(
+                    session,
+                    kind=0,
+                    event_hash=digest,
+                    event_json=event_json,
+                    event_type="ObjectEvent",
+                    biz_step=BIZ_STEP,
+                    event_time_ms=max(s.taken_at_ms for s in samples),
+                    recorded_by=owner,
+                    shipment_id=shipment.id,
+                    item_ids=item_ids,
+                    leaf_hash_fn=leaf_hash,
+                )
+                recorded += 1
+            except DuplicateEventError:
+                _LOGGER.info("window already recorded: shipment %d device %s", shipment.id, address)
+            marks[address.lower()] = window[-1].seq
+    if row is None:
+        session.add(Setting(key=key, value=marks))
+    elif marks != row.value:
+        row.value = dict(marks)
+    session.flush()
+    return recorded
+
+
+def rollup_once(
+    session_factory: sessionmaker[Session], settings: GatewaySettings, *, now_ms: int | None = None
+) -> int:
+    """One pass over every shipment with readings; returns how many events were recorded."""
+    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    with session_factory() as session:
+        pairs = _pending_pairs(session)
+    by_shipment: dict[int, list[str]] = {}
+    for shipment_pk, address in pairs:
+        by_shipment.setdefault(shipment_pk, []).append(address)
+    total = 0
+    for shipment_pk, devices in by_shipment.items():
+        try:
+            with transaction(session_factory) as session:
+                shipment = session.get(Shipment, shipment_pk)
+                if shipment is not None:
+                    total += _rollup_shipment(session, shipment, devices, settings, now)
+        except (CoreValueError, StoreError) as exc:
+            # Bad data in one shipment (e.g. an item that makes no valid EPC) must not hold
+            # up the others; its windows wait until the data is fixed.
+            _LOGGER.error("roll-up of shipment %d skipped: %s", shipment_pk, exc)
+    return total

@@ -1,0 +1,105 @@
+"""One window of one device's readings as an EPCIS 2.0 ObjectEvent with a sensorElementList.
+
+The event commits to the exact signed readings it summarises: sensorMetadata.rawData is
+`urn:chaintrace:evidence-root:v1:0x<root>`, where root is core.evidence.evidence_root over the
+window's EIP-712 reading digests (the same StandardMerkleTree construction as a delivery
+attestation's evidenceRoot), so any single reading can be proven part of the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.evidence import evidence_root
+
+RAW_DATA_PREFIX = "urn:chaintrace:evidence-root:v1:"
+DATA_PROCESSING_METHOD = "urn:chaintrace:sensor-rollup:v1"
+BIZ_STEP = "sensor_reporting"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSample:
+    """The integer fields of one stored reading the summary uses."""
+
+    seq: int
+    taken_at_ms: int
+    temperature_centi_c: int
+    humidity_centi_pct: int
+    digest: bytes
+
+
+def iso_ms(ms: int) -> str:
+    """Unix milliseconds as EPCIS dateTime, UTC with millisecond precision."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _centi(value: int) -> float:
+    # Two decimals from integers: exact to the reading's resolution, same text every run.
+    return round(value / 100, 2)
+
+
+def _stats(values: Sequence[int]) -> dict[str, float]:
+    return {
+        "minValue": _centi(min(values)),
+        "maxValue": _centi(max(values)),
+        "meanValue": _centi(round(sum(values) / len(values))),
+    }
+
+
+def device_uri(chain_id: int, address: str) -> str:
+    """The device's id as a DID for an EVM account (did:pkh, CAIP-10), lowercase address."""
+    return f"did:pkh:eip155:{chain_id}:{address.lower()}"
+
+
+def window_event(
+    *,
+    samples: Sequence[WindowSample],
+    device_id: str,
+    epcs: Sequence[str],
+    biz_transactions: Sequence[dict[str, str]] = (),
+) -> dict[str, Any]:
+    """The ObjectEvent (action OBSERVE, bizStep sensor_reporting) summarising one window."""
+    if not samples:
+        raise ValueError("a window needs at least one reading")
+    start_ms = min(s.taken_at_ms for s in samples)
+    end_ms = max(s.taken_at_ms for s in samples)
+    root = evidence_root([s.digest for s in samples])
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": iso_ms(end_ms),
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": sorted(epcs),
+        "action": "OBSERVE",
+        "bizStep": BIZ_STEP,
+    }
+    if biz_transactions:
+        event["bizTransactionList"] = list(biz_transactions)
+    event["sensorElementList"] = [
+        {
+            "sensorMetadata": {
+                "startTime": iso_ms(start_ms),
+                "endTime": iso_ms(end_ms),
+                "deviceID": device_id,
+                "rawData": RAW_DATA_PREFIX + "0x" + root.hex(),
+                "dataProcessingMethod": DATA_PROCESSING_METHOD,
+            },
+            "sensorReport": [
+                {
+                    "type": "gs1:Temperature",
+                    **_stats([s.temperature_centi_c for s in samples]),
+                    "uom": "CEL",
+                },
+                {
+                    # P1 is percent (UN/CEFACT); A93 would be g/m3, absolute humidity.
+                    "type": "gs1:RelativeHumidity",
+                    **_stats([s.humidity_centi_pct for s in samples]),
+                    "uom": "P1",
+                },
+            ],
+        }
+    ]
+    return event

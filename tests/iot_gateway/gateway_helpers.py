@@ -1,0 +1,110 @@
+"""Helpers for gateway tests: wait for a condition, run a gateway, build a shipment."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.gs1 import check_digit
+from iot_gateway.device import DeviceClient, SimulatedDevice
+from iot_gateway.gateway import Gateway
+from iot_gateway.settings import GatewaySettings
+from store.db import transaction
+from store.models import Brand, Device, Product, Reading, Role, Shipment
+from tests.utils.store_factories import make_item, make_principal, make_shipment
+
+_counter = itertools.count(1)
+
+# Generous deadlines: they only bound a hang, no test asserts on elapsed time.
+DEADLINE_S = 60.0
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
+    """Poll until `condition()` is true; fail with `what` after the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def running_gateway(settings: GatewaySettings) -> Iterator[Gateway]:
+    """A started gateway whose subscription is active; stopped afterwards."""
+    gateway = Gateway(settings)
+    gateway.start()
+    try:
+        if not gateway.ready.wait(DEADLINE_S):
+            raise AssertionError("gateway did not subscribe")
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+@contextmanager
+def connected(devices: Sequence[SimulatedDevice], mqtt_url: str) -> Iterator[list[DeviceClient]]:
+    """One connected DeviceClient per device (MQTT 5), closed afterwards."""
+    from iot_gateway.mqtt import parse_mqtt_url
+
+    clients = [DeviceClient(d, parse_mqtt_url(mqtt_url)) for d in devices]
+    try:
+        for client in clients:
+            client.connect()
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+
+
+def shipment_with(
+    sessions: sessionmaker[Session], devices: Sequence[SimulatedDevice], items: int = 2
+) -> int:
+    """A shipment carrying `items` new items, watched by `devices`; returns its primary key."""
+    with transaction(sessions) as session:
+        shipment = make_shipment(session)
+        product = _product(session)
+        shipment.items.extend(make_item(session, product) for _ in range(items))
+        wanted = {d.address for d in devices}
+        shipment.devices.extend(
+            session.scalars(select(Device).where(Device.address.in_(wanted))).all()
+        )
+        session.flush()
+        return shipment.id
+
+
+def _product(session: Session) -> Product:
+    """A brand with a unique company prefix and one product with a valid GTIN under it."""
+    n = next(_counter)
+    prefix = f"{9_700_000 + n:07d}"
+    brand = Brand(
+        principal_id=make_principal(session, Role.BRAND).id, company_prefix=prefix, name="B"
+    )
+    session.add(brand)
+    session.flush()
+    body = "0" + prefix + "00042"
+    product = Product(brand_id=brand.id, gtin=body + check_digit(body), name="Vaccine")
+    session.add(product)
+    session.flush()
+    return product
+
+
+def reading_count(sessions: sessionmaker[Session], device: str | None = None) -> int:
+    """Stored readings (of one device, if given)."""
+    stmt = select(func.count()).select_from(Reading)
+    if device is not None:
+        stmt = stmt.where(Reading.device_address == device)
+    with sessions() as session:
+        return int(session.scalar(stmt) or 0)
+
+
+def shipment_status(sessions: sessionmaker[Session], shipment_pk: int) -> str:
+    """The shipment's status value."""
+    with sessions() as session:
+        shipment = session.get(Shipment, shipment_pk)
+        assert shipment is not None
+        return shipment.status.value

@@ -1,0 +1,152 @@
+"""A Mosquitto broker for tests: MQTT_URL if set, else a private instance on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with the reason; fail instead when CHAINTRACE_REQUIRE_SERVICES=1 (CI)."""
+    if os.environ.get("CHAINTRACE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def find_mosquitto() -> str | None:
+    """The mosquitto binary from PATH or the usual sbin folders, or None."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return next((p for p in _CANDIDATES if os.access(p, os.X_OK)), None)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class MosquittoBroker:
+    """A private Mosquitto process with a generated config (no persistence, anonymous)."""
+
+    def __init__(self, binary: str, workdir: Path, max_inflight: int = 20) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.max_inflight = max_inflight
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """mqtt://127.0.0.1:<port>."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """Where the broker writes its log."""
+        return self.workdir / "mosquitto.log"
+
+    def start(self, port: int | None = None, attempts: int = 3) -> None:
+        """Start on the given port (or a free one), retrying if another process took it."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for _ in range(attempts):
+            self.port = port or free_port()
+            conf = self.workdir / "mosquitto.conf"
+            conf.write_text(
+                f"listener {self.port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                "persistence false\n"
+                f"max_inflight_messages {self.max_inflight}\n"
+                "max_queued_messages 100000\n"
+                f"log_dest file {self.log_path}\n"
+                "log_type error\nlog_type warning\nlog_type notice\n"
+            )
+            self._proc = subprocess.Popen(
+                [self.binary, "-c", str(conf)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            if _wait_listening(self.port, self._proc, timeout=10.0):
+                return
+            self.stop()
+            if port is not None:
+                break
+        log = self.log_path.read_text() if self.log_path.exists() else ""
+        raise RuntimeError(f"mosquitto did not start on 127.0.0.1:{self.port}: {log[-2000:]}")
+
+    def stop(self) -> None:
+        """Stop this private broker (never a shared one)."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+
+def start_private_broker(workdir: Path) -> MosquittoBroker:
+    """Start a private broker, or skip/fail with the reason when Mosquitto is unavailable."""
+    binary = find_mosquitto()
+    if binary is None:
+        skip_or_fail("mosquitto not found on PATH or in /usr/sbin (apt-get install mosquitto)")
+    assert binary is not None
+    broker = MosquittoBroker(binary, workdir)
+    try:
+        broker.start()
+    except (OSError, RuntimeError) as exc:
+        skip_or_fail(f"could not start mosquitto: {exc}")
+    return broker
+
+
+@contextmanager
+def mqtt_broker_url(workdir: Path) -> Iterator[str]:
+    """Yield MQTT_URL if set (after checking it answers), else a private broker's URL."""
+    url = os.environ.get("MQTT_URL")
+    if url:
+        from iot_gateway.mqtt import parse_mqtt_url
+
+        endpoint = parse_mqtt_url(url)
+        try:
+            socket.create_connection((endpoint.host, endpoint.port), timeout=2).close()
+        except OSError as exc:
+            skip_or_fail(f"MQTT_URL={endpoint!r} does not answer: {exc}")
+        yield url
+        return
+    broker = start_private_broker(workdir)
+    try:
+        yield broker.url
+    finally:
+        broker.stop()

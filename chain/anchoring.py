@@ -1,0 +1,363 @@
+"""The anchoring worker: pending leaves -> one Merkle root per batch -> TraceAnchor -> finality.
+
+A batch's signed transaction is committed to the store (status sent) before it is broadcast,
+so a crash at any point resends the same bytes; the chain is read (receipt, rootInfo) before
+every broadcast, so a root is never sent twice once it is on chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3.exceptions import TimeExhausted, TransactionNotFound
+
+import store
+from chain.clients import TraceAnchorClient
+from chain.deploy import Deployment
+from chain.errors import ChainError
+from chain.finality import BlockStatus, FinalityTracker
+from chain.settings import AnchorSettings
+from chain.transactions import chain_errors, estimate_gas, fee_fields
+from core.merkle import MerkleTree
+from store.models import AnchorBatch, BatchStatus, Leaf
+from store.models.types import utcnow
+
+_LOGGER = logging.getLogger(__name__)
+
+# Batches closed per run_once: keeps one pass short when a large backlog waits.
+_MAX_BATCHES_PER_PASS = 10
+# After a broadcast, wait this long for the receipt (instant on a dev node) before moving on.
+_RECEIPT_WAIT = 2.0
+
+
+@dataclass
+class AnchorReport:
+    """What one run_once did, by batch id."""
+
+    created: list[int] = field(default_factory=list)
+    broadcast: list[int] = field(default_factory=list)
+    anchored: list[int] = field(default_factory=list)
+    adopted: list[int] = field(default_factory=list)
+    final: list[int] = field(default_factory=list)
+    reorged: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _SentBatch:
+    id: int
+    root: bytes
+    leaf_count: int
+    tx_hash: str
+    raw_tx: bytes
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+class AnchorWorker:
+    """Anchors the store's outbox on TraceAnchor with the anchorer key; run() until stop()."""
+
+    def __init__(
+        self,
+        settings: AnchorSettings,
+        sessions: sessionmaker[Session] | Engine,
+        w3: Web3,
+        account: LocalAccount,
+        deployment: Deployment,
+    ) -> None:
+        self.settings = settings
+        self.sessions = (
+            sessions if isinstance(sessions, sessionmaker) else store.session_factory(sessions)
+        )
+        self.w3 = w3
+        self.account = account
+        self.anchor = TraceAnchorClient(w3, deployment.trace_anchor)
+        self.finality = FinalityTracker(w3, settings.finality, settings.confirmations)
+        self._stop = threading.Event()
+        self._gas_limit: int | None = None
+
+    # ---------------------------------------------------------------- loop
+
+    def run(self) -> None:
+        """Poll until stop(); an error in one pass is logged and retried on the next."""
+        _LOGGER.info("anchoring as %s on %s", self.account.address, self.anchor.address)
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # one bad pass (node down, DB busy) must not end the worker
+                _LOGGER.exception("anchoring pass failed; retrying")
+            self._stop.wait(self.settings.poll_interval)
+
+    def stop(self) -> None:
+        """Ask run() to return after the current pass."""
+        self._stop.set()
+
+    def run_once(self) -> AnchorReport:
+        """Close due batches, broadcast and track sent ones, then advance anchored ones."""
+        report = AnchorReport()
+        self.close_batches(report)
+        self.track_sent(report)
+        self.track_anchored(report)
+        return report
+
+    # ---------------------------------------------------------------- closing batches
+
+    def close_batches(self, report: AnchorReport | None = None) -> list[int]:
+        """Turn due pending leaves into signed, stored batches (status sent, not yet broadcast)."""
+        report = report if report is not None else AnchorReport()
+        with store.transaction(self.sessions) as session:
+            unsigned = [b.id for b in store.batches_by_status(session, BatchStatus.PENDING)]
+        for unsigned_id in unsigned:
+            # Created but never signed (by another writer or an older version): sign it now.
+            self._sign_stored(unsigned_id)
+        closed: list[int] = []
+        for _ in range(_MAX_BATCHES_PER_PASS):
+            batch_id = self._close_one()
+            if batch_id is None:
+                break
+            closed.append(batch_id)
+        report.created.extend(closed)
+        return closed
+
+    def _close_one(self) -> int | None:
+        # Chain reads happen before the DB transaction: on SQLite it holds the write lock.
+        with store.transaction(self.sessions) as session:
+            if not self._batch_due(session):
+                return None
+        tx_base = self._tx_base()
+        with store.transaction(self.sessions) as session:
+            leaves = store.claim_pending_leaves(session, self.settings.max_batch_size)
+            if not leaves:
+                return None
+            tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+            batch = store.create_batch(session, tree.root, leaves, tree.proofs())
+            self._sign(session, batch, tx_base)
+            return batch.id
+
+    def _sign_stored(self, batch_id: int) -> tuple[str, bytes]:
+        """(Re-)sign a stored batch's anchor tx with a fresh nonce; returns (tx hash, raw tx)."""
+        tx_base = self._tx_base()
+        with store.transaction(self.sessions) as session:
+            batch = store.get_batch(session, batch_id, for_update=True)
+            self._sign(session, batch, tx_base)
+            return str(batch.tx_hash), bytes(batch.raw_tx or b"")
+
+    def _sign(self, session: Session, batch: AnchorBatch, tx_base: dict[str, Any]) -> None:
+        """Sign anchor(root, leafCount) and store it (status sent) in the caller's transaction."""
+        nonce = self._next_nonce(session, int(tx_base["pending_nonce"]))
+        data = self.anchor.contract.encode_abi("anchor", [batch.root, batch.leaf_count])
+        tx = {k: v for k, v in tx_base.items() if k != "pending_nonce"}
+        signed = self.account.sign_transaction({**tx, "nonce": nonce, "data": data})
+        store.mark_sent(
+            session,
+            batch.id,
+            tx_hash=_hex(signed.hash),
+            raw_tx=bytes(signed.raw_transaction),
+            nonce=nonce,
+        )
+        _LOGGER.info(
+            "batch %d: %d leaves, root %s, tx %s (nonce %d)",
+            batch.id, batch.leaf_count, _hex(batch.root), _hex(signed.hash), nonce,
+        )  # fmt: skip
+
+    def _batch_due(self, session: Session) -> bool:
+        count, oldest = session.execute(
+            select(func.count(Leaf.id), func.min(Leaf.created_at)).where(Leaf.batch_id.is_(None))
+        ).one()
+        if not count:
+            return False
+        if count >= self.settings.max_batch_size:
+            return True
+        return bool(utcnow() - oldest >= timedelta(seconds=self.settings.max_batch_delay))
+
+    def _tx_base(self) -> dict[str, Any]:
+        """Everything of an anchor tx but nonce and data, read from the chain."""
+        if self._gas_limit is None:
+            # Anchoring costs the same for any fresh root; a random one also checks the role.
+            probe = self.anchor.contract.encode_abi("anchor", [os.urandom(32), 1])
+            self._gas_limit = estimate_gas(
+                self.w3, {"from": self.account.address, "to": self.anchor.address, "data": probe}
+            )
+        with chain_errors():
+            chain_id = int(self.w3.eth.chain_id)
+            pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        return {
+            "chainId": chain_id,
+            "to": self.anchor.address,
+            "value": 0,
+            "gas": self._gas_limit,
+            "pending_nonce": pending,
+            **fee_fields(self.w3),
+        }
+
+    def _next_nonce(self, session: Session, pending: int) -> int:
+        # Sent batches not yet mined (or dropped from the mempool) hold their nonces.
+        highest = session.scalar(
+            select(func.max(AnchorBatch.nonce)).where(AnchorBatch.status == BatchStatus.SENT)
+        )
+        return pending if highest is None else max(pending, int(highest) + 1)
+
+    # ---------------------------------------------------------------- sent batches
+
+    def track_sent(self, report: AnchorReport | None = None) -> None:
+        """For each sent batch: record its receipt, adopt a root already on chain, or broadcast."""
+        report = report if report is not None else AnchorReport()
+        with store.transaction(self.sessions) as session:
+            sent = [
+                _SentBatch(b.id, b.root, b.leaf_count, str(b.tx_hash), bytes(b.raw_tx or b""))
+                for b in store.batches_by_status(session, BatchStatus.SENT)
+            ]
+        for batch in sent:
+            try:
+                self._track_one_sent(batch, report)
+            except ChainError as exc:
+                # The node is down or refused: the batch stays sent and is retried next pass.
+                _LOGGER.warning("batch %d: %s", batch.id, exc)
+
+    def _track_one_sent(self, batch: _SentBatch, report: AnchorReport) -> None:
+        receipt = self._receipt(batch.tx_hash)
+        if receipt is not None and receipt["status"] == 1:
+            self._record_anchored(batch.id, receipt)
+            report.anchored.append(batch.id)
+            return
+        # Read the chain before any broadcast: the root may be on chain through another tx.
+        if self.anchor.root_info(batch.root).anchored:
+            self._adopt(batch)
+            report.adopted.append(batch.id)
+            return
+        if receipt is not None:
+            # Mined, reverted, and the root is not on chain: this root cannot be anchored.
+            error = f"anchor tx {batch.tx_hash} reverted in block {receipt['blockNumber']}"
+            with store.transaction(self.sessions) as session:
+                store.mark_failed(session, batch.id, error)
+            _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch.id, error)
+            report.failed.append(batch.id)
+            return
+        if self._node_knows(batch.tx_hash):
+            return  # in the mempool: wait for it
+        self._broadcast(batch, report)
+        receipt = self._receipt(batch.tx_hash, wait=_RECEIPT_WAIT)
+        if receipt is not None and receipt["status"] == 1:
+            self._record_anchored(batch.id, receipt)
+            report.anchored.append(batch.id)
+
+    def _broadcast(self, batch: _SentBatch, report: AnchorReport) -> None:
+        """Send the stored raw tx unchanged; if its nonce was used by another tx, re-sign."""
+        try:
+            with chain_errors():
+                self.w3.eth.send_raw_transaction(batch.raw_tx)
+            _LOGGER.info("batch %d: broadcast %s", batch.id, batch.tx_hash)
+            report.broadcast.append(batch.id)
+            return
+        except ChainError as exc:
+            message = str(exc).lower()
+            if "already known" in message:
+                return
+            if "nonce too low" not in message and "nonce has already been used" not in message:
+                raise
+        # The nonce went to another tx (e.g. a reorg replayed a different one): same call, new
+        # nonce. The new tx is stored before it is broadcast, as the first one was.
+        tx_hash, raw_tx = self._sign_stored(batch.id)
+        _LOGGER.warning("batch %d: nonce used elsewhere, re-signed as %s", batch.id, tx_hash)
+        with chain_errors():
+            self.w3.eth.send_raw_transaction(raw_tx)
+        report.broadcast.append(batch.id)
+
+    def _adopt(self, batch: _SentBatch) -> None:
+        """The root is on chain already: record the block and tx that anchored it; send nothing."""
+        info = self.anchor.root_info(batch.root)
+        with chain_errors():
+            block = self.w3.eth.get_block(info.block_number)
+            logs = self.anchor.contract.events.RootAnchored().get_logs(
+                argument_filters={"root": batch.root},
+                from_block=info.block_number,
+                to_block=info.block_number,
+            )
+        tx_hash = _hex(logs[0]["transactionHash"]) if logs else None
+        if info.leaf_count != batch.leaf_count or info.brand is not None:
+            _LOGGER.warning(
+                "batch %d: root on chain with leafCount %d brand %s (batch has %d leaves)",
+                batch.id, info.leaf_count, info.brand, batch.leaf_count,
+            )  # fmt: skip
+        with store.transaction(self.sessions) as session:
+            store.mark_anchored(
+                session,
+                batch.id,
+                block_number=info.block_number,
+                block_hash=_hex(block["hash"]),
+                tx_hash=tx_hash,
+            )
+        _LOGGER.info(
+            "batch %d: root already on chain in block %d, adopted", batch.id, info.block_number
+        )
+
+    def _record_anchored(self, batch_id: int, receipt: Any) -> None:
+        with store.transaction(self.sessions) as session:
+            store.mark_anchored(
+                session,
+                batch_id,
+                block_number=int(receipt["blockNumber"]),
+                block_hash=_hex(receipt["blockHash"]),
+                gas_used=int(receipt["gasUsed"]),
+                tx_hash=_hex(receipt["transactionHash"]),
+            )
+        _LOGGER.info("batch %d: anchored in block %d", batch_id, receipt["blockNumber"])
+
+    def _receipt(self, tx_hash: str, wait: float = 0) -> Any:
+        with chain_errors():
+            try:
+                if wait > 0:
+                    return self.w3.eth.wait_for_transaction_receipt(
+                        tx_hash,  # type: ignore[arg-type]
+                        timeout=wait,
+                        poll_latency=0.05,
+                    )
+                return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except (TransactionNotFound, TimeExhausted):
+                return None
+
+    def _node_knows(self, tx_hash: str) -> bool:
+        with chain_errors():
+            try:
+                self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return False
+        return True
+
+    # ---------------------------------------------------------------- anchored batches
+
+    def track_anchored(self, report: AnchorReport | None = None) -> None:
+        """Mark anchored batches final when their block is; send reorged ones back to sent."""
+        report = report if report is not None else AnchorReport()
+        with store.transaction(self.sessions) as session:
+            anchored = [
+                (b.id, int(b.block_number or 0), bytes.fromhex(str(b.block_hash)[2:]))
+                for b in store.batches_by_status(session, BatchStatus.ANCHORED)
+            ]
+        if not anchored:
+            return
+        with chain_errors():
+            head = self.finality.head()
+            for batch_id, number, block_hash in anchored:
+                status = self.finality.status(number, block_hash, head)
+                if status is BlockStatus.FINAL:
+                    with store.transaction(self.sessions) as session:
+                        store.mark_final(session, batch_id)
+                    _LOGGER.info("batch %d: final (block %d)", batch_id, number)
+                    report.final.append(batch_id)
+                elif status is BlockStatus.REORGED:
+                    with store.transaction(self.sessions) as session:
+                        store.reset_to_sent(session, batch_id)
+                    _LOGGER.warning("batch %d: block %d left the chain (reorg)", batch_id, number)
+                    report.reorged.append(batch_id)

@@ -10,6 +10,7 @@ from store.batches import (
     reset_to_sent,
 )
 from store.db import (
+    downgrade,
     make_engine,
     normalize_url,
     session_factory,
@@ -34,10 +35,21 @@ from store.principals import (
     principal_for_key,
     revoke_api_key,
 )
+from store.queries import (
+    EventRecord,
+    batch_leaves,
+    event_record,
+    find_item,
+    item_history,
+    readings_for_shipment,
+    shipment_events,
+)
 from store.readings import InsertResult, ReadingConflict, insert_readings
+from store.shipments import can_transition, set_shipment_status, shipment_by_hex
 
 __all__ = [
     "DuplicateEventError",
+    "EventRecord",
     "InsertResult",
     "InvalidTransitionError",
     "NotFoundError",
@@ -45,16 +57,22 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "StoreValueError",
+    "batch_leaves",
     "batches_by_status",
+    "can_transition",
     "claim_pending_leaves",
     "create_api_key",
     "create_batch",
     "create_principal",
     "delete_setting",
+    "downgrade",
+    "event_record",
+    "find_item",
     "get_batch",
     "get_setting",
     "hash_api_key",
     "insert_readings",
+    "item_history",
     "make_engine",
     "mark_anchored",
     "mark_failed",
@@ -63,11 +81,15 @@ __all__ = [
     "normalize_url",
     "pending_leaf_count",
     "principal_for_key",
+    "readings_for_shipment",
     "record_event",
     "reset_to_sent",
     "revoke_api_key",
     "session_factory",
     "set_setting",
+    "set_shipment_status",
+    "shipment_by_hex",
+    "shipment_events",
     "sqlite_url",
     "transaction",
     "upgrade",

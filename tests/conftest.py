@@ -17,6 +17,7 @@ from tests.utils.db_fixtures import (  # noqa: E402
     pg_db_url,
     pg_engine,
     postgres_server,
+    postgres_template_url,
     postgres_url,
     sqlite_file_url,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "pg_db_url",
     "pg_engine",
     "postgres_server",
+    "postgres_template_url",
     "postgres_url",
     "sqlite_file_url",
 ]

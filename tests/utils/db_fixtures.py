@@ -38,7 +38,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             server = PostgresServer.from_url(url)
         else:
             server = PostgresServer.start_private()
-    except PostgresUnavailable as exc:
+    except (PostgresUnavailable, OSError) as exc:
         service_unavailable(f"PostgreSQL: {exc}")
     try:
         yield server
@@ -70,11 +70,35 @@ def empty_db_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(scope="session")
+def postgres_template_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per session; tests get copies of it."""
+    url = postgres_server.create_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        postgres_server.drop_database(url)
+
+
 @pytest.fixture
-def db_url(empty_db_url: str) -> str:
-    """A database migrated to head, once on SQLite and once on PostgreSQL."""
-    upgrade(empty_db_url)
-    return empty_db_url
+def pg_db_url(postgres_server: PostgresServer, postgres_template_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head (a copy of the template), dropped after."""
+    url = postgres_server.create_database(template=postgres_template_url)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=DIALECTS)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database migrated to head, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = str(request.getfixturevalue("sqlite_file_url"))
+        upgrade(url)
+        return url
+    return str(request.getfixturevalue("pg_db_url"))
 
 
 @pytest.fixture
@@ -98,13 +122,6 @@ def db_session(db_sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One session on the migrated test database (not committed for you)."""
     with db_sessions() as session:
         yield session
-
-
-@pytest.fixture
-def pg_db_url(postgres_url: str) -> str:
-    """A migrated PostgreSQL database, for tests of PostgreSQL-only behaviour (row locks)."""
-    upgrade(postgres_url)
-    return postgres_url
 
 
 @pytest.fixture

@@ -179,9 +179,12 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
         if (leafCount == 0) revert AnchorZeroLeafCount();
         if (_roots[root].anchoredAt != 0) revert AnchorRootExists(root);
 
-        _roots[root] = RootInfo({
-            anchoredAt: uint64(block.timestamp), blockNumber: uint64(block.number), leafCount: leafCount, brand: brand
-        });
+        // Written field by field so that a platform batch never touches the brand's slot.
+        RootInfo storage info = _roots[root];
+        info.anchoredAt = uint64(block.timestamp);
+        info.blockNumber = uint64(block.number);
+        info.leafCount = leafCount;
+        if (brand != address(0)) info.brand = brand;
         emit RootAnchored(root, leafCount, brand);
     }
 

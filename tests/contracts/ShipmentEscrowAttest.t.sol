@@ -68,6 +68,16 @@ contract ShipmentEscrowAttestTest is EscrowTestBase {
         escrow.attest(a, sig);
     }
 
+    function test_attest_revertsIfSettled() public {
+        IShipmentEscrow.DeliveryAttestation memory a = _attestation(terms, 0);
+        bytes memory sig = _signAttestation(a, oracleKey);
+        escrow.attest(a, sig);
+        vm.warp(block.timestamp + DISPUTE_WINDOW);
+        escrow.settle(SHIPMENT_ID);
+        vm.expectRevert(_invalidState(SHIPMENT_ID, IShipmentEscrow.State.Settled));
+        escrow.attest(a, sig);
+    }
+
     function test_attest_revertsAfterRefund() public {
         IShipmentEscrow.DeliveryAttestation memory a = _attestation(terms, 0);
         vm.warp(terms.deadline + REFUND_GRACE + 1);

@@ -31,6 +31,14 @@ contract TraceAnchorTest is ChaintraceTest {
         assertEq(traceAnchor.ANCHORER_ROLE(), keccak256("ANCHORER_ROLE"));
     }
 
+    function test_grantRole_anchorerRevertsIfNotAdmin() public {
+        bytes32 adminRole = traceAnchor.DEFAULT_ADMIN_ROLE();
+        bytes32 anchorerRole = traceAnchor.ANCHORER_ROLE();
+        vm.prank(anchorer);
+        vm.expectRevert(_unauthorized(anchorer, adminRole));
+        traceAnchor.grantRole(anchorerRole, stranger);
+    }
+
     // ---------------------------------------------------------------- registerBrand
 
     function test_registerBrand_recordsBothDirections() public {

@@ -1,0 +1,151 @@
+"""Auditor checks: what the database (or an export) says is exactly what the chain anchored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.clients.trace_anchor import TraceAnchorClient
+from core.epcis import EpcisError, event_hash
+from core.merkle import MerkleTree, leaf_hash
+from store.models import AnchorBatch, Event, Leaf
+
+EXPORT_FORMAT = "chaintrace-audit-export/v1"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One anchored event as an auditor sees it: enough to recheck it with only an RPC URL."""
+
+    kind: int
+    event_json: str
+    event_hash: str
+    salt: str
+    proof: list[str]
+    root: str | None
+    tx_hash: str | None
+    block_number: int | None
+
+
+@dataclass
+class AuditReport:
+    """What was checked and every failure found, each named."""
+
+    events: int = 0
+    hashes_recomputed: int = 0
+    proofs_verified_on_chain: int = 0
+    batches: int = 0
+    roots_rebuilt: int = 0
+    pending: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
+    """Every stored event with its salt, proof and batch, in recording order."""
+    with factory() as session:
+        rows = session.execute(
+            select(Event, Leaf, AnchorBatch)
+            .join(Leaf, Leaf.event_id == Event.id)
+            .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
+            .order_by(Event.id)
+        )
+        return [
+            AuditRecord(
+                kind=event.kind,
+                event_json=event.event_json,
+                event_hash="0x" + event.event_hash.hex(),
+                salt="0x" + leaf.salt.hex(),
+                proof=list(leaf.proof or []),
+                root=None if batch is None else "0x" + batch.root.hex(),
+                tx_hash=None if batch is None else batch.tx_hash,
+                block_number=None if batch is None else batch.block_number,
+            )
+            for event, leaf, batch in rows
+        ]
+
+
+def write_export(records: Iterable[AuditRecord], path: Path) -> int:
+    """Write an audit export (JSON): events exactly as hashed, salts, proofs, roots."""
+    items = [asdict(r) for r in records]
+    path.write_text(json.dumps({"format": EXPORT_FORMAT, "records": items}, indent=1))
+    return len(items)
+
+
+def read_export(path: Path) -> list[AuditRecord]:
+    """Read an audit export, refusing anything that is not one."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ValueError(f"{path} is not a {EXPORT_FORMAT} file")
+    try:
+        return [AuditRecord(**r) for r in data["records"]]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: malformed record: {exc}") from None
+
+
+def _by_root(records: Iterable[AuditRecord]) -> Iterator[tuple[str, list[AuditRecord]]]:
+    groups: dict[str, list[AuditRecord]] = {}
+    for r in records:
+        if r.root is not None:
+            groups.setdefault(r.root, []).append(r)
+    yield from groups.items()
+
+
+def audit(records: list[AuditRecord], anchor: TraceAnchorClient) -> AuditReport:
+    """Recompute every hash and leaf, rebuild every root, and check every proof with eth_call."""
+    report = AuditReport(events=len(records))
+    leaves: dict[str, bytes] = {}
+    for r in records:
+        where = f"event {r.event_hash[:18]}"
+        try:
+            recomputed = event_hash(json.loads(r.event_json))
+        except (EpcisError, ValueError) as exc:
+            report.failures.append(f"{where}: stored JSON does not hash: {exc}")
+            continue
+        if "0x" + recomputed.hex() != r.event_hash:
+            report.failures.append(f"{where}: canonical hash of the stored JSON differs")
+            continue
+        report.hashes_recomputed += 1
+        salt = bytes.fromhex(r.salt.removeprefix("0x"))
+        leaves[r.event_hash + r.salt] = leaf_hash(r.kind, recomputed, salt)
+        if r.root is None:
+            report.pending += 1
+            continue
+        proof = [bytes.fromhex(p.removeprefix("0x")) for p in r.proof]
+        root = bytes.fromhex(r.root.removeprefix("0x"))
+        if anchor.verify_against(root, r.kind, recomputed, salt, proof):
+            report.proofs_verified_on_chain += 1
+        else:
+            report.failures.append(f"{where}: the contract rejects its proof to root {r.root}")
+    for root_hex, members in _by_root(records):
+        report.batches += 1
+        member_leaves = [
+            leaves[m.event_hash + m.salt] for m in members if m.event_hash + m.salt in leaves
+        ]
+        if len(member_leaves) != len(members):
+            continue  # already reported per event
+        root = bytes.fromhex(root_hex.removeprefix("0x"))
+        info = anchor.root_info(root)
+        if not info.anchored:
+            report.failures.append(f"root {root_hex}: not anchored on chain")
+        elif info.leaf_count != len(members):
+            report.failures.append(
+                f"root {root_hex}: chain says {info.leaf_count} leaves, records hold {len(members)}"
+            )
+        if MerkleTree.build(member_leaves).root != root:
+            report.failures.append(f"root {root_hex}: rebuilding the tree gives another root")
+        else:
+            report.roots_rebuilt += 1
+    return report

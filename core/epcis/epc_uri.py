@@ -103,104 +103,105 @@ def _itip(uri: str, start: int, dot: int, tail: int) -> str:
     return "https://id.gs1.org/8006/" + _gtin(uri, start, dot) + piece_total
 
 
-_Rule = tuple["re.Pattern[str]", Callable[[str, int], str]]
-
-_EPC_RULES: tuple[_Rule, ...] = tuple(
-    (re.compile(pattern), convert)
-    for pattern, convert in (
-        (
-            rf"^urn:epc:id:sgtin:{_GTIN}\.{_C}{{1,20}}$",
-            lambda u, d: f"https://id.gs1.org/01/{_gtin(u, 17, d)}/21/{_pct(u[32:])}",
-        ),
-        (rf"^urn:epc:id:sscc:{_split(17, '$')}", _sscc),
-        (rf"^urn:epc:id:sgln:{_split(12)}\.{_C}{{1,20}}$", _sgln),
-        (
-            rf"^urn:epc:id:grai:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.{_C}{{1,16}}$",
-            lambda u, d: _grai(u, 16, d, _pct(u[30:])),
-        ),
-        (
-            rf"^urn:epc:id:giai:{_chars(_C, 30)}$",
-            lambda u, d: "https://id.gs1.org/8004/" + u[16:d] + _pct(u[d + 1 :]),
-        ),
-        (
-            rf"^urn:epc:id:gsrn:{_split(17, '$')}",
-            lambda u, d: "https://id.gs1.org/8018/" + _whole(u, 16, d),
-        ),
-        (
-            rf"^urn:epc:id:gsrnp:{_split(17, '$')}",
-            lambda u, d: "https://id.gs1.org/8017/" + _whole(u, 17, d),
-        ),
-        (
-            rf"^urn:epc:id:gdti:{_split(12, last=_TWELVE_DOUBLE_DOT)}{_C}{{1,20}}$",
-            lambda u, d: "https://id.gs1.org/253/" + _keyed(u, 16, d, 12) + _pct(u[30:]),
-        ),
-        (
-            rf"^urn:epc:id:cpi:{_chars(_P, 30)}\.\d{{1,12}}$",
-            lambda u, d: _cpi(u, 15, d, with_serial=True),
-        ),
-        (
-            rf"^urn:epc:id:sgcn:{_split(12)}\.\d{{1,12}}$",
-            lambda u, d: "https://id.gs1.org/255/" + _keyed(u, 16, d, 12) + u[30:],
-        ),
-        (
-            rf"^urn:epc:id:ginc:{_chars(_C, 30)}$",
-            lambda u, d: "https://id.gs1.org/401/" + u[16:d] + _pct(u[d + 1 :]),
-        ),
-        (
-            rf"^urn:epc:id:gsin:{_split(16, '$')}",
-            lambda u, d: "https://id.gs1.org/402/" + _whole(u, 16, d),
-        ),
-        (
-            rf"^urn:epc:id:itip:{_GTIN}\.\d{{2}}\.\d{{2}}\.{_C}{{1,20}}$",
-            lambda u, d: _itip(u, 16, d, 31) + "/21/" + _pct(u[37:]),
-        ),
-        (
-            rf"^urn:epc:id:upui:{_GTIN}\.{_C}{{1,28}}$",
-            lambda u, d: f"https://id.gs1.org/01/{_gtin(u, 16, d)}/235/{_pct(u[31:])}",
-        ),
-        (
-            rf"^urn:epc:id:pgln:{_split(12)}$",
-            lambda u, d: "https://id.gs1.org/417/" + _keyed(u, 16, d, 12),
-        ),
-        (
-            rf"^urn:epc:class:lgtin:{_GTIN}\.{_C}{{1,20}}$",
-            lambda u, d: f"https://id.gs1.org/01/{_gtin(u, 20, d)}/10/{_pct(u[35:])}",
-        ),
-        (
-            rf"^urn:epc:idpat:sgtin:{_GTIN}\.\*$",
-            lambda u, d: "https://id.gs1.org/01/" + _gtin(u, 20, d),
-        ),
-        (
-            rf"^urn:epc:idpat:grai:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.\*$",
-            lambda u, d: _grai(u, 19, d, ""),
-        ),
-        (
-            rf"^urn:epc:idpat:gdti:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.\*$",
-            lambda u, d: "https://id.gs1.org/253/" + _keyed(u, 19, d, 12),
-        ),
-        (
-            rf"^urn:epc:idpat:sgcn:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.\*$",
-            lambda u, d: "https://id.gs1.org/255/" + _keyed(u, 19, d, 12),
-        ),
-        (
-            rf"^urn:epc:idpat:cpi:{_chars(_P, 30)}\.\*$",
-            lambda u, d: _cpi(u, 18, d, with_serial=False),
-        ),
-        (
-            rf"^urn:epc:idpat:itip:{_GTIN}\.\d{{2}}\.\d{{2}}\.\*$",
-            lambda u, d: _itip(u, 19, d, 34),
-        ),
-        (
-            rf"^urn:epc:idpat:upui:{_GTIN}\.\*$",
-            lambda u, d: "https://id.gs1.org/01/" + _gtin(u, 19, d),
-        ),
-    )
+_RULES: tuple[tuple[str, Callable[[str, int], str]], ...] = (
+    (
+        rf"^urn:epc:id:sgtin:{_GTIN}\.{_C}{{1,20}}$",
+        lambda u, d: f"https://id.gs1.org/01/{_gtin(u, 17, d)}/21/{_pct(u[32:])}",
+    ),
+    (rf"^urn:epc:id:sscc:{_split(17, '$')}", _sscc),
+    (rf"^urn:epc:id:sgln:{_split(12)}\.{_C}{{1,20}}$", _sgln),
+    (
+        rf"^urn:epc:id:grai:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.{_C}{{1,16}}$",
+        lambda u, d: _grai(u, 16, d, _pct(u[30:])),
+    ),
+    (
+        rf"^urn:epc:id:giai:{_chars(_C, 30)}$",
+        lambda u, d: "https://id.gs1.org/8004/" + u[16:d] + _pct(u[d + 1 :]),
+    ),
+    (
+        rf"^urn:epc:id:gsrn:{_split(17, '$')}",
+        lambda u, d: "https://id.gs1.org/8018/" + _whole(u, 16, d),
+    ),
+    (
+        rf"^urn:epc:id:gsrnp:{_split(17, '$')}",
+        lambda u, d: "https://id.gs1.org/8017/" + _whole(u, 17, d),
+    ),
+    (
+        rf"^urn:epc:id:gdti:{_split(12, last=_TWELVE_DOUBLE_DOT)}{_C}{{1,20}}$",
+        lambda u, d: "https://id.gs1.org/253/" + _keyed(u, 16, d, 12) + _pct(u[30:]),
+    ),
+    (
+        rf"^urn:epc:id:cpi:{_chars(_P, 30)}\.\d{{1,12}}$",
+        lambda u, d: _cpi(u, 15, d, with_serial=True),
+    ),
+    (
+        rf"^urn:epc:id:sgcn:{_split(12)}\.\d{{1,12}}$",
+        lambda u, d: "https://id.gs1.org/255/" + _keyed(u, 16, d, 12) + u[30:],
+    ),
+    (
+        rf"^urn:epc:id:ginc:{_chars(_C, 30)}$",
+        lambda u, d: "https://id.gs1.org/401/" + u[16:d] + _pct(u[d + 1 :]),
+    ),
+    (
+        rf"^urn:epc:id:gsin:{_split(16, '$')}",
+        lambda u, d: "https://id.gs1.org/402/" + _whole(u, 16, d),
+    ),
+    (
+        rf"^urn:epc:id:itip:{_GTIN}\.\d{{2}}\.\d{{2}}\.{_C}{{1,20}}$",
+        lambda u, d: _itip(u, 16, d, 31) + "/21/" + _pct(u[37:]),
+    ),
+    (
+        rf"^urn:epc:id:upui:{_GTIN}\.{_C}{{1,28}}$",
+        lambda u, d: f"https://id.gs1.org/01/{_gtin(u, 16, d)}/235/{_pct(u[31:])}",
+    ),
+    (
+        rf"^urn:epc:id:pgln:{_split(12)}$",
+        lambda u, d: "https://id.gs1.org/417/" + _keyed(u, 16, d, 12),
+    ),
+    (
+        rf"^urn:epc:class:lgtin:{_GTIN}\.{_C}{{1,20}}$",
+        lambda u, d: f"https://id.gs1.org/01/{_gtin(u, 20, d)}/10/{_pct(u[35:])}",
+    ),
+    (
+        rf"^urn:epc:idpat:sgtin:{_GTIN}\.\*$",
+        lambda u, d: "https://id.gs1.org/01/" + _gtin(u, 20, d),
+    ),
+    (
+        rf"^urn:epc:idpat:grai:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.\*$",
+        lambda u, d: _grai(u, 19, d, ""),
+    ),
+    (
+        rf"^urn:epc:idpat:gdti:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.\*$",
+        lambda u, d: "https://id.gs1.org/253/" + _keyed(u, 19, d, 12),
+    ),
+    (
+        rf"^urn:epc:idpat:sgcn:{_split(12, last=_TWELVE_DOUBLE_DOT)}\.\*$",
+        lambda u, d: "https://id.gs1.org/255/" + _keyed(u, 19, d, 12),
+    ),
+    (
+        rf"^urn:epc:idpat:cpi:{_chars(_P, 30)}\.\*$",
+        lambda u, d: _cpi(u, 18, d, with_serial=False),
+    ),
+    (
+        rf"^urn:epc:idpat:itip:{_GTIN}\.\d{{2}}\.\d{{2}}\.\*$",
+        lambda u, d: _itip(u, 19, d, 34),
+    ),
+    (
+        rf"^urn:epc:idpat:upui:{_GTIN}\.\*$",
+        lambda u, d: "https://id.gs1.org/01/" + _gtin(u, 19, d),
+    ),
 )
+
+# Each pattern starts with its scheme ("urn:epc:id:sgtin:"), so a URI is tried against one rule.
+_BY_SCHEME: dict[str, tuple[re.Pattern[str], Callable[[str, int], str]]] = {
+    pattern[1 : pattern.index("(")]: (re.compile(pattern), convert) for pattern, convert in _RULES
+}
 
 
 def epc_to_digital_link(uri: str, first_dot: int) -> str | None:
     """The canonical Digital Link URI of an EPC URI, or None if `uri` is not one."""
-    for pattern, convert in _EPC_RULES:
-        if pattern.match(uri):
-            return convert(uri, first_dot)
-    return None
+    parts = uri.split(":", 4)
+    rule = _BY_SCHEME.get(":".join(parts[:4]) + ":") if len(parts) == 5 else None
+    if rule is None or not rule[0].match(uri):
+        return None
+    return rule[1](uri, first_dot)

@@ -33,7 +33,7 @@ def reference_context() -> dict[str, Any]:
     return context
 
 
-def _without_protected_redefinitions(doc: dict[str, Any]) -> dict[str, Any]:
+def without_protected_redefinitions(doc: dict[str, Any]) -> dict[str, Any]:
     """The document minus @context entries that redefine a protected EPCIS term (pyld refuses)."""
     protected = reference_context()
     context = doc.get("@context")
@@ -82,7 +82,7 @@ def reference_prehashes(doc: dict[str, Any], workaround: bool = False) -> list[s
         # a TypeError on @context term objects (only string prefixes are read here),
         # a KeyError on query documents (their events are read from queryResults) and an
         # IndexError on a bizTransaction without a type (see _corrected).
-        processed = json_to_py._bare_string_pre_preocessing(_without_protected_redefinitions(doc))
+        processed = json_to_py._bare_string_pre_preocessing(without_protected_redefinitions(doc))
         context = doc.get("@context")
         for entry in context if isinstance(context, list) else []:
             for prefix, namespace in entry.items() if isinstance(entry, dict) else []:

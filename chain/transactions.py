@@ -154,11 +154,14 @@ class TransactionSender:
         raise AssertionError("unreachable")
 
     def _raise_failed(self, tx: dict[str, Any], receipt: TxReceipt) -> None:
-        """Replay a failed transaction as a call on the parent block to recover its revert."""
+        """Replay a failed transaction as a call on its block's state to recover the revert.
+
+        The usual cause is state that changed between the estimate and the block (another
+        transaction in the same block), which the block's post-state shows.
+        """
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
-        block = max(int(receipt["blockNumber"]) - 1, 0)
         with chain_errors():
-            self.w3.eth.call(cast(TxParams, call), block)
+            self.w3.eth.call(cast(TxParams, call), int(receipt["blockNumber"]))
         raise TransactionFailed(
             f"transaction 0x{bytes(receipt['transactionHash']).hex()} failed "
             f"(gas used {receipt['gasUsed']} of {tx['gas']})",

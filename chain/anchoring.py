@@ -8,7 +8,6 @@ every broadcast, so a root is never sent twice once it is on chain.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,14 +20,16 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted, TransactionNotFound
 
 import store
+from chain.anchor_tx import AnchorTransactions, hex0x
 from chain.clients import TraceAnchorClient
 from chain.deploy import Deployment
-from chain.errors import ChainError
+from chain.errors import ChainError, ChainValueError, ContractRevert
 from chain.finality import BlockStatus, FinalityTracker
 from chain.settings import AnchorSettings
-from chain.transactions import chain_errors, estimate_gas, fee_fields
+from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
+from chain.transactions import chain_errors
 from core.merkle import MerkleTree
-from store.models import AnchorBatch, BatchStatus, Leaf
+from store.models import BatchStatus, Leaf
 from store.models.types import utcnow
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ _RECEIPT_WAIT = 2.0
 class AnchorReport:
     """What one run_once did, by batch id."""
 
-    created: list[int] = field(default_factory=list)
+    signed: list[int] = field(default_factory=list)  # signed and stored, not yet broadcast
     broadcast: list[int] = field(default_factory=list)
     anchored: list[int] = field(default_factory=list)
     adopted: list[int] = field(default_factory=list)
@@ -59,10 +60,6 @@ class _SentBatch:
     leaf_count: int
     tx_hash: str
     raw_tx: bytes
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + bytes(value).hex()
 
 
 class AnchorWorker:
@@ -83,9 +80,9 @@ class AnchorWorker:
         self.w3 = w3
         self.account = account
         self.anchor = TraceAnchorClient(w3, deployment.trace_anchor)
+        self.tx = AnchorTransactions(w3, account, self.anchor)
         self.finality = FinalityTracker(w3, settings.finality, settings.confirmations)
         self._stop = threading.Event()
-        self._gas_limit: int | None = None
 
     # ---------------------------------------------------------------- loop
 
@@ -114,20 +111,24 @@ class AnchorWorker:
     # ---------------------------------------------------------------- closing batches
 
     def close_batches(self, report: AnchorReport | None = None) -> list[int]:
-        """Turn due pending leaves into signed, stored batches (status sent, not yet broadcast)."""
+        """Turn due pending leaves into signed, stored batches (status sent, not yet broadcast).
+
+        Batches created elsewhere and left pending (the API's brand-signed commissioning
+        batches) are signed first.
+        """
         report = report if report is not None else AnchorReport()
         with store.transaction(self.sessions) as session:
             unsigned = [b.id for b in store.batches_by_status(session, BatchStatus.PENDING)]
         for unsigned_id in unsigned:
-            # Created but never signed (by another writer or an older version): sign it now.
-            self._sign_stored(unsigned_id)
+            if self._sign_stored(unsigned_id, report) is not None:
+                report.signed.append(unsigned_id)
         closed: list[int] = []
         for _ in range(_MAX_BATCHES_PER_PASS):
             batch_id = self._close_one()
             if batch_id is None:
                 break
             closed.append(batch_id)
-        report.created.extend(closed)
+        report.signed.extend(closed)
         return closed
 
     def _close_one(self) -> int | None:
@@ -135,41 +136,47 @@ class AnchorWorker:
         with store.transaction(self.sessions) as session:
             if not self._batch_due(session):
                 return None
-        tx_base = self._tx_base()
+        base = self.tx.base(self.tx.gas_for(None))
         with store.transaction(self.sessions) as session:
             leaves = store.claim_pending_leaves(session, self.settings.max_batch_size)
             if not leaves:
                 return None
             tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
             batch = store.create_batch(session, tree.root, leaves, tree.proofs())
-            self._sign(session, batch, tx_base)
+            call = self.tx.call_for(session, tree.root, len(leaves))
+            self.tx.sign_into(session, batch, call, base)
             return batch.id
 
-    def _sign_stored(self, batch_id: int) -> tuple[str, bytes]:
-        """(Re-)sign a stored batch's anchor tx with a fresh nonce; returns (tx hash, raw tx)."""
-        tx_base = self._tx_base()
+    def _sign_stored(self, batch_id: int, report: AnchorReport) -> tuple[str, bytes] | None:
+        """(Re-)sign a stored batch with a fresh nonce: (tx hash, raw tx), or None if not now."""
+        try:
+            with store.transaction(self.sessions) as session:
+                batch = store.get_batch(session, batch_id)
+                call = self.tx.call_for(session, batch.root, batch.leaf_count)
+            gas = self.tx.gas_for(call)
+        except AnchorRootExists:
+            # On chain already: signed for the record only, the tracking step adopts it.
+            gas = 2 * self.tx.gas_for(None)
+        except AnchorUnknownBrand as exc:
+            _LOGGER.warning("batch %d waits: %s is not a registered brand yet", batch_id, exc)
+            return None
+        except (ContractRevert, ChainValueError) as exc:
+            # A brand signature the contract refuses can never anchor: give the leaves back so
+            # the events are at least anchored as a platform batch.
+            with store.transaction(self.sessions) as session:
+                batch = store.get_batch(session, batch_id)
+                self.tx.refuse_commissioning(session, batch.root, str(exc))
+                store.mark_failed(session, batch_id, f"cannot relay: {exc}")
+            _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch_id, exc)
+            report.failed.append(batch_id)
+            return None
+        base = self.tx.base(gas)
         with store.transaction(self.sessions) as session:
             batch = store.get_batch(session, batch_id, for_update=True)
-            self._sign(session, batch, tx_base)
+            if batch.status not in (BatchStatus.PENDING, BatchStatus.SENT):
+                return None
+            self.tx.sign_into(session, batch, call, base)
             return str(batch.tx_hash), bytes(batch.raw_tx or b"")
-
-    def _sign(self, session: Session, batch: AnchorBatch, tx_base: dict[str, Any]) -> None:
-        """Sign anchor(root, leafCount) and store it (status sent) in the caller's transaction."""
-        nonce = self._next_nonce(session, int(tx_base["pending_nonce"]))
-        data = self.anchor.contract.encode_abi("anchor", [batch.root, batch.leaf_count])
-        tx = {k: v for k, v in tx_base.items() if k != "pending_nonce"}
-        signed = self.account.sign_transaction({**tx, "nonce": nonce, "data": data})
-        store.mark_sent(
-            session,
-            batch.id,
-            tx_hash=_hex(signed.hash),
-            raw_tx=bytes(signed.raw_transaction),
-            nonce=nonce,
-        )
-        _LOGGER.info(
-            "batch %d: %d leaves, root %s, tx %s (nonce %d)",
-            batch.id, batch.leaf_count, _hex(batch.root), _hex(signed.hash), nonce,
-        )  # fmt: skip
 
     def _batch_due(self, session: Session) -> bool:
         count, oldest = session.execute(
@@ -180,33 +187,6 @@ class AnchorWorker:
         if count >= self.settings.max_batch_size:
             return True
         return bool(utcnow() - oldest >= timedelta(seconds=self.settings.max_batch_delay))
-
-    def _tx_base(self) -> dict[str, Any]:
-        """Everything of an anchor tx but nonce and data, read from the chain."""
-        if self._gas_limit is None:
-            # Anchoring costs the same for any fresh root; a random one also checks the role.
-            probe = self.anchor.contract.encode_abi("anchor", [os.urandom(32), 1])
-            self._gas_limit = estimate_gas(
-                self.w3, {"from": self.account.address, "to": self.anchor.address, "data": probe}
-            )
-        with chain_errors():
-            chain_id = int(self.w3.eth.chain_id)
-            pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
-        return {
-            "chainId": chain_id,
-            "to": self.anchor.address,
-            "value": 0,
-            "gas": self._gas_limit,
-            "pending_nonce": pending,
-            **fee_fields(self.w3),
-        }
-
-    def _next_nonce(self, session: Session, pending: int) -> int:
-        # Sent batches not yet mined (or dropped from the mempool) hold their nonces.
-        highest = session.scalar(
-            select(func.max(AnchorBatch.nonce)).where(AnchorBatch.status == BatchStatus.SENT)
-        )
-        return pending if highest is None else max(pending, int(highest) + 1)
 
     # ---------------------------------------------------------------- sent batches
 
@@ -239,7 +219,9 @@ class AnchorWorker:
         if receipt is not None:
             # Mined, reverted, and the root is not on chain: this root cannot be anchored.
             error = f"anchor tx {batch.tx_hash} reverted in block {receipt['blockNumber']}"
+            self.tx.forget_gas()
             with store.transaction(self.sessions) as session:
+                self.tx.refuse_commissioning(session, batch.root, error)
                 store.mark_failed(session, batch.id, error)
             _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch.id, error)
             report.failed.append(batch.id)
@@ -268,10 +250,12 @@ class AnchorWorker:
                 raise
         # The nonce went to another tx (e.g. a reorg replayed a different one): same call, new
         # nonce. The new tx is stored before it is broadcast, as the first one was.
-        tx_hash, raw_tx = self._sign_stored(batch.id)
-        _LOGGER.warning("batch %d: nonce used elsewhere, re-signed as %s", batch.id, tx_hash)
+        signed = self._sign_stored(batch.id, report)
+        if signed is None:
+            return
+        _LOGGER.warning("batch %d: nonce used elsewhere, re-signed as %s", batch.id, signed[0])
         with chain_errors():
-            self.w3.eth.send_raw_transaction(raw_tx)
+            self.w3.eth.send_raw_transaction(signed[1])
         report.broadcast.append(batch.id)
 
     def _adopt(self, batch: _SentBatch) -> None:
@@ -284,7 +268,7 @@ class AnchorWorker:
                 from_block=info.block_number,
                 to_block=info.block_number,
             )
-        tx_hash = _hex(logs[0]["transactionHash"]) if logs else None
+        tx_hash = hex0x(logs[0]["transactionHash"]) if logs else None
         if info.leaf_count != batch.leaf_count or info.brand is not None:
             _LOGGER.warning(
                 "batch %d: root on chain with leafCount %d brand %s (batch has %d leaves)",
@@ -295,7 +279,7 @@ class AnchorWorker:
                 session,
                 batch.id,
                 block_number=info.block_number,
-                block_hash=_hex(block["hash"]),
+                block_hash=hex0x(block["hash"]),
                 tx_hash=tx_hash,
             )
         _LOGGER.info(
@@ -308,9 +292,9 @@ class AnchorWorker:
                 session,
                 batch_id,
                 block_number=int(receipt["blockNumber"]),
-                block_hash=_hex(receipt["blockHash"]),
+                block_hash=hex0x(receipt["blockHash"]),
                 gas_used=int(receipt["gasUsed"]),
-                tx_hash=_hex(receipt["transactionHash"]),
+                tx_hash=hex0x(receipt["transactionHash"]),
             )
         _LOGGER.info("batch %d: anchored in block %d", batch_id, receipt["blockNumber"])
 

@@ -83,7 +83,7 @@ def test_one_tx_anchors_every_pending_leaf_and_every_proof_verifies(
 
     assert tx_count(env) == nonce_before + 1
     batch = only_batch(db_sessions)
-    assert report.created == report.anchored == [batch.id]
+    assert report.signed == report.anchored == [batch.id]
     assert batch.status is BatchStatus.ANCHORED and batch.leaf_count == n
     receipt = env.w3.eth.get_transaction_receipt(batch.tx_hash)  # type: ignore[arg-type]
     assert receipt["status"] == 1
@@ -114,7 +114,7 @@ def test_one_tx_anchors_every_pending_leaf_and_every_proof_verifies(
 
     # Nothing left: a second pass sends nothing.
     again = make_worker().run_once()
-    assert again.created == again.broadcast == [] and tx_count(env) == nonce_before + 1
+    assert again.signed == again.broadcast == [] and tx_count(env) == nonce_before + 1
 
 
 def test_a_batch_closes_at_max_size_or_after_max_delay(
@@ -122,16 +122,16 @@ def test_a_batch_closes_at_max_size_or_after_max_delay(
 ) -> None:
     worker = make_worker(max_batch_size=10, max_batch_delay=3600)
     record_events(db_sessions, 6)
-    assert worker.run_once().created == []
+    assert worker.run_once().signed == []
     record_events(db_sessions, 6)
     report = worker.run_once()
-    assert len(report.created) == 1
+    assert len(report.signed) == 1
     assert only_batch(db_sessions).leaf_count == 10
     with db_sessions() as session:
         assert store.pending_leaf_count(session) == 2
     # The two left over wait for the delay; with no delay they go at once.
-    assert worker.run_once().created == []
-    assert len(make_worker(max_batch_size=10, max_batch_delay=0).run_once().created) == 1
+    assert worker.run_once().signed == []
+    assert len(make_worker(max_batch_size=10, max_batch_delay=0).run_once().signed) == 1
     assert [b.leaf_count for b in batches(db_sessions)] == [10, 2]
     assert all(b.status is BatchStatus.ANCHORED for b in batches(db_sessions))
 
@@ -225,7 +225,7 @@ def test_a_pending_batch_from_another_writer_is_signed_and_anchored(
         store.create_batch(session, tree.root, leaves, tree.proofs())
     report = make_worker().run_once()
     batch = only_batch(db_sessions)
-    assert report.created == [] and report.anchored == [batch.id]
+    assert report.signed == report.anchored == [batch.id]
     assert env.anchor.root_info(tree.root).leaf_count == 4
 
 
@@ -242,7 +242,7 @@ def test_a_signed_but_unsent_batch_is_resent_unchanged_after_a_crash(
     report = make_worker().run_once()  # a new process
 
     batch = only_batch(db_sessions)
-    assert report.created == [] and report.broadcast == report.anchored == [batch.id]
+    assert report.signed == [] and report.broadcast == report.anchored == [batch.id]
     assert batch.status is BatchStatus.ANCHORED
     assert batch.tx_hash == saved.tx_hash
     raw = env.w3.eth.get_raw_transaction(saved.tx_hash)  # type: ignore[arg-type]

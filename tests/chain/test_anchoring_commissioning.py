@@ -1,0 +1,120 @@
+"""The anchoring worker relays brand-signed commissioning batches with anchorCommissioning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import store
+from chain.anchor_tx import COMMISSIONING_BATCH_KEY, COMMISSIONING_REFUSED_KEY
+from chain.anchoring import AnchorWorker
+from chain.settings import AnchorSettings
+from core.eip712 import Commissioning, anchor_domain, sign
+from core.merkle import MerkleTree
+from store.models import AnchorBatch, BatchStatus, Leaf
+from tests.utils.anvil import ChainEnv
+from tests.utils.store_factories import make_event
+
+PREFIX = "9520001"
+
+
+def worker(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -> AnchorWorker:
+    settings = AnchorSettings(
+        chaintrace_dev=True,
+        database_url=db_url,
+        chain_rpc_url=env.node.rpc_url,
+        finality="confirmations",
+        max_batch_delay=0,
+    )
+    return AnchorWorker(settings, sessions, env.w3, env.anchorer, env.deployment)
+
+
+def commissioning_batch(
+    env: ChainEnv, sessions: sessionmaker[Session], n: int, signer: Any = None
+) -> tuple[int, bytes]:
+    """A pending batch of n events whose root the brand signed, recorded as the API does."""
+    with store.transaction(sessions) as session:
+        for _ in range(n):
+            make_event(session, biz_step="commissioning")
+        leaves = store.claim_pending_leaves(session, n)
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        batch = store.create_batch(session, tree.root, leaves, tree.proofs())
+        message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=n)
+        domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
+        signature = sign(message, domain, (signer or env.brand).key)
+        store.set_setting(
+            session,
+            COMMISSIONING_BATCH_KEY.format(root="0x" + tree.root.hex()),
+            {
+                "leafCount": n,
+                "brand": env.brand.address,
+                "signature": "0x" + signature.hex(),
+                "commissioningId": "c1",
+            },
+        )
+        return batch.id, tree.root
+
+
+def register_brand(env: ChainEnv) -> None:
+    env.anchor.send_register_brand(env.admin, env.brand.address, PREFIX)
+
+
+def batch_row(sessions: sessionmaker[Session], batch_id: int) -> AnchorBatch:
+    with sessions() as session:
+        batch = session.get(AnchorBatch, batch_id)
+        assert batch is not None
+        return batch
+
+
+def test_a_brand_signed_batch_is_relayed_as_the_brands_root(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    register_brand(env)
+    batch_id, root = commissioning_batch(env, db_sessions, 6)
+    report = worker(env, db_url, db_sessions).run_once()
+    assert report.signed == [batch_id] and report.anchored == [batch_id]
+    info = env.anchor.root_info(root)
+    assert info.anchored and info.leaf_count == 6 and info.brand == env.brand.address
+    assert batch_row(db_sessions, batch_id).status is BatchStatus.ANCHORED
+    with db_sessions() as session:
+        rows = session.execute(select(Leaf).where(Leaf.batch_id == batch_id)).scalars().all()
+        for leaf in rows:
+            event = leaf.event
+            assert env.anchor.verify_against(
+                root, event.kind, event.event_hash, leaf.salt, leaf.proof
+            )
+
+
+def test_an_unregistered_brand_waits_and_is_relayed_once_registered(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    batch_id, root = commissioning_batch(env, db_sessions, 3)
+    anchor_worker = worker(env, db_url, db_sessions)
+    report = anchor_worker.run_once()
+    assert report.signed == [] and report.failed == []
+    assert batch_row(db_sessions, batch_id).status is BatchStatus.PENDING
+    register_brand(env)
+    assert anchor_worker.run_once().anchored == [batch_id]
+    assert env.anchor.root_info(root).brand == env.brand.address
+
+
+def test_a_forged_brand_signature_fails_and_the_events_anchor_as_a_platform_batch(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    register_brand(env)
+    batch_id, root = commissioning_batch(env, db_sessions, 4, signer=env.stranger)
+    report = worker(env, db_url, db_sessions).run_once()
+    assert report.failed == [batch_id]
+    with db_sessions() as session:
+        refused = store.get_setting(
+            session, COMMISSIONING_REFUSED_KEY.format(root="0x" + root.hex())
+        )
+    assert "AnchorInvalidSignature" in refused["error"]
+    # The released leaves rebuild the same root (store revives the failed batch row), now
+    # anchored as a platform root: the events are anchored, the brand's authorship is not claimed.
+    assert report.anchored == [batch_id]
+    assert batch_row(db_sessions, batch_id).status is BatchStatus.ANCHORED
+    info = env.anchor.root_info(root)
+    assert info.anchored and info.brand is None and info.leaf_count == 4

@@ -160,7 +160,6 @@ class Gateway:
             return
         topic = subscription_filter(self.settings.protocol, self.settings.shared_group)
         client.subscribe(topic, qos=1)
-        self.metrics.connected.set(1)
         _LOGGER.info(
             "connected (session present: %s), subscribed to %s", flags.session_present, topic
         )
@@ -171,6 +170,7 @@ class Gateway:
         if any(reason.is_failure for reason in reasons):
             _LOGGER.error("broker refused the readings subscription: %s", reasons)
             return
+        self.metrics.connected.set(1)
         self.ready.set()
 
     def _on_disconnect(

@@ -59,7 +59,7 @@ class GatewayMetrics:
         )
         self.connected = Gauge(
             "chaintrace_gateway_connected",
-            "1 while connected to the broker.",
+            "1 while connected and subscribed.",
             registry=self.registry,
         )
         for reason in RejectReason:

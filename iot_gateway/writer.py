@@ -65,28 +65,41 @@ def _contiguous_end(session: Session, address: str, start: int | None) -> int | 
             return last
 
 
-def advance_acked_seq(session: Session, addresses: Iterable[str]) -> dict[str, int]:
+def lock_devices(session: Session, addresses: Iterable[str]) -> list[tuple[int, str, int | None]]:
+    """Lock the devices' rows (id order, so no deadlocks); returns (id, address, last_acked_seq).
+
+    Concurrent gateways (shared subscriptions) then write one device's readings one batch at a
+    time, and each batch sees the rows committed before it: the contiguous-ack scan never
+    stalls on readings another gateway holds uncommitted. SQLite serialises writers anyway.
+    """
+    wanted = sorted({a.lower() for a in addresses})
+    if not wanted:
+        return []
+    stmt = (
+        select(Device.id, Device.address, Device.last_acked_seq)
+        .where(func.lower(Device.address).in_(wanted))
+        .order_by(Device.id)
+        .with_for_update()
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(stmt)]
+
+
+def advance_acked_seq(
+    session: Session, devices: Iterable[tuple[int, str, int | None]]
+) -> dict[str, int]:
     """Move each device's last_acked_seq over the contiguous run of stored seqs; return it.
 
     A device's first ack covers the run starting at its lowest stored seq, so a device that
     starts counting at any number (or lost its early readings before registration) is acked.
     """
-    wanted = sorted({a.lower() for a in addresses})
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Device.id, Device.address, Device.last_acked_seq).where(
-            func.lower(Device.address).in_(wanted)
-        )
-    ).all()
     acked: dict[str, int] = {}
-    for device_id, address, start in rows:
+    for device_id, address, start in devices:
         last = _contiguous_end(session, address, start)
         if last is None:
             continue
         acked[address.lower()] = last
         if last != start:
-            # Guarded so concurrent gateways never move the ack backwards.
+            # Guarded so the ack never moves backwards, whatever the isolation level.
             session.execute(
                 update(Device)
                 .where(Device.id == device_id)
@@ -99,8 +112,9 @@ def advance_acked_seq(session: Session, addresses: Iterable[str]) -> dict[str, i
 
 def write_batch(session: Session, readings: Sequence[SignedReading]) -> BatchResult:
     """Insert verified readings (duplicates skipped, conflicts reported) in the caller's txn."""
+    devices = lock_devices(session, (r.device for r in readings))
     shipments = active_shipments(session, (r.device for r in readings))
     rows = [r.store_row(shipments.get(r.device)) for r in readings]
     result: InsertResult = insert_readings(session, rows)
-    acked = advance_acked_seq(session, {r.device for r in readings})
+    acked = advance_acked_seq(session, devices)
     return BatchResult(result.inserted, result.duplicates, result.conflicts, acked)

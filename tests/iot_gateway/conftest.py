@@ -7,17 +7,13 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from eth_account import Account
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, anchor_domain
 from iot_gateway.device import SimulatedDevice
 from iot_gateway.settings import GatewaySettings
-from store.db import transaction
-from store.models import Device, Role
-from store.models.types import utcnow
+from tests.iot_gateway.gateway_helpers import register_new_device
 from tests.utils.mosquitto import mqtt_broker_url
-from tests.utils.store_factories import make_principal
 
 CHAIN_ID = 31337
 ANCHOR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -70,14 +66,6 @@ def register_device(
     """Register a device with a fresh key (owned by a fresh carrier) and return its simulator."""
 
     def register(*, revoked: bool = False, start_seq: int = 0) -> SimulatedDevice:
-        key = Account.create().key
-        with transaction(db_sessions) as session:
-            owner = make_principal(session, Role.CARRIER)
-            device = SimulatedDevice(key, domain, start_seq=start_seq)
-            row = Device(address=device.address, owner_principal_id=owner.id, label="test")
-            if revoked:
-                row.revoked_at = utcnow()
-            session.add(row)
-        return device
+        return register_new_device(db_sessions, domain, revoked=revoked, start_seq=start_seq)
 
     return register

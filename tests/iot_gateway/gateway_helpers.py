@@ -7,15 +7,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from eth_account import Account
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.eip712 import Domain
 from core.gs1 import check_digit
 from iot_gateway.device import DeviceClient, SimulatedDevice
 from iot_gateway.gateway import Gateway
+from iot_gateway.mqtt import make_client
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.models import Brand, Device, Product, Reading, Role, Shipment
+from store.models.types import utcnow
 from tests.utils.store_factories import make_item, make_principal, make_shipment
 
 _counter = itertools.count(1)
@@ -44,6 +48,27 @@ def running_gateway(settings: GatewaySettings) -> Iterator[Gateway]:
         yield gateway
     finally:
         gateway.stop()
+        discard_session(settings)
+
+
+def discard_session(settings: GatewaySettings) -> None:
+    """Drop the gateway's persistent broker session (a shared broker keeps 3.1.1 ones forever)."""
+    client = make_client(settings.mqtt, settings.client_id, settings.protocol)
+    try:
+        if settings.protocol == "5":
+            client.connect(settings.mqtt.host, settings.mqtt.port, clean_start=True)
+        else:
+            client.connect(settings.mqtt.host, settings.mqtt.port)
+    except OSError:
+        return  # broker gone (a stopped private one): nothing left to clean
+    client.loop_start()
+    try:
+        wait_for(client.is_connected, "the session-discarding connection", timeout=10)
+    except AssertionError:
+        pass  # best effort: the session then expires on its own (MQTT 5) or stays (3.1.1)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 @contextmanager
@@ -59,6 +84,19 @@ def connected(devices: Sequence[SimulatedDevice], mqtt_url: str) -> Iterator[lis
     finally:
         for client in clients:
             client.close()
+
+
+def register_new_device(
+    sessions: sessionmaker[Session], domain: Domain, *, revoked: bool = False, start_seq: int = 0
+) -> SimulatedDevice:
+    """Register a device with a fresh key, owned by a fresh carrier; returns its simulator."""
+    device = SimulatedDevice(Account.create().key, domain, start_seq=start_seq)
+    with transaction(sessions) as session:
+        owner = make_principal(session, Role.CARRIER)
+        row = Device(address=device.address, owner_principal_id=owner.id, label="test")
+        row.revoked_at = utcnow() if revoked else None
+        session.add(row)
+    return device
 
 
 def shipment_with(

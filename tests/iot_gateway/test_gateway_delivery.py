@@ -1,0 +1,130 @@
+"""Delivery guarantees: ack only after commit, reconnect after a broker restart, shared groups."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.eip712 import Domain
+from iot_gateway.device import SimulatedDevice
+from iot_gateway.settings import GatewaySettings
+from store.db import make_engine, session_factory, upgrade
+from tests.iot_gateway.gateway_helpers import (
+    DEADLINE_S,
+    connected,
+    reading_count,
+    register_new_device,
+    running_gateway,
+    wait_for,
+)
+from tests.utils.mosquitto import MosquittoBroker, start_private_broker
+
+
+@pytest.fixture
+def sqlite_sessions(sqlite_file_url: str) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite file (its write lock is what the redelivery test holds)."""
+    upgrade(sqlite_file_url)
+    engine = make_engine(sqlite_file_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def test_messages_are_acked_only_after_commit_and_redelivered_otherwise(
+    sqlite_file_url: str,
+    sqlite_sessions: sessionmaker[Session],
+    make_settings: Callable[..., GatewaySettings],
+    domain: Domain,
+) -> None:
+    device = register_new_device(sqlite_sessions, domain)
+    settings = make_settings(sqlite_file_url, client_id=f"gw-redeliver-{uuid.uuid4().hex[:8]}")
+    db_file = sqlite_file_url.removeprefix("sqlite:///")
+    with running_gateway(settings) as first, connected([device], settings.mqtt_url) as (client,):
+        locker = sqlite3.connect(db_file, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")  # the gateway cannot commit while this is held
+        try:
+            for i in range(5):
+                client.publish_reading(temperature_centi_c=400 + i)
+            wait_for(lambda: first.metrics.snapshot()["write_errors"] >= 1, "a failed commit")
+            first.stop()
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert first.metrics.snapshot()["accepted"] == 0
+        assert device.acked_seq is None
+        assert reading_count(sqlite_sessions) == 0
+        # Same client id, same session: the broker hands the unacknowledged readings over.
+        with running_gateway(settings) as second:
+            assert client.wait_acked(4, timeout=DEADLINE_S)
+            assert second.metrics.snapshot()["accepted"] == 5
+    assert reading_count(sqlite_sessions, device.address) == 5
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A broker this test may stop and restart (never the shared one)."""
+    broker = start_private_broker(tmp_path / "broker")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def test_gateway_reconnects_after_broker_restart(
+    private_broker: MosquittoBroker,
+    db_sessions: sessionmaker[Session],
+    make_settings: Callable[..., GatewaySettings],
+    register_device: Callable[..., SimulatedDevice],
+    db_url: str,
+) -> None:
+    device = register_device()
+    settings = make_settings(db_url, mqtt_url=private_broker.url)
+    with (
+        running_gateway(settings) as gateway,
+        connected([device], private_broker.url) as (client,),
+    ):
+        for i in range(3):
+            client.publish_reading(temperature_centi_c=i)
+        assert client.wait_acked(2, timeout=DEADLINE_S)
+        private_broker.stop()
+        wait_for(lambda: not gateway.ready.is_set(), "the gateway to notice the outage")
+        private_broker.start(port=private_broker.port)
+        wait_for(gateway.ready.is_set, "the gateway to resubscribe")
+        wait_for(client.client.is_connected, "the device to reconnect")
+        wait_for(client.subscribed.is_set, "the device to resubscribe")
+        for i in range(3):
+            client.publish_reading(temperature_centi_c=10 + i)
+        assert client.wait_acked(5, timeout=DEADLINE_S)
+    assert reading_count(db_sessions, device.address) == 6
+
+
+def test_shared_subscription_splits_without_duplicates(
+    db_sessions: sessionmaker[Session],
+    make_settings: Callable[..., GatewaySettings],
+    register_device: Callable[..., SimulatedDevice],
+    db_url: str,
+) -> None:
+    devices = [register_device(), register_device()]
+    group = f"gw{uuid.uuid4().hex[:8]}"
+    first_settings = make_settings(db_url, shared_group=group)
+    second_settings = make_settings(db_url, shared_group=group)
+    with (
+        running_gateway(first_settings) as first,
+        running_gateway(second_settings) as second,
+        connected(devices, first_settings.mqtt_url) as clients,
+    ):
+        for i in range(50):
+            for client in clients:
+                client.publish_reading(temperature_centi_c=i)
+        for client in clients:
+            assert client.wait_acked(49, timeout=DEADLINE_S)
+        accepted = [g.metrics.snapshot()["accepted"] for g in (first, second)]
+        duplicates = [g.metrics.snapshot()["duplicates"] for g in (first, second)]
+    assert sum(accepted) == 100 and sum(duplicates) == 0
+    assert reading_count(db_sessions) == 100

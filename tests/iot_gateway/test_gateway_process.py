@@ -1,0 +1,126 @@
+"""`python -m iot_gateway` as its own process: bad messages are counted, it keeps running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.eip712 import Domain, sign
+from iot_gateway.device import SimulatedDevice
+from iot_gateway.mqtt import readings_topic
+from tests.iot_gateway.conftest import ANCHOR, CHAIN_ID
+from tests.iot_gateway.gateway_helpers import connected, reading_count, wait_for
+from tests.utils.mosquitto import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _metrics(port: int) -> dict[str, float]:
+    """The gateway's Prometheus samples as {"name{label=value}": value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def _metric(port: int, name: str) -> float:
+    try:
+        return _metrics(port).get(name, 0.0)
+    except OSError:
+        return -1.0  # not listening yet
+
+
+@pytest.fixture
+def gateway_process(
+    db_url: str, mqtt_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """A gateway subprocess with a metrics port; killed if the test did not stop it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MQTT_URL": mqtt_url,
+        "DATABASE_URL": db_url,
+        "READING_CHAIN_ID": str(CHAIN_ID),
+        "READING_VERIFYING_CONTRACT": ANCHOR,
+        "GATEWAY_CLIENT_ID": f"gw-proc-{uuid.uuid4().hex[:12]}",
+        "GATEWAY_METRICS_PORT": str(port),
+        "GATEWAY_SESSION_EXPIRY_S": "30",
+        "GATEWAY_REGISTRY_MISS_RELOAD_S": "0",
+    }
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iot_gateway"],
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc, port, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_gateway_process_counts_rejects_and_keeps_running(
+    gateway_process: tuple[subprocess.Popen[bytes], int, Path],
+    register_device: Callable[..., SimulatedDevice],
+    db_sessions: sessionmaker[Session],
+    domain: Domain,
+    mqtt_url: str,
+) -> None:
+    proc, port, log = gateway_process
+    device = register_device()
+    stranger = SimulatedDevice(Account.create().key, domain)  # never registered
+    wait_for(
+        lambda: proc.poll() is not None or _metric(port, "chaintrace_gateway_connected") == 1,
+        "the gateway subprocess to subscribe",
+    )
+    assert proc.poll() is None, log.read_text()
+
+    with connected([device, stranger], mqtt_url) as (client, stranger_client):
+        client.publish(b'{"device": "not json')
+        forged = device.make_reading(temperature_centi_c=500)
+        forged_sig = sign(forged, domain, Account.create().key)
+        body = {**forged.to_json(), "device": device.address.lower()}
+        client.publish(json.dumps({**body, "signature": "0x" + forged_sig.hex()}).encode())
+        stranger_client.publish_reading(temperature_centi_c=500)
+        valid, _info = client.publish_reading(temperature_centi_c=480)
+        assert client.wait_acked(valid.seq, timeout=60), log.read_text()
+
+    rejected = "chaintrace_gateway_readings_rejected_total{reason=%s}"
+    for reason in ("malformed_json", "bad_signature", "unknown_device"):
+        wait_for(lambda r=reason: _metric(port, rejected % r) >= 1, f"{reason} counted")
+    samples = _metrics(port)
+    assert samples["chaintrace_gateway_readings_accepted_total"] == 1
+    assert samples[rejected % "revoked_device"] == 0
+    assert reading_count(db_sessions, device.address) == 1
+    assert reading_count(db_sessions, stranger.address) == 0
+    assert proc.poll() is None, "one bad message must not stop the gateway"
+
+    text = log.read_text()
+    assert f"rejected message on {readings_topic(stranger.address)}: unknown_device" in text
+    assert f"rejected message on {device.topic}: bad_signature" in text
+    assert f"rejected message on {device.topic}: malformed_json" in text
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert "gateway stopped" in log.read_text()

@@ -1,0 +1,292 @@
+"""The `chaintrace` command: each platform process, the dev-mode stack, the demo and the audit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from web3 import Web3
+
+from chaintrace.runinfo import RunInfoMissing
+from chaintrace.wiring import (
+    AuditSettings,
+    CliSettings,
+    DeploySettings,
+    dev_fallback,
+    load_settings,
+)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _cli() -> CliSettings:
+    return CliSettings()
+
+
+def _fallback() -> dict[str, Any] | None:
+    """run.json's endpoints in dev mode; outside dev mode nothing (a missing URL is an error)."""
+    cli = _cli()
+    if not cli.chaintrace_dev:
+        return None
+    try:
+        return dev_fallback(cli.chaintrace_home)
+    except RunInfoMissing as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _settings(cls: type[Any]) -> Any:
+    try:
+        return load_settings(cls, _fallback())
+    except ValidationError as exc:
+        console.print(f"[red]invalid {cls.__name__}:[/red]\n{exc}")
+        raise typer.Exit(2) from None
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+def _run_until_signal(run: Callable[[], None], stop: Callable[[], None]) -> None:
+    """Run `run` in the main thread; SIGTERM/SIGINT call `stop` (off the handler) to end it."""
+
+    def _handler(*_: object) -> None:
+        threading.Thread(target=stop, name="stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    run()
+
+
+def _w3(url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+
+
+@db_app.command("upgrade")
+def db_upgrade(verbose: Verbose = False) -> None:
+    """Migrate the database named by DATABASE_URL (dev mode: the embedded one) to the latest."""
+    _logging(verbose)
+    from store.db import upgrade
+
+    url = _settings(AuditSettings).database_url
+    if not url:
+        console.print("[red]DATABASE_URL is not set[/red]")
+        raise typer.Exit(2)
+    upgrade(url)
+    console.print("database at head")
+
+
+@app.command()
+def node(
+    fresh: Annotated[bool, typer.Option(help="Start from an empty state directory.")] = False,
+    block_time: Annotated[float, typer.Option(help="Seconds per block (0 = automine).")] = 1.0,
+    verbose: Verbose = False,
+) -> None:
+    """Dev mode: start anvil, SQLite and a broker, deploy, write run.json, wait for Ctrl-C."""
+    _logging(verbose)
+    from chaintrace.embedded import start_embedded
+
+    services = start_embedded(_cli().chaintrace_home, fresh=fresh, block_time=block_time or None)
+    console.print(
+        f"chain {services.rpc_url}\ndatabase {services.database_url}\n"
+        f"broker {services.mqtt_url} (MQTT {services.mqtt_protocol})\n"
+        f"TraceAnchor {services.deployment.trace_anchor}\n"
+        f"ShipmentEscrow {services.deployment.shipment_escrow}\n"
+        "other processes attach with CHAINTRACE_DEV=1; Ctrl-C stops"
+    )
+    try:
+        _wait_for_signal()
+    finally:
+        services.stop()
+
+
+@app.command()
+def deploy(
+    admin: Annotated[str, typer.Option(help="Address that administers both contracts.")],
+    anchorer: Annotated[str, typer.Option(help="Address holding ANCHORER_ROLE.")],
+    oracle: Annotated[str, typer.Option(help="Address holding ORACLE_ROLE.")],
+    verbose: Verbose = False,
+) -> None:
+    """Deploy both contracts with DEPLOYER_PRIVATE_KEY / DEPLOYER_KEYSTORE to CHAIN_RPC_URL."""
+    _logging(verbose)
+    settings = _settings(DeploySettings)
+    from chain.deploy import deploy as do_deploy
+    from chain.deploy import save_deployment
+
+    w3 = _w3(settings.chain_rpc_url)
+    deployment = do_deploy(w3, settings.load_account(), admin, anchorer, oracle)
+    save_deployment(deployment, settings.deployments_file)
+    console.print_json(json.dumps(deployment.__dict__))
+
+
+@app.command()
+def gateway(verbose: Verbose = False) -> None:
+    """Run the MQTT gateway: verify, store and roll up device readings."""
+    _logging(verbose)
+    from iot_gateway.gateway import Gateway
+    from iot_gateway.settings import GatewaySettings
+
+    gw = Gateway(_settings(GatewaySettings))
+    _run_until_signal(gw.run, gw.stop)
+
+
+def _worker(kind: str) -> tuple[Any, Any]:
+    from chain.deploy import require_deployment
+    from chain.settings import AnchorSettings, SettleSettings
+
+    settings = _settings(AnchorSettings if kind == "anchor" else SettleSettings)
+    w3 = _w3(settings.chain_rpc_url)
+    deployment = require_deployment(w3, settings.deployments_file)
+    return settings, (w3, settings.load_account(), deployment)
+
+
+@app.command()
+def anchor(verbose: Verbose = False) -> None:
+    """Run the anchoring worker (anchorer key): outbox -> Merkle root -> TraceAnchor -> proofs."""
+    _logging(verbose)
+    from chain.anchoring import AnchorWorker
+
+    settings, (w3, account, deployment) = _worker("anchor")
+    worker = AnchorWorker(settings, _engine(settings.database_url), w3, account, deployment)
+    _run_until_signal(worker.run, worker.stop)
+
+
+@app.command()
+def settle(verbose: Verbose = False) -> None:
+    """Run the settlement worker (oracle key): attest verified deliveries, settle escrows."""
+    _logging(verbose)
+    from chain.settlement import SettlementWorker
+
+    settings, (w3, account, deployment) = _worker("settle")
+    worker = SettlementWorker(settings, _engine(settings.database_url), w3, account, deployment)
+    _run_until_signal(worker.run, worker.stop)
+
+
+def _engine(url: str) -> Any:
+    from store.db import make_engine
+
+    return make_engine(url)
+
+
+@app.command()
+def api(verbose: Verbose = False) -> None:
+    """Serve the HTTP API and the consumer pages (never holds a private key)."""
+    _logging(verbose)
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+
+    settings = _settings(ApiSettings)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+
+
+@app.command()
+def up(
+    fresh: Annotated[bool, typer.Option(help="Start from an empty state directory.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Dev mode: embedded chain, database and broker plus every process, until Ctrl-C."""
+    _logging(verbose)
+    from chaintrace.embedded import start_embedded
+    from chaintrace.platform import Endpoints, Platform
+
+    services = start_embedded(_cli().chaintrace_home, fresh=fresh)
+    endpoints = Endpoints(
+        services.database_url,
+        services.rpc_url,
+        services.mqtt_url,
+        services.mqtt_protocol,
+        services.deployment,
+    )
+    platform = Platform.for_dev(endpoints).start()
+    console.print(f"chaintrace is up: API {platform.api_url}/docs, broker {services.mqtt_url}")
+    try:
+        _wait_for_signal()
+    finally:
+        platform.stop()
+        services.stop()
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Keep running after the demo (Ctrl-C stops).")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Dev mode: the whole story end to end on embedded defaults; exit 0 only if all checks hold."""
+    _logging(verbose)
+    from chaintrace.demo import run_demo
+
+    code = run_demo(_cli().chaintrace_home, keep=keep)
+    raise typer.Exit(code)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="File to write the audit export to.")],
+    verbose: Verbose = False,
+) -> None:
+    """Write every event exactly as hashed, with salts, proofs and roots, for auditors."""
+    _logging(verbose)
+    from chaintrace.audit import records_from_store, write_export
+    from store.db import session_factory
+
+    url = _settings(AuditSettings).database_url
+    if not url:
+        console.print("[red]DATABASE_URL is not set[/red]")
+        raise typer.Exit(2)
+    n = write_export(records_from_store(session_factory(_engine(url))), out)
+    console.print(f"{n} records written to {out}")
+
+
+@app.command()
+def verify(
+    export_file: Annotated[
+        Path | None, typer.Option("--export", help="Audit export to check instead of DATABASE_URL.")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Auditor: recompute every hash, leaf and root and check every proof on chain."""
+    _logging(verbose)
+    from chain.clients.trace_anchor import TraceAnchorClient
+    from chain.deploy import require_deployment
+    from chaintrace.audit import audit, read_export, records_from_store
+    from store.db import session_factory
+
+    settings = _settings(AuditSettings)
+    if not settings.chain_rpc_url or (export_file is None and not settings.database_url):
+        console.print("[red]CHAIN_RPC_URL (and DATABASE_URL without --export) must be set[/red]")
+        raise typer.Exit(2)
+    w3 = _w3(settings.chain_rpc_url)
+    deployment = require_deployment(w3, settings.deployments_file)
+    if export_file is not None:
+        records = read_export(export_file)
+    else:
+        records = records_from_store(session_factory(_engine(settings.database_url)))
+    report = audit(records, TraceAnchorClient(w3, deployment.trace_anchor))
+    print(json.dumps(report.as_dict(), indent=2))
+    sys.exit(0 if report.ok else 1)

@@ -1,0 +1,169 @@
+"""Every platform process (gateway, anchor, settle, api) in one process, for `up` and `demo`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import uvicorn
+from web3 import Web3
+
+from api.main import create_app
+from api.settings import ApiSettings
+from chain.anchoring import AnchorWorker
+from chain.deploy import Deployment
+from chain.settings import AnchorSettings
+from chaintrace.embedded_broker import free_port
+from chaintrace.wiring import load_settings
+from iot_gateway.gateway import Gateway
+from iot_gateway.settings import GatewaySettings
+from store.db import make_engine
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class _Runnable(Protocol):
+    def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Endpoints:
+    """Where the platform's processes can be reached."""
+
+    database_url: str
+    chain_rpc_url: str
+    mqtt_url: str
+    mqtt_protocol: str
+    deployment: Deployment
+
+
+@dataclass
+class Platform:
+    """Runs the gateway, the anchoring and settlement workers and the API as threads."""
+
+    endpoints: Endpoints
+    anchor_settings: AnchorSettings
+    gateway_settings: GatewaySettings
+    api_settings: ApiSettings
+    settle_settings: Any = None
+    api_port: int = 0
+    gateway: Gateway | None = None
+    workers: list[_Runnable] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _server: uvicorn.Server | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @classmethod
+    def for_dev(
+        cls,
+        endpoints: Endpoints,
+        *,
+        public_base_url: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> Platform:
+        """Settings for every process in dev mode from the embedded endpoints (env still wins)."""
+        api_port = free_port()
+        common: dict[str, Any] = {
+            "chaintrace_dev": True,
+            "database_url": endpoints.database_url,
+            "chain_rpc_url": endpoints.chain_rpc_url,
+            **(overrides or {}),
+        }
+        from chain.anvil import dev_accounts
+
+        anchorer, oracle = dev_accounts(3)[1:3]
+        anchor = load_settings(
+            AnchorSettings, {**common, "anchorer_private_key": anchorer.key.hex()}
+        )
+        settle: Any = None
+        try:
+            from chain.settings import SettleSettings
+
+            settle = load_settings(
+                SettleSettings, {**common, "oracle_private_key": oracle.key.hex()}
+            )
+        except ImportError:  # pragma: no cover - settlement lands separately
+            settle = None
+        gateway = load_settings(
+            GatewaySettings,
+            {
+                **common,
+                "mqtt_url": endpoints.mqtt_url,
+                "protocol": endpoints.mqtt_protocol,
+                "reading_chain_id": endpoints.deployment.chain_id,
+                "reading_verifying_contract": endpoints.deployment.trace_anchor,
+                "window_readings": 10,
+                "rollup_interval_s": 1.0,
+            },
+        )
+        api = load_settings(
+            ApiSettings,
+            {
+                **common,
+                "public_base_url": public_base_url or f"http://127.0.0.1:{api_port}",
+                "api_port": api_port,
+            },
+        )
+        return cls(endpoints, anchor, gateway, api, settle, api_port)
+
+    def start(self) -> Platform:
+        """Start every process and wait until the API answers and the gateway subscribed."""
+        ep = self.endpoints
+        w3 = Web3(Web3.HTTPProvider(ep.chain_rpc_url, request_kwargs={"timeout": 30}))
+        engine = make_engine(ep.database_url)
+        self.gateway = Gateway(self.gateway_settings, engine=engine)
+        self.gateway.start()
+        anchor = AnchorWorker(
+            self.anchor_settings, engine, w3, self.anchor_settings.load_account(), ep.deployment
+        )
+        self.workers.append(anchor)
+        if self.settle_settings is not None:
+            from chain.settlement import SettlementWorker
+
+            settle = SettlementWorker(
+                self.settle_settings,
+                engine,
+                w3,
+                self.settle_settings.load_account(),
+                ep.deployment,
+            )
+            self.workers.append(settle)
+        for worker in self.workers:
+            t = threading.Thread(target=worker.run, name=type(worker).__name__, daemon=True)
+            t.start()
+            self._threads.append(t)
+        app = create_app(self.api_settings, engine=engine, w3=w3)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.api_port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        t = threading.Thread(target=self._server.run, name="api", daemon=True)
+        t.start()
+        self._threads.append(t)
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not t.is_alive():
+                raise RuntimeError("the API did not start")
+            time.sleep(0.05)
+        if not self.gateway.ready.wait(30):
+            raise RuntimeError("the gateway did not subscribe to the broker")
+        _LOGGER.info("platform up: api %s", self.api_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop the API, the workers and the gateway, and wait for their threads."""
+        if self._server is not None:
+            self._server.should_exit = True
+        for worker in self.workers:
+            worker.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
+        for t in self._threads:
+            t.join(timeout=15)

@@ -100,7 +100,7 @@ class Api:
 
     def device(self, key: str, operator: LocalAccount, label: str = "logger") -> LocalAccount:
         """Register a fresh device key for the carrier (proof of possession)."""
-        device = Account.create()
+        device: LocalAccount = Account.create()
         typed = ok(
             self.client.get(
                 "/devices/registration-typed-data",

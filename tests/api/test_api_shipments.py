@@ -1,0 +1,206 @@
+"""Shipments: terms both parties sign, the buyer's funding transaction, events and status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain.clients import ShipmentState
+from tests.api.flows import World, auth, ok, sign_typed
+
+
+def _sign_terms(world: World, account: LocalAccount, key: str) -> dict[str, Any]:
+    url = f"/shipments/{world.shipment_id}/signatures"
+    signature = sign_typed(account, world.typed_data)
+    return dict(ok(world.api.client.post(url, json={"signature": signature}, headers=auth(key))))
+
+
+def _fund(world: World) -> dict[str, Any]:
+    chain = world.api.chain
+    assert chain is not None
+    built = ok(
+        world.api.client.get(
+            f"/shipments/{world.shipment_id}/funding-tx", headers=auth(world.buyer_key)
+        )
+    )
+    tx = built["tx"]
+    signed = chain.buyer.sign_transaction(tx)
+    w3: Web3 = chain.w3
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
+    assert receipt["status"] == 1
+    return dict(tx)
+
+
+def test_terms_typed_data_matches_the_deployed_escrow(world: World) -> None:
+    chain = world.api.chain
+    assert chain is not None
+    typed = world.typed_data
+    assert typed["primaryType"] == "Terms"
+    assert typed["domain"] == chain.escrow.eip712_domain()
+    message = typed["message"]
+    assert message["shipmentId"] == world.shipment_id
+    assert (message["buyer"], message["payee"]) == (chain.buyer.address, chain.payee.address)
+    shown = ok(
+        world.api.client.get(f"/shipments/{world.shipment_id}", headers=auth(world.buyer_key))
+    )
+    terms = {**message, "shipmentId": bytes.fromhex(message["shipmentId"][2:])}
+    assert shown["termsHash"] == "0x" + chain.escrow.hash_terms(terms).hex()
+
+
+def test_both_signatures_then_funding_tx_funds_the_escrow(world: World) -> None:
+    chain = world.api.chain
+    assert chain is not None
+    early = world.api.client.get(
+        f"/shipments/{world.shipment_id}/funding-tx", headers=auth(world.buyer_key)
+    )
+    assert early.status_code == 409 and "buyer and payee" in early.json()["detail"]
+    first = _sign_terms(world, chain.buyer, world.buyer_key)
+    assert first["role"] == "buyer" and not first["readyToFund"]
+    # The payee (the carrier's wallet) signs; the carrier submits it.
+    second = _sign_terms(world, chain.payee, world.carrier_key)
+    assert second["role"] == "payee" and second["readyToFund"]
+    carrier_try = world.api.client.get(
+        f"/shipments/{world.shipment_id}/funding-tx", headers=auth(world.carrier_key)
+    )
+    assert carrier_try.status_code == 403
+    tx = _fund(world)
+    assert tx["from"] == chain.buyer.address and tx["value"] == 10**18
+    view = chain.escrow.shipment(world.shipment_id)
+    assert view.state is ShipmentState.FUNDED and view.amount == 10**18
+    shown = ok(
+        world.api.client.get(f"/shipments/{world.shipment_id}", headers=auth(world.buyer_key))
+    )
+    assert shown["status"] == "funded"
+    assert shown["escrow"]["state"] == "funded" and shown["escrow"]["termsHashMatches"]
+    assert shown["escrow"]["amountWei"] == str(10**18)
+    # Funded once: building the transaction again names the contract's reason, not hex.
+    again = world.api.client.get(
+        f"/shipments/{world.shipment_id}/funding-tx", headers=auth(world.buyer_key)
+    )
+    assert again.status_code == 409
+    assert again.json()["error"] == "EscrowShipmentExists"
+    assert again.json()["detail"] == "the contract refused: this shipment is already funded"
+
+
+def test_a_stranger_signature_is_refused(world: World) -> None:
+    chain = world.api.chain
+    assert chain is not None
+    url = f"/shipments/{world.shipment_id}/signatures"
+    signature = sign_typed(chain.stranger, world.typed_data)
+    response = world.api.client.post(
+        url, json={"signature": signature}, headers=auth(world.buyer_key)
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "signature"]
+    assert chain.stranger.address in error["msg"]
+    # Terms signed under another chain's domain do not count either.
+    other_domain = {**world.typed_data, "domain": {**world.typed_data["domain"], "chainId": 1}}
+    forged = sign_typed(chain.buyer, other_domain)
+    response = world.api.client.post(url, json={"signature": forged}, headers=auth(world.buyer_key))
+    assert response.status_code == 422
+
+
+def test_events_move_the_shipment_forward(world: World) -> None:
+    api = world.api
+    url = f"/shipments/{world.shipment_id}/events"
+    carrier, buyer = auth(world.carrier_key), auth(world.buyer_key)
+    dock = "urn:epc:id:sgln:0614141.00001.0"
+    shipping_body = {"bizStep": "shipping", "readPoint": dock}
+    shipped = ok(api.client.post(url, json=shipping_body, headers=carrier), 201)
+    assert shipped["shipmentStatus"] == "shipping"
+    assert shipped["eventHash"].startswith("ni:///sha-256;") and shipped["finality"] == "pending"
+    arriving_body = {"bizStep": "arriving", "gps": {"lat": 52.52, "lon": 13.405}}
+    arrived = ok(api.client.post(url, json=arriving_body, headers=carrier), 201)
+    assert arrived["shipmentStatus"] == "arrived"
+    received = ok(api.client.post(url, json={"bizStep": "receiving"}, headers=buyer), 201)
+    assert received["shipmentStatus"] == "received"
+    # Going back is refused.
+    late = api.client.post(url, json={"bizStep": "shipping"}, headers=carrier)
+    assert late.status_code == 409
+    events = ok(api.client.get(url, headers=buyer))
+    assert [e["bizStep"] for e in events] == ["shipping", "arriving", "receiving"]
+    shipping = events[0]["event"]
+    assert shipping["epcList"] == [
+        "urn:epc:id:sgtin:0614141.012345.A1",
+        "urn:epc:id:sgtin:0614141.012345.A2",
+    ]
+    assert shipping["readPoint"] == {"id": dock}
+    assert shipping["bizTransactionList"] == [
+        {"bizTransaction": f"urn:chaintrace:shipment:{world.shipment_id}"}
+    ]
+    assert events[1]["event"]["ct:geo"] == "geo:52.5200000,13.4050000"
+
+
+def _soon() -> datetime:
+    """A whole second just after now (after the items' commissioning, within the clock skew)."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+
+
+def _full_event(when: datetime, **overrides: Any) -> dict[str, Any]:
+    event = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "ObjectEvent",
+        "eventTime": when.astimezone(timezone(timedelta(hours=1))).isoformat("T", "milliseconds"),
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.012345.A1"],
+        "action": "OBSERVE",
+        "bizStep": "urn:epcglobal:cbv:bizstep:shipping",
+        "disposition": "in_transit",
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.00001.0"},
+    }
+    event.update(overrides)
+    return event
+
+
+def test_full_epcis_events_are_stored_exactly_as_sent(world: World) -> None:
+    api = world.api
+    url = f"/shipments/{world.shipment_id}/events"
+    when = _soon()
+    event = _full_event(when)
+    recorded = ok(api.client.post(url, json=event, headers=auth(world.carrier_key)), 201)
+    assert recorded["bizStep"] == "shipping"
+    assert recorded["eventTime"] == when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    [stored] = ok(api.client.get(url, headers=auth(world.carrier_key)))
+    assert stored["event"] == event
+    # Only A1 was named: A1's history has it, A2's does not.
+    a1 = ok(api.client.get(f"/01/{world.gtin}/21/A1", params={"format": "json"}))
+    a2 = ok(api.client.get(f"/01/{world.gtin}/21/A2", params={"format": "json"}))
+    assert [e["bizStep"] for e in a1["history"]] == ["commissioning", "shipping"]
+    assert [e["bizStep"] for e in a2["history"]] == ["commissioning"]
+    # The same event twice is one event.
+    duplicate = api.client.post(url, json=event, headers=auth(world.carrier_key))
+    assert duplicate.status_code == 409 and duplicate.json()["eventId"] == recorded["id"]
+
+
+def test_full_epcis_events_must_name_only_the_shipments_items(world: World) -> None:
+    api = world.api
+    url = f"/shipments/{world.shipment_id}/events"
+    foreign = _full_event(_soon(), epcList=["urn:epc:id:sgtin:0614141.012345.ZZ"])
+    response = api.client.post(url, json=foreign, headers=auth(world.carrier_key))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "epcList", 0]
+    other_step = _full_event(_soon(), bizStep="loading")
+    assert api.client.post(url, json=other_step, headers=auth(world.carrier_key)).status_code == 403
+    not_object = _full_event(_soon(), type="TransactionEvent")
+    response = api.client.post(url, json=not_object, headers=auth(world.carrier_key))
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "type"]
+
+
+def test_unknown_shipment_is_404(world: World) -> None:
+    missing = "0x" + "ab" * 32
+    for method, path, body in [
+        ("get", f"/shipments/{missing}", None),
+        ("post", f"/shipments/{missing}/events", {"bizStep": "shipping"}),
+        ("get", "/shipments/not-an-id", None),
+    ]:
+        response = world.api.client.request(
+            method, path, json=body, headers=auth(world.carrier_key)
+        )
+        assert response.status_code == 404, path
+        assert "no shipment" in response.json()["detail"]

@@ -1,0 +1,190 @@
+"""Bad input is a 422 that names the field; unknown things are 404; nothing crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.flows import PREFIX, Api, World, auth, gtin13, ok
+
+
+def _error(response: Any) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    return dict(error)
+
+
+@pytest.fixture
+def brand_key(api: Api) -> str:
+    assert api.chain is not None
+    return api.brand(api.chain.brand)
+
+
+def test_bad_gtin_check_digit_names_the_field(api: Api, brand_key: str) -> None:
+    good = gtin13(PREFIX, "1")
+    bad = good[:-1] + str((int(good[-1]) + 1) % 10)
+    error = _error(
+        api.client.post("/products", json={"gtin": bad, "name": "x"}, headers=auth(brand_key))
+    )
+    assert error["loc"] == ["body", "gtin"]
+    assert "check digit" in error["msg"]
+    error = _error(api.client.get(f"/products/{bad}"))
+    assert error["loc"] == ["path", "gtin"]
+    for wrong in ("12345", "abcdefghijklm", "٠٦١٤١٤١٠٠٠٠١٣"):
+        response = api.client.post(
+            "/products", json={"gtin": wrong, "name": "x"}, headers=auth(brand_key)
+        )
+        assert _error(response)["loc"] == ["body", "gtin"]
+
+
+def test_missing_and_unknown_body_fields_are_named(api: Api, brand_key: str) -> None:
+    error = _error(
+        api.client.post("/products", json={"gtin": gtin13(PREFIX, "1")}, headers=auth(brand_key))
+    )
+    assert error["loc"] == ["body", "name"] and error["type"] == "missing"
+    body = {"gtin": gtin13(PREFIX, "1"), "name": "x", "colour": "red"}
+    error = _error(api.client.post("/products", json=body, headers=auth(brand_key)))
+    assert error["loc"] == ["body", "colour"]
+    response = api.client.post(
+        "/products",
+        content=b"{not json",
+        headers={**auth(brand_key), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+def test_bad_company_prefix_and_serials_are_named(api: Api) -> None:
+    assert api.chain is not None
+    key = api.principal("brand", api.chain.brand.address)
+    error = _error(
+        api.client.post("/brands", json={"companyPrefix": "12a45", "name": "x"}, headers=auth(key))
+    )
+    assert error["loc"] == ["body", "companyPrefix"]
+    ok(
+        api.client.post("/brands", json={"companyPrefix": PREFIX, "name": "x"}, headers=auth(key)),
+        201,
+    )
+    gtin = gtin13(PREFIX, "9")
+    api.product(key, gtin)
+    url = f"/products/{gtin}/items"
+    error = _error(api.client.post(url, json={"serials": ["ok", "has space"]}, headers=auth(key)))
+    assert error["loc"] == ["body", "serials", 1]
+    error = _error(api.client.post(url, json={"serials": ["x" * 21]}, headers=auth(key)))
+    assert error["loc"] == ["body", "serials", 0]
+    error = _error(api.client.post(url, json={"serials": ["S1", "S1"]}, headers=auth(key)))
+    assert error["loc"] == ["body", "serials", 1] and "twice" in error["msg"]
+    error = _error(api.client.post(url, json={"serials": []}, headers=auth(key)))
+    assert error["loc"] == ["body", "serials"]
+
+
+def test_shipment_body_errors_are_named(world: World) -> None:
+    api = world.api
+    assert api.chain is not None
+    carrier_id = api.principal_id(world.carrier_key)
+    base: dict[str, Any] = {
+        "carrier": carrier_id,
+        "payee": api.chain.payee.address,
+        "items": [{"gtin": world.gtin, "serial": "A1"}],
+        "devices": [world.device.address],
+        "terms": api.terms(),
+    }
+
+    def post(**changes: Any) -> dict[str, Any]:
+        return _error(
+            api.client.post("/shipments", json={**base, **changes}, headers=auth(world.buyer_key))
+        )
+
+    assert post(items=[{"gtin": "123", "serial": "A1"}])["loc"] == ["body", "items", 0, "gtin"]
+    assert post(items=[{"gtin": world.gtin, "serial": "NOPE"}])["loc"] == ["body", "items", 0]
+    assert post(payee="0x1234")["loc"] == ["body", "payee"]
+    assert post(carrier=api.principal_id(world.buyer_key))["loc"] == ["body", "carrier"]
+    assert post(devices=["0x" + "44" * 20])["loc"] == ["body", "devices", 0]
+    assert post(terms={**base["terms"], "penaltyCapBps": 10_001})["loc"] == [
+        "body",
+        "terms",
+        "penaltyCapBps",
+    ]
+    assert post(terms={**base["terms"], "amountWei": 0})["loc"] == ["body", "terms", "amountWei"]
+    assert post(terms={**base["terms"], "deadline": 1})["loc"] == ["body", "terms", "deadline"]
+    band = post(terms={**base["terms"], "minTempCentiC": 900})
+    assert band["loc"] == ["body", "terms"] and "minTempCentiC" in band["msg"]
+
+
+def test_event_body_errors_are_named(world: World) -> None:
+    url = f"/shipments/{world.shipment_id}/events"
+    carrier = auth(world.carrier_key)
+    error = _error(world.api.client.post(url, json={"bizStep": "teleporting"}, headers=carrier))
+    assert error["loc"] == ["body", "bizStep"]
+    error = _error(
+        world.api.client.post(
+            url, json={"bizStep": "shipping", "gps": {"lat": 91, "lon": 0}}, headers=carrier
+        )
+    )
+    assert error["loc"] == ["body", "gps", "lat"]
+    error = _error(
+        world.api.client.post(
+            url, json={"bizStep": "shipping", "eventTime": "2999-01-01T00:00:00Z"}, headers=carrier
+        )
+    )
+    assert error["loc"] == ["body", "eventTime"]
+    full = {
+        "type": "ObjectEvent",
+        "bizStep": "shipping",
+        "epcList": ["urn:epc:id:sgtin:0614141.012345.A1"],
+        "eventTime": "yesterday",
+    }
+    error = _error(world.api.client.post(url, json=full, headers=carrier))
+    assert error["loc"][0] == "body"
+
+
+def test_bad_path_values(api: Api) -> None:
+    assert _error(api.client.get("/batches/0x1234"))["loc"] == ["path", "root"]
+    missing = api.client.get("/batches/0x" + "00" * 32)
+    assert missing.status_code == 404 and "no anchor batch" in missing.json()["detail"]
+    key = api.principal("carrier", "0x" + "55" * 20)
+    assert _error(api.client.get("/devices/0xnothex", headers=auth(key)))["loc"] == [
+        "path",
+        "address",
+    ]
+    assert api.client.get("/principals/999999", headers=auth(key)).status_code == 404
+    assert (
+        api.client.get(
+            "/commissionings/doesnotexist", headers=auth(api.principal("brand"))
+        ).status_code
+        == 404
+    )
+
+
+def test_health_and_metrics(world: World) -> None:
+    api = world.api
+    health = ok(api.client.get("/healthz"))
+    assert health["status"] == "ok" and health["database"] == "ok"
+    assert health["chain"]["chainId"] == api.chain.w3.eth.chain_id  # type: ignore[union-attr]
+    metrics = api.client.get("/metrics")
+    assert metrics.status_code == 200
+    text = metrics.text
+    assert "chaintrace_items 2.0" in text
+    assert "chaintrace_events 2.0" in text  # one commissioning event per item
+    assert 'chaintrace_anchor_batches{status="pending"} 1.0' in text
+    assert 'chaintrace_shipments{status="created"} 1.0' in text
+
+
+def test_openapi_documents_every_route(api: Api) -> None:
+    spec = ok(api.client.get("/openapi.json"))
+    paths = spec["paths"]
+    for path in (
+        "/principals",
+        "/brands/{prefix}/registration-tx",
+        "/products/{gtin}/items",
+        "/commissionings/{draft_id}/signature",
+        "/devices",
+        "/shipments/{shipment_id}/funding-tx",
+        "/shipments/{shipment_id}/events",
+        "/01/{gtin}/21/{serial}",
+        "/qr/01/{gtin}/21/{serial}",
+        "/batches/{root}",
+    ):
+        assert path in paths, path
+        for operation in paths[path].values():
+            assert operation.get("description") or operation.get("summary"), path

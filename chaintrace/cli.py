@@ -290,3 +290,18 @@ def verify(
     report = audit(records, TraceAnchorClient(w3, deployment.trace_anchor))
     print(json.dumps(report.as_dict(), indent=2))
     sys.exit(0 if report.ok else 1)
+
+
+@app.command("admin-key")
+def admin_key(
+    name: Annotated[str, typer.Argument(help="Name of the admin principal.")],
+    wallet: Annotated[str | None, typer.Option(help="The admin's wallet address.")] = None,
+) -> None:
+    """Bootstrap: create an admin principal in the database and print its API key once."""
+    from chaintrace.bootstrap import create_admin_key
+
+    url = _settings(AuditSettings).database_url
+    if not url:
+        console.print("[red]DATABASE_URL is not set[/red]")
+        raise typer.Exit(2)
+    print(create_admin_key(url, name, wallet))

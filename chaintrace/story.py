@@ -1,0 +1,272 @@
+"""The demo's story, acted out through the HTTP API, MQTT and users' own wallets."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain.deploy import Deployment
+from chaintrace.embedded import DevAccounts
+from core.eip712 import anchor_domain
+from iot_gateway.device import DeviceClient, SimulatedDevice
+from iot_gateway.mqtt import parse_mqtt_url
+
+_LOGGER = logging.getLogger(__name__)
+
+COMPANY_PREFIX = "0614141"
+GTIN = "00614141000012"  # GS1's own example prefix; check digit valid
+SERIALS = [f"LOT7/{n:03d}+A%" for n in range(1, 11)]  # '/', '+' and '%' on purpose
+BAND = (200, 800)  # 2.00 .. 8.00 degC
+MINUTE_MS = 60_000
+
+
+class StoryError(RuntimeError):
+    """A step of the story failed; the message says which and why."""
+
+
+@dataclass
+class Parties:
+    """The users' API keys and wallets."""
+
+    admin_key: str
+    brand_key: str = ""
+    carrier_key: str = ""
+    buyer_key: str = ""
+    carrier_id: int = 0
+
+
+@dataclass
+class StoryResult:
+    """What happened, for the summary and the checks."""
+
+    shipment_id: str = ""
+    items: list[tuple[str, str]] = field(default_factory=list)
+    readings_sent: int = 0
+    excursion_readings: int = 0
+    amount_wei: int = 0
+    fund_tx: str = ""
+    withdraw_tx: str = ""
+    withdrawn_wei: int = 0
+
+
+def sign_typed(account: LocalAccount | bytes, typed: dict[str, Any]) -> str:
+    """Sign an EIP-712 payload exactly as a wallet's eth_signTypedData_v4 would."""
+    signer = account if isinstance(account, LocalAccount) else Account.from_key(account)
+    signed = signer.sign_message(encode_typed_data(full_message=typed))
+    return "0x" + bytes(signed.signature).hex()
+
+
+class Story:
+    """Each step is what one user does; `run` plays them in order."""
+
+    def __init__(
+        self,
+        api_url: str,
+        w3: Web3,
+        deployment: Deployment,
+        accounts: DevAccounts,
+        admin_key: str,
+        mqtt_url: str,
+        mqtt_protocol: str,
+        *,
+        readings_per_device: int = 40,
+    ) -> None:
+        self.http = httpx.Client(base_url=api_url, timeout=30)
+        self.w3 = w3
+        self.deployment = deployment
+        self.acc = accounts
+        self.parties = Parties(admin_key=admin_key)
+        self.mqtt_url = mqtt_url
+        self.mqtt_protocol = mqtt_protocol
+        self.readings_per_device = readings_per_device
+        self.device_keys = [secrets.token_bytes(32) for _ in range(2)]
+        self.result = StoryResult()
+        now_ms = int(time.time() * 1000)
+        # The trip happened in the recent past: devices publish their logged readings now.
+        self.t0_ms = now_ms - (readings_per_device + 15) * MINUTE_MS
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, key: str, **kw: Any) -> Any:
+        r = self.http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kw)
+        if r.status_code >= 400:
+            raise StoryError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
+        return r.json()
+
+    def _send_unsigned(self, account: LocalAccount, unsigned: dict[str, Any]) -> str:
+        """The user's wallet: fill nonce and fees, sign, send, wait for success."""
+        tx = dict(unsigned["tx"])
+        tx.setdefault("from", account.address)
+        tx["nonce"] = self.w3.eth.get_transaction_count(account.address, "pending")
+        tx["chainId"] = self.w3.eth.chain_id
+        for k in ("value", "gas", "maxFeePerGas", "maxPriorityFeePerGas"):
+            if isinstance(tx.get(k), str):
+                tx[k] = int(tx[k], 0)
+        if "gas" not in tx:
+            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.25)  # type: ignore[arg-type]
+        if "maxFeePerGas" not in tx and "gasPrice" not in tx:
+            base = self.w3.eth.get_block("latest")["baseFeePerGas"]
+            tx["maxPriorityFeePerGas"] = 10**9
+            tx["maxFeePerGas"] = 2 * base + 10**9
+        tx.pop("from", None)
+        signed = account.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        if receipt["status"] != 1:
+            raise StoryError(f"{unsigned.get('description')}: transaction reverted")
+        return "0x" + bytes(tx_hash).hex()
+
+    # -- the story -------------------------------------------------------------------------
+
+    def onboard(self) -> None:
+        """The platform admin creates the brand, the carrier and the buyer with their wallets."""
+        p = self.parties
+        for role, account, attr in (
+            ("brand", self.acc.brand, "brand_key"),
+            ("carrier", self.acc.carrier, "carrier_key"),
+            ("buyer", self.acc.buyer, "buyer_key"),
+        ):
+            body = {"name": f"demo {role}", "role": role, "walletAddress": account.address}
+            created = self._call("POST", "/principals", p.admin_key, json=body)
+            setattr(p, attr, created["apiKey"])
+            if role == "carrier":
+                p.carrier_id = created["id"]
+
+    def brand_registers(self) -> None:
+        """The brand claims its prefix; the platform admin registers it on chain."""
+        body = {"companyPrefix": COMPANY_PREFIX, "name": "Acme Cold Foods"}
+        self._call("POST", "/brands", self.parties.brand_key, json=body)
+        tx = self._call("GET", f"/brands/{COMPANY_PREFIX}/registration-tx", self.parties.admin_key)
+        self._send_unsigned(self.acc.admin, tx)
+        self._call(
+            "POST", "/products", self.parties.brand_key, json={"gtin": GTIN, "name": "Vaccine vial"}
+        )
+
+    def brand_commissions(self) -> None:
+        """The brand commissions 10 serials and signs their commissioning root."""
+        draft = self._call(
+            "POST",
+            f"/products/{GTIN}/items",
+            self.parties.brand_key,
+            json={"serials": SERIALS, "eventTime": _iso(self.t0_ms - 30 * MINUTE_MS)},
+        )
+        sig = sign_typed(self.acc.brand, draft["typedData"])
+        self._call(
+            "POST", f"/commissionings/{draft['id']}/signature", self.parties.brand_key,
+            json={"signature": sig},
+        )  # fmt: skip
+        self.result.items = [(GTIN, s) for s in SERIALS]
+
+    def carrier_registers_devices(self) -> None:
+        """The carrier registers two loggers, each proving possession of its key."""
+        for key in self.device_keys:
+            address = Account.from_key(key).address
+            typed = self._call(
+                "GET", "/devices/registration-typed-data", self.parties.carrier_key,
+                params={"address": address},
+            )  # fmt: skip
+            body = {
+                "address": address,
+                "label": "cold-chain logger",
+                "signature": sign_typed(key, typed),
+            }
+            self._call("POST", "/devices", self.parties.carrier_key, json=body)
+
+    def buyer_agrees_and_funds(self, amount_wei: int = 10**18) -> None:
+        """Buyer and carrier sign the SLA terms; the buyer funds the escrow from its wallet."""
+        now = int(time.time())
+        terms = {
+            "amountWei": amount_wei,
+            "minTempCentiC": BAND[0],
+            "maxTempCentiC": BAND[1],
+            "graceMinutes": 2,
+            "penaltyBpsPerMinute": 100,
+            "penaltyCapBps": 3000,
+            "maxGapMinutes": 5,
+            "deadline": now + 86_400,
+            "refundGrace": 86_400,
+            "disputeWindow": 3_600,
+        }
+        body = {
+            "carrier": self.parties.carrier_id,
+            "payee": self.acc.carrier.address,
+            "items": [{"gtin": g, "serial": s} for g, s in self.result.items],
+            "devices": [Account.from_key(k).address for k in self.device_keys],
+            "origin": "urn:epc:id:sgln:0614141.00001.0",
+            "destination": "urn:epc:id:sgln:0614141.00002.0",
+            "terms": terms,
+        }
+        created = self._call("POST", "/shipments", self.parties.buyer_key, json=body)
+        sid = created["shipmentId"]
+        self.result.shipment_id = sid
+        self.result.amount_wei = amount_wei
+        for account, key in (
+            (self.acc.buyer, self.parties.buyer_key),
+            (self.acc.carrier, self.parties.carrier_key),
+        ):
+            sig = sign_typed(account, created["typedData"])
+            self._call("POST", f"/shipments/{sid}/signatures", key, json={"signature": sig})
+        tx = self._call("GET", f"/shipments/{sid}/funding-tx", self.parties.buyer_key)
+        self.result.fund_tx = self._send_unsigned(self.acc.buyer, tx)
+
+    def record(self, biz_step: str, at_ms: int, key: str) -> None:
+        """A party records shipping / arriving / receiving for the shipment."""
+        self._call(
+            "POST", f"/shipments/{self.result.shipment_id}/events", key,
+            json={"bizStep": biz_step, "eventTime": _iso(at_ms)},
+        )  # fmt: skip
+
+    def devices_publish(self) -> None:
+        """Both loggers publish their signed readings over MQTT; one rode through an excursion."""
+        domain = anchor_domain(self.deployment.chain_id, self.deployment.trace_anchor)
+        endpoint = parse_mqtt_url(self.mqtt_url)
+        for d, key in enumerate(self.device_keys):
+            device = SimulatedDevice(key, domain)
+            client = DeviceClient(device, endpoint, protocol=self.mqtt_protocol)  # type: ignore[arg-type]
+            client.connect()
+            try:
+                last = -1
+                for i in range(self.readings_per_device):
+                    hot = d == 0 and 15 <= i < 23  # device 0: eight minutes at 9.5 degC
+                    temp = 950 if hot else 450 + (i % 5) * 10
+                    self.result.excursion_readings += hot
+                    reading, _info = client.publish_reading(
+                        temperature_centi_c=temp,
+                        taken_at_ms=self.t0_ms + (i + 1) * MINUTE_MS,
+                        lat_e7=523_700_000 + i * 1000,
+                        lon_e7=48_900_000 + i * 1000,
+                    )
+                    last = reading.seq
+                    self.result.readings_sent += 1
+                if not client.wait_acked(last, timeout=60):
+                    raise StoryError(f"device {device.address}: gateway did not ack seq {last}")
+            finally:
+                client.close()
+
+    def payee_withdraws(self, wait_s: float = 120) -> None:
+        """After settlement, the carrier pulls its payout from the escrow with its own wallet."""
+        from chain.clients.shipment_escrow import ShipmentEscrowClient
+
+        escrow = ShipmentEscrowClient(self.w3, self.deployment.shipment_escrow)
+        deadline = time.monotonic() + wait_s
+        while escrow.owed(self.acc.carrier.address) == 0:
+            if time.monotonic() > deadline:
+                raise StoryError("nothing owed to the carrier: the escrow was never settled")
+            time.sleep(0.5)
+        owed = escrow.owed(self.acc.carrier.address)
+        result = escrow.send_withdraw(self.acc.carrier)
+        self.result.withdraw_tx = "0x" + result.tx_hash.hex()
+        self.result.withdrawn_wei = owed
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"

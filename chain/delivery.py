@@ -1,0 +1,171 @@
+"""What the oracle attests for a shipment: delivery time, excursion minutes and evidence root.
+
+Everything comes from the store except the terms' hash, which comes from the escrow: terms
+from the store count only if they hash to what the chain holds. Readings count only if their
+EIP-712 digest recomputes from their fields and their signature recovers to their device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from chain.errors import ChainValueError
+from core.eip712 import Domain, Reading, Terms, reading_digest, terms_hash
+from core.errors import CoreValueError
+from core.evidence import evidence_root
+from core.signature import recover_digest
+from core.sla import SlaPolicy, SlaReading, excursion_minutes
+from store.models import Reading as ReadingRow
+from store.models import Shipment
+from store.queries import readings_for_shipment, shipment_events
+
+_LOGGER = logging.getLogger(__name__)
+
+_UINT32_MAX = 2**32 - 1
+
+
+class DeliveryError(ChainValueError):
+    """The store's record of a shipment cannot support an attestation (yet); says why."""
+
+
+class TermsMismatch(DeliveryError):
+    """The terms in the store do not hash to the terms hash the escrow holds."""
+
+
+@dataclass(frozen=True)
+class DeliveryFacts:
+    """The attestation's inputs, and how they were derived (for logs and the store)."""
+
+    shipped_at_ms: int
+    delivered_at_ms: int
+    excursion_minutes: int
+    evidence_root: bytes
+    readings_used: int
+    readings_rejected: int
+    minutes_by_device: dict[str, int]
+
+    @property
+    def delivered_at(self) -> int:
+        """The attestation's deliveredAt: unix seconds of the receiving event."""
+        return self.delivered_at_ms // 1000
+
+
+def verified_terms(shipment: Shipment, chain_terms_hash: bytes) -> Terms:
+    """The shipment's terms from the store, if they hash to what the escrow holds."""
+    try:
+        terms = Terms.from_json(json.loads(shipment.terms_json))
+    except (ValueError, TypeError) as exc:  # json and Eip712Error are both ValueErrors
+        raise TermsMismatch(f"stored terms are not valid Terms: {exc}") from None
+    if "0x" + terms.shipment_id.hex() != shipment.shipment_id.lower():
+        raise TermsMismatch("stored terms name another shipment")
+    computed = terms_hash(terms)
+    if computed != chain_terms_hash:
+        raise TermsMismatch(
+            f"stored terms hash to 0x{computed.hex()}, the escrow holds 0x{chain_terms_hash.hex()}"
+        )
+    return terms
+
+
+def _event_time(session: Session, shipment: Shipment, biz_step: str) -> int | None:
+    """The earliest time of the shipment's EPCIS events with this bizStep (not corrections)."""
+    times = [
+        record.event.event_time_ms
+        for record in shipment_events(session, shipment.id)
+        if record.event.biz_step == biz_step and record.event.kind == 0
+    ]
+    return min(times) if times else None
+
+
+def _verified(row: ReadingRow, domain: Domain) -> bytes | None:
+    """The reading's digest if it recomputes and the device signed it, else None."""
+    try:
+        reading = Reading(
+            device=row.device_address,
+            seq=row.seq,
+            taken_at_ms=row.taken_at_ms,
+            temperature_centi_c=row.temperature_centi_c,
+            humidity_centi_pct=row.humidity_centi_pct,
+            shock_milli_g=row.shock_milli_g,
+            lat_e7=row.lat_e7,
+            lon_e7=row.lon_e7,
+        )
+        digest = reading_digest(reading, domain)
+        if digest != bytes(row.digest):
+            return None
+        if recover_digest(digest, bytes(row.signature)) != reading.device:
+            return None
+    except CoreValueError:
+        return None
+    return digest
+
+
+def delivery_facts(
+    session: Session, shipment: Shipment, terms: Terms, anchor_domain: Domain
+) -> DeliveryFacts:
+    """Excursion minutes over shipping..receiving from verified readings, and their evidence."""
+    shipped = _event_time(session, shipment, "shipping")
+    delivered = _event_time(session, shipment, "receiving")
+    if delivered is None:
+        raise DeliveryError("no receiving event recorded")
+    if shipped is None:
+        # Without a start the window would open at the first reading: silence before it free.
+        raise DeliveryError("no shipping event recorded: the SLA window has no start")
+    if delivered < shipped:
+        raise DeliveryError(f"received at {delivered} ms, before shipping at {shipped} ms")
+
+    allowed = {device.address.lower() for device in shipment.devices}
+    by_device: dict[str, list[SlaReading]] = {}
+    digests: list[bytes] = []
+    rejected = 0
+    for row in readings_for_shipment(session, shipment.id, since_ms=shipped):
+        if row.taken_at_ms > delivered:
+            break  # ordered by time
+        if allowed and row.device_address.lower() not in allowed:
+            rejected += 1
+            continue
+        digest = _verified(row, anchor_domain)
+        if digest is None:
+            rejected += 1
+            continue
+        digests.append(digest)
+        by_device.setdefault(row.device_address, []).append(
+            SlaReading(row.seq, row.taken_at_ms, row.temperature_centi_c)
+        )
+    if rejected:
+        _LOGGER.warning("shipment %s: %d readings rejected", shipment.shipment_id, rejected)
+
+    policy = SlaPolicy.from_terms(terms)
+    # Each device has its own seq numbering; the shipment counts its worst device. No device
+    # at all means no evidence: the whole window counts (silence is not compliance).
+    minutes = {
+        device: excursion_minutes(readings, policy, shipped, delivered).total_minutes
+        for device, readings in by_device.items()
+    } or {"": excursion_minutes([], policy, shipped, delivered).total_minutes}
+    return DeliveryFacts(
+        shipped_at_ms=shipped,
+        delivered_at_ms=delivered,
+        excursion_minutes=min(max(minutes.values()), _UINT32_MAX),
+        evidence_root=evidence_root(digests),
+        readings_used=len(digests),
+        readings_rejected=rejected,
+        minutes_by_device=minutes,
+    )
+
+
+def split_deposit(
+    amount: int, excursion_minutes: int, penalty_bps_per_minute: int, penalty_cap_bps: int
+) -> tuple[int, int]:
+    """(payout, refund) per docs/formats.md "Settlement arithmetic"; payout + refund = amount."""
+    penalty_bps = min(excursion_minutes * penalty_bps_per_minute, penalty_cap_bps)
+    penalty = amount * penalty_bps // 10_000
+    return amount - penalty, penalty
+
+
+def as_hex(value: Any) -> str:
+    """0x-hex of bytes-like values (tx hashes from receipts and logs)."""
+    return "0x" + bytes(value).hex()

@@ -1,0 +1,249 @@
+"""The settlement worker: received shipments -> oracle attestation -> settle after disputes.
+
+Idempotent by reading the escrow first: a shipment the chain shows attested (or settled) is
+recorded from the chain, never attested again, whatever the store says. Payout withdrawal is
+the payee's own act (pull payment), not the worker's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+import store
+from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
+from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
+from chain.deploy import Deployment
+from chain.errors import ChainError
+from chain.settings import SettleSettings
+from chain.transactions import chain_errors
+from core.eip712 import DeliveryAttestation, Domain, anchor_domain, escrow_domain, sign
+from store.models import Shipment, ShipmentStatus
+from store.shipments import set_shipment_status
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class SettleReport:
+    """What one run_once did, by shipment id (0x-hex)."""
+
+    attested: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)  # attested on chain before: recorded only
+    settled: list[str] = field(default_factory=list)
+    refunded: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # shipment -> why not attested
+    waiting: list[str] = field(default_factory=list)  # dispute window or delivery time ahead
+
+
+class SettlementWorker:
+    """Attests received shipments with the oracle key and settles them; run() until stop()."""
+
+    def __init__(
+        self,
+        settings: SettleSettings,
+        sessions: sessionmaker[Session] | Engine,
+        w3: Web3,
+        oracle: LocalAccount,
+        deployment: Deployment,
+    ) -> None:
+        self.settings = settings
+        self.sessions = (
+            sessions if isinstance(sessions, sessionmaker) else store.session_factory(sessions)
+        )
+        self.w3 = w3
+        self.oracle = oracle
+        self.deployment = deployment
+        self.escrow = ShipmentEscrowClient(w3, deployment.shipment_escrow)
+        self._stop = threading.Event()
+        self._domains: tuple[Domain, Domain] | None = None
+        self._last_refusal: dict[str, str] = {}
+
+    def run(self) -> None:
+        """Poll until stop(); an error in one pass is logged and retried on the next."""
+        _LOGGER.info("settling as oracle %s on %s", self.oracle.address, self.escrow.address)
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # one bad pass (node down, DB busy) must not end the worker
+                _LOGGER.exception("settlement pass failed; retrying")
+            self._stop.wait(self.settings.poll_interval)
+
+    def stop(self) -> None:
+        """Ask run() to return after the current pass."""
+        self._stop.set()
+
+    def run_once(self) -> SettleReport:
+        """Attest every received shipment that can be, then settle those past their window."""
+        report = SettleReport()
+        for shipment_id in self._shipment_ids(ShipmentStatus.RECEIVED):
+            self._guarded(self._attest, shipment_id, report)
+        for shipment_id in self._shipment_ids(ShipmentStatus.ATTESTED):
+            self._guarded(self._settle, shipment_id, report)
+        return report
+
+    def _guarded(self, step: Any, shipment_id: str, report: SettleReport) -> None:
+        try:
+            step(shipment_id, report)
+        except DeliveryError as exc:
+            report.refused[shipment_id] = str(exc)
+            if self._last_refusal.get(shipment_id) != str(exc):  # log a refusal once, not per poll
+                self._last_refusal[shipment_id] = str(exc)
+                _LOGGER.error("shipment %s not attested: %s", shipment_id, exc)
+        except ChainError as exc:
+            _LOGGER.warning("shipment %s: %s; retrying next pass", shipment_id, exc)
+
+    def _shipment_ids(self, status: ShipmentStatus) -> list[str]:
+        with store.transaction(self.sessions) as session:
+            stmt = select(Shipment.shipment_id).where(Shipment.status == status)
+            return list(session.scalars(stmt.order_by(Shipment.id)))
+
+    def _domains_of_chain(self) -> tuple[Domain, Domain]:
+        """(TraceAnchor domain for readings, ShipmentEscrow domain for attestations)."""
+        if self._domains is None:
+            with chain_errors():
+                chain_id = int(self.w3.eth.chain_id)
+            self._domains = (
+                anchor_domain(chain_id, self.deployment.trace_anchor),
+                escrow_domain(chain_id, self.deployment.shipment_escrow),
+            )
+        return self._domains
+
+    def _chain_time(self) -> int:
+        with chain_errors():
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    # ---------------------------------------------------------------- attest
+
+    def _attest(self, shipment_id: str, report: SettleReport) -> None:
+        view = self.escrow.shipment(shipment_id)
+        if view.state is not ShipmentState.FUNDED:
+            self._follow_chain(shipment_id, view, report)
+            return
+        readings_domain, attestation_domain = self._domains_of_chain()
+        with store.transaction(self.sessions) as session:
+            shipment = _shipment(session, shipment_id)
+            terms = verified_terms(shipment, view.terms_hash)
+            facts = delivery_facts(session, shipment, terms, readings_domain)
+        if facts.delivered_at > terms.deadline:
+            raise DeliveryError(
+                f"delivered at {facts.delivered_at}, after the deadline {terms.deadline}: "
+                "no attestation; the buyer may refund after deadline + refund grace"
+            )
+        now = self._chain_time()
+        if now > terms.deadline + terms.refund_grace:
+            raise DeliveryError("the attestation window (deadline + refund grace) has closed")
+        if facts.delivered_at > now:
+            report.waiting.append(shipment_id)  # the chain's clock is behind the receiving time
+            return
+        attestation = DeliveryAttestation(
+            shipment_id=terms.shipment_id,
+            terms_hash=view.terms_hash,
+            evidence_root=facts.evidence_root,
+            excursion_minutes=facts.excursion_minutes,
+            delivered_at=facts.delivered_at,
+        )
+        signature = sign(attestation, attestation_domain, bytes(self.oracle.key))
+        result = self.escrow.send_attest(self.oracle, attestation, signature)
+        after = self.escrow.shipment(shipment_id)
+        expected = split_deposit(
+            terms.amount, facts.excursion_minutes, terms.penalty_bps_per_minute,
+            terms.penalty_cap_bps,
+        )  # fmt: skip
+        if (after.payout, after.refund) != expected:
+            _LOGGER.error(
+                "shipment %s: escrow split %s differs from formats.md %s",
+                shipment_id, (after.payout, after.refund), expected,
+            )  # fmt: skip
+        self._record_attestation(
+            shipment_id, facts.excursion_minutes, after, as_hex(result.tx_hash)
+        )
+        _LOGGER.info(
+            "shipment %s attested: %d excursion minutes (%d readings), payout %d, refund %d",
+            shipment_id, facts.excursion_minutes, facts.readings_used, after.payout, after.refund,
+        )  # fmt: skip
+        report.attested.append(shipment_id)
+
+    def _follow_chain(self, shipment_id: str, view: ShipmentView, report: SettleReport) -> None:
+        """The chain moved past Funded without this pass: record what it says, send nothing."""
+        if view.state is ShipmentState.NONE:
+            raise DeliveryError("the escrow holds no deposit for this shipment")
+        if view.state is ShipmentState.REFUNDED:
+            with store.transaction(self.sessions) as session:
+                set_shipment_status(session, _shipment(session, shipment_id), "refunded")
+            report.refunded.append(shipment_id)
+            return
+        minutes, tx_hash = self._attested_log(shipment_id)
+        self._record_attestation(shipment_id, minutes, view, tx_hash)
+        report.adopted.append(shipment_id)
+        if view.state is ShipmentState.SETTLED:
+            self._record_settled(shipment_id)
+            report.settled.append(shipment_id)
+
+    def _attested_log(self, shipment_id: str) -> tuple[int | None, str | None]:
+        """(excursionMinutes, tx hash) of the shipment's DeliveryAttested event, if found."""
+        with chain_errors():
+            logs = self.escrow.contract.events.DeliveryAttested().get_logs(
+                argument_filters={"shipmentId": bytes.fromhex(shipment_id[2:])},
+                from_block=self.deployment.shipment_escrow_block,
+                to_block="latest",
+            )
+        if not logs:
+            return None, None
+        last = logs[-1]
+        return int(last["args"]["excursionMinutes"]), as_hex(last["transactionHash"])
+
+    def _record_attestation(
+        self, shipment_id: str, minutes: int | None, view: ShipmentView, tx_hash: str | None
+    ) -> None:
+        with store.transaction(self.sessions) as session:
+            shipment = _shipment(session, shipment_id)
+            shipment.excursion_minutes = minutes
+            shipment.payout_wei, shipment.refund_wei = view.payout, view.refund
+            shipment.attest_tx_hash = tx_hash
+            if shipment.status is not ShipmentStatus.ATTESTED:
+                set_shipment_status(session, shipment, ShipmentStatus.ATTESTED)
+
+    # ---------------------------------------------------------------- settle
+
+    def _settle(self, shipment_id: str, report: SettleReport) -> None:
+        view = self.escrow.shipment(shipment_id)
+        if view.state is ShipmentState.SETTLED:
+            self._record_settled(shipment_id)
+            report.settled.append(shipment_id)
+            return
+        if view.state is ShipmentState.FUNDED:
+            # A reorg dropped the attestation: attest again from the same evidence.
+            _LOGGER.warning(
+                "shipment %s: attestation no longer on chain; re-attesting", shipment_id
+            )
+            self._attest(shipment_id, report)
+            return
+        if view.state is not ShipmentState.ATTESTED or view.dispute_ends_at is None:
+            _LOGGER.error("shipment %s: escrow state %s", shipment_id, view.state.name)
+            return
+        if self._chain_time() < view.dispute_ends_at:
+            report.waiting.append(shipment_id)
+            return
+        self.escrow.send_settle(self.oracle, bytes.fromhex(shipment_id[2:]))
+        self._record_settled(shipment_id)
+        _LOGGER.info(
+            "shipment %s settled: payout %d, refund %d", shipment_id, view.payout, view.refund
+        )
+        report.settled.append(shipment_id)
+
+    def _record_settled(self, shipment_id: str) -> None:
+        with store.transaction(self.sessions) as session:
+            set_shipment_status(session, _shipment(session, shipment_id), ShipmentStatus.SETTLED)
+
+
+def _shipment(session: Session, shipment_id: str) -> Shipment:
+    shipment = session.scalars(select(Shipment).where(Shipment.shipment_id == shipment_id)).one()
+    return shipment

@@ -1,0 +1,364 @@
+"""The settlement worker on a real anvil with the deployed ShipmentEscrow, SQLite and PostgreSQL.
+
+Scenario: readings every 5 minutes from shipping to receiving (2 h 50 min), six of them (30
+minutes) above the 2-8 degC band; grace 15 minutes -> 15 excursion minutes; 25 bps per minute
+-> 375 bps penalty.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import store
+from chain.clients import ShipmentState
+from chain.delivery import split_deposit
+from chain.settings import SettleSettings
+from chain.settlement import SettlementWorker
+from core.eip712 import (
+    DeliveryAttestation,
+    Reading,
+    Terms,
+    anchor_domain,
+    escrow_domain,
+    reading_digest,
+    sign,
+    terms_hash,
+)
+from core.evidence import evidence_root
+from store.models import Device, Role, Shipment, ShipmentStatus
+from store.principals import create_principal
+from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.store_factories import make_event
+
+ETH = 10**18
+MINUTE_MS = 60_000
+STEP_MS = 5 * MINUTE_MS
+N_READINGS = 35  # seq 0..34: 34 steps of 5 minutes = 170 minutes
+HOT = range(10, 16)  # six readings at 10 degC, 30 minutes out of band
+
+
+@dataclass
+class Scenario:
+    """A funded shipment recorded in the store as received, with its readings."""
+
+    shipment_id: str
+    terms: Terms
+    shipped_ms: int
+    received_ms: int
+    digests: list[bytes]
+
+
+def make_terms(env: ChainEnv, **overrides: Any) -> Terms:
+    values: dict[str, Any] = {
+        "shipment_id": secrets.token_bytes(32),
+        "buyer": env.buyer.address,
+        "payee": env.payee.address,
+        "token": "0x" + "00" * 20,
+        "amount": 3 * ETH,
+        "min_temp_centi_c": 200,
+        "max_temp_centi_c": 800,
+        "grace_minutes": 15,
+        "penalty_bps_per_minute": 25,
+        "penalty_cap_bps": 5000,
+        "max_gap_minutes": 30,
+        "deadline": latest_timestamp(env.w3) + 86_400,
+        "refund_grace": 3_600,
+        "dispute_window": 7_200,
+        "arbiter": env.stranger.address,
+        "dispute_timeout": 86_400,
+    }
+    values.update(overrides)
+    return Terms(**values)
+
+
+def fund(env: ChainEnv, terms: Terms) -> None:
+    """Buyer and payee sign the terms; the buyer funds the escrow with its own key."""
+    domain = escrow_domain(env.w3.eth.chain_id, env.deployment.shipment_escrow)
+    buyer_sig = sign(terms, domain, env.buyer.key)
+    payee_sig = sign(terms, domain, env.payee.key)
+    env.escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig)
+    assert env.escrow.shipment(terms.shipment_id).state is ShipmentState.FUNDED
+
+
+def signed_reading(
+    env: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int, device: str | None = None
+) -> dict[str, Any]:
+    """A reading row for `device` (default: the key's address) signed by `key`."""
+    device = device or key.address
+    reading = Reading(device, seq, at_ms, temp, 5500, 20, 523_456_789, 134_567_890)
+    domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
+    return {
+        "device_address": device,
+        "seq": seq,
+        "taken_at_ms": at_ms,
+        "temperature_centi_c": temp,
+        "humidity_centi_pct": 5500,
+        "shock_milli_g": 20,
+        "lat_e7": 523_456_789,
+        "lon_e7": 134_567_890,
+        "signature": sign(reading, domain, key.key),
+        "digest": reading_digest(reading, domain),
+    }
+
+
+def record_shipment(
+    env: ChainEnv,
+    sessions: sessionmaker[Session],
+    terms: Terms,
+    *,
+    readings: bool = True,
+    extra_rows: tuple[dict[str, Any], ...] = (),
+    probe: LocalAccount | None = None,
+) -> Scenario:
+    """The store's side: parties, device, shipment (received), events, signed readings."""
+    now_ms = latest_timestamp(env.w3) * 1000
+    received_ms = now_ms - 10 * MINUTE_MS
+    shipped_ms = received_ms - (N_READINGS - 1) * STEP_MS
+    probe = probe or Account.create()
+    with store.transaction(sessions) as session:
+        carrier = create_principal(
+            session, f"carrier-{secrets.token_hex(4)}", Role.CARRIER, env.payee.address
+        )
+        consignee = create_principal(
+            session, f"buyer-{secrets.token_hex(4)}", Role.BUYER, env.buyer.address
+        )
+        device = Device(address=probe.address, owner_principal_id=carrier.id, label="probe")
+        shipment = Shipment(
+            shipment_id="0x" + terms.shipment_id.hex(),
+            carrier_principal_id=carrier.id,
+            consignee_principal_id=consignee.id,
+            payee_address=terms.payee,
+            buyer_address=terms.buyer,
+            terms_json=json.dumps(terms.to_json()),
+            terms_hash="0x" + terms_hash(terms).hex(),
+            status=ShipmentStatus.RECEIVED,
+        )
+        shipment.devices.append(device)
+        session.add(shipment)
+        session.flush()
+        make_event(session, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=shipment.id)
+        make_event(
+            session, event_time_ms=received_ms, biz_step="receiving", shipment_id=shipment.id
+        )
+        rows = []
+        if readings:
+            rows = [
+                signed_reading(
+                    env, probe, seq, shipped_ms + seq * STEP_MS, 1000 if seq in HOT else 450
+                )
+                for seq in range(N_READINGS)
+            ]
+        all_rows = [{**row, "shipment_id": shipment.id} for row in (*rows, *extra_rows)]
+        store.insert_readings(session, all_rows)
+    return Scenario(
+        shipment.shipment_id, terms, shipped_ms, received_ms, [r["digest"] for r in rows]
+    )
+
+
+@pytest.fixture
+def worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) -> SettlementWorker:
+    settings = SettleSettings(
+        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url
+    )
+    return SettlementWorker(settings, db_sessions, env.w3, env.oracle, env.deployment)
+
+
+def stored(sessions: sessionmaker[Session], shipment_id: str) -> Shipment:
+    with sessions() as session:
+        return session.scalars(select(Shipment).where(Shipment.shipment_id == shipment_id)).one()
+
+
+def oracle_nonce(env: ChainEnv) -> int:
+    return int(env.w3.eth.get_transaction_count(env.oracle.address))
+
+
+def attested_event(env: ChainEnv, shipment_id: str) -> Any:
+    (log,) = env.escrow.contract.events.DeliveryAttested().get_logs(
+        argument_filters={"shipmentId": bytes.fromhex(shipment_id[2:])}, from_block=0
+    )
+    return log
+
+
+def test_attests_the_excursion_then_settles_after_the_dispute_window(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    terms = make_terms(env)
+    fund(env, terms)
+    case = record_shipment(env, db_sessions, terms)
+    amount = terms.amount
+    # 30 minutes out of band - 15 grace = 15 minutes; 15 x 25 bps = 375 bps of the deposit.
+    penalty = amount * 375 // 10_000
+
+    report = worker.run_once()
+
+    assert report.attested == [case.shipment_id] and report.refused == {}
+    view = env.escrow.shipment(terms.shipment_id)
+    assert view.state is ShipmentState.ATTESTED
+    assert (view.payout, view.refund) == (amount - penalty, penalty)
+    assert view.payout + view.refund == amount
+    log = attested_event(env, case.shipment_id)
+    assert log["args"]["excursionMinutes"] == 15
+    assert log["args"]["deliveredAt"] == case.received_ms // 1000
+    assert log["args"]["oracle"] == env.oracle.address
+    assert log["args"]["evidenceRoot"] == evidence_root(case.digests)
+    row = stored(db_sessions, case.shipment_id)
+    assert row.status is ShipmentStatus.ATTESTED
+    assert row.excursion_minutes == 15
+    assert (row.payout_wei, row.refund_wei) == (amount - penalty, penalty)
+    assert row.attest_tx_hash == "0x" + bytes(log["transactionHash"]).hex()
+
+    # Inside the dispute window nothing is sent.
+    nonce = oracle_nonce(env)
+    again = worker.run_once()
+    assert again.attested == again.settled == [] and again.waiting == [case.shipment_id]
+    assert oracle_nonce(env) == nonce
+
+    increase_time(env.w3, terms.dispute_window + 1)
+    report = worker.run_once()
+    assert report.settled == [case.shipment_id]
+    assert env.escrow.shipment(terms.shipment_id).state is ShipmentState.SETTLED
+    assert env.escrow.owed(env.payee.address) == amount - penalty
+    assert env.escrow.owed(env.buyer.address) == penalty
+    assert stored(db_sessions, case.shipment_id).status is ShipmentStatus.SETTLED
+
+    nonce = oracle_nonce(env)
+    assert worker.run_once() == type(report)()
+    assert oracle_nonce(env) == nonce
+
+    # Pull payment: the payee withdraws with its own key.
+    balance = env.w3.eth.get_balance(env.payee.address)
+    paid = env.escrow.send_withdraw(env.payee)
+    gas_cost = paid.gas_used * env.w3.eth.get_transaction(paid.tx_hash)["gasPrice"]
+    assert env.w3.eth.get_balance(env.payee.address) == balance + amount - penalty - gas_cost
+    assert env.escrow.owed(env.payee.address) == 0
+
+
+def test_terms_tampered_in_the_store_are_refused(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    terms = make_terms(env)
+    fund(env, terms)
+    case = record_shipment(env, db_sessions, terms)
+    with store.transaction(db_sessions) as session:
+        row = session.scalars(
+            select(Shipment).where(Shipment.shipment_id == case.shipment_id)
+        ).one()
+        # A gentler penalty than the parties signed: it would pay the carrier more.
+        row.terms_json = json.dumps(replace(terms, penalty_bps_per_minute=1).to_json())
+    nonce = oracle_nonce(env)
+
+    report = worker.run_once()
+
+    assert report.attested == []
+    assert "escrow holds" in report.refused[case.shipment_id]
+    assert env.escrow.shipment(terms.shipment_id).state is ShipmentState.FUNDED
+    assert stored(db_sessions, case.shipment_id).status is ShipmentStatus.RECEIVED
+    assert oracle_nonce(env) == nonce
+
+
+def test_an_attestation_already_on_chain_is_recorded_not_sent_again(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    terms = make_terms(env)
+    fund(env, terms)
+    case = record_shipment(env, db_sessions, terms)
+    # A previous run attested and crashed before writing the store.
+    attestation = DeliveryAttestation(
+        terms.shipment_id,
+        terms_hash(terms),
+        evidence_root(case.digests),
+        15,
+        case.received_ms // 1000,
+    )
+    domain = escrow_domain(env.w3.eth.chain_id, env.deployment.shipment_escrow)
+    sent = env.escrow.send_attest(
+        env.oracle, attestation, sign(attestation, domain, env.oracle.key)
+    )
+    nonce = oracle_nonce(env)
+
+    report = worker.run_once()
+
+    assert report.adopted == [case.shipment_id] and report.attested == []
+    assert oracle_nonce(env) == nonce
+    row = stored(db_sessions, case.shipment_id)
+    payout, refund = split_deposit(terms.amount, 15, 25, 5000)
+    assert row.status is ShipmentStatus.ATTESTED and row.excursion_minutes == 15
+    assert (row.payout_wei, row.refund_wei) == (payout, refund)
+    assert row.attest_tx_hash == "0x" + sent.tx_hash.hex()
+
+
+@pytest.mark.parametrize("flaw", ["forged signature", "wrong digest", "unattached device"])
+def test_unverifiable_readings_are_not_evidence(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker, flaw: str
+) -> None:
+    terms = make_terms(env)
+    fund(env, terms)
+    probe: LocalAccount = Account.create()
+    other: LocalAccount = Account.create()
+    at_ms = latest_timestamp(env.w3) * 1000 - 60 * MINUTE_MS
+    # A freezing reading claimed for the shipment: counted, it would change the evidence root.
+    if flaw == "forged signature":
+        bad = signed_reading(env, other, 1000, at_ms, -2000, device=probe.address)
+    elif flaw == "wrong digest":
+        bad = signed_reading(env, probe, 1000, at_ms, -2000)
+        bad["temperature_centi_c"] = -2100  # fields changed after signing
+    else:
+        bad = signed_reading(env, other, 1, at_ms, -2000)
+    case = record_shipment(env, db_sessions, terms, extra_rows=(bad,), probe=probe)
+
+    report = worker.run_once()
+
+    assert report.attested == [case.shipment_id]
+    log = attested_event(env, case.shipment_id)
+    assert log["args"]["excursionMinutes"] == 15
+    assert log["args"]["evidenceRoot"] == evidence_root(case.digests)
+
+
+def test_no_readings_count_the_whole_window_up_to_the_cap(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    terms = make_terms(env, penalty_bps_per_minute=50)
+    fund(env, terms)
+    case = record_shipment(env, db_sessions, terms, readings=False)
+
+    assert worker.run_once().attested == [case.shipment_id]
+
+    log = attested_event(env, case.shipment_id)
+    # Silence is not compliance: 170 minutes without data, 170 x 50 bps capped at 5000 bps.
+    assert log["args"]["excursionMinutes"] == 170
+    assert log["args"]["evidenceRoot"] == bytes(32)
+    view = env.escrow.shipment(terms.shipment_id)
+    assert (view.payout, view.refund) == (terms.amount // 2, terms.amount // 2)
+
+
+def test_only_received_shipments_are_attested(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    terms = make_terms(env)
+    fund(env, terms)
+    case = record_shipment(env, db_sessions, terms)
+    with store.transaction(db_sessions) as session:
+        row = session.scalars(
+            select(Shipment).where(Shipment.shipment_id == case.shipment_id)
+        ).one()
+        row.status = ShipmentStatus.ARRIVED
+    assert worker.run_once() == type(worker.run_once())()
+    assert env.escrow.shipment(terms.shipment_id).state is ShipmentState.FUNDED
+
+
+def test_an_unfunded_shipment_is_refused(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    case = record_shipment(env, db_sessions, make_terms(env))
+    report = worker.run_once()
+    assert "no deposit" in report.refused[case.shipment_id]
+    assert stored(db_sessions, case.shipment_id).status is ShipmentStatus.RECEIVED

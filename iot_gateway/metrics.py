@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TypedDict
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from iot_gateway.payload import RejectReason
+
+
+class GatewayStats(TypedDict):
+    """Counter values at one moment."""
+
+    accepted: float
+    rejected: dict[str, float]
+    duplicates: float
+    conflicts: float
+    queue_depth: float
+    batches: float
+    write_errors: float
+    rollup_events: float
 
 
 class GatewayMetrics:
@@ -71,7 +85,7 @@ class GatewayMetrics:
         value = self.registry.get_sample_value(name, labels)
         return 0.0 if value is None else value
 
-    def snapshot(self) -> dict[str, float | dict[str, float]]:
+    def snapshot(self) -> GatewayStats:
         """Current values as plain numbers (for a JSON stats line and tests)."""
         prefix = "chaintrace_gateway_"
         rejected = {

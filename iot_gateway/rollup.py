@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.epcis import event_hash
@@ -26,12 +29,15 @@ from iot_gateway.windows import WindowRule, next_window
 from store.db import transaction
 from store.errors import DuplicateEventError, StoreError
 from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
+from store.models.types import utcnow
 from store.outbox import record_event
 
 if TYPE_CHECKING:
     from iot_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
+# The same bizTransaction the API writes on a shipment's events.
+SHIPMENT_URN = "urn:chaintrace:shipment:"
 WATERMARK_KEY = "iot_gateway.rollup.v1.shipment.{shipment_pk}"
 # Bounds one transaction: a backlog is worked off over several passes.
 MAX_WINDOWS_PER_PASS = 200
@@ -69,15 +75,17 @@ def _pending_pairs(session: Session) -> list[tuple[int, str]]:
 def _rollup_shipment(
     session: Session, shipment: Shipment, devices: list[str], settings: GatewaySettings, now_ms: int
 ) -> int:
-    key = watermark_key(shipment.id)
-    # Row lock on PostgreSQL serialises gateways; SQLite's BEGIN IMMEDIATE already does.
-    row = session.get(Setting, key, with_for_update=True)
-    marks: dict[str, int] = dict(row.value) if row is not None else {}
+    # The row exists (_ensure_watermark); its lock serialises gateways on PostgreSQL (and
+    # returns the latest committed marks), SQLite's BEGIN IMMEDIATE already serialises.
+    row = session.get(Setting, watermark_key(shipment.id), with_for_update=True)
+    if row is None:
+        raise StoreError(f"watermark row of shipment {shipment.id} vanished")
+    marks: dict[str, int] = dict(row.value)
     rule = WindowRule(
         settings.window_readings, settings.window_seconds * 1000, settings.rollup_lateness_s * 1000
     )
     epcs, item_ids = shipment_epcs(session, shipment.id)
-    biz = [{"type": "bol", "bizTransaction": f"urn:chaintrace:shipment:{shipment.shipment_id}"}]
+    biz = [{"bizTransaction": SHIPMENT_URN + shipment.shipment_id}]
     recorded = 0
     for address in devices:
         owner = session.scalar(select(Device.owner_principal_id).where(Device.address == address))
@@ -127,12 +135,22 @@ def _rollup_shipment(
             except DuplicateEventError:
                 _LOGGER.info("window already recorded: shipment %d device %s", shipment.id, address)
             marks[address.lower()] = window[-1].seq
-    if row is None:
-        session.add(Setting(key=key, value=marks))
-    elif marks != row.value:
+    if marks != row.value:
         row.value = dict(marks)
     session.flush()
     return recorded
+
+
+def _ensure_watermark(session_factory: sessionmaker[Session], shipment_pk: int) -> None:
+    """Create the shipment's watermark row if missing; a concurrent creator is no error."""
+    table = cast(Table, Setting.__table__)
+    with transaction(session_factory) as session:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(table)
+            .values(key=watermark_key(shipment_pk), value={}, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
 
 
 def rollup_once(
@@ -148,11 +166,12 @@ def rollup_once(
     total = 0
     for shipment_pk, devices in by_shipment.items():
         try:
+            _ensure_watermark(session_factory, shipment_pk)
             with transaction(session_factory) as session:
                 shipment = session.get(Shipment, shipment_pk)
                 if shipment is not None:
                     total += _rollup_shipment(session, shipment, devices, settings, now)
-        except (CoreValueError, StoreError) as exc:
+        except (CoreValueError, StoreError, SQLAlchemyError) as exc:
             # Bad data in one shipment (e.g. an item that makes no valid EPC) must not hold
             # up the others; its windows wait until the data is fixed.
             _LOGGER.error("roll-up of shipment %d skipped: %s", shipment_pk, exc)

@@ -89,13 +89,15 @@ def window_event(
             },
             "sensorReport": [
                 {
-                    "type": "gs1:Temperature",
+                    # Bare CBV terms: the canonical hash expands them to https://gs1.org/voc/...,
+                    # whereas a "gs1:" compact IRI would be hashed as written.
+                    "type": "Temperature",
                     **_stats([s.temperature_centi_c for s in samples]),
                     "uom": "CEL",
                 },
                 {
                     # P1 is percent (UN/CEFACT); A93 would be g/m3, absolute humidity.
-                    "type": "gs1:RelativeHumidity",
+                    "type": "RelativeHumidity",
                     **_stats([s.humidity_centi_pct for s in samples]),
                     "uom": "P1",
                 },

@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Protocol
 
 from eth_account import Account
 from sqlalchemy import func, select
@@ -99,8 +100,15 @@ def register_new_device(
     return device
 
 
+class HasAddress(Protocol):
+    """Anything with a device address."""
+
+    @property
+    def address(self) -> str: ...
+
+
 def shipment_with(
-    sessions: sessionmaker[Session], devices: Sequence[SimulatedDevice], items: int = 2
+    sessions: sessionmaker[Session], devices: Sequence[HasAddress], items: int = 2
 ) -> int:
     """A shipment carrying `items` new items, watched by `devices`; returns its primary key."""
     with transaction(sessions) as session:

@@ -107,8 +107,8 @@ def test_gateway_process_counts_rejects_and_keeps_running(
         assert client.wait_acked(valid.seq, timeout=60), log.read_text()
 
     rejected = "chaintrace_gateway_readings_rejected_total{reason=%s}"
-    for reason in ("malformed_json", "bad_signature", "unknown_device"):
-        wait_for(lambda r=reason: _metric(port, rejected % r) >= 1, f"{reason} counted")
+    reasons = ("malformed_json", "bad_signature", "unknown_device")
+    wait_for(lambda: all(_metric(port, rejected % r) >= 1 for r in reasons), "the rejects counted")
     samples = _metrics(port)
     assert samples["chaintrace_gateway_readings_accepted_total"] == 1
     assert samples[rejected % "revoked_device"] == 0

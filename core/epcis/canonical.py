@@ -83,8 +83,8 @@ def _extensions(children: list[Node | Group]) -> list[Node | Group]:
     if len(children) <= 1 or any("eventTime" in c.name or "action" in c.name for c in nodes):
         return []
     found: list[Node | Group] = [c for c in nodes if "{" in c.name and "/}" in c.name]
-    for extension in found:
-        children.remove(extension)
+    taken = {id(c) for c in found}
+    children[:] = [c for c in children if id(c) not in taken]
     return found
 
 
@@ -101,15 +101,22 @@ def ordered(children: list[Node | Group], order: Order) -> str:
     """Serialise `children` in `order`, removing every child it fully consumes from the list."""
     extensions = _extensions(children)
     parts: list[str] = []
+    consumed: set[int] = set()
+    by_name: dict[str, list[Node]] = {}
+    for node in children:
+        if isinstance(node, Node):
+            by_name.setdefault(node.name, []).append(node)
     for name, child_order in order:
         values: list[str] = []
-        for child in [c for c in children if isinstance(c, Node) and c.name == name]:
+        for child in by_name.get(name, []):
             serialised = _element(child, child_order)
             if serialised:
                 values.append(serialised)
             if not child.children:
-                children.remove(child)
+                consumed.add(id(child))
         parts.extend(sorted(values))
+    # One pass, not list.remove per child: an epcList of n EPCs must not cost n squared.
+    children[:] = [c for c in children if id(c) not in consumed]
     return "".join(parts) + (generic(extensions) if extensions else "")
 
 

@@ -161,3 +161,52 @@ def document(*events: dict[str, Any]) -> dict[str, Any]:
         "creationDate": "2024-01-01T00:00:00Z",
         "epcisBody": {"eventList": list(events)},
     }
+
+
+# Extensions in every place a user may put them, with keys and values the canonical form
+# treats specially: undeclared or non-'/' namespaces, "#text", "comment", names ending in
+# "List", bare CBV words, CURIEs, numbers as text, padded text, GS1 identifiers.
+WILD_CONTEXT = [*CONTEXT, {"ex2": "urn:ex2:"}, {"ex3": "http://ex3.example/{x}/"}]
+_WILD_KEYS = st.sampled_from(
+    [
+        *("example:a", "example:b", "ex2:c", "ex3:d", "plain", "type", "#text", "comment"),
+        *("fooList", "example:barList", "childEPCs", "quantity", "time", "id"),
+        *("example:reaction", "rdfs:comment", "undeclared:k"),
+    ]
+)
+_WILD_WORDS = st.sampled_from(
+    [
+        *("x", "shipping", "po", "Temperature", "example:val", "ex2:v", "1.0", "+3", "0012"),
+        *("true", "  padded  ", "", "nan", "2020-01-01T00:00:00Z", "ünï", "a{b}c"),
+        "urn:epc:id:sgtin:0614141.107346.2017",
+        "https://example.com/01/09520123456788/21/5?x=1",
+        "urn:epcglobal:cbv:bizstep:receiving",
+    ]
+)
+_wild = st.recursive(
+    st.one_of(_WILD_WORDS, st.integers(-5, 5), st.booleans(), st.none(), numbers),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_WILD_KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+_extensions = st.dictionaries(
+    st.sampled_from(["example:a", "ex2:c", "ex3:d", "undeclared:k", "example:reaction"]),
+    _wild,
+    max_size=2,
+)
+
+
+@st.composite
+def wild_events(draw: st.DrawFn) -> dict[str, Any]:
+    """An event with odd extensions at event level, in readPoint, sensor fields and ilmd."""
+    event = draw(events())
+    event.update(draw(_extensions))
+    if draw(st.booleans()):
+        event["readPoint"] = {"id": "urn:epc:id:sgln:0614141.07346.0", **draw(_extensions)}
+    if draw(st.booleans()):
+        metadata = {"time": "2020-01-01T00:00:00Z", **draw(_extensions)}
+        report = {"type": "Temperature", "value": 3, **draw(_extensions)}
+        element = {"sensorMetadata": metadata, "sensorReport": [report], **draw(_extensions)}
+        event["sensorElementList"] = [element]
+    if draw(st.booleans()):
+        event["ilmd"] = draw(_extensions)
+    return event

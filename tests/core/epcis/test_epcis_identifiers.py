@@ -115,7 +115,7 @@ def _reference(uri: str) -> str | None:
     return result
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(epc_uris())
 @example("urn:epc:id:sgtin:0614141.107346.2017")
 @example("urn:epc:id:sgln:0614141.07346.0")
@@ -132,7 +132,7 @@ def test_epc_uris_match_reference(uri: str) -> None:
     assert normalise(uri) == _reference(uri)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.one_of(digital_links(), gtin_links()))
 @example("https://example.com/01/09520123456788/10/LOT1/21/S1?linkType=all")
 @example("https://id.gs1.org/gtin/9520123456788/cpv/A/ser/9")

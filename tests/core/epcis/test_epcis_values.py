@@ -22,7 +22,7 @@ def _quiet() -> Iterator[None]:
     logging.disable(logging.NOTSET)
 
 
-@settings(deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(timestamps())
 @example("2005-04-03T20:33:31.116000-06:00")
 @example("2019-04-02T15:00:00.1234567+01:00")

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Keys that never take part in the hash: JSON-LD/XML text and comments.
+# Keys that never take part in the hash: XML text, comments (as the reference) and JSON-LD
+# contexts, which are not data (the reference would hash an @context found on an event).
 _IGNORED_KEYS = frozenset({"#text", "rdfs:comment", "comment", "@context"})
 # Lists whose elements pair a value with an optional CBV type; keyed by the value's name.
 GROUP_LISTS = {

@@ -118,10 +118,11 @@ def record_shipment(
     readings: bool = True,
     extra_rows: tuple[dict[str, Any], ...] = (),
     probe: LocalAccount | None = None,
+    received_ms: int | None = None,
 ) -> Scenario:
     """The store's side: parties, device, shipment (received), events, signed readings."""
-    now_ms = latest_timestamp(env.w3) * 1000
-    received_ms = now_ms - 10 * MINUTE_MS
+    if received_ms is None:
+        received_ms = latest_timestamp(env.w3) * 1000 - 10 * MINUTE_MS
     shipped_ms = received_ms - (N_READINGS - 1) * STEP_MS
     probe = probe or Account.create()
     with store.transaction(sessions) as session:
@@ -361,4 +362,35 @@ def test_an_unfunded_shipment_is_refused(
     case = record_shipment(env, db_sessions, make_terms(env))
     report = worker.run_once()
     assert "no deposit" in report.refused[case.shipment_id]
+    assert stored(db_sessions, case.shipment_id).status is ShipmentStatus.RECEIVED
+
+
+def test_a_receiving_time_ahead_of_the_chain_clock_waits_for_it(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    now = latest_timestamp(env.w3)
+    terms = make_terms(env, deadline=now + 3600)
+    fund(env, terms)
+    # The store's clock says received 20 minutes after the chain's latest block.
+    case = record_shipment(env, db_sessions, terms, received_ms=(now + 1200) * 1000)
+    report = worker.run_once()
+    assert report.waiting == [case.shipment_id] and report.attested == []
+    assert env.escrow.shipment(terms.shipment_id).state is ShipmentState.FUNDED
+
+    increase_time(env.w3, 1800)
+    assert worker.run_once().attested == [case.shipment_id]
+    assert attested_event(env, case.shipment_id)["args"]["deliveredAt"] == now + 1200
+
+
+def test_a_delivery_after_the_deadline_is_refused(
+    env: ChainEnv, db_sessions: sessionmaker[Session], worker: SettlementWorker
+) -> None:
+    now = latest_timestamp(env.w3)
+    terms = make_terms(env, deadline=now + 600)
+    fund(env, terms)
+    case = record_shipment(env, db_sessions, terms, received_ms=(now + 1200) * 1000)
+    increase_time(env.w3, 1800)
+    report = worker.run_once()
+    assert "after the deadline" in report.refused[case.shipment_id]
+    assert env.escrow.shipment(terms.shipment_id).state is ShipmentState.FUNDED
     assert stored(db_sessions, case.shipment_id).status is ShipmentStatus.RECEIVED

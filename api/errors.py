@@ -182,3 +182,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _chain(_request: Request, exc: ChainError) -> JSONResponse:
         _LOGGER.warning("chain error: %s", exc)
         return JSONResponse({"detail": f"chain error: {exc}"}, 502)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged in full here; the client learns nothing about the internals.
+        _LOGGER.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, 500)

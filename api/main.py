@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from web3 import HTTPProvider, Web3
 
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.routes import (
     batches,
     brands,
@@ -69,6 +70,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.chaintrace = state
+    app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     for module in (
         health,

@@ -100,7 +100,10 @@ def registration_tx(
     owner = client.brand_of(brand.company_prefix)
     if owner is not None:
         raise Conflict(f"company prefix {brand.company_prefix} is already registered to {owner}")
-    tx = client.build_register_brand(sender or wallet_of(admin), brand_wallet, brand.company_prefix)
+    if sender is None and admin.wallet_address is None:
+        raise Conflict("your principal has no wallet: pass ?sender=<the admin wallet address>")
+    sender = sender or wallet_of(admin)
+    tx = client.build_register_brand(sender, brand_wallet, brand.company_prefix)
     return UnsignedTx(
         description=f"TraceAnchor.registerBrand({brand_wallet}, {brand.company_prefix!r})",
         tx=dict(tx),

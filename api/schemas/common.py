@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 
 _HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
 _SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
+# RFC 3986 scheme ":" then at least one visible character (EPCIS location ids are URIs).
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[\x21-\x7e]+")
 
 
 class ApiModel(BaseModel):
@@ -39,7 +41,14 @@ def _signature(value: str) -> str:
     return value.lower()
 
 
+def _uri(value: str) -> str:
+    if len(value) > 500 or not _URI.fullmatch(value):
+        raise ValueError("must be an absolute URI such as urn:epc:id:sgln:0614141.00001.0")
+    return value
+
+
 Address = Annotated[str, AfterValidator(_address)]
+Uri = Annotated[str, AfterValidator(_uri)]
 Hex32 = Annotated[str, AfterValidator(_hex32)]
 SignatureHex = Annotated[str, AfterValidator(_signature)]
 

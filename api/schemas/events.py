@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, Uri
 
 
 class Gps(ApiModel):
@@ -22,8 +22,8 @@ class MinimalEventIn(ApiModel):
 
     biz_step: Literal["shipping", "arriving", "receiving"]
     event_time: datetime | None = Field(default=None, description="Default: now")
-    read_point: str | None = Field(default=None, max_length=500, description="A URI")
-    biz_location: str | None = Field(default=None, max_length=500, description="A URI")
+    read_point: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
+    biz_location: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
     gps: Gps | None = None
 
 

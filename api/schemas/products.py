@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas.common import ApiModel, TypedData
+from api.schemas.common import ApiModel, TypedData, Uri
 
 
 class ProductBase(ApiModel):
@@ -42,8 +42,8 @@ class ItemsCommission(ApiModel):
 
     serials: list[str] = Field(min_length=1, max_length=1000)
     event_time: datetime | None = Field(default=None, description="Default: now")
-    read_point: str | None = Field(default=None, max_length=500, description="A URI")
-    biz_location: str | None = Field(default=None, max_length=500, description="A URI")
+    read_point: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
+    biz_location: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
 
 
 class DraftEvent(ApiModel):

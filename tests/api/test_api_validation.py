@@ -188,3 +188,20 @@ def test_openapi_documents_every_route(api: Api) -> None:
         assert path in paths, path
         for operation in paths[path].values():
             assert operation.get("description") or operation.get("summary"), path
+
+
+def test_oversized_bodies_are_refused_before_parsing(api: Api) -> None:
+    key = api.principal("carrier", "0x" + "66" * 20)
+    huge = b'{"label": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    response = api.client.post(
+        "/devices", content=huge, headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+
+def test_location_ids_must_be_uris(world: World) -> None:
+    url = f"/shipments/{world.shipment_id}/events"
+    body = {"bizStep": "shipping", "readPoint": "dock 3, Hamburg"}
+    error = _error(world.api.client.post(url, json=body, headers=auth(world.carrier_key)))
+    assert error["loc"] == ["body", "readPoint"]

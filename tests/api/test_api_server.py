@@ -1,0 +1,44 @@
+"""The API as a process entry point: run() in a thread serves real HTTP until stop()."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from api.server import ApiServer
+from api.settings import ApiSettings
+from tests.api.flows import PUBLIC_BASE_URL
+
+
+def test_run_serves_until_stop(api_engine: Engine) -> None:
+    settings = ApiSettings(
+        database_url=api_engine.url.render_as_string(hide_password=False),
+        public_base_url=PUBLIC_BASE_URL,
+        api_port=0,
+    )
+    server = ApiServer(settings, engine=api_engine)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    reply = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=10)
+    assert reply.status_code == 200 and reply.json()["database"] == "ok"
+    server.stop()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def test_settings_refuse_missing_urls_outside_dev_mode() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL, PUBLIC_BASE_URL"):
+        ApiSettings(chaintrace_dev=False, database_url=None, public_base_url=None)
+    with pytest.raises(ValidationError, match="PUBLIC_BASE_URL"):
+        ApiSettings(database_url="sqlite://", public_base_url="ftp://example.com")
+    dev = ApiSettings(chaintrace_dev=True, database_url=None, public_base_url=None)
+    assert dev.base_url == "http://127.0.0.1:8000"

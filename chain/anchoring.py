@@ -83,6 +83,7 @@ class AnchorWorker:
         self.tx = AnchorTransactions(w3, account, self.anchor)
         self.finality = FinalityTracker(w3, settings.finality, settings.confirmations)
         self._stop = threading.Event()
+        self._waiting_brand: set[int] = set()
 
     # ---------------------------------------------------------------- loop
 
@@ -158,7 +159,9 @@ class AnchorWorker:
             # On chain already: signed for the record only, the tracking step adopts it.
             gas = 2 * self.tx.gas_for(None)
         except AnchorUnknownBrand as exc:
-            _LOGGER.warning("batch %d waits: %s is not a registered brand yet", batch_id, exc)
+            if batch_id not in self._waiting_brand:  # once, not every poll
+                self._waiting_brand.add(batch_id)
+                _LOGGER.warning("batch %d waits: %s is not a registered brand yet", batch_id, exc)
             return None
         except (ContractRevert, ChainValueError) as exc:
             # A brand signature the contract refuses can never anchor: give the leaves back so

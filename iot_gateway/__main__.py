@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from iot_gateway.gateway import Gateway
 from iot_gateway.settings import GatewaySettings
@@ -35,7 +36,12 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    gateway.run()
+    try:
+        gateway.run()
+    except SQLAlchemyError as exc:
+        print(f"iot_gateway: database unavailable: {exc}", file=sys.stderr)
+        gateway.stop()
+        return 3
     return 0
 
 

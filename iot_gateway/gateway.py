@@ -37,6 +37,7 @@ from iot_gateway.rollup import rollup_once
 from iot_gateway.settings import GatewaySettings
 from iot_gateway.writer import BatchResult, write_batch
 from store.db import make_engine, session_factory, transaction
+from store.errors import StoreValueError
 
 _LOGGER = logging.getLogger(__name__)
 _RETRY_MAX_S = 30.0
@@ -253,13 +254,20 @@ class Gateway:
             except Exception:
                 _LOGGER.exception("writer failed on a batch of %d; left unacknowledged", len(batch))
 
-    def _resolve_unknown(self, batch: list[_Inbound]) -> list[_Inbound]:
+    def _resolve_unknown(self, batch: list[_Inbound]) -> list[_Inbound] | None:
         if not any(item.unknown is not None for item in batch):
             return batch
-        try:
-            self.registry.reload_for_miss()
-        except Exception:
-            _LOGGER.exception("device registry reload failed")
+        delay = 0.5
+        while True:
+            try:
+                self.registry.reload_for_miss()
+                break
+            except Exception as exc:
+                # Rejecting now would drop readings of devices the database does know.
+                _LOGGER.error("device registry reload failed (%s); retrying", exc)
+            if self._stopping.wait(delay):
+                return None
+            delay = min(delay * 2, _RETRY_MAX_S)
         out = []
         for item in batch:
             if item.unknown is None:
@@ -275,7 +283,10 @@ class Gateway:
         return out
 
     def _process(self, batch: list[_Inbound]) -> None:
-        batch = self._resolve_unknown(batch)
+        resolved = self._resolve_unknown(batch)
+        if resolved is None:
+            return  # stopping while the database was unavailable: the broker redelivers
+        batch = resolved
         readings = [item.reading for item in batch if item.reading is not None]
         result = self._commit(readings) if readings else None
         if readings and result is None:
@@ -293,12 +304,34 @@ class Gateway:
             try:
                 with transaction(self.sessions) as session:
                     return write_batch(session, readings)
+            except StoreValueError as exc:
+                # The data, not the database: retrying the same batch would fail forever.
+                self.metrics.write_errors.inc()
+                return self._commit_one_by_one(readings, exc)
             except Exception as exc:
                 self.metrics.write_errors.inc()
                 _LOGGER.error("storing %d readings failed (%s); retrying", len(readings), exc)
             if self._stopping.wait(delay):
                 return None
             delay = min(delay * 2, _RETRY_MAX_S)
+
+    def _commit_one_by_one(
+        self, readings: list[SignedReading], exc: StoreValueError
+    ) -> BatchResult | None:
+        if len(readings) == 1:
+            r = readings[0].reading
+            _LOGGER.error("dropping reading %s #%d the store refuses: %s", r.device, r.seq, exc)
+            return BatchResult(0, 0, [], {})
+        results = [self._commit([reading]) for reading in readings]
+        if any(result is None for result in results):
+            return None
+        done = [result for result in results if result is not None]
+        return BatchResult(
+            sum(r.inserted for r in done),
+            sum(r.duplicates for r in done),
+            [c for r in done for c in r.conflicts],
+            {device: seq for r in done for device, seq in r.acked_seq.items()},
+        )
 
     def _account(self, result: BatchResult) -> None:
         self.metrics.batches.inc()

@@ -98,5 +98,10 @@ class DeviceRegistry:
             if last is not None and now - last < self._miss_reload_s:
                 return False
             self._last_miss_reload = now
-        self.reload()
+        try:
+            self.reload()
+        except Exception:
+            with self._lock:
+                self._last_miss_reload = last  # a failed reload does not use up the allowance
+            raise
         return True

@@ -128,3 +128,39 @@ def test_shared_subscription_splits_without_duplicates(
         duplicates = [g.metrics.snapshot()["duplicates"] for g in (first, second)]
     assert sum(accepted) == 100 and sum(duplicates) == 0
     assert reading_count(db_sessions) == 100
+
+
+def test_a_reading_the_store_refuses_is_dropped_not_retried_forever(
+    db_sessions: sessionmaker[Session],
+    make_settings: Callable[..., GatewaySettings],
+    register_device: Callable[..., SimulatedDevice],
+    db_url: str,
+    domain: Domain,
+) -> None:
+    from core.eip712 import reading_digest
+    from iot_gateway.gateway import Gateway
+    from iot_gateway.payload import SignedReading
+
+    device = register_device()
+    readings = []
+    for i in range(3):
+        reading = device.make_reading(temperature_centi_c=i)
+        digest = reading_digest(reading, domain)
+        # The middle one carries a 31-byte digest: no payload can produce it, the store refuses.
+        readings.append(
+            SignedReading(
+                reading,
+                device.sign(reading),
+                digest[:31] if i == 1 else digest,
+                device.address.lower(),
+            )
+        )
+    gateway = Gateway(make_settings(db_url))  # never started: only its writer path is used
+    try:
+        result = gateway._commit(readings)
+    finally:
+        gateway.stop()
+    assert result is not None and result.inserted == 2
+    # The whole batch failed once, then the refused reading alone: two failed transactions.
+    assert gateway.metrics.snapshot()["write_errors"] == 2
+    assert reading_count(db_sessions, device.address) == 2

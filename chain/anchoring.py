@@ -272,7 +272,7 @@ class AnchorWorker:
                 to_block=info.block_number,
             )
         tx_hash = hex0x(logs[0]["transactionHash"]) if logs else None
-        if info.leaf_count != batch.leaf_count or info.brand is not None:
+        if info.leaf_count != batch.leaf_count:
             _LOGGER.warning(
                 "batch %d: root on chain with leafCount %d brand %s (batch has %d leaves)",
                 batch.id, info.leaf_count, info.brand, batch.leaf_count,

@@ -26,6 +26,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
+from chain.deploy import Deployment
 from store.db import make_engine, session_factory, sqlite_url
 
 _DESCRIPTION = """
@@ -39,9 +40,16 @@ public.
 
 
 def create_app(
-    settings: ApiSettings, *, engine: Engine | None = None, w3: Web3 | None = None
+    settings: ApiSettings,
+    *,
+    engine: Engine | None = None,
+    w3: Web3 | None = None,
+    deployment: Deployment | None = None,
 ) -> FastAPI:
-    """The application for `settings`; pass `engine` / `w3` to share already-built ones."""
+    """The application for `settings`; pass `engine` / `w3` to share already-built ones.
+
+    `deployment` (an already verified one, with `w3`) saves reading DEPLOYMENTS_FILE.
+    """
     owns_engine = engine is None
     if engine is None:
         engine = make_engine(settings.database_url or sqlite_url())
@@ -51,7 +59,7 @@ def create_app(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        chain=ChainAccess(settings, w3),
+        chain=ChainAccess(settings, w3, deployment if w3 is not None else None),
         owns_engine=owns_engine,
     )
 

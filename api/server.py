@@ -8,16 +8,22 @@ from web3 import Web3
 
 from api.main import create_app
 from api.settings import ApiSettings
+from chain.deploy import Deployment
 
 
 class ApiServer:
     """`chaintrace api`: run() serves until stop() (callable from another thread)."""
 
     def __init__(
-        self, settings: ApiSettings, *, engine: Engine | None = None, w3: Web3 | None = None
+        self,
+        settings: ApiSettings,
+        *,
+        engine: Engine | None = None,
+        w3: Web3 | None = None,
+        deployment: Deployment | None = None,
     ) -> None:
         self.settings = settings
-        self.app = create_app(settings, engine=engine, w3=w3)
+        self.app = create_app(settings, engine=engine, w3=w3, deployment=deployment)
         config = uvicorn.Config(
             self.app,
             host=settings.api_host,

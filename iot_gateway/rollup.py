@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,6 +39,7 @@ _LOGGER = logging.getLogger(__name__)
 # The same bizTransaction the API writes on a shipment's events.
 SHIPMENT_URN = "urn:chaintrace:shipment:"
 WATERMARK_KEY = "iot_gateway.rollup.v1.shipment.{shipment_pk}"
+_WATERMARK_LIKE = "iot_gateway.rollup.v1.shipment.%"
 # Bounds one transaction: a backlog is worked off over several passes.
 MAX_WINDOWS_PER_PASS = 200
 
@@ -62,14 +63,28 @@ def shipment_epcs(session: Session, shipment_pk: int) -> tuple[list[str], list[i
     return urns, [row[0] for row in rows]
 
 
-def _pending_pairs(session: Session) -> list[tuple[int, str]]:
+def _pending(session: Session) -> dict[int, list[str]]:
+    """Shipment -> devices with readings past their watermark (one aggregate, one kv scan)."""
+    marks = {
+        key: value
+        for key, value in session.execute(
+            select(Setting.key, Setting.value).where(Setting.key.like(_WATERMARK_LIKE))
+        )
+    }
     stmt = (
-        select(Reading.shipment_id, Reading.device_address)
+        select(Reading.shipment_id, Reading.device_address, func.max(Reading.seq))
         .where(Reading.shipment_id.is_not(None))
-        .distinct()
+        .group_by(Reading.shipment_id, Reading.device_address)
         .order_by(Reading.shipment_id, Reading.device_address)
     )
-    return [(int(s), d) for s, d in session.execute(stmt) if s is not None]
+    pending: dict[int, list[str]] = {}
+    for shipment_pk, address, max_seq in session.execute(stmt):
+        if shipment_pk is None:
+            continue
+        mark = marks.get(watermark_key(shipment_pk), {}).get(address.lower())
+        if mark is None or max_seq > mark:
+            pending.setdefault(shipment_pk, []).append(address)
+    return pending
 
 
 def _rollup_shipment(
@@ -159,10 +174,7 @@ def rollup_once(
     """One pass over every shipment with readings; returns how many events were recorded."""
     now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     with session_factory() as session:
-        pairs = _pending_pairs(session)
-    by_shipment: dict[int, list[str]] = {}
-    for shipment_pk, address in pairs:
-        by_shipment.setdefault(shipment_pk, []).append(address)
+        by_shipment = _pending(session)
     total = 0
     for shipment_pk, devices in by_shipment.items():
         try:

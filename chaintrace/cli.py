@@ -222,6 +222,7 @@ def up(
         services.mqtt_url,
         services.mqtt_protocol,
         services.deployment,
+        services.deployments_file,
     )
     platform = Platform.for_dev(endpoints).start()
     console.print(f"chaintrace is up: API {platform.api_url}/docs, broker {services.mqtt_url}")

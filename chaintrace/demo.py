@@ -99,9 +99,12 @@ def run_demo(state_root: Path, *, keep: bool = False) -> int:
             services.mqtt_url,
             services.mqtt_protocol,
             services.deployment,
+            services.deployments_file,
         )
         platform = Platform.for_dev(endpoints).start()
-        admin_key = create_admin_key(services.database_url, "demo admin")
+        admin_key = create_admin_key(
+            services.database_url, "demo admin", services.accounts.admin.address
+        )
         story = Story(
             platform.api_url,
             services.w3(),
@@ -130,9 +133,13 @@ def run_demo(state_root: Path, *, keep: bool = False) -> int:
 def print_summary(c: DemoChecks) -> None:
     """The figures the demo promises, and every check with its outcome."""
     t = Table(title="chaintrace demo", show_header=False)
+    long = {"consumer URL", "QR code"}
     for k, v in c.figures.items():
-        t.add_row(k, str(v))
+        if k not in long:
+            t.add_row(k, str(v))
     console.print(t)
+    for k in sorted(long & c.figures.keys()):
+        console.print(f"{k}: {c.figures[k]}", soft_wrap=True)
     checks = Table(title="checks")
     checks.add_column("check")
     checks.add_column("result")

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
@@ -39,6 +40,7 @@ class Endpoints:
     mqtt_url: str
     mqtt_protocol: str
     deployment: Deployment
+    deployments_file: Path
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Platform:
             "chaintrace_dev": True,
             "database_url": endpoints.database_url,
             "chain_rpc_url": endpoints.chain_rpc_url,
+            "deployments_file": endpoints.deployments_file,
             **(overrides or {}),
         }
         from chain.anvil import dev_accounts

@@ -122,7 +122,8 @@ def commission_items(
         biz_location=body.biz_location,
         principal_id=principal.id,
     )
+    # Read before committing: a chain failure then leaves no orphan draft behind.
+    registered = trace_anchor(chain).brand_of(product.brand.company_prefix) == wallet
     save_draft(session, draft)
     session.commit()
-    registered = trace_anchor(chain).brand_of(product.brand.company_prefix) == wallet
     return commissioning_public(draft, brand_registered_on_chain=registered)

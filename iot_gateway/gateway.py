@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -27,33 +27,16 @@ from iot_gateway.payload import (
     DeviceStatus,
     PayloadLimits,
     PayloadRejected,
-    SignedReading,
-    UnverifiedReading,
     authenticate,
     decode_reading,
 )
+from iot_gateway.pipeline import BatchWriter, Inbound, count_reject
 from iot_gateway.registry import DeviceRegistry
 from iot_gateway.rollup import rollup_once
 from iot_gateway.settings import GatewaySettings
-from iot_gateway.writer import BatchResult, write_batch
-from store.db import make_engine, session_factory, transaction
-from store.errors import StoreValueError
+from store.db import make_engine, session_factory
 
 _LOGGER = logging.getLogger(__name__)
-_RETRY_MAX_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Inbound:
-    """A received message waiting for the writer: what to store (if anything) and what to ack."""
-
-    mid: int
-    qos: int
-    generation: int
-    topic: str
-    reading: SignedReading | None = None
-    # Known-good shape from a device the cache did not know: re-checked after a registry reload.
-    unknown: UnverifiedReading | None = None
 
 
 def reading_domain(settings: GatewaySettings) -> Domain:
@@ -80,7 +63,7 @@ class Gateway:
             max_bytes=settings.max_payload_bytes,
             max_future_skew_ms=settings.max_future_skew_s * 1000,
         )
-        self._queue: queue.Queue[_Inbound] = queue.Queue(maxsize=settings.queue_size)
+        self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.queue_size)
         self.metrics.queue_depth.set_function(self._queue.qsize)
         self._stopping = threading.Event()
         self._stopped = threading.Event()
@@ -101,6 +84,16 @@ class Gateway:
         self.client.on_subscribe = self._on_subscribe
         # Set once the broker acknowledged the subscription: readings published now arrive.
         self.ready = threading.Event()
+        self.writer = BatchWriter(
+            settings,
+            self.sessions,
+            self.registry,
+            self.metrics,
+            self._queue,
+            self._stopping,
+            ack=self._ack,
+            publish_ack=self._publish_ack,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -124,7 +117,7 @@ class Gateway:
         else:
             self.client.connect_async(endpoint.host, endpoint.port, self.settings.keepalive_s)
         self.client.loop_start()
-        for name, target in (("writer", self._writer_loop), ("maintenance", self._maintain)):
+        for name, target in (("writer", self.writer.run), ("maintenance", self._maintain)):
             thread = threading.Thread(target=target, name=f"gateway-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -190,7 +183,7 @@ class Gateway:
             item = self._classify(msg)
         except Exception:  # one bad message never stops the loop
             _LOGGER.exception("unexpected error on message from %s", msg.topic)
-            item = _Inbound(msg.mid, msg.qos, self._generation, msg.topic)
+            item = Inbound(msg.mid, msg.qos, self._generation, msg.topic)
         while not self._stopping.is_set():
             try:
                 self._queue.put(item, timeout=0.5)
@@ -199,7 +192,7 @@ class Gateway:
                 continue
         # Stopping: leave it unacknowledged, the broker redelivers it to the next session.
 
-    def _classify(self, msg: mqtt.MQTTMessage) -> _Inbound:
+    def _classify(self, msg: mqtt.MQTTMessage) -> Inbound:
         gen = self._generation
         try:
             candidate = decode_reading(
@@ -207,147 +200,25 @@ class Gateway:
             )
             if self.registry.status(candidate.topic_device) is DeviceStatus.UNKNOWN:
                 # Maybe registered since the last reload: the writer reloads (rate-limited).
-                return _Inbound(msg.mid, msg.qos, gen, msg.topic, unknown=candidate)
+                return Inbound(msg.mid, msg.qos, gen, msg.topic, unknown=candidate)
             reading = authenticate(candidate, self.registry.status)
         except PayloadRejected as exc:
-            self._count_reject(msg.topic, exc)
-            return _Inbound(msg.mid, msg.qos, gen, msg.topic)
-        return _Inbound(msg.mid, msg.qos, gen, msg.topic, reading=reading)
+            count_reject(self.metrics, msg.topic, exc)
+            return Inbound(msg.mid, msg.qos, gen, msg.topic)
+        return Inbound(msg.mid, msg.qos, gen, msg.topic, reading=reading)
 
-    def _count_reject(self, topic: str, exc: PayloadRejected) -> None:
-        self.metrics.rejected.labels(reason=exc.reason.value).inc()
-        _LOGGER.warning("rejected message on %s: %s", topic[:200], exc)
+    # -- called from the writer thread -----------------------------------------------------
 
-    # -- writer thread ---------------------------------------------------------------------
-
-    def _take_batch(self) -> list[_Inbound]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.settings.flush_interval_s
-        while len(batch) < self.settings.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self._queue.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
-
-    def _writer_loop(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if not batch:
-                if self._stopping.is_set():
-                    return
-                continue
-            try:
-                self._process(batch)
-            except Exception:
-                _LOGGER.exception("writer failed on a batch of %d; left unacknowledged", len(batch))
-
-    def _resolve_unknown(self, batch: list[_Inbound]) -> list[_Inbound] | None:
-        if not any(item.unknown is not None for item in batch):
-            return batch
-        delay = 0.5
-        while True:
-            try:
-                self.registry.reload_for_miss()
-                break
-            except Exception as exc:
-                # Rejecting now would drop readings of devices the database does know.
-                _LOGGER.error("device registry reload failed (%s); retrying", exc)
-            if self._stopping.wait(delay):
-                return None
-            delay = min(delay * 2, _RETRY_MAX_S)
-        out = []
-        for item in batch:
-            if item.unknown is None:
-                out.append(item)
-                continue
-            try:
-                reading = authenticate(item.unknown, self.registry.status)
-            except PayloadRejected as exc:
-                self._count_reject(item.topic, exc)
-                out.append(_Inbound(item.mid, item.qos, item.generation, item.topic))
-            else:
-                out.append(_Inbound(item.mid, item.qos, item.generation, item.topic, reading))
-        return out
-
-    def _process(self, batch: list[_Inbound]) -> None:
-        resolved = self._resolve_unknown(batch)
-        if resolved is None:
-            return  # stopping while the database was unavailable: the broker redelivers
-        batch = resolved
-        readings = [item.reading for item in batch if item.reading is not None]
-        result = self._commit(readings) if readings else None
-        if readings and result is None:
-            return  # stopping while the database was unavailable: the broker redelivers
+    def _ack(self, items: Sequence[Inbound]) -> None:
         with self._gen_lock:
-            for item in batch:
+            for item in items:
                 if item.generation == self._generation and item.qos > 0:
                     self.client.ack(item.mid, item.qos)
-        if result is not None:
-            self._account(result)
 
-    def _commit(self, readings: list[SignedReading]) -> BatchResult | None:
-        delay = 0.5
-        while True:
-            try:
-                with transaction(self.sessions) as session:
-                    return write_batch(session, readings)
-            except StoreValueError as exc:
-                # The data, not the database: retrying the same batch would fail forever.
-                self.metrics.write_errors.inc()
-                return self._commit_one_by_one(readings, exc)
-            except Exception as exc:
-                self.metrics.write_errors.inc()
-                _LOGGER.error("storing %d readings failed (%s); retrying", len(readings), exc)
-            if self._stopping.wait(delay):
-                return None
-            delay = min(delay * 2, _RETRY_MAX_S)
-
-    def _commit_one_by_one(
-        self, readings: list[SignedReading], exc: StoreValueError
-    ) -> BatchResult | None:
-        if len(readings) == 1:
-            r = readings[0].reading
-            _LOGGER.error("dropping reading %s #%d the store refuses: %s", r.device, r.seq, exc)
-            return BatchResult(0, 0, [], {})
-        results = [self._commit([reading]) for reading in readings]
-        if any(result is None for result in results):
-            return None
-        done = [result for result in results if result is not None]
-        return BatchResult(
-            sum(r.inserted for r in done),
-            sum(r.duplicates for r in done),
-            [c for r in done for c in r.conflicts],
-            {device: seq for r in done for device, seq in r.acked_seq.items()},
-        )
-
-    def _account(self, result: BatchResult) -> None:
-        self.metrics.batches.inc()
-        self.metrics.accepted.inc(result.inserted)
-        self.metrics.duplicates.inc(result.duplicates)
-        self.metrics.conflicts.inc(len(result.conflicts))
-        for conflict in result.conflicts:
-            _LOGGER.warning(
-                "device %s reused seq %d with different content; kept the first",
-                conflict.device_address,
-                conflict.seq,
-            )
-        for device, seq in result.acked_seq.items():
-            payload = json.dumps({"device": device, "ackedSeq": seq}, separators=(",", ":"))
-            # Retained, so a device that reconnects learns at once where to resume.
-            self.client.publish(acks_topic(device), payload, qos=1, retain=True)
+    def _publish_ack(self, device: str, seq: int) -> None:
+        payload = json.dumps({"device": device, "ackedSeq": seq}, separators=(",", ":"))
+        # Retained, so a device that reconnects learns at once where to resume.
+        self.client.publish(acks_topic(device), payload, qos=1, retain=True)
 
     # -- maintenance thread ----------------------------------------------------------------
 

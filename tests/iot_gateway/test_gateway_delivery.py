@@ -157,7 +157,7 @@ def test_a_reading_the_store_refuses_is_dropped_not_retried_forever(
         )
     gateway = Gateway(make_settings(db_url))  # never started: only its writer path is used
     try:
-        result = gateway._commit(readings)
+        result = gateway.writer.commit(readings)
     finally:
         gateway.stop()
     assert result is not None and result.inserted == 2

@@ -15,8 +15,10 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# `npm install` with the committed lock installs exactly the pinned versions; `npm ci` is not used
+# because npm 11 rejects a lock that omits other platforms' optional anvil/forge binaries.
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 system-deps:

@@ -120,8 +120,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at `url` to `revision` (default: the newest schema)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Migrate the database at `url` to `revision` (default: every branch head, the newest schema).
+
+    Independent migrations may branch from the same parent; "heads" applies all of them.
+    """
     command.upgrade(alembic_config(url), revision)
 
 

@@ -216,14 +216,7 @@ def up(
     from chaintrace.platform import Endpoints, Platform
 
     services = start_embedded(_cli().chaintrace_home, fresh=fresh)
-    endpoints = Endpoints(
-        services.database_url,
-        services.rpc_url,
-        services.mqtt_url,
-        services.mqtt_protocol,
-        services.deployment,
-        services.deployments_file,
-    )
+    endpoints = Endpoints.of(services)
     platform = Platform.for_dev(endpoints).start()
     console.print(f"chaintrace is up: API {platform.api_url}/docs, broker {services.mqtt_url}")
     try:

@@ -93,14 +93,7 @@ def run_demo(state_root: Path, *, keep: bool = False) -> int:
     )
     platform: Platform | None = None
     try:
-        endpoints = Endpoints(
-            services.database_url,
-            services.rpc_url,
-            services.mqtt_url,
-            services.mqtt_protocol,
-            services.deployment,
-            services.deployments_file,
-        )
+        endpoints = Endpoints.of(services)
         platform = Platform.for_dev(endpoints).start()
         admin_key = create_admin_key(
             services.database_url, "demo admin", services.accounts.admin.address

@@ -15,8 +15,11 @@ from web3 import Web3
 from api.main import create_app
 from api.settings import ApiSettings
 from chain.anchoring import AnchorWorker
+from chain.anvil import dev_accounts
 from chain.deploy import Deployment
-from chain.settings import AnchorSettings
+from chain.settings import AnchorSettings, SettleSettings
+from chain.settlement import SettlementWorker
+from chaintrace.embedded import EmbeddedServices
 from chaintrace.embedded_broker import free_port
 from chaintrace.wiring import load_settings
 from iot_gateway.gateway import Gateway
@@ -42,6 +45,18 @@ class Endpoints:
     deployment: Deployment
     deployments_file: Path
 
+    @classmethod
+    def of(cls, services: EmbeddedServices) -> Endpoints:
+        """The endpoints of running embedded services."""
+        return cls(
+            services.database_url,
+            services.rpc_url,
+            services.mqtt_url,
+            services.mqtt_protocol,
+            services.deployment,
+            services.deployments_file,
+        )
+
 
 @dataclass
 class Platform:
@@ -49,9 +64,9 @@ class Platform:
 
     endpoints: Endpoints
     anchor_settings: AnchorSettings
+    settle_settings: SettleSettings
     gateway_settings: GatewaySettings
     api_settings: ApiSettings
-    settle_settings: Any = None
     api_port: int = 0
     gateway: Gateway | None = None
     workers: list[_Runnable] = field(default_factory=list)
@@ -79,21 +94,11 @@ class Platform:
             "deployments_file": endpoints.deployments_file,
             **(overrides or {}),
         }
-        from chain.anvil import dev_accounts
-
         anchorer, oracle = dev_accounts(3)[1:3]
         anchor = load_settings(
             AnchorSettings, {**common, "anchorer_private_key": anchorer.key.hex()}
         )
-        settle: Any = None
-        try:
-            from chain.settings import SettleSettings
-
-            settle = load_settings(
-                SettleSettings, {**common, "oracle_private_key": oracle.key.hex()}
-            )
-        except ImportError:  # pragma: no cover - settlement lands separately
-            settle = None
+        settle = load_settings(SettleSettings, {**common, "oracle_private_key": oracle.key.hex()})
         gateway = load_settings(
             GatewaySettings,
             {
@@ -114,7 +119,7 @@ class Platform:
                 "api_port": api_port,
             },
         )
-        return cls(endpoints, anchor, gateway, api, settle, api_port)
+        return cls(endpoints, anchor, settle, gateway, api, api_port)
 
     def start(self) -> Platform:
         """Start every process and wait until the API answers and the gateway subscribed."""
@@ -126,18 +131,10 @@ class Platform:
         anchor = AnchorWorker(
             self.anchor_settings, engine, w3, self.anchor_settings.load_account(), ep.deployment
         )
-        self.workers.append(anchor)
-        if self.settle_settings is not None:
-            from chain.settlement import SettlementWorker
-
-            settle = SettlementWorker(
-                self.settle_settings,
-                engine,
-                w3,
-                self.settle_settings.load_account(),
-                ep.deployment,
-            )
-            self.workers.append(settle)
+        settle = SettlementWorker(
+            self.settle_settings, engine, w3, self.settle_settings.load_account(), ep.deployment
+        )
+        self.workers += [anchor, settle]
         for worker in self.workers:
             t = threading.Thread(target=worker.run, name=type(worker).__name__, daemon=True)
             t.start()

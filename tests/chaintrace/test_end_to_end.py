@@ -68,14 +68,7 @@ def test_the_demo_story_on_postgres_and_mosquitto(
     platform = None
     watcher = None
     try:
-        endpoints = Endpoints(
-            services.database_url,
-            services.rpc_url,
-            services.mqtt_url,
-            services.mqtt_protocol,
-            services.deployment,
-            services.deployments_file,
-        )
+        endpoints = Endpoints.of(services)
         platform = Platform.for_dev(
             endpoints, overrides={"finality": "confirmations", "confirmations": CONFIRMATIONS}
         ).start()

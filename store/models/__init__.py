@@ -1,6 +1,7 @@
 """The mapped classes; importing this package registers every table on Base.metadata."""
 
 from store.models.base import Base
+from store.models.dead_letters import DeadLetter as DeadLetter
 from store.models.events import AnchorBatch, Event, Leaf, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
 from store.models.readings import Reading

@@ -1,9 +1,12 @@
 """The mapped classes; importing this package registers every table on Base.metadata."""
 
 from store.models.base import Base
+from store.models.chain_view import EscrowView as EscrowView  # + the follower's other tables
+from store.models.commissioning import CommissioningDraft
 from store.models.dead_letters import DeadLetter as DeadLetter
 from store.models.events import AnchorBatch, Event, Leaf, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
+from store.models.leases import Lease as Lease
 from store.models.readings import Reading
 from store.models.settings import Setting
 from store.models.shipments import Shipment, shipment_devices, shipment_items
@@ -15,6 +18,7 @@ __all__ = [
     "Base",
     "BatchStatus",
     "Brand",
+    "CommissioningDraft",
     "Device",
     "Event",
     "EventKind",

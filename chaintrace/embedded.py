@@ -81,6 +81,7 @@ def start_embedded(
     rpc_url: str | None = None,
 ) -> EmbeddedServices:
     """Start what is not given (anvil, SQLite, broker), migrate, deploy, write run.json."""
+    state_dir = state_dir.resolve()  # run.json's paths must work from any working directory
     if fresh and state_dir.exists():
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)

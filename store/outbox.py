@@ -36,17 +36,20 @@ def record_event(
     shipment_id: int | None = None,
     item_ids: Iterable[int] = (),
     leaf_hash_fn: LeafHashFn,
+    salt: bytes | None = None,
 ) -> Event:
     """Insert an event and its pending leaf in the caller's transaction (DESIGN: one transaction).
 
     `leaf_hash_fn(kind, event_hash, salt)` computes the leaf (core.merkle.leaf_hash); the salt is
-    32 fresh random bytes. Raises DuplicateEventError if (kind, event_hash) is already stored.
+    `salt` when given (a brand signed a root over salts it chose before), else 32 fresh random
+    bytes. Raises DuplicateEventError if (kind, event_hash) is already stored.
     """
     try:
         kind = int(EventKind(kind))
     except ValueError:
         raise StoreValueError(f"event kind must be 0 or 1, got {kind!r}") from None
     event_hash = bytes_of(event_hash, 32, "event_hash")
+    salt = secrets.token_bytes(32) if salt is None else bytes_of(salt, 32, "salt")
     if not isinstance(event_json, str) or not event_json:
         raise StoreValueError("event_json must be a non-empty string")
     if not isinstance(event_type, str) or not 1 <= len(event_type) <= 64:
@@ -66,7 +69,6 @@ def record_event(
     existing = _existing_event_id(session, kind, event_hash)
     if existing is not None:
         raise DuplicateEventError(kind, event_hash, existing)
-    salt = secrets.token_bytes(32)
     leaf_hash = bytes_of(leaf_hash_fn(kind, event_hash, salt), 32, "leaf_hash_fn result")
     event = Event(
         kind=kind,

@@ -2,6 +2,7 @@
 
 from store.models.base import Base
 from store.models.chain_view import EscrowView as EscrowView  # + the follower's other tables
+from store.models.commissioning import CommissioningDraft
 from store.models.dead_letters import DeadLetter as DeadLetter
 from store.models.events import AnchorBatch, Event, Leaf, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "BatchStatus",
     "Brand",
+    "CommissioningDraft",
     "Device",
     "Event",
     "EventKind",

@@ -17,8 +17,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from store._validate import bytes_of, checksum_address
 from store.models.base import Base, CreatedAt
 from store.models.identity import Item
 from store.models.types import BatchStatus, UTCDateTime, str_enum
@@ -75,8 +76,23 @@ class AnchorBatch(CreatedAt, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A brand-signed commissioning root: relayed with anchorCommissioning(root, n, brand, sig).
+    brand_address: Mapped[str | None] = mapped_column(String(42))
+    brand_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set when the contract refused the brand's signature: the root then anchors as a platform
+    # batch. Kept apart from `error`, which a revived batch clears.
+    relay_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    relay_error: Mapped[str | None] = mapped_column(Text)
 
     leaves: Mapped[list[Leaf]] = relationship(back_populates="batch", order_by="Leaf.leaf_index")
+
+    @validates("brand_address")
+    def _check_brand(self, key: str, value: str | None) -> str | None:
+        return None if value is None else checksum_address(value, key)
+
+    @validates("brand_signature")
+    def _check_signature(self, key: str, value: bytes | None) -> bytes | None:
+        return None if value is None else bytes_of(value, 65, key)
 
 
 class Leaf(CreatedAt, Base):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from store._validate import checksum_address, hex32
+from store._validate import bytes_of, checksum_address, hex32
 from store.errors import StoreValueError
 from store.models.base import Base, CreatedAt
 from store.models.identity import Device, Item, Principal
@@ -57,6 +57,9 @@ class Shipment(CreatedAt, Base):
     excursion_minutes: Mapped[int | None] = mapped_column(Integer)
     payout_wei: Mapped[int | None] = mapped_column(Wei())
     refund_wei: Mapped[int | None] = mapped_column(Wei())
+    # The parties' 65-byte EIP-712 signatures over the terms, as they arrive.
+    buyer_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payee_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     carrier: Mapped[Principal] = relationship(foreign_keys=[carrier_principal_id])
     consignee: Mapped[Principal] = relationship(foreign_keys=[consignee_principal_id])
@@ -72,6 +75,10 @@ class Shipment(CreatedAt, Base):
     @validates("payee_address", "buyer_address")
     def _check_address(self, key: str, value: str) -> str:
         return checksum_address(value, key)
+
+    @validates("buyer_signature", "payee_signature")
+    def _check_signature(self, key: str, value: bytes | None) -> bytes | None:
+        return None if value is None else bytes_of(value, 65, key)
 
     @validates("dest_lat_e7", "dest_lon_e7", "dest_radius_m")
     def _check_geofence(self, key: str, value: int | None) -> int | None:

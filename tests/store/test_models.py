@@ -7,13 +7,14 @@ import secrets
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
 from store.errors import InvalidTransitionError, StoreValueError
-from store.models import Brand, Device, Item, Product, Shipment, ShipmentStatus
+from store.models import AnchorBatch, Brand, Device, Item, Product, Shipment, ShipmentStatus
 from store.shipments import can_transition, set_shipment_status, shipment_by_hex
 from tests.utils.store_factories import (
     make_device,
@@ -164,3 +165,28 @@ def test_devices_and_items_attach_to_shipments(db_sessions: sessionmaker[Session
         stored = session.get_one(Shipment, shipment_pk)
         assert [d.address for d in stored.devices] == [device.address]
         assert len(stored.items) == 3
+
+
+def test_signature_columns_hold_65_bytes_and_a_checksummed_brand(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    buyer_sig, brand_sig = secrets.token_bytes(65), secrets.token_bytes(65)
+    with transaction(db_sessions) as session:
+        shipment = make_shipment(session)
+        with pytest.raises(StoreValueError, match="buyer_signature"):
+            shipment.buyer_signature = secrets.token_bytes(64)
+        shipment.buyer_signature = buyer_sig
+        batch = AnchorBatch(root=secrets.token_bytes(32), leaf_count=1)
+        with pytest.raises(StoreValueError, match="brand_signature"):
+            batch.brand_signature = b""
+        with pytest.raises(StoreValueError, match="brand_address"):
+            batch.brand_address = "0x1234"
+        batch.brand_address, batch.brand_signature = "0x" + "ab" * 20, brand_sig
+        session.add(batch)
+        shipment_id = shipment.id
+    with db_sessions() as session:
+        stored = session.get_one(Shipment, shipment_id)
+        assert stored.buyer_signature == buyer_sig and stored.payee_signature is None
+        row = session.scalars(select(AnchorBatch)).one()
+        assert row.brand_address == to_checksum_address("0x" + "ab" * 20)
+        assert row.brand_signature == brand_sig

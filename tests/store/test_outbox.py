@@ -92,6 +92,8 @@ def test_unknown_item_is_refused_before_anything_is_written(db_session: Session)
         ("event_time_ms", -1),
         ("event_time_ms", 2**63),
         ("event_time_ms", 1.5),
+        ("salt", b"\x00" * 31),
+        ("salt", "00" * 32),
     ],
 )
 def test_bad_event_fields_are_refused(db_session: Session, field: str, value: object) -> None:
@@ -109,6 +111,29 @@ def test_bad_event_fields_are_refused(db_session: Session, field: str, value: ob
     with pytest.raises(StoreValueError):
         record_event(db_session, **args)  # type: ignore[arg-type]
     assert _count(db_session, Event) == 0
+
+
+def test_a_given_salt_is_used_instead_of_a_random_one(db_sessions: sessionmaker[Session]) -> None:
+    # A brand signs a root over salts chosen before recording: the leaf must carry exactly those.
+    salt, event_hash = secrets.token_bytes(32), secrets.token_bytes(32)
+    with transaction(db_sessions) as session:
+        event = record_event(
+            session,
+            kind=0,
+            event_hash=event_hash,
+            event_json="{}",
+            event_type="ObjectEvent",
+            biz_step="commissioning",
+            event_time_ms=1,
+            recorded_by=None,
+            leaf_hash_fn=leaf_hash,
+            salt=salt,
+        )
+        event_id = event.id
+    with db_sessions() as session:
+        leaf = session.get_one(Event, event_id).leaf
+        assert leaf is not None
+        assert leaf.salt == salt and leaf.leaf_hash == leaf_hash(0, event_hash, salt)
 
 
 def test_leaf_hash_fn_returning_garbage_is_refused(db_session: Session) -> None:

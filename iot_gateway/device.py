@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,8 +27,30 @@ def reading_payload(reading: Reading, signature: bytes) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def load_next_seq(path: Path) -> int | None:
+    """The next seq saved in a device state file, or None if there is none (or it is unusable)."""
+    try:
+        value = json.loads(path.read_text())["nextSeq"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def save_next_seq(path: Path, next_seq: int) -> None:
+    """Write the next seq atomically (temp file + rename), so a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"nextSeq": next_seq}))
+    os.replace(tmp, path)
+
+
 class SimulatedDevice:
-    """A device key that numbers, signs and remembers its readings until the gateway acks them."""
+    """A device key that numbers, signs and remembers its readings until the gateway acks them.
+
+    With a `state_file`, the next seq is saved before each reading is handed out, so a
+    restarted simulator never reuses a seq (which the gateway would treat as equivocation).
+    """
 
     def __init__(
         self,
@@ -35,14 +59,18 @@ class SimulatedDevice:
         *,
         start_seq: int = 0,
         clock_ms: Callable[[], int] | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self._key = private_key
         self.domain = domain
         self.address: str = Account.from_key(private_key).address
-        self.next_seq = start_seq
+        self.state_file = state_file
+        saved = load_next_seq(state_file) if state_file is not None else None
+        self.next_seq = max(start_seq, saved) if saved is not None else start_seq
         self.acked_seq: int | None = None
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self._unacked: dict[int, bytes] = {}
+        # seq -> (payload, monotonic time it was last sent)
+        self._unacked: dict[int, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -65,10 +93,12 @@ class SimulatedDevice:
         lon_e7: int = 0,
         taken_at_ms: int | None = None,
     ) -> Reading:
-        """The next Reading (seq advances by one)."""
+        """The next Reading (seq advances by one, saved first when there is a state file)."""
         with self._lock:
             seq = self.next_seq
             self.next_seq += 1
+            if self.state_file is not None:
+                save_next_seq(self.state_file, self.next_seq)
         return Reading(
             device=self.address,
             seq=seq,
@@ -89,7 +119,7 @@ class SimulatedDevice:
         reading = self.make_reading(**fields)
         payload = reading_payload(reading, self.sign(reading))
         with self._lock:
-            self._unacked[reading.seq] = payload
+            self._unacked[reading.seq] = (payload, time.monotonic())
         return reading, payload
 
     def handle_ack(self, payload: bytes) -> int | None:
@@ -113,7 +143,22 @@ class SimulatedDevice:
     def unacked(self) -> list[tuple[int, bytes]]:
         """(seq, payload) of readings not acked yet, by seq: what to resend after an outage."""
         with self._lock:
-            return sorted(self._unacked.items())
+            return [(seq, entry[0]) for seq, entry in sorted(self._unacked.items())]
+
+    def due_for_resend(self, older_than_s: float, limit: int = 1000) -> list[tuple[int, bytes]]:
+        """Unacked readings last sent more than `older_than_s` ago (oldest seq first), marked
+        as sent now: the store-and-forward retry that survives a broker dropping messages."""
+        now = time.monotonic()
+        out: list[tuple[int, bytes]] = []
+        with self._lock:
+            for seq in sorted(self._unacked):
+                payload, sent = self._unacked[seq]
+                if now - sent >= older_than_s:
+                    self._unacked[seq] = (payload, now)
+                    out.append((seq, payload))
+                    if len(out) >= limit:
+                        break
+        return out
 
 
 class DeviceClient:
@@ -139,6 +184,9 @@ class DeviceClient:
 
     def _on_connect(self, client: mqtt.Client, *_args: Any) -> None:
         client.subscribe(self.device.ack_topic, qos=1)
+        # Back after an outage: forward what the gateway has not confirmed yet.
+        for _seq, payload in self.device.unacked():
+            client.publish(self.device.topic, payload, qos=1)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if self.device.handle_ack(bytes(msg.payload)) is not None:
@@ -169,6 +217,13 @@ class DeviceClient:
         for _seq, payload in pending:
             self.publish(payload, qos)
         return len(pending)
+
+    def resend_due(self, older_than_s: float, qos: int = 1) -> int:
+        """Resend readings unacked for `older_than_s` seconds; returns how many."""
+        due = self.device.due_for_resend(older_than_s)
+        for _seq, payload in due:
+            self.publish(payload, qos)
+        return len(due)
 
     def wait_acked(self, seq: int, timeout: float) -> bool:
         """Block until the gateway acked `seq` (or later), or the timeout passes."""

@@ -8,6 +8,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
 
 from core.eip712 import Domain
 from iot_gateway.device import DeviceClient, SimulatedDevice
@@ -47,7 +50,12 @@ def fleet_keys(seed: str, count: int) -> list[bytes]:
 
 
 class Fleet:
-    """N devices, one MQTT connection each; run() publishes on a fixed schedule."""
+    """N devices, one MQTT connection each; run() publishes on a fixed schedule.
+
+    Store-and-forward: a reading the gateway has not acked within `resend_after_s` is sent
+    again (and again), so messages a broker drops are not lost. With `state_dir`, each
+    device keeps its next seq in `<address>.json` there, so restarts never reuse a seq.
+    """
 
     def __init__(
         self,
@@ -58,10 +66,23 @@ class Fleet:
         protocol: ProtocolName = "5",
         profile: SensorProfile | None = None,
         noise_seed: int = 0,
+        resend_after_s: float = 10.0,
+        state_dir: Path | None = None,
     ) -> None:
+        if resend_after_s <= 0:
+            raise ValueError("resend_after_s must be positive")
         self.profile = profile or SensorProfile()
+        self.resend_after_s = resend_after_s
+        self.resent = 0
+        if state_dir is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
         self.clients = [
-            DeviceClient(SimulatedDevice(key, domain), endpoint, protocol=protocol) for key in keys
+            DeviceClient(
+                SimulatedDevice(key, domain, state_file=_state_file(state_dir, key)),
+                endpoint,
+                protocol=protocol,
+            )
+            for key in keys
         ]
         self._random = random.Random(noise_seed)
         self.published = 0
@@ -98,6 +119,7 @@ class Fleet:
             if stop.wait(max(0.0, due - time.monotonic())):
                 break
             elapsed = time.monotonic() - started
+            self.resend_due()
             for index, client in enumerate(self.clients):
                 p = self.profile
                 client.publish_reading(
@@ -110,16 +132,33 @@ class Fleet:
             tick += 1
         return self.published
 
+    def resend_due(self) -> int:
+        """Resend every reading unacked for resend_after_s; returns how many."""
+        count = sum(client.resend_due(self.resend_after_s) for client in self.clients)
+        self.resent += count
+        return count
+
     def wait_acked(self, timeout: float) -> bool:
-        """Block until the gateway acked every device's last reading (or the timeout passes)."""
+        """Resend as due until the gateway acked every device's last reading (or timeout)."""
         deadline = time.monotonic() + timeout
-        for client in self.clients:
-            last = client.device.next_seq - 1
-            if last >= 0 and not client.wait_acked(last, max(0.0, deadline - time.monotonic())):
+        while True:
+            pending = [client for client in self.clients if client.device.unacked()]
+            if not pending:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return False
-        return True
+            self.resend_due()
+            last_seq = pending[0].device.unacked()[-1][0] if pending[0].device.unacked() else 0
+            pending[0].wait_acked(last_seq, min(remaining, 0.5))
 
     def close(self) -> None:
         """Disconnect every device."""
         for client in self.clients:
             client.close()
+
+
+def _state_file(state_dir: Path | None, key: bytes) -> Path | None:
+    if state_dir is None:
+        return None
+    return state_dir / f"{Account.from_key(key).address.lower()}.json"

@@ -27,10 +27,11 @@ from iot_gateway.payload import (
     DeviceStatus,
     PayloadLimits,
     PayloadRejected,
+    RejectReason,
     authenticate,
     decode_reading,
 )
-from iot_gateway.pipeline import BatchWriter, Inbound, count_reject
+from iot_gateway.pipeline import BatchWriter, Inbound, cap_payload
 from iot_gateway.registry import DeviceRegistry
 from iot_gateway.rollup import rollup_once
 from iot_gateway.settings import GatewaySettings
@@ -65,6 +66,7 @@ class Gateway:
         )
         self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.queue_size)
         self.metrics.queue_depth.set_function(self._queue.qsize)
+        self._peak_depth = 0
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._gen_lock = threading.Lock()
@@ -179,33 +181,51 @@ class Gateway:
             _LOGGER.warning("disconnected from broker (%s); paho reconnects", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        received = time.monotonic()
         try:
-            item = self._classify(msg)
-        except Exception:  # one bad message never stops the loop
+            item = self._classify(msg, received)
+        except Exception as exc:  # one bad message never stops the loop
             _LOGGER.exception("unexpected error on message from %s", msg.topic)
-            item = Inbound(msg.mid, msg.qos, self._generation, msg.topic)
+            item = Inbound(
+                msg.mid,
+                msg.qos,
+                self._generation,
+                msg.topic,
+                cap_payload(bytes(msg.payload)),
+                received,
+                reject=PayloadRejected(RejectReason.INTERNAL_ERROR, repr(exc)[:200]),
+            )
+        # Blocks while the inbox is full: paho stops reading the socket, the broker stops
+        # sending (ReceiveMaximum), so a flood costs bounded memory, never dropped messages.
         while not self._stopping.is_set():
             try:
                 self._queue.put(item, timeout=0.5)
-                return
             except queue.Full:
                 continue
+            depth = self._queue.qsize()
+            if depth > self._peak_depth:
+                self._peak_depth = depth
+                self.metrics.queue_peak.set(depth)
+            return
         # Stopping: leave it unacknowledged, the broker redelivers it to the next session.
 
-    def _classify(self, msg: mqtt.MQTTMessage) -> Inbound:
+    def _classify(self, msg: mqtt.MQTTMessage, received: float) -> Inbound:
         gen = self._generation
+        payload = bytes(msg.payload)
+        base = Inbound(msg.mid, msg.qos, gen, msg.topic, cap_payload(payload), received)
         try:
             candidate = decode_reading(
-                bytes(msg.payload), msg.topic, self.domain, limits=self._limits, now_ms=_now_ms()
+                payload, msg.topic, self.domain, limits=self._limits, now_ms=_now_ms()
             )
             if self.registry.status(candidate.topic_device) is DeviceStatus.UNKNOWN:
                 # Maybe registered since the last reload: the writer reloads (rate-limited).
-                return Inbound(msg.mid, msg.qos, gen, msg.topic, unknown=candidate)
+                return Inbound(
+                    msg.mid, msg.qos, gen, msg.topic, base.payload, received, unknown=candidate
+                )
             reading = authenticate(candidate, self.registry.status)
         except PayloadRejected as exc:
-            count_reject(self.metrics, msg.topic, exc)
-            return Inbound(msg.mid, msg.qos, gen, msg.topic)
-        return Inbound(msg.mid, msg.qos, gen, msg.topic, reading=reading)
+            return base.with_outcome(reject=exc)
+        return base.with_outcome(reading=reading)
 
     # -- called from the writer thread -----------------------------------------------------
 

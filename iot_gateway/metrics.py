@@ -7,7 +7,7 @@ import threading
 from typing import TypedDict
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from iot_gateway.payload import RejectReason
 
@@ -18,15 +18,18 @@ class GatewayStats(TypedDict):
     accepted: float
     rejected: dict[str, float]
     duplicates: float
-    conflicts: float
+    equivocations: float
     queue_depth: float
+    queue_peak: float
+    ack_latency_count: float
+    ack_latency_sum_s: float
     batches: float
     write_errors: float
     rollup_events: float
 
 
 class GatewayMetrics:
-    """accepted, rejected{reason}, duplicates, queue depth, and friends."""
+    """accepted, rejected{reason}, duplicates, equivocations, ack latency, queue depth, ..."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -46,14 +49,25 @@ class GatewayMetrics:
             "Valid readings whose (device, seq) was already stored.",
             registry=self.registry,
         )
-        self.conflicts = Counter(
-            "chaintrace_gateway_readings_conflict",
-            "Valid readings reusing a stored (device, seq) with different content.",
+        self.equivocations = Counter(
+            "chaintrace_gateway_readings_equivocation",
+            "Validly signed readings reusing a stored (device, seq) with another digest (alert).",
             registry=self.registry,
         )
         self.queue_depth = Gauge(
             "chaintrace_gateway_queue_depth",
             "Messages parsed and waiting for the writer.",
+            registry=self.registry,
+        )
+        self.queue_peak = Gauge(
+            "chaintrace_gateway_queue_depth_peak",
+            "The most messages ever waiting for the writer at once (bounded by queue_size).",
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "chaintrace_gateway_ack_latency_seconds",
+            "From a message's arrival to its MQTT ack (after the database commit).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
         self.batches = Counter(
@@ -96,8 +110,11 @@ class GatewayMetrics:
             "accepted": self._sample(prefix + "readings_accepted_total"),
             "rejected": rejected,
             "duplicates": self._sample(prefix + "readings_duplicate_total"),
-            "conflicts": self._sample(prefix + "readings_conflict_total"),
+            "equivocations": self._sample(prefix + "readings_equivocation_total"),
             "queue_depth": self._sample(prefix + "queue_depth"),
+            "queue_peak": self._sample(prefix + "queue_depth_peak"),
+            "ack_latency_count": self._sample(prefix + "ack_latency_seconds_count"),
+            "ack_latency_sum_s": self._sample(prefix + "ack_latency_seconds_sum"),
             "batches": self._sample(prefix + "batches_committed_total"),
             "write_errors": self._sample(prefix + "write_errors_total"),
             "rollup_events": self._sample(prefix + "rollup_events_total"),

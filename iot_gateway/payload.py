@@ -43,6 +43,13 @@ class RejectReason(enum.StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     REVOKED_DEVICE = "revoked_device"
     BAD_SIGNATURE = "bad_signature"
+    # Valid signature, but the (device, seq) is stored with another digest: a device (or its
+    # stolen key) signed two different readings under one seq.
+    EQUIVOCATION = "equivocation"
+    # Passed every check above but the database refused the row (a bug, kept for inspection).
+    STORE_REFUSED = "store_refused"
+    # The gateway itself failed on the message (a bug): kept, so nothing vanishes silently.
+    INTERNAL_ERROR = "internal_error"
 
 
 class DeviceStatus(enum.Enum):
@@ -59,10 +66,20 @@ DeviceLookup = Callable[[str], DeviceStatus]
 class PayloadRejected(ValueError):
     """A message that cannot be stored; `reason` is the counter label, `detail` for the log."""
 
-    def __init__(self, reason: RejectReason, detail: str) -> None:
+    def __init__(
+        self,
+        reason: RejectReason,
+        detail: str,
+        *,
+        device: str | None = None,
+        seq: int | None = None,
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        # What the message claimed, when it got that far: for the dead-letter row.
+        self.device = device
+        self.seq = seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +197,22 @@ def decode_reading(
 ) -> UnverifiedReading:
     """Check size, JSON shape, strict integer ranges, clock skew and topic; compute the digest."""
     data = _load_object(payload, limits)
+    try:
+        return _decode_object(data, topic, domain, limits, now_ms)
+    except PayloadRejected as exc:
+        device, seq = data.get("device"), data.get("seq")
+        exc.device = device if isinstance(device, str) else _topic_tail(topic)
+        exc.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        raise
+
+
+def _topic_tail(topic: str) -> str | None:
+    return topic[len(READINGS_PREFIX) :] if topic.startswith(READINGS_PREFIX) else None
+
+
+def _decode_object(
+    data: dict[str, Any], topic: str, domain: Domain, limits: PayloadLimits, now_ms: int
+) -> UnverifiedReading:
     _check_fields(data)
     if data["takenAtMs"] > now_ms + limits.max_future_skew_ms:
         raise PayloadRejected(
@@ -220,11 +253,15 @@ def check_signature(candidate: UnverifiedReading) -> None:
 def authenticate(candidate: UnverifiedReading, lookup: DeviceLookup) -> SignedReading:
     """Registry check first (cheap, no ECDSA for unknown senders), then the signature."""
     status = lookup(candidate.topic_device)
-    if status is DeviceStatus.UNKNOWN:
-        raise PayloadRejected(RejectReason.UNKNOWN_DEVICE, "device not registered")
-    if status is DeviceStatus.REVOKED:
-        raise PayloadRejected(RejectReason.REVOKED_DEVICE, "device revoked")
-    check_signature(candidate)
+    try:
+        if status is DeviceStatus.UNKNOWN:
+            raise PayloadRejected(RejectReason.UNKNOWN_DEVICE, "device not registered")
+        if status is DeviceStatus.REVOKED:
+            raise PayloadRejected(RejectReason.REVOKED_DEVICE, "device revoked")
+        check_signature(candidate)
+    except PayloadRejected as exc:
+        exc.device, exc.seq = candidate.topic_device, candidate.reading.seq
+        raise
     return SignedReading(
         candidate.reading, candidate.signature, candidate.digest, candidate.topic_device
     )

@@ -1,4 +1,8 @@
-"""The writer side of the gateway: batches from the inbox, one transaction each, then acks."""
+"""The writer side of the gateway: batches from the inbox, one transaction each, then acks.
+
+Every message ends in exactly one place, committed before its MQTT ack: a stored reading, a
+duplicate (already stored), or a dead letter with its reason (rejects and equivocations).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,18 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from iot_gateway.metrics import GatewayMetrics
-from iot_gateway.payload import PayloadRejected, SignedReading, UnverifiedReading, authenticate
+from iot_gateway.payload import (
+    PayloadRejected,
+    RejectReason,
+    SignedReading,
+    UnverifiedReading,
+    authenticate,
+)
 from iot_gateway.registry import DeviceRegistry
 from iot_gateway.settings import GatewaySettings
 from iot_gateway.writer import BatchResult, write_batch
 from store.db import transaction
+from store.dead_letters import MAX_PAYLOAD_BYTES, NewDeadLetter, add_dead_letters
 from store.errors import StoreValueError
 
 _LOGGER = logging.getLogger(__name__)
@@ -25,21 +36,49 @@ _RETRY_MAX_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """A received message waiting for the writer: what to store (if anything) and what to ack."""
+    """A received message waiting for the writer: what to store, dead-letter, and ack."""
 
     mid: int
     qos: int
     generation: int
     topic: str
+    # The first MAX_PAYLOAD_BYTES of the message, for a dead letter.
+    payload: bytes = b""
+    received: float = 0.0  # time.monotonic() when paho handed it over
     reading: SignedReading | None = None
     # Well-formed, from a device the cache did not know: re-checked after a registry reload.
     unknown: UnverifiedReading | None = None
+    reject: PayloadRejected | None = None
+
+    def with_outcome(
+        self, reading: SignedReading | None = None, reject: PayloadRejected | None = None
+    ) -> Inbound:
+        """The same message with its verdict."""
+        return Inbound(
+            self.mid,
+            self.qos,
+            self.generation,
+            self.topic,
+            self.payload,
+            self.received,
+            reading=reading,
+            reject=reject,
+        )
 
 
-def count_reject(metrics: GatewayMetrics, topic: str, exc: PayloadRejected) -> None:
-    """Count and log one rejected message (with its topic)."""
-    metrics.rejected.labels(reason=exc.reason.value).inc()
-    _LOGGER.warning("rejected message on %s: %s", topic[:200], exc)
+def cap_payload(payload: bytes) -> bytes:
+    """What an Inbound keeps of a payload (a dead letter holds no more)."""
+    return payload[:MAX_PAYLOAD_BYTES]
+
+
+def dead_letter(item: Inbound, reason: RejectReason, detail: str) -> NewDeadLetter:
+    """The dead-letter row for a message."""
+    reject = item.reject
+    device = reject.device if reject is not None else None
+    seq = reject.seq if reject is not None else None
+    if item.reading is not None:
+        device, seq = item.reading.device, item.reading.reading.seq
+    return NewDeadLetter(item.topic, item.payload, reason.value, detail, device, seq)
 
 
 class BatchWriter:
@@ -127,52 +166,96 @@ class BatchWriter:
             try:
                 reading = authenticate(item.unknown, self.registry.status)
             except PayloadRejected as exc:
-                count_reject(self.metrics, item.topic, exc)
-                out.append(Inbound(item.mid, item.qos, item.generation, item.topic))
+                out.append(item.with_outcome(reject=exc))
             else:
-                out.append(Inbound(item.mid, item.qos, item.generation, item.topic, reading))
+                out.append(item.with_outcome(reading=reading))
         return out
 
     def process(self, batch: list[Inbound]) -> None:
-        """Store a batch's readings, then ack its messages (none if it could not be stored)."""
+        """Store a batch's readings and dead letters, then ack its messages (none on failure)."""
         resolved = self._resolve_unknown(batch)
         if resolved is None:
             return  # stopping while the database was unavailable: the broker redelivers
         batch = resolved
-        readings = [item.reading for item in batch if item.reading is not None]
-        result = self.commit(readings) if readings else None
-        if readings and result is None:
+        result = self.commit(batch)
+        if result is None:
             return  # stopping while the database was unavailable: the broker redelivers
         self._ack(batch)
-        if result is not None:
-            self._account(result)
+        now = time.monotonic()
+        for item in batch:
+            if item.received:
+                self.metrics.ack_latency.observe(now - item.received)
+        self._account(batch, result)
 
-    def commit(self, readings: list[SignedReading]) -> BatchResult | None:
+    def commit(self, batch: Sequence[Inbound]) -> BatchResult | None:
         """One transaction, retried while the database fails; None if stopped meanwhile."""
         delay = 0.5
         while True:
             try:
                 with transaction(self.sessions) as session:
-                    return write_batch(session, readings)
+                    return self._write(session, batch)
             except StoreValueError as exc:
                 # The data, not the database: retrying the same batch would fail forever.
                 self.metrics.write_errors.inc()
-                return self._commit_one_by_one(readings, exc)
+                return self._commit_one_by_one(batch, exc)
             except Exception as exc:
                 self.metrics.write_errors.inc()
-                _LOGGER.error("storing %d readings failed (%s); retrying", len(readings), exc)
+                _LOGGER.error("storing a batch of %d failed (%s); retrying", len(batch), exc)
             if self._stopping.wait(delay):
                 return None
             delay = min(delay * 2, _RETRY_MAX_S)
 
+    def _write(self, session: Session, batch: Sequence[Inbound]) -> BatchResult:
+        readings = [item.reading for item in batch if item.reading is not None]
+        result = write_batch(session, readings) if readings else BatchResult(0, 0, [], {})
+        letters = [
+            dead_letter(item, item.reject.reason, item.reject.detail)
+            for item in batch
+            if item.reject is not None
+        ]
+        letters += self._equivocation_letters(batch, result)
+        add_dead_letters(session, letters)
+        return result
+
+    @staticmethod
+    def _equivocation_letters(batch: Sequence[Inbound], result: BatchResult) -> list[NewDeadLetter]:
+        if not result.conflicts:
+            return []
+        by_key = {
+            (item.reading.device, item.reading.reading.seq, item.reading.digest): item
+            for item in batch
+            if item.reading is not None
+        }
+        letters = []
+        for conflict in result.conflicts:
+            key = (conflict.device_address.lower(), conflict.seq, conflict.new_digest)
+            detail = (
+                f"seq {conflict.seq} stored with digest 0x{conflict.stored_digest.hex()}, "
+                f"this one signs 0x{conflict.new_digest.hex()}"
+            )
+            item = by_key.get(key)
+            if item is not None:
+                letters.append(dead_letter(item, RejectReason.EQUIVOCATION, detail))
+        return letters
+
     def _commit_one_by_one(
-        self, readings: list[SignedReading], exc: StoreValueError
+        self, batch: Sequence[Inbound], exc: StoreValueError
     ) -> BatchResult | None:
-        if len(readings) == 1:
-            r = readings[0].reading
-            _LOGGER.error("dropping reading %s #%d the store refuses: %s", r.device, r.seq, exc)
-            return BatchResult(0, 0, [], {})
-        results = [self.commit([reading]) for reading in readings]
+        if len(batch) == 1:
+            (item,) = batch
+            if item.reading is None:
+                # Only a dead letter itself can get here: a bug, not data; never loop on it.
+                _LOGGER.error("the store refuses a dead letter for %s: %s", item.topic, exc)
+                return BatchResult(0, 0, [], {})
+            _LOGGER.error("dead-lettering a reading the store refuses (%s): %s", item.topic, exc)
+            reject = PayloadRejected(
+                RejectReason.STORE_REFUSED,
+                str(exc)[:500],
+                device=item.reading.device,
+                seq=item.reading.reading.seq,
+            )
+            return self.commit([item.with_outcome(reject=reject)])
+        results = [self.commit([item]) for item in batch]
         if any(result is None for result in results):
             return None
         done = [result for result in results if result is not None]
@@ -183,16 +266,25 @@ class BatchWriter:
             {device: seq for r in done for device, seq in r.acked_seq.items()},
         )
 
-    def _account(self, result: BatchResult) -> None:
+    def _account(self, batch: Sequence[Inbound], result: BatchResult) -> None:
         self.metrics.batches.inc()
         self.metrics.accepted.inc(result.inserted)
         self.metrics.duplicates.inc(result.duplicates)
-        self.metrics.conflicts.inc(len(result.conflicts))
+        for item in batch:
+            if item.reject is not None:
+                self.metrics.rejected.labels(reason=item.reject.reason.value).inc()
+                _LOGGER.warning("rejected message on %s: %s", item.topic[:200], item.reject)
         for conflict in result.conflicts:
-            _LOGGER.warning(
-                "device %s reused seq %d with different content; kept the first",
+            self.metrics.equivocations.inc()
+            self.metrics.rejected.labels(reason=RejectReason.EQUIVOCATION.value).inc()
+            # An alert, not a warning: a device key signed two readings under one seq.
+            _LOGGER.error(
+                "EQUIVOCATION: device %s signed two readings with seq %d (stored 0x%s, new 0x%s);"
+                " kept the first, dead-lettered the second",
                 conflict.device_address,
                 conflict.seq,
+                conflict.stored_digest.hex(),
+                conflict.new_digest.hex(),
             )
         for device, seq in result.acked_seq.items():
             self._publish_ack(device, seq)

@@ -3,6 +3,8 @@
 
 Device keys are derived from --seed, so the same seed always gives the same devices: register
 the addresses printed on the first line (JSON) before the gateway will accept their readings.
+With --state-dir the devices' sequence numbers continue across runs (a reused seq with other
+content is equivocation); unacknowledged readings are resent every --resend-after seconds.
 
 Example: python scripts/simulate_fleet.py --mqtt-url mqtt://127.0.0.1:1883 --chain-id 31337 \
     --verifying-contract 0x5FbDB2315678afecb367f032d93F642f64180aa3 --devices 3 --rate 2 \
@@ -43,9 +45,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--excursion-delta-c", type=float, default=6.0)
     parser.add_argument("--excursion-device", type=int, action="append", help="index (repeat)")
     parser.add_argument("--wait-acks", type=float, default=30.0, help="seconds to wait at the end")
+    parser.add_argument(
+        "--resend-after", type=float, default=10.0, help="resend readings unacked this long (s)"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, help="keeps each device's next seq here, across restarts"
+    )
     args = parser.parse_args(argv)
-    if args.devices < 1 or args.rate <= 0 or args.count < 0:
-        parser.error("--devices >= 1, --rate > 0 and --count >= 0 are required")
+    if args.devices < 1 or args.rate <= 0 or args.count < 0 or args.resend_after <= 0:
+        parser.error("--devices >= 1, --rate > 0, --count >= 0, --resend-after > 0 are required")
     return args
 
 
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         parse_mqtt_url(args.mqtt_url),
         protocol=args.protocol,
         profile=profile,
+        resend_after_s=args.resend_after,
+        state_dir=args.state_dir,
     )
     print(json.dumps({"devices": fleet.addresses}), flush=True)
     stop = threading.Event()
@@ -91,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         fleet.close()
     acks = {c.device.address: c.device.acked_seq for c in fleet.clients}
-    print(json.dumps({"published": published, "allAcked": acked, "ackedSeq": acks}), flush=True)
+    summary = {"published": published, "resent": fleet.resent, "allAcked": acked, "ackedSeq": acks}
+    print(json.dumps(summary), flush=True)
     return 0 if acked or args.wait_acks == 0 else 1
 
 

@@ -130,7 +130,7 @@ def test_shared_subscription_splits_without_duplicates(
     assert reading_count(db_sessions) == 100
 
 
-def test_a_reading_the_store_refuses_is_dropped_not_retried_forever(
+def test_a_reading_the_store_refuses_is_dead_lettered_not_retried_forever(
     db_sessions: sessionmaker[Session],
     make_settings: Callable[..., GatewaySettings],
     register_device: Callable[..., SimulatedDevice],
@@ -140,27 +140,32 @@ def test_a_reading_the_store_refuses_is_dropped_not_retried_forever(
     from core.eip712 import reading_digest
     from iot_gateway.gateway import Gateway
     from iot_gateway.payload import SignedReading
+    from iot_gateway.pipeline import Inbound
+    from store.dead_letters import list_dead_letters
 
     device = register_device()
-    readings = []
+    items = []
     for i in range(3):
         reading = device.make_reading(temperature_centi_c=i)
         digest = reading_digest(reading, domain)
         # The middle one carries a 31-byte digest: no payload can produce it, the store refuses.
-        readings.append(
-            SignedReading(
-                reading,
-                device.sign(reading),
-                digest[:31] if i == 1 else digest,
-                device.address.lower(),
-            )
+        signed = SignedReading(
+            reading, device.sign(reading), digest[:31] if i == 1 else digest, device.address.lower()
         )
+        items.append(Inbound(i + 1, 1, 0, device.topic, b"payload", reading=signed))
     gateway = Gateway(make_settings(db_url))  # never started: only its writer path is used
     try:
-        result = gateway.writer.commit(readings)
+        result = gateway.writer.commit(items)
     finally:
         gateway.stop()
     assert result is not None and result.inserted == 2
     # The whole batch failed once, then the refused reading alone: two failed transactions.
     assert gateway.metrics.snapshot()["write_errors"] == 2
     assert reading_count(db_sessions, device.address) == 2
+    with db_sessions() as session:
+        (letter,) = list_dead_letters(session)
+    assert (letter.reason, letter.device_address, letter.seq) == (
+        "store_refused",
+        device.address,
+        1,
+    )

@@ -68,7 +68,7 @@ def test_200_readings_from_3_devices_stored_once_acked_and_rolled_up(
         snapshot = gateway.metrics.snapshot()
 
     assert snapshot["accepted"] == 200
-    assert snapshot["conflicts"] == 0
+    assert snapshot["equivocations"] == 0
     assert sum(snapshot["rejected"].values()) == 0
     assert reading_count(db_sessions) == 200
 

@@ -51,13 +51,37 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) ->
     return False
 
 
-class MosquittoBroker:
-    """A private Mosquitto process with a generated config (no persistence, anonymous)."""
+def find_mosquitto_passwd() -> str | None:
+    """The mosquitto_passwd binary, or None."""
+    found = shutil.which("mosquitto_passwd")
+    if found:
+        return found
+    candidates = ("/usr/bin/mosquitto_passwd", "/usr/local/bin/mosquitto_passwd")
+    return next((p for p in candidates if os.access(p, os.X_OK)), None)
 
-    def __init__(self, binary: str, workdir: Path, max_inflight: int = 20) -> None:
+
+class MosquittoBroker:
+    """A private Mosquitto process with a generated config (no persistence).
+
+    Anonymous unless `users` is given: then a password file is made with mosquitto_passwd and
+    only those users may connect. `max_queued` is the broker's max_queued_messages (per client:
+    QoS 1 messages beyond the in-flight window that it holds; it drops the rest).
+    """
+
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        max_inflight: int = 20,
+        *,
+        max_queued: int = 100_000,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.binary = binary
         self.workdir = workdir
         self.max_inflight = max_inflight
+        self.max_queued = max_queued
+        self.users = users
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -65,6 +89,19 @@ class MosquittoBroker:
     def url(self) -> str:
         """mqtt://127.0.0.1:<port>."""
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def _auth_lines(self) -> str:
+        if self.users is None:
+            return "allow_anonymous true\n"
+        passwd = find_mosquitto_passwd()
+        if passwd is None:
+            raise RuntimeError("mosquitto_passwd not found")
+        path = self.workdir / "passwords"
+        path.write_text("")
+        for user, password in self.users.items():
+            subprocess.run([passwd, "-b", str(path), user, password], check=True, timeout=30)
+        path.chmod(0o600)
+        return f"allow_anonymous false\npassword_file {path}\n"
 
     @property
     def log_path(self) -> Path:
@@ -78,11 +115,9 @@ class MosquittoBroker:
             self.port = port or free_port()
             conf = self.workdir / "mosquitto.conf"
             conf.write_text(
-                f"listener {self.port} 127.0.0.1\n"
-                "allow_anonymous true\n"
-                "persistence false\n"
+                f"listener {self.port} 127.0.0.1\n" + self._auth_lines() + "persistence false\n"
                 f"max_inflight_messages {self.max_inflight}\n"
-                "max_queued_messages 100000\n"
+                f"max_queued_messages {self.max_queued}\n"
                 f"log_dest file {self.log_path}\n"
                 "log_type error\nlog_type warning\nlog_type notice\n"
             )
@@ -117,13 +152,17 @@ class MosquittoBroker:
         return self._proc is not None and self._proc.poll() is None
 
 
-def start_private_broker(workdir: Path) -> MosquittoBroker:
+def start_private_broker(
+    workdir: Path, *, max_queued: int = 100_000, users: dict[str, str] | None = None
+) -> MosquittoBroker:
     """Start a private broker, or skip/fail with the reason when Mosquitto is unavailable."""
     binary = find_mosquitto()
     if binary is None:
         skip_or_fail("mosquitto not found on PATH or in /usr/sbin (apt-get install mosquitto)")
     assert binary is not None
-    broker = MosquittoBroker(binary, workdir)
+    if users is not None and find_mosquitto_passwd() is None:
+        skip_or_fail("mosquitto_passwd not found (apt-get install mosquitto)")
+    broker = MosquittoBroker(binary, workdir, max_queued=max_queued, users=users)
     try:
         broker.start()
     except (OSError, RuntimeError) as exc:

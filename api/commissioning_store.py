@@ -1,27 +1,32 @@
-"""Adapter over store/ for brand commissioning: drafts, and batches signed by a brand.
+"""Brand commissioning in the store: drafts that expire unsigned, and batches a brand signed.
 
-store/ has no columns for a commissioning draft or for the brand's signature on a batch, and its
-record_event() picks the salt itself, while a brand signs a root over salts chosen before. Until
-store grows them (`record_event(salt=...)`, `anchor_batches.brand_address` and
-`anchor_batches.brand_signature`), this module keeps both in the settings table under the keys
-below, and the anchoring worker relays a batch with `anchorCommissioning` when
-`commissioning_of_batch(root)` finds one.
+A draft lives in `commissioning_drafts` until the brand signs it (or it expires); the signature
+turns it into items, events recorded with the draft's salts, and a pending batch carrying
+`brand_address` and `brand_signature`, which the anchoring worker relays with
+`anchorCommissioning`.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from api.commissioning import AWAITING_SIGNATURE, SUBMITTED
+from api.errors import ApiError
 from core.merkle import MerkleTree, leaf_hash
-from store import create_batch, get_setting, record_event, set_setting
-from store.models import AnchorBatch, Event, Item
+from store import create_batch, record_event
+from store.models import AnchorBatch, CommissioningDraft, Event, Item
+from store.models.types import utcnow
 
-DRAFT_KEY = "commissioning:draft:{id}"
-BATCH_KEY = "commissioning:batch:{root}"
+
+class DraftExpired(ApiError):
+    """410: the draft was not signed in time; the brand starts a new one."""
+
+    status_code = 410
 
 
 @dataclass(frozen=True)
@@ -32,35 +37,81 @@ class CommissioningBatch:
     leaf_count: int
     brand: str
     signature: str
-    commissioning_id: str
 
 
-def load_draft(session: Session, draft_id: str) -> dict[str, Any] | None:
-    """A commissioning draft by id, or None."""
-    if not isinstance(draft_id, str) or not draft_id.isalnum() or len(draft_id) > 64:
+def load_draft(
+    session: Session, draft_id: str, *, for_update: bool = False
+) -> CommissioningDraft | None:
+    """A commissioning draft by id (locked for this transaction if asked), or None."""
+    if not isinstance(draft_id, str) or not draft_id.isalnum() or len(draft_id) > 32:
         return None
-    value = get_setting(session, DRAFT_KEY.format(id=draft_id))
-    return value if isinstance(value, dict) else None
+    return session.get(CommissioningDraft, draft_id, with_for_update=for_update)
 
 
-def save_draft(session: Session, draft: dict[str, Any]) -> None:
-    """Store (or replace) a draft under its id."""
-    # A copy: the JSON column notices a new value, not one changed in place.
-    set_setting(session, DRAFT_KEY.format(id=draft["id"]), copy.deepcopy(draft))
+def expires_at(row: CommissioningDraft, ttl: timedelta) -> datetime | None:
+    """When an unsigned draft stops accepting a signature; None once it is submitted."""
+    return row.created_at + ttl if row.status == AWAITING_SIGNATURE else None
+
+
+def check_not_expired(row: CommissioningDraft, ttl: timedelta) -> None:
+    """Raise DraftExpired (410) if the draft is still unsigned and older than `ttl`."""
+    deadline = expires_at(row, ttl)
+    if deadline is not None and utcnow() >= deadline:
+        raise DraftExpired(
+            f"commissioning {row.id} expired unsigned at {deadline.isoformat()} "
+            f"(drafts must be signed within {int(ttl.total_seconds())} s): start a new one"
+        )
+
+
+def save_draft(session: Session, draft: dict[str, Any]) -> CommissioningDraft:
+    """Store a new draft built by api.commissioning.build_draft."""
+    row = CommissioningDraft(
+        id=draft["id"],
+        principal_id=draft["principalId"],
+        status=draft["status"],
+        draft=draft,
+        created_at=datetime.fromisoformat(draft["createdAt"]),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def mark_submitted(session: Session, row: CommissioningDraft) -> dict[str, Any]:
+    """The draft, now submitted (signed drafts never expire: they name their batch)."""
+    # A new dict: the JSON column notices a new value, not one changed in place.
+    row.draft = {**row.draft, "status": SUBMITTED}
+    row.status = SUBMITTED
+    session.flush()
+    return row.draft
+
+
+def purge_expired_drafts(session: Session, ttl: timedelta) -> int:
+    """Delete unsigned drafts expired for longer than `ttl` (until then they answer 410)."""
+    cutoff = utcnow() - 2 * ttl
+    result = session.execute(
+        delete(CommissioningDraft).where(
+            CommissioningDraft.status == AWAITING_SIGNATURE,
+            CommissioningDraft.created_at < cutoff,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def commissioning_of_batch(session: Session, root: bytes | str) -> CommissioningBatch | None:
-    """The brand signature behind a batch root, or None for a platform batch."""
-    root_hex = root if isinstance(root, str) else "0x" + root.hex()
-    value = get_setting(session, BATCH_KEY.format(root=root_hex.lower()))
-    if not isinstance(value, dict):
+    """The brand signature behind a batch root; None for a platform batch or a refused relay."""
+    raw = bytes.fromhex(root.removeprefix("0x")) if isinstance(root, str) else bytes(root)
+    batch = session.scalar(select(AnchorBatch).where(AnchorBatch.root == raw))
+    if batch is None or batch.brand_address is None or batch.brand_signature is None:
+        return None
+    if batch.relay_refused_at is not None:
+        # Anchored as a platform root: the chain does not record the brand as its signer.
         return None
     return CommissioningBatch(
-        root=root_hex.lower(),
-        leaf_count=int(value["leafCount"]),
-        brand=str(value["brand"]),
-        signature=str(value["signature"]),
-        commissioning_id=str(value["commissioningId"]),
+        root="0x" + raw.hex(),
+        leaf_count=batch.leaf_count,
+        brand=batch.brand_address,
+        signature="0x" + bytes(batch.brand_signature).hex(),
     )
 
 
@@ -83,11 +134,10 @@ def store_commissioning(
         item = Item(product_id=product_id, serial=entry["serial"])
         session.add(item)
         session.flush()
-        event_hash = bytes.fromhex(entry["eventHash"][2:])
         event = record_event(
             session,
             kind=0,
-            event_hash=event_hash,
+            event_hash=bytes.fromhex(entry["eventHash"][2:]),
             event_json=entry["eventJson"],
             event_type="ObjectEvent",
             biz_step="commissioning",
@@ -95,31 +145,19 @@ def store_commissioning(
             recorded_by=recorded_by,
             item_ids=[item.id],
             leaf_hash_fn=leaf_hash,
+            # The brand signed a root over these salts: the leaf must carry them.
+            salt=bytes.fromhex(entry["salt"][2:]),
         )
-        # The brand signed a root over these salts: the leaf must carry them, not a fresh one.
-        if event.leaf is None:
-            raise RuntimeError(f"event {event.id} was recorded without a leaf")
-        salt = bytes.fromhex(entry["salt"][2:])
-        event.leaf.salt = salt
-        event.leaf.leaf_hash = leaf_hash(0, event_hash, salt)
         item.commission_event_id = event.id
         items.append(item)
         events.append(event)
     session.flush()
     leaves = [event.leaf for event in events if event.leaf is not None]
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-    root_hex = "0x" + tree.root.hex()
-    if root_hex != draft["root"]:
+    if "0x" + tree.root.hex() != draft["root"]:
         raise ValueError("the stored leaves do not rebuild the signed root")
     batch = create_batch(session, tree.root, leaves, tree.proofs())
-    set_setting(
-        session,
-        BATCH_KEY.format(root=root_hex),
-        {
-            "leafCount": len(leaves),
-            "brand": brand_address,
-            "signature": signature,
-            "commissioningId": draft["id"],
-        },
-    )
+    batch.brand_address = brand_address
+    batch.brand_signature = bytes.fromhex(signature.removeprefix("0x"))
+    session.flush()
     return batch, items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
@@ -28,11 +29,18 @@ class ApiSettings(BaseSettings):
     public_base_url: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65_535)
+    # How long a commissioning draft waits for the brand's signature before answering 410 Gone.
+    commissioning_draft_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=365 * 24 * 3600)
 
     @property
     def dev(self) -> bool:
         """Whether the process runs in dev mode (CHAINTRACE_DEV)."""
         return self.chaintrace_dev
+
+    @property
+    def commissioning_draft_ttl(self) -> timedelta:
+        """COMMISSIONING_DRAFT_TTL_SECONDS as a duration."""
+        return timedelta(seconds=self.commissioning_draft_ttl_seconds)
 
     @property
     def base_url(self) -> str:

@@ -1,9 +1,4 @@
-"""Adapter over store/ for shipments: lookups by visibility, and the parties' terms signatures.
-
-store/ has no columns for the buyer's and the payee's signatures over the terms; until it has
-(`shipments.buyer_signature`, `shipments.payee_signature`), they live in the settings table under
-SIGNATURES_KEY.
-"""
+"""Shipments for the API: lookups by visibility, and the parties' terms signatures."""
 
 from __future__ import annotations
 
@@ -13,11 +8,9 @@ from sqlalchemy.orm import Session
 
 from api.errors import NotFound
 from core.eip712 import Terms
-from store import get_setting, set_setting
 from store.models import Principal, Role, Shipment
 from store.shipments import shipment_by_hex
 
-SIGNATURES_KEY = "shipment:signatures:{id}"
 BUYER, PAYEE = "buyer", "payee"
 # Roles that may read every shipment.
 _OVERSEERS = frozenset({Role.ADMIN, Role.AUDITOR})
@@ -42,18 +35,21 @@ def terms_of(shipment: Shipment) -> Terms:
 
 
 def signatures(session: Session, shipment: Shipment) -> dict[str, str]:
-    """The terms signatures received so far, by party ("buyer", "payee")."""
-    value = get_setting(session, SIGNATURES_KEY.format(id=shipment.shipment_id), {})
-    return (
-        {k: v for k, v in value.items() if k in (BUYER, PAYEE)} if isinstance(value, dict) else {}
-    )
+    """The terms signatures received so far, by party ("buyer", "payee"), as 0x-hex."""
+    stored = {BUYER: shipment.buyer_signature, PAYEE: shipment.payee_signature}
+    return {party: "0x" + bytes(sig).hex() for party, sig in stored.items() if sig is not None}
 
 
 def add_signature(session: Session, shipment: Shipment, party: str, signature: str) -> None:
     """Record one party's terms signature (replacing an earlier one of the same party)."""
-    current = signatures(session, shipment)
-    current[party] = signature
-    set_setting(session, SIGNATURES_KEY.format(id=shipment.shipment_id), current)
+    raw = bytes.fromhex(signature.removeprefix("0x"))
+    if party == BUYER:
+        shipment.buyer_signature = raw
+    elif party == PAYEE:
+        shipment.payee_signature = raw
+    else:
+        raise ValueError(f"unknown party {party!r}")
+    session.flush()
 
 
 def shipment_for_write(session: Session, shipment_id: str) -> Shipment:

@@ -1,8 +1,8 @@
 """The anchoring worker's transactions: calldata per batch, fees and nonces, signed into the store.
 
 A platform batch is anchored with `anchor(root, leafCount)`; a batch whose root a brand signed
-is relayed with `anchorCommissioning(root, leafCount, brand, signature)`. The brand's signature
-is read from the store's settings table under COMMISSIONING_BATCH_KEY (written by the API).
+is relayed with `anchorCommissioning(root, leafCount, brand, signature)`. The brand and its
+signature are the batch's `brand_address` and `brand_signature` columns (written by the API).
 """
 
 from __future__ import annotations
@@ -22,20 +22,18 @@ from chain.clients import TraceAnchorClient
 from chain.errors import ChainValueError
 from chain.transactions import chain_errors, estimate_gas, fee_fields
 from store.models import AnchorBatch, BatchStatus
+from store.models.types import utcnow
 
 _LOGGER = logging.getLogger(__name__)
-
-# Where the API records a brand-signed batch (api/commissioning_store.py's BATCH_KEY; chain
-# cannot import api): {"leafCount": n, "brand": "0x..", "signature": "0x..", ...}.
-COMMISSIONING_BATCH_KEY = "commissioning:batch:{root}"
-# Written by this worker when the contract refuses a brand's signature: the same leaves (same
-# root) are then anchored as a platform batch instead of failing again: {"error": "..."}.
-COMMISSIONING_REFUSED_KEY = "commissioning:refused:{root}"
 
 
 def hex0x(value: bytes) -> str:
     """0x-prefixed lowercase hex."""
     return "0x" + bytes(value).hex()
+
+
+def _batch_of(session: Session, root: bytes) -> AnchorBatch | None:
+    return session.scalar(select(AnchorBatch).where(AnchorBatch.root == bytes(root)))
 
 
 @dataclass(frozen=True)
@@ -63,24 +61,22 @@ class AnchorTransactions:
         self._platform_gas: int | None = None
 
     def call_for(self, session: Session, root: bytes, leaf_count: int) -> AnchorCall:
-        """The call for a batch: anchorCommissioning if a brand signed its root, else anchor."""
-        record = store.get_setting(session, COMMISSIONING_BATCH_KEY.format(root=hex0x(root)))
-        refused = store.get_setting(session, COMMISSIONING_REFUSED_KEY.format(root=hex0x(root)))
-        if record is None or refused is not None:
+        """The call for a batch: anchorCommissioning if a brand signed its root, else anchor.
+
+        A refused relay (relay_refused_at set) anchors the same root as a platform batch.
+        """
+        batch = _batch_of(session, root)
+        if batch is None or batch.brand_address is None or batch.relay_refused_at is not None:
             data = self.anchor.contract.encode_abi("anchor", [root, leaf_count])
             return AnchorCall(root, leaf_count, data)
-        try:
-            brand = Web3.to_checksum_address(record["brand"])
-            signature = bytes.fromhex(str(record["signature"]).removeprefix("0x"))
-            signed_count = int(record["leafCount"])
-        except (KeyError, TypeError, ValueError) as exc:
+        if batch.brand_signature is None:
+            raise ChainValueError(f"brand-signed batch {hex0x(root)} has no signature")
+        if batch.leaf_count != leaf_count:
             raise ChainValueError(
-                f"malformed commissioning record for {hex0x(root)}: {exc}"
-            ) from None
-        if signed_count != leaf_count:
-            raise ChainValueError(
-                f"brand signed {signed_count} leaves for {hex0x(root)}, the batch has {leaf_count}"
+                f"brand signed {batch.leaf_count} leaves for {hex0x(root)}, not {leaf_count}"
             )
+        brand = Web3.to_checksum_address(batch.brand_address)
+        signature = bytes(batch.brand_signature)
         data = self.anchor.contract.encode_abi(
             "anchorCommissioning", [root, leaf_count, brand, signature]
         )
@@ -89,11 +85,11 @@ class AnchorTransactions:
     @staticmethod
     def refuse_commissioning(session: Session, root: bytes, error: str) -> bool:
         """Remember that a brand-signed root cannot be relayed; False if `root` is not one."""
-        if store.get_setting(session, COMMISSIONING_BATCH_KEY.format(root=hex0x(root))) is None:
+        batch = _batch_of(session, root)
+        if batch is None or batch.brand_address is None:
             return False
-        store.set_setting(
-            session, COMMISSIONING_REFUSED_KEY.format(root=hex0x(root)), {"error": error[:1000]}
-        )
+        batch.relay_refused_at, batch.relay_error = utcnow(), error[:1000]
+        session.flush()
         return True
 
     def forget_gas(self) -> None:

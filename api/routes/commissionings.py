@@ -8,15 +8,21 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.catalog import item_public
-from api.commissioning import AWAITING_SIGNATURE, SUBMITTED, draft_message
-from api.commissioning_store import load_draft, save_draft, store_commissioning
+from api.commissioning import AWAITING_SIGNATURE, draft_message
+from api.commissioning_store import (
+    check_not_expired,
+    load_draft,
+    mark_submitted,
+    store_commissioning,
+)
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden, NotFound
 from api.finality import finality_of
 from api.schemas.common import SignatureIn, TypedData
 from api.schemas.products import CommissioningPublic, DraftEvent, ItemPublic
+from api.settings import ApiSettings
 from api.signing import recover_signer, trace_anchor_domain
-from store.models import AnchorBatch, Item, Principal
+from store.models import AnchorBatch, CommissioningDraft, Item, Principal
 
 router = APIRouter(prefix="/commissionings", tags=["products"])
 
@@ -47,13 +53,21 @@ def commissioning_public(
     )
 
 
-def _own_draft(session: SessionDep, principal: Principal, draft_id: str) -> dict[str, Any]:
-    draft = load_draft(session, draft_id)
-    if draft is None:
+def _own_draft(
+    session: SessionDep,
+    principal: Principal,
+    draft_id: str,
+    settings: ApiSettings,
+    *,
+    for_update: bool = False,
+) -> CommissioningDraft:
+    row = load_draft(session, draft_id, for_update=for_update)
+    if row is None:
         raise NotFound(f"no commissioning {draft_id}")
-    if draft["principalId"] != principal.id:
+    if row.principal_id != principal.id:
         raise Forbidden("this commissioning belongs to another brand")
-    return draft
+    check_not_expired(row, settings.commissioning_draft_ttl)
+    return row
 
 
 def _batch(session: SessionDep, root: str) -> AnchorBatch | None:
@@ -61,9 +75,14 @@ def _batch(session: SessionDep, root: str) -> AnchorBatch | None:
 
 
 @router.get("/{draft_id}", response_model=CommissioningPublic)
-def get(draft_id: str, session: SessionDep, principal: BrandPrincipal) -> CommissioningPublic:
-    """One of the calling brand's commissionings, with its batch status once signed."""
-    draft = _own_draft(session, principal, draft_id)
+def get(
+    draft_id: str, session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
+) -> CommissioningPublic:
+    """One of the calling brand's commissionings, with its batch status once signed.
+
+    An unsigned draft older than COMMISSIONING_DRAFT_TTL_SECONDS answers 410 Gone.
+    """
+    draft = _own_draft(session, principal, draft_id, settings).draft
     return commissioning_public(draft, batch=_batch(session, draft["root"]))
 
 
@@ -76,8 +95,12 @@ def submit_signature(
     settings: SettingsDep,
     principal: BrandPrincipal,
 ) -> CommissioningPublic:
-    """Accept the brand's Commissioning signature: items, events and a pending batch are stored."""
-    draft = _own_draft(session, principal, draft_id)
+    """Accept the brand's Commissioning signature: items, events and a pending batch are stored.
+
+    An unsigned draft older than COMMISSIONING_DRAFT_TTL_SECONDS answers 410 Gone.
+    """
+    row = _own_draft(session, principal, draft_id, settings, for_update=True)
+    draft = row.draft
     if draft["status"] != AWAITING_SIGNATURE:
         raise Conflict(f"commissioning {draft_id} is already {draft['status']}")
     domain = trace_anchor_domain(chain)
@@ -105,8 +128,7 @@ def submit_signature(
         signature=body.signature,
         recorded_by=principal.id,
     )
-    draft["status"] = SUBMITTED
-    save_draft(session, draft)
+    draft = mark_submitted(session, row)
     session.commit()
     return commissioning_public(
         draft,

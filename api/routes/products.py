@@ -18,7 +18,7 @@ from api.catalog import (
 )
 from api.chain_access import trace_anchor
 from api.commissioning import build_draft
-from api.commissioning_store import save_draft
+from api.commissioning_store import purge_expired_drafts, save_draft
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden
 from api.routes.commissionings import commissioning_public
@@ -90,9 +90,13 @@ def commission_items(
     body: ItemsCommission,
     session: SessionDep,
     chain: ChainDep,
+    settings: SettingsDep,
     principal: BrandPrincipal,
 ) -> CommissioningPublic:
-    """Start commissioning serials: returns the Commissioning typed data for the brand to sign."""
+    """Start commissioning serials: returns the Commissioning typed data for the brand to sign.
+
+    The brand signs within COMMISSIONING_DRAFT_TTL_SECONDS (default 24 h), or starts again.
+    """
     product = own_product(session, principal, gtin14(gtin, ["path", "gtin"]))
     serials = [serial_value(s, ["body", "serials", i]) for i, s in enumerate(body.serials)]
     seen: set[str] = set()
@@ -124,6 +128,7 @@ def commission_items(
     )
     # Read before committing: a chain failure then leaves no orphan draft behind.
     registered = trace_anchor(chain).brand_of(product.brand.company_prefix) == wallet
+    purge_expired_drafts(session, settings.commissioning_draft_ttl)
     save_draft(session, draft)
     session.commit()
     return commissioning_public(draft, brand_registered_on_chain=registered)

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from chain.anchor_tx import COMMISSIONING_BATCH_KEY, COMMISSIONING_REFUSED_KEY
 from chain.anchoring import AnchorWorker
 from chain.settings import AnchorSettings
 from core.eip712 import Commissioning, anchor_domain, sign
@@ -43,17 +42,8 @@ def commissioning_batch(
         batch = store.create_batch(session, tree.root, leaves, tree.proofs())
         message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=n)
         domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
-        signature = sign(message, domain, (signer or env.brand).key)
-        store.set_setting(
-            session,
-            COMMISSIONING_BATCH_KEY.format(root="0x" + tree.root.hex()),
-            {
-                "leafCount": n,
-                "brand": env.brand.address,
-                "signature": "0x" + signature.hex(),
-                "commissioningId": "c1",
-            },
-        )
+        batch.brand_address = env.brand.address
+        batch.brand_signature = sign(message, domain, (signer or env.brand).key)
         return batch.id, tree.root
 
 
@@ -107,11 +97,11 @@ def test_a_forged_brand_signature_fails_and_the_events_anchor_as_a_platform_batc
     batch_id, root = commissioning_batch(env, db_sessions, 4, signer=env.stranger)
     report = worker(env, db_url, db_sessions).run_once()
     assert report.failed == [batch_id]
-    with db_sessions() as session:
-        refused = store.get_setting(
-            session, COMMISSIONING_REFUSED_KEY.format(root="0x" + root.hex())
-        )
-    assert "AnchorInvalidSignature" in refused["error"]
+    refused = batch_row(db_sessions, batch_id)
+    assert refused.relay_refused_at is not None
+    assert "AnchorInvalidSignature" in (refused.relay_error or "")
+    # The brand and its (refused) signature stay on record.
+    assert refused.brand_address == env.brand.address and refused.brand_signature is not None
     # The released leaves rebuild the same root (store revives the failed batch row), now
     # anchored as a platform root: the events are anchored, the brand's authorship is not claimed.
     assert report.anchored == [batch_id]

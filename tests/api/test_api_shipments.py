@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from web3 import Web3
 
 from chain.clients import ShipmentState
+from store.models import Shipment
 from tests.api.flows import World, auth, ok, sign_typed
 
 
@@ -64,6 +67,16 @@ def test_both_signatures_then_funding_tx_funds_the_escrow(world: World) -> None:
     # The payee (the carrier's wallet) signs; the carrier submits it.
     second = _sign_terms(world, chain.payee, world.carrier_key)
     assert second["role"] == "payee" and second["readyToFund"]
+    with Session(world.api.engine) as session:
+        stored = session.scalars(
+            select(Shipment).where(Shipment.shipment_id == world.shipment_id)
+        ).one()
+        assert stored.buyer_signature == bytes.fromhex(
+            sign_typed(chain.buyer, world.typed_data)[2:]
+        )
+        assert stored.payee_signature == bytes.fromhex(
+            sign_typed(chain.payee, world.typed_data)[2:]
+        )
     carrier_try = world.api.client.get(
         f"/shipments/{world.shipment_id}/funding-tx", headers=auth(world.carrier_key)
     )

@@ -1,0 +1,138 @@
+"""Commissioning in the store: drafts expire unsigned, the brand's signature sits on the batch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.settings import ApiSettings
+from store.models import AnchorBatch, CommissioningDraft, Leaf, Setting
+from store.models.types import utcnow
+from tests.api.flows import PREFIX, Api, auth, gtin13, ok, sign_typed
+
+TTL = timedelta(seconds=ApiSettings(chaintrace_dev=True).commissioning_draft_ttl_seconds)
+
+
+def _brand_with_product(api: Api) -> tuple[str, str]:
+    assert api.chain is not None
+    key = api.brand(api.chain.brand)
+    gtin = gtin13(PREFIX, "777")
+    api.product(key, gtin)
+    return key, gtin
+
+
+def _draft(api: Api, key: str, gtin: str, serials: list[str]) -> dict[str, Any]:
+    url = f"/products/{gtin}/items"
+    return dict(ok(api.client.post(url, json={"serials": serials}, headers=auth(key)), 201))
+
+
+def _age(api: Api, draft_id: str, by: timedelta) -> None:
+    """Move a draft's creation back in time (instead of waiting)."""
+    with Session(api.engine) as session, session.begin():
+        session.execute(
+            update(CommissioningDraft)
+            .where(CommissioningDraft.id == draft_id)
+            .values(created_at=utcnow() - by)
+        )
+
+
+def _submit(api: Api, key: str, draft: dict[str, Any]) -> Any:
+    assert api.chain is not None
+    signature = sign_typed(api.chain.brand, draft["typedData"])
+    url = f"/commissionings/{draft['id']}/signature"
+    return api.client.post(url, json={"signature": signature}, headers=auth(key))
+
+
+def test_the_batch_carries_the_brand_signature_and_the_leaves_the_draft_salts(api: Api) -> None:
+    assert api.chain is not None
+    key, gtin = _brand_with_product(api)
+    draft = _draft(api, key, gtin, ["S1", "S2", "S3"])
+    signature = sign_typed(api.chain.brand, draft["typedData"])
+    url = f"/commissionings/{draft['id']}/signature"
+    done = ok(api.client.post(url, json={"signature": signature}, headers=auth(key)))
+    assert done["status"] == "submitted" and done["batchStatus"] == "pending"
+    with Session(api.engine) as session:
+        batch = session.scalars(
+            select(AnchorBatch).where(AnchorBatch.root == bytes.fromhex(draft["root"][2:]))
+        ).one()
+        assert batch.brand_address == api.chain.brand.address
+        assert batch.brand_signature == bytes.fromhex(signature[2:])
+        assert batch.relay_refused_at is None and batch.leaf_count == 3
+        stored = session.get_one(CommissioningDraft, draft["id"])
+        assert stored.status == "submitted" and stored.draft["status"] == "submitted"
+        salts = {bytes.fromhex(e["salt"][2:]) for e in stored.draft["events"]}
+        leaves = session.scalars(select(Leaf).where(Leaf.batch_id == batch.id)).all()
+        assert {leaf.salt for leaf in leaves} == salts
+        # Nothing of it is kept in the key-value table any more.
+        assert not session.scalars(
+            select(Setting.key).where(Setting.key.like("%commission%"))
+        ).all()
+    shown = ok(api.client.get(f"/batches/{draft['root']}"))
+    assert shown["commissioningBrand"] == api.chain.brand.address
+
+
+def test_a_refused_relay_is_not_shown_as_signed_by_the_brand(api: Api) -> None:
+    assert api.chain is not None
+    key, gtin = _brand_with_product(api)
+    draft = _draft(api, key, gtin, ["R1"])
+    ok(_submit(api, key, draft))
+    with Session(api.engine) as session, session.begin():
+        session.execute(
+            update(AnchorBatch)
+            .where(AnchorBatch.root == bytes.fromhex(draft["root"][2:]))
+            .values(relay_refused_at=utcnow(), relay_error="AnchorInvalidSignature()")
+        )
+    assert ok(api.client.get(f"/batches/{draft['root']}"))["commissioningBrand"] is None
+    item = ok(api.client.get(f"/01/{gtin}/21/R1", headers={"Accept": "application/json"}))
+    assert item["history"][0]["anchoring"]["signedByBrand"] is None
+
+
+def test_an_unsigned_draft_expires_with_410_then_is_purged(api: Api) -> None:
+    key, gtin = _brand_with_product(api)
+    draft = _draft(api, key, gtin, ["E1", "E2"])
+    path = f"/commissionings/{draft['id']}"
+    _age(api, draft["id"], TTL - timedelta(minutes=1))
+    assert ok(api.client.get(path, headers=auth(key)))["status"] == "awaiting_signature"
+    _age(api, draft["id"], TTL + timedelta(seconds=1))
+    gone = api.client.get(path, headers=auth(key))
+    assert gone.status_code == 410
+    assert (
+        "expired unsigned" in gone.json()["detail"] and "start a new one" in gone.json()["detail"]
+    )
+    late = _submit(api, key, draft)
+    assert late.status_code == 410, late.text
+    # Another brand still learns only that the draft is not theirs.
+    assert api.chain is not None
+    stranger = api.brand(api.chain.stranger, prefix="0799999", name="Other")
+    assert api.client.get(path, headers=auth(stranger)).status_code == 403
+    # Nothing was commissioned: the serials can be drafted again, and signing that one works.
+    _age(api, draft["id"], 2 * TTL + timedelta(seconds=1))
+    again = _draft(api, key, gtin, ["E1", "E2"])
+    assert ok(_submit(api, key, again))["status"] == "submitted"
+    # Starting the new draft purged the long-expired one.
+    assert api.client.get(path, headers=auth(key)).status_code == 404
+
+
+def test_a_submitted_draft_never_expires(api: Api) -> None:
+    key, gtin = _brand_with_product(api)
+    draft = _draft(api, key, gtin, ["K1"])
+    ok(_submit(api, key, draft))
+    _age(api, draft["id"], 10 * TTL)
+    _draft(api, key, gtin, ["K2"])  # purges expired unsigned drafts only
+    shown = ok(api.client.get(f"/commissionings/{draft['id']}", headers=auth(key)))
+    assert shown["status"] == "submitted" and shown["batchStatus"] == "pending"
+
+
+@pytest.mark.parametrize(("value", "valid"), [("3600", True), ("59", False), ("soon", False)])
+def test_draft_lifetime_setting(monkeypatch: pytest.MonkeyPatch, value: str, valid: bool) -> None:
+    monkeypatch.setenv("COMMISSIONING_DRAFT_TTL_SECONDS", value)
+    if valid:
+        settings = ApiSettings(chaintrace_dev=True)
+        assert settings.commissioning_draft_ttl == timedelta(seconds=int(value))
+    else:
+        with pytest.raises(ValueError, match="commissioning_draft_ttl_seconds"):
+            ApiSettings(chaintrace_dev=True)

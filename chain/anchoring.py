@@ -20,14 +20,16 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted, TransactionNotFound
 
 import store
-from chain.anchor_tx import AnchorTransactions, hex0x
+from chain.anchor_tx import AnchorTransactions, hex0x, sign_replacement
 from chain.clients import TraceAnchorClient
 from chain.deploy import Deployment
 from chain.errors import ChainError, ChainValueError, ContractRevert
 from chain.finality import BlockStatus, FinalityTracker
+from chain.follower import ChainFollower
+from chain.lease import LeaseLost, SenderLease, lease_name
 from chain.settings import AnchorSettings
 from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
-from chain.transactions import chain_errors
+from chain.transactions import chain_errors, fee_fields
 from core.merkle import MerkleTree
 from store.models import BatchStatus, Leaf
 from store.models.types import utcnow
@@ -51,6 +53,8 @@ class AnchorReport:
     final: list[int] = field(default_factory=list)
     reorged: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)  # stuck tx re-signed with higher fees
+    standby: bool = False  # another worker holds the sender lease: nothing was done
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class AnchorWorker:
         w3: Web3,
         account: LocalAccount,
         deployment: Deployment,
+        *,
+        lease_holder: str | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = (
@@ -82,8 +88,22 @@ class AnchorWorker:
         self.anchor = TraceAnchorClient(w3, deployment.trace_anchor)
         self.tx = AnchorTransactions(w3, account, self.anchor)
         self.finality = FinalityTracker(w3, settings.finality, settings.confirmations)
+        # Every state write goes through the lease: a worker that lost it cannot commit.
+        self.lease = SenderLease(
+            self.sessions,
+            lease_name(deployment.chain_id, account.address),
+            settings.lease_ttl,
+            lease_holder,
+        )
+        self.follower = (
+            ChainFollower(settings, self.sessions, w3, deployment)
+            if settings.follow_chain
+            else None
+        )
         self._stop = threading.Event()
         self._waiting_brand: set[int] = set()
+        # batch id -> (tx hash, first block it was seen pending): replacement after N blocks.
+        self._pending_since: dict[int, tuple[str, int]] = {}
 
     # ---------------------------------------------------------------- loop
 
@@ -96,17 +116,34 @@ class AnchorWorker:
             except Exception:  # one bad pass (node down, DB busy) must not end the worker
                 _LOGGER.exception("anchoring pass failed; retrying")
             self._stop.wait(self.settings.poll_interval)
+        try:
+            self.lease.release()
+        except Exception:  # the database may be the reason we stop
+            _LOGGER.warning("could not release the sender lease; it expires by itself")
 
     def stop(self) -> None:
         """Ask run() to return after the current pass."""
         self._stop.set()
 
     def run_once(self) -> AnchorReport:
-        """Close due batches, broadcast and track sent ones, then advance anchored ones."""
+        """Close due batches, broadcast and track sent ones, advance anchored ones, follow."""
         report = AnchorReport()
-        self.close_batches(report)
-        self.track_sent(report)
-        self.track_anchored(report)
+        if not self.lease.acquire():
+            report.standby = True
+            return report
+        try:
+            self.close_batches(report)
+            self.track_sent(report)
+            self.track_anchored(report)
+        except LeaseLost as exc:
+            _LOGGER.warning("stopped mid-pass: %s", exc)
+            report.standby = True
+            return report
+        if self.follower is not None:
+            try:
+                self.follower.run_once()
+            except Exception:  # the view is derived: a failed pass is redone next time
+                _LOGGER.exception("following the chain failed; retrying next pass")
         return report
 
     # ---------------------------------------------------------------- closing batches
@@ -138,7 +175,7 @@ class AnchorWorker:
             if not self._batch_due(session):
                 return None
         base = self.tx.base(self.tx.gas_for(None))
-        with store.transaction(self.sessions) as session:
+        with self.lease.write() as session:
             leaves = store.claim_pending_leaves(session, self.settings.max_batch_size)
             if not leaves:
                 return None
@@ -166,7 +203,7 @@ class AnchorWorker:
         except (ContractRevert, ChainValueError) as exc:
             # A brand signature the contract refuses can never anchor: give the leaves back so
             # the events are at least anchored as a platform batch.
-            with store.transaction(self.sessions) as session:
+            with self.lease.write() as session:
                 batch = store.get_batch(session, batch_id)
                 self.tx.refuse_commissioning(session, batch.root, str(exc))
                 store.mark_failed(session, batch_id, f"cannot relay: {exc}")
@@ -174,7 +211,7 @@ class AnchorWorker:
             report.failed.append(batch_id)
             return None
         base = self.tx.base(gas)
-        with store.transaction(self.sessions) as session:
+        with self.lease.write() as session:
             batch = store.get_batch(session, batch_id, for_update=True)
             if batch.status not in (BatchStatus.PENDING, BatchStatus.SENT):
                 return None
@@ -201,6 +238,8 @@ class AnchorWorker:
                 _SentBatch(b.id, b.root, b.leaf_count, str(b.tx_hash), bytes(b.raw_tx or b""))
                 for b in store.batches_by_status(session, BatchStatus.SENT)
             ]
+        sent_ids = {batch.id for batch in sent}
+        self._pending_since = {k: v for k, v in self._pending_since.items() if k in sent_ids}
         for batch in sent:
             try:
                 self._track_one_sent(batch, report)
@@ -223,14 +262,15 @@ class AnchorWorker:
             # Mined, reverted, and the root is not on chain: this root cannot be anchored.
             error = f"anchor tx {batch.tx_hash} reverted in block {receipt['blockNumber']}"
             self.tx.forget_gas()
-            with store.transaction(self.sessions) as session:
+            with self.lease.write() as session:
                 self.tx.refuse_commissioning(session, batch.root, error)
                 store.mark_failed(session, batch.id, error)
             _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch.id, error)
             report.failed.append(batch.id)
             return
         if self._node_knows(batch.tx_hash):
-            return  # in the mempool: wait for it
+            self._replace_if_stuck(batch, report)  # in the mempool: wait, or bump its fees
+            return
         self._broadcast(batch, report)
         receipt = self._receipt(batch.tx_hash, wait=_RECEIPT_WAIT)
         if receipt is not None and receipt["status"] == 1:
@@ -261,6 +301,36 @@ class AnchorWorker:
             self.w3.eth.send_raw_transaction(signed[1])
         report.broadcast.append(batch.id)
 
+    def _replace_if_stuck(self, batch: _SentBatch, report: AnchorReport) -> None:
+        """Re-sign with fees bumped >= 12.5 % once the tx waited replace_after_blocks blocks."""
+        with chain_errors():
+            head = int(self.w3.eth.block_number)
+        tx_hash, since = self._pending_since.get(batch.id, ("", head))
+        if tx_hash != batch.tx_hash:
+            self._pending_since[batch.id] = (batch.tx_hash, head)
+            return
+        if head - since < self.settings.replace_after_blocks:
+            return
+        market = fee_fields(self.w3)
+        with self.lease.write() as session:
+            stored = store.get_batch(session, batch.id, for_update=True)
+            if stored.status is not BatchStatus.SENT or stored.tx_hash != batch.tx_hash:
+                return  # another pass moved it on
+            new_hash, raw = sign_replacement(session, self.account, stored, market)
+        _LOGGER.warning(
+            "batch %d: tx %s unmined for %d blocks; replaced by %s (nonce %s, fees bumped)",
+            batch.id, batch.tx_hash, head - since, new_hash, stored.nonce,
+        )  # fmt: skip
+        self._pending_since[batch.id] = (new_hash, head)
+        report.replaced.append(batch.id)
+        try:
+            with chain_errors():
+                self.w3.eth.send_raw_transaction(raw)
+            report.broadcast.append(batch.id)
+        except ChainError as exc:
+            # Stored already: the next pass sends it again, or adopts whichever tx mined.
+            _LOGGER.warning("batch %d: replacement not accepted yet: %s", batch.id, exc)
+
     def _adopt(self, batch: _SentBatch) -> None:
         """The root is on chain already: record the block and tx that anchored it; send nothing."""
         info = self.anchor.root_info(batch.root)
@@ -277,7 +347,7 @@ class AnchorWorker:
                 "batch %d: root on chain with leafCount %d brand %s (batch has %d leaves)",
                 batch.id, info.leaf_count, info.brand, batch.leaf_count,
             )  # fmt: skip
-        with store.transaction(self.sessions) as session:
+        with self.lease.write() as session:
             store.mark_anchored(
                 session,
                 batch.id,
@@ -290,7 +360,7 @@ class AnchorWorker:
         )
 
     def _record_anchored(self, batch_id: int, receipt: Any) -> None:
-        with store.transaction(self.sessions) as session:
+        with self.lease.write() as session:
             store.mark_anchored(
                 session,
                 batch_id,
@@ -339,12 +409,12 @@ class AnchorWorker:
             for batch_id, number, block_hash in anchored:
                 status = self.finality.status(number, block_hash, head)
                 if status is BlockStatus.FINAL:
-                    with store.transaction(self.sessions) as session:
+                    with self.lease.write() as session:
                         store.mark_final(session, batch_id)
                     _LOGGER.info("batch %d: final (block %d)", batch_id, number)
                     report.final.append(batch_id)
                 elif status is BlockStatus.REORGED:
-                    with store.transaction(self.sessions) as session:
+                    with self.lease.write() as session:
                         store.reset_to_sent(session, batch_id)
                     _LOGGER.warning("batch %d: block %d left the chain (reorg)", batch_id, number)
                     report.reorged.append(batch_id)

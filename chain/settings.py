@@ -90,7 +90,15 @@ def _check_key_source(
             raise ValueError(f"{role}_KEYSTORE_PASSWORD is a placeholder")
 
 
-class AnchorSettings(_WorkerSettings):
+class FollowSettings(_WorkerSettings):
+    """The chain follower (run inside `chaintrace anchor`, or on its own): no key needed."""
+
+    # Blocks per eth_getLogs request, and how deep a reorg the follower re-checks each pass.
+    follow_max_range: int = Field(default=2000, ge=1, le=100_000)
+    follow_reorg_depth: int = Field(default=64, ge=1, le=10_000)
+
+
+class AnchorSettings(FollowSettings):
     """`chaintrace anchor`: batches pending leaves into Merkle roots and anchors them."""
 
     anchorer_private_key: SecretStr | None = None
@@ -99,6 +107,12 @@ class AnchorSettings(_WorkerSettings):
     # A batch closes at this many leaves, or when its oldest leaf has waited max_batch_delay.
     max_batch_size: int = Field(default=1000, ge=1, le=1_000_000)
     max_batch_delay: float = Field(default=2.0, ge=0, le=86_400)
+    # One active sender per key: a standby takes over this long after the holder went silent.
+    lease_ttl: float = Field(default=30.0, gt=0, le=3600)
+    # A sent tx still unmined after this many blocks is replaced with fees bumped >= 12.5 %.
+    replace_after_blocks: int = Field(default=5, ge=1, le=100_000)
+    # Run the chain follower (chain/follower.py) in the anchor process, once per pass.
+    follow_chain: bool = True
 
     @model_validator(mode="after")
     def _key(self) -> Self:

@@ -207,3 +207,13 @@ def followed_height(session: Session) -> int | None:
     """The number of the highest followed block, or None."""
     value = session.scalar(select(func.max(ChainBlock.number)))
     return None if value is None else int(value)
+
+
+def recent_blocks(session: Session, from_number: int) -> list[tuple[int, str]]:
+    """(number, hash) of followed blocks at or above `from_number`, lowest first."""
+    rows = session.execute(
+        select(ChainBlock.number, ChainBlock.hash)
+        .where(ChainBlock.number >= from_number)
+        .order_by(ChainBlock.number)
+    )
+    return [(int(number), str(block_hash)) for number, block_hash in rows]

@@ -64,20 +64,21 @@ def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
     details = describe(body)
     biz_step = event.biz_step
     commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
+    # A sensor report summarises its own window; the receiving event sums up the whole trip
+    # (with the attested excursion minutes once there are some); other events carry none.
     sensor_summary = None
-    if event.shipment_id is not None:
+    temps = (details["sensors"] or {}).get("Temperature")
+    if temps:
+        sensor_summary = {
+            "readings": None,  # the window's count is not in the event; its evidence root is
+            "minTemperatureC": temps["min"],
+            "maxTemperatureC": temps["max"],
+            "excursionMinutes": None,
+        }
+    elif biz_step == "receiving" and event.shipment_id is not None:
         shipment = session.get(Shipment, event.shipment_id)
         if shipment is not None:
             sensor_summary = _readings_summary(session, shipment, event.event_time_ms)
-    if sensor_summary is None and details["sensors"]:
-        temps = details["sensors"].get("Temperature")
-        if temps:
-            sensor_summary = {
-                "readings": temps["count"],
-                "minTemperatureC": temps["min"],
-                "maxTemperatureC": temps["max"],
-                "excursionMinutes": None,
-            }
     return {
         "id": event.id,
         "kind": event.kind,

@@ -93,7 +93,9 @@ def deploy(
     sender = sender_for(w3, deployer)
     anchor_rcpt = sender.send(None, _constructor_data(arts["TraceAnchor"], admin, anchorer))
     # The escrow starts with the deployer as admin so it can grant ORACLE_ROLE, then hands over.
-    escrow_rcpt = sender.send(None, _constructor_data(arts["ShipmentEscrow"], deployer.address))
+    # The escrow reads reading digests from this TraceAnchor (dispute evidence).
+    escrow_args = (deployer.address, anchor_rcpt["contractAddress"])
+    escrow_rcpt = sender.send(None, _constructor_data(arts["ShipmentEscrow"], *escrow_args))
     escrow = w3.eth.contract(address=escrow_rcpt["contractAddress"], abi=arts["ShipmentEscrow"].abi)
     with chain_errors():
         oracle_role = escrow.functions.ORACLE_ROLE().call()

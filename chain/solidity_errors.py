@@ -32,6 +32,14 @@ class AnchorBrandRegistered(ContractRevert):
     arg_types = ("address", "string")
 
 
+class AnchorBrandRevoked(ContractRevert):
+    """Solidity custom error AnchorBrandRevoked."""
+
+    signature = "AnchorBrandRevoked(address,uint64)"
+    arg_names = ("brand", "revokedAt")
+    arg_types = ("address", "uint64")
+
+
 class AnchorInvalidBrand(ContractRevert):
     """Solidity custom error AnchorInvalidBrand."""
 
@@ -128,12 +136,52 @@ class EscrowDeliveryInFuture(ContractRevert):
     arg_types = ("uint64", "uint64")
 
 
+class EscrowDisputePending(ContractRevert):
+    """Solidity custom error EscrowDisputePending."""
+
+    signature = "EscrowDisputePending(uint64)"
+    arg_names = ("timesOutAt",)
+    arg_types = ("uint64",)
+
+
+class EscrowDisputeTimedOut(ContractRevert):
+    """Solidity custom error EscrowDisputeTimedOut."""
+
+    signature = "EscrowDisputeTimedOut(uint64)"
+    arg_names = ("timedOutAt",)
+    arg_types = ("uint64",)
+
+
+class EscrowDisputeWindowClosed(ContractRevert):
+    """Solidity custom error EscrowDisputeWindowClosed."""
+
+    signature = "EscrowDisputeWindowClosed(uint64)"
+    arg_names = ("endedAt",)
+    arg_types = ("uint64",)
+
+
 class EscrowDisputeWindowOpen(ContractRevert):
     """Solidity custom error EscrowDisputeWindowOpen."""
 
     signature = "EscrowDisputeWindowOpen(uint64)"
     arg_names = ("endsAt",)
     arg_types = ("uint64",)
+
+
+class EscrowEvidenceNotAttested(ContractRevert):
+    """Solidity custom error EscrowEvidenceNotAttested."""
+
+    signature = "EscrowEvidenceNotAttested(bytes32,bytes32)"
+    arg_names = ("readingDigest", "evidenceRoot")
+    arg_types = ("bytes32", "bytes32")
+
+
+class EscrowInvalidArbiter(ContractRevert):
+    """Solidity custom error EscrowInvalidArbiter."""
+
+    signature = "EscrowInvalidArbiter(address)"
+    arg_names = ("arbiter",)
+    arg_types = ("address",)
 
 
 class EscrowInvalidDeadline(ContractRevert):
@@ -147,9 +195,9 @@ class EscrowInvalidDeadline(ContractRevert):
 class EscrowInvalidDurations(ContractRevert):
     """Solidity custom error EscrowInvalidDurations."""
 
-    signature = "EscrowInvalidDurations(uint64,uint64,uint64)"
-    arg_names = ("deadline", "refundGrace", "disputeWindow")
-    arg_types = ("uint64", "uint64", "uint64")
+    signature = "EscrowInvalidDurations(uint64,uint64,uint64,uint64)"
+    arg_names = ("deadline", "refundGrace", "disputeWindow", "disputeTimeout")
+    arg_types = ("uint64", "uint64", "uint64", "uint64")
 
 
 class EscrowInvalidPayee(ContractRevert):
@@ -168,12 +216,28 @@ class EscrowInvalidPenaltyCap(ContractRevert):
     arg_types = ("uint32",)
 
 
+class EscrowInvalidReadingSignature(ContractRevert):
+    """Solidity custom error EscrowInvalidReadingSignature."""
+
+    signature = "EscrowInvalidReadingSignature(address,address)"
+    arg_names = ("device", "signer")
+    arg_types = ("address", "address")
+
+
 class EscrowInvalidSignature(ContractRevert):
     """Solidity custom error EscrowInvalidSignature."""
 
     signature = "EscrowInvalidSignature(address)"
     arg_names = ("expectedSigner",)
     arg_types = ("address",)
+
+
+class EscrowInvalidSplit(ContractRevert):
+    """Solidity custom error EscrowInvalidSplit."""
+
+    signature = "EscrowInvalidSplit(uint256,uint256)"
+    arg_names = ("payout", "amount")
+    arg_types = ("uint256", "uint256")
 
 
 class EscrowInvalidState(ContractRevert):
@@ -192,12 +256,36 @@ class EscrowInvalidTemperatureBand(ContractRevert):
     arg_types = ("int32", "int32")
 
 
+class EscrowInvalidToken(ContractRevert):
+    """Solidity custom error EscrowInvalidToken."""
+
+    signature = "EscrowInvalidToken(address)"
+    arg_names = ("token",)
+    arg_types = ("address",)
+
+
 class EscrowLateDelivery(ContractRevert):
     """Solidity custom error EscrowLateDelivery."""
 
     signature = "EscrowLateDelivery(uint64,uint64)"
     arg_names = ("deliveredAt", "deadline")
     arg_types = ("uint64", "uint64")
+
+
+class EscrowNoArbiter(ContractRevert):
+    """Solidity custom error EscrowNoArbiter."""
+
+    signature = "EscrowNoArbiter(bytes32)"
+    arg_names = ("shipmentId",)
+    arg_types = ("bytes32",)
+
+
+class EscrowNotArbiter(ContractRevert):
+    """Solidity custom error EscrowNotArbiter."""
+
+    signature = "EscrowNotArbiter(address,address)"
+    arg_names = ("caller", "arbiter")
+    arg_types = ("address", "address")
 
 
 class EscrowNotBuyer(ContractRevert):
@@ -216,12 +304,20 @@ class EscrowNotOracle(ContractRevert):
     arg_types = ("address",)
 
 
+class EscrowNotParty(ContractRevert):
+    """Solidity custom error EscrowNotParty."""
+
+    signature = "EscrowNotParty(address)"
+    arg_names = ("caller",)
+    arg_types = ("address",)
+
+
 class EscrowNothingOwed(ContractRevert):
     """Solidity custom error EscrowNothingOwed."""
 
-    signature = "EscrowNothingOwed(address)"
-    arg_names = ("account",)
-    arg_types = ("address",)
+    signature = "EscrowNothingOwed(address,address)"
+    arg_names = ("account", "token")
+    arg_types = ("address", "address")
 
 
 class EscrowShipmentExists(ContractRevert):
@@ -288,6 +384,14 @@ class ReentrancyGuardReentrantCall(ContractRevert):
     arg_types = ()
 
 
+class SafeERC20FailedOperation(ContractRevert):
+    """Solidity custom error SafeERC20FailedOperation."""
+
+    signature = "SafeERC20FailedOperation(address)"
+    arg_names = ("token",)
+    arg_types = ("address",)
+
+
 class StringTooLong(ContractRevert):
     """Solidity custom error StringTooLong."""
 
@@ -300,6 +404,7 @@ ALL: tuple[type[ContractRevert], ...] = (
     AccessControlBadConfirmation,
     AccessControlUnauthorizedAccount,
     AnchorBrandRegistered,
+    AnchorBrandRevoked,
     AnchorInvalidBrand,
     AnchorInvalidKind,
     AnchorInvalidPrefix,
@@ -312,17 +417,28 @@ ALL: tuple[type[ContractRevert], ...] = (
     EscrowAttestationExpired,
     EscrowDeadlineNotPassed,
     EscrowDeliveryInFuture,
+    EscrowDisputePending,
+    EscrowDisputeTimedOut,
+    EscrowDisputeWindowClosed,
     EscrowDisputeWindowOpen,
+    EscrowEvidenceNotAttested,
+    EscrowInvalidArbiter,
     EscrowInvalidDeadline,
     EscrowInvalidDurations,
     EscrowInvalidPayee,
     EscrowInvalidPenaltyCap,
+    EscrowInvalidReadingSignature,
     EscrowInvalidSignature,
+    EscrowInvalidSplit,
     EscrowInvalidState,
     EscrowInvalidTemperatureBand,
+    EscrowInvalidToken,
     EscrowLateDelivery,
+    EscrowNoArbiter,
+    EscrowNotArbiter,
     EscrowNotBuyer,
     EscrowNotOracle,
+    EscrowNotParty,
     EscrowNothingOwed,
     EscrowShipmentExists,
     EscrowTermsMismatch,
@@ -332,5 +448,6 @@ ALL: tuple[type[ContractRevert], ...] = (
     EscrowZeroAmount,
     InvalidShortString,
     ReentrancyGuardReentrantCall,
+    SafeERC20FailedOperation,
     StringTooLong,
 )

@@ -2,24 +2,33 @@
 pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {IShipmentEscrow} from "./interfaces/IShipmentEscrow.sol";
+import {ITraceAnchor} from "./interfaces/ITraceAnchor.sol";
 import {Settlement} from "./libraries/Settlement.sol";
 
 /**
  * @title ShipmentEscrow
- * @notice Holds a shipment's price in ETH from funding until delivery is attested and the dispute
- * window has passed, then owes the payee its payout and the buyer the SLA penalty.
- * @dev Every movement of value is a credit to {owed}; ETH leaves only through {withdraw}.
+ * @notice Holds a shipment's price in ETH or an allowlisted ERC-20 from funding until delivery is
+ * attested and the dispute window (or a dispute) is over, then owes the payee its payout and the
+ * buyer the SLA penalty.
+ * @dev Every movement of value is a credit to {owed}; value leaves only through {withdraw}.
  *
  * WARNING: Holders of ORACLE_ROLE decide delivery and excursion minutes for every shipment, and
- * DEFAULT_ADMIN_ROLE decides who holds ORACLE_ROLE. Buyer and payee trust both when they sign terms.
+ * DEFAULT_ADMIN_ROLE decides who holds ORACLE_ROLE and which tokens are accepted. The arbiter of a
+ * shipment's terms decides the split of a disputed deposit. Buyer and payee trust all three when
+ * they sign terms; see {IShipmentEscrow} for what each can and cannot do.
  */
 contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
     /// @inheritdoc IShipmentEscrow
     bytes32 public constant override ORACLE_ROLE = keccak256("ORACLE_ROLE");
 
@@ -37,11 +46,35 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         "uint32 excursionMinutes,uint64 deliveredAt)"
     );
 
-    mapping(bytes32 shipmentId => Shipment) private _shipments;
-    mapping(address account => uint256) private _owed;
+    /// @inheritdoc IShipmentEscrow
+    bytes32 public constant override EVIDENCE_V1 = keccak256("chaintrace.evidence.v1");
 
-    constructor(address admin) EIP712("chaintrace ShipmentEscrow", "1") {
+    ITraceAnchor private immutable _traceAnchor;
+
+    mapping(bytes32 shipmentId => Shipment) private _shipments;
+    mapping(address token => mapping(address account => uint256)) private _owed;
+    mapping(address token => uint256) private _totalOwed;
+    mapping(address token => bool) private _allowedTokens;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (grants ORACLE_ROLE, keeps the token allowlist).
+    /// @param traceAnchor_ The TraceAnchor whose domain readings are signed in (for evidence).
+    constructor(address admin, ITraceAnchor traceAnchor_) EIP712("chaintrace ShipmentEscrow", "1") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _traceAnchor = traceAnchor_;
+    }
+
+    // ---------------------------------------------------------------- tokens
+
+    /// @inheritdoc IShipmentEscrow
+    function setTokenAllowed(address token, bool allowed) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (token.code.length == 0) revert EscrowInvalidToken(token);
+        _allowedTokens[token] = allowed;
+        emit TokenAllowlistUpdated(token, allowed);
+    }
+
+    /// @inheritdoc IShipmentEscrow
+    function isTokenAllowed(address token) external view override returns (bool) {
+        return token == address(0) || _allowedTokens[token];
     }
 
     // ---------------------------------------------------------------- life cycle
@@ -54,36 +87,31 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         nonReentrant
     {
         bytes32 shipmentId = terms.shipmentId;
+        address token = terms.token;
         if (msg.sender != terms.buyer) revert EscrowNotBuyer(msg.sender, terms.buyer);
-        if (terms.token != address(0)) revert EscrowUnsupportedToken(terms.token);
+        if (token != address(0) && !_allowedTokens[token]) revert EscrowUnsupportedToken(token);
         if (terms.amount == 0) revert EscrowZeroAmount();
-        if (msg.value != terms.amount) revert EscrowWrongAmount(terms.amount, msg.value);
+        uint256 expectedValue = token == address(0) ? terms.amount : 0;
+        if (msg.value != expectedValue) revert EscrowWrongAmount(expectedValue, msg.value);
         if (_shipments[shipmentId].state != State.None) revert EscrowShipmentExists(shipmentId);
         _checkTerms(terms);
-
         bytes32 termsHash = hashTerms(terms);
-        bytes32 digest = _hashTypedDataV4(termsHash);
-        // ERC-1271 wallets are called here with a staticcall: they cannot change state.
-        if (!SignatureChecker.isValidSignatureNow(terms.buyer, digest, buyerSig)) {
-            revert EscrowInvalidSignature(terms.buyer);
-        }
-        if (!SignatureChecker.isValidSignatureNow(terms.payee, digest, payeeSig)) {
-            revert EscrowInvalidSignature(terms.payee);
-        }
+        _checkTermsSignatures(terms, _hashTypedDataV4(termsHash), buyerSig, payeeSig);
 
-        // Field by field: payout, refund and attestedAt stay unwritten (zero) until attest.
-        Shipment storage s = _shipments[shipmentId];
-        s.termsHash = termsHash;
-        s.buyer = terms.buyer;
-        s.deadline = terms.deadline;
-        s.penaltyBpsPerMinute = terms.penaltyBpsPerMinute;
-        s.payee = terms.payee;
-        s.refundGrace = terms.refundGrace;
-        s.penaltyCapBps = terms.penaltyCapBps;
-        s.amount = terms.amount;
-        s.disputeWindow = terms.disputeWindow;
-        s.state = State.Funded;
-        emit ShipmentFunded(shipmentId, termsHash, terms.buyer, terms.payee, terms.amount);
+        _store(terms, termsHash);
+        uint256 deposit = terms.amount;
+        if (token != address(0)) {
+            // The only external call of fund; the shipment is recorded (Funded) before it and
+            // nonReentrant covers every function that reads or moves value.
+            IERC20 erc20 = IERC20(token);
+            uint256 before = erc20.balanceOf(address(this));
+            erc20.safeTransferFrom(terms.buyer, address(this), terms.amount);
+            // Fee-on-transfer tokens deliver less than asked: the deposit is what arrived.
+            deposit = erc20.balanceOf(address(this)) - before;
+            if (deposit == 0) revert EscrowZeroAmount();
+            if (deposit != terms.amount) _shipments[shipmentId].amount = deposit;
+        }
+        emit ShipmentFunded(shipmentId, termsHash, terms.buyer, terms.payee, token, deposit);
     }
 
     /// @inheritdoc IShipmentEscrow
@@ -96,7 +124,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         uint64 deadline = s.deadline;
         if (deliveredAt > deadline) revert EscrowLateDelivery(deliveredAt, deadline);
         if (deliveredAt > block.timestamp) revert EscrowDeliveryInFuture(deliveredAt, uint64(block.timestamp));
-        // Cannot overflow: fund checked deadline + refundGrace + disputeWindow < 2**64 - 1.
+        // Cannot overflow: fund checked the sum of all durations and the deadline fits uint64.
         uint64 expiredAt = deadline + s.refundGrace;
         if (block.timestamp > expiredAt) revert EscrowAttestationExpired(expiredAt);
         address oracle = _recoverOracle(attestationDigest(attestation), oracleSig);
@@ -105,6 +133,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
             Settlement.split(s.amount, attestation.excursionMinutes, s.penaltyBpsPerMinute, s.penaltyCapBps);
         s.payout = payout;
         s.refund = refundAmount;
+        s.evidenceRoot = attestation.evidenceRoot;
         s.attestedAt = uint64(block.timestamp);
         s.state = State.Attested;
         emit DeliveryAttested(
@@ -119,18 +148,70 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
     }
 
     /// @inheritdoc IShipmentEscrow
-    function settle(bytes32 shipmentId) external override nonReentrant {
+    function openDispute(bytes32 shipmentId) external override {
         Shipment storage s = _shipments[shipmentId];
         if (s.state != State.Attested) revert EscrowInvalidState(shipmentId, s.state);
+        if (msg.sender != s.buyer && msg.sender != s.payee) revert EscrowNotParty(msg.sender);
+        if (s.arbiter == address(0)) revert EscrowNoArbiter(shipmentId);
         uint64 endsAt = s.attestedAt + s.disputeWindow;
-        if (block.timestamp < endsAt) revert EscrowDisputeWindowOpen(endsAt);
+        if (block.timestamp >= endsAt) revert EscrowDisputeWindowClosed(endsAt);
 
-        s.state = State.Settled;
-        uint256 payout = s.payout;
-        uint256 refundAmount = s.refund;
-        if (payout != 0) _owed[s.payee] += payout;
-        if (refundAmount != 0) _owed[s.buyer] += refundAmount;
-        emit ShipmentSettled(shipmentId, payout, refundAmount);
+        s.disputedAt = uint64(block.timestamp);
+        s.state = State.Disputed;
+        emit DisputeOpened(shipmentId, msg.sender);
+    }
+
+    /// @inheritdoc IShipmentEscrow
+    function submitEvidence(
+        bytes32 shipmentId,
+        ITraceAnchor.Reading calldata reading,
+        bytes calldata signature,
+        bytes32[] calldata proof
+    ) external override {
+        Shipment storage s = _shipments[shipmentId];
+        if (s.state != State.Disputed) revert EscrowInvalidState(shipmentId, s.state);
+        if (msg.sender != s.buyer && msg.sender != s.payee) revert EscrowNotParty(msg.sender);
+        uint64 timesOutAt = s.disputedAt + s.disputeTimeout;
+        if (block.timestamp >= timesOutAt) revert EscrowDisputeTimedOut(timesOutAt);
+
+        bytes32 digest = _checkEvidence(s.evidenceRoot, reading, signature, proof);
+        emit EvidenceSubmitted(
+            shipmentId, msg.sender, digest, reading.device, reading.seq, reading.takenAtMs, reading.temperatureCentiC
+        );
+    }
+
+    /// @inheritdoc IShipmentEscrow
+    function resolveDispute(bytes32 shipmentId, uint256 payout) external override nonReentrant {
+        Shipment storage s = _shipments[shipmentId];
+        if (s.state != State.Disputed) revert EscrowInvalidState(shipmentId, s.state);
+        address arbiter = s.arbiter;
+        if (msg.sender != arbiter) revert EscrowNotArbiter(msg.sender, arbiter);
+        uint64 timesOutAt = s.disputedAt + s.disputeTimeout;
+        if (block.timestamp >= timesOutAt) revert EscrowDisputeTimedOut(timesOutAt);
+        uint256 amount = s.amount;
+        if (payout > amount) revert EscrowInvalidSplit(payout, amount);
+
+        uint256 refundAmount = amount - payout;
+        s.payout = payout;
+        s.refund = refundAmount;
+        emit DisputeResolved(shipmentId, arbiter, payout, refundAmount);
+        _credit(shipmentId, s, payout, refundAmount);
+    }
+
+    /// @inheritdoc IShipmentEscrow
+    function settle(bytes32 shipmentId) external override nonReentrant {
+        Shipment storage s = _shipments[shipmentId];
+        State state = s.state;
+        if (state == State.Attested) {
+            uint64 endsAt = s.attestedAt + s.disputeWindow;
+            if (block.timestamp < endsAt) revert EscrowDisputeWindowOpen(endsAt);
+        } else if (state == State.Disputed) {
+            uint64 timesOutAt = s.disputedAt + s.disputeTimeout;
+            if (block.timestamp < timesOutAt) revert EscrowDisputePending(timesOutAt);
+        } else {
+            revert EscrowInvalidState(shipmentId, state);
+        }
+        _credit(shipmentId, s, s.payout, s.refund);
     }
 
     /// @inheritdoc IShipmentEscrow
@@ -144,22 +225,33 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         s.state = State.Refunded;
         // Recorded so that payout + refund == amount holds for every final state.
         s.refund = amount;
-        _owed[s.buyer] += amount;
+        _owed[s.token][s.buyer] += amount;
+        _totalOwed[s.token] += amount;
         emit ShipmentRefunded(shipmentId, amount);
     }
 
     /// @inheritdoc IShipmentEscrow
-    function withdraw() external override nonReentrant {
-        uint256 amount = _owed[msg.sender];
-        if (amount == 0) revert EscrowNothingOwed(msg.sender);
-        _owed[msg.sender] = 0;
-        emit Withdrawn(msg.sender, amount);
-        // State is final before the call, and nonReentrant blocks re-entry into every value path.
-        (bool ok,) = payable(msg.sender).call{value: amount}("");
-        if (!ok) revert EscrowTransferFailed(msg.sender, amount);
+    function withdraw(address token) external override nonReentrant {
+        uint256 amount = _owed[token][msg.sender];
+        if (amount == 0) revert EscrowNothingOwed(msg.sender, token);
+        _owed[token][msg.sender] = 0;
+        _totalOwed[token] -= amount;
+        emit Withdrawn(msg.sender, token, amount);
+        // State is final before the transfer, and nonReentrant blocks re-entry into every value path.
+        if (token == address(0)) {
+            (bool ok,) = payable(msg.sender).call{value: amount}("");
+            if (!ok) revert EscrowTransferFailed(msg.sender, amount);
+        } else {
+            IERC20(token).safeTransfer(msg.sender, amount);
+        }
     }
 
     // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IShipmentEscrow
+    function traceAnchor() external view override returns (ITraceAnchor) {
+        return _traceAnchor;
+    }
 
     /// @inheritdoc IShipmentEscrow
     function shipment(bytes32 shipmentId) external view override returns (Shipment memory) {
@@ -167,8 +259,13 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
     }
 
     /// @inheritdoc IShipmentEscrow
-    function owed(address account) external view override returns (uint256) {
-        return _owed[account];
+    function owed(address token, address account) external view override returns (uint256) {
+        return _owed[token][account];
+    }
+
+    /// @inheritdoc IShipmentEscrow
+    function totalOwed(address token) external view override returns (uint256) {
+        return _totalOwed[token];
     }
 
     /// @inheritdoc IShipmentEscrow
@@ -199,19 +296,97 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         );
     }
 
+    /// @inheritdoc IShipmentEscrow
+    function evidenceLeaf(bytes32 readingDigest) public pure override returns (bytes32) {
+        // Double hashing as @openzeppelin/merkle-tree's StandardMerkleTree does (second preimage).
+        return keccak256(bytes.concat(keccak256(abi.encode(EVIDENCE_V1, readingDigest))));
+    }
+
     // ---------------------------------------------------------------- internals
 
     /// @dev Sanity checks on terms that no signature can make meaningful.
     function _checkTerms(Terms calldata terms) private view {
         if (terms.payee == address(0) || terms.payee == terms.buyer) revert EscrowInvalidPayee(terms.payee);
+        address arbiter = terms.arbiter;
+        if (
+            arbiter != address(0)
+                && (arbiter == terms.buyer || arbiter == terms.payee || terms.disputeTimeout == 0)
+        ) revert EscrowInvalidArbiter(arbiter);
         if (terms.minTempCentiC > terms.maxTempCentiC) {
             revert EscrowInvalidTemperatureBand(terms.minTempCentiC, terms.maxTempCentiC);
         }
         if (terms.penaltyCapBps > Settlement.BPS) revert EscrowInvalidPenaltyCap(terms.penaltyCapBps);
         if (terms.deadline <= block.timestamp) revert EscrowInvalidDeadline(terms.deadline);
-        // Keeps every derived time (deadline + refundGrace + 1, attestedAt + disputeWindow) in uint64.
-        if (uint256(terms.deadline) + terms.refundGrace + terms.disputeWindow >= type(uint64).max) {
-            revert EscrowInvalidDurations(terms.deadline, terms.refundGrace, terms.disputeWindow);
+        // Keeps every derived time (deadline + refundGrace + 1, attestedAt + disputeWindow,
+        // disputedAt + disputeTimeout) in uint64: attestedAt <= deadline + refundGrace and
+        // disputedAt < attestedAt + disputeWindow.
+        if (
+            uint256(terms.deadline) + terms.refundGrace + terms.disputeWindow + terms.disputeTimeout
+                >= type(uint64).max
+        ) {
+            revert EscrowInvalidDurations(terms.deadline, terms.refundGrace, terms.disputeWindow, terms.disputeTimeout);
+        }
+    }
+
+    /// @dev Both parties' signatures over the terms' digest; ERC-1271 wallets are only staticcalled.
+    function _checkTermsSignatures(
+        Terms calldata terms,
+        bytes32 digest,
+        bytes calldata buyerSig,
+        bytes calldata payeeSig
+    ) private view {
+        if (!SignatureChecker.isValidSignatureNow(terms.buyer, digest, buyerSig)) {
+            revert EscrowInvalidSignature(terms.buyer);
+        }
+        if (!SignatureChecker.isValidSignatureNow(terms.payee, digest, payeeSig)) {
+            revert EscrowInvalidSignature(terms.payee);
+        }
+    }
+
+    /// @dev Records a new Funded shipment with the terms' amount as its deposit.
+    function _store(Terms calldata terms, bytes32 termsHash) private {
+        // Field by field: payout, refund, evidenceRoot and the times stay zero until used.
+        Shipment storage s = _shipments[terms.shipmentId];
+        s.termsHash = termsHash;
+        s.buyer = terms.buyer;
+        s.deadline = terms.deadline;
+        s.penaltyBpsPerMinute = terms.penaltyBpsPerMinute;
+        s.payee = terms.payee;
+        s.refundGrace = terms.refundGrace;
+        s.penaltyCapBps = terms.penaltyCapBps;
+        s.token = terms.token;
+        s.disputeWindow = terms.disputeWindow;
+        s.arbiter = terms.arbiter;
+        s.disputeTimeout = terms.disputeTimeout;
+        s.amount = terms.amount;
+        s.state = State.Funded;
+    }
+
+    /// @dev Final step of every settlement: Settled, and the split owed to payee and buyer.
+    function _credit(bytes32 shipmentId, Shipment storage s, uint256 payout, uint256 refundAmount) private {
+        s.state = State.Settled;
+        address token = s.token;
+        if (payout != 0) _owed[token][s.payee] += payout;
+        if (refundAmount != 0) _owed[token][s.buyer] += refundAmount;
+        _totalOwed[token] += payout + refundAmount;
+        emit ShipmentSettled(shipmentId, payout, refundAmount);
+    }
+
+    /// @dev The reading's digest, once its device's signature and its proof to `root` check out.
+    function _checkEvidence(
+        bytes32 root,
+        ITraceAnchor.Reading calldata reading,
+        bytes calldata signature,
+        bytes32[] calldata proof
+    ) private view returns (bytes32 digest) {
+        // A view of the immutable, trusted TraceAnchor: its domain is the one devices sign in.
+        digest = _traceAnchor.readingDigest(reading);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != reading.device) {
+            revert EscrowInvalidReadingSignature(reading.device, signer);
+        }
+        if (!MerkleProof.verifyCalldata(proof, root, evidenceLeaf(digest))) {
+            revert EscrowEvidenceNotAttested(digest, root);
         }
     }
 

@@ -43,9 +43,11 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
     uint256 private constant _MIN_PREFIX_LENGTH = 6;
     uint256 private constant _MAX_PREFIX_LENGTH = 12;
 
+    // RootInfo.brandRevokedAt is never written here: rootInfo() fills it from _brandRevokedAt.
     mapping(bytes32 root => RootInfo) private _roots;
     mapping(string companyPrefix => address) private _brandOfPrefix;
     mapping(address brand => string) private _prefixOfBrand;
+    mapping(address brand => uint64) private _brandRevokedAt;
 
     constructor(address admin, address anchorer) EIP712("chaintrace TraceAnchor", "1") {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -63,13 +65,29 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
         if (brand == address(0)) revert AnchorInvalidBrand(brand);
         if (!_isCompanyPrefix(companyPrefix)) revert AnchorInvalidPrefix(companyPrefix);
         address owner = _brandOfPrefix[companyPrefix];
-        if (owner != address(0)) revert AnchorPrefixRegistered(companyPrefix, owner);
+        if (owner != address(0) && _brandRevokedAt[owner] == 0) revert AnchorPrefixRegistered(companyPrefix, owner);
         string storage existing = _prefixOfBrand[brand];
         if (bytes(existing).length != 0) revert AnchorBrandRegistered(brand, existing);
 
         _brandOfPrefix[companyPrefix] = brand;
         _prefixOfBrand[brand] = companyPrefix;
         emit BrandRegistered(brand, companyPrefix);
+    }
+
+    /// @inheritdoc ITraceAnchor
+    function revokeBrand(address brand) external override onlyRole(DEFAULT_ADMIN_ROLE) {
+        string storage prefix = _prefixOfBrand[brand];
+        if (bytes(prefix).length == 0) revert AnchorUnknownBrand(brand);
+        uint64 revokedAt = _brandRevokedAt[brand];
+        if (revokedAt != 0) revert AnchorBrandRevoked(brand, revokedAt);
+
+        _brandRevokedAt[brand] = uint64(block.timestamp);
+        emit BrandRevoked(brand, prefix);
+    }
+
+    /// @inheritdoc ITraceAnchor
+    function brandRevokedAt(address brand) external view override returns (uint64) {
+        return _brandRevokedAt[brand];
     }
 
     /// @inheritdoc ITraceAnchor
@@ -95,6 +113,8 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
         override
     {
         if (bytes(_prefixOfBrand[brand]).length == 0) revert AnchorUnknownBrand(brand);
+        uint64 revokedAt = _brandRevokedAt[brand];
+        if (revokedAt != 0) revert AnchorBrandRevoked(brand, revokedAt);
         bytes32 digest = commissioningDigest(brand, root, leafCount);
         if (!SignatureChecker.isValidSignatureNow(brand, digest, signature)) {
             revert AnchorInvalidSignature(brand);
@@ -103,8 +123,9 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
     }
 
     /// @inheritdoc ITraceAnchor
-    function rootInfo(bytes32 root) external view override returns (RootInfo memory) {
-        return _roots[root];
+    function rootInfo(bytes32 root) external view override returns (RootInfo memory info) {
+        info = _roots[root];
+        if (info.brand != address(0)) info.brandRevokedAt = _brandRevokedAt[info.brand];
     }
 
     // ---------------------------------------------------------------- proofs

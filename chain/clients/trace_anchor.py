@@ -71,12 +71,20 @@ class TraceAnchorClient(ContractClient):
 
     def root_info(self, root: bytes | str, block: BlockIdentifier = "latest") -> RootInfo:
         """What the contract records about `root` (anchored_at == 0: never anchored)."""
-        anchored_at, block_number, leaf_count, brand = self._call(
+        anchored_at, block_number, leaf_count, brand, revoked_at = self._call(
             "rootInfo", as_bytes32(root, "root"), block=block
         )
         return RootInfo(
-            int(anchored_at), int(block_number), int(leaf_count), optional_address(brand)
+            int(anchored_at),
+            int(block_number),
+            int(leaf_count),
+            optional_address(brand),
+            int(revoked_at),
         )
+
+    def brand_revoked_at(self, brand: str, block: BlockIdentifier = "latest") -> int:
+        """When `brand` was revoked (unix seconds), or 0 if it is not."""
+        return int(self._call("brandRevokedAt", checksum(brand, "brand"), block=block))
 
     def brand_of(self, company_prefix: str) -> str | None:
         """The brand owning the GS1 company prefix, or None."""
@@ -185,3 +193,11 @@ class TraceAnchorClient(ContractClient):
             checksum(brand, "brand"),
             bytes(signature),
         )
+
+    def build_revoke_brand(self, sender: str, brand: str) -> TxParams:
+        """Unsigned revokeBrand (admin only): the brand commissions no more roots."""
+        return self._build(sender, "revokeBrand", checksum(brand, "brand"))
+
+    def send_revoke_brand(self, signer: Signer, brand: str) -> TxResult:
+        """revokeBrand signed by the admin's key."""
+        return self._send(signer, "revokeBrand", checksum(brand, "brand"))

@@ -48,11 +48,17 @@ class RootInfo:
     block_number: int
     leaf_count: int
     brand: str | None  # None for platform batches
+    brand_revoked_at: int = 0  # when the root's brand was revoked (0: not revoked)
 
     @property
     def anchored(self) -> bool:
         """Whether the root is on chain."""
         return self.anchored_at != 0
+
+    @property
+    def brand_revoked(self) -> bool:
+        """Whether the brand that commissioned this root has since been revoked."""
+        return self.brand_revoked_at != 0
 
 
 class ShipmentState(enum.IntEnum):
@@ -63,6 +69,7 @@ class ShipmentState(enum.IntEnum):
     ATTESTED = 2
     SETTLED = 3
     REFUNDED = 4
+    DISPUTED = 5
 
 
 @dataclass(frozen=True)
@@ -76,17 +83,36 @@ class ShipmentView:
     payee: str
     refund_grace: int
     penalty_cap_bps: int
-    amount: int
+    token: str  # ZERO_ADDRESS for ETH
     dispute_window: int
+    arbiter: str  # ZERO_ADDRESS: no disputes
+    dispute_timeout: int
+    amount: int  # the deposit received (less than the terms' amount for fee-on-transfer tokens)
     attested_at: int
+    disputed_at: int
     state: ShipmentState
+    evidence_root: bytes
     payout: int
     refund: int
 
     @property
     def dispute_ends_at(self) -> int | None:
-        """When settle() becomes possible (None before attestation)."""
+        """When the dispute window closes and settle() of an undisputed one becomes possible."""
         return self.attested_at + self.dispute_window if self.attested_at else None
+
+    @property
+    def dispute_times_out_at(self) -> int | None:
+        """When an unresolved dispute may be settled with the attestation's split (None if none)."""
+        return self.disputed_at + self.dispute_timeout if self.disputed_at else None
+
+    @property
+    def settleable_at(self) -> int | None:
+        """When settle() succeeds: the window's end, or a dispute's timeout; None otherwise."""
+        if self.state is ShipmentState.ATTESTED:
+            return self.dispute_ends_at
+        if self.state is ShipmentState.DISPUTED:
+            return self.dispute_times_out_at
+        return None
 
     @property
     def refundable_at(self) -> int:

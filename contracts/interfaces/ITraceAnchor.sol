@@ -10,11 +10,14 @@ pragma solidity 0.8.30;
 interface ITraceAnchor {
     /// @notice What the contract records about an anchored root; `anchoredAt == 0` means unknown.
     /// @dev Packs into two slots; `brand` stays zero (never written) for platform batches.
+    /// `brandRevokedAt` is never stored: {rootInfo} fills it with the time the root's brand was
+    /// revoked (0 while it is not, and for platform batches).
     struct RootInfo {
         uint64 anchoredAt;
         uint64 blockNumber;
         uint32 leafCount;
         address brand;
+        uint64 brandRevokedAt;
     }
 
     /// @notice A device's signed sensor reading (EIP-712 `Reading`, integers only, never floats).
@@ -31,6 +34,9 @@ interface ITraceAnchor {
 
     /// @notice Emitted when `brand` is registered as the owner of the GS1 `companyPrefix`.
     event BrandRegistered(address indexed brand, string companyPrefix);
+
+    /// @notice Emitted when the admin revoked `brand`: it can commission no more roots.
+    event BrandRevoked(address indexed brand, string companyPrefix);
 
     /// @notice Emitted when `root` is anchored; `brand` is zero for platform batches.
     event RootAnchored(bytes32 indexed root, uint32 leafCount, address indexed brand);
@@ -65,6 +71,9 @@ interface ITraceAnchor {
     /// @notice The signature is not the brand's signature over the commissioning digest.
     error AnchorInvalidSignature(address brand);
 
+    /// @notice The brand was revoked at `revokedAt` and can no longer commission roots.
+    error AnchorBrandRevoked(address brand, uint64 revokedAt);
+
     /// @notice The role allowed to call {anchor}: `keccak256("ANCHORER_ROLE")`.
     function ANCHORER_ROLE() external view returns (bytes32);
 
@@ -82,16 +91,31 @@ interface ITraceAnchor {
 
     /**
      * @notice Registers `brand` as the owner of the GS1 `companyPrefix` (6 to 12 ASCII digits).
-     * @dev Admin only. A prefix and a brand account are each registered once.
+     * @dev Admin only. A brand account is registered once; a prefix once, or again after its
+     * brand was revoked.
      *
      * NOTE: The admin is trusted to have checked that `brand` really holds the prefix with GS1.
      */
     function registerBrand(address brand, string calldata companyPrefix) external;
 
+    /**
+     * @notice Revokes `brand`: later {anchorCommissioning} for it reverts; its earlier roots stay
+     * anchored and verifiable, and {rootInfo} shows when the brand was revoked.
+     * @dev Admin only; final (a revoked account is never registered again). The prefix becomes
+     * free: the admin may register it to a new brand account (a new key after a compromise).
+     *
+     * NOTE: Revocation does not say which earlier roots were legitimate: a verifier decides
+     * whether a root anchored before `brandRevokedAt` is still trusted.
+     */
+    function revokeBrand(address brand) external;
+
+    /// @notice When `brand` was revoked (unix seconds), or 0 if it is not.
+    function brandRevokedAt(address brand) external view returns (uint64);
+
     /// @notice The brand that owns `companyPrefix`, or zero.
     function brandOf(string calldata companyPrefix) external view returns (address);
 
-    /// @notice The company prefix owned by `brand`, or the empty string.
+    /// @notice The company prefix owned (or, once revoked, last owned) by `brand`, or the empty string.
     function prefixOf(address brand) external view returns (string memory);
 
     /**
@@ -110,7 +134,7 @@ interface ITraceAnchor {
      */
     function anchorCommissioning(bytes32 root, uint32 leafCount, address brand, bytes calldata signature) external;
 
-    /// @notice What is known about `root`; `anchoredAt == 0` means it was never anchored.
+    /// @notice What is known about `root` (with its brand's revocation time); `anchoredAt == 0` means unknown.
     function rootInfo(bytes32 root) external view returns (RootInfo memory);
 
     /// @notice The Merkle leaf of `(kind, eventHash, salt)` as docs/formats.md defines it.

@@ -115,8 +115,8 @@ def test_malformed_arguments_do_not_crash() -> None:
 
 
 def test_addresses_are_checksummed() -> None:
-    data = _selector("EscrowNothingOwed(address)") + abi_encode(["address"], [ADDR.lower()])
-    assert decode_revert(data).args_dict == {"account": ADDR}
+    data = _selector("EscrowNotParty(address)") + abi_encode(["address"], [ADDR.lower()])
+    assert decode_revert(data).args_dict == {"caller": ADDR}
 
 
 def test_named_errors_pickle() -> None:

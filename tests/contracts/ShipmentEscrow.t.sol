@@ -18,7 +18,7 @@ contract ShipmentEscrowTest is EscrowTestBase {
 
     function setUp() public override {
         super.setUp();
-        deployCodeTo("ShipmentEscrow.sol:ShipmentEscrow", abi.encode(admin), PINNED);
+        deployCodeTo("ShipmentEscrow.sol:ShipmentEscrow", abi.encode(admin, traceAnchor), PINNED);
         pinned = ShipmentEscrow(PINNED);
     }
 

@@ -34,7 +34,7 @@ contract ShipmentEscrowAttestTest is EscrowTestBase {
         assertEq(s.attestedAt, block.timestamp);
         assertEq(s.refund, 1.2 ether);
         assertEq(s.payout, 8.8 ether);
-        assertEq(escrow.owed(payee), 0, "nothing owed before settle");
+        assertEq(escrow.owed(ETH, payee), 0, "nothing owed before settle");
     }
 
     function test_attest_emitsDeliveryAttested() public {

@@ -32,7 +32,7 @@ contract ShipmentEscrowFundTest is EscrowTestBase {
     function test_fund_emitsShipmentFunded() public {
         IShipmentEscrow.Terms memory terms = _terms();
         vm.expectEmit(address(escrow));
-        emit IShipmentEscrow.ShipmentFunded(SHIPMENT_ID, escrow.hashTerms(terms), buyer, payee, AMOUNT);
+        emit IShipmentEscrow.ShipmentFunded(SHIPMENT_ID, escrow.hashTerms(terms), buyer, payee, ETH, AMOUNT);
         _fund(terms);
     }
 
@@ -140,11 +140,15 @@ contract ShipmentEscrowFundTest is EscrowTestBase {
 
     function test_fund_revertsOnOverflowingDurations() public {
         IShipmentEscrow.Terms memory terms = _terms();
-        terms.disputeWindow = type(uint64).max - terms.deadline - terms.refundGrace;
+        terms.disputeWindow = type(uint64).max - terms.deadline - terms.refundGrace - terms.disputeTimeout;
         _fundExpectRevert(
             terms,
             abi.encodeWithSelector(
-                IShipmentEscrow.EscrowInvalidDurations.selector, terms.deadline, terms.refundGrace, terms.disputeWindow
+                IShipmentEscrow.EscrowInvalidDurations.selector,
+                terms.deadline,
+                terms.refundGrace,
+                terms.disputeWindow,
+                terms.disputeTimeout
             )
         );
         // One second less fits: every derived time stays below 2**64.
@@ -180,7 +184,7 @@ contract ShipmentEscrowFundTest is EscrowTestBase {
     }
 
     function test_fund_revertsOnSignaturesForOtherEscrow() public {
-        ShipmentEscrow other = new ShipmentEscrow(admin);
+        ShipmentEscrow other = new ShipmentEscrow(admin, traceAnchor);
         IShipmentEscrow.Terms memory terms = _terms();
         bytes memory buyerSig = _sign(buyerKey, other.termsDigest(terms));
         bytes memory payeeSig = _sign(payeeKey, other.termsDigest(terms));

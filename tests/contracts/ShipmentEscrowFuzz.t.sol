@@ -45,16 +45,16 @@ contract ShipmentEscrowFuzzTest is EscrowTestBase {
         vm.warp(block.timestamp + DISPUTE_WINDOW);
         escrow.settle(SHIPMENT_ID);
 
-        uint256 payeeOwed = escrow.owed(payee);
-        uint256 buyerOwed = escrow.owed(buyer);
+        uint256 payeeOwed = escrow.owed(ETH, payee);
+        uint256 buyerOwed = escrow.owed(ETH, buyer);
         assertEq(payeeOwed + buyerOwed, terms.amount);
         if (payeeOwed != 0) {
             vm.prank(payee);
-            escrow.withdraw();
+            escrow.withdraw(ETH);
         }
         if (buyerOwed != 0) {
             vm.prank(buyer);
-            escrow.withdraw();
+            escrow.withdraw(ETH);
         }
         assertEq(payee.balance, payeeOwed);
         assertEq(buyer.balance, buyerOwed);
@@ -68,7 +68,7 @@ contract ShipmentEscrowFuzzTest is EscrowTestBase {
         vm.warp(uint256(terms.deadline) + terms.refundGrace + bound(lateBy, 1, 365 days));
         escrow.refund(SHIPMENT_ID);
         vm.prank(buyer);
-        escrow.withdraw();
+        escrow.withdraw(ETH);
         assertEq(buyer.balance, terms.amount);
         assertEq(address(escrow).balance, 0);
     }

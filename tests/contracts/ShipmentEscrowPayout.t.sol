@@ -30,8 +30,8 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         vm.prank(stranger);
         escrow.settle(SHIPMENT_ID);
 
-        assertEq(escrow.owed(payee), 9 ether);
-        assertEq(escrow.owed(buyer), 1 ether);
+        assertEq(escrow.owed(ETH, payee), 9 ether);
+        assertEq(escrow.owed(ETH, buyer), 1 ether);
         assertEq(uint8(_state(SHIPMENT_ID)), uint8(IShipmentEscrow.State.Settled));
         assertEq(address(escrow).balance, AMOUNT, "nothing leaves before withdraw");
     }
@@ -40,8 +40,8 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         _fundAndAttest(terms, 0);
         vm.warp(_windowEnd());
         escrow.settle(SHIPMENT_ID);
-        assertEq(escrow.owed(payee), AMOUNT);
-        assertEq(escrow.owed(buyer), 0);
+        assertEq(escrow.owed(ETH, payee), AMOUNT);
+        assertEq(escrow.owed(ETH, buyer), 0);
     }
 
     function test_settle_revertsWhileDisputeWindowOpen() public {
@@ -94,8 +94,8 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         assertEq(uint8(s.state), uint8(IShipmentEscrow.State.Refunded));
         assertEq(s.refund, AMOUNT);
         assertEq(s.payout, 0);
-        assertEq(escrow.owed(buyer), AMOUNT);
-        assertEq(escrow.owed(payee), 0);
+        assertEq(escrow.owed(ETH, buyer), AMOUNT);
+        assertEq(escrow.owed(ETH, payee), 0);
     }
 
     function test_refund_revertsDuringAttestationWindow() public {
@@ -146,30 +146,30 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         _settled(100);
         uint256 before = payee.balance;
         vm.expectEmit(address(escrow));
-        emit IShipmentEscrow.Withdrawn(payee, 9 ether);
+        emit IShipmentEscrow.Withdrawn(payee, ETH, 9 ether);
         vm.prank(payee);
-        escrow.withdraw();
+        escrow.withdraw(ETH);
         assertEq(payee.balance - before, 9 ether);
-        assertEq(escrow.owed(payee), 0);
+        assertEq(escrow.owed(ETH, payee), 0);
 
         vm.prank(buyer);
-        escrow.withdraw();
+        escrow.withdraw(ETH);
         assertEq(buyer.balance, 1000 ether - AMOUNT + 1 ether);
         assertEq(address(escrow).balance, 0);
     }
 
     function test_withdraw_revertsIfNothingOwed() public {
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IShipmentEscrow.EscrowNothingOwed.selector, stranger));
-        escrow.withdraw();
+        vm.expectRevert(abi.encodeWithSelector(IShipmentEscrow.EscrowNothingOwed.selector, stranger, ETH));
+        escrow.withdraw(ETH);
     }
 
     function test_withdraw_revertsWhenWithdrawnTwice() public {
         _settled(0);
         vm.startPrank(payee);
-        escrow.withdraw();
-        vm.expectRevert(abi.encodeWithSelector(IShipmentEscrow.EscrowNothingOwed.selector, payee));
-        escrow.withdraw();
+        escrow.withdraw(ETH);
+        vm.expectRevert(abi.encodeWithSelector(IShipmentEscrow.EscrowNothingOwed.selector, payee, ETH));
+        escrow.withdraw(ETH);
         vm.stopPrank();
     }
 
@@ -178,7 +178,7 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         terms.payee = address(wallet);
         _settled(0);
         vm.prank(payee);
-        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, ()));
+        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, (ETH)));
         assertEq(address(wallet).balance, AMOUNT);
     }
 
@@ -189,12 +189,12 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         vm.startPrank(payee);
         wallet.setReceiveMode(ERC1271Wallet.ReceiveMode.Reject);
         vm.expectRevert(abi.encodeWithSelector(IShipmentEscrow.EscrowTransferFailed.selector, address(wallet), AMOUNT));
-        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, ()));
-        assertEq(escrow.owed(address(wallet)), AMOUNT);
+        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, (ETH)));
+        assertEq(escrow.owed(ETH, address(wallet)), AMOUNT);
 
         // Once the wallet accepts ETH again the balance is still there to withdraw.
         wallet.setReceiveMode(ERC1271Wallet.ReceiveMode.Accept);
-        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, ()));
+        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, (ETH)));
         vm.stopPrank();
         assertEq(address(wallet).balance, AMOUNT);
     }
@@ -205,7 +205,7 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
         _settled(0);
         vm.startPrank(payee);
         wallet.setReceiveMode(ERC1271Wallet.ReceiveMode.Reenter);
-        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, ()));
+        wallet.execute(address(escrow), abi.encodeCall(IShipmentEscrow.withdraw, (ETH)));
         vm.stopPrank();
 
         assertEq(

@@ -10,6 +10,7 @@ import {TraceAnchor} from "../../../contracts/TraceAnchor.sol";
 /// @dev Shared fixture: named test accounts with keys, both contracts deployed, a fixed clock.
 abstract contract ChaintraceTest is Test {
     uint256 internal constant START_TIME = 1_800_000_000;
+    address internal constant ETH = address(0);
 
     address internal admin;
     address internal anchorer;
@@ -22,6 +23,9 @@ abstract contract ChaintraceTest is Test {
     uint256 internal payeeKey;
     address internal brand;
     uint256 internal brandKey;
+    address internal arbiter;
+    address internal device;
+    uint256 internal deviceKey;
 
     TraceAnchor internal traceAnchor;
     ShipmentEscrow internal escrow;
@@ -35,9 +39,11 @@ abstract contract ChaintraceTest is Test {
         (buyer, buyerKey) = makeAddrAndKey("buyer");
         (payee, payeeKey) = makeAddrAndKey("payee");
         (brand, brandKey) = makeAddrAndKey("brand");
+        arbiter = makeAddr("arbiter");
+        (device, deviceKey) = makeAddrAndKey("device");
 
         traceAnchor = new TraceAnchor(admin, anchorer);
-        escrow = new ShipmentEscrow(admin);
+        escrow = new ShipmentEscrow(admin, traceAnchor);
         bytes32 oracleRole = escrow.ORACLE_ROLE();
         vm.prank(admin);
         escrow.grantRole(oracleRole, oracle);

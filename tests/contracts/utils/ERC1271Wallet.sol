@@ -44,7 +44,7 @@ contract ERC1271Wallet is IERC1271 {
         if (receiveMode == ReceiveMode.Reject) revert("no ETH");
         if (receiveMode == ReceiveMode.Reenter) {
             // Keep the payment but remember why the nested withdraw failed.
-            try IShipmentEscrow(msg.sender).withdraw() {}
+            try IShipmentEscrow(msg.sender).withdraw(address(0)) {}
             catch (bytes memory err) {
                 reentryError = err;
             }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+
 import {IShipmentEscrow} from "../../../contracts/interfaces/IShipmentEscrow.sol";
+import {ITraceAnchor} from "../../../contracts/interfaces/ITraceAnchor.sol";
 import {ChaintraceTest} from "./ChaintraceTest.sol";
 
 /// @dev Escrow fixtures: default terms, signing, and shortcuts through the life cycle.
@@ -11,6 +14,7 @@ abstract contract EscrowTestBase is ChaintraceTest {
     uint64 internal constant DEADLINE_IN = 3 days;
     uint64 internal constant REFUND_GRACE = 1 days;
     uint64 internal constant DISPUTE_WINDOW = 2 days;
+    uint64 internal constant DISPUTE_TIMEOUT = 7 days;
 
     function _terms() internal view returns (IShipmentEscrow.Terms memory) {
         return IShipmentEscrow.Terms({
@@ -28,8 +32,8 @@ abstract contract EscrowTestBase is ChaintraceTest {
             deadline: uint64(block.timestamp) + DEADLINE_IN,
             refundGrace: REFUND_GRACE,
             disputeWindow: DISPUTE_WINDOW,
-            arbiter: address(0),
-            disputeTimeout: 7 days
+            arbiter: arbiter,
+            disputeTimeout: DISPUTE_TIMEOUT
         });
     }
 
@@ -92,5 +96,68 @@ abstract contract EscrowTestBase is ChaintraceTest {
 
     function _invalidState(bytes32 shipmentId, IShipmentEscrow.State state) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(IShipmentEscrow.EscrowInvalidState.selector, shipmentId, state);
+    }
+
+    // ---------------------------------------------------------------- evidence
+
+    /// @dev A reading of the test device, distinct per `seq`.
+    function _reading(uint64 seq, int32 temperatureCentiC) internal view returns (ITraceAnchor.Reading memory) {
+        return ITraceAnchor.Reading({
+            device: device,
+            seq: seq,
+            takenAtMs: uint64(block.timestamp) * 1000 + seq,
+            temperatureCentiC: temperatureCentiC,
+            humidityCentiPct: 5000,
+            shockMilliG: 10,
+            latE7: 520_000_000,
+            lonE7: 40_000_000
+        });
+    }
+
+    function _signReading(ITraceAnchor.Reading memory reading, uint256 key) internal view returns (bytes memory) {
+        return _sign(key, traceAnchor.readingDigest(reading));
+    }
+
+    function _leafOf(ITraceAnchor.Reading memory reading) internal view returns (bytes32) {
+        return escrow.evidenceLeaf(traceAnchor.readingDigest(reading));
+    }
+
+    /// @dev The evidence root over two readings (a sorted pair, as StandardMerkleTree builds it);
+    /// each reading's proof is the other's leaf.
+    function _evidenceRoot(ITraceAnchor.Reading memory a, ITraceAnchor.Reading memory b)
+        internal
+        view
+        returns (bytes32)
+    {
+        return Hashes.commutativeKeccak256(_leafOf(a), _leafOf(b));
+    }
+
+    function _proof(bytes32 sibling) internal pure returns (bytes32[] memory proof) {
+        proof = new bytes32[](1);
+        proof[0] = sibling;
+    }
+
+    /// @dev Funds `terms` and attests them with the evidence root over readings 1 (in band) and 2.
+    function _fundAndAttestWithEvidence(IShipmentEscrow.Terms memory terms, uint32 excursionMinutes)
+        internal
+        returns (ITraceAnchor.Reading memory r1, ITraceAnchor.Reading memory r2)
+    {
+        _fund(terms);
+        vm.warp(block.timestamp + 1 days);
+        r1 = _reading(1, 500);
+        r2 = _reading(2, 1200);
+        IShipmentEscrow.DeliveryAttestation memory a = _attestation(terms, excursionMinutes);
+        a.evidenceRoot = _evidenceRoot(r1, r2);
+        escrow.attest(a, _signAttestation(a, oracleKey));
+    }
+
+    /// @dev Funds, attests with evidence and opens a dispute as the buyer.
+    function _disputed(IShipmentEscrow.Terms memory terms, uint32 excursionMinutes)
+        internal
+        returns (ITraceAnchor.Reading memory r1, ITraceAnchor.Reading memory r2)
+    {
+        (r1, r2) = _fundAndAttestWithEvidence(terms, excursionMinutes);
+        vm.prank(terms.buyer);
+        escrow.openDispute(terms.shipmentId);
     }
 }

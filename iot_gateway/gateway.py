@@ -52,7 +52,11 @@ class Gateway:
         self.settings = settings
         self.metrics = GatewayMetrics()
         self._owns_engine = engine is None
-        self.engine = engine if engine is not None else make_engine(settings.database_url)
+        self.engine = (
+            engine
+            if engine is not None
+            else make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        )
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.registry = DeviceRegistry(
             self.sessions,

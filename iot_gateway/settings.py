@@ -55,6 +55,9 @@ class GatewaySettings(BaseSettings):
     rollup_lateness_s: int = Field(60, ge=0)
     rollup_interval_s: float = Field(5.0, gt=0.0)
 
+    # SQLite only: FULL makes each commit durable before the MQTT ack (WAL + fsync per commit).
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(None, ge=0, le=65535)
     stats_interval_s: float | None = Field(None, gt=0.0)

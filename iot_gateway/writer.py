@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from iot_gateway.payload import SignedReading
@@ -20,6 +21,9 @@ ACTIVE_SHIPMENT_STATUSES = (
     ShipmentStatus.ARRIVED,
 )
 _SCAN_CHUNK = 1000
+# The batch's one range query covers this many seqs past each device's ack.
+_RUN_WINDOW = 10_000
+_DEVICES = cast(Table, Device.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,35 @@ def lock_devices(session: Session, addresses: Iterable[str]) -> list[tuple[int, 
     return [(row[0], row[1], row[2]) for row in session.execute(stmt)]
 
 
+def _stored_runs(session: Session, device_ids: list[int], window: int) -> dict[str, list[int]]:
+    """Stored seqs in (last_acked_seq, last_acked_seq + window] per device, by seq.
+
+    One statement for the whole batch whatever its devices (a cached compile, ids expanded).
+    """
+    stmt = (
+        select(Reading.device_address, Reading.seq)
+        .join(Device, Device.address == Reading.device_address)
+        .where(Device.id.in_(device_ids))
+        .where(Device.last_acked_seq.is_not(None))
+        .where(Reading.seq > Device.last_acked_seq)
+        .where(Reading.seq <= Device.last_acked_seq + window)
+        .order_by(Reading.device_address, Reading.seq)
+    )
+    found: dict[str, list[int]] = {}
+    for address, seq in session.execute(stmt):
+        found.setdefault(address, []).append(seq)
+    return found
+
+
+def _run_end(start: int, seqs: list[int]) -> int:
+    last = start
+    for seq in seqs:
+        if seq != last + 1:
+            break
+        last = seq
+    return last
+
+
 def advance_acked_seq(
     session: Session, devices: Iterable[tuple[int, str, int | None]]
 ) -> dict[str, int]:
@@ -91,23 +124,50 @@ def advance_acked_seq(
 
     A device's first ack covers the run starting at its lowest stored seq, so a device that
     starts counting at any number (or lost its early readings before registration) is acked.
+    Devices already acked are looked up together, one query and one executemany per batch.
     """
     acked: dict[str, int] = {}
+    moved: list[dict[str, int]] = []
+    known: list[tuple[int, str, int]] = []
     for device_id, address, start in devices:
-        last = _contiguous_end(session, address, start)
-        if last is None:
-            continue
+        if start is None:
+            last = _contiguous_end(session, address, None)
+            if last is not None:
+                acked[address.lower()] = last
+                moved.append({"b_id": device_id, "b_last": last})
+        else:
+            known.append((device_id, address, start))
+    runs = _stored_runs(session, [device_id for device_id, _a, _s in known], _RUN_WINDOW)
+    for device_id, address, start in known:
+        last = _run_end(start, runs.get(address, []))
+        if last - start == _RUN_WINDOW:
+            # The run may go on past the window (a huge backlog): follow it for this device.
+            last = _contiguous_end(session, address, last) or last
         acked[address.lower()] = last
         if last != start:
-            # Guarded so the ack never moves backwards, whatever the isolation level.
-            session.execute(
-                update(Device)
-                .where(Device.id == device_id)
-                .where(or_(Device.last_acked_seq.is_(None), Device.last_acked_seq < last))
-                .values(last_acked_seq=last)
-                .execution_options(synchronize_session=False)
+            moved.append({"b_id": device_id, "b_last": last})
+    if moved:
+        # Guarded so the ack never moves backwards, whatever the isolation level.
+        stmt = (
+            update(_DEVICES)
+            .where(_DEVICES.c.id == bindparam("b_id"))
+            .where(
+                or_(
+                    _DEVICES.c.last_acked_seq.is_(None),
+                    _DEVICES.c.last_acked_seq < bindparam("b_last"),
+                )
             )
+            .values(last_acked_seq=bindparam("b_last"))
+        )
+        session.connection().execute(stmt, _last_per_device(moved))
     return acked
+
+
+def _last_per_device(moved: list[dict[str, int]]) -> list[dict[str, int]]:
+    best: dict[int, int] = {}
+    for row in moved:
+        best[row["b_id"]] = max(best.get(row["b_id"], row["b_last"]), row["b_last"])
+    return [{"b_id": device_id, "b_last": last} for device_id, last in best.items()]
 
 
 def write_batch(session: Session, readings: Sequence[SignedReading]) -> BatchResult:

@@ -308,10 +308,9 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
     function _checkTerms(Terms calldata terms) private view {
         if (terms.payee == address(0) || terms.payee == terms.buyer) revert EscrowInvalidPayee(terms.payee);
         address arbiter = terms.arbiter;
-        if (
-            arbiter != address(0)
-                && (arbiter == terms.buyer || arbiter == terms.payee || terms.disputeTimeout == 0)
-        ) revert EscrowInvalidArbiter(arbiter);
+        if (arbiter != address(0) && (arbiter == terms.buyer || arbiter == terms.payee || terms.disputeTimeout == 0)) {
+            revert EscrowInvalidArbiter(arbiter);
+        }
         if (terms.minTempCentiC > terms.maxTempCentiC) {
             revert EscrowInvalidTemperatureBand(terms.minTempCentiC, terms.maxTempCentiC);
         }
@@ -321,8 +320,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         // disputedAt + disputeTimeout) in uint64: attestedAt <= deadline + refundGrace and
         // disputedAt < attestedAt + disputeWindow.
         if (
-            uint256(terms.deadline) + terms.refundGrace + terms.disputeWindow + terms.disputeTimeout
-                >= type(uint64).max
+            uint256(terms.deadline) + terms.refundGrace + terms.disputeWindow + terms.disputeTimeout >= type(uint64).max
         ) {
             revert EscrowInvalidDurations(terms.deadline, terms.refundGrace, terms.disputeWindow, terms.disputeTimeout);
         }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,6 +87,7 @@ class MosquittoBroker:
         self.users = users
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._auth_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -96,11 +100,20 @@ class MosquittoBroker:
         passwd = find_mosquitto_passwd()
         if passwd is None:
             raise RuntimeError("mosquitto_passwd not found")
-        path = self.workdir / "passwords"
+        # Started as root, mosquitto reads the file as its own user after dropping privileges:
+        # keep it in a directory that user owns (pytest's tmp dirs are private to root).
+        folder = Path(tempfile.mkdtemp(prefix="chaintrace-mqauth-"))
+        self._auth_dir = folder
+        path = folder / "passwords"
         path.write_text("")
         for user, password in self.users.items():
             subprocess.run([passwd, "-b", str(path), user, password], check=True, timeout=30)
         path.chmod(0o600)
+        if os.geteuid() == 0:
+            with contextlib.suppress(KeyError):
+                owner = pwd.getpwnam("mosquitto")
+                os.chown(folder, owner.pw_uid, owner.pw_gid)
+                os.chown(path, owner.pw_uid, owner.pw_gid)
         return f"allow_anonymous false\npassword_file {path}\n"
 
     @property
@@ -137,6 +150,9 @@ class MosquittoBroker:
     def stop(self) -> None:
         """Stop this private broker (never a shared one)."""
         proc, self._proc = self._proc, None
+        if self._auth_dir is not None:
+            shutil.rmtree(self._auth_dir, ignore_errors=True)
+            self._auth_dir = None
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()

@@ -37,7 +37,7 @@ from store.models.types import utcnow
 _LOGGER = logging.getLogger(__name__)
 
 # Batches closed per run_once: keeps one pass short when a large backlog waits.
-_MAX_BATCHES_PER_PASS = 10
+_MAX_BATCHES_PER_PASS = 50
 # After a broadcast, wait this long for the receipt (instant on a dev node) before moving on.
 _RECEIPT_WAIT = 2.0
 
@@ -161,20 +161,23 @@ class AnchorWorker:
             if self._sign_stored(unsigned_id, report) is not None:
                 report.signed.append(unsigned_id)
         closed: list[int] = []
+        base: dict[str, Any] = {}  # chain id, fees, pending nonce: read once per pass
         for _ in range(_MAX_BATCHES_PER_PASS):
-            batch_id = self._close_one()
+            batch_id = self._close_one(base)
             if batch_id is None:
                 break
             closed.append(batch_id)
         report.signed.extend(closed)
         return closed
 
-    def _close_one(self) -> int | None:
+    def _close_one(self, base: dict[str, Any]) -> int | None:
         # Chain reads happen before the DB transaction: on SQLite it holds the write lock.
         with store.transaction(self.sessions) as session:
             if not self._batch_due(session):
                 return None
-        base = self.tx.base(self.tx.gas_for(None))
+        if not base:
+            # The nonce comes from the store (past every sent batch), so one read serves a pass.
+            base.update(self.tx.base(self.tx.gas_for(None)))
         with self.lease.write() as session:
             leaves = store.claim_pending_leaves(session, self.settings.max_batch_size)
             if not leaves:
@@ -219,12 +222,17 @@ class AnchorWorker:
             return str(batch.tx_hash), bytes(batch.raw_tx or b"")
 
     def _batch_due(self, session: Session) -> bool:
-        count, oldest = session.execute(
-            select(func.count(Leaf.id), func.min(Leaf.created_at)).where(Leaf.batch_id.is_(None))
-        ).one()
-        if not count:
+        # Bounded reads: a backlog of millions must not make each check a full scan.
+        pending = select(Leaf.id).where(Leaf.batch_id.is_(None))
+        oldest = session.scalar(
+            select(Leaf.created_at).where(Leaf.batch_id.is_(None)).order_by(Leaf.id).limit(1)
+        )
+        if oldest is None:
             return False
-        if count >= self.settings.max_batch_size:
+        limited = pending.limit(self.settings.max_batch_size).subquery()
+        if (session.scalar(select(func.count()).select_from(limited)) or 0) >= (
+            self.settings.max_batch_size
+        ):
             return True
         return bool(utcnow() - oldest >= timedelta(seconds=self.settings.max_batch_delay))
 
@@ -240,24 +248,43 @@ class AnchorWorker:
             ]
         sent_ids = {batch.id for batch in sent}
         self._pending_since = {k: v for k, v in self._pending_since.items() if k in sent_ids}
+        broadcast: list[int] = []
         for batch in sent:
             try:
-                self._track_one_sent(batch, report)
+                if self._track_one_sent(batch, report):
+                    broadcast.append(batch.id)
             except ChainError as exc:
                 # The node is down or refused: the batch stays sent and is retried next pass.
                 _LOGGER.warning("batch %d: %s", batch.id, exc)
+        if broadcast:
+            try:
+                self._await_receipts(broadcast, report)
+            except ChainError as exc:
+                _LOGGER.warning("waiting for receipts: %s", exc)
 
-    def _track_one_sent(self, batch: _SentBatch, report: AnchorReport) -> None:
+    def _await_receipts(self, batch_ids: list[int], report: AnchorReport) -> None:
+        """Wait briefly for the last broadcast tx (nonce order), then record what mined."""
+        with store.transaction(self.sessions) as session:
+            hashes = [(i, str(store.get_batch(session, i).tx_hash)) for i in batch_ids]
+        self._receipt(hashes[-1][1], wait=_RECEIPT_WAIT)
+        for batch_id, tx_hash in hashes:
+            receipt = self._receipt(tx_hash)
+            if receipt is not None and receipt["status"] == 1:
+                self._record_anchored(batch_id, receipt)
+                report.anchored.append(batch_id)
+
+    def _track_one_sent(self, batch: _SentBatch, report: AnchorReport) -> bool:
+        """Record, adopt, fail, wait or (re)broadcast one sent batch; True if broadcast now."""
         receipt = self._receipt(batch.tx_hash)
         if receipt is not None and receipt["status"] == 1:
             self._record_anchored(batch.id, receipt)
             report.anchored.append(batch.id)
-            return
+            return False
         # Read the chain before any broadcast: the root may be on chain through another tx.
         if self.anchor.root_info(batch.root).anchored:
             self._adopt(batch)
             report.adopted.append(batch.id)
-            return
+            return False
         if receipt is not None:
             # Mined, reverted, and the root is not on chain: this root cannot be anchored.
             error = f"anchor tx {batch.tx_hash} reverted in block {receipt['blockNumber']}"
@@ -267,15 +294,12 @@ class AnchorWorker:
                 store.mark_failed(session, batch.id, error)
             _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch.id, error)
             report.failed.append(batch.id)
-            return
+            return False
         if self._node_knows(batch.tx_hash):
             self._replace_if_stuck(batch, report)  # in the mempool: wait, or bump its fees
-            return
+            return False
         self._broadcast(batch, report)
-        receipt = self._receipt(batch.tx_hash, wait=_RECEIPT_WAIT)
-        if receipt is not None and receipt["status"] == 1:
-            self._record_anchored(batch.id, receipt)
-            report.anchored.append(batch.id)
+        return True
 
     def _broadcast(self, batch: _SentBatch, report: AnchorReport) -> None:
         """Send the stored raw tx unchanged; if its nonce was used by another tx, re-sign."""
@@ -288,6 +312,12 @@ class AnchorWorker:
         except ChainError as exc:
             message = str(exc).lower()
             if "already known" in message:
+                return
+            if "fee" in message or "underpriced" in message:
+                # The node dropped or refuses it for its fees (base fee rose above its max
+                # fee): it is stuck the same way an unmined tx in the pool is.
+                _LOGGER.warning("batch %d: %s", batch.id, exc)
+                self._replace_if_stuck(batch, report)
                 return
             if "nonce too low" not in message and "nonce has already been used" not in message:
                 raise

@@ -1,0 +1,271 @@
+"""Benchmark: stored event -> final proof through the anchoring worker, against one tx per event.
+
+A producer stores events (event row + pending leaf, bulk inserts as the gateway's batched
+writer does) at a fixed rate for --duration seconds per setting; the AnchorWorker anchors them
+on a private anvil mining one block per second, final after 2 confirmations. Per setting:
+gas per event, events final per second over the run, and stored -> final latency (p50, p99).
+The baseline sends one TraceAnchor.anchor(leaf, 1) transaction per event (a stand-in for the
+usual "store each event on chain" DApp), from one key with local nonces, as fast as it can.
+
+    .venv/bin/python bench/anchor.py            # full run (~11 minutes)
+    .venv/bin/python bench/anchor.py --duration 10 --sizes 100,1000
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import multiprocessing
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
+from web3 import Web3
+
+import store
+from chain.anchoring import AnchorWorker
+from chain.anvil import AnvilNode
+from chain.clients import TraceAnchorClient
+from chain.deploy import Deployment, deploy
+from chain.settings import AnchorSettings
+from chain.transactions import fee_fields
+from core.merkle import leaf_hash
+from store.models import AnchorBatch, BatchStatus, Event, Leaf
+
+CONFIRMATIONS = 2
+BLOCK_TIME = 1.0
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def produce(url: str, rate: int, stop: Any, stored: Any) -> None:
+    """Store `rate` events per second until `stop` is set (runs in its own process)."""
+    engine = store.make_engine(url)
+    ids = itertools.count(1)
+    start = time.monotonic()
+    while not stop.is_set():
+        due = int((time.monotonic() - start) * rate) - stored.value
+        if due <= 0:
+            time.sleep(0.005)
+            continue
+        n = min(due, rate)
+        now = datetime.now(UTC)
+        events, leaves = [], []
+        for _ in range(n):
+            event_id = next(ids)
+            event_hash, salt = secrets.token_bytes(32), secrets.token_bytes(32)
+            events.append(
+                {"id": event_id, "kind": 0, "event_hash": event_hash, "event_type": "ObjectEvent",
+                 "event_json": f'{{"type":"ObjectEvent","bench":{event_id}}}',
+                 "biz_step": "shipping", "event_time_ms": 1_700_000_000_000, "created_at": now}
+            )  # fmt: skip
+            leaves.append(
+                {"event_id": event_id, "salt": salt, "leaf_hash": leaf_hash(0, event_hash, salt),
+                 "created_at": now}
+            )  # fmt: skip
+        for _attempt in range(100):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(insert(Event), events)
+                    conn.execute(insert(Leaf), leaves)
+                break
+            except OperationalError:  # SQLite busy past its timeout: the writer waits its turn
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("the database stayed locked")
+        stored.value += n
+    engine.dispose()
+
+
+def run_setting(
+    node: AnvilNode, w3: Web3, deployment: Deployment, account: Any, workdir: Path,
+    label: str, max_batch_size: int, max_batch_delay: float, rate: int, duration: float,
+    drain: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One setting on a fresh database: produce for `duration`, then drain up to `drain` s."""
+    url = store.sqlite_url(workdir / f"{label}.db")
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    settings = AnchorSettings(
+        chaintrace_dev=True, database_url=url, chain_rpc_url=node.rpc_url,
+        finality="confirmations", confirmations=CONFIRMATIONS, max_batch_size=max_batch_size,
+        max_batch_delay=max_batch_delay, poll_interval=0.05, follow_chain=False,
+    )  # fmt: skip
+    worker = AnchorWorker(settings, engine, w3, account, deployment, lease_holder=label)
+    # The producer is its own process, as the gateway and API are: no GIL shared with the worker.
+    context = multiprocessing.get_context("spawn")
+    stop, counter = context.Event(), context.Value("q", 0)
+    producer = context.Process(target=produce, args=(url, rate, stop, counter), daemon=True)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    producer.start()
+    while counter.value == 0 and producer.is_alive():
+        time.sleep(0.01)  # the clock starts with the first stored events, not process start-up
+    started = time.monotonic()
+    thread.start()
+    time.sleep(duration)
+    stop.set()
+    producer.join()
+    stored = int(counter.value)
+    deadline = time.monotonic() + drain
+    sessions = store.session_factory(engine)
+    while time.monotonic() < deadline:
+        try:
+            with sessions() as session:
+                final = session.scalar(
+                    select(store_sum_final()).where(AnchorBatch.status == BatchStatus.FINAL)
+                )
+        except OperationalError:  # busy: ask again
+            final = 0
+        if int(final or 0) >= stored:
+            break
+        time.sleep(0.5)
+    worker.stop()
+    thread.join(timeout=30)
+    elapsed = time.monotonic() - started
+    with sessions() as session:
+        rows = session.execute(
+            select(AnchorBatch.leaf_count, AnchorBatch.gas_used, AnchorBatch.final_at).where(
+                AnchorBatch.status == BatchStatus.FINAL
+            )
+        ).all()
+        latencies = [
+            (final_at - created).total_seconds()
+            for created, final_at in session.execute(
+                select(Leaf.created_at, AnchorBatch.final_at)
+                .join(AnchorBatch, Leaf.batch_id == AnchorBatch.id)
+                .where(AnchorBatch.status == BatchStatus.FINAL)
+            )
+        ]
+    engine.dispose()
+    events_final = sum(int(r.leaf_count) for r in rows)
+    gas = sum(int(r.gas_used or 0) for r in rows)
+    return {
+        "batch_size": max_batch_size,
+        "max_batch_delay_s": max_batch_delay,
+        "gas_per_event": round(gas / events_final, 1) if events_final else None,
+        "events_per_s": round(events_final / elapsed, 1),
+        "p50_final_s": _round(_percentile(latencies, 0.50)),
+        "p99_final_s": _round(_percentile(latencies, 0.99)),
+        "events_stored": stored,
+        "events_final": events_final,
+        "batches": len(rows),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def store_sum_final() -> Any:
+    """SUM(leaf_count) of final batches."""
+    from sqlalchemy import func
+
+    return func.coalesce(func.sum(AnchorBatch.leaf_count), 0)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def run_baseline(
+    w3: Web3, deployment: Deployment, account: Any, rate: int, duration: float
+) -> dict[str, Any]:
+    """One TraceAnchor.anchor(leaf, 1) tx per event, signed locally, sent as fast as possible."""
+    anchor = TraceAnchorClient(w3, deployment.trace_anchor)
+    nonce = w3.eth.get_transaction_count(account.address, "pending")
+    chain_id = w3.eth.chain_id
+    fees = fee_fields(w3)
+    gas = int(w3.eth.estimate_gas(anchor.build_anchor(account.address, os.urandom(32), 1)) * 1.25)
+    hashes: list[bytes] = []
+    sent_at: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < duration:
+        due = int((time.monotonic() - started) * rate) - len(hashes)
+        if due <= 0:
+            time.sleep(0.002)
+            continue
+        data = anchor.contract.encode_abi("anchor", [os.urandom(32), 1])
+        tx = {"chainId": chain_id, "to": anchor.address, "value": 0, "gas": gas,
+              "nonce": nonce, "data": data, **fees}  # fmt: skip
+        hashes.append(
+            bytes(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
+        )
+        sent_at.append(time.monotonic())
+        nonce += 1
+    last = w3.eth.wait_for_transaction_receipt(hashes[-1], timeout=600, poll_latency=0.1)
+    target = int(last["blockNumber"]) + CONFIRMATIONS
+    while w3.eth.block_number < target:
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    sample = hashes[:: max(1, len(hashes) // 200)]
+    gas_used = [int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in sample]
+    return {
+        "gas_per_event": round(statistics.mean(gas_used), 1),
+        "events_per_s": round(len(hashes) / elapsed, 1),
+        "events": len(hashes),
+        "contract_call": "TraceAnchor.anchor(bytes32 leaf, uint32 1), one tx per event",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of production")
+    parser.add_argument("--rate", type=int, default=12_000, help="events stored per second")
+    parser.add_argument("--sizes", default="1,10,100,1000,10000", help="batch sizes")
+    parser.add_argument("--drain", type=float, default=20.0, help="seconds to finish after")
+    parser.add_argument("--baseline-rate", type=int, default=2_000, help="baseline tx/s cap")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-anchor-"))
+    node = AnvilNode.start(block_time=BLOCK_TIME, log_path=workdir / "anvil.log")
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
+        accts = node.accounts(4)
+        deployment = deploy(w3, accts[0], accts[1].address, accts[2].address, accts[3].address)
+        batches = []
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            # Close at size only (the delay closes the leftovers after production ends).
+            result = run_setting(node, w3, deployment, accts[2], workdir, f"size{size}", size,
+                                 5.0, args.rate, args.duration, args.drain)  # fmt: skip
+            print(json.dumps(result), flush=True)
+            batches.append({k: result[k] for k in
+                            ("batch_size", "gas_per_event", "events_per_s", "p50_final_s",
+                             "p99_final_s")})  # fmt: skip
+        defaults = AnchorSettings(chaintrace_dev=True)
+        default = run_setting(node, w3, deployment, accts[2], workdir, "default",
+                              defaults.max_batch_size, defaults.max_batch_delay, args.rate,
+                              args.duration, args.drain)  # fmt: skip
+        print(json.dumps(default), flush=True)
+        baseline = run_baseline(w3, deployment, accts[2], args.baseline_rate, args.duration)
+        print(json.dumps(baseline), flush=True)
+    finally:
+        node.stop()
+    print(json.dumps({
+        "batches": batches,
+        "default_policy": {k: default[k] for k in ("batch_size", "max_batch_delay_s",
+                           "gas_per_event", "events_per_s", "p50_final_s", "p99_final_s")},
+        "baseline_per_event_tx": {k: baseline[k] for k in ("gas_per_event", "events_per_s")},
+        "settings": {"duration_s": args.duration, "rate_events_per_s": args.rate,
+                     "block_time_s": BLOCK_TIME, "confirmations": CONFIRMATIONS,
+                     "database": "sqlite", "baseline": baseline["contract_call"]},
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

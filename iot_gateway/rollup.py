@@ -3,8 +3,10 @@
 Windows are per (shipment, device), in seq order, closed by iot_gateway.windows.next_window.
 The watermark (last rolled-up seq per device) lives in the kv table under one key per
 shipment and moves in the same transaction that records the events, so restarts and several
-gateways neither skip nor repeat a window. A reading stored after its seq was passed (very late,
-beyond the lateness allowance) stays in the readings table but in no window.
+gateways neither skip nor repeat a window. A second key per shipment keeps, per device, the
+seqs each recorded window passed over (holes, with that window's event hash) and how many
+readings below the watermark were rolled up: a reading that lands in a hole later gets a
+supplementary event (iot_gateway.sensor_event.supplement_event); the original is never changed.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,8 +26,14 @@ from core.epcis import event_hash
 from core.errors import CoreValueError
 from core.gs1 import sgtin_urn
 from core.merkle import leaf_hash
-from iot_gateway.sensor_event import BIZ_STEP, WindowSample, device_uri, window_event
-from iot_gateway.windows import WindowRule, next_window
+from iot_gateway.sensor_event import (
+    BIZ_STEP,
+    WindowSample,
+    device_uri,
+    supplement_event,
+    window_event,
+)
+from iot_gateway.windows import Hole, WindowRule, fill_holes, hole_of, next_window, window_gaps
 from store.db import transaction
 from store.errors import DuplicateEventError, StoreError
 from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
@@ -40,13 +48,36 @@ _LOGGER = logging.getLogger(__name__)
 SHIPMENT_URN = "urn:chaintrace:shipment:"
 WATERMARK_KEY = "iot_gateway.rollup.v1.shipment.{shipment_pk}"
 _WATERMARK_LIKE = "iot_gateway.rollup.v1.shipment.%"
+LATE_KEY = "iot_gateway.rollup.v1.late.{shipment_pk}"
+_LATE_LIKE = "iot_gateway.rollup.v1.late.%"
 # Bounds one transaction: a backlog is worked off over several passes.
 MAX_WINDOWS_PER_PASS = 200
+MAX_LATE_PER_PASS = 1000
+# Holes per statement (one BETWEEN each).
+_HOLES_PER_QUERY = 50
 
 
 def watermark_key(shipment_pk: int) -> str:
     """The kv key holding {device address (lowercase): last rolled-up seq} for a shipment."""
     return WATERMARK_KEY.format(shipment_pk=shipment_pk)
+
+
+def late_key(shipment_pk: int) -> str:
+    """The kv key holding {device: {"counted": n, "holes": [[lo, hi, event hash], ...]}}."""
+    return LATE_KEY.format(shipment_pk=shipment_pk)
+
+
+class _LateState:
+    """One device's holes and its count of rolled-up readings at or below the watermark."""
+
+    def __init__(self, raw: object) -> None:
+        entry = raw if isinstance(raw, dict) else {}
+        counted = entry.get("counted")
+        self.counted: int | None = counted if isinstance(counted, int) else None
+        self.holes = [Hole(int(lo), int(hi), str(ev)) for lo, hi, ev in entry.get("holes", [])]
+
+    def to_json(self) -> dict[str, object]:
+        return {"counted": self.counted, "holes": [[h.lo, h.hi, h.event] for h in self.holes]}
 
 
 def shipment_epcs(session: Session, shipment_pk: int) -> tuple[list[str], list[int]]:
@@ -63,109 +94,221 @@ def shipment_epcs(session: Session, shipment_pk: int) -> tuple[list[str], list[i
     return urns, [row[0] for row in rows]
 
 
-def _pending(session: Session) -> dict[int, list[str]]:
-    """Shipment -> devices with readings past their watermark (one aggregate, one kv scan)."""
-    marks = {
-        key: value
-        for key, value in session.execute(
-            select(Setting.key, Setting.value).where(Setting.key.like(_WATERMARK_LIKE))
+def _pending(session: Session) -> dict[int, dict[str, int]]:
+    """Shipment -> {device: its readings there} for devices with readings to roll up.
+
+    A device is pending with readings past its watermark, or with more readings than were
+    rolled up (a late one landed in a hole): one aggregate and one kv scan per pass.
+    """
+    marks: dict[str, Any] = {}
+    for key, value in session.execute(
+        select(Setting.key, Setting.value).where(
+            or_(Setting.key.like(_WATERMARK_LIKE), Setting.key.like(_LATE_LIKE))
         )
-    }
+    ):
+        marks[key] = value
     stmt = (
-        select(Reading.shipment_id, Reading.device_address, func.max(Reading.seq))
+        select(Reading.shipment_id, Reading.device_address, func.max(Reading.seq), func.count())
         .where(Reading.shipment_id.is_not(None))
         .group_by(Reading.shipment_id, Reading.device_address)
         .order_by(Reading.shipment_id, Reading.device_address)
     )
-    pending: dict[int, list[str]] = {}
-    for shipment_pk, address, max_seq in session.execute(stmt):
+    pending: dict[int, dict[str, int]] = {}
+    for shipment_pk, address, max_seq, total in session.execute(stmt):
         if shipment_pk is None:
             continue
         mark = marks.get(watermark_key(shipment_pk), {}).get(address.lower())
-        if mark is None or max_seq > mark:
-            pending.setdefault(shipment_pk, []).append(address)
+        late = _LateState(marks.get(late_key(shipment_pk), {}).get(address.lower()))
+        if mark is None or max_seq > mark or late.counted is None or total > late.counted:
+            pending.setdefault(shipment_pk, {})[address] = int(total)
     return pending
 
 
-def _rollup_shipment(
-    session: Session, shipment: Shipment, devices: list[str], settings: GatewaySettings, now_ms: int
-) -> int:
-    # The row exists (_ensure_watermark); its lock serialises gateways on PostgreSQL (and
-    # returns the latest committed marks), SQLite's BEGIN IMMEDIATE already serialises.
-    row = session.get(Setting, watermark_key(shipment.id), with_for_update=True)
-    if row is None:
-        raise StoreError(f"watermark row of shipment {shipment.id} vanished")
-    marks: dict[str, int] = dict(row.value)
-    rule = WindowRule(
-        settings.window_readings, settings.window_seconds * 1000, settings.rollup_lateness_s * 1000
-    )
-    epcs, item_ids = shipment_epcs(session, shipment.id)
-    biz = [{"bizTransaction": SHIPMENT_URN + shipment.shipment_id}]
-    recorded = 0
-    for address in devices:
-        owner = session.scalar(select(Device.owner_principal_id).where(Device.address == address))
-        while recorded < MAX_WINDOWS_PER_PASS:
-            after = marks.get(address.lower())
-            stmt = select(Reading).where(
-                Reading.shipment_id == shipment.id, Reading.device_address == address
+class _ShipmentRollup:
+    """One shipment's pass, inside the transaction holding its watermark row lock."""
+
+    def __init__(
+        self, session: Session, shipment: Shipment, settings: GatewaySettings, now_ms: int
+    ) -> None:
+        self.session = session
+        self.shipment = shipment
+        self.settings = settings
+        self.now_ms = now_ms
+        self.rule = WindowRule(
+            settings.window_readings,
+            settings.window_seconds * 1000,
+            settings.rollup_lateness_s * 1000,
+        )
+        self.epcs, self.item_ids = shipment_epcs(session, shipment.id)
+        self.biz = [{"bizTransaction": SHIPMENT_URN + shipment.shipment_id}]
+        self.recorded = 0
+
+    def _readings(self, address: str) -> Select[Reading]:
+        return select(Reading).where(
+            Reading.shipment_id == self.shipment.id, Reading.device_address == address
+        )
+
+    def _record(
+        self, event: dict[str, Any], samples: list[WindowSample], owner: int | None
+    ) -> bytes:
+        event_json = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        # Hash the stored text itself, so event_json is exactly what was hashed.
+        digest = event_hash(json.loads(event_json))
+        try:
+            record_event(
+                self.session,
+                kind=0,
+                event_hash=digest,
+                event_json=event_json,
+                event_type="ObjectEvent",
+                biz_step=BIZ_STEP,
+                event_time_ms=max(s.taken_at_ms for s in samples),
+                recorded_by=owner,
+                shipment_id=self.shipment.id,
+                item_ids=self.item_ids,
+                leaf_hash_fn=leaf_hash,
             )
+            self.recorded += 1
+        except DuplicateEventError:
+            _LOGGER.info("event already recorded: shipment %d", self.shipment.id)
+        return digest
+
+    def windows(
+        self, address: str, after: int | None, late: _LateState, owner: int | None
+    ) -> int | None:
+        """Record the device's closed windows; returns the new watermark."""
+        device_id = device_uri(self.settings.reading_chain_id, address)
+        while self.recorded < MAX_WINDOWS_PER_PASS:
+            stmt = self._readings(address)
             if after is not None:
                 stmt = stmt.where(Reading.seq > after)
             candidates = list(
-                session.scalars(stmt.order_by(Reading.seq).limit(rule.max_readings + 1))
+                self.session.scalars(stmt.order_by(Reading.seq).limit(self.rule.max_readings + 1))
             )
-            window = next_window(candidates, after, rule, now_ms)
+            window = next_window(candidates, after, self.rule, self.now_ms)
             if not window:
                 break
-            samples = [
-                WindowSample(
-                    r.seq, r.taken_at_ms, r.temperature_centi_c, r.humidity_centi_pct, r.digest
-                )
-                for r in window
-            ]
+            samples = [_sample(r) for r in window]
             event = window_event(
-                samples=samples,
-                device_id=device_uri(settings.reading_chain_id, address),
-                epcs=epcs,
-                biz_transactions=biz,
+                samples=samples, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz
             )
-            event_json = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-            # Hash the stored text itself, so event_json is exactly what was hashed.
-            digest = event_hash(json.loads(event_json))
-            try:
-                record_event(
-                    session,
-                    kind=0,
-                    event_hash=digest,
-                    event_json=event_json,
-                    event_type="ObjectEvent",
-                    biz_step=BIZ_STEP,
-                    event_time_ms=max(s.taken_at_ms for s in samples),
-                    recorded_by=owner,
-                    shipment_id=shipment.id,
-                    item_ids=item_ids,
-                    leaf_hash_fn=leaf_hash,
+            digest = self._record(event, samples, owner)
+            late.holes += window_gaps(after, [r.seq for r in window], "0x" + digest.hex())
+            late.counted = (late.counted or 0) + len(window)
+            after = window[-1].seq
+        return after
+
+    def supplements(
+        self, address: str, mark: int | None, total: int, late: _LateState, owner: int | None
+    ) -> None:
+        """Record supplementary events for readings that landed in holes."""
+        if not late.holes and late.counted is not None:
+            return  # no seq was passed over: no reading can be late
+        above_stmt = (
+            select(func.count())
+            .select_from(Reading)
+            .where(Reading.shipment_id == self.shipment.id, Reading.device_address == address)
+        )
+        if mark is not None:
+            above_stmt = above_stmt.where(Reading.seq > mark)
+        below = total - int(self.session.scalar(above_stmt) or 0) if mark is not None else 0
+        if late.counted is not None and below <= late.counted:
+            return
+        found = self._late_readings(address, late.holes)
+        if not found:
+            # No hole holds a reading: the count predates hole tracking; start from here.
+            late.counted = max(late.counted or 0, below)
+            return
+        groups: dict[str, list[Reading]] = {}
+        for reading in found:
+            hole = hole_of(late.holes, reading.seq)
+            if hole is not None:
+                groups.setdefault(hole.event, []).append(reading)
+        device_id = device_uri(self.settings.reading_chain_id, address)
+        size = self.rule.max_readings
+        for original, readings in groups.items():
+            for start in range(0, len(readings), size):
+                samples = [_sample(r) for r in readings[start : start + size]]
+                event = supplement_event(
+                    samples=samples,
+                    device_id=device_id,
+                    epcs=self.epcs,
+                    supplements=bytes.fromhex(original.removeprefix("0x")),
+                    biz_transactions=self.biz,
                 )
-                recorded += 1
-            except DuplicateEventError:
-                _LOGGER.info("window already recorded: shipment %d device %s", shipment.id, address)
-            marks[address.lower()] = window[-1].seq
+                self._record(event, samples, owner)
+        late.holes = fill_holes(late.holes, [r.seq for r in found])
+        late.counted = (late.counted or 0) + len(found)
+
+    def _late_readings(self, address: str, holes: list[Hole]) -> list[Reading]:
+        found: list[Reading] = []
+        for start in range(0, len(holes), _HOLES_PER_QUERY):
+            chunk = holes[start : start + _HOLES_PER_QUERY]
+            ranges = [and_(Reading.seq >= h.lo, Reading.seq <= h.hi) for h in chunk]
+            stmt = self._readings(address).where(or_(*ranges)).order_by(Reading.seq)
+            found += self.session.scalars(stmt.limit(MAX_LATE_PER_PASS - len(found)))
+            if len(found) >= MAX_LATE_PER_PASS:
+                break
+        return found
+
+
+def _sample(reading: Reading) -> WindowSample:
+    return WindowSample(
+        reading.seq,
+        reading.taken_at_ms,
+        reading.temperature_centi_c,
+        reading.humidity_centi_pct,
+        reading.digest,
+    )
+
+
+def _rollup_shipment(
+    session: Session,
+    shipment: Shipment,
+    devices: dict[str, int],
+    settings: GatewaySettings,
+    now_ms: int,
+) -> int:
+    # The rows exist (_ensure_watermark); the watermark row's lock serialises gateways on
+    # PostgreSQL (and returns the latest committed marks), SQLite's BEGIN IMMEDIATE already
+    # serialises. The late row is only written under that lock; taken second, always.
+    row = session.get(Setting, watermark_key(shipment.id), with_for_update=True)
+    late_row = session.get(Setting, late_key(shipment.id), with_for_update=True)
+    if row is None or late_row is None:
+        raise StoreError(f"roll-up rows of shipment {shipment.id} vanished")
+    marks: dict[str, int] = dict(row.value)
+    lates: dict[str, Any] = dict(late_row.value)
+    work = _ShipmentRollup(session, shipment, settings, now_ms)
+    for address, total in devices.items():
+        key = address.lower()
+        owner = session.scalar(select(Device.owner_principal_id).where(Device.address == address))
+        late = _LateState(lates.get(key))
+        if late.counted is None and key not in marks:
+            late.counted = 0  # a device's first window: nothing below a watermark yet
+        mark = work.windows(address, marks.get(key), late, owner)
+        if mark is not None:
+            marks[key] = mark
+            work.supplements(address, mark, total, late, owner)
+        lates[key] = late.to_json()
     if marks != row.value:
         row.value = dict(marks)
+    if lates != late_row.value:
+        late_row.value = lates
     session.flush()
-    return recorded
+    return work.recorded
 
 
 def _ensure_watermark(session_factory: sessionmaker[Session], shipment_pk: int) -> None:
-    """Create the shipment's watermark row if missing; a concurrent creator is no error."""
+    """Create the shipment's roll-up rows if missing; a concurrent creator is no error."""
     table = cast(Table, Setting.__table__)
     with transaction(session_factory) as session:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(
-            insert(table)
-            .values(key=watermark_key(shipment_pk), value={}, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+        for key in (watermark_key(shipment_pk), late_key(shipment_pk)):
+            session.execute(
+                insert(table)
+                .values(key=key, value={}, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
 
 
 def rollup_once(

@@ -4,6 +4,10 @@ The event commits to the exact signed readings it summarises: sensorMetadata.raw
 `urn:chaintrace:evidence-root:v1:0x<root>`, where root is core.evidence.evidence_root over the
 window's EIP-712 reading digests (the same StandardMerkleTree construction as a delivery
 attestation's evidenceRoot), so any single reading can be proven part of the window.
+
+A reading that arrives after its window was recorded gets a supplementary event of its own
+(dataProcessingMethod SUPPLEMENT_METHOD, `ct:supplements` naming the original event's hash as a
+CBV 2.0 event ID): the original event, already hashed and maybe anchored, is never rewritten.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from core.evidence import evidence_root
 
 RAW_DATA_PREFIX = "urn:chaintrace:evidence-root:v1:"
 DATA_PROCESSING_METHOD = "urn:chaintrace:sensor-rollup:v1"
+SUPPLEMENT_METHOD = DATA_PROCESSING_METHOD + ":supplement"
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+# The API's extension namespace (api.epcis_events.CT_NAMESPACE; the gateway cannot import api).
+CT_NAMESPACE = "https://chaintrace.dev/ns/epcis#"
+CT_SUPPLEMENTS = "ct:supplements"
 BIZ_STEP = "sensor_reporting"
 
 
@@ -55,12 +64,44 @@ def device_uri(chain_id: int, address: str) -> str:
     return f"did:pkh:eip155:{chain_id}:{address.lower()}"
 
 
+def event_id(digest: bytes) -> str:
+    """An event hash as the CBV 2.0 event ID (ni:///sha-256;<hex>?ver=CBV2.0)."""
+    if len(digest) != 32:
+        raise ValueError("an event hash is 32 bytes")
+    return "ni:///sha-256;" + digest.hex() + "?ver=CBV2.0"
+
+
+def supplement_event(
+    *,
+    samples: Sequence[WindowSample],
+    device_id: str,
+    epcs: Sequence[str],
+    supplements: bytes,
+    biz_transactions: Sequence[dict[str, str]] = (),
+) -> dict[str, Any]:
+    """The ObjectEvent for late readings of the window recorded as event hash `supplements`."""
+    body = window_event(
+        samples=samples,
+        device_id=device_id,
+        epcs=epcs,
+        biz_transactions=biz_transactions,
+        method=SUPPLEMENT_METHOD,
+    )
+    # The context names the ct: prefix for the hash; it is not hashed itself.
+    return {
+        "@context": [EPCIS_CONTEXT, {"ct": CT_NAMESPACE}],
+        **body,
+        CT_SUPPLEMENTS: event_id(supplements),
+    }
+
+
 def window_event(
     *,
     samples: Sequence[WindowSample],
     device_id: str,
     epcs: Sequence[str],
     biz_transactions: Sequence[dict[str, str]] = (),
+    method: str = DATA_PROCESSING_METHOD,
 ) -> dict[str, Any]:
     """The ObjectEvent (action OBSERVE, bizStep sensor_reporting) summarising one window."""
     if not samples:
@@ -85,7 +126,7 @@ def window_event(
                 "endTime": iso_ms(end_ms),
                 "deviceID": device_id,
                 "rawData": RAW_DATA_PREFIX + "0x" + root.hex(),
-                "dataProcessingMethod": DATA_PROCESSING_METHOD,
+                "dataProcessingMethod": method,
             },
             "sensorReport": [
                 {

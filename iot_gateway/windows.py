@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -71,3 +71,45 @@ def next_window(
     if now_ms >= end_ms + rule.lateness_ms:
         return window
     return []
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """Seqs lo..hi (inclusive) a recorded window passed over; `event` is that window's hash."""
+
+    lo: int
+    hi: int
+    event: str
+
+
+def window_gaps(after_seq: int | None, seqs: Sequence[int], event: str) -> list[Hole]:
+    """The seqs a closed window skipped: after `after_seq` (from 0 for a first window), by seq."""
+    gaps: list[Hole] = []
+    prev = -1 if after_seq is None else after_seq
+    for seq in seqs:
+        if seq > prev + 1:
+            gaps.append(Hole(prev + 1, seq - 1, event))
+        prev = max(prev, seq)
+    return gaps
+
+
+def fill_holes(holes: Sequence[Hole], seqs: Iterable[int]) -> list[Hole]:
+    """The holes with `seqs` filled: a range is split around each seq that arrived."""
+    arrived = sorted(set(seqs))
+    out: list[Hole] = []
+    for hole in holes:
+        lo = hole.lo
+        for seq in arrived:
+            if seq < lo or seq > hole.hi:
+                continue
+            if seq > lo:
+                out.append(Hole(lo, seq - 1, hole.event))
+            lo = seq + 1
+        if lo <= hole.hi:
+            out.append(Hole(lo, hole.hi, hole.event))
+    return out
+
+
+def hole_of(holes: Sequence[Hole], seq: int) -> Hole | None:
+    """The hole containing `seq`, if any."""
+    return next((hole for hole in holes if hole.lo <= seq <= hole.hi), None)

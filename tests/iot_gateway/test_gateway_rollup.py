@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.epcis import event_hash
@@ -148,35 +148,4 @@ def test_bad_shipment_data_does_not_block_others(
     assert [dev for dev, _raw in _windows(db_sessions)] == [f"did:pkh:eip155:31337:{good.lower()}"]
 
 
-def test_late_readings_behind_the_watermark_are_stored_but_not_rolled_up(
-    db_sessions: sessionmaker[Session], make_settings: Callable[..., GatewaySettings], db_url: str
-) -> None:
-    settings = make_settings(db_url, window_readings=3, rollup_lateness_s=60)
-    shipment_pk, (device,) = _setup(db_sessions)
-    _insert(db_sessions, device, [0, 1, 3], shipment_pk)  # seq 2 is missing
-    newest = T0 + 3 * 1000
-    # A gap keeps the window open for the lateness allowance, then it closes without seq 2.
-    assert rollup_once(db_sessions, settings, now_ms=newest + 59_999) == 0
-    assert rollup_once(db_sessions, settings, now_ms=newest + 60_000) == 1
-    _insert(db_sessions, device, [2, 4, 5, 6], shipment_pk)
-    assert rollup_once(db_sessions, settings, now_ms=LATER) == 1
-    assert [raw for _dev, raw in _windows(db_sessions)] == [
-        _root_of(db_sessions, device, [0, 1, 3]),
-        _root_of(db_sessions, device, [4, 5, 6]),
-    ]
-    with db_sessions() as session:
-        from store.models import Reading
-
-        assert session.scalar(select(func.count()).select_from(Reading)) == 7
-
-
-def _root_of(sessions: sessionmaker[Session], device: str, seqs: list[int]) -> str:
-    from store.models import Reading
-
-    with sessions() as session:
-        by_seq = dict(
-            session.execute(
-                select(Reading.seq, Reading.digest).where(Reading.device_address == device)
-            ).all()
-        )
-    return RAW_DATA_PREFIX + "0x" + evidence_root([by_seq[s] for s in seqs]).hex()
+# Late readings (supplementary events): tests/iot_gateway/test_gateway_late.py.

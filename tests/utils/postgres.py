@@ -54,11 +54,17 @@ class PostgresServer:
     """A server tests can create throw-away databases on; `stop()` only stops a private one."""
 
     def __init__(
-        self, admin_url: str, *, private_dir: Path | None = None, pg_ctl: str = ""
+        self,
+        admin_url: str,
+        *,
+        private_dir: Path | None = None,
+        pg_ctl: str = "",
+        options: str = "",
     ) -> None:
         self.admin_url = admin_url
         self._private_dir = private_dir
         self._pg_ctl = pg_ctl
+        self._options = options
         self._user = _run_as() if private_dir else None
 
     @classmethod
@@ -73,8 +79,12 @@ class PostgresServer:
         return cls(conninfo)
 
     @classmethod
-    def start_private(cls) -> PostgresServer:
-        """Start initdb + pg_ctl on a free port in a temp dir (fsync off: data is disposable)."""
+    def start_private(cls, *, durable: bool = False) -> PostgresServer:
+        """Start initdb + pg_ctl on a free port in a temp dir.
+
+        fsync off unless `durable`: the data is disposable, but a test that crashes the server
+        (pause(immediate=True)) needs every acknowledged commit on disk.
+        """
         initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise PostgresUnavailable("initdb/pg_ctl not found (apt-get install postgresql)")
@@ -105,9 +115,10 @@ class PostgresServer:
                 port = _free_port()
                 options = (
                     f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root}"
-                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                     " -c max_connections=200"
                 )
+                if not durable:
+                    options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                 started = subprocess.run(
                     [
                         *prefix,
@@ -129,7 +140,7 @@ class PostgresServer:
                 )
                 if started.returncode == 0:
                     url = f"postgresql://{_SUPERUSER}@127.0.0.1:{port}/postgres"
-                    return cls(url, private_dir=root, pg_ctl=pg_ctl)
+                    return cls(url, private_dir=root, pg_ctl=pg_ctl, options=options)
                 last_error = started.stderr + _tail(root / "log")
             raise PostgresUnavailable(f"pg_ctl start failed: {last_error.strip()}")
         except BaseException:
@@ -165,24 +176,29 @@ class PostgresServer:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name)))
             )
 
+    def _pg_ctl_cmd(self, *args: str) -> list[str]:
+        if self._private_dir is None:
+            raise PostgresUnavailable("only a private server can be stopped or started")
+        prefix = ["runuser", "-u", self._user, "--"] if self._user else []
+        return [*prefix, self._pg_ctl, "-D", str(self._private_dir / "data"), *args]
+
+    def pause(self, *, immediate: bool = False) -> None:
+        """Stop a private server, keeping its data (fast shutdown, or a crash if `immediate`)."""
+        mode = "immediate" if immediate else "fast"
+        _check_run(self._pg_ctl_cmd("-m", mode, "-w", "-t", "60", "stop"))
+
+    def resume(self) -> None:
+        """Start a paused private server again, on the same port and data."""
+        assert self._private_dir is not None
+        log = str(self._private_dir / "log")
+        _check_run(self._pg_ctl_cmd("-o", self._options, "-l", log, "-w", "-t", "60", "start"))
+
     def stop(self) -> None:
         """Stop and delete a private server; a shared one is left alone."""
         if self._private_dir is None:
             return
-        prefix = ["runuser", "-u", self._user, "--"] if self._user else []
         subprocess.run(
-            [
-                *prefix,
-                self._pg_ctl,
-                "-D",
-                str(self._private_dir / "data"),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            capture_output=True,
-            check=False,
+            self._pg_ctl_cmd("-m", "immediate", "-w", "stop"), capture_output=True, check=False
         )
         shutil.rmtree(self._private_dir, ignore_errors=True)
         self._private_dir = None

@@ -36,8 +36,13 @@ typecheck: deps
 pytest: deps system-deps
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
+# Gas is checked on the deterministic tests only: fuzz and invariant means depend on the run count.
+SNAPSHOT_ARGS := --no-match-test '^(testFuzz|invariant)_'
+
 forge-test: deps
 	$(FORGE) test
+	$(FORGE) snapshot --check $(SNAPSHOT_ARGS)
+	$(BIN)/slither . --skip-clean --filter-paths 'tests/|node_modules/'
 
 test: lint typecheck forge-test pytest
 

@@ -105,7 +105,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
             // nonReentrant covers every function that reads or moves value.
             IERC20 erc20 = IERC20(token);
             uint256 before = erc20.balanceOf(address(this));
-            erc20.safeTransferFrom(terms.buyer, address(this), terms.amount);
+            erc20.safeTransferFrom(msg.sender, address(this), terms.amount); // msg.sender is terms.buyer
             // Fee-on-transfer tokens deliver less than asked: the deposit is what arrived.
             deposit = erc20.balanceOf(address(this)) - before;
             if (deposit == 0) revert EscrowZeroAmount();
@@ -123,6 +123,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         uint64 deliveredAt = attestation.deliveredAt;
         uint64 deadline = s.deadline;
         if (deliveredAt > deadline) revert EscrowLateDelivery(deliveredAt, deadline);
+        // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
         if (deliveredAt > block.timestamp) revert EscrowDeliveryInFuture(deliveredAt, uint64(block.timestamp));
         // Cannot overflow: fund checked the sum of all durations and the deadline fits uint64.
         uint64 expiredAt = deadline + s.refundGrace;
@@ -154,6 +155,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         if (msg.sender != s.buyer && msg.sender != s.payee) revert EscrowNotParty(msg.sender);
         if (s.arbiter == address(0)) revert EscrowNoArbiter(shipmentId);
         uint64 endsAt = s.attestedAt + s.disputeWindow;
+        // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
         if (block.timestamp >= endsAt) revert EscrowDisputeWindowClosed(endsAt);
 
         s.disputedAt = uint64(block.timestamp);
@@ -172,6 +174,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         if (s.state != State.Disputed) revert EscrowInvalidState(shipmentId, s.state);
         if (msg.sender != s.buyer && msg.sender != s.payee) revert EscrowNotParty(msg.sender);
         uint64 timesOutAt = s.disputedAt + s.disputeTimeout;
+        // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
         if (block.timestamp >= timesOutAt) revert EscrowDisputeTimedOut(timesOutAt);
 
         bytes32 digest = _checkEvidence(s.evidenceRoot, reading, signature, proof);
@@ -187,6 +190,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         address arbiter = s.arbiter;
         if (msg.sender != arbiter) revert EscrowNotArbiter(msg.sender, arbiter);
         uint64 timesOutAt = s.disputedAt + s.disputeTimeout;
+        // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
         if (block.timestamp >= timesOutAt) revert EscrowDisputeTimedOut(timesOutAt);
         uint256 amount = s.amount;
         if (payout > amount) revert EscrowInvalidSplit(payout, amount);
@@ -204,9 +208,11 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         State state = s.state;
         if (state == State.Attested) {
             uint64 endsAt = s.attestedAt + s.disputeWindow;
+            // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
             if (block.timestamp < endsAt) revert EscrowDisputeWindowOpen(endsAt);
         } else if (state == State.Disputed) {
             uint64 timesOutAt = s.disputedAt + s.disputeTimeout;
+            // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
             if (block.timestamp < timesOutAt) revert EscrowDisputePending(timesOutAt);
         } else {
             revert EscrowInvalidState(shipmentId, state);
@@ -219,6 +225,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         Shipment storage s = _shipments[shipmentId];
         if (s.state != State.Funded) revert EscrowInvalidState(shipmentId, s.state);
         uint64 refundableAt = s.deadline + s.refundGrace + 1;
+        // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
         if (block.timestamp < refundableAt) revert EscrowDeadlineNotPassed(refundableAt);
 
         uint256 amount = s.amount;
@@ -239,6 +246,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
         emit Withdrawn(msg.sender, token, amount);
         // State is final before the transfer, and nonReentrant blocks re-entry into every value path.
         if (token == address(0)) {
+            // slither-disable-next-line low-level-calls: ETH needs a call; failure is handled (EscrowTransferFailed)
             (bool ok,) = payable(msg.sender).call{value: amount}("");
             if (!ok) revert EscrowTransferFailed(msg.sender, amount);
         } else {
@@ -315,6 +323,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
             revert EscrowInvalidTemperatureBand(terms.minTempCentiC, terms.maxTempCentiC);
         }
         if (terms.penaltyCapBps > Settlement.BPS) revert EscrowInvalidPenaltyCap(terms.penaltyCapBps);
+        // slither-disable-next-line timestamp: windows are hours to days; seconds of validator drift cannot matter
         if (terms.deadline <= block.timestamp) revert EscrowInvalidDeadline(terms.deadline);
         // Keeps every derived time (deadline + refundGrace + 1, attestedAt + disputeWindow,
         // disputedAt + disputeTimeout) in uint64: attestedAt <= deadline + refundGrace and
@@ -379,6 +388,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
     ) private view returns (bytes32 digest) {
         // A view of the immutable, trusted TraceAnchor: its domain is the one devices sign in.
         digest = _traceAnchor.readingDigest(reading);
+        // slither-disable-next-line unused-return: the third value only details `err`, which is checked
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != reading.device) {
             revert EscrowInvalidReadingSignature(reading.device, signer);
@@ -390,6 +400,7 @@ contract ShipmentEscrow is IShipmentEscrow, AccessControl, EIP712, ReentrancyGua
 
     /// @dev The attestation's signer, which must hold ORACLE_ROLE. Oracles are EOAs (platform keys).
     function _recoverOracle(bytes32 digest, bytes calldata signature) private view returns (address) {
+        // slither-disable-next-line unused-return: the third value only details `err`, which is checked
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || !hasRole(ORACLE_ROLE, signer)) revert EscrowNotOracle(signer);
         return signer;

@@ -79,6 +79,7 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
         string storage prefix = _prefixOfBrand[brand];
         if (bytes(prefix).length == 0) revert AnchorUnknownBrand(brand);
         uint64 revokedAt = _brandRevokedAt[brand];
+        // slither-disable-next-line timestamp: no time is compared here (a zero test of a stored field)
         if (revokedAt != 0) revert AnchorBrandRevoked(brand, revokedAt);
 
         _brandRevokedAt[brand] = uint64(block.timestamp);
@@ -114,6 +115,7 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
     {
         if (bytes(_prefixOfBrand[brand]).length == 0) revert AnchorUnknownBrand(brand);
         uint64 revokedAt = _brandRevokedAt[brand];
+        // slither-disable-next-line timestamp: no time is compared here (a zero test of a stored field)
         if (revokedAt != 0) revert AnchorBrandRevoked(brand, revokedAt);
         bytes32 digest = commissioningDigest(brand, root, leafCount);
         if (!SignatureChecker.isValidSignatureNow(brand, digest, signature)) {
@@ -125,6 +127,7 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
     /// @inheritdoc ITraceAnchor
     function rootInfo(bytes32 root) external view override returns (RootInfo memory info) {
         info = _roots[root];
+        // slither-disable-next-line timestamp: no time is compared here (a zero test of a stored field)
         if (info.brand != address(0)) info.brandRevokedAt = _brandRevokedAt[info.brand];
     }
 
@@ -198,6 +201,7 @@ contract TraceAnchor is ITraceAnchor, AccessControl, EIP712 {
     function _anchor(bytes32 root, uint32 leafCount, address brand) private {
         if (root == bytes32(0)) revert AnchorZeroRoot();
         if (leafCount == 0) revert AnchorZeroLeafCount();
+        // slither-disable-next-line timestamp: no time is compared here (a zero test of a stored field)
         if (_roots[root].anchoredAt != 0) revert AnchorRootExists(root);
 
         // Written field by field so that a platform batch never touches the brand's slot.

@@ -9,7 +9,7 @@ from typing import Any, cast
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import Web3
-from web3.types import BlockIdentifier, TxParams
+from web3.types import BlockIdentifier, TxParams, Wei
 
 from chain.artifacts import ContractArtifact
 from chain.clients.types import ZERO_ADDRESS, TxResult
@@ -112,6 +112,14 @@ class ContractClient:
         return unsigned_transaction(
             self.w3, sender, self.address, self._data(function, *args), value
         )
+
+    def simulate(self, tx: TxParams, block: BlockIdentifier = "latest") -> None:
+        """eth_call an (unsigned) transaction: a revert raises its named exception, else None."""
+        call: TxParams = {"to": tx["to"], "data": tx["data"], "value": Wei(int(tx.get("value", 0)))}
+        if "from" in tx:
+            call["from"] = tx["from"]
+        with chain_errors():
+            self.w3.eth.call(call, block_identifier=block)
 
     def _send(self, signer: Signer, function: str, *args: Any, value: int = 0) -> TxResult:
         """Sign with a platform or test key, send, wait; reverts raise their named exception."""

@@ -238,6 +238,7 @@ interface IShipmentEscrow {
     /// @notice Sending `amount` ETH to `account` failed; its balance is kept.
     error EscrowTransferFailed(address account, uint256 amount);
 
+    // slither-disable-start naming-convention: constants' getters keep the constants' SCREAMING_CASE names
     /// @notice The role whose signatures {attest} accepts: `keccak256("ORACLE_ROLE")`.
     function ORACLE_ROLE() external view returns (bytes32);
 
@@ -249,6 +250,7 @@ interface IShipmentEscrow {
 
     /// @notice Domain tag of evidence leaf version 1: `keccak256("chaintrace.evidence.v1")`.
     function EVIDENCE_V1() external view returns (bytes32);
+    // slither-disable-end naming-convention
 
     /// @notice The TraceAnchor whose EIP-712 domain devices sign readings in.
     function traceAnchor() external view returns (ITraceAnchor);

@@ -74,6 +74,7 @@ interface ITraceAnchor {
     /// @notice The brand was revoked at `revokedAt` and can no longer commission roots.
     error AnchorBrandRevoked(address brand, uint64 revokedAt);
 
+    // slither-disable-start naming-convention: constants' getters keep the constants' SCREAMING_CASE names
     /// @notice The role allowed to call {anchor}: `keccak256("ANCHORER_ROLE")`.
     function ANCHORER_ROLE() external view returns (bytes32);
 
@@ -88,6 +89,7 @@ interface ITraceAnchor {
 
     /// @notice EIP-712 type hash of `DeviceRegistration(address device,address operator)`.
     function DEVICE_REGISTRATION_TYPEHASH() external view returns (bytes32);
+    // slither-disable-end naming-convention
 
     /**
      * @notice Registers `brand` as the owner of the GS1 `companyPrefix` (6 to 12 ASCII digits).

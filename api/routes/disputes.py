@@ -1,0 +1,340 @@
+"""Disputes: a party's unsigned openDispute / submitEvidence and the arbiter's resolveDispute.
+
+Every transaction is simulated (eth_call from the user's wallet) before it is returned, so a
+call the escrow would refuse answers 409/422 with the contract's reason instead of a wallet's
+failed transaction. Evidence is built from the stored reading: its fields and device signature,
+and its Merkle proof to the attested evidence root, recomputed from the readings the settlement
+worker used (and checked against the root the escrow holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3.types import TxParams
+
+from api.chain_access import shipment_escrow
+from api.deps import ChainDep, CurrentPrincipal, SessionDep, wallet_of
+from api.errors import ApiError, Conflict, FieldError, Forbidden, NotFound
+from api.schemas.common import UnsignedTx
+from api.schemas.disputes import DisputePublic, EvidenceIn, EvidencePublic, ResolutionIn
+from api.shipment_store import is_party, shipment_for_write, terms_of, visible_shipment
+from api.signing import trace_anchor_domain
+from api.state import ChainAccess
+from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
+from chain.delivery import DeliveryError, delivery_facts, verified_terms
+from chain.errors import ContractRevert
+from chain.transactions import chain_errors
+from core.eip712 import Domain, Reading, reading_digest
+from core.errors import CoreValueError
+from core.evidence import evidence_leaf, evidence_root, evidence_tree
+from core.signature import recover_digest
+from store.models import Principal, Shipment
+from store.models import Reading as ReadingRow
+from store.queries import readings_for_shipment
+
+router = APIRouter(prefix="/shipments/{shipment_id}/dispute", tags=["disputes"])
+
+_ZERO = "0x0000000000000000000000000000000000000000"
+
+
+class _Refused(ApiError):
+    """The escrow would revert: 409 when the state is in the way, 422 when the input is wrong."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+
+
+def _when(ts: Any) -> str:
+    return f"{datetime.fromtimestamp(int(ts), UTC).isoformat()} ({int(ts)})"
+
+
+def _refusal(exc: ContractRevert) -> _Refused:
+    """A sentence for the escrow's dispute errors (the error's name stays in the text)."""
+    a = exc.args_dict
+    name = exc.name
+    if name == "EscrowInvalidState":
+        state = ShipmentState(int(a["state"])).name.lower()
+        text, status = f"the escrow holds this shipment as {state}, which does not allow this", 409
+    elif name == "EscrowNoArbiter":
+        text, status = "the terms name no arbiter, so the attestation cannot be disputed", 409
+    elif name == "EscrowDisputeWindowClosed":
+        text, status = f"the dispute window closed at {_when(a['endedAt'])}", 409
+    elif name == "EscrowDisputeTimedOut":
+        timed_out = _when(a["timedOutAt"])
+        text, status = f"the dispute timed out at {timed_out}; settle() applies the split", 409
+    elif name == "EscrowInvalidSplit":
+        text, status = f"the payout {a['payout']} exceeds the deposit {a['amount']}", 422
+    elif name == "EscrowInvalidReadingSignature":
+        text, status = "the reading's signature does not recover to its device", 422
+    elif name == "EscrowEvidenceNotAttested":
+        text, status = "the reading is not part of the evidence the oracle attested", 409
+    elif name in ("EscrowNotParty", "EscrowNotArbiter"):
+        text, status = "the wallet is not the one the escrow expects for this call", 409
+    else:
+        text, status = str(exc), 409
+    return _Refused(status, f"the contract refused: {text} ({name})")
+
+
+def _checked(escrow: ShipmentEscrowClient, build: Callable[[], TxParams]) -> dict[str, Any]:
+    """The built transaction, once an eth_call from its sender shows the escrow accepts it.
+
+    Building estimates gas, which runs the call too: a revert there gets the same sentence.
+    """
+    try:
+        tx = build()
+        escrow.simulate(tx)
+    except ContractRevert as exc:
+        raise _refusal(exc) from None
+    return dict(tx)
+
+
+def _wallet_role(principal: Principal, shipment: Shipment) -> tuple[str, str]:
+    """(wallet, "buyer" | "payee" | "arbiter") of the caller for this shipment's terms."""
+    wallet = wallet_of(principal)
+    terms = terms_of(shipment)
+    for role, address in (
+        ("buyer", terms.buyer),
+        ("payee", terms.payee),
+        ("arbiter", terms.arbiter),
+    ):
+        if address != _ZERO and wallet.lower() == address.lower():
+            return wallet, role
+    return wallet, ""
+
+
+def _party_wallet(principal: Principal, shipment: Shipment, what: str) -> str:
+    wallet, role = _wallet_role(principal, shipment)
+    if role not in ("buyer", "payee"):
+        raise Forbidden(f"only the buyer's or the payee's wallet may {what}; yours is {wallet}")
+    return wallet
+
+
+def _shipment_for(session: Session, principal: Principal, shipment_id: str) -> Shipment:
+    """Visible to parties and overseers as usual, and to the arbiter its terms name."""
+    shipment = shipment_for_write(session, shipment_id)
+    if is_party(shipment, principal) or _wallet_role_safe(principal, shipment) == "arbiter":
+        return shipment
+    return visible_shipment(session, principal, shipment_id)  # overseers, else 404
+
+
+def _wallet_role_safe(principal: Principal, shipment: Shipment) -> str:
+    if principal.wallet_address is None:
+        return ""
+    return _wallet_role(principal, shipment)[1]
+
+
+def _view(escrow: ShipmentEscrowClient, shipment: Shipment) -> ShipmentView:
+    view = escrow.shipment(shipment.shipment_id)
+    if view.state is ShipmentState.NONE:
+        raise Conflict("the escrow holds no deposit for this shipment")
+    return view
+
+
+# ---------------------------------------------------------------- evidence
+
+
+def _verified_digest(row: ReadingRow, domain: Domain) -> bytes | None:
+    """The reading's digest if it recomputes from its fields and its device signed it."""
+    try:
+        digest = reading_digest(_reading_of(row), domain)
+        if digest != bytes(row.digest):
+            return None
+        if recover_digest(digest, bytes(row.signature)).lower() != row.device_address.lower():
+            return None
+    except CoreValueError:
+        return None
+    return digest
+
+
+def _reading_of(row: ReadingRow) -> Reading:
+    return Reading(
+        device=row.device_address,
+        seq=row.seq,
+        taken_at_ms=row.taken_at_ms,
+        temperature_centi_c=row.temperature_centi_c,
+        humidity_centi_pct=row.humidity_centi_pct,
+        shock_milli_g=row.shock_milli_g,
+        lat_e7=row.lat_e7,
+        lon_e7=row.lon_e7,
+    )
+
+
+def evidence_digests(
+    session: Session, shipment: Shipment, view: ShipmentView, domain: Domain
+) -> list[bytes]:
+    """The reading digests of the attested evidence, as chain.delivery selects them.
+
+    The shipment window (shipping..receiving) comes from chain.delivery.delivery_facts; the
+    readings are the shipment's devices' verified readings inside it. A set whose root is not
+    the escrow's evidenceRoot is refused (409): a proof from it would not verify.
+    """
+    try:
+        facts = delivery_facts(session, shipment, verified_terms(shipment, view.terms_hash), domain)
+    except DeliveryError as exc:
+        raise Conflict(f"the shipment's evidence cannot be rebuilt: {exc}") from None
+    allowed = {device.address.lower() for device in shipment.devices}
+    digests = []
+    for row in readings_for_shipment(
+        session, shipment.id, since_ms=facts.shipped_at_ms, until_ms=facts.delivered_at_ms + 1
+    ):
+        if allowed and row.device_address.lower() not in allowed:
+            continue
+        digest = _verified_digest(row, domain)
+        if digest is not None:
+            digests.append(digest)
+    if evidence_root(digests) != view.evidence_root:
+        raise Conflict(
+            "the stored readings do not reproduce the attested evidence root "
+            f"0x{view.evidence_root.hex()}: no proof can be built"
+        )
+    return digests
+
+
+def _evidence_row(session: Session, shipment: Shipment, body: EvidenceIn) -> ReadingRow:
+    row = session.scalar(
+        select(ReadingRow).where(
+            ReadingRow.device_address == body.device,
+            ReadingRow.seq == body.seq,
+            ReadingRow.shipment_id == shipment.id,
+        )
+    )
+    if row is None:
+        raise NotFound(f"no reading {body.seq} of device {body.device} in this shipment")
+    return row
+
+
+# ---------------------------------------------------------------- routes
+
+
+@router.get("", response_model=DisputePublic)
+def dispute(
+    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
+) -> DisputePublic:
+    """The escrow's dispute state and the evidence put on record so far."""
+    shipment = _shipment_for(session, principal, shipment_id)
+    escrow = shipment_escrow(chain)
+    view = _view(escrow, shipment)
+    return DisputePublic(
+        state=view.state.name.lower(),
+        arbiter=None if view.arbiter == _ZERO else view.arbiter,
+        evidence_root=None if not view.attested_at else "0x" + view.evidence_root.hex(),
+        amount_wei=str(view.amount),
+        payout_wei=str(view.payout),
+        refund_wei=str(view.refund),
+        dispute_window_ends_at=view.dispute_ends_at,
+        disputed_at=view.disputed_at or None,
+        dispute_times_out_at=view.dispute_times_out_at,
+        evidence=_evidence_logs(escrow, chain, shipment),
+    )
+
+
+def _evidence_logs(
+    escrow: ShipmentEscrowClient, chain: ChainAccess, shipment: Shipment
+) -> list[EvidencePublic]:
+    with chain_errors():
+        logs = escrow.contract.events.EvidenceSubmitted().get_logs(
+            argument_filters={"shipmentId": bytes.fromhex(shipment.shipment_id[2:])},
+            from_block=chain.deployment().shipment_escrow_block,
+            to_block="latest",
+        )
+    return [
+        EvidencePublic(
+            submitter=log["args"]["submitter"],
+            reading_digest="0x" + bytes(log["args"]["readingDigest"]).hex(),
+            device=log["args"]["device"],
+            seq=int(log["args"]["seq"]),
+            taken_at_ms=int(log["args"]["takenAtMs"]),
+            temperature_centi_c=int(log["args"]["temperatureCentiC"]),
+            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+        )
+        for log in logs
+    ]
+
+
+@router.get("/open-tx", response_model=UnsignedTx)
+def open_tx(
+    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
+) -> UnsignedTx:
+    """The unsigned openDispute for the buyer's or the payee's wallet (within the window)."""
+    shipment = visible_shipment(session, principal, shipment_id)
+    wallet = _party_wallet(principal, shipment, "open a dispute")
+    escrow = shipment_escrow(chain)
+    tx = _checked(escrow, lambda: escrow.build_open_dispute(wallet, shipment.shipment_id))
+    return UnsignedTx(
+        description=f"ShipmentEscrow.openDispute for shipment {shipment.shipment_id}", tx=tx
+    )
+
+
+@router.post("/evidence-tx", response_model=UnsignedTx)
+def evidence_tx(
+    shipment_id: str,
+    body: EvidenceIn,
+    session: SessionDep,
+    chain: ChainDep,
+    principal: CurrentPrincipal,
+) -> UnsignedTx:
+    """The unsigned submitEvidence for a stored reading, with its proof to the attested root."""
+    shipment = visible_shipment(session, principal, shipment_id)
+    wallet = _party_wallet(principal, shipment, "submit evidence")
+    escrow = shipment_escrow(chain)
+    view = _view(escrow, shipment)
+    if not view.attested_at:
+        raise Conflict("the shipment is not attested yet: there is no evidence root")
+    domain = trace_anchor_domain(chain)
+    row = _evidence_row(session, shipment, body)
+    digest = _verified_digest(row, domain)
+    if digest is None:
+        raise FieldError(["body"], "the stored reading's signature or digest does not verify")
+    digests = evidence_digests(session, shipment, view, domain)
+    if digest not in digests:
+        raise Conflict("this reading is outside the shipment window the oracle attested")
+    proof = evidence_tree(digests).proof(evidence_leaf(digest))
+    reading, signature = _reading_of(row), bytes(row.signature)
+    tx = _checked(
+        escrow,
+        lambda: escrow.build_submit_evidence(
+            wallet, shipment.shipment_id, reading, signature, proof
+        ),
+    )
+    return UnsignedTx(
+        description=f"ShipmentEscrow.submitEvidence: reading {row.seq} of {row.device_address} "
+        f"(0x{digest.hex()}) for shipment {shipment.shipment_id}",
+        tx=tx,
+    )
+
+
+@router.post("/resolve-tx", response_model=UnsignedTx)
+def resolve_tx(
+    shipment_id: str,
+    body: ResolutionIn,
+    session: SessionDep,
+    chain: ChainDep,
+    principal: CurrentPrincipal,
+) -> UnsignedTx:
+    """The unsigned resolveDispute for the arbiter named in the terms: payout to the payee."""
+    shipment = _shipment_for(session, principal, shipment_id)
+    wallet, role = _wallet_role(principal, shipment)
+    if role != "arbiter":
+        raise Forbidden(f"only the arbiter named in the terms may resolve; yours is {wallet}")
+    escrow = shipment_escrow(chain)
+    view = _view(escrow, shipment)
+    if body.payout_wei > view.amount:
+        raise FieldError(
+            ["body", "payoutWei"], f"exceeds the deposit of {view.amount} wei held in escrow"
+        )
+    tx = _checked(
+        escrow,
+        lambda: escrow.build_resolve_dispute(wallet, shipment.shipment_id, body.payout_wei),
+    )
+    return UnsignedTx(
+        description=f"ShipmentEscrow.resolveDispute for shipment {shipment.shipment_id}: "
+        f"{body.payout_wei} wei to the payee, {view.amount - body.payout_wei} wei to the buyer",
+        tx=tx,
+    )

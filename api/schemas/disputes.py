@@ -1,0 +1,54 @@
+"""Disputes: the escrow's dispute state, and the inputs of evidence and resolution transactions."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from api.schemas.common import Address, ApiModel
+
+_UINT64 = 2**64
+
+
+class EvidenceIn(ApiModel):
+    """Which stored reading to put on record: the device and its sequence number."""
+
+    device: Address
+    seq: int = Field(ge=0, lt=_UINT64)
+
+
+class ResolutionIn(ApiModel):
+    """The arbiter's split: `payoutWei` of the deposit to the payee, the rest to the buyer."""
+
+    payout_wei: int = Field(ge=0, lt=2**256)
+
+
+class EvidencePublic(ApiModel):
+    """A reading proven to be part of the attested evidence (an EvidenceSubmitted event)."""
+
+    submitter: str
+    reading_digest: str
+    device: str
+    seq: int
+    taken_at_ms: int
+    temperature_centi_c: int
+    tx_hash: str
+
+
+class DisputePublic(ApiModel):
+    """The escrow's dispute state of a shipment, with the times that bound each step."""
+
+    state: str
+    arbiter: str | None
+    evidence_root: str | None
+    amount_wei: str
+    payout_wei: str
+    refund_wei: str
+    dispute_window_ends_at: int | None = Field(
+        description="Unix seconds: openDispute works before it (after attestation)"
+    )
+    disputed_at: int | None
+    dispute_times_out_at: int | None = Field(
+        description="Unix seconds: the arbiter resolves before it; then settle() applies the "
+        "attestation's split"
+    )
+    evidence: list[EvidencePublic]

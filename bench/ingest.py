@@ -338,7 +338,7 @@ def main() -> int:
     command = [sys.executable, "-m", "iot_gateway"]
     if args.py_spy is not None:
         spy = str(Path(sys.executable).with_name("py-spy"))
-        command = [spy, "record", "-f", "raw", "-t", "-o", str(args.py_spy), "--", *command]
+        command = [spy, "record", "-f", "raw", "-t", "-s", "-o", str(args.py_spy), "--", *command]
     gateway = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
     result: dict[str, Any] = {}
     try:
@@ -430,9 +430,13 @@ def main() -> int:
 
 
 def _gateway_pid(spy_pid: int) -> int:
-    """The gateway process py-spy started (its only child)."""
-    children = Path(f"/proc/{spy_pid}/task/{spy_pid}/children").read_text().split()
-    return int(children[0])
+    """The gateway process py-spy started (its child running `-m iot_gateway`)."""
+    for task in Path(f"/proc/{spy_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if b"iot_gateway" in cmdline:
+                return int(child)
+    raise SystemExit("bench: py-spy's gateway process not found")
 
 
 def _connected(port: int) -> bool:

@@ -21,8 +21,8 @@ def signature_from_hex(value: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-def recover_digest(digest: bytes, signature: bytes) -> str:
-    """Checksummed signer address of a 32-byte digest; rejects high s and v outside {27, 28}."""
+def recover_digest_raw(digest: bytes, signature: bytes) -> bytes:
+    """The signer's 20-byte address (no checksum text: the hot path compares bytes)."""
     if not isinstance(digest, bytes) or len(digest) != 32:
         raise Eip712Error("digest must be 32 bytes")
     if not isinstance(signature, bytes | bytearray) or len(signature) != 65:
@@ -41,4 +41,9 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
         )
     except Exception as exc:  # coincurve raises plain Exception when no point recovers
         raise Eip712Error(f"signature does not recover to a public key: {exc}") from None
-    return to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:])
+    return bytes(keccak(public.format(compressed=False)[1:])[-20:])
+
+
+def recover_digest(digest: bytes, signature: bytes) -> str:
+    """Checksummed signer address of a 32-byte digest; rejects high s and v outside {27, 28}."""
+    return to_checksum_address(recover_digest_raw(digest, signature))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -23,18 +24,12 @@ from iot_gateway.mqtt import (
     make_client,
     subscription_filter,
 )
-from iot_gateway.payload import (
-    DeviceStatus,
-    PayloadLimits,
-    PayloadRejected,
-    RejectReason,
-    authenticate,
-    decode_reading,
-)
+from iot_gateway.payload import PayloadLimits, PayloadRejected, RejectReason
 from iot_gateway.pipeline import BatchWriter, Inbound, cap_payload
 from iot_gateway.registry import DeviceRegistry
 from iot_gateway.rollup import rollup_once
 from iot_gateway.settings import GatewaySettings
+from iot_gateway.verifier import Verifier
 from store.db import make_engine, session_factory
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,10 +40,26 @@ def reading_domain(settings: GatewaySettings) -> Domain:
     return anchor_domain(settings.reading_chain_id, settings.reading_verifying_contract)
 
 
-class Gateway:
-    """Subscribe, verify, store, ack. run() blocks; start() runs in the background; stop() ends."""
+def default_verify_processes() -> int:
+    """Verifier processes when none are asked for: one if there is a second core, else inline."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
 
-    def __init__(self, settings: GatewaySettings, *, engine: Engine | None = None) -> None:
+
+class Gateway:
+    """Subscribe, verify, store, ack. run() blocks; start() runs in the background; stop() ends.
+
+    Threads: paho's network loop only queues raw messages; a batcher hands batches to the
+    verifier (JSON, digest, ECDSA recovery in `verify_processes` worker processes, or inline
+    with 0); the writer stores each verified batch in one transaction, then acks it.
+    """
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        engine: Engine | None = None,
+        verify_processes: int | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
         self._owns_engine = engine is None
@@ -90,6 +101,15 @@ class Gateway:
         self.client.on_subscribe = self._on_subscribe
         # Set once the broker acknowledged the subscription: readings published now arrive.
         self.ready = threading.Event()
+        self.verifier = Verifier(
+            self.domain,
+            self._limits,
+            self.registry.status,
+            _now_ms,
+            processes=(
+                default_verify_processes() if verify_processes is None else verify_processes
+            ),
+        )
         self.writer = BatchWriter(
             settings,
             self.sessions,
@@ -99,6 +119,7 @@ class Gateway:
             self._stopping,
             ack=self._ack,
             publish_ack=self._publish_ack,
+            submit=self.verifier.submit,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -106,6 +127,7 @@ class Gateway:
     def start(self) -> None:
         """Load the registry, connect (retrying in the background) and start the workers."""
         self.registry.reload()
+        self.verifier.start()
         if self.settings.metrics_port is not None:
             port = self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
             _LOGGER.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, port)
@@ -123,7 +145,11 @@ class Gateway:
         else:
             self.client.connect_async(endpoint.host, endpoint.port, self.settings.keepalive_s)
         self.client.loop_start()
-        for name, target in (("writer", self.writer.run), ("maintenance", self._maintain)):
+        for name, target in (
+            ("batcher", self.writer.run_batcher),
+            ("writer", self.writer.run),
+            ("maintenance", self._maintain),
+        ):
             thread = threading.Thread(target=target, name=f"gateway-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -144,6 +170,7 @@ class Gateway:
             thread.join(timeout)
         self.client.disconnect()
         self.client.loop_stop()
+        self.verifier.close()
         self.metrics.close()
         if self._owns_engine:
             self.engine.dispose()
@@ -187,7 +214,7 @@ class Gateway:
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         received = time.monotonic()
         try:
-            item = self._classify(msg, received)
+            item = self._inbound(msg, received)
         except Exception as exc:  # one bad message never stops the loop
             _LOGGER.exception("unexpected error on message from %s", msg.topic)
             item = Inbound(
@@ -213,23 +240,22 @@ class Gateway:
             return
         # Stopping: leave it unacknowledged, the broker redelivers it to the next session.
 
-    def _classify(self, msg: mqtt.MQTTMessage, received: float) -> Inbound:
-        gen = self._generation
+    def _inbound(self, msg: mqtt.MQTTMessage, received: float) -> Inbound:
+        """Queue the raw message: the verifier does the CPU work, off this (network) thread."""
         payload = bytes(msg.payload)
-        base = Inbound(msg.mid, msg.qos, gen, msg.topic, cap_payload(payload), received)
-        try:
-            candidate = decode_reading(
-                payload, msg.topic, self.domain, limits=self._limits, now_ms=_now_ms()
+        base = Inbound(
+            msg.mid, msg.qos, self._generation, msg.topic, cap_payload(payload), received
+        )
+        if len(payload) > self._limits.max_bytes:
+            # Refused here, so the inbox never holds more than max_bytes per message.
+            detail = f"{len(payload)} bytes > {self._limits.max_bytes}"
+            reject = PayloadRejected(
+                RejectReason.TOO_LARGE, detail, device=base.topic_device, seq=None
             )
-            if self.registry.status(candidate.topic_device) is DeviceStatus.UNKNOWN:
-                # Maybe registered since the last reload: the writer reloads (rate-limited).
-                return Inbound(
-                    msg.mid, msg.qos, gen, msg.topic, base.payload, received, unknown=candidate
-                )
-            reading = authenticate(candidate, self.registry.status)
-        except PayloadRejected as exc:
-            return base.with_outcome(reject=exc)
-        return base.with_outcome(reading=reading)
+            return base.with_outcome(reject=reject)
+        return Inbound(
+            msg.mid, msg.qos, base.generation, msg.topic, base.payload, received, raw=payload
+        )
 
     # -- called from the writer thread -----------------------------------------------------
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.eip712 import Domain, Reading, reading_digest, recover_digest
+from core.eip712 import Domain, Reading, reading_digest
 from core.errors import CoreValueError
+from core.signature import recover_digest_raw
 from iot_gateway.mqtt import READINGS_PREFIX
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -240,14 +241,27 @@ def _decode_object(
     return UnverifiedReading(reading, bytes.fromhex(data["signature"][2:]), digest, topic_device)
 
 
+def _check_signer(candidate: UnverifiedReading, signer: bytes | None, error: str | None) -> None:
+    if signer is None:
+        raise PayloadRejected(RejectReason.BAD_SIGNATURE, error or "no signer recovered")
+    # Bytes against bytes: no checksummed text per message on the hot path.
+    if signer != bytes.fromhex(candidate.topic_device[2:]):
+        raise PayloadRejected(RejectReason.BAD_SIGNATURE, "signer is not the device")
+
+
 def check_signature(candidate: UnverifiedReading) -> None:
     """Raise bad_signature unless the r||s||v signature (v 27/28, low s) recovers to the device."""
     try:
-        signer = recover_digest(candidate.digest, candidate.signature)
+        signer = recover_digest_raw(candidate.digest, candidate.signature)
     except CoreValueError as exc:
         raise PayloadRejected(RejectReason.BAD_SIGNATURE, str(exc)[:200]) from None
-    if signer.lower() != candidate.topic_device:
-        raise PayloadRejected(RejectReason.BAD_SIGNATURE, "signer is not the device")
+    _check_signer(candidate, signer, None)
+
+
+def _signed(candidate: UnverifiedReading) -> SignedReading:
+    return SignedReading(
+        candidate.reading, candidate.signature, candidate.digest, candidate.topic_device
+    )
 
 
 def authenticate(candidate: UnverifiedReading, lookup: DeviceLookup) -> SignedReading:
@@ -262,9 +276,19 @@ def authenticate(candidate: UnverifiedReading, lookup: DeviceLookup) -> SignedRe
     except PayloadRejected as exc:
         exc.device, exc.seq = candidate.topic_device, candidate.reading.seq
         raise
-    return SignedReading(
-        candidate.reading, candidate.signature, candidate.digest, candidate.topic_device
-    )
+    return _signed(candidate)
+
+
+def authenticate_recovered(
+    candidate: UnverifiedReading, signer: bytes | None, error: str | None
+) -> SignedReading:
+    """authenticate() for an active device whose signer (or recovery error) came from a worker."""
+    try:
+        _check_signer(candidate, signer, error)
+    except PayloadRejected as exc:
+        exc.device, exc.seq = candidate.topic_device, candidate.reading.seq
+        raise
+    return _signed(candidate)
 
 
 def parse_signed_reading(

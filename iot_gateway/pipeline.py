@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from iot_gateway.metrics import GatewayMetrics
+from iot_gateway.mqtt import READINGS_PREFIX
 from iot_gateway.payload import (
     PayloadRejected,
     RejectReason,
@@ -32,6 +34,7 @@ from store.errors import StoreValueError
 
 _LOGGER = logging.getLogger(__name__)
 _RETRY_MAX_S = 30.0
+_PIPELINE_DEPTH = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,31 @@ class Inbound:
     # Well-formed, from a device the cache did not know: re-checked after a registry reload.
     unknown: UnverifiedReading | None = None
     reject: PayloadRejected | None = None
+    # The whole payload, until a verifier has classified the message (then dropped).
+    raw: bytes = b""
+
+    @property
+    def outcome_known(self) -> bool:
+        """True once the message is a reading, a reject, or a reading of an unknown device."""
+        return self.reading is not None or self.reject is not None or self.unknown is not None
+
+    @property
+    def topic_device(self) -> str | None:
+        """The device the topic names (unchecked), or None for a foreign topic."""
+        topic = self.topic
+        return topic[len(READINGS_PREFIX) :] if topic.startswith(READINGS_PREFIX) else None
+
+    def with_unknown(self, candidate: UnverifiedReading) -> Inbound:
+        """The same message, well-formed, from a device the registry cache does not list."""
+        return Inbound(
+            self.mid,
+            self.qos,
+            self.generation,
+            self.topic,
+            self.payload,
+            self.received,
+            unknown=candidate,
+        )
 
     def with_outcome(
         self, reading: SignedReading | None = None, reject: PayloadRejected | None = None
@@ -64,6 +92,24 @@ class Inbound:
             reading=reading,
             reject=reject,
         )
+
+
+class Pending(Protocol):
+    """A batch on its way through verification."""
+
+    def result(self) -> list[Inbound]:
+        """The batch's messages, each with its verdict."""
+        ...
+
+
+class _Classified:
+    """A batch whose messages already carry their verdicts."""
+
+    def __init__(self, batch: list[Inbound]) -> None:
+        self._batch = batch
+
+    def result(self) -> list[Inbound]:
+        return self._batch
 
 
 def cap_payload(payload: bytes) -> bytes:
@@ -84,6 +130,9 @@ def dead_letter(item: Inbound, reason: RejectReason, detail: str) -> NewDeadLett
 class BatchWriter:
     """Takes batches from the inbox, stores them in one transaction, then acks every message.
 
+    Two loops, one thread each: run_batcher() takes batches from the inbox and submits them for
+    verification (`submit`; default: messages arrive already classified), run() stores the
+    verified batches in order, so verifying batch n+1 overlaps storing batch n.
     `ack(items)` acknowledges MQTT messages (the gateway drops those of an older connection);
     `publish_ack(device, seq)` tells a device its highest contiguous stored seq.
     """
@@ -99,6 +148,7 @@ class BatchWriter:
         *,
         ack: Callable[[Sequence[Inbound]], None],
         publish_ack: Callable[[str, int], None],
+        submit: Callable[[list[Inbound]], Pending] = _Classified,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -108,6 +158,9 @@ class BatchWriter:
         self._stopping = stopping
         self._ack = ack
         self._publish_ack = publish_ack
+        self._submit = submit
+        # Batches being verified, in inbox order; None ends the writer. Small: bounded memory.
+        self._verified: queue.Queue[Pending | None] = queue.Queue(maxsize=_PIPELINE_DEPTH)
 
     def _take_batch(self) -> list[Inbound]:
         try:
@@ -131,18 +184,33 @@ class BatchWriter:
                 break
         return batch
 
-    def run(self) -> None:
-        """Write batches until stopping and the inbox is empty."""
+    def run_batcher(self) -> None:
+        """Submit batches for verification until stopping and the inbox is empty; end run()."""
         while True:
             batch = self._take_batch()
             if not batch:
                 if self._stopping.is_set():
+                    self._verified.put(None)
                     return
                 continue
             try:
-                self.process(batch)
+                pending = self._submit(batch)
             except Exception:
-                _LOGGER.exception("writer failed on a batch of %d; left unacknowledged", len(batch))
+                _LOGGER.exception("verifying a batch of %d failed; left unacknowledged", len(batch))
+                continue
+            # Blocks while the writer is behind: the inbox fills, then paho stops reading.
+            self._verified.put(pending)
+
+    def run(self) -> None:
+        """Write verified batches, in order, until run_batcher() ends."""
+        while True:
+            pending = self._verified.get()
+            if pending is None:
+                return
+            try:
+                self.process(pending.result())
+            except Exception:
+                _LOGGER.exception("writer failed on a batch; left unacknowledged")
 
     def _resolve_unknown(self, batch: list[Inbound]) -> list[Inbound] | None:
         if not any(item.unknown is not None for item in batch):

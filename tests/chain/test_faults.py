@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
@@ -58,6 +60,12 @@ def make_worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) 
 def batches(sessions: sessionmaker[Session]) -> list[AnchorBatch]:
     with sessions() as session:
         return store.batches_by_status(session, list(BatchStatus))
+
+
+def max_fee(batch: AnchorBatch) -> int:
+    """maxFeePerGas of the batch's stored signed transaction."""
+    fields = TypedTransaction.from_bytes(HexBytes(batch.raw_tx or b"")).as_dict()
+    return int(fields["maxFeePerGas"])
 
 
 def nonce(env: ChainEnv) -> int:
@@ -124,7 +132,7 @@ def test_a_stuck_tx_is_replaced_with_higher_fees(
             (sent,) = batches(db_sessions)
             assert sent.status is BatchStatus.SENT
             # The base fee jumps above the tx's max fee: the node drops it as underpriced.
-            fee = int(env.w3.eth.get_transaction(sent.tx_hash)["maxFeePerGas"])  # type: ignore[arg-type]
+            fee = max_fee(sent)
             rpc(env, "anvil_setNextBlockBaseFeePerGas", [hex(fee * 4)])
             mine(env)
             replaced: list[int] = []
@@ -136,7 +144,7 @@ def test_a_stuck_tx_is_replaced_with_higher_fees(
             assert replaced == [sent.id]
             (bumped,) = batches(db_sessions)
             assert bumped.nonce == sent.nonce and bumped.tx_hash != sent.tx_hash
-            new_fee = int(env.w3.eth.get_transaction(bumped.tx_hash)["maxFeePerGas"])  # type: ignore[arg-type]
+            new_fee = max_fee(bumped)
             assert new_fee * 8 >= fee * 9  # at least +12.5 %
             rpc(env, "evm_setAutomine", [True])
             drive(make_worker, env, db_sessions)

@@ -6,7 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IShipmentEscrow} from "../../contracts/interfaces/IShipmentEscrow.sol";
 import {EscrowHandler} from "./utils/EscrowHandler.sol";
 import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
-import {FeeOnTransferToken, TestToken} from "./utils/TestTokens.sol";
+import {FeeOnTransferToken, TestToken} from "./utils/tokens/TestTokens.sol";
 
 /// @dev Whatever sequence of fund / attest / dispute / evidence / resolve / settle / refund /
 /// withdraw / forced ETH / time passing happens, across ETH and two tokens (one fee-on-transfer),

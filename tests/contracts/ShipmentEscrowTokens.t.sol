@@ -6,7 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 
 import {IShipmentEscrow} from "../../contracts/interfaces/IShipmentEscrow.sol";
 import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
-import {FalseReturningToken, FeeOnTransferToken, TestToken} from "./utils/TestTokens.sol";
+import {FalseReturningToken, FeeOnTransferToken, TestToken} from "./utils/tokens/TestTokens.sol";
 
 /// @dev ERC-20 deposits: the allowlist, SafeERC20, fee-on-transfer measurement, per-token balances.
 contract ShipmentEscrowTokensTest is EscrowTestBase {

@@ -10,7 +10,7 @@ import {ShipmentEscrow} from "../../../contracts/ShipmentEscrow.sol";
 import {TraceAnchor} from "../../../contracts/TraceAnchor.sol";
 import {IShipmentEscrow} from "../../../contracts/interfaces/IShipmentEscrow.sol";
 import {ITraceAnchor} from "../../../contracts/interfaces/ITraceAnchor.sol";
-import {TestToken} from "./TestTokens.sol";
+import {TestToken} from "./tokens/TestTokens.sol";
 
 /// @dev Drives the escrow through random valid life cycles for the invariant tests, across ETH and
 /// two tokens (the second fee-on-transfer). Every action looks for a shipment it applies to and

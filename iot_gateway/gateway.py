@@ -242,20 +242,19 @@ class Gateway:
 
     def _inbound(self, msg: mqtt.MQTTMessage, received: float) -> Inbound:
         """Queue the raw message: the verifier does the CPU work, off this (network) thread."""
-        payload = bytes(msg.payload)
-        base = Inbound(
-            msg.mid, msg.qos, self._generation, msg.topic, cap_payload(payload), received
-        )
+        payload = bytes(msg.payload)  # no copy when paho already holds bytes
+        kept = cap_payload(payload)
         if len(payload) > self._limits.max_bytes:
             # Refused here, so the inbox never holds more than max_bytes per message.
-            detail = f"{len(payload)} bytes > {self._limits.max_bytes}"
+            topic = msg.topic
+            base = Inbound(msg.mid, msg.qos, self._generation, topic, kept, received)
             reject = PayloadRejected(
-                RejectReason.TOO_LARGE, detail, device=base.topic_device, seq=None
+                RejectReason.TOO_LARGE,
+                f"{len(payload)} bytes > {self._limits.max_bytes}",
+                device=base.topic_device,
             )
             return base.with_outcome(reject=reject)
-        return Inbound(
-            msg.mid, msg.qos, base.generation, msg.topic, base.payload, received, raw=payload
-        )
+        return Inbound(msg.mid, msg.qos, self._generation, msg.topic, kept, received, raw=payload)
 
     # -- called from the writer thread -----------------------------------------------------
 

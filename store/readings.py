@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, select
+from eth_utils.address import is_hex_address
+from sqlalchemy import String, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,6 +29,13 @@ _INT_FIELDS: dict[str, tuple[int, int]] = {
     "lon_e7": (-(2**31), 2**31 - 1),
 }
 _LOOKUP_CHUNK = 500
+
+
+@functools.lru_cache(maxsize=65_536)
+def _checksummed(address: str) -> str:
+    """checksum_address, cached: devices repeat their address and EIP-55 costs a keccak."""
+    return checksum_address(address)
+
 
 Key = tuple[str, int]
 
@@ -67,7 +76,12 @@ def _prepare(row: Mapping[str, Any], position: int, addresses: dict[str, str]) -
     except StoreValueError as exc:
         raise StoreValueError(f"reading {position}: {exc}") from None
     if raw_address not in addresses:
-        addresses[raw_address] = checksum_address(raw_address, f"reading {position} device")
+        what = f"reading {position} device"
+        addresses[raw_address] = (
+            _checksummed(raw_address)
+            if isinstance(raw_address, str) and is_hex_address(raw_address)
+            else checksum_address(raw_address, what)
+        )
     out["device_address"] = addresses[raw_address]
     shipment_id = row.get("shipment_id")
     if shipment_id is not None and (
@@ -107,17 +121,27 @@ def insert_readings(session: Session, rows: Iterable[Mapping[str, Any]]) -> Inse
     prepared = [_prepare(row, i, addresses) for i, row in enumerate(rows)]
     if not prepared:
         return InsertResult(0, 0, [])
-    for row in prepared:
-        row["received_at"] = received_at
-
     table = cast(Table, Reading.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["device_address", "seq"])
-        .returning(table.c.device_address, table.c.seq)
-    )
-    inserted = {(device, seq) for device, seq in session.execute(stmt, prepared)}
+    connection = session.connection()
+    dialect = connection.dialect
+    conflict = ["device_address", "seq"]
+    returned = (table.c.device_address, table.c.seq)
+    if dialect.name == "postgresql":
+        pg_stmt = pg_insert(table).on_conflict_do_nothing(index_elements=conflict)
+        returning = pg_stmt.returning(*returned)
+        for row in prepared:
+            row["received_at"] = received_at
+    else:
+        # SQLite's DATETIME is text: convert the batch's one timestamp once, not once per row.
+        to_sql = table.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
+        stamp = to_sql(received_at) if to_sql is not None else received_at
+        lite_stmt = sqlite_insert(table).values(
+            received_at=bindparam("b_received_at", type_=String())
+        )
+        returning = lite_stmt.on_conflict_do_nothing(index_elements=conflict).returning(*returned)
+        for row in prepared:
+            row["b_received_at"] = stamp
+    inserted = {(device, seq) for device, seq in connection.execute(returning, prepared)}
 
     keys = [(row["device_address"], row["seq"]) for row in prepared]
     counts = Counter(keys)

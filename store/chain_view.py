@@ -22,8 +22,7 @@ from store.models.chain_view import ChainBlock, ChainLog, ChainRoot, EscrowView
 ESCROW_STATES: dict[str, str] = {
     "ShipmentFunded": "funded",
     "DeliveryAttested": "attested",
-    "ShipmentDisputed": "disputed",
-    "DeliveryDisputed": "disputed",
+    "DisputeOpened": "disputed",
     "DisputeResolved": "resolved",
     "ShipmentSettled": "settled",
     "ShipmentRefunded": "refunded",

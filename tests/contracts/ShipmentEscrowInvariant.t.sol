@@ -43,90 +43,73 @@ abstract contract EscrowInvariantBase is EscrowTestBase {
         return token == ETH ? address(escrow).balance : IERC20(token).balanceOf(address(escrow));
     }
 
-    /// @dev Deposits still held (not yet final) plus credits not yet withdrawn, per token.
-    function _liabilities(address token) internal view returns (uint256 held) {
-        for (uint256 i = 0; i < handler.idCount(); ++i) {
-            IShipmentEscrow.Shipment memory s = escrow.shipment(handler.ids(i));
-            if (s.token != token) continue;
-            if (
-                s.state == IShipmentEscrow.State.Funded || s.state == IShipmentEscrow.State.Attested
-                    || s.state == IShipmentEscrow.State.Disputed
-            ) held += s.amount;
-        }
-        held += escrow.totalOwed(token);
-    }
-
-    function _checkBalanceCoversLiabilities() internal view {
-        for (uint256 t = 0; t < handler.TOKENS(); ++t) {
-            address token = handler.tokens(t);
-            assertGe(_balance(token), _liabilities(token));
+    /// @dev Every shipment's record, read once per check (the checks run after every call).
+    function _records() internal view returns (IShipmentEscrow.Shipment[] memory records) {
+        uint256 n = handler.idCount();
+        records = new IShipmentEscrow.Shipment[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            records[i] = escrow.shipment(handler.ids(i));
         }
     }
 
-    /// @dev Exact for tokens (nothing can be forced in); ETH is over by exactly the forced amount.
-    function _checkBalanceIsLiabilitiesPlusForcedEth() internal view {
-        assertEq(address(escrow).balance, _liabilities(ETH) + handler.ghostForcedEth());
-        for (uint256 t = 1; t < handler.TOKENS(); ++t) {
-            address token = handler.tokens(t);
-            assertEq(_balance(token), _liabilities(token));
+    /// @dev Per token: deposits still held (not final) plus credits not yet withdrawn.
+    function _liabilities(IShipmentEscrow.Shipment[] memory records) internal view returns (uint256[3] memory held) {
+        for (uint256 i = 0; i < records.length; ++i) {
+            IShipmentEscrow.State state = records[i].state;
+            if (state == IShipmentEscrow.State.Settled || state == IShipmentEscrow.State.Refunded) continue;
+            for (uint256 t = 0; t < 3; ++t) {
+                if (records[i].token == handler.tokens(t)) held[t] += records[i].amount;
+            }
+        }
+        for (uint256 t = 0; t < 3; ++t) {
+            held[t] += escrow.totalOwed(handler.tokens(t));
         }
     }
 
-    function _checkTotalOwedIsSumOfOwed() internal view {
-        for (uint256 t = 0; t < handler.TOKENS(); ++t) {
+    /// @dev Balances cover what is held and owed: exactly for tokens (nothing can be forced in),
+    /// and for ETH over by exactly the ETH forced in.
+    function _checkBalances(IShipmentEscrow.Shipment[] memory records) internal view {
+        uint256[3] memory held = _liabilities(records);
+        for (uint256 t = 0; t < 3; ++t) {
+            uint256 balance = _balance(handler.tokens(t));
+            assertGe(balance, held[t], "balance below liabilities");
+            assertEq(balance, held[t] + (t == 0 ? handler.ghostForcedEth() : 0), "balance != liabilities");
+        }
+    }
+
+    /// @dev totalOwed is the sum of owed; credited - withdrawn == owed, so nobody withdrew more.
+    function _checkOwed() internal view {
+        for (uint256 t = 0; t < 3; ++t) {
             address token = handler.tokens(t);
             uint256 sum;
             for (uint256 i = 0; i < handler.actorCount(); ++i) {
-                sum += escrow.owed(token, handler.actors(i));
-            }
-            assertEq(escrow.totalOwed(token), sum);
-        }
-    }
-
-    function _checkSplitAddsUpToDeposit() internal view {
-        for (uint256 i = 0; i < handler.idCount(); ++i) {
-            IShipmentEscrow.Shipment memory s = escrow.shipment(handler.ids(i));
-            if (s.state == IShipmentEscrow.State.Funded) {
-                assertEq(s.payout + s.refund, 0);
-            } else {
-                assertEq(s.payout + s.refund, s.amount);
-            }
-        }
-    }
-
-    /// @dev Credited - withdrawn == owed for every account and token: nobody withdrew more.
-    function _checkNobodyWithdrawsMoreThanOwed() internal view {
-        for (uint256 t = 0; t < handler.TOKENS(); ++t) {
-            address token = handler.tokens(t);
-            for (uint256 i = 0; i < handler.actorCount(); ++i) {
                 address actor = handler.actors(i);
+                uint256 owed = escrow.owed(token, actor);
                 uint256 credited = handler.ghostCredited(token, actor);
                 uint256 withdrawn = handler.ghostWithdrawn(token, actor);
-                assertLe(withdrawn, credited);
-                assertEq(escrow.owed(token, actor), credited - withdrawn);
+                assertLe(withdrawn, credited, "withdrew more than credited");
+                assertEq(owed, credited - withdrawn, "owed != credited - withdrawn");
+                sum += owed;
             }
+            assertEq(escrow.totalOwed(token), sum, "totalOwed != sum of owed");
         }
     }
 
-    function _checkFinalShipmentsNeverChange() internal view {
-        for (uint256 i = 0; i < handler.idCount(); ++i) {
-            bytes32 id = handler.ids(i);
-            bytes32 record = handler.finalRecord(id);
-            IShipmentEscrow.Shipment memory s = escrow.shipment(id);
-            bool isFinal = s.state == IShipmentEscrow.State.Settled || s.state == IShipmentEscrow.State.Refunded;
-            assertEq(isFinal, record != bytes32(0));
-            if (isFinal) assertEq(keccak256(abi.encode(s)), record);
-        }
-    }
-
-    /// @dev Each shipment takes each transition at most once: states count the applied calls.
-    function _checkStatesMatchTransitions() internal view {
+    /// @dev Splits add up to deposits; final shipments never change; states count the calls
+    /// (each shipment takes each transition at most once).
+    function _checkLifeCycle(IShipmentEscrow.Shipment[] memory records) internal view {
         uint256[6] memory count;
-        for (uint256 i = 0; i < handler.idCount(); ++i) {
-            ++count[uint8(escrow.shipment(handler.ids(i)).state)];
+        for (uint256 i = 0; i < records.length; ++i) {
+            IShipmentEscrow.Shipment memory s = records[i];
+            ++count[uint8(s.state)];
+            assertEq(s.payout + s.refund, s.state == IShipmentEscrow.State.Funded ? 0 : s.amount, "split");
+            bytes32 record = handler.finalRecord(handler.ids(i));
+            bool isFinal = s.state == IShipmentEscrow.State.Settled || s.state == IShipmentEscrow.State.Refunded;
+            assertEq(isFinal, record != bytes32(0), "final state without record");
+            if (isFinal) assertEq(keccak256(abi.encode(s)), record, "a final shipment changed");
         }
         assertEq(count[uint8(IShipmentEscrow.State.None)], 0);
-        assertEq(handler.idCount(), handler.applied(EscrowHandler.fund.selector));
+        assertEq(records.length, handler.applied(EscrowHandler.fund.selector));
         assertEq(
             count[uint8(IShipmentEscrow.State.Attested)] + count[uint8(IShipmentEscrow.State.Disputed)]
                 + count[uint8(IShipmentEscrow.State.Settled)],
@@ -146,17 +129,13 @@ abstract contract EscrowInvariantBase is EscrowTestBase {
 contract ShipmentEscrowInvariantTest is EscrowInvariantBase {
     /// @dev Money: balances cover (tokens: equal) what is held and owed; nobody got more than owed.
     function invariant_accounting() public view {
-        _checkBalanceCoversLiabilities();
-        _checkBalanceIsLiabilitiesPlusForcedEth();
-        _checkTotalOwedIsSumOfOwed();
-        _checkNobodyWithdrawsMoreThanOwed();
+        _checkBalances(_records());
+        _checkOwed();
     }
 
     /// @dev Life cycle: splits add up to deposits, final shipments never change, states match calls.
     function invariant_lifeCycle() public view {
-        _checkSplitAddsUpToDeposit();
-        _checkFinalShipmentsNeverChange();
-        _checkStatesMatchTransitions();
+        _checkLifeCycle(_records());
     }
 }
 
@@ -205,12 +184,9 @@ contract EscrowHandlerCoverageTest is EscrowInvariantBase {
         for (uint8 s = 1; s <= uint8(IShipmentEscrow.State.Disputed); ++s) {
             assertGt(handler.entered(IShipmentEscrow.State(s)), 0, "a state was never entered");
         }
-        _checkBalanceCoversLiabilities();
-        _checkBalanceIsLiabilitiesPlusForcedEth();
-        _checkTotalOwedIsSumOfOwed();
-        _checkSplitAddsUpToDeposit();
-        _checkNobodyWithdrawsMoreThanOwed();
-        _checkFinalShipmentsNeverChange();
-        _checkStatesMatchTransitions();
+        IShipmentEscrow.Shipment[] memory records = _records();
+        _checkBalances(records);
+        _checkOwed();
+        _checkLifeCycle(records);
     }
 }

@@ -8,7 +8,6 @@ every broadcast, so a root is never sent twice once it is on chain.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from chain.errors import ChainError, ChainValueError, ContractRevert
 from chain.finality import BlockStatus, FinalityTracker
 from chain.follower import ChainFollower
 from chain.lease import LeaseLost, SenderLease, lease_name
+from chain.polling import PollingWorker
 from chain.settings import AnchorSettings
 from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
 from chain.transactions import chain_errors, fee_fields
@@ -66,7 +66,7 @@ class _SentBatch:
     raw_tx: bytes
 
 
-class AnchorWorker:
+class AnchorWorker(PollingWorker):
     """Anchors the store's outbox on TraceAnchor with the anchorer key; run() until stop()."""
 
     def __init__(
@@ -79,6 +79,7 @@ class AnchorWorker:
         *,
         lease_holder: str | None = None,
     ) -> None:
+        super().__init__(settings.poll_interval)
         self.settings = settings
         self.sessions = (
             sessions if isinstance(sessions, sessionmaker) else store.session_factory(sessions)
@@ -100,30 +101,22 @@ class AnchorWorker:
             if settings.follow_chain
             else None
         )
-        self._stop = threading.Event()
         self._waiting_brand: set[int] = set()
         # batch id -> (tx hash, first block it was seen pending): replacement after N blocks.
         self._pending_since: dict[int, tuple[str, int]] = {}
 
     # ---------------------------------------------------------------- loop
 
+    activity = "anchoring"
+
     def run(self) -> None:
-        """Poll until stop(); an error in one pass is logged and retried on the next."""
+        """Poll until stop(), then hand the sender lease back."""
         _LOGGER.info("anchoring as %s on %s", self.account.address, self.anchor.address)
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # one bad pass (node down, DB busy) must not end the worker
-                _LOGGER.exception("anchoring pass failed; retrying")
-            self._stop.wait(self.settings.poll_interval)
+        super().run()
         try:
             self.lease.release()
         except Exception:  # the database may be the reason we stop
             _LOGGER.warning("could not release the sender lease; it expires by itself")
-
-    def stop(self) -> None:
-        """Ask run() to return after the current pass."""
-        self._stop.set()
 
     def run_once(self) -> AnchorReport:
         """Close due batches, broadcast and track sent ones, advance anchored ones, follow."""

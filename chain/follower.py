@@ -9,7 +9,6 @@ versions add (disputes) are recorded as they appear.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import store
 from chain.artifacts import abi_signature
 from chain.clients import ShipmentEscrowClient, TraceAnchorClient
 from chain.deploy import Deployment
+from chain.polling import PollingWorker
 from chain.settings import FollowSettings
 from chain.transactions import chain_errors
 from store import chain_view
@@ -52,7 +52,7 @@ def _plain(value: Any) -> Any:
 _SUBJECT_ARGS = ("shipmentId", "root", "account", "brand", "device")
 
 
-class ChainFollower:
+class ChainFollower(PollingWorker):
     """Follows both contracts' logs into store.chain_view; run() until stop(), or run_once()."""
 
     def __init__(
@@ -62,6 +62,7 @@ class ChainFollower:
         w3: Web3,
         deployment: Deployment,
     ) -> None:
+        super().__init__(settings.poll_interval)
         self.settings = settings
         self.sessions = sessions
         self.w3 = w3
@@ -77,20 +78,8 @@ class ChainFollower:
                     topic = bytes(Web3.keccak(text=abi_signature(event)))
                     self._events[topic] = (client.contract, str(event["name"]), client.address)
         self.addresses = [deployment.trace_anchor, deployment.shipment_escrow]
-        self._stop = threading.Event()
 
-    def run(self) -> None:
-        """Follow until stop(); an error in one pass is logged and retried on the next."""
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # node down, DB busy: the view is derived, try again
-                _LOGGER.exception("following the chain failed; retrying")
-            self._stop.wait(self.settings.poll_interval)
-
-    def stop(self) -> None:
-        """Ask run() to return after the current pass."""
-        self._stop.set()
+    activity = "chain following"
 
     def run_once(self) -> FollowReport:
         """Undo what a reorg replaced, then read logs up to the head (at most max_range blocks)."""

@@ -8,7 +8,6 @@ the payee's own act (pull payment), not the worker's.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
 from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
 from chain.deploy import Deployment
 from chain.errors import ChainError
+from chain.polling import PollingWorker
 from chain.settings import SettleSettings
 from chain.transactions import chain_errors
 from core.eip712 import DeliveryAttestation, Domain, anchor_domain, escrow_domain, sign
@@ -43,7 +43,7 @@ class SettleReport:
     waiting: list[str] = field(default_factory=list)  # dispute window or delivery time ahead
 
 
-class SettlementWorker:
+class SettlementWorker(PollingWorker):
     """Attests received shipments with the oracle key and settles them; run() until stop()."""
 
     def __init__(
@@ -54,6 +54,7 @@ class SettlementWorker:
         oracle: LocalAccount,
         deployment: Deployment,
     ) -> None:
+        super().__init__(settings.poll_interval)
         self.settings = settings
         self.sessions = (
             sessions if isinstance(sessions, sessionmaker) else store.session_factory(sessions)
@@ -62,23 +63,15 @@ class SettlementWorker:
         self.oracle = oracle
         self.deployment = deployment
         self.escrow = ShipmentEscrowClient(w3, deployment.shipment_escrow)
-        self._stop = threading.Event()
         self._domains: tuple[Domain, Domain] | None = None
         self._last_refusal: dict[str, str] = {}
 
-    def run(self) -> None:
-        """Poll until stop(); an error in one pass is logged and retried on the next."""
-        _LOGGER.info("settling as oracle %s on %s", self.oracle.address, self.escrow.address)
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # one bad pass (node down, DB busy) must not end the worker
-                _LOGGER.exception("settlement pass failed; retrying")
-            self._stop.wait(self.settings.poll_interval)
+    activity = "settlement"
 
-    def stop(self) -> None:
-        """Ask run() to return after the current pass."""
-        self._stop.set()
+    def run(self) -> None:
+        """Poll until stop()."""
+        _LOGGER.info("settling as oracle %s on %s", self.oracle.address, self.escrow.address)
+        super().run()
 
     def run_once(self) -> SettleReport:
         """Attest every received shipment that can be, then settle those past their window."""

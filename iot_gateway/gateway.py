@@ -40,6 +40,12 @@ def reading_domain(settings: GatewaySettings) -> Domain:
     return anchor_domain(settings.reading_chain_id, settings.reading_verifying_contract)
 
 
+def _verify_processes(argument: int | None, setting: int | None) -> int:
+    """The argument, else GATEWAY_VERIFY_PROCESSES, else the default for this machine."""
+    chosen = argument if argument is not None else setting
+    return default_verify_processes() if chosen is None else chosen
+
+
 def default_verify_processes() -> int:
     """Verifier processes when none are asked for: one if there is a second core, else inline."""
     return 1 if (os.cpu_count() or 1) >= 2 else 0
@@ -106,9 +112,7 @@ class Gateway:
             self._limits,
             self.registry.status,
             _now_ms,
-            processes=(
-                default_verify_processes() if verify_processes is None else verify_processes
-            ),
+            processes=_verify_processes(verify_processes, settings.verify_processes),
         )
         self.writer = BatchWriter(
             settings,

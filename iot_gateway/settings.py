@@ -38,6 +38,8 @@ class GatewaySettings(BaseSettings):
     # MQTT 5 ReceiveMaximum: without it Mosquitto keeps only 20 QoS 1 messages in flight.
     receive_maximum: int = Field(1000, ge=1, le=65535)
 
+    # Processes that parse and verify readings (None: 1 on 2+ cores; 0: in the main process).
+    verify_processes: int | None = Field(None, ge=0, le=16)
     max_payload_bytes: int = Field(4096, ge=256, le=1_048_576)
     max_future_skew_s: int = Field(300, ge=0)
     queue_size: int = Field(5000, ge=1)

@@ -7,6 +7,8 @@ gateways neither skip nor repeat a window. A second key per shipment keeps, per 
 seqs each recorded window passed over (holes, with that window's event hash) and how many
 readings below the watermark were rolled up: a reading that lands in a hole later gets a
 supplementary event (iot_gateway.sensor_event.supplement_event); the original is never changed.
+In the same pass each visited device's closed temperature excursions (iot_gateway.excursions,
+from core.sla) are recorded; they are deterministic, so repeats are refused as duplicates.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.epcis import event_hash
 from core.errors import CoreValueError
 from core.gs1 import sgtin_urn
 from core.merkle import leaf_hash
+from iot_gateway.excursions import device_excursions, excursion_event, shipment_policy
 from iot_gateway.sensor_event import (
     BIZ_STEP,
     WindowSample,
@@ -141,6 +144,7 @@ class _ShipmentRollup:
         )
         self.epcs, self.item_ids = shipment_epcs(session, shipment.id)
         self.biz = [{"bizTransaction": SHIPMENT_URN + shipment.shipment_id}]
+        self.policy = shipment_policy(shipment)
         self.recorded = 0
 
     def _readings(self, address: str) -> Select[Reading]:
@@ -149,8 +153,9 @@ class _ShipmentRollup:
         )
 
     def _record(
-        self, event: dict[str, Any], samples: list[WindowSample], owner: int | None
+        self, event: dict[str, Any], event_time_ms: int, owner: int | None, repeat: bool = False
     ) -> bytes:
+        """Record the event; a repeat (same hash) is logged, at debug level when expected."""
         event_json = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         # Hash the stored text itself, so event_json is exactly what was hashed.
         digest = event_hash(json.loads(event_json))
@@ -162,7 +167,7 @@ class _ShipmentRollup:
                 event_json=event_json,
                 event_type="ObjectEvent",
                 biz_step=BIZ_STEP,
-                event_time_ms=max(s.taken_at_ms for s in samples),
+                event_time_ms=event_time_ms,
                 recorded_by=owner,
                 shipment_id=self.shipment.id,
                 item_ids=self.item_ids,
@@ -170,7 +175,8 @@ class _ShipmentRollup:
             )
             self.recorded += 1
         except DuplicateEventError:
-            _LOGGER.info("event already recorded: shipment %d", self.shipment.id)
+            level = logging.DEBUG if repeat else logging.INFO
+            _LOGGER.log(level, "event already recorded: shipment %d", self.shipment.id)
         return digest
 
     def windows(
@@ -192,7 +198,7 @@ class _ShipmentRollup:
             event = window_event(
                 samples=samples, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz
             )
-            digest = self._record(event, samples, owner)
+            digest = self._record(event, max(s.taken_at_ms for s in samples), owner)
             late.holes += window_gaps(after, [r.seq for r in window], "0x" + digest.hex())
             late.counted = (late.counted or 0) + len(window)
             after = window[-1].seq
@@ -236,9 +242,20 @@ class _ShipmentRollup:
                     supplements=bytes.fromhex(original.removeprefix("0x")),
                     biz_transactions=self.biz,
                 )
-                self._record(event, samples, owner)
+                self._record(event, max(s.taken_at_ms for s in samples), owner)
         late.holes = fill_holes(late.holes, [r.seq for r in found])
         late.counted = (late.counted or 0) + len(found)
+
+    def excursions(self, address: str, owner: int | None) -> None:
+        """Record the device's closed excursions not recorded yet (the store refuses repeats)."""
+        if self.policy is None:
+            return
+        device_id = device_uri(self.settings.reading_chain_id, address)
+        for excursion in device_excursions(self.session, self.shipment.id, address, self.policy):
+            event = excursion_event(
+                excursion, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz
+            )
+            self._record(event, excursion.episode.end_ms, owner, repeat=True)
 
     def _late_readings(self, address: str, holes: list[Hole]) -> list[Reading]:
         found: list[Reading] = []
@@ -289,6 +306,7 @@ def _rollup_shipment(
         if mark is not None:
             marks[key] = mark
             work.supplements(address, mark, total, late, owner)
+        work.excursions(address, owner)
         lates[key] = late.to_json()
     if marks != row.value:
         row.value = dict(marks)

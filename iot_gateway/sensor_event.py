@@ -46,16 +46,17 @@ def iso_ms(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def _centi(value: int) -> float:
+def centi(value: int) -> float:
+    """A value in hundredths (0.01 degC, 0.01 %) as the event's number."""
     # Two decimals from integers: exact to the reading's resolution, same text every run.
     return round(value / 100, 2)
 
 
 def _stats(values: Sequence[int]) -> dict[str, float]:
     return {
-        "minValue": _centi(min(values)),
-        "maxValue": _centi(max(values)),
-        "meanValue": _centi(round(sum(values) / len(values))),
+        "minValue": centi(min(values)),
+        "maxValue": centi(max(values)),
+        "meanValue": centi(round(sum(values) / len(values))),
     }
 
 

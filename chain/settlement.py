@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 import store
+from chain import solidity_errors as se
 from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
 from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
 from chain.deploy import Deployment
@@ -41,6 +42,7 @@ class SettleReport:
     refunded: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # shipment -> why not attested
     waiting: list[str] = field(default_factory=list)  # dispute window or delivery time ahead
+    resolved: list[str] = field(default_factory=list)  # settled by the arbiter's split
 
 
 class SettlementWorker(PollingWorker):
@@ -146,8 +148,9 @@ class SettlementWorker(PollingWorker):
         signature = sign(attestation, attestation_domain, bytes(self.oracle.key))
         result = self.escrow.send_attest(self.oracle, attestation, signature)
         after = self.escrow.shipment(shipment_id)
+        # The split applies to the deposit received (less than terms.amount for fee-on-transfer).
         expected = split_deposit(
-            terms.amount, facts.excursion_minutes, terms.penalty_bps_per_minute,
+            view.amount, facts.excursion_minutes, terms.penalty_bps_per_minute,
             terms.penalty_cap_bps,
         )  # fmt: skip
         if (after.payout, after.refund) != expected:
@@ -177,8 +180,7 @@ class SettlementWorker(PollingWorker):
         self._record_attestation(shipment_id, minutes, view, tx_hash)
         report.adopted.append(shipment_id)
         if view.state is ShipmentState.SETTLED:
-            self._record_settled(shipment_id)
-            report.settled.append(shipment_id)
+            self._record_final(shipment_id, view, report)
 
     def _attested_log(self, shipment_id: str) -> tuple[int | None, str | None]:
         """(excursionMinutes, tx hash) of the shipment's DeliveryAttested event, if found."""
@@ -208,9 +210,8 @@ class SettlementWorker(PollingWorker):
 
     def _settle(self, shipment_id: str, report: SettleReport) -> None:
         view = self.escrow.shipment(shipment_id)
-        if view.state is ShipmentState.SETTLED:
-            self._record_settled(shipment_id)
-            report.settled.append(shipment_id)
+        if view.state is ShipmentState.SETTLED:  # by the arbiter, or by someone else's settle()
+            self._record_final(shipment_id, view, report)
             return
         if view.state is ShipmentState.FUNDED:
             # A reorg dropped the attestation: attest again from the same evidence.
@@ -219,22 +220,51 @@ class SettlementWorker(PollingWorker):
             )
             self._attest(shipment_id, report)
             return
-        if view.state is not ShipmentState.ATTESTED or view.dispute_ends_at is None:
+        settleable_at = view.settleable_at  # window end (Attested) or dispute timeout (Disputed)
+        if settleable_at is None:
             _LOGGER.error("shipment %s: escrow state %s", shipment_id, view.state.name)
             return
-        if self._chain_time() < view.dispute_ends_at:
+        if self._chain_time() < settleable_at:
             report.waiting.append(shipment_id)
             return
-        self.escrow.send_settle(self.oracle, bytes.fromhex(shipment_id[2:]))
-        self._record_settled(shipment_id)
-        _LOGGER.info(
-            "shipment %s settled: payout %d, refund %d", shipment_id, view.payout, view.refund
-        )
+        try:
+            self.escrow.send_settle(self.oracle, bytes.fromhex(shipment_id[2:]))
+        except se.EscrowDisputePending:
+            # A dispute opened between our read and the settle: its timeout is the new wait.
+            _LOGGER.info("shipment %s: disputed before settling; waiting", shipment_id)
+            report.waiting.append(shipment_id)
+            return
+        self._record_final(shipment_id, self.escrow.shipment(shipment_id), report)
+
+    def _record_final(self, shipment_id: str, view: ShipmentView, report: SettleReport) -> None:
+        """Store the chain's final split: the arbiter may have replaced the attestation's."""
+        resolution = self._resolved_log(shipment_id)
+        with store.transaction(self.sessions) as session:
+            shipment = _shipment(session, shipment_id)
+            shipment.payout_wei, shipment.refund_wei = view.payout, view.refund
+            if shipment.status is not ShipmentStatus.SETTLED:
+                set_shipment_status(session, shipment, ShipmentStatus.SETTLED)
+        if resolution is not None:
+            _LOGGER.info(
+                "shipment %s resolved by arbiter %s: payout %d, refund %d",
+                shipment_id, resolution, view.payout, view.refund,
+            )  # fmt: skip
+            report.resolved.append(shipment_id)
+        else:
+            _LOGGER.info(
+                "shipment %s settled: payout %d, refund %d", shipment_id, view.payout, view.refund
+            )
         report.settled.append(shipment_id)
 
-    def _record_settled(self, shipment_id: str) -> None:
-        with store.transaction(self.sessions) as session:
-            set_shipment_status(session, _shipment(session, shipment_id), ShipmentStatus.SETTLED)
+    def _resolved_log(self, shipment_id: str) -> str | None:
+        """The arbiter of the shipment's DisputeResolved event, if there is one."""
+        with chain_errors():
+            logs = self.escrow.contract.events.DisputeResolved().get_logs(
+                argument_filters={"shipmentId": bytes.fromhex(shipment_id[2:])},
+                from_block=self.deployment.shipment_escrow_block,
+                to_block="latest",
+            )
+        return str(logs[-1]["args"]["arbiter"]) if logs else None
 
 
 def _shipment(session: Session, shipment_id: str) -> Shipment:

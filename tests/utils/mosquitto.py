@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,12 +64,73 @@ def find_mosquitto_passwd() -> str | None:
     return next((p for p in candidates if os.access(p, os.X_OK)), None)
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA and a server certificate it signed (PEM files), for a TLS listener."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def _owned_by_mosquitto(folder: Path, *files: Path) -> None:
+    # Started as root, mosquitto reads its files as its own user after dropping privileges
+    # (pytest's tmp dirs are private to root).
+    if os.geteuid() != 0:
+        return
+    with contextlib.suppress(KeyError):
+        owner = pwd.getpwnam("mosquitto")
+        for path in (folder, *files):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def make_test_ca(host: str = "127.0.0.1") -> TlsFiles:
+    """A fresh self-signed CA and a server cert for `host` (IP SAN), made with the openssl CLI.
+
+    Skips (fails under CHAINTRACE_REQUIRE_SERVICES=1) when openssl is missing. The folder is a
+    new temporary one the broker can read; remove it with shutil.rmtree when done.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        skip_or_fail("openssl CLI not found (and no cryptography package in .venv)")
+    assert openssl is not None
+    folder = Path(tempfile.mkdtemp(prefix="chaintrace-mqtls-"))
+    ca_key, ca, key, csr, cert = (
+        folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    )
+    ext = folder / "server.ext"
+    ext.write_text(
+        f"subjectAltName=IP:{host},DNS:localhost\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ca_args = [*ec, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=chaintrace test CA"]
+    ca_args += ["-addext", "basicConstraints=critical,CA:TRUE"]
+    ca_args += ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    signing = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-extfile", ext]
+    steps = [
+        [openssl, "req", "-x509", *ca_args],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", f"/CN={host}"],
+        [openssl, "x509", "-req", "-in", csr, *signing, "-out", cert, "-days", "2"],
+    ]
+    try:
+        for step in steps:
+            subprocess.run([str(a) for a in step], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        skip_or_fail(f"openssl could not make a test CA: {exc}")
+    key.chmod(0o600)
+    _owned_by_mosquitto(folder, key, cert, ca)
+    return TlsFiles(ca_file=ca, cert_file=cert, key_file=key)
+
+
 class MosquittoBroker:
     """A private Mosquitto process with a generated config (no persistence).
 
     Anonymous unless `users` is given: then a password file is made with mosquitto_passwd and
     only those users may connect. `max_queued` is the broker's max_queued_messages (per client:
-    QoS 1 messages beyond the in-flight window that it holds; it drops the rest).
+    QoS 1 messages beyond the in-flight window that it holds; it drops the rest). With `tls`,
+    a second listener on `tls_port` speaks TLS with that server certificate.
     """
 
     def __init__(
@@ -79,13 +141,16 @@ class MosquittoBroker:
         *,
         max_queued: int = 100_000,
         users: dict[str, str] | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.binary = binary
         self.workdir = workdir
         self.max_inflight = max_inflight
         self.max_queued = max_queued
         self.users = users
+        self.tls = tls
         self.port = 0
+        self.tls_port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._auth_dir: Path | None = None
 
@@ -93,6 +158,23 @@ class MosquittoBroker:
     def url(self) -> str:
         """mqtt://127.0.0.1:<port>."""
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """mqtts://127.0.0.1:<tls port> (only with `tls`)."""
+        if self.tls is None:
+            raise RuntimeError("this broker has no TLS listener")
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+    def _tls_lines(self) -> str:
+        if self.tls is None:
+            return ""
+        # The certificate options apply to the listener line before them.
+        return (
+            f"listener {self.tls_port} 127.0.0.1\n"
+            f"cafile {self.tls.ca_file}\ncertfile {self.tls.cert_file}\n"
+            f"keyfile {self.tls.key_file}\n"
+        )
 
     def _auth_lines(self) -> str:
         if self.users is None:
@@ -126,9 +208,13 @@ class MosquittoBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for _ in range(attempts):
             self.port = port or free_port()
+            self.tls_port = free_port() if self.tls is not None else 0
             conf = self.workdir / "mosquitto.conf"
             conf.write_text(
-                f"listener {self.port} 127.0.0.1\n" + self._auth_lines() + "persistence false\n"
+                f"listener {self.port} 127.0.0.1\n"
+                + self._tls_lines()
+                + self._auth_lines()
+                + "persistence false\n"
                 f"max_inflight_messages {self.max_inflight}\n"
                 f"max_queued_messages {self.max_queued}\n"
                 f"log_dest file {self.log_path}\n"
@@ -139,7 +225,9 @@ class MosquittoBroker:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            if _wait_listening(self.port, self._proc, timeout=10.0):
+            if _wait_listening(self.port, self._proc, timeout=10.0) and (
+                self.tls is None or _wait_listening(self.tls_port, self._proc, timeout=10.0)
+            ):
                 return
             self.stop()
             if port is not None:
@@ -169,7 +257,11 @@ class MosquittoBroker:
 
 
 def start_private_broker(
-    workdir: Path, *, max_queued: int = 100_000, users: dict[str, str] | None = None
+    workdir: Path,
+    *,
+    max_queued: int = 100_000,
+    users: dict[str, str] | None = None,
+    tls: TlsFiles | None = None,
 ) -> MosquittoBroker:
     """Start a private broker, or skip/fail with the reason when Mosquitto is unavailable."""
     binary = find_mosquitto()
@@ -178,7 +270,7 @@ def start_private_broker(
     assert binary is not None
     if users is not None and find_mosquitto_passwd() is None:
         skip_or_fail("mosquitto_passwd not found (apt-get install mosquitto)")
-    broker = MosquittoBroker(binary, workdir, max_queued=max_queued, users=users)
+    broker = MosquittoBroker(binary, workdir, max_queued=max_queued, users=users, tls=tls)
     try:
         broker.start()
     except (OSError, RuntimeError) as exc:

@@ -20,40 +20,88 @@ from store.errors import (
 
 _LOGGER = logging.getLogger(__name__)
 
-# What a user should read instead of the Solidity error's name.
+# What a user should read instead of the Solidity error's name: one sentence per custom error
+# (tests/api/test_api_errors.py fails when an Escrow*/Anchor* error lacks one).
 _REVERT_MESSAGES = {
     "AnchorBrandRegistered": "this wallet already owns a company prefix on chain",
-    "AnchorPrefixRegistered": "this company prefix is already registered on chain",
+    "AnchorBrandRevoked": "the brand was revoked and can no longer commission items",
+    "AnchorInvalidBrand": "the brand account must not be the zero address",
+    "AnchorInvalidKind": "the leaf kind must be 0 (EPCIS event) or 1 (errorDeclaration)",
     "AnchorInvalidPrefix": "the company prefix must be 6 to 12 digits",
+    "AnchorInvalidSignature": "the signature is not the brand's commissioning signature",
+    "AnchorPrefixRegistered": "this company prefix is already registered on chain",
     "AnchorRootExists": "this root is already anchored",
     "AnchorUnknownBrand": "the brand is not registered on chain",
-    "AnchorInvalidSignature": "the signature is not the brand's commissioning signature",
+    "AnchorZeroLeafCount": "a batch must hold at least one leaf",
+    "AnchorZeroRoot": "the zero root cannot be anchored",
     "AccessControlUnauthorizedAccount": "the sending wallet lacks the role this call needs",
-    "EscrowShipmentExists": "this shipment is already funded",
-    "EscrowInvalidState": "the escrow is not in a state that allows this",
-    "EscrowNotBuyer": "only the buyer named in the terms may fund them",
-    "EscrowWrongAmount": "the value sent differs from the terms' amount",
-    "EscrowInvalidSignature": "a terms signature does not match the buyer or the payee",
+    "EscrowAttestationExpired": "the attestation came after deadline + refund grace",
+    "EscrowDeadlineNotPassed": "a refund is possible only after deadline + refund grace",
+    "EscrowDeliveryInFuture": "the attested delivery time is later than the chain's clock",
+    "EscrowDisputePending": (
+        "the dispute is still the arbiter's to resolve; settle after its timeout"
+    ),
+    "EscrowDisputeTimedOut": (
+        "the dispute timed out: only the attestation's split can settle it now"
+    ),
+    "EscrowDisputeWindowClosed": "the dispute window has closed; the attestation stands",
+    "EscrowDisputeWindowOpen": "the dispute window is still open; settle after it closes",
+    "EscrowEvidenceNotAttested": (
+        "the reading is not in the attested evidence (its proof does not lead to the root)"
+    ),
+    "EscrowInvalidArbiter": (
+        "the arbiter must differ from buyer and payee, and needs a dispute timeout"
+    ),
     "EscrowInvalidDeadline": "the deadline has passed",
+    "EscrowInvalidDurations": (
+        "deadline + refund grace + dispute window + dispute timeout overflow a timestamp"
+    ),
     "EscrowInvalidPayee": "the payee must be non-zero and differ from the buyer",
-    "EscrowInvalidTemperatureBand": "the temperature band is empty",
     "EscrowInvalidPenaltyCap": "the penalty cap exceeds 10000 basis points",
-    "EscrowInvalidDurations": "deadline + refund grace + dispute window overflow a timestamp",
+    "EscrowInvalidReadingSignature": "the reading's signature is not its device's",
+    "EscrowInvalidSignature": "a terms signature does not match the buyer or the payee",
+    "EscrowInvalidSplit": "the arbiter's payout exceeds the deposit",
+    "EscrowInvalidState": "the escrow is not in a state that allows this",
+    "EscrowInvalidTemperatureBand": "the temperature band is empty",
+    "EscrowInvalidToken": "only a token contract can be allowlisted",
+    "EscrowLateDelivery": "the attested delivery is after the deadline",
+    "EscrowNoArbiter": "the terms name no arbiter, so the attestation cannot be disputed",
+    "EscrowNotArbiter": "only the arbiter named in the terms may resolve the dispute",
+    "EscrowNotBuyer": "only the buyer named in the terms may fund them",
+    "EscrowNotOracle": "the attestation is not signed by an oracle",
+    "EscrowNotParty": "only the shipment's buyer or payee may dispute or submit evidence",
+    "EscrowNothingOwed": "the account is owed nothing in this token",
+    "EscrowShipmentExists": "this shipment is already funded",
+    "EscrowTermsMismatch": "the attestation names other terms than the funded ones",
+    "EscrowTransferFailed": "sending the ETH failed; the balance is kept for a later withdrawal",
+    "EscrowUnsupportedToken": "token not on the allowlist",
+    "EscrowWrongAmount": "the value sent differs from what the call needs",
     "EscrowZeroAmount": "the amount must be greater than zero",
-    "EscrowUnsupportedToken": "only ETH is supported",
 }
 # Reverts that say the caller's input is wrong (422) rather than the state being in the way (409).
 _INPUT_REVERTS = frozenset(
     {
+        "AnchorInvalidBrand",
+        "AnchorInvalidKind",
         "AnchorInvalidPrefix",
-        "EscrowInvalidTemperatureBand",
-        "EscrowInvalidPenaltyCap",
+        "AnchorZeroLeafCount",
+        "AnchorZeroRoot",
+        "EscrowInvalidArbiter",
         "EscrowInvalidDurations",
-        "EscrowZeroAmount",
-        "EscrowUnsupportedToken",
         "EscrowInvalidPayee",
+        "EscrowInvalidPenaltyCap",
+        "EscrowInvalidSplit",
+        "EscrowInvalidTemperatureBand",
+        "EscrowInvalidToken",
+        "EscrowUnsupportedToken",
+        "EscrowZeroAmount",
     }
 )
+
+
+def revert_message(name: str) -> str | None:
+    """The sentence the API shows for the custom error `name` (None: it has none)."""
+    return _REVERT_MESSAGES.get(name)
 
 
 class ApiError(Exception):

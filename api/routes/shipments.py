@@ -16,6 +16,7 @@ from api.errors import ApiError, Conflict, FieldError, Forbidden
 from api.schemas.common import SignatureIn, TypedData, UnsignedTx
 from api.schemas.shipments import (
     EscrowPublic,
+    FundingTx,
     ItemRef,
     PartyPublic,
     ShipmentCreate,
@@ -36,6 +37,7 @@ from api.signing import recover_signer, shipment_escrow_domain
 from api.state import ChainAccess
 from chain.clients import ShipmentState
 from chain.errors import ChainError
+from chain.transactions import chain_errors
 from core.eip712 import Terms, terms_hash, typed_data
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
 from store.queries import find_item
@@ -44,6 +46,15 @@ from store.shipments import set_shipment_status
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 
 ETH = "0x0000000000000000000000000000000000000000"
+_ERC20_ALLOWANCE_ABI = [
+    {
+        "type": "function",
+        "name": "allowance",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    }
+]
 
 
 def _party(principal: Principal) -> PartyPublic:
@@ -141,13 +152,16 @@ def create(
     if body.terms.deadline <= int(time.time()):
         raise FieldError(["body", "terms", "deadline"], "the deadline has passed")
     domain = shipment_escrow_domain(chain)
+    if body.terms.token != ETH and not shipment_escrow(chain).is_token_allowed(body.terms.token):
+        # fund() would revert with EscrowUnsupportedToken after both parties signed: refuse now.
+        raise FieldError(["body", "terms", "token"], "token not on the allowlist")
     shipment_id = "0x" + secrets.token_bytes(32).hex()
     t = body.terms
     terms = Terms(
         shipment_id=bytes.fromhex(shipment_id[2:]),
         buyer=buyer,
         payee=body.payee,
-        token=ETH,
+        token=t.token,
         amount=t.amount_wei,
         min_temp_centi_c=t.min_temp_centi_c,
         max_temp_centi_c=t.max_temp_centi_c,
@@ -259,11 +273,11 @@ def add_terms_signature(
     )
 
 
-@router.get("/{shipment_id}/funding-tx", response_model=UnsignedTx)
+@router.get("/{shipment_id}/funding-tx", response_model=FundingTx)
 def funding_tx(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
-) -> UnsignedTx:
-    """The unsigned ShipmentEscrow.fund transaction for the buyer's wallet (both signatures in)."""
+) -> FundingTx:
+    """The buyer's unsigned funding: ShipmentEscrow.fund, preceded for a token by approve."""
     shipment = visible_shipment(session, principal, shipment_id)
     if principal.id != shipment.consignee_principal_id:
         raise Forbidden("only the buyer funds the escrow")
@@ -272,11 +286,35 @@ def funding_tx(
     if missing:
         raise Conflict(f"waiting for the {' and '.join(missing)} signature(s) over the terms")
     terms = terms_of(shipment)
-    tx = shipment_escrow(chain).build_fund(
-        terms, bytes.fromhex(have[BUYER][2:]), bytes.fromhex(have[PAYEE][2:])
+    escrow = shipment_escrow(chain)
+    if terms.token != ETH and _allowance(chain, terms.token, terms.buyer, escrow.address) < (
+        terms.amount
+    ):
+        # fund() pulls the tokens with transferFrom: it cannot even be estimated before approval.
+        approval = escrow.build_token_approval(terms.buyer, terms.token, terms.amount)
+        return FundingTx(
+            description=f"step 1 of 2: approve the escrow to take {terms.amount} of token "
+            f"{terms.token}; once it is mined, ask for funding-tx again for the fund transaction",
+            tx=None,
+            approval=UnsignedTx(
+                description=f"ERC-20 approve({escrow.address}, {terms.amount}) on {terms.token}",
+                tx=dict(approval),
+            ),
+        )
+    tx = escrow.build_fund(terms, bytes.fromhex(have[BUYER][2:]), bytes.fromhex(have[PAYEE][2:]))
+    what = (
+        f"sending {terms.amount} wei"
+        if terms.token == ETH
+        else f"taking {terms.amount} of token {terms.token} (approved)"
     )
-    return UnsignedTx(
-        description=f"ShipmentEscrow.fund for shipment {shipment.shipment_id}, "
-        f"sending {terms.amount} wei",
+    return FundingTx(
+        description=f"ShipmentEscrow.fund for shipment {shipment.shipment_id}, {what}",
         tx=dict(tx),
     )
+
+
+def _allowance(chain: ChainAccess, token: str, owner: str, spender: str) -> int:
+    """The ERC-20 allowance `owner` gave `spender`."""
+    erc20 = chain.web3().eth.contract(address=token, abi=_ERC20_ALLOWANCE_ABI)  # type: ignore[call-overload]
+    with chain_errors():
+        return int(erc20.functions.allowance(owner, spender).call())

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Address, ApiModel, TypedData
+from api.schemas.common import Address, ApiModel, TypedData, UnsignedTx
 
+ETH = "0x0000000000000000000000000000000000000000"
 _INT32 = 2**31
 _UINT32 = 2**32
 _UINT64 = 2**64
@@ -17,7 +18,12 @@ _UINT64 = 2**64
 class TermsIn(ApiModel):
     """The SLA: temperature band, penalties, time limits and the amount held in escrow."""
 
-    amount_wei: int = Field(gt=0, lt=2**256, description="Deposit in wei (ETH only)")
+    token: Address = Field(
+        default=ETH, description="ERC-20 on the escrow's allowlist, or the zero address for ETH"
+    )
+    amount_wei: int = Field(
+        gt=0, lt=2**256, description="Deposit in the token's smallest unit (wei for ETH)"
+    )
     min_temp_centi_c: int = Field(ge=-_INT32, lt=_INT32, description="Band floor, 0.01 degC")
     max_temp_centi_c: int = Field(ge=-_INT32, lt=_INT32, description="Band ceiling, 0.01 degC")
     grace_minutes: int = Field(default=0, ge=0, lt=_UINT32)
@@ -116,6 +122,15 @@ class ShipmentPublic(ApiModel):
     payout_wei: str | None
     refund_wei: str | None
     escrow: EscrowPublic | None = None
+
+
+class FundingTx(ApiModel):
+    """The buyer's funding, in order: for a token first `approval` (once mined, ask again), then
+    `tx` (ShipmentEscrow.fund); `tx` is null while the escrow's allowance is short."""
+
+    description: str
+    tx: dict[str, Any] | None
+    approval: UnsignedTx | None = None
 
 
 class SignatureAccepted(ApiModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,9 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from chain.artifacts import ContractArtifact
 from chain.clients import ShipmentState
+from chain.transactions import sender_for
 from store.models import Shipment
 from tests.api.flows import World, auth, ok, sign_typed
+from tests.chain.test_escrow_tokens import _deploy
+from tests.chain.test_escrow_tokens import token_artifacts as token_artifacts  # the fixture
+from tests.utils.anvil import ChainEnv
 
 
 def _sign_terms(world: World, account: LocalAccount, key: str) -> dict[str, Any]:
@@ -217,3 +223,61 @@ def test_unknown_shipment_is_404(world: World) -> None:
         )
         assert response.status_code == 404, path
         assert "no shipment" in response.json()["detail"]
+
+
+def test_a_token_shipment_is_approved_then_funded(
+    world: World,
+    token_artifacts: dict[str, ContractArtifact],
+) -> None:
+    chain = world.api.chain
+    assert chain is not None
+    token = _deploy(chain, token_artifacts["TestToken"], ["string", "string"], ["Euro", "EURX"])
+    amount = 250_000_003
+    body = {
+        "carrier": world.api.principal_id(world.carrier_key),
+        "payee": chain.payee.address,
+        "items": [{"gtin": world.gtin, "serial": world.serials[0]}],
+        "terms": world.api.terms(amount, token=token.address),
+    }
+    refused = world.api.client.post("/shipments", json=body, headers=auth(world.buyer_key))
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "terms", "token"]
+    assert refused.json()["detail"][0]["msg"] == "token not on the allowlist"
+
+    chain.escrow.send_set_token_allowed(chain.admin, token.address, True)
+    created = ok(world.api.client.post("/shipments", json=body, headers=auth(world.buyer_key)), 201)
+    assert created["typedData"]["message"]["token"] == token.address
+    tokened = replace(world, shipment_id=created["shipmentId"], typed_data=created["typedData"])
+    _sign_terms(tokened, chain.buyer, world.buyer_key)
+    _sign_terms(tokened, chain.payee, world.carrier_key)
+    sender_for(chain.w3, chain.deployer).send(
+        token.address, token.encode_abi("mint", [chain.buyer.address, amount])
+    )
+    url = f"/shipments/{tokened.shipment_id}/funding-tx"
+
+    # Step 1: only the approval, since fund() cannot run before the escrow may take the tokens.
+    step1 = ok(world.api.client.get(url, headers=auth(world.buyer_key)))
+    assert step1["tx"] is None and "approve" in step1["description"]
+    approval = step1["approval"]["tx"]
+    assert (approval["from"], approval["to"], approval["value"]) == (
+        chain.buyer.address, token.address, 0,
+    )  # fmt: skip
+    _send(chain, approval)
+    assert token.functions.allowance(chain.buyer.address, chain.escrow.address).call() == amount
+
+    # Step 2: the fund transaction, moving no ETH.
+    step2 = ok(world.api.client.get(url, headers=auth(world.buyer_key)))
+    assert step2["approval"] is None and step2["tx"]["value"] == 0
+    assert step2["tx"]["to"] == chain.escrow.address
+    _send(chain, step2["tx"])
+    view = chain.escrow.shipment(tokened.shipment_id)
+    assert (view.state, view.token, view.amount) == (ShipmentState.FUNDED, token.address, amount)
+    assert token.functions.balanceOf(chain.escrow.address).call() == amount
+
+
+def _send(chain: ChainEnv, tx: dict[str, Any]) -> None:
+    signed = chain.buyer.sign_transaction(tx)
+    receipt = chain.w3.eth.wait_for_transaction_receipt(
+        chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
+    assert receipt["status"] == 1

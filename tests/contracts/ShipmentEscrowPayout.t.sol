@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IShipmentEscrow} from "../../contracts/interfaces/IShipmentEscrow.sol";
 import {ERC1271Wallet} from "./utils/ERC1271Wallet.sol";
@@ -210,7 +210,7 @@ contract ShipmentEscrowPayoutTest is EscrowTestBase {
 
         assertEq(
             wallet.reentryError(),
-            abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)
+            abi.encodeWithSelector(ReentrancyGuard.ReentrancyGuardReentrantCall.selector)
         );
         assertEq(address(wallet).balance, AMOUNT, "paid exactly once");
         assertEq(address(escrow).balance, 0);

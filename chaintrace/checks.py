@@ -196,3 +196,39 @@ def _decode_qr(png: bytes) -> str:
     """The text in a QR PNG, read back with zxing-cpp."""
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     return found[0].text if found else ""
+
+
+def dispute_checks(story: Story, services: EmbeddedServices) -> DemoChecks:
+    """The dispute story's promises: evidence on record, the arbiter's split, exact withdrawals."""
+    c = DemoChecks()
+    r = story.result
+    escrow = ShipmentEscrowClient(services.w3(), services.deployment.shipment_escrow)
+    view = escrow.shipment(bytes.fromhex(r.shipment_id[2:]))
+    dispute = story._call("GET", f"/shipments/{r.shipment_id}/dispute", story.parties.buyer_key)
+    on_record = [
+        (e["submitter"], e["readingDigest"], e["txHash"]) for e in dispute.get("evidence", [])
+    ]
+    c.check(
+        "EvidenceSubmitted names the buyer's reading",
+        on_record == [(story.acc.buyer.address, r.evidence_digest, r.evidence_tx)],
+        f"{len(on_record)} evidence event(s), digest {r.evidence_digest[:18]}...",
+    )
+    shipment = story._call("GET", f"/shipments/{r.shipment_id}", story.parties.buyer_key)
+    refund = r.amount_wei - r.arbiter_payout_wei
+    c.check(
+        "the arbiter's split settled the escrow and the worker recorded it",
+        view.state.name == "SETTLED"
+        and (view.payout, view.refund) == (r.arbiter_payout_wei, refund)
+        and shipment["status"] == "settled"
+        and (shipment["payoutWei"], shipment["refundWei"])
+        == (str(r.arbiter_payout_wei), str(refund)),
+        f"payout {r.arbiter_payout_wei / WEI:.4f} ETH, refund {refund / WEI:.4f} ETH",
+    )
+    c.check(
+        "carrier and buyer withdrew exactly their shares",
+        (r.withdrawn_wei, r.buyer_withdrawn_wei) == (r.arbiter_payout_wei, refund)
+        and escrow.owed(story.acc.carrier.address) == 0
+        and escrow.owed(story.acc.buyer.address) == 0,
+        f"{r.withdrawn_wei / WEI:.4f} + {r.buyer_withdrawn_wei / WEI:.4f} ETH",
+    )
+    return c

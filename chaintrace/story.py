@@ -16,7 +16,7 @@ from web3 import Web3
 
 from chain.deploy import Deployment
 from chaintrace.embedded import DevAccounts
-from core.eip712 import anchor_domain
+from core.eip712 import anchor_domain, reading_digest
 from iot_gateway.device import DeviceClient, SimulatedDevice
 from iot_gateway.mqtt import parse_mqtt_url
 
@@ -42,6 +42,7 @@ class Parties:
     carrier_key: str = ""
     buyer_key: str = ""
     carrier_id: int = 0
+    arbiter_key: str = ""  # only in the dispute story
 
 
 @dataclass
@@ -56,6 +57,16 @@ class StoryResult:
     fund_tx: str = ""
     withdraw_tx: str = ""
     withdrawn_wei: int = 0
+    # (device, seq, EIP-712 digest 0x-hex) of each reading logged out of band
+    hot_readings: list[tuple[str, int, str]] = field(default_factory=list)
+    # the dispute story only
+    dispute_tx: str = ""
+    evidence_tx: str = ""
+    evidence_digest: str = ""
+    resolve_tx: str = ""
+    arbiter_payout_wei: int = 0
+    buyer_withdraw_tx: str = ""
+    buyer_withdrawn_wei: int = 0
 
 
 def sign_typed(account: LocalAccount | bytes, typed: dict[str, Any]) -> str:
@@ -90,6 +101,7 @@ class Story:
         self.readings_per_device = readings_per_device
         self.device_keys = [secrets.token_bytes(32) for _ in range(2)]
         self.result = StoryResult()
+        self.arbiter: LocalAccount | None = None  # the dispute story's arbiter wallet
         now_ms = int(time.time() * 1000)
         # The trip happened in the recent past: devices publish their logged readings now.
         self.t0_ms = now_ms - (readings_per_device + 15) * MINUTE_MS
@@ -181,10 +193,12 @@ class Story:
             }
             self._call("POST", "/devices", self.parties.carrier_key, json=body)
 
-    def buyer_agrees_and_funds(self, amount_wei: int = 10**18) -> None:
+    def buyer_agrees_and_funds(
+        self, amount_wei: int = 10**18, arbiter: str | None = None, dispute_timeout: int = 0
+    ) -> None:
         """Buyer and carrier sign the SLA terms; the buyer funds the escrow from its wallet."""
         now = int(time.time())
-        terms = {
+        terms: dict[str, Any] = {
             "amountWei": amount_wei,
             "minTempCentiC": BAND[0],
             "maxTempCentiC": BAND[1],
@@ -196,6 +210,8 @@ class Story:
             "refundGrace": 86_400,
             "disputeWindow": 3_600,
         }
+        if arbiter is not None:  # without one the attestation cannot be disputed
+            terms |= {"arbiter": arbiter, "disputeTimeout": dispute_timeout}
         body = {
             "carrier": self.parties.carrier_id,
             "payee": self.acc.carrier.address,
@@ -246,6 +262,9 @@ class Story:
                         lon_e7=48_900_000 + i * 1000,
                     )
                     last = reading.seq
+                    if hot:
+                        digest = "0x" + reading_digest(reading, domain).hex()
+                        self.result.hot_readings.append((device.address, reading.seq, digest))
                     self.result.readings_sent += 1
                 if not client.wait_acked(last, timeout=60):
                     raise StoryError(f"device {device.address}: gateway did not ack seq {last}")
@@ -254,18 +273,64 @@ class Story:
 
     def payee_withdraws(self, wait_s: float = 120) -> None:
         """After settlement, the carrier pulls its payout from the escrow with its own wallet."""
+        tx, owed = self._withdraw(self.acc.carrier, "carrier", wait_s)
+        self.result.withdraw_tx, self.result.withdrawn_wei = tx, owed
+
+    def buyer_withdraws(self, wait_s: float = 120) -> None:
+        """After settlement, the buyer pulls its refund from the escrow with its own wallet."""
+        tx, owed = self._withdraw(self.acc.buyer, "buyer", wait_s)
+        self.result.buyer_withdraw_tx, self.result.buyer_withdrawn_wei = tx, owed
+
+    def _withdraw(self, account: LocalAccount, who: str, wait_s: float) -> tuple[str, int]:
         from chain.clients.shipment_escrow import ShipmentEscrowClient
 
         escrow = ShipmentEscrowClient(self.w3, self.deployment.shipment_escrow)
         deadline = time.monotonic() + wait_s
-        while escrow.owed(self.acc.carrier.address) == 0:
+        while escrow.owed(account.address) == 0:
             if time.monotonic() > deadline:
-                raise StoryError("nothing owed to the carrier: the escrow was never settled")
+                raise StoryError(f"nothing owed to the {who}: the escrow was never settled")
             time.sleep(0.5)
-        owed = escrow.owed(self.acc.carrier.address)
-        result = escrow.send_withdraw(self.acc.carrier)
-        self.result.withdraw_tx = "0x" + result.tx_hash.hex()
-        self.result.withdrawn_wei = owed
+        owed = escrow.owed(account.address)
+        result = escrow.send_withdraw(account)
+        return "0x" + result.tx_hash.hex(), owed
+
+    # -- the dispute story (an arbiter named in the terms) ----------------------------------
+
+    def arbiter_onboards(self, arbiter: LocalAccount) -> None:
+        """The platform admin creates the arbiter (an auditor) with its own wallet."""
+        body = {"name": "demo arbiter", "role": "auditor", "walletAddress": arbiter.address}
+        created = self._call("POST", "/principals", self.parties.admin_key, json=body)
+        self.parties.arbiter_key = created["apiKey"]
+        self.arbiter = arbiter
+
+    def buyer_disputes(self) -> None:
+        """After the attestation, the buyer opens a dispute from its own wallet."""
+        sid = self.result.shipment_id
+        tx = self._call("GET", f"/shipments/{sid}/dispute/open-tx", self.parties.buyer_key)
+        self.result.dispute_tx = self._send_unsigned(self.acc.buyer, tx)
+
+    def buyer_submits_evidence(self) -> None:
+        """The buyer puts the first out-of-band reading on record, proven to the evidence root."""
+        if not self.result.hot_readings:
+            raise StoryError("no reading was logged out of band: nothing to submit as evidence")
+        device, seq, digest = self.result.hot_readings[0]
+        tx = self._call(
+            "POST", f"/shipments/{self.result.shipment_id}/dispute/evidence-tx",
+            self.parties.buyer_key, json={"device": device, "seq": seq},
+        )  # fmt: skip
+        self.result.evidence_tx = self._send_unsigned(self.acc.buyer, tx)
+        self.result.evidence_digest = digest
+
+    def arbiter_resolves(self, payout_wei: int) -> None:
+        """The arbiter splits the deposit: `payout_wei` to the carrier, the rest to the buyer."""
+        if self.arbiter is None:
+            raise StoryError("no arbiter was onboarded")
+        tx = self._call(
+            "POST", f"/shipments/{self.result.shipment_id}/dispute/resolve-tx",
+            self.parties.arbiter_key, json={"payoutWei": payout_wei},
+        )  # fmt: skip
+        self.result.resolve_tx = self._send_unsigned(self.arbiter, tx)
+        self.result.arbiter_payout_wei = payout_wei
 
 
 def _iso(ms: int) -> str:

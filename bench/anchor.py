@@ -1,14 +1,16 @@
 """Benchmark: stored event -> final proof through the anchoring worker, against one tx per event.
 
-A producer stores events (event row + pending leaf, bulk inserts as the gateway's batched
-writer does) at a fixed rate for --duration seconds per setting; the AnchorWorker anchors them
-on a private anvil mining one block per second, final after 2 confirmations. Per setting:
-gas per event, events final per second over the run, and stored -> final latency (p50, p99).
+Producer processes store events (event row + pending leaf, store.outbox.record_events, 1,000
+per transaction, as a gateway's batched writer does) at a fixed rate for --duration seconds per
+setting; the AnchorWorker anchors them on a private anvil mining one block per second, final
+after 2 confirmations. Per setting: gas per event, events final per second over the run, and
+stored -> final latency (p50, p99).
 The baseline sends one TraceAnchor.anchor(leaf, 1) transaction per event (a stand-in for the
 usual "store each event on chain" DApp), from one key with local nonces, as fast as it can.
 
     .venv/bin/python bench/anchor.py            # full run (~11 minutes)
     .venv/bin/python bench/anchor.py --duration 10 --sizes 100,1000
+    .venv/bin/python bench/anchor.py --database-url postgresql://postgres@127.0.0.1:5432/test
 The last line of output is one JSON object.
 """
 
@@ -26,13 +28,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
@@ -44,9 +46,11 @@ from chain.deploy import Deployment, deploy
 from chain.settings import AnchorSettings
 from chain.transactions import fee_fields
 from core.merkle import leaf_hash
-from store.models import AnchorBatch, BatchStatus, Event, Leaf
+from store.models import AnchorBatch, BatchStatus, Leaf
+from store.outbox import EventRow, record_events
 
 CONFIRMATIONS = 2
+CHUNK = 1_000  # events per producer transaction
 BLOCK_TIME = 1.0
 
 
@@ -57,52 +61,79 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def produce(url: str, rate: int, stop: Any, stored: Any) -> None:
-    """Store `rate` events per second until `stop` is set (runs in its own process)."""
+def produce(url: str, rate: float, stop: Any, stored: Any) -> None:
+    """Store `rate` events per second until `stop` is set (runs in its own process).
+
+    Events go in through store.outbox.record_events, up to CHUNK per transaction, as a
+    gateway's batched writer stores them.
+    """
     engine = store.make_engine(url)
+    sessions = store.session_factory(engine)
     ids = itertools.count(1)
+    tag = secrets.token_hex(4)
     start = time.monotonic()
     while not stop.is_set():
         due = int((time.monotonic() - start) * rate) - stored.value
         if due <= 0:
             time.sleep(0.005)
             continue
-        n = min(due, rate)
-        now = datetime.now(UTC)
-        events, leaves = [], []
-        for _ in range(n):
-            event_id = next(ids)
-            event_hash, salt = secrets.token_bytes(32), secrets.token_bytes(32)
-            events.append(
-                {"id": event_id, "kind": 0, "event_hash": event_hash, "event_type": "ObjectEvent",
-                 "event_json": f'{{"type":"ObjectEvent","bench":{event_id}}}',
-                 "biz_step": "shipping", "event_time_ms": 1_700_000_000_000, "created_at": now}
-            )  # fmt: skip
-            leaves.append(
-                {"event_id": event_id, "salt": salt, "leaf_hash": leaf_hash(0, event_hash, salt),
-                 "created_at": now}
-            )  # fmt: skip
+        rows: list[EventRow] = [
+            {"kind": 0, "event_hash": secrets.token_bytes(32), "event_type": "ObjectEvent",
+             "event_json": f'{{"type":"ObjectEvent","bench":"{tag}-{next(ids)}"}}',
+             "biz_step": "shipping", "event_time_ms": 1_700_000_000_000, "recorded_by": None}
+            for _ in range(min(due, CHUNK))
+        ]  # fmt: skip
         for _attempt in range(100):
             try:
-                with engine.begin() as conn:
-                    conn.execute(insert(Event), events)
-                    conn.execute(insert(Leaf), leaves)
+                with store.transaction(sessions) as session:
+                    record_events(session, rows, leaf_hash)
                 break
             except OperationalError:  # SQLite busy past its timeout: the writer waits its turn
                 time.sleep(0.05)
         else:
             raise RuntimeError("the database stayed locked")
-        stored.value += n
+        stored.value += len(rows)
     engine.dispose()
+
+
+def fresh_database(database_url: str | None, workdir: Path, label: str) -> tuple[str, Any]:
+    """(url, drop): a new SQLite file, or a new database on the given PostgreSQL server."""
+    if database_url is None:
+        return store.sqlite_url(workdir / f"{label}.db"), lambda: None
+    server = make_url(str(store.normalize_url(database_url)))
+    name = f"bench_anchor_{label}_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.set(database=name).render_as_string(hide_password=False), drop
 
 
 def run_setting(
     node: AnvilNode, w3: Web3, deployment: Deployment, account: Any, workdir: Path,
     label: str, max_batch_size: int, max_batch_delay: float, rate: int, duration: float,
-    drain: float,
+    drain: float, producers: int, database_url: str | None,
 ) -> dict[str, Any]:  # fmt: skip
     """One setting on a fresh database: produce for `duration`, then drain up to `drain` s."""
-    url = store.sqlite_url(workdir / f"{label}.db")
+    url, drop = fresh_database(database_url, workdir, label)
+    try:
+        return _run_setting(node, w3, deployment, account, label, url, max_batch_size,
+                            max_batch_delay, rate, duration, drain, producers)  # fmt: skip
+    finally:
+        drop()
+
+
+def _run_setting(
+    node: AnvilNode, w3: Web3, deployment: Deployment, account: Any, label: str, url: str,
+    max_batch_size: int, max_batch_delay: float, rate: int, duration: float, drain: float,
+    producers: int,
+) -> dict[str, Any]:  # fmt: skip
     store.upgrade(url)
     engine = store.make_engine(url)
     settings = AnchorSettings(
@@ -111,20 +142,28 @@ def run_setting(
         max_batch_delay=max_batch_delay, poll_interval=0.05, follow_chain=False,
     )  # fmt: skip
     worker = AnchorWorker(settings, engine, w3, account, deployment, lease_holder=label)
-    # The producer is its own process, as the gateway and API are: no GIL shared with the worker.
+    # Producers are their own processes, as gateways and the API are: no GIL shared with the
+    # worker; more than one because hashing leaves (keccak) costs ~65 us an event in Python.
     context = multiprocessing.get_context("spawn")
-    stop, counter = context.Event(), context.Value("q", 0)
-    producer = context.Process(target=produce, args=(url, rate, stop, counter), daemon=True)
+    stop = context.Event()
+    counters = [context.Value("q", 0) for _ in range(producers)]
+    procs = [
+        context.Process(target=produce, args=(url, rate / producers, stop, c), daemon=True)
+        for c in counters
+    ]
     thread = threading.Thread(target=worker.run, daemon=True)
-    producer.start()
-    while counter.value == 0 and producer.is_alive():
+    for proc in procs:
+        proc.start()
+    while any(c.value == 0 for c in counters) and all(p.is_alive() for p in procs):
         time.sleep(0.01)  # the clock starts with the first stored events, not process start-up
     started = time.monotonic()
     thread.start()
     time.sleep(duration)
     stop.set()
-    producer.join()
-    stored = int(counter.value)
+    for proc in procs:
+        proc.join()
+    stored = sum(int(c.value) for c in counters)
+    produced_s = time.monotonic() - started
     deadline = time.monotonic() + drain
     sessions = store.session_factory(engine)
     while time.monotonic() < deadline:
@@ -166,6 +205,7 @@ def run_setting(
         "p50_final_s": _round(_percentile(latencies, 0.50)),
         "p99_final_s": _round(_percentile(latencies, 0.99)),
         "events_stored": stored,
+        "stored_per_s": round(stored / produced_s, 1),
         "events_final": events_final,
         "batches": len(rows),
         "elapsed_s": round(elapsed, 1),
@@ -230,6 +270,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,100,1000,10000", help="batch sizes")
     parser.add_argument("--drain", type=float, default=20.0, help="seconds to finish after")
     parser.add_argument("--baseline-rate", type=int, default=2_000, help="baseline tx/s cap")
+    parser.add_argument("--producers", type=int, default=2, help="producer processes")
+    parser.add_argument("--default-policy", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--database-url", default=None,
+        help="a PostgreSQL server URL: each setting gets a fresh database there (default SQLite)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bench-anchor-"))
@@ -239,31 +286,40 @@ def main() -> None:
         accts = node.accounts(4)
         deployment = deploy(w3, accts[0], accts[1].address, accts[2].address, accts[3].address)
         batches = []
+        common = (args.rate, args.duration, args.drain, args.producers, args.database_url)
         for size in [int(s) for s in args.sizes.split(",") if s]:
             # Close at size only (the delay closes the leftovers after production ends).
             result = run_setting(node, w3, deployment, accts[2], workdir, f"size{size}", size,
-                                 5.0, args.rate, args.duration, args.drain)  # fmt: skip
+                                 5.0, *common)  # fmt: skip
             print(json.dumps(result), flush=True)
             batches.append({k: result[k] for k in
                             ("batch_size", "gas_per_event", "events_per_s", "p50_final_s",
                              "p99_final_s")})  # fmt: skip
-        defaults = AnchorSettings(chaintrace_dev=True)
-        default = run_setting(node, w3, deployment, accts[2], workdir, "default",
-                              defaults.max_batch_size, defaults.max_batch_delay, args.rate,
-                              args.duration, args.drain)  # fmt: skip
-        print(json.dumps(default), flush=True)
-        baseline = run_baseline(w3, deployment, accts[2], args.baseline_rate, args.duration)
-        print(json.dumps(baseline), flush=True)
+        default: dict[str, Any] | None = None
+        if args.default_policy:
+            defaults = AnchorSettings(chaintrace_dev=True)
+            default = run_setting(node, w3, deployment, accts[2], workdir, "default",
+                                  defaults.max_batch_size, defaults.max_batch_delay,
+                                  *common)  # fmt: skip
+            print(json.dumps(default), flush=True)
+        baseline: dict[str, Any] | None = None
+        if args.baseline:
+            baseline = run_baseline(w3, deployment, accts[2], args.baseline_rate, args.duration)
+            print(json.dumps(baseline), flush=True)
     finally:
         node.stop()
+    database = "sqlite" if args.database_url is None else "postgresql"
     print(json.dumps({
         "batches": batches,
-        "default_policy": {k: default[k] for k in ("batch_size", "max_batch_delay_s",
-                           "gas_per_event", "events_per_s", "p50_final_s", "p99_final_s")},
-        "baseline_per_event_tx": {k: baseline[k] for k in ("gas_per_event", "events_per_s")},
+        "default_policy": default and {k: default[k] for k in ("batch_size",
+                          "max_batch_delay_s", "gas_per_event", "events_per_s", "p50_final_s",
+                          "p99_final_s")},
+        "baseline_per_event_tx": baseline and {k: baseline[k] for k in ("gas_per_event",
+                                 "events_per_s")},
         "settings": {"duration_s": args.duration, "rate_events_per_s": args.rate,
-                     "block_time_s": BLOCK_TIME, "confirmations": CONFIRMATIONS,
-                     "database": "sqlite", "baseline": baseline["contract_call"]},
+                     "producers": args.producers, "block_time_s": BLOCK_TIME,
+                     "confirmations": CONFIRMATIONS, "database": database,
+                     "baseline": baseline and baseline["contract_call"]},
     }))  # fmt: skip
 
 

@@ -1,0 +1,144 @@
+"""record_events and claim_pending: the bulk outbox paths, checked against the one-by-one ones."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.merkle import MerkleTree, leaf_hash, verify
+from store.db import transaction
+from store.errors import DuplicateEventError, NotFoundError, StoreValueError
+from store.models import Event, Leaf
+from store.outbox import (
+    EventRow,
+    claim_pending,
+    claim_pending_leaves,
+    create_batch,
+    pending_leaf_count,
+)
+from store.outbox import (
+    record_events as store_events,
+)
+from store.queries import batch_leaves
+from tests.utils.store_factories import make_event, make_item, make_principal, make_product
+
+
+def _row(n: int, **overrides: Any) -> EventRow:
+    row: EventRow = {
+        "kind": 0,
+        "event_hash": secrets.token_bytes(32),
+        "event_json": f'{{"type":"ObjectEvent","n":{n}}}',
+        "event_type": "ObjectEvent",
+        "biz_step": "shipping",
+        "event_time_ms": 1_700_000_000_000 + n,
+        "recorded_by": None,
+    }
+    row.update(overrides)  # type: ignore[typeddict-item]
+    return row
+
+
+def _events(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+def test_record_events_stores_events_leaves_and_items_in_order(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    with transaction(db_sessions) as session:
+        recorder = make_principal(session)
+        product = make_product(session)
+        items = [make_item(session, product).id for _ in range(2)]
+        salt = secrets.token_bytes(32)
+        rows = [_row(i, recorded_by=recorder.id) for i in range(5)]
+        rows[1]["item_ids"] = items
+        rows[2]["salt"] = salt
+        rows[3]["kind"] = 1
+        ids = store_events(session, rows, leaf_hash)
+    assert len(ids) == 5 and ids == sorted(ids)
+    with db_sessions() as session:
+        for event_id, row in zip(ids, rows, strict=True):
+            event = session.get_one(Event, event_id)
+            assert event.event_hash == row["event_hash"] and event.kind == row["kind"]
+            assert event.event_json == row["event_json"] and event.recorded_by == recorder.id
+            leaf = event.leaf
+            assert leaf is not None and leaf.batch_id is None and leaf.proof is None
+            assert leaf.leaf_hash == leaf_hash(event.kind, event.event_hash, leaf.salt)
+        assert sorted(i.id for i in session.get_one(Event, ids[1]).items) == items
+        leaf_2 = session.get_one(Event, ids[2]).leaf
+        assert leaf_2 is not None and leaf_2.salt == salt
+        assert pending_leaf_count(session) == 5
+        assert len({leaf.salt for leaf in session.scalars(select(Leaf))}) == 5
+
+
+def test_record_events_is_all_or_nothing(db_sessions: sessionmaker[Session]) -> None:
+    with transaction(db_sessions) as session:
+        stored = make_event(session)
+        stored_id, stored_hash = stored.id, stored.event_hash
+    with transaction(db_sessions) as session:
+        with pytest.raises(DuplicateEventError) as info:
+            store_events(session, [_row(1), _row(2, event_hash=stored_hash)], leaf_hash)
+        assert info.value.existing_event_id == stored_id
+        repeated = secrets.token_bytes(32)
+        with pytest.raises(StoreValueError, match="row 1 repeats"):
+            store_events(
+                session, [_row(1, event_hash=repeated), _row(2, event_hash=repeated)], leaf_hash
+            )
+        with pytest.raises(NotFoundError):
+            store_events(session, [_row(1), _row(2, item_ids=[10**6])], leaf_hash)
+        for bad in (
+            {"kind": 7},
+            {"event_hash": b"short"},
+            {"event_json": ""},
+            {"event_type": "x" * 65},
+            {"biz_step": 5},
+            {"event_time_ms": -1},
+            {"event_time_ms": True},
+            {"salt": b"\x00" * 31},
+        ):
+            with pytest.raises(StoreValueError):
+                store_events(session, [_row(1), _row(2, **bad)], leaf_hash)
+        broken = dict(_row(1))
+        del broken["event_type"]
+        with pytest.raises(StoreValueError, match="event_type"):
+            store_events(session, [broken], leaf_hash)  # type: ignore[list-item]
+        with pytest.raises(StoreValueError):
+            store_events(session, [1], leaf_hash)  # type: ignore[list-item]
+        with pytest.raises(StoreValueError):
+            store_events(session, _row(1), leaf_hash)  # type: ignore[arg-type]
+        with pytest.raises(StoreValueError):
+            store_events(session, [_row(1)], lambda *_: b"\x01")
+        assert store_events(session, [], leaf_hash) == []
+        # The transaction is still usable after every refusal.
+        store_events(session, [_row(3)], leaf_hash)
+    with db_sessions() as session:
+        assert _events(session) == 2
+
+
+def test_claim_pending_batches_like_claim_pending_leaves(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    with transaction(db_sessions) as session:
+        ids = store_events(session, [_row(i) for i in range(7)], leaf_hash)
+    with transaction(db_sessions) as session:
+        with pytest.raises(StoreValueError):
+            claim_pending(session, 0)
+        claimed = claim_pending(session, 5)
+        assert [leaf.event_id for leaf in claimed] == ids[:5]
+        assert [leaf.id for leaf in claimed] == [
+            leaf.id for leaf in claim_pending_leaves(session, 5)
+        ]
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in claimed])
+        batch = create_batch(session, tree.root, claimed, tree.proofs())
+        batch_id, root = batch.id, batch.root
+    with db_sessions() as session:
+        leaves = batch_leaves(session, batch_id)
+        assert [leaf.event_id for leaf in leaves] == ids[:5]
+        assert [leaf.leaf_index for leaf in leaves] == list(range(5))
+        for leaf in leaves:
+            assert leaf.proof is not None and all(node.startswith("0x") for node in leaf.proof)
+            assert verify(root, leaf.leaf_hash, [bytes.fromhex(n[2:]) for n in leaf.proof])
+        assert [leaf.event_id for leaf in claim_pending(session, 10)] == ids[5:]

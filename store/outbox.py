@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple, Required, TypedDict
 
-from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -156,6 +157,45 @@ def _first_stored(
     return None
 
 
+# PostgreSQL: one statement per table with the columns as arrays (unnest), where a multi-row
+# VALUES list costs psycopg more to parse than the server takes to insert it.
+_PG_EVENTS = text(
+    "INSERT INTO events (kind, event_hash, event_json, event_type, biz_step, event_time_ms,"
+    " recorded_by, shipment_id, created_at)"
+    " SELECT u.*, CAST(:created_at AS timestamptz) FROM unnest(CAST(:kind AS smallint[]),"
+    " CAST(:event_hash AS bytea[]), CAST(:event_json AS text[]), CAST(:event_type AS text[]),"
+    " CAST(:biz_step AS text[]), CAST(:event_time_ms AS bigint[]), CAST(:recorded_by AS int[]),"
+    " CAST(:shipment_id AS int[])) AS u RETURNING kind, event_hash, id"
+)
+_PG_LEAVES = text(
+    "INSERT INTO leaves (event_id, salt, leaf_hash, created_at)"
+    " SELECT u.*, CAST(:created_at AS timestamptz) FROM unnest(CAST(:event_id AS int[]),"
+    " CAST(:salt AS bytea[]), CAST(:leaf_hash AS bytea[])) AS u"
+)
+_EVENT_COLUMNS = (
+    "kind", "event_hash", "event_json", "event_type", "biz_step", "event_time_ms", "recorded_by",
+    "shipment_id",
+)  # fmt: skip
+
+
+def _insert_postgresql(
+    session: Session,
+    events: list[dict[str, Any]],
+    keys: list[tuple[int, bytes]],
+    salts: list[bytes],
+    leaf_hashes: list[bytes],
+    now: datetime,
+) -> list[int]:
+    columns: dict[str, Any] = {name: [e[name] for e in events] for name in _EVENT_COLUMNS}
+    returned = session.execute(_PG_EVENTS, {**columns, "created_at": now})
+    by_key = {(int(k), bytes(h)): int(i) for k, h, i in returned}
+    ids = [by_key[key] for key in keys]
+    session.execute(
+        _PG_LEAVES, {"event_id": ids, "salt": salts, "leaf_hash": leaf_hashes, "created_at": now}
+    )
+    return ids
+
+
 def record_events(
     session: Session, rows: Sequence[EventRow], leaf_hash_fn: LeafHashFn
 ) -> list[int]:
@@ -217,21 +257,24 @@ def record_events(
     try:
         # A savepoint, as in record_event: a lost race leaves the caller's transaction usable.
         with session.begin_nested():
-            # Ids matched by (kind, event_hash), not by RETURNING order: asking SQLAlchemy to
-            # sort by parameter order makes SQLite insert one row per statement.
-            returned = session.execute(
-                insert(_EVENTS).returning(_EVENTS.c.kind, _EVENTS.c.event_hash, _EVENTS.c.id),
-                events,
-            )
-            by_key = {(int(k), bytes(h)): int(i) for k, h, i in returned}
-            ids = [by_key[key] for key in keys]
-            session.execute(
-                insert(_LEAVES),
-                [
-                    {"event_id": event_id, "salt": salt, "leaf_hash": leaf, "created_at": now}
-                    for event_id, salt, leaf in zip(ids, salts, leaf_hashes, strict=True)
-                ],
-            )
+            if session.get_bind().dialect.name == "postgresql":
+                ids = _insert_postgresql(session, events, keys, salts, leaf_hashes, now)
+            else:
+                # Ids matched by (kind, event_hash), not by RETURNING order: asking SQLAlchemy
+                # to sort by parameter order makes SQLite insert one row per statement.
+                returned = session.execute(
+                    insert(_EVENTS).returning(_EVENTS.c.kind, _EVENTS.c.event_hash, _EVENTS.c.id),
+                    events,
+                )
+                by_key = {(int(k), bytes(h)): int(i) for k, h, i in returned}
+                ids = [by_key[key] for key in keys]
+                session.execute(
+                    insert(_LEAVES),
+                    [
+                        {"event_id": event_id, "salt": salt, "leaf_hash": leaf, "created_at": now}
+                        for event_id, salt, leaf in zip(ids, salts, leaf_hashes, strict=True)
+                    ],
+                )
             if links:
                 session.execute(
                     insert(event_items),

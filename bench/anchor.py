@@ -61,7 +61,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def produce(url: str, rate: float, stop: Any, stored: Any) -> None:
+def produce(url: str, rate: float, stop: Any, stored: Any, cpu: Any) -> None:
     """Store `rate` events per second until `stop` is set (runs in its own process).
 
     Events go in through store.outbox.record_events, up to CHUNK per transaction, as a
@@ -93,6 +93,7 @@ def produce(url: str, rate: float, stop: Any, stored: Any) -> None:
         else:
             raise RuntimeError("the database stayed locked")
         stored.value += len(rows)
+        cpu.value = time.process_time()
     engine.dispose()
 
 
@@ -147,9 +148,10 @@ def _run_setting(
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     counters = [context.Value("q", 0) for _ in range(producers)]
+    cpus = [context.Value("d", 0.0) for _ in range(producers)]
     procs = [
-        context.Process(target=produce, args=(url, rate / producers, stop, c), daemon=True)
-        for c in counters
+        context.Process(target=produce, args=(url, rate / producers, stop, c, u), daemon=True)
+        for c, u in zip(counters, cpus, strict=True)
     ]
     thread = threading.Thread(target=worker.run, daemon=True)
     for proc in procs:
@@ -157,6 +159,7 @@ def _run_setting(
     while any(c.value == 0 for c in counters) and all(p.is_alive() for p in procs):
         time.sleep(0.01)  # the clock starts with the first stored events, not process start-up
     started = time.monotonic()
+    cpu_before = time.process_time()  # this process is the worker thread plus idle polling
     thread.start()
     time.sleep(duration)
     stop.set()
@@ -179,6 +182,7 @@ def _run_setting(
         time.sleep(0.5)
     worker.stop()
     thread.join(timeout=30)
+    worker_cpu = time.process_time() - cpu_before
     elapsed = time.monotonic() - started
     with sessions() as session:
         rows = session.execute(
@@ -206,6 +210,10 @@ def _run_setting(
         "p99_final_s": _round(_percentile(latencies, 0.99)),
         "events_stored": stored,
         "stored_per_s": round(stored / produced_s, 1),
+        # CPU seconds per 10,000 events: producers (start-up included) and the worker, so a
+        # machine's capacity is cores / (both): a 2-core machine shared with others caps it.
+        "producer_cpu_s_per_10k": round(sum(u.value for u in cpus) / stored * 1e4, 2),
+        "worker_cpu_s_per_10k": round(worker_cpu / max(events_final, 1) * 1e4, 2),
         "events_final": events_final,
         "batches": len(rows),
         "elapsed_s": round(elapsed, 1),

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from core.errors import CoreValueError
@@ -216,6 +217,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _core_value(_request: Request, exc: CoreValueError) -> JSONResponse:
         body = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
         return JSONResponse({"detail": body}, 422)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same unique thing; the loser learns it exists.
+        _LOGGER.info("integrity conflict: %s", exc.orig)
+        return JSONResponse({"detail": "this already exists (a concurrent request won)"}, 409)
 
     @app.exception_handler(ContractRevert)
     async def _revert(_request: Request, exc: ContractRevert) -> JSONResponse:

@@ -16,7 +16,10 @@ DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 class ApiSettings(BaseSettings):
     """Environment of the API; the API never holds a private key, so none is read here."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+    # hide_input_in_errors: DATABASE_URL may carry a password; never echo it.
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
+    )
 
     # CHAINTRACE_DEV: embedded defaults are allowed only then.
     chaintrace_dev: bool = False

@@ -216,13 +216,16 @@ def up(
     from chaintrace.platform import Endpoints, Platform
 
     services = start_embedded(_cli().chaintrace_home, fresh=fresh)
-    endpoints = Endpoints.of(services)
-    platform = Platform.for_dev(endpoints).start()
-    console.print(f"chaintrace is up: API {platform.api_url}/docs, broker {services.mqtt_url}")
     try:
-        _wait_for_signal()
+        platform = Platform.for_dev(Endpoints.of(services)).start()
+        try:
+            console.print(
+                f"chaintrace is up: API {platform.api_url}/docs, broker {services.mqtt_url}"
+            )
+            _wait_for_signal()
+        finally:
+            platform.stop()
     finally:
-        platform.stop()
         services.stop()
 
 

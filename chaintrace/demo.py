@@ -94,7 +94,8 @@ def run_demo(state_root: Path, *, keep: bool = False) -> int:
     platform: Platform | None = None
     try:
         endpoints = Endpoints.of(services)
-        platform = Platform.for_dev(endpoints).start()
+        platform = Platform.for_dev(endpoints)
+        platform.start()
         admin_key = create_admin_key(
             services.database_url, "demo admin", services.accounts.admin.address
         )

@@ -122,7 +122,17 @@ class Platform:
         return cls(endpoints, anchor, settle, gateway, api, api_port)
 
     def start(self) -> Platform:
-        """Start every process and wait until the API answers and the gateway subscribed."""
+        """Start every process and wait until the API answers and the gateway subscribed.
+
+        If any part fails to start, what already started is stopped before the error propagates.
+        """
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Platform:
         ep = self.endpoints
         w3 = Web3(Web3.HTTPProvider(ep.chain_rpc_url, request_kwargs={"timeout": 30}))
         engine = make_engine(ep.database_url)

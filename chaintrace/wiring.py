@@ -25,7 +25,7 @@ S = TypeVar("S", bound=BaseSettings)
 class CliSettings(BaseSettings):
     """What the CLI itself reads: dev mode and where dev-mode state lives."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     chaintrace_dev: bool = False
     chaintrace_home: Path = Path(".chaintrace")
@@ -80,7 +80,7 @@ def load_settings(cls: type[S], fallback: dict[str, Any] | None = None, **explic
 class AuditSettings(BaseSettings):
     """`db upgrade`, `export`, `verify`: a database and a chain, no key."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     chaintrace_dev: bool = False
     database_url: str | None = None

@@ -20,7 +20,11 @@ class GatewaySettings(BaseSettings):
     """Settings of `python -m iot_gateway`; shared names unprefixed, the rest GATEWAY_*."""
 
     model_config = SettingsConfigDict(
-        env_prefix="GATEWAY_", populate_by_name=True, extra="ignore", frozen=True
+        env_prefix="GATEWAY_",
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # MQTT_URL / DATABASE_URL may carry passwords
     )
 
     mqtt_url: str = Field(validation_alias="MQTT_URL")

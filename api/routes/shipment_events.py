@@ -107,6 +107,8 @@ def _full(event: dict[str, Any], shipment: Shipment, principal: Principal) -> di
         raise FieldError(["body", "epcList"], "must list the shipment's items")
     allowed = {epc_of(item) for item in shipment.items}
     for index, epc in enumerate(epcs):
+        if not isinstance(epc, str):
+            raise FieldError(["body", "epcList", index], "must be an EPC URI string")
         if epc not in allowed:
             raise FieldError(["body", "epcList", index], f"{epc!r} is not an item of the shipment")
     return event

@@ -40,6 +40,7 @@ from chain.errors import ChainError
 from chain.transactions import chain_errors
 from core.eip712 import Terms, terms_hash, typed_data
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
+from store.models.shipments import shipment_items
 from store.queries import find_item
 from store.shipments import set_shipment_status
 
@@ -115,6 +116,15 @@ def shipment_public(
     )
 
 
+# A shipment holds its items until they are received: an item is in at most one open shipment.
+_OPEN = (
+    ShipmentStatus.CREATED,
+    ShipmentStatus.FUNDED,
+    ShipmentStatus.SHIPPING,
+    ShipmentStatus.ARRIVED,
+)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ShipmentCreated)
 def create(
     body: ShipmentCreate, session: SessionDep, chain: ChainDep, principal: BuyerPrincipal
@@ -136,6 +146,15 @@ def create(
             raise FieldError(loc, f"no item with GTIN {ref.gtin} and serial {ref.serial!r}")
         if item in items:
             raise FieldError(loc, "the same item appears twice")
+        if item.commission_event_id is None:
+            raise Conflict(f"item {ref.gtin}/{ref.serial} is not commissioned by its brand yet")
+        moving = session.scalar(
+            select(Shipment.shipment_id)
+            .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
+            .where(shipment_items.c.item_id == item.id, Shipment.status.in_(_OPEN))
+        )
+        if moving is not None:
+            raise Conflict(f"item {ref.gtin}/{ref.serial} is already in open shipment {moving}")
         items.append(item)
     devices: list[Device] = []
     for index, address in enumerate(body.devices):

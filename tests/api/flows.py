@@ -15,6 +15,7 @@ from core.gs1 import check_digit
 from tests.utils.anvil import ChainEnv, latest_timestamp
 
 PUBLIC_BASE_URL = "https://id.example.test"
+SPARE_SERIALS = ("S1", "S2", "S3")
 PREFIX = "0614141"
 OTHER_PREFIX = "0799999"
 
@@ -134,7 +135,11 @@ class Api:
 
 @dataclass
 class World:
-    """A brand with two commissioned items, two carriers, a buyer, a device and a shipment."""
+    """A brand with commissioned items, two carriers, a buyer, a device and a shipment.
+
+    `serials` are in the world's shipment; `spare` are commissioned but in no shipment (an item is
+    in at most one open shipment, so a second shipment needs its own items).
+    """
 
     api: Api
     brand_key: str
@@ -146,6 +151,7 @@ class World:
     device: LocalAccount
     shipment_id: str
     typed_data: dict[str, Any]
+    spare: list[str] = field(default_factory=lambda: list(SPARE_SERIALS))
 
 
 def build_world(api: Api, serials: list[str] | None = None) -> World:
@@ -156,7 +162,7 @@ def build_world(api: Api, serials: list[str] | None = None) -> World:
     brand_key = api.brand(chain.brand)
     gtin = gtin13(PREFIX, "12345")
     api.product(brand_key, gtin)
-    api.commission(brand_key, chain.brand, gtin, serials)
+    api.commission(brand_key, chain.brand, gtin, [*serials, *SPARE_SERIALS])
     carrier_key = api.principal("carrier", chain.payee.address, "Polar Freight")
     other_carrier_key = api.principal("carrier", chain.stranger.address, "Other Freight")
     buyer_key = api.principal("buyer", chain.buyer.address, "Corner Shop")

@@ -54,7 +54,7 @@ def _attested(world: World) -> Disputed:
     body = {
         "carrier": api.principal_id(world.carrier_key),
         "payee": chain.payee.address,
-        "items": [{"gtin": world.gtin, "serial": world.serials[0]}],
+        "items": [{"gtin": world.gtin, "serial": world.spare[0]}],
         "devices": [world.device.address],
         "terms": api.terms(arbiter=arbiter.address, disputeTimeout=86_400),
     }

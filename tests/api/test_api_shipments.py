@@ -14,7 +14,9 @@ from web3 import Web3
 from chain.artifacts import ContractArtifact
 from chain.clients import ShipmentState
 from chain.transactions import sender_for
+from core.gs1 import normalize_gtin
 from store.models import Shipment
+from store.queries import find_item
 from tests.api.flows import World, auth, ok, sign_typed
 from tests.chain.test_escrow_tokens import _deploy
 from tests.chain.test_escrow_tokens import token_artifacts as token_artifacts  # the fixture
@@ -236,7 +238,7 @@ def test_a_token_shipment_is_approved_then_funded(
     body = {
         "carrier": world.api.principal_id(world.carrier_key),
         "payee": chain.payee.address,
-        "items": [{"gtin": world.gtin, "serial": world.serials[0]}],
+        "items": [{"gtin": world.gtin, "serial": world.spare[0]}],
         "terms": world.api.terms(amount, token=token.address),
     }
     refused = world.api.client.post("/shipments", json=body, headers=auth(world.buyer_key))
@@ -281,3 +283,29 @@ def _send(chain: ChainEnv, tx: dict[str, Any]) -> None:
         chain.w3.eth.send_raw_transaction(signed.raw_transaction)
     )
     assert receipt["status"] == 1
+
+
+def test_an_item_is_in_one_open_shipment_and_must_be_commissioned(world: World) -> None:
+    api = world.api
+    assert api.chain is not None
+    base: dict[str, Any] = {
+        "carrier": api.principal_id(world.carrier_key),
+        "payee": api.chain.payee.address,
+        "devices": [world.device.address],
+        "terms": api.terms(),
+    }
+    again = {**base, "items": [{"gtin": world.gtin, "serial": world.serials[0]}]}
+    r = api.client.post("/shipments", json=again, headers=auth(world.buyer_key))
+    assert r.status_code == 409 and "already in open shipment" in r.json()["detail"]
+    spare = {**base, "items": [{"gtin": world.gtin, "serial": world.spare[0]}]}
+    assert (
+        api.client.post("/shipments", json=spare, headers=auth(world.buyer_key)).status_code == 201
+    )
+    with Session(api.engine) as session:
+        item = find_item(session, normalize_gtin(world.gtin), world.spare[1])
+        assert item is not None
+        item.commission_event_id = None  # as if the brand had never commissioned it
+        session.commit()
+    fresh = {**base, "items": [{"gtin": world.gtin, "serial": world.spare[1]}]}
+    r = api.client.post("/shipments", json=fresh, headers=auth(world.buyer_key))
+    assert r.status_code == 409 and "not commissioned" in r.json()["detail"]

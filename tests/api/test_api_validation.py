@@ -85,7 +85,7 @@ def test_shipment_body_errors_are_named(world: World) -> None:
     base: dict[str, Any] = {
         "carrier": carrier_id,
         "payee": api.chain.payee.address,
-        "items": [{"gtin": world.gtin, "serial": "A1"}],
+        "items": [{"gtin": world.gtin, "serial": world.spare[0]}],
         "devices": [world.device.address],
         "terms": api.terms(),
     }
@@ -164,8 +164,8 @@ def test_health_and_metrics(world: World) -> None:
     metrics = api.client.get("/metrics")
     assert metrics.status_code == 200
     text = metrics.text
-    assert "chaintrace_items 2.0" in text
-    assert "chaintrace_events 2.0" in text  # one commissioning event per item
+    assert "chaintrace_items 5.0" in text  # the shipment's 2 and 3 spare
+    assert "chaintrace_events 5.0" in text  # one commissioning event per item
     assert 'chaintrace_anchor_batches{status="pending"} 1.0' in text
     assert 'chaintrace_shipments{status="created"} 1.0' in text
 
@@ -205,3 +205,12 @@ def test_location_ids_must_be_uris(world: World) -> None:
     body = {"bizStep": "shipping", "readPoint": "dock 3, Hamburg"}
     error = _error(world.api.client.post(url, json=body, headers=auth(world.carrier_key)))
     assert error["loc"] == ["body", "readPoint"]
+
+
+def test_a_non_string_epc_is_named_not_a_server_error(world: World) -> None:
+    body = {"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "shipping", "epcList": [{}]}
+    r = world.api.client.post(
+        f"/shipments/{world.shipment_id}/events", json=body, headers=auth(world.carrier_key)
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "epcList", 0]

@@ -23,6 +23,7 @@ from chain.compile import (
     resolve_solc,
 )
 from chain.errors import CompilationError
+from tests.utils.db_fixtures import service_unavailable
 
 ROOT = project_root()
 FORGE = ROOT / "node_modules" / ".bin" / "forge"
@@ -33,7 +34,7 @@ REMAPS = ("@oz/=node_modules/@openzeppelin/contracts/", "ctx:@x/=lib/x/")
 def forge_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`forge build` of contracts/ with the repository's foundry.toml, into a private out dir."""
     if not FORGE.is_file():
-        pytest.skip("node_modules/.bin/forge is missing: run `npm ci`")
+        service_unavailable("node_modules/.bin/forge is missing: run `make deps`")
     tmp = tmp_path_factory.mktemp("forge")
     # Only the profile may differ from a plain `forge build`; out/cache go to tmp so that a
     # concurrent forge run in the repository is not disturbed.

@@ -97,7 +97,6 @@ def test_empty_window_is_refused() -> None:
 
 
 def test_reference_implementation_computes_the_same_prehash() -> None:
-    pytest.importorskip("epcis_event_hash_generator")
     from tests.core.epcis.reference_oracle import reference_prehashes
 
     event = _event(_samples([400, 455, 380]))

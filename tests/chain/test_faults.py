@@ -8,6 +8,7 @@ nothing is shown final before its block has the configured confirmations on the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -111,7 +112,11 @@ def test_a_reorg_of_the_anchoring_block_is_detected_and_healed(
         pairs = [["0x" + bytes(first.raw_tx or b"").hex(), 0]] if reinclude else []
         rpc(env, "anvil_reorg", [1, pairs])
         report = worker.run_once()
-        assert report.reorged == [first.id] and report.final == []
+        # Never final across a reorg. The pass either saw the recorded block vanish (reorged) or,
+        # when the tx was re-included before it looked, read its receipt in the new block.
+        assert report.final == []
+        (after,) = batches(db_sessions)
+        assert first.id in report.reorged or after.block_hash != first.block_hash
         drive(make_worker, env, db_sessions)
     assert watch.violations == [] and watch.checks > 0
     (healed,) = batches(db_sessions)
@@ -191,7 +196,7 @@ def test_two_workers_one_sender_and_a_stale_one_cannot_write(
 
     # A worker that lost its lease (paused past its ttl) is fenced off its next write.
     holder, other = (a, b) if a.lease.held else (b, a)
-    stop.wait(0.6)  # the holder's lease expires while it "pauses"
+    time.sleep(1.5)  # the holder's lease (ttl 0.5 s) expires while it "pauses"; slack for load
     assert other.run_once().standby is False
     record_events(db_sessions, 1)
     with pytest.raises(LeaseLost):

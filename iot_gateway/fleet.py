@@ -149,8 +149,10 @@ class Fleet:
             if remaining <= 0:
                 return False
             self.resend_due()
-            last_seq = pending[0].device.unacked()[-1][0] if pending[0].device.unacked() else 0
-            pending[0].wait_acked(last_seq, min(remaining, 0.5))
+            # One snapshot: an ack may empty the list between two calls (the ack thread runs).
+            unacked = pending[0].device.unacked()
+            if unacked:
+                pending[0].wait_acked(unacked[-1][0], min(remaining, 0.5))
 
     def close(self) -> None:
         """Disconnect every device."""

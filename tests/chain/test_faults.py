@@ -108,12 +108,15 @@ def test_a_reorg_of_the_anchoring_block_is_detected_and_healed(
         worker.run_once()
         (first,) = batches(db_sessions)
         assert first.status is BatchStatus.ANCHORED
-        # Replace the anchoring block before it is final: without the tx, or with it again.
-        pairs = [["0x" + bytes(first.raw_tx or b"").hex(), 0]] if reinclude else []
-        # A later timestamp makes the replacement block differ: re-including the same tx in a
-        # block mined within the same second could otherwise rebuild the very same block hash.
-        rpc(env, "evm_increaseTime", [5])
-        rpc(env, "anvil_reorg", [1, pairs])
+        # Replace the anchoring block before it is final: without the tx ("dropped"), or with
+        # the tx re-included one block later ("moved": an empty block is mined on top first, and
+        # the reorg rebuilds both, the tx now in the second).
+        if reinclude:
+            mine(env)
+        depth = env.w3.eth.block_number - int(first.block_number or 0) + 1
+        raw = "0x" + bytes(first.raw_tx or b"").hex()
+        pairs = [[raw, depth - 1]] if reinclude else []
+        rpc(env, "anvil_reorg", [depth, pairs])
         report = worker.run_once()
         # Never final across a reorg. The pass either saw the recorded block vanish (reorged) or,
         # when the tx was re-included before it looked, read its receipt in the new block.

@@ -113,6 +113,9 @@ class FinalityWatch:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        # One last look after the test's work: a fast run can end between two polls, and the
+        # final state must pass the same check.
+        self.check()
 
     def _run(self) -> None:
         while not self._stop.is_set():

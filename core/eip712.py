@@ -15,10 +15,10 @@ from typing import Any, ClassVar, Self, TypeVar, cast
 
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
-from eth_hash.auto import keccak
 
 from core.abi_values import check_address, check_bytes32, check_int, hex32
 from core.errors import Eip712Error
+from core.keccak import keccak
 from core.signature import recover_digest as recover_digest
 from core.signature import signature_from_hex as signature_from_hex
 

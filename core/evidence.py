@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from eth_hash.auto import keccak
-
 from core.errors import MerkleError
+from core.keccak import keccak
 from core.merkle import HASH_LEN, MerkleTree
 
 EVIDENCE_V1: bytes = keccak(b"chaintrace.evidence.v1")

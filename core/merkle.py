@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from core.errors import MerkleError
+from core.keccak import keccak
 
 HASH_LEN = 32
 
@@ -79,7 +78,7 @@ def verify(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
 class MerkleTree:
     """A StandardMerkleTree over already-hashed 32-byte leaves; immutable once built."""
 
-    __slots__ = ("_input_tree_index", "_leaves", "_tree", "_tree_index_by_leaf")
+    __slots__ = ("_input_tree_index", "_leaves", "_proofs_json", "_tree", "_tree_index_by_leaf")
 
     def __init__(self, tree: list[bytes], leaves: tuple[bytes, ...]) -> None:
         """Use MerkleTree.build or MerkleTree.load: this trusts its arguments."""
@@ -89,6 +88,7 @@ class MerkleTree:
         # Leaf hashes sorted ascending sit at tree[n-1], tree[n-2], ... in that order.
         self._tree_index_by_leaf = {tree[n - 1 - i]: n - 1 - i for i in range(len(leaves))}
         self._input_tree_index = [self._tree_index_by_leaf[leaf] for leaf in leaves]
+        self._proofs_json: list[str] | None = None
 
     @classmethod
     def build(cls, leaves: Sequence[bytes]) -> MerkleTree:
@@ -167,6 +167,34 @@ class MerkleTree:
     def proofs(self) -> list[list[bytes]]:
         """Every leaf's proof, in input order."""
         return [self._path(i) for i in self._input_tree_index]
+
+    def proofs_json(self) -> list[str]:
+        """Every leaf's proof in input order as JSON text: exactly json.dumps(["0x..", ...]).
+
+        For storing thousands of proofs at once: each node is hex-encoded once, and the shared
+        upper part of the paths is joined once per inner node rather than once per leaf; the
+        result is kept, so computing it ahead of a database transaction spares that transaction.
+        """
+        if self._proofs_json is None:
+            self._proofs_json = self._build_proofs_json()
+        return list(self._proofs_json)
+
+    def _build_proofs_json(self) -> list[str]:
+        tree = self._tree
+        quoted = ['"0x' + node.hex() + '"' for node in tree]
+        inner = len(tree) - len(self._leaves)  # nodes 0 .. inner-1; the leaves come after
+        # path_text[i]: the proof items from inner node i up to the root (i's sibling first).
+        path_text = [""] * inner
+        for i in range(1, inner):  # a parent's index is below its children's
+            path_text[i] = self._item(quoted, i, path_text)
+        return ["[" + self._item(quoted, i, path_text) + "]" if i else "[]"
+                for i in self._input_tree_index]  # fmt: skip
+
+    @staticmethod
+    def _item(quoted: list[str], i: int, path_text: list[str]) -> str:
+        sibling = quoted[i + 1] if i % 2 else quoted[i - 1]
+        parent = (i - 1) // 2
+        return sibling + ", " + path_text[parent] if parent else sibling
 
     def _path(self, i: int) -> list[bytes]:
         tree = self._tree

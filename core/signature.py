@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import coincurve
-from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from core.errors import Eip712Error
+from core.keccak import keccak
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _SIG_HEX = re.compile(r"0x[0-9a-fA-F]{130}")

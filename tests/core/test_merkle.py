@@ -110,9 +110,11 @@ def _assert_matches(values: list[Value], ref: dict[str, Any]) -> MerkleTree:
     assert "0x" + tree.root.hex() == ref["root"]
     assert tree.dump()["tree"] == ref["tree"]
     if ref["proofs"] is not None:
+        proofs_json = tree.proofs_json()
         for i, leaf in enumerate(leaves):
             proof = tree.proof_at(i)
             assert _hex(proof) == ref["proofs"][i]
+            assert proofs_json[i] == json.dumps(ref["proofs"][i])
             assert tree.proof(leaf) == proof
             assert verify(tree.root, leaf, proof)
     return tree
@@ -147,6 +149,10 @@ def test_hundred_thousand_leaves_proofs_verify() -> None:
     for i in rng.sample(range(100_000), 2_000):
         assert process_proof(leaves[i], proofs[i]) == tree.root
         assert tree.proof(leaves[i]) == proofs[i] == tree.proof_at(i)
+    as_json = tree.proofs_json()
+    for i in rng.sample(range(100_000), 2_000):
+        assert json.loads(as_json[i]) == _hex(proofs[i])
+        assert as_json[i] == json.dumps(_hex(proofs[i]))
     # Depth of a complete tree with 100,000 leaves is 16 or 17 (leaves on the last two levels).
     assert {len(p) for p in proofs} <= {16, 17}
 

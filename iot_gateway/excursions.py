@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.eip712 import Terms
 from core.errors import SlaError
 from core.sla import Episode, SlaPolicy, SlaReading, excursion_minutes
-from iot_gateway.sensor_event import BIZ_STEP, CT_NAMESPACE, EPCIS_CONTEXT, centi, iso_ms
+from iot_gateway.sensor_event import centi, sensor_observation
 from store.models import Reading, Shipment
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,38 +89,26 @@ def excursion_event(
 ) -> dict[str, Any]:
     """The ObjectEvent (OBSERVE, sensor_reporting) reporting one closed excursion."""
     episode = excursion.episode
-    event: dict[str, Any] = {
+    event = sensor_observation(
+        start_ms=episode.start_ms,
+        end_ms=episode.end_ms,
+        device_id=device_id,
+        epcs=epcs,
+        biz_transactions=biz_transactions,
+        metadata={"dataProcessingMethod": EXCURSION_METHOD},
+        reports=[
+            {
+                "type": "Temperature",
+                "exception": ALARM,
+                # The peak is one of these two: maxValue when warm, minValue when cold.
+                "minValue": centi(excursion.min_centi_c),
+                "maxValue": centi(excursion.max_centi_c),
+                "uom": "CEL",
+            }
+        ],
         # The context names the ct: prefix of the minutes field.
-        "@context": [EPCIS_CONTEXT, {"ct": CT_NAMESPACE}],
-        "type": "ObjectEvent",
-        "eventTime": iso_ms(episode.end_ms),
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": sorted(epcs),
-        "action": "OBSERVE",
-        "bizStep": BIZ_STEP,
-    }
-    if biz_transactions:
-        event["bizTransactionList"] = list(biz_transactions)
-    event["sensorElementList"] = [
-        {
-            "sensorMetadata": {
-                "startTime": iso_ms(episode.start_ms),
-                "endTime": iso_ms(episode.end_ms),
-                "deviceID": device_id,
-                "dataProcessingMethod": EXCURSION_METHOD,
-            },
-            "sensorReport": [
-                {
-                    "type": "Temperature",
-                    "exception": ALARM,
-                    # The peak is one of these two: maxValue when warm, minValue when cold.
-                    "minValue": centi(excursion.min_centi_c),
-                    "maxValue": centi(excursion.max_centi_c),
-                    "uom": "CEL",
-                }
-            ],
-        }
-    ]
+        context=True,
+    )
     # Counted as core.sla counts it (after grace), rounded up per episode.
     event[CT_EXCURSION_MINUTES] = episode.counted_minutes
     return event

@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,30 +68,13 @@ class Inbound:
 
     def with_unknown(self, candidate: UnverifiedReading) -> Inbound:
         """The same message, well-formed, from a device the registry cache does not list."""
-        return Inbound(
-            self.mid,
-            self.qos,
-            self.generation,
-            self.topic,
-            self.payload,
-            self.received,
-            unknown=candidate,
-        )
+        return replace(self, reading=None, reject=None, unknown=candidate, raw=b"")
 
     def with_outcome(
         self, reading: SignedReading | None = None, reject: PayloadRejected | None = None
     ) -> Inbound:
-        """The same message with its verdict."""
-        return Inbound(
-            self.mid,
-            self.qos,
-            self.generation,
-            self.topic,
-            self.payload,
-            self.received,
-            reading=reading,
-            reject=reject,
-        )
+        """The same message with its verdict (the raw payload dropped)."""
+        return replace(self, reading=reading, reject=reject, unknown=None, raw=b"")
 
 
 class Pending(Protocol):

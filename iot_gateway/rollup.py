@@ -41,7 +41,7 @@ from store.db import transaction
 from store.errors import DuplicateEventError, StoreError
 from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
 from store.models.types import utcnow
-from store.outbox import record_event
+from store.recording import record_event
 
 if TYPE_CHECKING:
     from iot_gateway.settings import GatewaySettings

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.epcis.extension import event_context
 from core.evidence import evidence_root
 
 RAW_DATA_PREFIX = "urn:chaintrace:evidence-root:v1:"
 DATA_PROCESSING_METHOD = "urn:chaintrace:sensor-rollup:v1"
 SUPPLEMENT_METHOD = DATA_PROCESSING_METHOD + ":supplement"
-EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-# The API's extension namespace (api.epcis_events.CT_NAMESPACE; the gateway cannot import api).
-CT_NAMESPACE = "https://chaintrace.dev/ns/epcis#"
 CT_SUPPLEMENTS = "ct:supplements"
 BIZ_STEP = "sensor_reporting"
 
@@ -90,7 +88,7 @@ def supplement_event(
     )
     # The context names the ct: prefix for the hash; it is not hashed itself.
     return {
-        "@context": [EPCIS_CONTEXT, {"ct": CT_NAMESPACE}],
+        "@context": event_context(),
         **body,
         CT_SUPPLEMENTS: event_id(supplements),
     }
@@ -107,17 +105,56 @@ def window_event(
     """The ObjectEvent (action OBSERVE, bizStep sensor_reporting) summarising one window."""
     if not samples:
         raise ValueError("a window needs at least one reading")
-    start_ms = min(s.taken_at_ms for s in samples)
-    end_ms = max(s.taken_at_ms for s in samples)
     root = evidence_root([s.digest for s in samples])
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": iso_ms(end_ms),
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": sorted(epcs),
-        "action": "OBSERVE",
-        "bizStep": BIZ_STEP,
-    }
+    return sensor_observation(
+        start_ms=min(s.taken_at_ms for s in samples),
+        end_ms=max(s.taken_at_ms for s in samples),
+        device_id=device_id,
+        epcs=epcs,
+        biz_transactions=biz_transactions,
+        metadata={"rawData": RAW_DATA_PREFIX + "0x" + root.hex(), "dataProcessingMethod": method},
+        reports=[
+            {
+                # Bare CBV terms: the canonical hash expands them to https://gs1.org/voc/...,
+                # whereas a "gs1:" compact IRI would be hashed as written.
+                "type": "Temperature",
+                **_stats([s.temperature_centi_c for s in samples]),
+                "uom": "CEL",
+            },
+            {
+                # P1 is percent (UN/CEFACT); A93 would be g/m3, absolute humidity.
+                "type": "RelativeHumidity",
+                **_stats([s.humidity_centi_pct for s in samples]),
+                "uom": "P1",
+            },
+        ],
+    )
+
+
+def sensor_observation(
+    *,
+    start_ms: int,
+    end_ms: int,
+    device_id: str,
+    epcs: Sequence[str],
+    biz_transactions: Sequence[dict[str, str]],
+    metadata: dict[str, str],
+    reports: list[dict[str, Any]],
+    context: bool = False,
+) -> dict[str, Any]:
+    """An ObjectEvent (OBSERVE, sensor_reporting) with one device's sensorElement over a span."""
+    # Key order is part of the stored JSON (see api.epcis_events.dump): keep it.
+    event: dict[str, Any] = {"@context": event_context()} if context else {}
+    event.update(
+        {
+            "type": "ObjectEvent",
+            "eventTime": iso_ms(end_ms),
+            "eventTimeZoneOffset": "+00:00",
+            "epcList": sorted(epcs),
+            "action": "OBSERVE",
+            "bizStep": BIZ_STEP,
+        }
+    )
     if biz_transactions:
         event["bizTransactionList"] = list(biz_transactions)
     event["sensorElementList"] = [
@@ -126,24 +163,9 @@ def window_event(
                 "startTime": iso_ms(start_ms),
                 "endTime": iso_ms(end_ms),
                 "deviceID": device_id,
-                "rawData": RAW_DATA_PREFIX + "0x" + root.hex(),
-                "dataProcessingMethod": method,
+                **metadata,
             },
-            "sensorReport": [
-                {
-                    # Bare CBV terms: the canonical hash expands them to https://gs1.org/voc/...,
-                    # whereas a "gs1:" compact IRI would be hashed as written.
-                    "type": "Temperature",
-                    **_stats([s.temperature_centi_c for s in samples]),
-                    "uom": "CEL",
-                },
-                {
-                    # P1 is percent (UN/CEFACT); A93 would be g/m3, absolute humidity.
-                    "type": "RelativeHumidity",
-                    **_stats([s.humidity_centi_pct for s in samples]),
-                    "uom": "P1",
-                },
-            ],
+            "sensorReport": reports,
         }
     ]
     return event

@@ -22,7 +22,7 @@ from iot_gateway.excursions import (
     excursion_event,
 )
 from iot_gateway.rollup import SHIPMENT_URN, rollup_once, shipment_epcs
-from iot_gateway.sensor_event import CT_NAMESPACE, device_uri, iso_ms
+from iot_gateway.sensor_event import device_uri, iso_ms
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.models import Device, Event, Role, Shipment
@@ -142,7 +142,7 @@ def test_one_closed_excursion_is_one_event_as_core_sla_counts_it(
     assert (report["type"], report["uom"]) == ("Temperature", "CEL")
     assert report["maxValue"] * 100 == expected.peak_centi_c == 950
     assert body[CT_EXCURSION_MINUTES] == expected.counted_minutes
-    assert body["@context"][1] == {"ct": CT_NAMESPACE}
+    assert body["@context"][1] == {"ct": "https://chaintrace.dev/ns/epcis#"}
     assert (body["action"], body["bizStep"], body["eventTime"]) == (
         "OBSERVE",
         "sensor_reporting",

@@ -21,13 +21,20 @@ from store.db import (
 from store.errors import (
     DuplicateEventError,
     InvalidTransitionError,
+    LeavesTakenError,
     NotFoundError,
     StoreConfigError,
     StoreError,
     StoreValueError,
 )
 from store.kv import delete_setting, get_setting, set_setting
-from store.outbox import claim_pending_leaves, create_batch, pending_leaf_count, record_event
+from store.outbox import (
+    claim_pending,
+    claim_pending_leaves,
+    create_batch,
+    create_batch_from_tree,
+    pending_leaf_count,
+)
 from store.principals import (
     create_api_key,
     create_principal,
@@ -45,13 +52,16 @@ from store.queries import (
     shipment_events,
 )
 from store.readings import InsertResult, ReadingConflict, insert_readings
+from store.recording import EventRow, record_event, record_events
 from store.shipments import can_transition, set_shipment_status, shipment_by_hex
 
 __all__ = [
     "DuplicateEventError",
     "EventRecord",
+    "EventRow",
     "InsertResult",
     "InvalidTransitionError",
+    "LeavesTakenError",
     "NotFoundError",
     "ReadingConflict",
     "StoreConfigError",
@@ -60,9 +70,11 @@ __all__ = [
     "batch_leaves",
     "batches_by_status",
     "can_transition",
+    "claim_pending",
     "claim_pending_leaves",
     "create_api_key",
     "create_batch",
+    "create_batch_from_tree",
     "create_principal",
     "delete_setting",
     "downgrade",
@@ -83,6 +95,7 @@ __all__ = [
     "principal_for_key",
     "readings_for_shipment",
     "record_event",
+    "record_events",
     "reset_to_sent",
     "revoke_api_key",
     "session_factory",

@@ -8,6 +8,9 @@ from eth_utils.address import is_hex_address, to_checksum_address
 
 from store.errors import StoreValueError
 
+# Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
+IN_CHUNK = 500
+
 _HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
 _DIGITS = re.compile(r"[0-9]+")
 

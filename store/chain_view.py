@@ -171,14 +171,48 @@ def rebuild_escrow(session: Session, shipment_id: str) -> EscrowView | None:
 
 
 def prune_blocks(session: Session, below: int) -> int:
-    """Drop followed-block hashes below `below` (too deep to reorg); logs and views stay."""
-    result = session.execute(delete(ChainBlock).where(ChainBlock.number < below))
+    """Drop followed-block hashes below `below` (too deep to reorg); logs and views stay.
+
+    Blocks that hold stored logs are kept: their timestamps are the times of those events
+    (an attestation's block time starts the dispute window).
+    """
+    with_logs = select(ChainLog.block_number).where(ChainLog.block_number < below)
+    result = session.execute(
+        delete(ChainBlock).where(ChainBlock.number < below, ChainBlock.number.not_in(with_logs))
+    )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def escrow_view(session: Session, shipment_id: str) -> EscrowView | None:
     """What the followed chain shows for a shipment (0x-hex id), or None."""
     return session.get(EscrowView, str(shipment_id).lower())
+
+
+def escrow_views(session: Session, shipment_ids: Iterable[str]) -> dict[str, EscrowView]:
+    """The followed escrow state of several shipments, by lowercase 0x-hex id (absent: none)."""
+    wanted = sorted({str(s).lower() for s in shipment_ids})
+    if not wanted:
+        return {}
+    rows = session.scalars(select(EscrowView).where(EscrowView.shipment_id.in_(wanted)))
+    return {row.shipment_id: row for row in rows}
+
+
+def last_log(session: Session, subject: str, event: str) -> ChainLog | None:
+    """The latest stored `event` log about `subject`, or None."""
+    return session.scalar(
+        select(ChainLog)
+        .where(ChainLog.subject == subject.lower(), ChainLog.event == event)
+        .order_by(ChainLog.block_number.desc(), ChainLog.log_index.desc())
+        .limit(1)
+    )
+
+
+def log_time(session: Session, log: ChainLog) -> int | None:
+    """The timestamp of the block that holds `log`, or None if its header was not kept."""
+    block = session.get(ChainBlock, log.block_number)
+    if block is None or block.hash != log.block_hash or block.timestamp == 0:
+        return None
+    return int(block.timestamp)
 
 
 def chain_root(session: Session, root: bytes) -> ChainRoot | None:

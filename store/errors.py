@@ -44,3 +44,12 @@ class InvalidTransitionError(StoreError):
         super().__init__(f"{what}: cannot move from {current!r} to {requested!r}")
         self.current = current
         self.requested = requested
+
+
+class LeavesTakenError(StoreError):
+    """Leaves read as pending were put in another batch before this one could take them."""
+
+    def __init__(self, wanted: int, taken: int) -> None:
+        super().__init__(f"{wanted - taken} of {wanted} leaves are no longer pending")
+        self.wanted = wanted
+        self.taken = taken

@@ -1,302 +1,19 @@
-"""Recording events with their pending leaf (one transaction), and batching pending leaves."""
+"""The outbox: pending leaves claimed into batches, each leaf with its proof."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple, Required, TypedDict
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from store._validate import bytes_of, hex32
-from store.errors import DuplicateEventError, NotFoundError, StoreValueError
-from store.models import AnchorBatch, BatchStatus, Event, EventKind, Item, Leaf, event_items
-from store.models.types import utcnow
-
-LeafHashFn = Callable[[int, bytes, bytes], bytes]
-_MAX_INT64 = 2**63 - 1
-# Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
-_IN_CHUNK = 500
-# The Core tables, for executemany statements without ORM bookkeeping.
-_EVENTS = Event.metadata.tables["events"]
-_LEAVES = Leaf.metadata.tables["leaves"]
-
-
-def _existing_event_id(session: Session, kind: int, event_hash: bytes) -> int | None:
-    return session.scalar(
-        select(Event.id).where(Event.kind == kind, Event.event_hash == event_hash)
-    )
-
-
-class EventRow(TypedDict, total=False):
-    """One event for record_events: the keyword arguments of record_event, by name."""
-
-    kind: Required[int]
-    event_hash: Required[bytes]
-    event_json: Required[str]
-    event_type: Required[str]
-    biz_step: Required[str | None]
-    event_time_ms: Required[int]
-    recorded_by: Required[int | None]
-    shipment_id: int | None
-    item_ids: Iterable[int]
-    salt: bytes | None
-
-
-def _checked_event(
-    kind: int,
-    event_hash: bytes,
-    event_json: str,
-    event_type: str,
-    biz_step: str | None,
-    event_time_ms: int,
-    salt: bytes | None,
-) -> tuple[int, bytes, bytes]:
-    """(kind, event_hash, salt) normalised; StoreValueError for any bad field."""
-    try:
-        kind = int(EventKind(kind))
-    except ValueError:
-        raise StoreValueError(f"event kind must be 0 or 1, got {kind!r}") from None
-    event_hash = bytes_of(event_hash, 32, "event_hash")
-    salt = secrets.token_bytes(32) if salt is None else bytes_of(salt, 32, "salt")
-    if not isinstance(event_json, str) or not event_json:
-        raise StoreValueError("event_json must be a non-empty string")
-    if not isinstance(event_type, str) or not 1 <= len(event_type) <= 64:
-        raise StoreValueError("event_type must be 1-64 characters")
-    if biz_step is not None and (not isinstance(biz_step, str) or len(biz_step) > 255):
-        raise StoreValueError("biz_step must be at most 255 characters")
-    if isinstance(event_time_ms, bool) or not isinstance(event_time_ms, int):
-        raise StoreValueError("event_time_ms must be an integer")
-    if not 0 <= event_time_ms <= _MAX_INT64:
-        raise StoreValueError(f"event_time_ms out of range: {event_time_ms}")
-    return kind, event_hash, salt
-
-
-def record_event(
-    session: Session,
-    *,
-    kind: int,
-    event_hash: bytes,
-    event_json: str,
-    event_type: str,
-    biz_step: str | None,
-    event_time_ms: int,
-    recorded_by: int | None,
-    shipment_id: int | None = None,
-    item_ids: Iterable[int] = (),
-    leaf_hash_fn: LeafHashFn,
-    salt: bytes | None = None,
-) -> Event:
-    """Insert an event and its pending leaf in the caller's transaction (DESIGN: one transaction).
-
-    `leaf_hash_fn(kind, event_hash, salt)` computes the leaf (core.merkle.leaf_hash); the salt is
-    `salt` when given (a brand signed a root over salts it chose before), else 32 fresh random
-    bytes. Raises DuplicateEventError if (kind, event_hash) is already stored.
-    """
-    kind, event_hash, salt = _checked_event(
-        kind, event_hash, event_json, event_type, biz_step, event_time_ms, salt
-    )
-    wanted = sorted(set(item_ids))
-    items = list(session.scalars(select(Item).where(Item.id.in_(wanted)))) if wanted else []
-    if len(items) != len(wanted):
-        missing = sorted(set(wanted) - {item.id for item in items})
-        raise NotFoundError(f"no items with ids {missing}")
-
-    existing = _existing_event_id(session, kind, event_hash)
-    if existing is not None:
-        raise DuplicateEventError(kind, event_hash, existing)
-    leaf_hash = bytes_of(leaf_hash_fn(kind, event_hash, salt), 32, "leaf_hash_fn result")
-    event = Event(
-        kind=kind,
-        event_hash=event_hash,
-        event_json=event_json,
-        event_type=event_type,
-        biz_step=biz_step,
-        event_time_ms=event_time_ms,
-        recorded_by=recorded_by,
-        shipment_id=shipment_id,
-        items=items,
-    )
-    event.leaf = Leaf(salt=salt, leaf_hash=leaf_hash)
-    try:
-        # A savepoint, so losing a race to a concurrent identical insert leaves the caller's
-        # transaction usable.
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        existing = _existing_event_id(session, kind, event_hash)
-        if existing is None:
-            raise
-        raise DuplicateEventError(kind, event_hash, existing) from None
-    return event
-
-
-_PG_STORED = text(
-    "SELECT event_hash, id FROM events WHERE kind = :kind"
-    " AND event_hash = ANY(CAST(:hashes AS bytea[]))"
-)
-
-
-def _first_stored(
-    session: Session, keys: Sequence[tuple[int, bytes]]
-) -> tuple[int, bytes, int] | None:
-    """The first of `keys` (in order) already stored, as (kind, event_hash, event id), or None."""
-    found: dict[tuple[int, bytes], int] = {}
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    for kind in sorted({kind for kind, _ in keys}):
-        # kind = ? AND event_hash IN (...): the (kind, event_hash) unique index answers it.
-        hashes = [event_hash for k, event_hash in keys if k == kind]
-        if postgresql:  # one array parameter: 500 separate ones cost psycopg more than the query
-            rows = session.execute(_PG_STORED, {"kind": kind, "hashes": hashes})
-            found.update({(kind, bytes(h)): int(i) for h, i in rows})
-            continue
-        for start in range(0, len(hashes), _IN_CHUNK):
-            rows = session.execute(
-                select(Event.event_hash, Event.id).where(
-                    Event.kind == kind, Event.event_hash.in_(hashes[start : start + _IN_CHUNK])
-                )
-            )
-            found.update({(kind, bytes(h)): int(i) for h, i in rows})
-    for key in keys:
-        if key in found:
-            return key[0], key[1], found[key]
-    return None
-
-
-# PostgreSQL: one statement per table with the columns as arrays (unnest), where a multi-row
-# VALUES list costs psycopg more to parse than the server takes to insert it.
-_PG_EVENTS = text(
-    "INSERT INTO events (kind, event_hash, event_json, event_type, biz_step, event_time_ms,"
-    " recorded_by, shipment_id, created_at)"
-    " SELECT u.*, CAST(:created_at AS timestamptz) FROM unnest(CAST(:kind AS smallint[]),"
-    " CAST(:event_hash AS bytea[]), CAST(:event_json AS text[]), CAST(:event_type AS text[]),"
-    " CAST(:biz_step AS text[]), CAST(:event_time_ms AS bigint[]), CAST(:recorded_by AS int[]),"
-    " CAST(:shipment_id AS int[])) AS u RETURNING kind, event_hash, id"
-)
-_PG_LEAVES = text(
-    "INSERT INTO leaves (event_id, salt, leaf_hash, created_at)"
-    " SELECT u.*, CAST(:created_at AS timestamptz) FROM unnest(CAST(:event_id AS int[]),"
-    " CAST(:salt AS bytea[]), CAST(:leaf_hash AS bytea[])) AS u"
-)
-_EVENT_COLUMNS = (
-    "kind", "event_hash", "event_json", "event_type", "biz_step", "event_time_ms", "recorded_by",
-    "shipment_id",
-)  # fmt: skip
-
-
-def _insert_postgresql(
-    session: Session,
-    events: list[dict[str, Any]],
-    keys: list[tuple[int, bytes]],
-    salts: list[bytes],
-    leaf_hashes: list[bytes],
-    now: datetime,
-) -> list[int]:
-    columns: dict[str, Any] = {name: [e[name] for e in events] for name in _EVENT_COLUMNS}
-    returned = session.execute(_PG_EVENTS, {**columns, "created_at": now})
-    by_key = {(int(k), bytes(h)): int(i) for k, h, i in returned}
-    ids = [by_key[key] for key in keys]
-    session.execute(
-        _PG_LEAVES, {"event_id": ids, "salt": salts, "leaf_hash": leaf_hashes, "created_at": now}
-    )
-    return ids
-
-
-def record_events(
-    session: Session, rows: Sequence[EventRow], leaf_hash_fn: LeafHashFn
-) -> list[int]:
-    """Insert many events and their pending leaves at once: their ids, in the order of `rows`.
-
-    The same rules as record_event, all or nothing: every row is checked first, and if any
-    (kind, event_hash) is stored already, or appears twice in `rows`, DuplicateEventError names
-    the first such row and nothing is written. One executemany per table, for producers that
-    store events by the thousand.
-    """
-    if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
-        raise StoreValueError("rows must be a sequence of event rows")
-    if not rows:
-        return []
-    now = utcnow()
-    events: list[dict[str, Any]] = []
-    salts: list[bytes] = []
-    links: list[tuple[int, int]] = []  # (row position, item id)
-    keys: list[tuple[int, bytes]] = []
-    seen: set[tuple[int, bytes]] = set()
-    for position, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise StoreValueError(f"row {position} must be a mapping")
-        try:
-            kind, event_hash, salt = _checked_event(
-                row["kind"], row["event_hash"], row["event_json"], row["event_type"],
-                row["biz_step"], row["event_time_ms"], row.get("salt"),
-            )  # fmt: skip
-            recorded_by, shipment_id = row["recorded_by"], row.get("shipment_id")
-        except KeyError as exc:
-            raise StoreValueError(f"row {position} has no {exc.args[0]!r}") from None
-        if (kind, event_hash) in seen:
-            raise StoreValueError(f"row {position} repeats event 0x{event_hash.hex()}")
-        seen.add((kind, event_hash))
-        keys.append((kind, event_hash))
-        salts.append(salt)
-        links.extend((position, item_id) for item_id in sorted(set(row.get("item_ids", ()))))
-        events.append(
-            {"kind": kind, "event_hash": event_hash, "event_json": row["event_json"],
-             "event_type": row["event_type"], "biz_step": row["biz_step"],
-             "event_time_ms": row["event_time_ms"], "recorded_by": recorded_by,
-             "shipment_id": shipment_id, "created_at": now}
-        )  # fmt: skip
-    leaf_hashes = [
-        bytes_of(leaf_hash_fn(kind, event_hash, salt), 32, "leaf_hash_fn result")
-        for (kind, event_hash), salt in zip(keys, salts, strict=True)
-    ]
-    wanted = sorted({item_id for _, item_id in links})
-    if wanted:
-        known: set[int] = set()
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start : start + _IN_CHUNK]
-            known.update(session.scalars(select(Item.id).where(Item.id.in_(chunk))))
-        if len(known) != len(wanted):
-            raise NotFoundError(f"no items with ids {sorted(set(wanted) - known)}")
-    stored = _first_stored(session, keys)
-    if stored is not None:
-        raise DuplicateEventError(*stored)
-    try:
-        # A savepoint, as in record_event: a lost race leaves the caller's transaction usable.
-        with session.begin_nested():
-            if session.get_bind().dialect.name == "postgresql":
-                ids = _insert_postgresql(session, events, keys, salts, leaf_hashes, now)
-            else:
-                # Ids matched by (kind, event_hash), not by RETURNING order: asking SQLAlchemy
-                # to sort by parameter order makes SQLite insert one row per statement.
-                returned = session.execute(
-                    insert(_EVENTS).returning(_EVENTS.c.kind, _EVENTS.c.event_hash, _EVENTS.c.id),
-                    events,
-                )
-                by_key = {(int(k), bytes(h)): int(i) for k, h, i in returned}
-                ids = [by_key[key] for key in keys]
-                session.execute(
-                    insert(_LEAVES),
-                    [
-                        {"event_id": event_id, "salt": salt, "leaf_hash": leaf, "created_at": now}
-                        for event_id, salt, leaf in zip(ids, salts, leaf_hashes, strict=True)
-                    ],
-                )
-            if links:
-                session.execute(
-                    insert(event_items),
-                    [{"event_id": ids[pos], "item_id": item_id} for pos, item_id in links],
-                )
-    except IntegrityError:
-        stored = _first_stored(session, keys)
-        if stored is None:
-            raise
-        raise DuplicateEventError(*stored) from None
-    return ids
+from core.merkle import MerkleTree
+from store._validate import IN_CHUNK, bytes_of, hex32
+from store.errors import LeavesTakenError, StoreValueError
+from store.models import AnchorBatch, BatchStatus, Leaf
 
 
 def pending_leaf_count(session: Session) -> int:
@@ -386,14 +103,37 @@ def create_batch(
     claim_pending_leaves or claim_pending in this transaction.
     """
     root = bytes_of(root, 32, "root")
-    if not leaves:
-        raise StoreValueError("a batch needs at least one leaf")
     if len(proofs) != len(leaves):
         raise StoreValueError(f"{len(leaves)} leaves but {len(proofs)} proofs")
+    converter = _ProofText()
+    proof_texts = [_json_text(converter.proof(proof, i)) for i, proof in enumerate(proofs)]
+    return _create(session, root, leaves, proof_texts)
+
+
+def create_batch_from_tree(
+    session: Session, tree: MerkleTree, leaves: Sequence[Leaf | PendingLeaf]
+) -> AnchorBatch:
+    """create_batch for a tree core.merkle built over these leaves' hashes, in this order.
+
+    The proofs come from the tree itself (MerkleTree.proofs_json), already as the JSON text
+    the store keeps: the anchoring worker's path for batches of thousands. The leaves may have
+    been read in an earlier transaction: if any is no longer pending, LeavesTakenError, and
+    the caller's transaction must be rolled back.
+    """
+    if len(leaves) != len(tree) or any(
+        leaf.leaf_hash != hashed for leaf, hashed in zip(leaves, tree.leaves, strict=False)
+    ):
+        raise StoreValueError("the tree was not built over these leaves in this order")
+    return _create(session, tree.root, leaves, tree.proofs_json())
+
+
+def _create(
+    session: Session, root: bytes, leaves: Sequence[Leaf | PendingLeaf], proof_texts: list[str]
+) -> AnchorBatch:
+    if not leaves:
+        raise StoreValueError("a batch needs at least one leaf")
     if len({leaf.id for leaf in leaves}) != len(leaves):
         raise StoreValueError("the same leaf appears twice in one batch")
-    text = _ProofText()
-    hex_proofs = [text.proof(proof, i) for i, proof in enumerate(proofs)]
     for leaf in leaves:
         if leaf.batch_id is not None:
             raise StoreValueError(f"leaf {leaf.id} already belongs to batch {leaf.batch_id}")
@@ -406,27 +146,64 @@ def create_batch(
         batch.status, batch.leaf_count, batch.error = BatchStatus.PENDING, len(leaves), None
         batch.tx_hash = batch.raw_tx = batch.nonce = batch.sent_at = None
     else:
+        # The same (salted, unique) leaves already went into that batch, read as pending
+        # earlier: taken, as when another batch took some of them.
+        still_pending = _count_pending(session, [leaf.id for leaf in leaves])
+        if still_pending < len(leaves):
+            raise LeavesTakenError(len(leaves), still_pending)
         raise StoreValueError(f"a batch with root 0x{root.hex()} already exists")
     session.flush()
-    # One executemany UPDATE with the proofs as ready JSON text, rather than the unit of work's
-    # per-object bookkeeping and a json.dumps per leaf.
-    table = _LEAVES
-    proof_param: Any = bindparam("b_proof", type_=Text())
-    if session.get_bind().dialect.name == "postgresql":
-        proof_param = cast(proof_param, JSON)
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(batch_id=bindparam("b_batch"), leaf_index=bindparam("b_index"), proof=proof_param),
-        [
-            {"b_id": leaf.id, "b_batch": batch.id, "b_index": i, "b_proof": _json_text(proof)}
-            for i, (leaf, proof) in enumerate(zip(leaves, hex_proofs, strict=True))
-        ],
-    )
+    _assign_leaves(session, batch.id, [leaf.id for leaf in leaves], proof_texts)
     # Loaded Leaf objects get the same values as committed state: current, and not dirty.
-    for index, (leaf, proof) in enumerate(zip(leaves, hex_proofs, strict=True)):
+    for index, (leaf, proof) in enumerate(zip(leaves, proof_texts, strict=True)):
         if isinstance(leaf, Leaf):
             set_committed_value(leaf, "batch_id", batch.id)
             set_committed_value(leaf, "leaf_index", index)
-            set_committed_value(leaf, "proof", proof)
+            set_committed_value(leaf, "proof", json.loads(proof))
     return batch
+
+
+def _count_pending(session: Session, leaf_ids: list[int]) -> int:
+    counted = 0
+    for start in range(0, len(leaf_ids), IN_CHUNK):
+        chunk = leaf_ids[start : start + IN_CHUNK]
+        counted += (
+            session.scalar(select(func.count()).where(Leaf.id.in_(chunk), Leaf.batch_id.is_(None)))
+            or 0
+        )
+    return counted
+
+
+# PostgreSQL: one UPDATE joined to the ids (an int array) and the proofs, sent as one JSON array
+# of them: a text[] parameter would have psycopg escape every quote of every proof in Python.
+_PG_ASSIGN = text(
+    "UPDATE leaves SET batch_id = :batch, leaf_index = i.ord - 1, proof = p.proof"
+    " FROM unnest(CAST(:ids AS int[])) WITH ORDINALITY AS i(id, ord)"
+    " JOIN json_array_elements(CAST(:proofs AS json)) WITH ORDINALITY AS p(proof, ord)"
+    " USING (ord) WHERE leaves.id = i.id AND leaves.batch_id IS NULL"
+)
+# SQLite: one executemany straight to the driver (the proofs are ready JSON text already).
+_SQLITE_ASSIGN = (
+    "UPDATE leaves SET batch_id = ?, leaf_index = ?, proof = ? WHERE id = ? AND batch_id IS NULL"
+)
+
+
+def _assign_leaves(
+    session: Session, batch_id: int, leaf_ids: list[int], proof_texts: list[str]
+) -> None:
+    """Leaf i of `leaf_ids` joins the batch at index i with proof_texts[i], if still pending."""
+    if session.get_bind().dialect.name == "postgresql":
+        result: Any = session.execute(
+            _PG_ASSIGN,
+            {"batch": batch_id, "ids": leaf_ids, "proofs": "[" + ", ".join(proof_texts) + "]"},
+        )
+    else:
+        result = session.connection().exec_driver_sql(
+            _SQLITE_ASSIGN,
+            [
+                (batch_id, index, proof, leaf_id)
+                for index, (leaf_id, proof) in enumerate(zip(leaf_ids, proof_texts, strict=True))
+            ],
+        )
+    if result.rowcount != len(leaf_ids):
+        raise LeavesTakenError(len(leaf_ids), int(result.rowcount))

@@ -1,13 +1,19 @@
-"""Shipment lookups and status changes (forward only; refunded ends an unattested shipment)."""
+"""Shipment lookups and status changes (forward only; refunded ends an unattested shipment).
+
+The one step back is the chain follower's: a reorg that removes a shipment's funding moves it
+from funded back to created (see follow_funding).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store._validate import hex32
 from store.errors import InvalidTransitionError, StoreValueError
-from store.models import Shipment, ShipmentStatus
+from store.models import EscrowView, Shipment, ShipmentStatus
 
 _ORDER = [
     ShipmentStatus.CREATED,
@@ -62,3 +68,42 @@ def set_shipment_status(
     shipment.status = new
     session.flush()
     return shipment
+
+
+def follow_funding(session: Session, reorged: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """Align created/funded with the followed escrow view; (funded, unfunded) shipment ids.
+
+    A created shipment whose deposit the view shows, under the shipment's own terms hash,
+    becomes funded. A funded shipment among `reorged` (touched by a rollback) whose deposit the
+    view no longer shows becomes created again: the chain it was funded on was abandoned.
+    Shipments past funded (shipping, ...) keep their status: their parties' events moved them.
+    """
+    funded: list[str] = []
+    rows = session.execute(
+        select(Shipment, EscrowView)
+        .join(EscrowView, EscrowView.shipment_id == Shipment.shipment_id)
+        .where(Shipment.status == ShipmentStatus.CREATED)
+        .order_by(Shipment.id)
+        # Row locks (PostgreSQL; SQLite's writer holds the database): a status a party's event
+        # moved on meanwhile is read again after the lock, not overwritten.
+        .with_for_update(of=Shipment)
+    )
+    for shipment, view in rows:
+        if view.terms_hash == shipment.terms_hash:
+            set_shipment_status(session, shipment, ShipmentStatus.FUNDED)
+            funded.append(shipment.shipment_id)
+    unfunded: list[str] = []
+    ids = sorted({str(s).lower() for s in reorged})
+    if ids:
+        candidates = session.scalars(
+            select(Shipment)
+            .where(Shipment.shipment_id.in_(ids), Shipment.status == ShipmentStatus.FUNDED)
+            .with_for_update()
+        )
+        for shipment in candidates:
+            now = session.get(EscrowView, shipment.shipment_id)
+            if now is None or now.terms_hash != shipment.terms_hash:
+                shipment.status = ShipmentStatus.CREATED  # the one step back (docstring)
+                unfunded.append(shipment.shipment_id)
+        session.flush()
+    return funded, unfunded

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -99,13 +101,25 @@ class Leaf(CreatedAt, Base):
     """An event's Merkle leaf: pending in the outbox while batch_id is null, then with its proof."""
 
     __tablename__ = "leaves"
+    # The outbox in id order: the oldest pending leaves without passing every batched one.
+    __table_args__ = (
+        Index(
+            "ix_leaves_pending",
+            "id",
+            sqlite_where=text("batch_id IS NULL"),
+            postgresql_where=text("batch_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(
         ForeignKey("events.id", ondelete="CASCADE"), unique=True, nullable=False
     )
     salt: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, nullable=False)
+    # Not a unique index: a leaf is keccak(kind, event hash, salt), so two equal leaves would be
+    # one (kind, event hash), which events' unique key already refuses; nothing looks leaves up
+    # by hash, and the index cost every insert a random B-tree write (migration 0006).
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("anchor_batches.id"), index=True)
     leaf_index: Mapped[int | None] = mapped_column(Integer)
     # Sibling hashes as 0x-hex, in the order OpenZeppelin's MerkleProof consumes them.

@@ -13,7 +13,8 @@ from core.merkle import leaf_hash
 from store.db import session_factory, transaction
 from store.errors import DuplicateEventError, NotFoundError, StoreValueError
 from store.models import Event, Leaf
-from store.outbox import pending_leaf_count, record_event
+from store.outbox import pending_leaf_count
+from store.recording import record_event
 from tests.utils.store_factories import make_event, make_item, make_principal, make_product
 
 

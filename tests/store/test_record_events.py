@@ -6,24 +6,23 @@ import secrets
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.merkle import MerkleTree, leaf_hash, verify
 from store.db import transaction
 from store.errors import DuplicateEventError, NotFoundError, StoreValueError
 from store.models import Event, Leaf
+from store.models.types import utcnow
 from store.outbox import (
-    EventRow,
     claim_pending,
     claim_pending_leaves,
     create_batch,
     pending_leaf_count,
 )
-from store.outbox import (
-    record_events as store_events,
-)
 from store.queries import batch_leaves
+from store.recording import EventRow
+from store.recording import record_events as store_events
 from tests.utils.store_factories import make_event, make_item, make_principal, make_product
 
 
@@ -57,21 +56,35 @@ def test_record_events_stores_events_leaves_and_items_in_order(
         rows[1]["item_ids"] = items
         rows[2]["salt"] = salt
         rows[3]["kind"] = 1
+        before = utcnow()
         ids = store_events(session, rows, leaf_hash)
+        orm_id = make_event(session).id  # stored the ORM way, for the timestamps' form
     assert len(ids) == 5 and ids == sorted(ids)
     with db_sessions() as session:
         for event_id, row in zip(ids, rows, strict=True):
             event = session.get_one(Event, event_id)
             assert event.event_hash == row["event_hash"] and event.kind == row["kind"]
             assert event.event_json == row["event_json"] and event.recorded_by == recorder.id
+            assert (event.event_type, event.biz_step, event.event_time_ms) == (
+                row["event_type"], row["biz_step"], row["event_time_ms"]
+            )  # fmt: skip
             leaf = event.leaf
             assert leaf is not None and leaf.batch_id is None and leaf.proof is None
+            assert event.created_at.tzinfo is not None and event.created_at == leaf.created_at
+            assert before <= event.created_at <= utcnow()
             assert leaf.leaf_hash == leaf_hash(event.kind, event.event_hash, leaf.salt)
         assert sorted(i.id for i in session.get_one(Event, ids[1]).items) == items
         leaf_2 = session.get_one(Event, ids[2]).leaf
         assert leaf_2 is not None and leaf_2.salt == salt
-        assert pending_leaf_count(session) == 5
-        assert len({leaf.salt for leaf in session.scalars(select(Leaf))}) == 5
+        assert pending_leaf_count(session) == 6
+        assert len({leaf.salt for leaf in session.scalars(select(Leaf))}) == 6
+        # Stored in the same form as the ORM stores it: comparisons in SQL order them right.
+        raw = {i: c for i, c in session.execute(text("SELECT id, created_at FROM events"))}
+        assert {type(raw[i]) for i in ids} == {type(raw[orm_id])}
+        if isinstance(raw[orm_id], str):
+            assert {len(raw[i]) for i in ids} == {len(raw[orm_id])}
+        later = select(func.count()).where(Event.created_at >= before, Event.id.in_(ids))
+        assert session.scalar(later) == 5
 
 
 def test_record_events_is_all_or_nothing(db_sessions: sessionmaker[Session]) -> None:

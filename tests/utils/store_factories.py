@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from core.merkle import leaf_hash
 from store.models import Brand, Device, Event, Item, Principal, Product, Role, Shipment
-from store.outbox import record_event
 from store.principals import create_principal
+from store.recording import record_event
 
 _counter = itertools.count(1)
 

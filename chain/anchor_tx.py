@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_account.typed_transactions.typed_transaction import TypedTransaction
-from hexbytes import HexBytes
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -22,7 +20,7 @@ from web3 import Web3
 import store
 from chain.clients import TraceAnchorClient
 from chain.errors import ChainValueError
-from chain.transactions import chain_errors, estimate_gas, fee_fields
+from chain.transactions import chain_errors, estimate_gas, fee_fields, replacement_fields
 from store.models import AnchorBatch, BatchStatus
 from store.models.types import utcnow
 
@@ -153,28 +151,6 @@ class AnchorTransactions:
             select(func.max(AnchorBatch.nonce)).where(AnchorBatch.status == BatchStatus.SENT)
         )
         return pending if highest is None else max(pending, int(highest) + 1)
-
-
-# web3.py's replacement bump; geth needs >= 10 %, so 12.5 % clears every client we know.
-FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
-
-
-def bumped(old: int, market: int) -> int:
-    """At least old x 1.125 (rounded up) and at least the market's current fee."""
-    return max(-(-old * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR), market)
-
-
-def replacement_fields(raw_tx: bytes, market: dict[str, int]) -> dict[str, Any]:
-    """The stored tx's fields with fees bumped >= 12.5 % (same nonce, gas, call)."""
-    fields = dict(TypedTransaction.from_bytes(HexBytes(raw_tx)).as_dict())
-    fields.pop("type", None)
-    if "maxFeePerGas" in fields:
-        tip = bumped(int(fields["maxPriorityFeePerGas"]), market.get("maxPriorityFeePerGas", 0))
-        fee = bumped(int(fields["maxFeePerGas"]), market.get("maxFeePerGas", 0))
-        fields["maxPriorityFeePerGas"], fields["maxFeePerGas"] = tip, max(fee, tip)
-    else:
-        fields["gasPrice"] = bumped(int(fields["gasPrice"]), market.get("gasPrice", 0))
-    return {k: v for k, v in fields.items() if k not in ("v", "r", "s", "yParity")}
 
 
 def sign_replacement(

@@ -16,7 +16,6 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
-from web3.exceptions import TimeExhausted, TransactionNotFound
 
 import store
 from chain.anchor_tx import AnchorTransactions, hex0x, sign_replacement
@@ -29,8 +28,9 @@ from chain.lease import LeaseLost, SenderLease, lease_name
 from chain.polling import PollingWorker
 from chain.settings import AnchorSettings
 from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
-from chain.transactions import chain_errors, fee_fields
+from chain.transactions import chain_errors, fee_fields, node_knows, receipt_or_none
 from core.merkle import MerkleTree
+from store.errors import LeavesTakenError
 from store.models import BatchStatus, Leaf
 from store.models.types import utcnow
 from store.outbox import claim_pending
@@ -165,23 +165,31 @@ class AnchorWorker(PollingWorker):
         return closed
 
     def _close_one(self, base: dict[str, Any]) -> int | None:
-        # Chain reads happen before the DB transaction: on SQLite it holds the write lock.
+        # Only the writes happen in the write transaction (on SQLite it holds the database's
+        # write lock, which every producer of events waits for): the leaves are read and the
+        # tree and proofs built before it, and the chain reads happen before both.
         with store.transaction(self.sessions) as session:
             if not self._batch_due(session):
                 return None
+            # Only (id, leaf hash) rows: no ORM objects, no event JSON (perf at 10k leaves).
+            leaves = claim_pending(session, self.settings.max_batch_size)
+        if not leaves:
+            return None
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        tree.proofs_json()  # computed (and kept by the tree) outside the transaction
         if not base:
             # The nonce comes from the store (past every sent batch), so one read serves a pass.
             base.update(self.tx.base(self.tx.gas_for(None)))
-        with self.lease.write() as session:
-            # Only (id, leaf hash) rows: no ORM objects, no event JSON (perf at 10k leaves).
-            leaves = claim_pending(session, self.settings.max_batch_size)
-            if not leaves:
-                return None
-            tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-            batch = store.create_batch(session, tree.root, leaves, tree.proofs())
-            call = self.tx.call_for(session, tree.root, len(leaves))
-            self.tx.sign_into(session, batch, call, base)
-            return batch.id
+        try:
+            with self.lease.write() as session:
+                # Checks each leaf is still pending: another writer may have batched some.
+                batch = store.create_batch_from_tree(session, tree, leaves)
+                call = self.tx.call_for(session, tree.root, len(leaves))
+                self.tx.sign_into(session, batch, call, base)
+                return batch.id
+        except LeavesTakenError as exc:
+            _LOGGER.info("batch not closed, read again next pass: %s", exc)
+            return None
 
     def _sign_stored(self, batch_id: int, report: AnchorReport) -> tuple[str, bytes] | None:
         """(Re-)sign a stored batch with a fresh nonce: (tx hash, raw tx), or None if not now."""
@@ -261,16 +269,16 @@ class AnchorWorker(PollingWorker):
         """Wait briefly for the last broadcast tx (nonce order), then record what mined."""
         with store.transaction(self.sessions) as session:
             hashes = [(i, str(store.get_batch(session, i).tx_hash)) for i in batch_ids]
-        self._receipt(hashes[-1][1], wait=_RECEIPT_WAIT)
+        receipt_or_none(self.w3, hashes[-1][1], wait=_RECEIPT_WAIT)
         for batch_id, tx_hash in hashes:
-            receipt = self._receipt(tx_hash)
+            receipt = receipt_or_none(self.w3, tx_hash)
             if receipt is not None and receipt["status"] == 1:
                 self._record_anchored(batch_id, receipt)
                 report.anchored.append(batch_id)
 
     def _track_one_sent(self, batch: _SentBatch, report: AnchorReport) -> bool:
         """Record, adopt, fail, wait or (re)broadcast one sent batch; True if broadcast now."""
-        receipt = self._receipt(batch.tx_hash)
+        receipt = receipt_or_none(self.w3, batch.tx_hash)
         if receipt is not None and receipt["status"] == 1:
             self._record_anchored(batch.id, receipt)
             report.anchored.append(batch.id)
@@ -290,7 +298,7 @@ class AnchorWorker(PollingWorker):
             _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch.id, error)
             report.failed.append(batch.id)
             return False
-        if self._node_knows(batch.tx_hash):
+        if node_knows(self.w3, batch.tx_hash):
             self._replace_if_stuck(batch, report)  # in the mempool: wait, or bump its fees
             return False
         self._broadcast(batch, report)
@@ -395,27 +403,6 @@ class AnchorWorker(PollingWorker):
                 tx_hash=hex0x(receipt["transactionHash"]),
             )
         _LOGGER.info("batch %d: anchored in block %d", batch_id, receipt["blockNumber"])
-
-    def _receipt(self, tx_hash: str, wait: float = 0) -> Any:
-        with chain_errors():
-            try:
-                if wait > 0:
-                    return self.w3.eth.wait_for_transaction_receipt(
-                        tx_hash,  # type: ignore[arg-type]
-                        timeout=wait,
-                        poll_latency=0.05,
-                    )
-                return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except (TransactionNotFound, TimeExhausted):
-                return None
-
-    def _node_knows(self, tx_hash: str) -> bool:
-        with chain_errors():
-            try:
-                self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                return False
-        return True
 
     # ---------------------------------------------------------------- anchored batches
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import solcx
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from solcx.exceptions import SolcError
 
 from chain.artifacts import ContractArtifact, artifacts_from_output, read_cache, write_cache
@@ -51,6 +51,15 @@ class CompilerConfig:
     bytecode_hash: str
     cbor_metadata: bool
     use_literal_content: bool
+
+
+class SolcSettings(BaseSettings):
+    """SOLC_BINARY: a solc to use instead of looking up the version foundry.toml names."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    # Empty counts as unset, as an unset variable does.
+    solc_binary: str | None = None
 
 
 def project_root() -> Path:
@@ -205,9 +214,15 @@ def resolve_solc(
     override: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
-    """The solc to use: override, SOLC_BINARY, a native solc of the configured version, the shim."""
-    env = os.environ if environ is None else environ
-    explicit = override or env.get("SOLC_BINARY")
+    """The solc to use: override, SOLC_BINARY, a native solc of the configured version, the shim.
+
+    SOLC_BINARY comes from `environ` when given, else from the process environment.
+    """
+    if environ is None:
+        settings = SolcSettings()
+    else:
+        settings = SolcSettings(solc_binary=environ.get("SOLC_BINARY"))
+    explicit = override or settings.solc_binary
     if explicit:
         return Path(explicit).resolve()
     configured = config.solc

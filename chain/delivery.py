@@ -45,6 +45,7 @@ class DeliveryFacts:
     delivered_at_ms: int
     excursion_minutes: int
     evidence_root: bytes
+    evidence: tuple[bytes, ...]  # the verified readings' digests the root is built over
     readings_used: int
     readings_rejected: int
     minutes_by_device: dict[str, int]
@@ -81,19 +82,24 @@ def _event_time(session: Session, shipment: Shipment, biz_step: str) -> int | No
     return min(times) if times else None
 
 
-def _verified(row: ReadingRow, domain: Domain) -> bytes | None:
+def reading_of(row: ReadingRow) -> Reading:
+    """The signed Reading a stored row holds."""
+    return Reading(
+        device=row.device_address,
+        seq=row.seq,
+        taken_at_ms=row.taken_at_ms,
+        temperature_centi_c=row.temperature_centi_c,
+        humidity_centi_pct=row.humidity_centi_pct,
+        shock_milli_g=row.shock_milli_g,
+        lat_e7=row.lat_e7,
+        lon_e7=row.lon_e7,
+    )
+
+
+def verified_digest(row: ReadingRow, domain: Domain) -> bytes | None:
     """The reading's digest if it recomputes and the device signed it, else None."""
     try:
-        reading = Reading(
-            device=row.device_address,
-            seq=row.seq,
-            taken_at_ms=row.taken_at_ms,
-            temperature_centi_c=row.temperature_centi_c,
-            humidity_centi_pct=row.humidity_centi_pct,
-            shock_milli_g=row.shock_milli_g,
-            lat_e7=row.lat_e7,
-            lon_e7=row.lon_e7,
-        )
+        reading = reading_of(row)
         digest = reading_digest(reading, domain)
         if digest != bytes(row.digest):
             return None
@@ -128,7 +134,7 @@ def delivery_facts(
         if allowed and row.device_address.lower() not in allowed:
             rejected += 1
             continue
-        digest = _verified(row, anchor_domain)
+        digest = verified_digest(row, anchor_domain)
         if digest is None:
             rejected += 1
             continue
@@ -151,6 +157,7 @@ def delivery_facts(
         delivered_at_ms=delivered,
         excursion_minutes=min(max(minutes.values()), _UINT32_MAX),
         evidence_root=evidence_root(digests),
+        evidence=tuple(digests),
         readings_used=len(digests),
         readings_rejected=rejected,
         minutes_by_device=minutes,

@@ -4,12 +4,16 @@ Each pass re-checks the hashes of the recently followed blocks; the first that i
 canonical rolls the view back to just below it (store.chain_view.rollback_from), and the
 range is read again. Logs are decoded by the contracts' ABIs, so events that new contract
 versions add (disputes) are recorded as they appear.
+
+The follower is also where a shipment's funding reaches its status: created -> funded when the
+view shows its deposit, funded -> created when a reorg takes the deposit away (the API only
+reads).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hexbytes import HexBytes
@@ -21,10 +25,12 @@ import store
 from chain.artifacts import abi_signature
 from chain.clients import ShipmentEscrowClient, TraceAnchorClient
 from chain.deploy import Deployment
+from chain.errors import ChainError
 from chain.polling import PollingWorker
 from chain.settings import FollowSettings
 from chain.transactions import chain_errors
 from store import chain_view
+from store.shipments import follow_funding
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +43,8 @@ class FollowReport:
     to_block: int | None = None
     logs: int = 0
     reorged_from: int | None = None
+    funded: list[str] = field(default_factory=list)  # shipments moved created -> funded
+    unfunded: list[str] = field(default_factory=list)  # a reorg removed their funding
 
 
 def _plain(value: Any) -> Any:
@@ -82,15 +90,21 @@ class ChainFollower(PollingWorker):
     activity = "chain following"
 
     def run_once(self) -> FollowReport:
-        """Undo what a reorg replaced, then read logs up to the head (at most max_range blocks)."""
+        """Undo what a reorg replaced, then read logs up to the head (at most max_range blocks).
+
+        Shipment statuses follow in the same transactions: created -> funded once the view
+        shows the deposit, and back to created when a reorg takes the deposit away.
+        """
         report = FollowReport()
-        report.reorged_from = self._undo_reorg()
+        self._undo_reorg(report)
         with store.transaction(self.sessions) as session:
             tip = chain_view.followed_height(session)
         with chain_errors():
             head = int(self.w3.eth.block_number)
         start = self.start_block if tip is None else tip + 1
         if start > head:
+            with store.transaction(self.sessions) as session:
+                report.funded += follow_funding(session)[0]
             return report
         end = min(head, start + self.settings.follow_max_range - 1)
         report.from_block, report.to_block = start, end
@@ -99,25 +113,42 @@ class ChainFollower(PollingWorker):
             logs = self.w3.eth.get_logs(
                 {"address": self.addresses, "fromBlock": start, "toBlock": end}  # type: ignore[typeddict-item]
             )
+        live = [log for log in logs if not log.get("removed")]
+        headers = self._headers(live)
+        headers.setdefault(end, _header(last))
         with store.transaction(self.sessions) as session:
-            blocks: dict[int, str] = {}
-            for log in logs:
-                if log.get("removed"):
-                    continue
+            for log in live:
                 report.logs += self._record(session, log)
-                blocks[int(log["blockNumber"])] = "0x" + bytes(log["blockHash"]).hex()
-            for number, block_hash in sorted(blocks.items()):
-                if number != end:
-                    # Checkpoints: each block with logs, so a reorg of it is seen next pass.
-                    chain_view.record_block(session, number, block_hash, block_hash, 0)
-            chain_view.record_block(
-                session, end, "0x" + bytes(last["hash"]).hex(),
-                "0x" + bytes(last["parentHash"]).hex(), int(last["timestamp"]),
-            )  # fmt: skip
+            # Each block with logs is a checkpoint (a reorg of it is seen next pass) and keeps
+            # its timestamp, the time of its events; the last block read marks the tip.
+            for number, (block_hash, parent_hash, timestamp) in sorted(headers.items()):
+                chain_view.record_block(session, number, block_hash, parent_hash, timestamp)
             chain_view.prune_blocks(session, end - 4 * self.settings.follow_reorg_depth)
+            report.funded += follow_funding(session)[0]
         if report.logs:
             _LOGGER.info("followed blocks %d..%d: %d logs", start, end, report.logs)
+        for shipment_id in report.funded:
+            _LOGGER.info("shipment %s funded on chain", shipment_id)
         return report
+
+    def _headers(self, logs: list[Any]) -> dict[int, tuple[str, str, int]]:
+        """(hash, parent hash, timestamp) of the blocks that hold `logs`, read by their hash."""
+        headers: dict[int, tuple[str, str, int]] = {}
+        for log in logs:
+            number, block_hash = int(log["blockNumber"]), bytes(log["blockHash"])
+            if number in headers:
+                continue
+            with chain_errors():
+                try:
+                    headers[number] = _header(self.w3.eth.get_block(HexBytes(block_hash)))
+                except BlockNotFound:
+                    # Reorged away since get_logs (or a lagging node behind a balancer): nothing
+                    # of this range is recorded; the next pass reads it again.
+                    raise ChainError(
+                        f"block {number} (0x{block_hash.hex()}) of a log is not known to the node;"
+                        " the range is read again next pass"
+                    ) from None
+        return headers
 
     def _record(self, session: Session, log: Any) -> int:
         topics = log.get("topics") or []
@@ -145,12 +176,12 @@ class ChainFollower(PollingWorker):
         )
         return 0 if stored is None else 1
 
-    def _undo_reorg(self) -> int | None:
+    def _undo_reorg(self, report: FollowReport) -> None:
         """Roll the view back below the lowest recent checkpoint whose hash left the chain."""
         with store.transaction(self.sessions) as session:
             tip = chain_view.followed_height(session)
             if tip is None:
-                return None
+                return
             recent = chain_view.recent_blocks(session, tip - self.settings.follow_reorg_depth)
         for number, block_hash in recent:  # lowest first
             with chain_errors():
@@ -161,8 +192,20 @@ class ChainFollower(PollingWorker):
             if canonical != block_hash:
                 with store.transaction(self.sessions) as session:
                     touched = chain_view.rollback_from(session, number)
+                    funded, unfunded = follow_funding(session, touched)
+                    report.funded += funded
+                    report.unfunded += unfunded
                 _LOGGER.warning(
-                    "reorg: block %d changed; view rolled back (%d shipments)", number, len(touched)
-                )
-                return number
-        return None
+                    "reorg: block %d changed; view rolled back (%d shipments, %d no longer funded)",
+                    number, len(touched), len(report.unfunded),
+                )  # fmt: skip
+                report.reorged_from = number
+                return
+
+
+def _header(block: Any) -> tuple[str, str, int]:
+    return (
+        "0x" + bytes(block["hash"]).hex(),
+        "0x" + bytes(block["parentHash"]).hex(),
+        int(block["timestamp"]),
+    )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.keys import KeyConfigError, is_dev_account, load_account, parse_private_key
+from store.settings_base import ProcessSettings
 
 FinalityMode = Literal["tag", "confirmations", "auto"]
 
@@ -20,43 +20,17 @@ _PLACEHOLDERS = frozenset(
 )
 
 
-class _WorkerSettings(BaseSettings):
+class _WorkerSettings(ProcessSettings):
     """What both workers share: database, chain, deployments, finality, polling."""
 
-    # hide_input_in_errors: a validation error must never print (part of) a private key.
-    model_config = SettingsConfigDict(
-        extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
-    )
+    required_outside_dev: ClassVar[tuple[str, ...]] = ("database_url", "chain_rpc_url")
 
-    # CHAINTRACE_DEV: embedded defaults and public anvil keys are allowed only then.
-    chaintrace_dev: bool = False
-    database_url: str | None = None
     chain_rpc_url: str | None = None
     deployments_file: Path = Path(".chaintrace/deployments.json")
     # DESIGN: the chain's `finalized` tag where it has one, else N confirmations.
     finality: FinalityMode = "auto"
     confirmations: int = Field(default=2, ge=1, le=10_000)
     poll_interval: float = Field(default=1.0, gt=0, le=3600)
-
-    @property
-    def dev(self) -> bool:
-        """Whether the process runs in dev mode (CHAINTRACE_DEV)."""
-        return self.chaintrace_dev
-
-    @model_validator(mode="after")
-    def _urls_outside_dev(self) -> Self:
-        if not self.chaintrace_dev:
-            missing = [
-                name
-                for name, value in (
-                    ("DATABASE_URL", self.database_url),
-                    ("CHAIN_RPC_URL", self.chain_rpc_url),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"{', '.join(missing)} must be set outside dev mode")
-        return self
 
 
 def _check_key_source(
@@ -90,6 +64,37 @@ def _check_key_source(
             raise ValueError(f"{role}_KEYSTORE_PASSWORD is a placeholder")
 
 
+class SigningKeyMixin:
+    """For Settings holding one key: <key_role>_private_key, or _keystore + _keystore_password."""
+
+    key_role: ClassVar[str]
+    if TYPE_CHECKING:
+        chaintrace_dev: bool
+
+    def key_source(self) -> tuple[SecretStr | None, Path | None, SecretStr | None]:
+        """The role's (private key, keystore file, keystore password) fields."""
+        role = self.key_role
+        private_key: SecretStr | None = getattr(self, f"{role}_private_key")
+        keystore: Path | None = getattr(self, f"{role}_keystore")
+        password: SecretStr | None = getattr(self, f"{role}_keystore_password")
+        return private_key, keystore, password
+
+    def check_key_source(self) -> None:
+        """For a model validator: refuse a missing, doubled or placeholder key source."""
+        _check_key_source(self.key_role.upper(), *self.key_source(), self.chaintrace_dev)
+
+    def load_account(self) -> LocalAccount:
+        """The role's account; raises KeyConfigError if none is configured or it is unusable."""
+        private_key, keystore, password = self.key_source()
+        return load_account(
+            private_key=_reveal(private_key),
+            keystore=keystore,
+            password=_reveal(password),
+            allow_dev_keys=self.chaintrace_dev,
+            what=f"{self.key_role} key",
+        )
+
+
 class FollowSettings(_WorkerSettings):
     """The chain follower (run inside `chaintrace anchor`, or on its own): no key needed."""
 
@@ -98,9 +103,10 @@ class FollowSettings(_WorkerSettings):
     follow_reorg_depth: int = Field(default=64, ge=1, le=10_000)
 
 
-class AnchorSettings(FollowSettings):
+class AnchorSettings(SigningKeyMixin, FollowSettings):
     """`chaintrace anchor`: batches pending leaves into Merkle roots and anchors them."""
 
+    key_role: ClassVar[str] = "anchorer"
     anchorer_private_key: SecretStr | None = None
     anchorer_keystore: Path | None = None
     anchorer_keystore_password: SecretStr | None = None
@@ -116,53 +122,27 @@ class AnchorSettings(FollowSettings):
 
     @model_validator(mode="after")
     def _key(self) -> Self:
-        _check_key_source(
-            "ANCHORER",
-            self.anchorer_private_key,
-            self.anchorer_keystore,
-            self.anchorer_keystore_password,
-            self.chaintrace_dev,
-        )
+        self.check_key_source()
         return self
 
-    def load_account(self) -> LocalAccount:
-        """The anchorer account; raises KeyConfigError if none is configured or it is unusable."""
-        return load_account(
-            private_key=_reveal(self.anchorer_private_key),
-            keystore=self.anchorer_keystore,
-            password=_reveal(self.anchorer_keystore_password),
-            allow_dev_keys=self.chaintrace_dev,
-            what="anchorer key",
-        )
 
-
-class SettleSettings(_WorkerSettings):
+class SettleSettings(SigningKeyMixin, _WorkerSettings):
     """`chaintrace settle`: attests deliveries with the oracle key and settles escrows."""
 
+    key_role: ClassVar[str] = "oracle"
     oracle_private_key: SecretStr | None = None
     oracle_keystore: Path | None = None
     oracle_keystore_password: SecretStr | None = None
+    # An oracle tx still unmined after this many blocks is replaced with fees bumped >= 12.5 %
+    # (the anchoring worker's default).
+    replace_after_blocks: int = Field(default=5, ge=1, le=100_000)
+    # How long a pass waits for the receipt of what it sent; later passes follow it if unmined.
+    receipt_timeout: float = Field(default=120.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _key(self) -> Self:
-        _check_key_source(
-            "ORACLE",
-            self.oracle_private_key,
-            self.oracle_keystore,
-            self.oracle_keystore_password,
-            self.chaintrace_dev,
-        )
+        self.check_key_source()
         return self
-
-    def load_account(self) -> LocalAccount:
-        """The oracle account; raises KeyConfigError if none is configured or it is unusable."""
-        return load_account(
-            private_key=_reveal(self.oracle_private_key),
-            keystore=self.oracle_keystore,
-            password=_reveal(self.oracle_keystore_password),
-            allow_dev_keys=self.chaintrace_dev,
-            what="oracle key",
-        )
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

@@ -1,8 +1,11 @@
 """The settlement worker: received shipments -> oracle attestation -> settle after disputes.
 
 Idempotent by reading the escrow first: a shipment the chain shows attested (or settled) is
-recorded from the chain, never attested again, whatever the store says. Payout withdrawal is
-the payee's own act (pull payment), not the worker's.
+recorded from the chain, never attested again, whatever the store says. Nothing is sent while
+an oracle transaction is still unmined: the escrow does not show its effect yet, and a second
+one would revert. Each transaction is stored before it is sent (chain/oracle_tx.py), so a stored
+one that was dropped is sent again unchanged and a stuck one is replaced with higher fees.
+Payout withdrawal is the payee's own act (pull payment), not the worker's.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
 from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
 from chain.deploy import Deployment
 from chain.errors import ChainError
+from chain.oracle_tx import OracleSender
 from chain.polling import PollingWorker
 from chain.settings import SettleSettings
 from chain.transactions import chain_errors
@@ -43,6 +47,8 @@ class SettleReport:
     refused: dict[str, str] = field(default_factory=dict)  # shipment -> why not attested
     waiting: list[str] = field(default_factory=list)  # dispute window or delivery time ahead
     resolved: list[str] = field(default_factory=list)  # settled by the arbiter's split
+    rebroadcast: list[str] = field(default_factory=list)  # stored oracle tx sent again unchanged
+    replaced: list[str] = field(default_factory=list)  # stuck oracle tx re-signed, fees bumped
 
 
 class SettlementWorker(PollingWorker):
@@ -67,6 +73,9 @@ class SettlementWorker(PollingWorker):
         self.escrow = ShipmentEscrowClient(w3, deployment.shipment_escrow)
         self._domains: tuple[Domain, Domain] | None = None
         self._last_refusal: dict[str, str] = {}
+        self.sender = OracleSender(
+            settings, self.sessions, w3, oracle, self.escrow, deployment.chain_id
+        )
 
     activity = "settlement"
 
@@ -115,9 +124,15 @@ class SettlementWorker(PollingWorker):
         with chain_errors():
             return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    def _oracle_tx_in_flight(self, shipment_id: str, report: SettleReport) -> bool:
+        """Whether an oracle transaction is unmined; if so the shipment waits for it."""
+        return self.sender.in_flight(shipment_id, report)
+
     # ---------------------------------------------------------------- attest
 
     def _attest(self, shipment_id: str, report: SettleReport) -> None:
+        if self._oracle_tx_in_flight(shipment_id, report):
+            return
         view = self.escrow.shipment(shipment_id)
         if view.state is not ShipmentState.FUNDED:
             self._follow_chain(shipment_id, view, report)
@@ -146,7 +161,13 @@ class SettlementWorker(PollingWorker):
             delivered_at=facts.delivered_at,
         )
         signature = sign(attestation, attestation_domain, bytes(self.oracle.key))
-        result = self.escrow.send_attest(self.oracle, attestation, signature)
+        signed = self.escrow.sign_attest(
+            self.oracle, attestation, signature, self.sender.next_nonce()
+        )
+        result = self.sender.send("attest", shipment_id, signed)
+        if result is None:  # unmined yet: later passes follow it, then adopt it from the chain
+            report.waiting.append(shipment_id)
+            return
         after = self.escrow.shipment(shipment_id)
         # The split applies to the deposit received (less than terms.amount for fee-on-transfer).
         expected = split_deposit(
@@ -209,6 +230,8 @@ class SettlementWorker(PollingWorker):
     # ---------------------------------------------------------------- settle
 
     def _settle(self, shipment_id: str, report: SettleReport) -> None:
+        if self._oracle_tx_in_flight(shipment_id, report):
+            return
         view = self.escrow.shipment(shipment_id)
         if view.state is ShipmentState.SETTLED:  # by the arbiter, or by someone else's settle()
             self._record_final(shipment_id, view, report)
@@ -228,7 +251,10 @@ class SettlementWorker(PollingWorker):
             report.waiting.append(shipment_id)
             return
         try:
-            self.escrow.send_settle(self.oracle, bytes.fromhex(shipment_id[2:]))
+            signed = self.escrow.sign_settle(self.oracle, shipment_id, self.sender.next_nonce())
+            if self.sender.send("settle", shipment_id, signed) is None:
+                report.waiting.append(shipment_id)  # unmined yet: later passes follow it
+                return
         except se.EscrowDisputePending:
             # A dispute opened between our read and the settle: its timeout is the new wait.
             _LOGGER.info("shipment %s: disputed before settling; waiting", shipment_id)

@@ -1,4 +1,4 @@
-"""Building, signing and sending transactions: local nonces, EIP-1559 fees, decoded reverts."""
+"""Building, signing and sending transactions: local nonces, EIP-1559 fees, fee bumps, reverts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
@@ -17,6 +18,7 @@ from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
     TimeExhausted,
+    TransactionNotFound,
     Web3Exception,
     Web3RPCError,
 )
@@ -169,6 +171,39 @@ class TransactionSender:
         )
 
 
+def signed_fields(raw_tx: bytes) -> dict[str, Any]:
+    """The fields of a signed typed transaction, less its type and signature: what was signed."""
+    fields = dict(TypedTransaction.from_bytes(HexBytes(raw_tx)).as_dict())
+    return {k: v for k, v in fields.items() if k not in ("type", "v", "r", "s", "yParity")}
+
+
+def fee_of(fields: dict[str, Any]) -> dict[str, int]:
+    """The fee fields of a transaction (EIP-1559 max fee and tip, or a legacy gas price)."""
+    names = ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+    return {k: int(fields[k]) for k in names if k in fields}
+
+
+# web3.py's replacement bump; geth needs >= 10 %, so 12.5 % clears every client we know.
+FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
+
+
+def bumped(old: int, market: int) -> int:
+    """At least old x 1.125 (rounded up) and at least the market's current fee."""
+    return max(-(-old * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR), market)
+
+
+def replacement_fields(raw_tx: bytes, market: dict[str, int]) -> dict[str, Any]:
+    """The stored tx's fields with fees bumped >= 12.5 % (same nonce, gas, call)."""
+    fields = signed_fields(raw_tx)
+    if "maxFeePerGas" in fields:
+        tip = bumped(int(fields["maxPriorityFeePerGas"]), market.get("maxPriorityFeePerGas", 0))
+        fee = bumped(int(fields["maxFeePerGas"]), market.get("maxFeePerGas", 0))
+        fields["maxPriorityFeePerGas"], fields["maxFeePerGas"] = tip, max(fee, tip)
+    else:
+        fields["gasPrice"] = bumped(int(fields["gasPrice"]), market.get("gasPrice", 0))
+    return fields
+
+
 _SENDERS: weakref.WeakKeyDictionary[Web3, dict[str, TransactionSender]] = (
     weakref.WeakKeyDictionary()
 )
@@ -193,3 +228,28 @@ def resync_nonces(w3: Web3) -> None:
         senders = list(_SENDERS.get(w3, {}).values())
     for sender in senders:
         sender.resync_nonce()
+
+
+def receipt_or_none(w3: Web3, tx_hash: str, wait: float = 0) -> Any:
+    """The receipt of `tx_hash`, waiting up to `wait` seconds for it; None if it is not mined."""
+    with chain_errors():
+        try:
+            if wait > 0:
+                return w3.eth.wait_for_transaction_receipt(
+                    tx_hash,  # type: ignore[arg-type]
+                    timeout=wait,
+                    poll_latency=0.05,
+                )
+            return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except (TransactionNotFound, TimeExhausted):
+            return None
+
+
+def node_knows(w3: Web3, tx_hash: str) -> bool:
+    """Whether the node holds `tx_hash`, mined or in its mempool."""
+    with chain_errors():
+        try:
+            w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+    return True

@@ -1,16 +1,31 @@
-"""Typed client of ShipmentEscrow: fund, attest, disputes, settle, refund, withdraw, views."""
+"""Typed client of ShipmentEscrow: fund, attest, disputes, settle, refund, withdraw, views.
+
+The oracle's two calls can also be signed without being sent (sign_attest, sign_settle) and
+sent later (send_signed): the settlement worker stores each signed transaction before sending it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn, cast
 
-from web3.types import BlockIdentifier, TxParams
+from eth_account import Account
+from eth_account.datastructures import SignedTransaction
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.types import BlockIdentifier, TxParams, Wei
 
 from chain.clients.base import ContractClient, Signer, as_bytes32, checksum, struct_tuple
 from chain.clients.types import ZERO_ADDRESS, ShipmentState, ShipmentView, TxResult
-from chain.errors import ChainValueError
-from chain.transactions import unsigned_transaction
+from chain.errors import ChainError, ChainValueError, TransactionFailed
+from chain.transactions import (
+    chain_errors,
+    estimate_gas,
+    fee_fields,
+    signed_fields,
+    unsigned_transaction,
+)
 from core.eip712 import DeliveryAttestation, Domain, Reading, Terms, escrow_domain
 
 TermsLike = Terms | Mapping[str, Any]
@@ -186,6 +201,74 @@ class ShipmentEscrowClient(ContractClient):
         """attest submitted by `signer` (the settlement worker uses the oracle key)."""
         att = self._attestation(attestation)
         return self._send(signer, "attest", att, _signature(oracle_sig, "oracle_sig"))
+
+    def sign_attest(
+        self, account: LocalAccount, attestation: AttestationLike, oracle_sig: bytes, nonce: int
+    ) -> SignedTransaction:
+        """attest signed by `account` at `nonce` with the market's fees, not sent."""
+        att = self._attestation(attestation)
+        return self._sign(account, nonce, "attest", att, _signature(oracle_sig, "oracle_sig"))
+
+    def sign_settle(
+        self, account: LocalAccount, shipment_id: bytes | str, nonce: int
+    ) -> SignedTransaction:
+        """settle signed by `account` at `nonce` with the market's fees, not sent."""
+        return self._sign(account, nonce, "settle", as_bytes32(shipment_id, "shipment_id"))
+
+    def _sign(
+        self, account: LocalAccount, nonce: int, function: str, *args: Any
+    ) -> SignedTransaction:
+        # The estimate runs the call: one that would revert now raises its named exception.
+        tx: dict[str, Any] = {
+            "from": account.address, "to": self.address, "data": self._data(function, *args),
+            "value": 0,
+        }  # fmt: skip
+        tx["gas"] = estimate_gas(self.w3, cast(TxParams, tx))
+        tx.update(fee_fields(self.w3), chainId=self.chain_id(), nonce=nonce)
+        return account.sign_transaction(tx)
+
+    def send_signed(self, raw_tx: bytes, timeout: float) -> TxResult | None:
+        """Send a signed tx and wait up to `timeout` s: None if still unmined; reverts raise."""
+        try:
+            with chain_errors():
+                self.w3.eth.send_raw_transaction(raw_tx)
+        except ChainError as exc:
+            if "already known" not in str(exc).lower():  # the node holds it: wait for it
+                raise
+        return self.result_of(raw_tx, timeout)
+
+    def result_of(self, raw_tx: bytes, timeout: float = 0) -> TxResult | None:
+        """The signed tx's result if mined (waiting up to `timeout` s), else None; reverts raise."""
+        tx_hash = Web3.keccak(raw_tx)
+        with chain_errors():
+            try:
+                if timeout > 0:
+                    receipt = self.w3.eth.wait_for_transaction_receipt(
+                        tx_hash, timeout=timeout, poll_latency=0.1
+                    )
+                else:
+                    receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+            except (TimeExhausted, TransactionNotFound):
+                return None
+        if receipt["status"] != 1:
+            self._raise_failed(raw_tx, receipt)
+        return TxResult.from_receipt(receipt)
+
+    def _raise_failed(self, raw_tx: bytes, receipt: Any) -> NoReturn:
+        """Replay a mined, reverted tx as a call on its block's state to name the revert."""
+        fields = signed_fields(raw_tx)
+        call: TxParams = {
+            "from": Account.recover_transaction(raw_tx), "to": checksum(fields["to"]),
+            "data": bytes(fields["data"]), "value": Wei(int(fields.get("value", 0))),
+            "gas": int(fields["gas"]),
+        }  # fmt: skip
+        with chain_errors():
+            self.w3.eth.call(call, int(receipt["blockNumber"]))
+        raise TransactionFailed(
+            f"transaction 0x{bytes(receipt['transactionHash']).hex()} failed "
+            f"(gas used {receipt['gasUsed']} of {call['gas']})",
+            tx_hash=bytes(receipt["transactionHash"]),
+        )
 
     def build_open_dispute(self, sender: str, shipment_id: bytes | str) -> TxParams:
         """Unsigned openDispute (buyer or payee, within the dispute window)."""

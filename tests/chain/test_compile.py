@@ -180,6 +180,16 @@ def test_solc_resolution_order(tmp_path: Path) -> None:
         assert found == shim
 
 
+def test_solc_binary_from_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = load_config()
+    monkeypatch.setenv("SOLC_BINARY", str(tmp_path / "env-solc"))
+    assert resolve_solc(config) == (tmp_path / "env-solc").resolve()
+    monkeypatch.setenv("SOLC_BINARY", "")  # empty is unset
+    assert resolve_solc(config) == resolve_solc(config, environ={})
+
+
 def test_generated_error_classes_are_current() -> None:
     # Every custom error of the compiled ABIs has a class; regenerate with
     # `python -m chain._generate_errors` when this fails.

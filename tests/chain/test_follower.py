@@ -1,4 +1,5 @@
-"""The chain follower on a real anvil: roots and escrow state in the store, undone by reorgs."""
+"""The chain follower on a real anvil: roots, escrow state and funded shipments in the store,
+undone by reorgs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+import store
 from chain.follower import ChainFollower
 from chain.settings import FollowSettings
+from chain.transactions import resync_nonces
 from core import eip712
 from store import chain_view
+from store.models import ShipmentStatus
+from store.shipments import set_shipment_status, shipment_by_hex
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.store_factories import make_shipment
 
 MakeTerms = Callable[..., dict[str, Any]]
 
@@ -102,3 +108,94 @@ def test_a_reorg_rolls_the_view_back_to_what_the_chain_says(
     with db_sessions() as session:
         assert chain_view.escrow_view(session, sid) is None
         assert env.escrow.shipment(sid).state.name == "NONE"
+
+
+def stored_shipment(
+    sessions: sessionmaker[Session], terms: eip712.Terms, *, terms_hash: str | None = None
+) -> str:
+    """The platform's record of the shipment (created), under these terms or another hash."""
+    with store.transaction(sessions) as session:
+        shipment = make_shipment(session)
+        shipment.shipment_id = "0x" + terms.shipment_id.hex()
+        shipment.terms_hash = terms_hash or "0x" + eip712.terms_hash(terms).hex()
+        return shipment.shipment_id
+
+
+def status_of(sessions: sessionmaker[Session], shipment_id: str) -> ShipmentStatus:
+    with sessions() as session:
+        shipment = shipment_by_hex(session, shipment_id)
+        assert shipment is not None
+        return shipment.status
+
+
+def test_the_follower_moves_a_funded_shipment_and_a_reorg_moves_it_back(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session], make_terms: MakeTerms
+) -> None:
+    follow = follower(env, db_url, db_sessions)
+    terms, buyer_sig, payee_sig = signed_terms(env, make_terms())
+    other, other_buyer_sig, other_payee_sig = signed_terms(env, make_terms())
+    sid = stored_shipment(db_sessions, terms)
+    # Funded on chain under terms whose hash is not the one the platform's parties signed.
+    foreign = stored_shipment(db_sessions, other, terms_hash="0x" + "ab" * 32)
+    assert follow.run_once().funded == []
+    env.escrow.send_fund(env.buyer, other, other_buyer_sig, other_payee_sig)
+    funding = env.escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig)
+    assert status_of(db_sessions, sid) is ShipmentStatus.CREATED  # the chain alone moves nothing
+
+    report = follow.run_once()
+    assert report.funded == [sid]
+    assert status_of(db_sessions, sid) is ShipmentStatus.FUNDED
+    assert status_of(db_sessions, foreign) is ShipmentStatus.CREATED
+    assert follow.run_once().funded == []  # once
+
+    # A reorg below the funding: the shipment is created again (its terms can fund it anew).
+    funded_at = int(env.w3.eth.get_transaction_receipt(funding.tx_hash)["blockNumber"])
+    depth = int(env.w3.eth.block_number) - funded_at + 1
+    reply = env.w3.provider.make_request("anvil_reorg", [depth, []])  # type: ignore[arg-type]
+    assert "error" not in reply
+    report = follow.run_once()
+    assert report.reorged_from is not None and report.reorged_from <= funded_at
+    assert report.unfunded == [sid]
+    assert status_of(db_sessions, sid) is ShipmentStatus.CREATED
+    with db_sessions() as session:
+        assert chain_view.escrow_view(session, sid) is None
+
+    # A shipment past funded (its carrier shipped) keeps its status through such a reorg.
+    resync_nonces(env.w3)  # the reorg dropped the buyer's transactions
+    env.escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig)
+    assert follow.run_once().funded == [sid]
+    with store.transaction(db_sessions) as session:
+        shipment = shipment_by_hex(session, sid)
+        assert shipment is not None
+        set_shipment_status(session, shipment, ShipmentStatus.SHIPPING)
+    reply = env.w3.provider.make_request("anvil_reorg", [1, []])  # type: ignore[arg-type]
+    assert "error" not in reply
+    report = follow.run_once()
+    assert report.reorged_from is not None and report.unfunded == []
+    assert status_of(db_sessions, sid) is ShipmentStatus.SHIPPING
+    with db_sessions() as session:
+        assert chain_view.escrow_view(session, sid) is None
+
+
+def test_blocks_with_logs_keep_their_time_after_pruning(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session], make_terms: MakeTerms
+) -> None:
+    follow = follower(env, db_url, db_sessions)  # prunes headers 4 x 8 blocks below the tip
+    terms, buyer_sig, payee_sig = signed_terms(env, make_terms())
+    sid = "0x" + terms.shipment_id.hex()
+    funding = env.escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig)
+    follow.run_once()
+    funded_at = int(env.w3.eth.get_transaction_receipt(funding.tx_hash)["blockNumber"])
+    for blocks in (3, 5 * 8):
+        reply = env.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
+        assert "error" not in reply
+        follow.run_once()  # the first pass ends on an empty block: a tip without logs
+    block = env.w3.eth.get_block(funded_at)
+    with db_sessions() as session:
+        assert chain_view.followed_block(session, funded_at + 3) is None  # pruned
+        kept = chain_view.followed_block(session, funded_at)
+        assert kept is not None and kept.hash == "0x" + bytes(block["hash"]).hex()
+        assert kept.parent_hash == "0x" + bytes(block["parentHash"]).hex()
+        [log] = chain_view.chain_logs(session, sid, ["ShipmentFunded"])
+        assert log.block_number == funded_at
+        assert chain_view.log_time(session, log) == int(block["timestamp"])

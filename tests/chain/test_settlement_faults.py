@@ -1,0 +1,454 @@
+"""The settlement worker under faults on a real anvil, SQLite and PostgreSQL.
+
+A worker killed at each step of attesting and of settling, then a fresh worker (its own Web3
+and nonce cache, as a restarted `chaintrace settle` has): exactly one attestation and one
+settlement on chain, the store agrees with the chain, the oracle's nonce advanced once per
+step (no duplicate that reverts), and a further pass sends nothing. An RPC outage (a private
+anvil stopped mid-attestation and across the window's end, restarted with its state) heals by
+itself. A stored attestation dropped from the mempool is sent again unchanged; one priced
+below the base fee is replaced with higher fees after REPLACE_AFTER_BLOCKS blocks. Same delivery
+as tests/chain/test_settlement.py: 15 excursion minutes x 25 bps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.anvil import AnvilNode
+from chain.clients import ShipmentState
+from chain.delivery import split_deposit
+from chain.oracle_tx import OracleTx
+from chain.settings import SettleSettings
+from chain.settlement import SettlementWorker, SettleReport
+from core.eip712 import Terms
+from store.models import ShipmentStatus
+from tests.chain.test_faults_support import Crash, crash_at, mine, rpc
+from tests.utils.anvil import ChainEnv, connect, deploy_env, increase_time
+
+from .test_settlement import fund, make_terms, oracle_nonce, record_shipment, stored
+
+WorkerFactory = Callable[..., SettlementWorker]
+MINUTES = 15
+
+
+@pytest.fixture
+def make_worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) -> WorkerFactory:
+    """Each call is a new `chaintrace settle` process: its own Web3, so its own nonce cache."""
+
+    def make(**overrides: Any) -> SettlementWorker:
+        settings = SettleSettings(
+            chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+            poll_interval=0.02, **overrides,
+        )  # fmt: skip
+        return SettlementWorker(
+            settings, db_sessions, connect(env.node), env.oracle, env.deployment
+        )
+
+    return make
+
+
+def escrow_logs(env: ChainEnv, event: str, shipment_id: str) -> list[Any]:
+    """The escrow's `event` logs for one shipment, oldest first."""
+    return list(
+        getattr(env.escrow.contract.events, event)().get_logs(
+            argument_filters={"shipmentId": bytes.fromhex(shipment_id[2:])}, from_block=0
+        )
+    )
+
+
+def oracle_failures(env: ChainEnv, from_block: int) -> list[str]:
+    """Hashes of the oracle's transactions mined since `from_block` that reverted."""
+    failed = []
+    for number in range(from_block, env.w3.eth.block_number + 1):
+        txs: list[Any] = list(env.w3.eth.get_block(number, full_transactions=True)["transactions"])
+        for tx in txs:
+            receipt = env.w3.eth.get_transaction_receipt(tx["hash"])
+            if tx["from"] == env.oracle.address and receipt["status"] != 1:
+                failed.append("0x" + bytes(receipt["transactionHash"]).hex())
+    return failed
+
+
+def received(env: ChainEnv, sessions: sessionmaker[Session], terms: Terms | None = None) -> str:
+    """A funded shipment, received in the store: its id (0x-hex)."""
+    terms = terms or make_terms(env)
+    fund(env, terms)
+    return record_shipment(env, sessions, terms).shipment_id
+
+
+def assert_attested_once(
+    env: ChainEnv, sessions: sessionmaker[Session], sid: str,
+    state: ShipmentState = ShipmentState.ATTESTED,
+) -> None:  # fmt: skip
+    """One DeliveryAttested with the delivery's minutes; store and escrow agree on the split."""
+    (log,) = escrow_logs(env, "DeliveryAttested", sid)
+    view = env.escrow.shipment(sid)
+    payout, refund = split_deposit(view.amount, MINUTES, 25, 5000)
+    assert log["args"]["excursionMinutes"] == MINUTES
+    assert view.state is state
+    assert (view.payout, view.refund) == (payout, refund)
+    row = stored(sessions, sid)
+    assert row.status is ShipmentStatus.ATTESTED and row.excursion_minutes == MINUTES
+    assert (row.payout_wei, row.refund_wei) == (payout, refund)
+    assert row.attest_tx_hash == "0x" + bytes(log["transactionHash"]).hex()
+
+
+def assert_settled_once(env: ChainEnv, sessions: sessionmaker[Session], sid: str) -> None:
+    """One ShipmentSettled crediting the attestation's split; the store says settled."""
+    (log,) = escrow_logs(env, "ShipmentSettled", sid)
+    view = env.escrow.shipment(sid)
+    payout, refund = split_deposit(view.amount, MINUTES, 25, 5000)
+    assert view.state is ShipmentState.SETTLED
+    assert (log["args"]["payout"], log["args"]["refund"]) == (payout, refund)
+    assert env.escrow.owed(env.payee.address) == payout
+    assert env.escrow.owed(env.buyer.address) == refund
+    row = stored(sessions, sid)
+    assert row.status is ShipmentStatus.SETTLED
+    assert (row.payout_wei, row.refund_wei) == (payout, refund)
+
+
+def doom(worker: SettlementWorker, step: str, sign: str, record: str) -> None:
+    """Make `worker` die at `step` of the action whose client signing call is `sign`."""
+    if step == "before_store":
+        crash_at(worker.escrow, sign)  # nothing signed, stored or broadcast
+    elif step == "before_send":
+        crash_at(worker.escrow, "send_signed")  # signed and stored, nothing broadcast
+    elif step in ("after_send", "after_send_unmined"):
+        crash_at(worker.w3.eth, "wait_for_transaction_receipt")  # broadcast, receipt never read
+    else:
+        crash_at(worker, record)  # receipt in hand, the store not yet written
+
+
+STEPS = ["before_store", "before_send", "after_send", "after_send_unmined", "after_receipt"]
+
+
+def pending_nonce(env: ChainEnv) -> int:
+    """The oracle's nonce counting its transactions in the mempool."""
+    return int(env.w3.eth.get_transaction_count(env.oracle.address, "pending"))
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    """Poll `condition` until true; a generous deadline, not a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def pass_then_mine(env: ChainEnv, worker: SettlementWorker) -> SettleReport:
+    """With automine off: one pass, one block once it has sent something or finished."""
+    sent_before = pending_nonce(env)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(worker.run_once)
+        wait_until(lambda: future.done() or pending_nonce(env) > sent_before, "a send or the end")
+        rpc(env, "evm_mine", [])
+        return future.result(timeout=120)
+
+
+def crash_then_restart(
+    env: ChainEnv, make_worker: WorkerFactory, step: str, sign: str, record: str,
+    left: list[OracleTx | None] | None = None,
+) -> SettleReport:  # fmt: skip
+    """Kill a worker at `step`, then run a fresh one (while the doomed tx is unmined if so).
+
+    `left` receives the oracle tx the dead worker left stored (None if none).
+    """
+    doomed = make_worker()
+    doom(doomed, step, sign, record)
+    if step != "after_send_unmined":
+        with pytest.raises(Crash):
+            doomed.run_once()
+        if left is not None:
+            left.append(doomed.sender.stored())
+        return make_worker().run_once()
+    rpc(env, "evm_setAutomine", [False])  # (re-enabling it mines the mempool at once)
+    try:
+        with pytest.raises(Crash):
+            doomed.run_once()
+        assert pending_nonce(env) == oracle_nonce(env) + 1  # broadcast, not mined
+        return pass_then_mine(env, make_worker())
+    finally:
+        rpc(env, "evm_setAutomine", [True])
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_worker_killed_while_attesting_leaves_one_attestation(
+    env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory, step: str
+) -> None:
+    sid = received(env, db_sessions)
+    start, first_block = oracle_nonce(env), env.w3.eth.block_number + 1
+
+    stored_tx: list[OracleTx | None] = []
+    first = crash_then_restart(
+        env, make_worker, step, "sign_attest", "_record_attestation", stored_tx
+    )
+    # Stored from signing until its receipt is in hand.
+    left_stored = {"before_store": False, "before_send": True, "after_send": True}
+    if step in left_stored:
+        assert (stored_tx[0] is not None) is left_stored.get(step, False)
+    elif step == "after_receipt":
+        assert stored_tx == [None]
+    # Attested afresh if nothing was stored; the stored tx sent again unchanged if it was never
+    # broadcast; else adopted from the chain, or waited on while the doomed tx was unmined
+    # (sending again would revert) and adopted after.
+    if step == "before_store":
+        assert first.attested == [sid] and first.adopted == []
+    elif step == "before_send":
+        assert first.rebroadcast == first.adopted == [sid] and first.attested == []
+        (log,) = escrow_logs(env, "DeliveryAttested", sid)
+        assert stored_tx[0] is not None
+        assert "0x" + bytes(log["transactionHash"]).hex() == stored_tx[0].tx_hash
+    elif step == "after_send_unmined":
+        assert first == SettleReport(waiting=[sid])
+        assert make_worker().run_once().adopted == [sid]
+    else:
+        assert first.adopted == [sid] and first.attested == []
+
+    assert_attested_once(env, db_sessions, sid)
+    assert oracle_failures(env, first_block) == []
+    assert oracle_nonce(env) == start + 1
+    # Inside the dispute window a further pass only waits.
+    assert make_worker().run_once() == SettleReport(waiting=[sid])
+    assert oracle_nonce(env) == start + 1
+    assert make_worker().sender.stored() is None
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_worker_killed_while_settling_leaves_one_settlement(
+    env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory, step: str
+) -> None:
+    sid = received(env, db_sessions)
+    assert make_worker().run_once().attested == [sid]
+    increase_time(env.w3, make_terms(env).dispute_window + 1)
+    start, first_block = oracle_nonce(env), env.w3.eth.block_number + 1
+
+    left: list[OracleTx | None] = []
+    first = crash_then_restart(env, make_worker, step, "sign_settle", "_record_final", left)
+    if step == "before_send":  # the stored settle, sent again unchanged
+        assert first.rebroadcast == [sid] and left[0] is not None
+        (log,) = escrow_logs(env, "ShipmentSettled", sid)
+        assert "0x" + bytes(log["transactionHash"]).hex() == left[0].tx_hash
+    if step == "after_send_unmined":
+        assert first == SettleReport(waiting=[sid])
+        assert make_worker().run_once().settled == [sid]
+    else:
+        assert first.settled == [sid]
+
+    assert_settled_once(env, db_sessions, sid)
+    assert oracle_failures(env, first_block) == []
+    assert oracle_nonce(env) == start + 1
+    assert make_worker().run_once() == SettleReport()
+    assert oracle_nonce(env) == start + 1
+    assert make_worker().sender.stored() is None
+
+
+def attested_by(env: ChainEnv, sid: str) -> str:
+    """The hash of the transaction that attested the shipment (its one DeliveryAttested)."""
+    (log,) = escrow_logs(env, "DeliveryAttested", sid)
+    return "0x" + bytes(log["transactionHash"]).hex()
+
+
+def test_an_attestation_priced_below_the_base_fee_is_replaced_with_higher_fees(
+    env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory
+) -> None:
+    sid = received(env, db_sessions)
+    start, first_block = oracle_nonce(env), env.w3.eth.block_number + 1
+    worker = make_worker(replace_after_blocks=3, receipt_timeout=0.5)
+    base_fee = int(env.w3.eth.get_block("latest")["baseFeePerGas"])
+    rpc(env, "evm_setAutomine", [False])
+    try:
+        # Sent and stored; the pass waits receipt_timeout for a block that does not come.
+        assert worker.run_once() == SettleReport(waiting=[sid])
+        sent = worker.sender.stored()
+        assert sent is not None and (sent.action, sent.shipment_id) == ("attest", sid)
+        assert sent.nonce == start and pending_nonce(env) == start + 1
+        # The base fee jumps above the tx's max fee: the next block leaves it out, and the
+        # node drops it; sent again, it is refused for its fee until it is replaced.
+        rpc(env, "anvil_setNextBlockBaseFeePerGas", [hex(sent.fees["maxFeePerGas"] * 4)])
+        mine(env)
+        assert pending_nonce(env) == oracle_nonce(env) == start
+        waits = 0
+        while (report := worker.run_once()).replaced == []:
+            assert report == SettleReport(waiting=[sid])  # nothing else sent meanwhile
+            assert worker.sender.stored() == sent
+            waits += 1
+            assert waits < 3, "not replaced after replace_after_blocks blocks"
+            mine(env)
+        assert report == SettleReport(waiting=[sid], replaced=[sid])
+        assert env.w3.eth.block_number - sent.block == 3  # replace_after_blocks, not before
+
+        bumped = worker.sender.stored()
+        assert bumped is not None and bumped.nonce == sent.nonce
+        assert bumped.tx_hash != sent.tx_hash
+        assert bumped.hashes == (sent.tx_hash, bumped.tx_hash)
+        for fee in ("maxFeePerGas", "maxPriorityFeePerGas"):
+            assert bumped.fees[fee] * 8 >= sent.fees[fee] * 9  # at least +12.5 %
+        mine(env)
+        # Mined: the record is cleared and the attestation adopted from the chain.
+        assert worker.run_once().adopted == [sid]
+    finally:
+        rpc(env, "evm_setAutomine", [True])
+        # evm_revert after the test does not undo the base fee anvil prices the next block at.
+        rpc(env, "anvil_setNextBlockBaseFeePerGas", [hex(base_fee)])
+    assert attested_by(env, sid) == bumped.tx_hash
+    assert_attested_once(env, db_sessions, sid)
+    assert oracle_nonce(env) == start + 1 and oracle_failures(env, first_block) == []
+    assert worker.sender.stored() is None
+    assert make_worker().run_once() == SettleReport(waiting=[sid])
+    assert oracle_nonce(env) == start + 1
+
+
+def test_a_dropped_attestation_is_sent_again_unchanged(
+    env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory
+) -> None:
+    sid = received(env, db_sessions)
+    start, first_block = oracle_nonce(env), env.w3.eth.block_number + 1
+    worker = make_worker(receipt_timeout=0.5)
+    rpc(env, "evm_setAutomine", [False])
+    try:
+        assert worker.run_once() == SettleReport(waiting=[sid])
+        sent = worker.sender.stored()
+        assert sent is not None
+        rpc(env, "anvil_dropTransaction", [sent.tx_hash])
+        assert pending_nonce(env) == start  # the node forgot it
+        # A restarted worker finds the stored tx missing from the node: the same bytes again.
+        again = make_worker(receipt_timeout=0.5)
+        assert again.run_once() == SettleReport(waiting=[sid], rebroadcast=[sid])
+        assert again.sender.stored() == sent
+        assert env.w3.eth.get_transaction(sent.tx_hash)["nonce"] == start  # type: ignore[arg-type]
+        # In the mempool now: waited on, not sent a third time.
+        assert again.run_once() == SettleReport(waiting=[sid])
+        mine(env)
+        assert again.run_once().adopted == [sid]
+    finally:
+        rpc(env, "evm_setAutomine", [True])
+    assert attested_by(env, sid) == sent.tx_hash
+    assert_attested_once(env, db_sessions, sid)
+    assert oracle_nonce(env) == start + 1 and oracle_failures(env, first_block) == []
+    assert again.sender.stored() is None
+
+
+def test_a_dropped_settle_that_would_now_revert_is_not_sent_again(
+    env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory
+) -> None:
+    sid = received(env, db_sessions)
+    assert make_worker().run_once().attested == [sid]
+    increase_time(env.w3, make_terms(env).dispute_window + 1)
+    start, first_block = oracle_nonce(env), env.w3.eth.block_number + 1
+    worker = make_worker(receipt_timeout=0.5)
+    rpc(env, "evm_setAutomine", [False])
+    try:
+        assert worker.run_once() == SettleReport(waiting=[sid])
+        sent = worker.sender.stored()
+        assert sent is not None and sent.action == "settle"
+        rpc(env, "anvil_dropTransaction", [sent.tx_hash])
+    finally:
+        rpc(env, "evm_setAutomine", [True])
+    env.escrow.send_settle(env.payee, sid)  # the payee settles while the worker's is gone
+    # Sending the stored settle again would revert: it is forgotten and the chain recorded.
+    assert worker.run_once().settled == [sid]
+    assert_settled_once(env, db_sessions, sid)
+    assert worker.sender.stored() is None
+    assert oracle_nonce(env) == start and oracle_failures(env, first_block) == []
+
+
+def counted_passes(worker: SettlementWorker) -> list[SettleReport | BaseException]:
+    """Make `worker` record each pass's report (or exception) in the returned list."""
+    outcomes: list[SettleReport | BaseException] = []
+    run_once = worker.run_once
+
+    def counted() -> SettleReport:
+        try:
+            report = run_once()
+        except Exception as exc:  # run() logs it and polls again; the test looks at it
+            outcomes.append(exc)
+            raise
+        outcomes.append(report)
+        return report
+
+    setattr(worker, "run_once", counted)  # noqa: B010 (an instance attribute: this worker only)
+    return outcomes
+
+
+def test_an_rpc_outage_mid_settlement_heals_by_itself(
+    tmp_path: Path, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    state = tmp_path / "anvil-state.json"
+    nodes = [AnvilNode.start(state_path=state, log_path=tmp_path / "anvil-0.log")]
+    port = urlparse(nodes[0].rpc_url).port
+
+    def restart() -> ChainEnv:
+        nodes.append(AnvilNode.start(port=port, state_path=state, log_path=tmp_path / "anvil.log"))
+        return replace(env, node=nodes[-1], w3=connect(nodes[-1]))
+
+    try:
+        env = deploy_env(nodes[0])
+        sid = received(env, db_sessions)
+        start = oracle_nonce(env)
+        settings = SettleSettings(
+            chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+            poll_interval=0.05,
+        )  # fmt: skip
+        # The `chaintrace settle` process: run() in a thread, through both outages.
+        worker = SettlementWorker(
+            settings, db_sessions, connect(env.node), env.oracle, env.deployment
+        )
+        passes = counted_passes(worker)
+        # The node goes down right after the attestation is broadcast, before its receipt.
+        went_down = threading.Event()
+        receipt = worker.w3.eth.wait_for_transaction_receipt
+
+        def node_dies_first(*args: Any, **kwargs: Any) -> Any:
+            if not went_down.is_set():
+                went_down.set()
+                nodes[-1].stop()  # anvil writes its state (with the attestation) on SIGTERM
+            return receipt(*args, **kwargs)
+
+        setattr(worker.w3.eth, "wait_for_transaction_receipt", node_dies_first)  # noqa: B010
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        try:
+            wait_until(went_down.is_set, "the attestation to be sent")
+            seen = len(passes)
+            wait_until(lambda: len(passes) >= seen + 3, "passes during the outage")
+            # An outage is no refusal and no crash: passes end quietly, the store is unchanged.
+            assert all(isinstance(p, SettleReport) and not p.refused for p in passes)
+            assert stored(db_sessions, sid).status is ShipmentStatus.RECEIVED
+
+            env = restart()
+            # The pass's report is listed after run_once returns, later than its store write:
+            # wait for the report, not the status, or a loaded machine sees one without the other.
+            wait_until(
+                lambda: any(isinstance(p, SettleReport) and p.adopted == [sid] for p in passes),
+                "a pass to adopt the attestation",
+            )
+            assert stored(db_sessions, sid).status is ShipmentStatus.ATTESTED
+            assert_attested_once(env, db_sessions, sid)
+
+            # Down again across the end of the dispute window.
+            nodes[-1].stop()
+            seen = len(passes)
+            wait_until(lambda: len(passes) >= seen + 3, "passes during the second outage")
+            env = restart()
+            increase_time(env.w3, make_terms(env).dispute_window + 1)
+            wait_until(lambda: stored(db_sessions, sid).status is ShipmentStatus.SETTLED, "settle")
+        finally:
+            worker.stop()
+            thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert_settled_once(env, db_sessions, sid)
+        # One attestation and one settle, none lost or repeated across the outages.
+        assert oracle_nonce(env) == start + 2 and oracle_failures(env, 0) == []
+        assert all(isinstance(p, SettleReport) and not p.refused for p in passes)
+    finally:
+        nodes[-1].stop()

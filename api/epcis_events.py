@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.epcis import EpcisError
+from core.epcis.extension import event_context
 
-EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-# Namespace of chaintrace's own extension fields (a name, never fetched).
-CT_NAMESPACE = "https://chaintrace.dev/ns/epcis#"
 CT_GEO = "ct:geo"
 SHIPMENT_URN = "urn:chaintrace:shipment:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,7 +66,7 @@ def short_biz_step(value: object) -> str | None:
 
 def _base(event_time: datetime, epcs: Sequence[str], action: str, biz_step: str) -> dict[str, Any]:
     return {
-        "@context": [EPCIS_CONTEXT, {"ct": CT_NAMESPACE}],
+        "@context": event_context(),
         "type": "ObjectEvent",
         "eventTime": iso_ms(event_time),
         "eventTimeZoneOffset": "+00:00",

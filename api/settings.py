@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+
+from store.settings_base import ProcessSettings
 
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(ProcessSettings):
     """Environment of the API; the API never holds a private key, so none is read here."""
 
-    # hide_input_in_errors: DATABASE_URL may carry a password; never echo it.
-    model_config = SettingsConfigDict(
-        extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
-    )
+    required_outside_dev: ClassVar[tuple[str, ...]] = ("database_url", "public_base_url")
 
-    # CHAINTRACE_DEV: embedded defaults are allowed only then.
-    chaintrace_dev: bool = False
-    database_url: str | None = None
     # Optional even outside dev mode: without a chain the API still serves the store's data,
     # and the endpoints that need the chain answer 503.
     chain_rpc_url: str | None = None
@@ -34,11 +29,6 @@ class ApiSettings(BaseSettings):
     api_port: int = Field(default=8000, ge=0, le=65_535)
     # How long a commissioning draft waits for the brand's signature before answering 410 Gone.
     commissioning_draft_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=365 * 24 * 3600)
-
-    @property
-    def dev(self) -> bool:
-        """Whether the process runs in dev mode (CHAINTRACE_DEV)."""
-        return self.chaintrace_dev
 
     @property
     def commissioning_draft_ttl(self) -> timedelta:
@@ -63,18 +53,3 @@ class ApiSettings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("PUBLIC_BASE_URL must not carry a query or fragment")
         return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _required_outside_dev(self) -> Self:
-        if not self.chaintrace_dev:
-            missing = [
-                name
-                for name, value in (
-                    ("DATABASE_URL", self.database_url),
-                    ("PUBLIC_BASE_URL", self.public_base_url),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"{', '.join(missing)} must be set outside dev mode")
-        return self

@@ -1,5 +1,8 @@
 """Disputes: a party's unsigned openDispute / submitEvidence and the arbiter's resolveDispute.
 
+The dispute's state (GET) is the chain follower's view in the store; the transaction builders
+read the chain itself, as building needs the escrow's current record.
+
 Every transaction is simulated (eth_call from the user's wallet) before it is returned, so a
 call the escrow would refuse answers 409/422 with the contract's reason instead of a wallet's
 failed transaction. Evidence is built from the stored reading: its fields and device signature,
@@ -21,22 +24,24 @@ from web3.types import TxParams
 from api.chain_access import shipment_escrow
 from api.deps import ChainDep, CurrentPrincipal, SessionDep, wallet_of
 from api.errors import ApiError, Conflict, FieldError, Forbidden, NotFound
+from api.escrow_view import arbiter, as_of, evidence, followed
 from api.schemas.common import UnsignedTx
-from api.schemas.disputes import DisputePublic, EvidenceIn, EvidencePublic, ResolutionIn
+from api.schemas.disputes import DisputePublic, EvidenceIn, ResolutionIn
 from api.shipment_store import is_party, shipment_for_write, terms_of, visible_shipment
 from api.signing import trace_anchor_domain
-from api.state import ChainAccess
 from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
-from chain.delivery import DeliveryError, delivery_facts, verified_terms
+from chain.delivery import (
+    DeliveryError,
+    delivery_facts,
+    reading_of,
+    verified_digest,
+    verified_terms,
+)
 from chain.errors import ContractRevert
-from chain.transactions import chain_errors
-from core.eip712 import Domain, Reading, reading_digest
-from core.errors import CoreValueError
+from core.eip712 import Domain
 from core.evidence import evidence_leaf, evidence_root, evidence_tree
-from core.signature import recover_digest
 from store.models import Principal, Shipment
 from store.models import Reading as ReadingRow
-from store.queries import readings_for_shipment
 
 router = APIRouter(prefix="/shipments/{shipment_id}/dispute", tags=["disputes"])
 
@@ -140,55 +145,20 @@ def _view(escrow: ShipmentEscrowClient, shipment: Shipment) -> ShipmentView:
 # ---------------------------------------------------------------- evidence
 
 
-def _verified_digest(row: ReadingRow, domain: Domain) -> bytes | None:
-    """The reading's digest if it recomputes from its fields and its device signed it."""
-    try:
-        digest = reading_digest(_reading_of(row), domain)
-        if digest != bytes(row.digest):
-            return None
-        if recover_digest(digest, bytes(row.signature)).lower() != row.device_address.lower():
-            return None
-    except CoreValueError:
-        return None
-    return digest
-
-
-def _reading_of(row: ReadingRow) -> Reading:
-    return Reading(
-        device=row.device_address,
-        seq=row.seq,
-        taken_at_ms=row.taken_at_ms,
-        temperature_centi_c=row.temperature_centi_c,
-        humidity_centi_pct=row.humidity_centi_pct,
-        shock_milli_g=row.shock_milli_g,
-        lat_e7=row.lat_e7,
-        lon_e7=row.lon_e7,
-    )
-
-
 def evidence_digests(
     session: Session, shipment: Shipment, view: ShipmentView, domain: Domain
 ) -> list[bytes]:
     """The reading digests of the attested evidence, as chain.delivery selects them.
 
-    The shipment window (shipping..receiving) comes from chain.delivery.delivery_facts; the
-    readings are the shipment's devices' verified readings inside it. A set whose root is not
+    chain.delivery.delivery_facts selects them: the shipment's devices' verified readings
+    inside its window (shipping..receiving). A set whose root is not
     the escrow's evidenceRoot is refused (409): a proof from it would not verify.
     """
     try:
         facts = delivery_facts(session, shipment, verified_terms(shipment, view.terms_hash), domain)
     except DeliveryError as exc:
         raise Conflict(f"the shipment's evidence cannot be rebuilt: {exc}") from None
-    allowed = {device.address.lower() for device in shipment.devices}
-    digests = []
-    for row in readings_for_shipment(
-        session, shipment.id, since_ms=facts.shipped_at_ms, until_ms=facts.delivered_at_ms + 1
-    ):
-        if allowed and row.device_address.lower() not in allowed:
-            continue
-        digest = _verified_digest(row, domain)
-        if digest is not None:
-            digests.append(digest)
+    digests = list(facts.evidence)
     if evidence_root(digests) != view.evidence_root:
         raise Conflict(
             "the stored readings do not reproduce the attested evidence root "
@@ -214,48 +184,36 @@ def _evidence_row(session: Session, shipment: Shipment, body: EvidenceIn) -> Rea
 
 
 @router.get("", response_model=DisputePublic)
-def dispute(
-    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
-) -> DisputePublic:
-    """The escrow's dispute state and the evidence put on record so far."""
+def dispute(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) -> DisputePublic:
+    """The escrow's dispute state and the evidence on record, as the chain follower read them."""
+    at = as_of(session)  # first: state and evidence read below include every block up to it
     shipment = _shipment_for(session, principal, shipment_id)
-    escrow = shipment_escrow(chain)
-    view = _view(escrow, shipment)
+    f = followed(session, shipment, at)
+    if f is None:
+        raise Conflict("the chain follower has not read any block yet; ask again shortly")
+    view = f.view
+    if view is None:
+        raise Conflict(f"the escrow holds no deposit for this shipment as of block {f.as_of.block}")
+    terms = f.terms
+    attested_at, disputed_at = f.attested_at(session), f.disputed_at(session)
     return DisputePublic(
-        state=view.state.name.lower(),
-        arbiter=None if view.arbiter == _ZERO else view.arbiter,
-        evidence_root=None if not view.attested_at else "0x" + view.evidence_root.hex(),
-        amount_wei=str(view.amount),
-        payout_wei=str(view.payout),
-        refund_wei=str(view.refund),
-        dispute_window_ends_at=view.dispute_ends_at,
-        disputed_at=view.disputed_at or None,
-        dispute_times_out_at=view.dispute_times_out_at,
-        evidence=_evidence_logs(escrow, chain, shipment),
+        state=view.state,
+        as_of_block=f.as_of.block,
+        as_of_time=f.as_of.time,
+        arbiter=arbiter(f),
+        evidence_root=view.evidence_root,
+        amount_wei=str(view.amount or 0),
+        payout_wei=str(view.payout or 0),
+        refund_wei=str(view.refund or 0),
+        dispute_window_ends_at=None
+        if attested_at is None or terms is None
+        else attested_at + terms.dispute_window,
+        disputed_at=disputed_at,
+        dispute_times_out_at=None
+        if disputed_at is None or terms is None
+        else disputed_at + terms.dispute_timeout,
+        evidence=evidence(session, shipment),
     )
-
-
-def _evidence_logs(
-    escrow: ShipmentEscrowClient, chain: ChainAccess, shipment: Shipment
-) -> list[EvidencePublic]:
-    with chain_errors():
-        logs = escrow.contract.events.EvidenceSubmitted().get_logs(
-            argument_filters={"shipmentId": bytes.fromhex(shipment.shipment_id[2:])},
-            from_block=chain.deployment().shipment_escrow_block,
-            to_block="latest",
-        )
-    return [
-        EvidencePublic(
-            submitter=log["args"]["submitter"],
-            reading_digest="0x" + bytes(log["args"]["readingDigest"]).hex(),
-            device=log["args"]["device"],
-            seq=int(log["args"]["seq"]),
-            taken_at_ms=int(log["args"]["takenAtMs"]),
-            temperature_centi_c=int(log["args"]["temperatureCentiC"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-        )
-        for log in logs
-    ]
 
 
 @router.get("/open-tx", response_model=UnsignedTx)
@@ -289,14 +247,14 @@ def evidence_tx(
         raise Conflict("the shipment is not attested yet: there is no evidence root")
     domain = trace_anchor_domain(chain)
     row = _evidence_row(session, shipment, body)
-    digest = _verified_digest(row, domain)
+    digest = verified_digest(row, domain)
     if digest is None:
         raise FieldError(["body"], "the stored reading's signature or digest does not verify")
     digests = evidence_digests(session, shipment, view, domain)
     if digest not in digests:
         raise Conflict("this reading is outside the shipment window the oracle attested")
     proof = evidence_tree(digests).proof(evidence_leaf(digest))
-    reading, signature = _reading_of(row), bytes(row.signature)
+    reading, signature = reading_of(row), bytes(row.signature)
     tx = _checked(
         escrow,
         lambda: escrow.build_submit_evidence(

@@ -12,7 +12,8 @@ from sqlalchemy import or_, select
 from api.catalog import gtin14, serial_value
 from api.chain_access import shipment_escrow
 from api.deps import BuyerPrincipal, ChainDep, CurrentPrincipal, SessionDep, wallet_of
-from api.errors import ApiError, Conflict, FieldError, Forbidden
+from api.errors import Conflict, FieldError, Forbidden
+from api.escrow_view import as_of, escrow_public, followed, followed_many
 from api.schemas.common import SignatureIn, TypedData, UnsignedTx
 from api.schemas.shipments import (
     EscrowPublic,
@@ -35,14 +36,11 @@ from api.shipment_store import (
 )
 from api.signing import recover_signer, shipment_escrow_domain
 from api.state import ChainAccess
-from chain.clients import ShipmentState
-from chain.errors import ChainError
 from chain.transactions import chain_errors
 from core.eip712 import Terms, terms_hash, typed_data
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
 from store.models.shipments import shipment_items
 from store.queries import find_item
-from store.shipments import set_shipment_status
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 
@@ -61,30 +59,6 @@ _ERC20_ALLOWANCE_ABI = [
 def _party(principal: Principal) -> PartyPublic:
     return PartyPublic(
         id=principal.id, name=principal.name, wallet_address=principal.wallet_address
-    )
-
-
-def _escrow(session: SessionDep, chain: ChainAccess, shipment: Shipment) -> EscrowPublic | None:
-    """The escrow's record (None without a usable chain); moves created -> funded when funded."""
-    if not chain.configured:
-        return None
-    try:
-        view = shipment_escrow(chain).shipment(shipment.shipment_id)
-    except (ChainError, ApiError):
-        return None
-    if view.state is not ShipmentState.NONE and shipment.status is ShipmentStatus.CREATED:
-        set_shipment_status(session, shipment, ShipmentStatus.FUNDED)
-        session.commit()
-    return EscrowPublic(
-        state=view.state.name.lower(),
-        terms_hash_matches=view.state is ShipmentState.NONE
-        or "0x" + view.terms_hash.hex() == shipment.terms_hash,
-        amount_wei=str(view.amount),
-        payout_wei=str(view.payout),
-        refund_wei=str(view.refund),
-        attested_at=view.attested_at or None,
-        dispute_ends_at=view.dispute_ends_at,
-        refundable_at=None if view.state is ShipmentState.NONE else view.refundable_at,
     )
 
 
@@ -223,6 +197,7 @@ def create(
 @router.get("", response_model=list[ShipmentPublic])
 def list_own(session: SessionDep, principal: CurrentPrincipal) -> list[ShipmentPublic]:
     """The shipments the caller carries or receives (all of them for admin and auditor)."""
+    at = as_of(session)  # first: the statuses read below include every block up to it
     stmt = select(Shipment).order_by(Shipment.id)
     if principal.role not in (Role.ADMIN, Role.AUDITOR):
         stmt = stmt.where(
@@ -231,16 +206,21 @@ def list_own(session: SessionDep, principal: CurrentPrincipal) -> list[ShipmentP
                 Shipment.consignee_principal_id == principal.id,
             )
         )
-    return [shipment_public(session, s) for s in session.scalars(stmt)]
+    shipments = list(session.scalars(stmt))
+    escrows = followed_many(session, shipments, at)
+    return [
+        shipment_public(session, s, escrow_public(session, escrows.get(s.shipment_id)))
+        for s in shipments
+    ]
 
 
 @router.get("/{shipment_id}", response_model=ShipmentPublic)
-def get(
-    shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
-) -> ShipmentPublic:
-    """A shipment: status, terms, signatures, and the escrow's state when a chain is configured."""
+def get(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) -> ShipmentPublic:
+    """A shipment: status, terms, signatures, and the escrow as the chain follower read it."""
+    at = as_of(session)  # first: the status read below includes every block up to it
     shipment = visible_shipment(session, principal, shipment_id)
-    return shipment_public(session, shipment, _escrow(session, chain, shipment))
+    escrow = escrow_public(session, followed(session, shipment, at))
+    return shipment_public(session, shipment, escrow)
 
 
 @router.get("/{shipment_id}/typed-data", response_model=TypedData)

@@ -32,12 +32,19 @@ class EvidencePublic(ApiModel):
     taken_at_ms: int
     temperature_centi_c: int
     tx_hash: str
+    block_number: int
 
 
 class DisputePublic(ApiModel):
-    """The escrow's dispute state of a shipment, with the times that bound each step."""
+    """The escrow's dispute state of a shipment as the chain follower has read it, with the
+    times that bound each step."""
 
     state: str
+    as_of_block: int = Field(
+        description="The highest block the follower had read: state and evidence include "
+        "every block up to it"
+    )
+    as_of_time: int | None = Field(description="Unix seconds: the timestamp of asOfBlock")
     arbiter: str | None
     evidence_root: str | None
     amount_wei: str

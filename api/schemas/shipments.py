@@ -88,9 +88,19 @@ class PartyPublic(ApiModel):
 
 
 class EscrowPublic(ApiModel):
-    """The escrow's record of the shipment, read from the chain."""
+    """The escrow's record of the shipment as the platform's chain follower has read it."""
 
-    state: str
+    state: str = Field(
+        description="none (no deposit seen up to asOfBlock), funded, attested, disputed, "
+        "resolved, settled or refunded"
+    )
+    as_of_block: int = Field(
+        description="The highest block the follower had read: the state includes every block "
+        "up to it (a reorg the follower has not seen yet may still change it)"
+    )
+    as_of_time: int | None = Field(description="Unix seconds: the timestamp of asOfBlock")
+    changed_at_block: int | None = Field(description="The block of the state's last change")
+    tx_hash: str | None = Field(description="The transaction of the state's last change")
     terms_hash_matches: bool
     amount_wei: str
     payout_wei: str
@@ -121,7 +131,9 @@ class ShipmentPublic(ApiModel):
     excursion_minutes: int | None
     payout_wei: str | None
     refund_wei: str | None
-    escrow: EscrowPublic | None = None
+    escrow: EscrowPublic | None = Field(
+        default=None, description="Null until the platform's chain follower has read a block"
+    )
 
 
 class FundingTx(ApiModel):

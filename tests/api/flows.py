@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,9 +11,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
+from chain.follower import ChainFollower, FollowReport
+from chain.settings import FollowSettings
 from core.gs1 import check_digit
+from store.db import session_factory
 from tests.utils.anvil import ChainEnv, latest_timestamp
 
 PUBLIC_BASE_URL = "https://id.example.test"
@@ -131,6 +136,53 @@ class Api:
         }
         terms.update(overrides)
         return terms
+
+
+def follow(api: Api) -> FollowReport:
+    """Run the chain follower, as `chaintrace anchor` does, until it has read the chain's head.
+
+    One report for all passes: the first reorg seen, every log and status move.
+    """
+    chain = api.chain
+    assert chain is not None
+    settings = FollowSettings(
+        chaintrace_dev=True,
+        database_url=api.engine.url.render_as_string(hide_password=False),
+        follow_reorg_depth=16,
+    )
+    follower = ChainFollower(settings, session_factory(api.engine), chain.w3, chain.deployment)
+    head = int(chain.w3.eth.block_number)
+    total = FollowReport()
+    while True:
+        report = follower.run_once()
+        total.logs += report.logs
+        total.funded += report.funded
+        total.unfunded += report.unfunded
+        if total.reorged_from is None:
+            total.reorged_from = report.reorged_from
+        if report.to_block is not None:
+            total.to_block = report.to_block
+        if report.to_block is None or report.to_block >= head:
+            return total
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
+
+
+@contextmanager
+def sql_writes(engine: Engine) -> Iterator[list[str]]:
+    """The INSERT/UPDATE/DELETE statements sent on `engine` inside the block (committed or not)."""
+    seen: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in _WRITES:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
 
 
 @dataclass

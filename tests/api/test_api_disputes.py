@@ -18,7 +18,7 @@ from store.db import session_factory, transaction
 from store.models import Shipment
 from store.queries import shipment_events
 from store.readings import insert_readings
-from tests.api.flows import Api, World, auth, ok, sign_typed
+from tests.api.flows import Api, World, auth, follow, ok, sign_typed
 from tests.utils.anvil import latest_timestamp
 
 TEMPS = (500, 1200, 650)  # centi-degC: the second reading is outside the 2..8 degC band
@@ -115,6 +115,7 @@ def _attested(world: World) -> Disputed:
     )
     signature = sign(attestation, escrow.domain(), bytes(chain.oracle.key))
     escrow.send_attest(chain.oracle, attestation, signature)
+    follow(api)  # as the anchoring process does: the API shows what the follower read
     return Disputed(world, sid, arbiter_key, arbiter, readings)
 
 
@@ -137,7 +138,12 @@ def test_party_opens_payee_proves_arbiter_resolves(attested: Disputed) -> None:
     base = f"/shipments/{sid}/dispute"
     shown = ok(api.client.get(base, headers=auth(world.buyer_key)))
     assert shown["state"] == "attested" and shown["arbiter"] == attested.arbiter.address
-    assert shown["evidence"] == []
+    assert shown["evidence"] == [] and shown["disputedAt"] is None
+    on_chain = chain.escrow.shipment(sid)
+    assert shown["evidenceRoot"] == "0x" + on_chain.evidence_root.hex()
+    assert shown["disputeWindowEndsAt"] == on_chain.dispute_ends_at  # the attest block's time
+    assert (shown["payoutWei"], shown["refundWei"]) == (str(on_chain.payout), str(on_chain.refund))
+    assert shown["asOfBlock"] == chain.w3.eth.block_number
 
     opened = ok(api.client.get(f"{base}/open-tx", headers=auth(world.buyer_key)))
     assert opened["tx"]["from"] == chain.buyer.address
@@ -149,14 +155,22 @@ def test_party_opens_payee_proves_arbiter_resolves(attested: Disputed) -> None:
     body = {"device": out_of_band.device, "seq": out_of_band.seq}
     built = ok(api.client.post(f"{base}/evidence-tx", json=body, headers=auth(world.carrier_key)))
     assert built["tx"]["from"] == chain.payee.address
-    _send(api, chain.payee, built["tx"])
+    receipt = _send(api, chain.payee, built["tx"])
+    stale = ok(api.client.get(base, headers=auth(world.carrier_key)))
+    assert stale == shown  # the follower has not read the dispute yet
+    follow(api)
     shown = ok(api.client.get(base, headers=auth(world.carrier_key)))
-    assert shown["state"] == "disputed" and shown["disputeTimesOutAt"] is not None
+    on_chain = chain.escrow.shipment(sid)
+    assert shown["state"] == "disputed" and shown["asOfBlock"] >= receipt["blockNumber"]
+    assert shown["disputedAt"] == on_chain.disputed_at
+    assert shown["disputeTimesOutAt"] == on_chain.dispute_times_out_at
     [evidence] = shown["evidence"]
     digest = reading_digest(out_of_band, chain.anchor.domain())
     assert evidence["readingDigest"] == "0x" + digest.hex()
     assert evidence["submitter"] == chain.payee.address
     assert evidence["temperatureCentiC"] == 1200 and evidence["seq"] == out_of_band.seq
+    assert evidence["txHash"] == "0x" + bytes(receipt["transactionHash"]).hex()
+    assert evidence["blockNumber"] == receipt["blockNumber"]
 
     # Only the arbiter resolves; its split lands in the escrow's books.
     refused = api.client.post(
@@ -177,6 +191,12 @@ def test_party_opens_payee_proves_arbiter_resolves(attested: Disputed) -> None:
     assert view.state is ShipmentState.SETTLED
     assert (view.payout, view.refund) == (payout, amount - payout)
     assert chain.escrow.owed(chain.payee.address) == payout
+    follow(api)
+    shown = ok(api.client.get(base, headers=auth(attested.arbiter_key)))
+    assert shown["state"] == "settled"
+    assert (shown["payoutWei"], shown["refundWei"]) == (str(payout), str(amount - payout))
+    escrow = ok(api.client.get(f"/shipments/{sid}", headers=auth(world.buyer_key)))["escrow"]
+    assert (escrow["state"], escrow["payoutWei"]) == ("settled", str(payout))
 
     # Settled: building another dispute transaction names the contract's reason.
     again = api.client.get(f"{base}/open-tx", headers=auth(world.carrier_key))

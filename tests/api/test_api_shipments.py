@@ -17,7 +17,7 @@ from chain.transactions import sender_for
 from core.gs1 import normalize_gtin
 from store.models import Shipment
 from store.queries import find_item
-from tests.api.flows import World, auth, ok, sign_typed
+from tests.api.flows import World, auth, follow, ok, sign_typed, sql_writes
 from tests.chain.test_escrow_tokens import _deploy
 from tests.chain.test_escrow_tokens import token_artifacts as token_artifacts  # the fixture
 from tests.utils.anvil import ChainEnv
@@ -30,6 +30,7 @@ def _sign_terms(world: World, account: LocalAccount, key: str) -> dict[str, Any]
 
 
 def _fund(world: World) -> dict[str, Any]:
+    """The buyer funds with the API's unsigned transaction; the tx plus its block and hash."""
     chain = world.api.chain
     assert chain is not None
     built = ok(
@@ -44,7 +45,16 @@ def _fund(world: World) -> dict[str, Any]:
         w3.eth.send_raw_transaction(signed.raw_transaction)
     )
     assert receipt["status"] == 1
-    return dict(tx)
+    return {
+        **tx,
+        "blockNumber": int(receipt["blockNumber"]),
+        "hash": "0x" + bytes(receipt["transactionHash"]).hex(),
+    }
+
+
+def _shown(world: World, key: str | None = None) -> dict[str, Any]:
+    url = f"/shipments/{world.shipment_id}"
+    return dict(ok(world.api.client.get(url, headers=auth(key or world.buyer_key))))
 
 
 def test_terms_typed_data_matches_the_deployed_escrow(world: World) -> None:
@@ -93,12 +103,25 @@ def test_both_signatures_then_funding_tx_funds_the_escrow(world: World) -> None:
     assert tx["from"] == chain.buyer.address and tx["value"] == 10**18
     view = chain.escrow.shipment(world.shipment_id)
     assert view.state is ShipmentState.FUNDED and view.amount == 10**18
-    shown = ok(
-        world.api.client.get(f"/shipments/{world.shipment_id}", headers=auth(world.buyer_key))
-    )
+    # The API shows what the follower read: before its first pass, no escrow at all.
+    shown = _shown(world)
+    assert shown["status"] == "created" and shown["escrow"] is None
+    report = follow(world.api)
+    assert report.funded == [world.shipment_id]
+    shown = _shown(world)
     assert shown["status"] == "funded"
-    assert shown["escrow"]["state"] == "funded" and shown["escrow"]["termsHashMatches"]
-    assert shown["escrow"]["amountWei"] == str(10**18)
+    escrow = shown["escrow"]
+    assert escrow["state"] == "funded" and escrow["termsHashMatches"]
+    assert escrow["amountWei"] == str(10**18) and escrow["payoutWei"] == "0"
+    assert (escrow["changedAtBlock"], escrow["txHash"]) == (tx["blockNumber"], tx["hash"])
+    head = chain.w3.eth.get_block("latest")
+    assert (escrow["asOfBlock"], escrow["asOfTime"]) == (head["number"], head["timestamp"])
+    terms = world.typed_data["message"]
+    assert escrow["refundableAt"] == int(terms["deadline"]) + int(terms["refundGrace"]) + 1
+    assert escrow["refundableAt"] == view.refundable_at
+    assert escrow["attestedAt"] is None and escrow["disputeEndsAt"] is None
+    listed = ok(world.api.client.get("/shipments", headers=auth(world.carrier_key)))
+    assert [s["escrow"] for s in listed] == [escrow]
     # Funded once: building the transaction again names the contract's reason, not hex.
     again = world.api.client.get(
         f"/shipments/{world.shipment_id}/funding-tx", headers=auth(world.buyer_key)
@@ -106,6 +129,86 @@ def test_both_signatures_then_funding_tx_funds_the_escrow(world: World) -> None:
     assert again.status_code == 409
     assert again.json()["error"] == "EscrowShipmentExists"
     assert again.json()["detail"] == "the contract refused: this shipment is already funded"
+
+
+def _sign_both(world: World) -> None:
+    chain = world.api.chain
+    assert chain is not None
+    _sign_terms(world, chain.buyer, world.buyer_key)
+    _sign_terms(world, chain.payee, world.carrier_key)
+
+
+def test_a_get_writes_nothing_and_shows_the_followed_block(world: World) -> None:
+    api, sid = world.api, world.shipment_id
+    _sign_both(world)
+    assert follow(api).funded == []
+    before = _shown(world)["escrow"]
+    assert before["state"] == "none" and before["changedAtBlock"] is None
+    tx = _fund(world)
+    assert before["asOfBlock"] < tx["blockNumber"]
+    reads = [
+        f"/shipments/{sid}",
+        "/shipments",
+        f"/shipments/{sid}/typed-data",
+        f"/shipments/{sid}/events",
+        f"/shipments/{sid}/dispute",
+    ]
+    with sql_writes(api.engine) as writes:
+        # The chain says funded; the follower has not read it: every GET shows the old block.
+        answers = [api.client.get(url, headers=auth(world.buyer_key)) for url in reads]
+    assert writes == []
+    assert [r.status_code for r in answers] == [200, 200, 200, 200, 409]
+    shown, [listed] = answers[0].json(), answers[1].json()
+    assert shown["status"] == listed["status"] == "created"
+    assert shown["escrow"] == listed["escrow"] == before
+    assert f"as of block {before['asOfBlock']}" in answers[4].json()["detail"]
+    with sql_writes(api.engine) as writes:  # the control: writes are seen where they happen
+        assert follow(api).funded == [sid]
+    assert any(w.lstrip().upper().startswith("UPDATE SHIPMENTS") for w in writes), writes
+    with sql_writes(api.engine) as writes:
+        shown = _shown(world)
+        disputed = ok(api.client.get(f"/shipments/{sid}/dispute", headers=auth(world.buyer_key)))
+    assert writes == []
+    assert shown["status"] == "funded" and shown["escrow"]["state"] == "funded"
+    assert shown["escrow"]["changedAtBlock"] == tx["blockNumber"]
+    assert disputed["state"] == "funded" and disputed["asOfBlock"] >= tx["blockNumber"]
+    assert disputed["evidence"] == [] and disputed["disputeWindowEndsAt"] is None
+
+
+def test_a_reorg_that_drops_the_funding_unfunds_the_shipment(world: World) -> None:
+    api, sid = world.api, world.shipment_id
+    chain = api.chain
+    assert chain is not None
+    _sign_both(world)
+    tx = _fund(world)
+    assert follow(api).funded == [sid]
+    assert _shown(world)["escrow"]["state"] == "funded"
+
+    # Every block from the funding on is replaced by an empty one: the deposit never happened.
+    depth = int(chain.w3.eth.block_number) - tx["blockNumber"] + 1
+    reply = chain.w3.provider.make_request("anvil_reorg", [depth, []])  # type: ignore[arg-type]
+    assert "error" not in reply
+    assert chain.escrow.shipment(sid).state is ShipmentState.NONE
+    stale = _shown(world)  # what the follower read, until it sees the reorg
+    assert stale["status"] == "funded" and stale["escrow"]["state"] == "funded"
+
+    report = follow(api)
+    assert report.reorged_from is not None and report.reorged_from <= tx["blockNumber"]
+    assert report.unfunded == [sid]
+    shown = _shown(world)
+    assert shown["status"] == "created"
+    escrow = shown["escrow"]
+    assert escrow["state"] == "none" and escrow["changedAtBlock"] is None
+    assert escrow["amountWei"] == "0" and escrow["refundableAt"] is None
+    head = chain.w3.eth.get_block("latest")
+    assert (escrow["asOfBlock"], escrow["asOfTime"]) == (head["number"], head["timestamp"])
+
+    # The same signed terms fund it again on the new chain, and the follower sees that too.
+    again = _fund(world)
+    assert follow(api).funded == [sid]
+    shown = _shown(world)
+    assert shown["status"] == "funded"
+    assert (shown["escrow"]["state"], shown["escrow"]["txHash"]) == ("funded", again["hash"])
 
 
 def test_a_stranger_signature_is_refused(world: World) -> None:

@@ -12,6 +12,7 @@ from PIL import Image
 from rich.console import Console
 from sqlalchemy import func, select
 
+from chain.clients import ShipmentView
 from chain.clients.shipment_escrow import ShipmentEscrowClient
 from chain.clients.trace_anchor import TraceAnchorClient
 from chaintrace.audit import audit, records_from_store
@@ -129,9 +130,13 @@ def run_checks(
         )
         # 3. money
         sid = bytes.fromhex(story.result.shipment_id[2:])
-        view = escrow.shipment(sid)
-        shipment = story._call(
-            "GET", f"/shipments/{story.result.shipment_id}", story.parties.buyer_key
+        head = int(w3.eth.block_number)
+        view = escrow.shipment(sid, block=head)
+        shipment = story.followed(f"/shipments/{story.result.shipment_id}", head)
+        c.check(
+            "the API shows the escrow the chain holds",
+            _same_escrow(shipment["escrow"], view),
+            f"{shipment['escrow']['state']} as of block {shipment['escrow']['asOfBlock']}",
         )
         terms = shipment["terms"]
         minutes = int(shipment.get("excursionMinutes") or 0)
@@ -192,6 +197,19 @@ def run_checks(
     return c
 
 
+def _same_escrow(shown: dict[str, Any] | None, view: ShipmentView) -> bool:
+    """Whether the API's escrow (the chain follower's view) is the escrow's own record."""
+    return (
+        shown is not None
+        and shown["state"] == view.state.name.lower()
+        and shown["termsHashMatches"]
+        and (shown["amountWei"], shown["payoutWei"], shown["refundWei"])
+        == (str(view.amount), str(view.payout), str(view.refund))
+        and shown["attestedAt"] == (view.attested_at or None)
+        and shown["disputeEndsAt"] == view.dispute_ends_at
+    )
+
+
 def _decode_qr(png: bytes) -> str:
     """The text in a QR PNG, read back with zxing-cpp."""
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
@@ -202,9 +220,12 @@ def dispute_checks(story: Story, services: EmbeddedServices) -> DemoChecks:
     """The dispute story's promises: evidence on record, the arbiter's split, exact withdrawals."""
     c = DemoChecks()
     r = story.result
-    escrow = ShipmentEscrowClient(services.w3(), services.deployment.shipment_escrow)
-    view = escrow.shipment(bytes.fromhex(r.shipment_id[2:]))
-    dispute = story._call("GET", f"/shipments/{r.shipment_id}/dispute", story.parties.buyer_key)
+    w3 = services.w3()
+    escrow = ShipmentEscrowClient(w3, services.deployment.shipment_escrow)
+    head = int(w3.eth.block_number)
+    view = escrow.shipment(bytes.fromhex(r.shipment_id[2:]), block=head)
+    # The API answers from the chain follower's view: both reads wait until it has read `head`.
+    dispute = story.followed(f"/shipments/{r.shipment_id}/dispute", head)
     on_record = [
         (e["submitter"], e["readingDigest"], e["txHash"]) for e in dispute.get("evidence", [])
     ]
@@ -213,7 +234,14 @@ def dispute_checks(story: Story, services: EmbeddedServices) -> DemoChecks:
         on_record == [(story.acc.buyer.address, r.evidence_digest, r.evidence_tx)],
         f"{len(on_record)} evidence event(s), digest {r.evidence_digest[:18]}...",
     )
-    shipment = story._call("GET", f"/shipments/{r.shipment_id}", story.parties.buyer_key)
+    shipment = story.followed(f"/shipments/{r.shipment_id}", head)
+    c.check(
+        "the API shows the escrow the chain holds",
+        _same_escrow(shipment["escrow"], view)
+        and (dispute["state"], dispute["disputedAt"])
+        == (shipment["escrow"]["state"], view.disputed_at),
+        f"{dispute['state']} as of block {dispute['asOfBlock']}",
+    )
     refund = r.amount_wei - r.arbiter_payout_wei
     c.check(
         "the arbiter's split settled the escrow and the worker recorded it",

@@ -12,6 +12,7 @@ import httpx
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 
 from chain.deploy import Deployment
@@ -233,6 +234,27 @@ class Story:
             self._call("POST", f"/shipments/{sid}/signatures", key, json={"signature": sig})
         tx = self._call("GET", f"/shipments/{sid}/funding-tx", self.parties.buyer_key)
         self.result.fund_tx = self._send_unsigned(self.acc.buyer, tx)
+        # The API shows the deposit once the platform's chain follower has read it.
+        block = int(self.w3.eth.get_transaction_receipt(HexStr(self.result.fund_tx))["blockNumber"])
+        shipment = self.followed(f"/shipments/{sid}", block)
+        if shipment["status"] != "funded" or shipment["escrow"]["state"] != "funded":
+            raise StoryError(f"the API does not show the deposit as of block {block}: {shipment}")
+
+    def followed(self, path: str, block: int, wait_s: float = 120) -> dict[str, Any]:
+        """GET `path` (as the buyer) once the chain follower behind it has read `block`.
+
+        The API shows escrow state as the follower read it, with the block (asOfBlock, at the
+        top or under `escrow`); a block the follower has not reached yet is waited for.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            answer: dict[str, Any] = self._call("GET", path, self.parties.buyer_key)
+            at = answer.get("asOfBlock", (answer.get("escrow") or {}).get("asOfBlock"))
+            if at is not None and at >= block:
+                return answer
+            if time.monotonic() > deadline:
+                raise StoryError(f"GET {path}: the chain follower did not reach block {block}")
+            time.sleep(0.3)
 
     def record(self, biz_step: str, at_ms: int, key: str) -> None:
         """A party records shipping / arriving / receiving for the shipment."""

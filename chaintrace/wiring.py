@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 from pydantic_settings import (
     BaseSettings,
@@ -16,7 +15,7 @@ from pydantic_settings import (
 )
 
 from chain.anvil import dev_accounts
-from chain.keys import load_account
+from chain.settings import SigningKeyMixin
 from chaintrace.runinfo import RunInfo
 
 S = TypeVar("S", bound=BaseSettings)
@@ -88,9 +87,10 @@ class AuditSettings(BaseSettings):
     deployments_file: Path = Path(".chaintrace/deployments.json")
 
 
-class DeploySettings(BaseSettings):
-    """`deploy`: a chain and the deployer's key (hex or keystore)."""
+class DeploySettings(SigningKeyMixin, BaseSettings):
+    """`deploy`: a chain and the deployer's key (hex or keystore; public dev keys in dev mode)."""
 
+    key_role: ClassVar[str] = "deployer"
     model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     chaintrace_dev: bool = False
@@ -99,17 +99,3 @@ class DeploySettings(BaseSettings):
     deployer_private_key: SecretStr | None = None
     deployer_keystore: Path | None = None
     deployer_keystore_password: SecretStr | None = None
-
-    def load_account(self) -> LocalAccount:
-        """The deployer account (public dev keys only in dev mode)."""
-        return load_account(
-            private_key=_reveal(self.deployer_private_key),
-            keystore=self.deployer_keystore,
-            password=_reveal(self.deployer_keystore_password),
-            allow_dev_keys=self.chaintrace_dev,
-            what="deployer key",
-        )
-
-
-def _reveal(secret: SecretStr | None) -> str | None:
-    return None if secret is None else secret.get_secret_value()

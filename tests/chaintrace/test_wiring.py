@@ -10,10 +10,14 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from api.settings import ApiSettings
+from chain.keys import KeyConfigError
 from chain.settings import AnchorSettings
 from chaintrace.embedded_broker import EmbeddedBroker
 from chaintrace.runinfo import RunInfo, RunInfoMissing
-from chaintrace.wiring import load_settings
+from chaintrace.wiring import DeploySettings, load_settings
+
+ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+ANVIL_ADDRESS_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
 def test_runinfo_round_trips_and_refuses_a_stale_owner(tmp_path: Path) -> None:
@@ -52,6 +56,23 @@ def test_outside_dev_mode_a_missing_url_is_an_error(monkeypatch: pytest.MonkeyPa
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match="DATABASE_URL"):
         load_settings(AnchorSettings, None)
+
+
+def test_deployer_key_from_env_and_dev_keys_only_in_dev_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("CHAINTRACE_DEV", "DEPLOYER_KEYSTORE", "DEPLOYER_KEYSTORE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CHAIN_RPC_URL", "http://127.0.0.1:1")
+    monkeypatch.delenv("DEPLOYER_PRIVATE_KEY", raising=False)
+    with pytest.raises(KeyConfigError, match="deployer key: no private key or keystore"):
+        DeploySettings().load_account()
+    # anvil's account 0: public, so the deployer may use it only in dev mode.
+    monkeypatch.setenv("DEPLOYER_PRIVATE_KEY", ANVIL_KEY_0)
+    with pytest.raises(KeyConfigError, match=r"deployer key: .* public anvil/Hardhat test account"):
+        DeploySettings().load_account()
+    monkeypatch.setenv("CHAINTRACE_DEV", "1")
+    assert DeploySettings().load_account().address == ANVIL_ADDRESS_0
 
 
 def test_amqtt_fallback_broker_carries_messages() -> None:

@@ -41,7 +41,7 @@ SNAPSHOT_ARGS := --no-match-test '^(testFuzz|invariant)_'
 
 forge-test: deps
 	$(FORGE) test
-	$(FORGE) snapshot --check $(SNAPSHOT_ARGS)
+	FORGE=$(FORGE) bash scripts/check-gas-snapshot.sh $(SNAPSHOT_ARGS)
 	$(BIN)/slither . --skip-clean --filter-paths 'tests/|node_modules/'
 
 test: lint typecheck forge-test pytest

@@ -17,12 +17,7 @@ abstract contract EscrowInvariantBase is EscrowTestBase {
 
     function setUp() public override {
         super.setUp();
-        TestToken token = new TestToken("Test token", "TST");
-        FeeOnTransferToken feeToken = new FeeOnTransferToken(100);
-        vm.startPrank(admin);
-        escrow.setTokenAllowed(address(token), true);
-        escrow.setTokenAllowed(address(feeToken), true);
-        vm.stopPrank();
+        (TestToken token, FeeOnTransferToken feeToken) = _allowedTestTokens();
         handler = new EscrowHandler(escrow, traceAnchor, oracleKey, address(token), address(feeToken));
         targetContract(address(handler));
         bytes4[] memory actions = new bytes4[](10);

@@ -15,12 +15,7 @@ contract ShipmentEscrowTokensTest is EscrowTestBase {
 
     function setUp() public override {
         super.setUp();
-        token = new TestToken("Test token", "TST");
-        feeToken = new FeeOnTransferToken(100); // 1 %
-        vm.startPrank(admin);
-        escrow.setTokenAllowed(address(token), true);
-        escrow.setTokenAllowed(address(feeToken), true);
-        vm.stopPrank();
+        (token, feeToken) = _allowedTestTokens();
     }
 
     function _tokenTerms(address erc20) internal returns (IShipmentEscrow.Terms memory terms) {

@@ -11,11 +11,6 @@ contract TraceAnchorTest is ChaintraceTest {
     string internal constant PREFIX = "0614141";
     bytes32 internal constant ROOT = keccak256("root");
 
-    function _registerBrand(address account, string memory prefix) internal {
-        vm.prank(admin);
-        traceAnchor.registerBrand(account, prefix);
-    }
-
     function _commissioningSig(uint256 key, address account, bytes32 root, uint32 leafCount)
         internal
         view

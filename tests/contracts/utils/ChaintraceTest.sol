@@ -50,6 +50,12 @@ abstract contract ChaintraceTest is Test {
         vm.deal(buyer, 1000 ether);
     }
 
+    /// @dev Registers `account` as the brand that owns GS1 company prefix `prefix`.
+    function _registerBrand(address account, string memory prefix) internal {
+        vm.prank(admin);
+        traceAnchor.registerBrand(account, prefix);
+    }
+
     /// @dev A 65-byte (r, s, v) signature, the layout ECDSA and SignatureChecker accept.
     function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);

@@ -6,6 +6,7 @@ import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {IShipmentEscrow} from "../../../contracts/interfaces/IShipmentEscrow.sol";
 import {ITraceAnchor} from "../../../contracts/interfaces/ITraceAnchor.sol";
 import {ChaintraceTest} from "./ChaintraceTest.sol";
+import {FeeOnTransferToken, TestToken} from "./tokens/TestTokens.sol";
 
 /// @dev Escrow fixtures: default terms, signing, and shortcuts through the life cycle.
 abstract contract EscrowTestBase is ChaintraceTest {
@@ -35,6 +36,16 @@ abstract contract EscrowTestBase is ChaintraceTest {
             arbiter: arbiter,
             disputeTimeout: DISPUTE_TIMEOUT
         });
+    }
+
+    /// @dev Deploys a plain test token and a 1 % fee-on-transfer token, and allowlists both.
+    function _allowedTestTokens() internal returns (TestToken token, FeeOnTransferToken feeToken) {
+        token = new TestToken("Test token", "TST");
+        feeToken = new FeeOnTransferToken(100); // 1 %
+        vm.startPrank(admin);
+        escrow.setTokenAllowed(address(token), true);
+        escrow.setTokenAllowed(address(feeToken), true);
+        vm.stopPrank();
     }
 
     function _signTerms(IShipmentEscrow.Terms memory terms, uint256 key) internal view returns (bytes memory) {

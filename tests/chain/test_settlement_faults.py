@@ -5,8 +5,9 @@ and nonce cache, as a restarted `chaintrace settle` has): exactly one attestatio
 settlement on chain, the store agrees with the chain, the oracle's nonce advanced once per
 step (no duplicate that reverts), and a further pass sends nothing. An RPC outage (a private
 anvil stopped mid-attestation and across the window's end, restarted with its state) heals by
-itself. A stored attestation dropped from the mempool is sent again unchanged; one priced
-below the base fee is replaced with higher fees after REPLACE_AFTER_BLOCKS blocks. Same delivery
+itself. A stored attestation dropped from the mempool is sent again unchanged; one kept in the
+mempool but left out of blocks, and one priced below the base fee, are replaced with higher fees
+after REPLACE_AFTER_BLOCKS blocks. Same delivery
 as tests/chain/test_settlement.py: 15 excursion minutes x 25 bps.
 """
 
@@ -306,6 +307,61 @@ def test_an_attestation_priced_below_the_base_fee_is_replaced_with_higher_fees(
     assert worker.sender.stored() is None
     assert make_worker().run_once() == SettleReport(waiting=[sid])
     assert oracle_nonce(env) == start + 1
+
+
+def mine_leaving_out_the_oracle(env: ChainEnv, gas_limit: int) -> None:
+    """Mine one block too small for any call: the node keeps the oracle's tx in its mempool."""
+    rpc(env, "evm_setBlockGasLimit", [hex(21_000)])
+    try:
+        mine(env)
+    finally:  # back before the worker runs: a tx over the block gas limit is refused at send
+        rpc(env, "evm_setBlockGasLimit", [hex(gas_limit)])
+
+
+def test_an_attestation_held_in_the_mempool_is_replaced_after_replace_after_blocks(
+    env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory
+) -> None:
+    sid = received(env, db_sessions)
+    start, first_block = oracle_nonce(env), env.w3.eth.block_number + 1
+    worker = make_worker(replace_after_blocks=3, receipt_timeout=0.5)
+    gas_limit = int(env.w3.eth.get_block("latest")["gasLimit"])
+    rpc(env, "evm_setAutomine", [False])
+    try:
+        assert worker.run_once() == SettleReport(waiting=[sid])
+        sent = worker.sender.stored()
+        assert sent is not None and (sent.action, sent.shipment_id) == ("attest", sid)
+        waits = 0
+        while True:
+            mine_leaving_out_the_oracle(env, gas_limit)
+            assert env.w3.eth.get_transaction(sent.tx_hash)["blockNumber"] is None  # pooled
+            report = worker.run_once()
+            if report.replaced:
+                break
+            # Waited on, neither sent again nor replaced before replace_after_blocks blocks.
+            assert report == SettleReport(waiting=[sid])
+            assert worker.sender.stored() == sent
+            waits += 1
+            assert waits < 3, "not replaced after replace_after_blocks blocks"
+        assert report == SettleReport(waiting=[sid], replaced=[sid])
+        assert env.w3.eth.block_number - sent.block == 3  # replace_after_blocks, not before
+
+        bumped = worker.sender.stored()
+        assert bumped is not None and bumped.nonce == sent.nonce
+        assert bumped.hashes == (sent.tx_hash, bumped.tx_hash)
+        for fee in ("maxFeePerGas", "maxPriorityFeePerGas"):
+            assert bumped.fees[fee] * 8 >= sent.fees[fee] * 9  # at least +12.5 %
+        # The node took the replacement in the original's place.
+        assert pending_nonce(env) == start + 1
+        assert env.w3.eth.get_transaction(bumped.tx_hash)["nonce"] == start  # type: ignore[arg-type]
+        mine(env)
+        assert worker.run_once().adopted == [sid]
+    finally:
+        rpc(env, "evm_setAutomine", [True])
+        rpc(env, "evm_setBlockGasLimit", [hex(gas_limit)])
+    assert attested_by(env, sid) == bumped.tx_hash
+    assert_attested_once(env, db_sessions, sid)
+    assert oracle_nonce(env) == start + 1 and oracle_failures(env, first_block) == []
+    assert worker.sender.stored() is None
 
 
 def test_a_dropped_attestation_is_sent_again_unchanged(

@@ -19,6 +19,9 @@ from store.errors import StoreConfigError
 DEFAULT_SQLITE_PATH = Path(".chaintrace") / "chaintrace.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+# The execution option that marks a connection's transactions read-only (read_transaction).
+_READ_ONLY = "chaintrace_read_only"
+
 SqliteSync = Literal["NORMAL", "FULL"]
 SqliteBegin = Literal["DEFERRED", "IMMEDIATE"]
 
@@ -59,10 +62,14 @@ def make_engine(
 
     On SQLite every transaction starts with BEGIN IMMEDIATE by default: a transaction that reads
     then writes cannot then fail with SQLITE_BUSY halfway, it waits (busy_timeout) at BEGIN.
+    A read_transaction starts with BEGIN DEFERRED instead (SET TRANSACTION READ ONLY on
+    PostgreSQL): WAL readers neither wait for the writer nor hold it up.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, echo=echo)
+        engine = create_engine(parsed, pool_pre_ping=True, echo=echo)
+        event.listen(engine, "begin", _begin_postgresql)
+        return engine
     if sqlite_synchronous not in ("NORMAL", "FULL"):
         raise StoreConfigError(f"sqlite_synchronous must be NORMAL or FULL: {sqlite_synchronous}")
     if sqlite_begin not in ("DEFERRED", "IMMEDIATE"):
@@ -96,7 +103,14 @@ def _configure_sqlite(engine: Engine, synchronous: SqliteSync, begin: SqliteBegi
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(f"BEGIN {begin}")
+        read_only = connection.get_execution_options().get(_READ_ONLY)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else f"BEGIN {begin}")
+
+
+def _begin_postgresql(connection: Any) -> None:
+    # psycopg opens the transaction at its first statement: this one, so it applies to it all.
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -109,6 +123,25 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed if the block succeeds, rolled back if it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one read-only transaction (a write in it fails on PostgreSQL).
+
+    On SQLite it begins DEFERRED, not IMMEDIATE: it reads a WAL snapshot without taking the
+    write lock, so it neither waits for a writer nor makes one wait.
+    """
+    with factory() as session, session.begin():
+        read_only(session)
+        yield session
+
+
+def read_only(session: Session) -> None:
+    """Begin `session`'s transaction read-only; call it before the session's first statement."""
+    connection = session.connection(execution_options={_READ_ONLY: True})
+    if not connection.get_execution_options().get(_READ_ONLY):
+        raise RuntimeError("read_only(session) after its transaction began: it would write-lock")
 
 
 def alembic_config(url: str) -> Config:

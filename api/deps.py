@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict, Forbidden, Unauthorized
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
-from store import principal_for_key
+from store import principal_for_key, read_only
 from store.models import Principal, Role
 
 _bearer = HTTPBearer(auto_error=False, description="API key as `Authorization: Bearer ct_...`")
@@ -40,9 +40,16 @@ def get_chain(state: StateDep) -> ChainAccess:
     return state.chain
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """One session per request; endpoints that write commit it themselves before answering."""
+def get_session(request: Request, state: StateDep) -> Iterator[Session]:
+    """One session per request; endpoints that write commit it themselves before answering.
+
+    A GET or HEAD reads in a read-only transaction: on SQLite it then neither waits for the
+    writers (the gateway, the anchoring worker) nor holds them up; on PostgreSQL a write in it
+    fails.
+    """
     with state.sessions() as session:
+        if request.method in ("GET", "HEAD"):
+            read_only(session)
         yield session
 
 

@@ -18,6 +18,7 @@ from web3.exceptions import Web3Exception
 
 from api.deps import StateDep
 from chain.errors import ChainError
+from store import read_transaction
 from store.models import AnchorBatch, Event, Item, Leaf, Shipment
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def healthz(state: StateDep) -> JSONResponse:
     """Whether the API and its database answer; the chain's state is reported, not required."""
     body: dict[str, Any] = {"status": "ok"}
     try:
-        with state.sessions() as session:
+        with read_transaction(state.sessions) as session:
             session.execute(text("SELECT 1"))
         body["database"] = "ok"
     except SQLAlchemyError as exc:
@@ -54,7 +55,8 @@ class _StoreCollector(Collector):
         self._sessions = sessions
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self._sessions() as session:
+        # Read-only: on SQLite these counts then never hold the writers up.
+        with read_transaction(self._sessions) as session:
             events = session.scalar(select(func.count()).select_from(Event)) or 0
             items = session.scalar(select(func.count()).select_from(Item)) or 0
             pending = session.scalar(select(func.count()).where(Leaf.batch_id.is_(None))) or 0

@@ -12,7 +12,9 @@ from PIL import Image
 from core.digital_link import build_link
 from core.epcis import event_hash
 from core.merkle import leaf_hash, process_proof
+from store.db import session_factory
 from tests.api.flows import PREFIX, PUBLIC_BASE_URL, Api, World, gtin13, ok
+from tests.utils.holding_writer import HoldingWriter
 
 # Every reserved character of GS1's CS82 set that a URI path must escape or may misread:
 # '/', '%', '+', '?', '&', '=', '<', '>', '"', ':', ';', "'", '(', ')', '*', ',', '!'.
@@ -198,3 +200,18 @@ def test_shipment_events_appear_in_the_history(world: World) -> None:
     assert shipping["gps"] == {"lat": 53.55, "lon": 9.99}
     assert shipping["finality"] == "pending" and shipping["proof"] is None
     assert "0x" + event_hash(shipping["event"]).hex() == shipping["eventHashHex"]
+
+
+def test_a_scan_answers_while_a_writer_holds_the_database(
+    api: Api, catalogue: tuple[str, str]
+) -> None:
+    # GETs read in a read-only transaction: on SQLite a scan neither waits for the gateway's or
+    # the anchoring worker's write transaction nor holds them up (an IMMEDIATE one would wait
+    # out the busy timeout and fail); on PostgreSQL it is refused any write.
+    _, gtin = catalogue
+    before = ok(api.client.get(f"/01/{gtin}/21/PLAIN1", params={"format": "json"}))
+    with HoldingWriter(session_factory(api.engine)):
+        during = api.client.get(f"/01/{gtin}/21/PLAIN1", params={"format": "json"})
+        health = api.client.get("/healthz")
+    assert during.status_code == 200 and during.json() == before
+    assert health.status_code == 200 and health.json()["database"] == "ok"

@@ -8,7 +8,6 @@ PostgreSQL it is READ ONLY: a write in it is refused.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, read_only, read_transaction, session_factory, transaction
 from store.kv import get_setting, set_setting
 from store.models import Setting
+from tests.utils.holding_writer import HoldingWriter
 
 
 @pytest.fixture
@@ -38,42 +38,18 @@ def impatient(db_url: str) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
-class Writer:
-    """Another connection inside a write transaction until release()."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._wrote, self._release = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(sessions,), daemon=True)
-        self._thread.start()
-        assert self._wrote.wait(30), "the writer did not start"
-
-    def _run(self, sessions: sessionmaker[Session]) -> None:
-        with transaction(sessions) as session:
-            set_setting(session, "written", "new")
-            session.flush()
-            self._wrote.set()
-            self._release.wait(30)
-
-    def release(self) -> None:
-        self._release.set()
-        self._thread.join(30)
-
-
 def test_a_read_transaction_reads_while_a_writer_holds_the_lock(
     db_engine: Engine, impatient: sessionmaker[Session]
 ) -> None:
     with transaction(session_factory(db_engine)) as session:
         set_setting(session, "written", "old")
-    writer = Writer(session_factory(db_engine))
-    try:
+    with HoldingWriter(session_factory(db_engine), "written", "new"):
         with read_transaction(impatient) as session:
             assert get_setting(session, "written") == "old"  # the last committed state
         if db_engine.dialect.name == "sqlite":
             # The control: an ordinary transaction takes the write lock at BEGIN and times out.
             with pytest.raises(OperationalError, match="locked"), transaction(impatient) as s:
                 s.scalars(select(Setting.key)).all()
-    finally:
-        writer.release()
     with read_transaction(impatient) as session:
         assert get_setting(session, "written") == "new"
 

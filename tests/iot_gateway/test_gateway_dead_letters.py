@@ -47,6 +47,18 @@ def test_every_reject_reason_is_dead_lettered_and_counted(
     revoked = register_device(revoked=True)
     stranger = SimulatedDevice(Account.create().key, domain)
     settings = make_settings(db_url, max_payload_bytes=1024)
+    reasons = {
+        "malformed_json",
+        "too_large",
+        "wrong_type",
+        "out_of_range",
+        "future_timestamp",
+        "unknown_device",
+        "revoked_device",
+        "bad_signature",
+        "topic_mismatch",
+        "equivocation",
+    }
     caplog.set_level(logging.ERROR, logger="iot_gateway")
     with (
         running_gateway(settings) as gateway,
@@ -77,28 +89,21 @@ def test_every_reject_reason_is_dead_lettered_and_counted(
         client.publish(payload)
         twin = dataclasses.replace(valid, temperature_centi_c=999)
         client.publish(reading_payload(twin, device.sign(twin)))
-        wait_for(
-            lambda: (
-                gateway.metrics.snapshot()["equivocations"] == 1
-                and gateway.metrics.snapshot()["duplicates"] == 1
-            ),
-            "the duplicate and the equivocation",
-        )
+
+        # Wait for every counter asserted below, not one of them: the writer bumps the
+        # equivocation counters one after the other, and the stranger's and the revoked device's
+        # readings come over their own connections, so they may be stored after the twin.
+        def counted() -> bool:
+            now = gateway.metrics.snapshot()
+            return (
+                now["equivocations"] == now["duplicates"] == 1
+                and {r for r, n in now["rejected"].items() if n} == reasons
+            )
+
+        wait_for(counted, "every reject, the duplicate and the equivocation counted")
         stats = gateway.metrics.snapshot()
         del other_client
 
-    reasons = {
-        "malformed_json",
-        "too_large",
-        "wrong_type",
-        "out_of_range",
-        "future_timestamp",
-        "unknown_device",
-        "revoked_device",
-        "bad_signature",
-        "topic_mismatch",
-        "equivocation",
-    }
     assert {r for r, n in stats["rejected"].items() if n} == reasons
     assert all(stats["rejected"][r] == 1 for r in reasons)
     assert stats["accepted"] == 1

@@ -28,8 +28,6 @@ from tests.iot_gateway.gateway_helpers import (
     wait_for,
 )
 
-# Recent enough that the tail windows (15 min span) are still open when the test checks.
-T0 = time.time_ns() // 1_000_000 - 200_000
 FAR_FUTURE_MS = 4_000_000_000_000
 
 
@@ -43,6 +41,10 @@ def test_200_readings_from_3_devices_stored_once_acked_and_rolled_up(
     shipment_pk = shipment_with(db_sessions, devices)
     counts = [67, 67, 66]
     settings = make_settings(db_url, window_readings=10, window_seconds=900, batch_size=50)
+    # Taken when the test starts, not when the module is imported (a full run collects it many
+    # minutes earlier): recent enough that the tail windows (15 min span + 60 s lateness) are
+    # still open when the test checks.
+    t0 = time.time_ns() // 1_000_000 - 200_000
 
     sent: list[bytes] = []  # device 0's payloads
     with running_gateway(settings) as gateway, connected(devices, settings.mqtt_url) as clients:
@@ -52,7 +54,7 @@ def test_200_readings_from_3_devices_stored_once_acked_and_rolled_up(
                     _reading, payload = client.device.signed_payload(
                         temperature_centi_c=400 + i,
                         humidity_centi_pct=6000 - i,
-                        taken_at_ms=T0 + i * 1000,
+                        taken_at_ms=t0 + i * 1000,
                     )
                     client.publish(payload)
                     if client is clients[0]:

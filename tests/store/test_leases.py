@@ -28,12 +28,13 @@ def acquire(sessions: sessionmaker[Session], holder: str, ttl: float = 30.0) -> 
 def test_one_holder_at_a_time_and_a_new_holder_gets_a_larger_token(
     db_sessions: sessionmaker[Session],
 ) -> None:
-    first = acquire(db_sessions, "a", ttl=0.2)
+    # Live for as long as the refusal takes on a loaded machine; the renewal then shortens it.
+    first = acquire(db_sessions, "a", ttl=30.0)
     assert first is not None and first.token == 1
     assert acquire(db_sessions, "b") is None  # a's lease is live
     renewed = acquire(db_sessions, "a", ttl=0.2)
     assert renewed == first  # renewal keeps the token
-    time.sleep(0.3)
+    time.sleep(0.3)  # past the renewed expiry (a slow machine only sleeps longer)
     second = acquire(db_sessions, "b")
     assert second is not None and second.token == 2 and second.holder == "b"
     with db_sessions() as session:

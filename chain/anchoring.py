@@ -149,7 +149,7 @@ class AnchorWorker(PollingWorker):
         batches) are signed first.
         """
         report = report if report is not None else AnchorReport()
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             unsigned = [b.id for b in store.batches_by_status(session, BatchStatus.PENDING)]
         for unsigned_id in unsigned:
             if self._sign_stored(unsigned_id, report) is not None:
@@ -194,7 +194,7 @@ class AnchorWorker(PollingWorker):
     def _sign_stored(self, batch_id: int, report: AnchorReport) -> tuple[str, bytes] | None:
         """(Re-)sign a stored batch with a fresh nonce: (tx hash, raw tx), or None if not now."""
         try:
-            with store.transaction(self.sessions) as session:
+            with store.read_transaction(self.sessions) as session:
                 batch = store.get_batch(session, batch_id)
                 call = self.tx.call_for(session, batch.root, batch.leaf_count)
             gas = self.tx.gas_for(call)
@@ -244,7 +244,7 @@ class AnchorWorker(PollingWorker):
     def track_sent(self, report: AnchorReport | None = None) -> None:
         """For each sent batch: record its receipt, adopt a root already on chain, or broadcast."""
         report = report if report is not None else AnchorReport()
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             sent = [
                 _SentBatch(b.id, b.root, b.leaf_count, str(b.tx_hash), bytes(b.raw_tx or b""))
                 for b in store.batches_by_status(session, BatchStatus.SENT)
@@ -267,7 +267,7 @@ class AnchorWorker(PollingWorker):
 
     def _await_receipts(self, batch_ids: list[int], report: AnchorReport) -> None:
         """Wait briefly for the last broadcast tx (nonce order), then record what mined."""
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             hashes = [(i, str(store.get_batch(session, i).tx_hash)) for i in batch_ids]
         receipt_or_none(self.w3, hashes[-1][1], wait=_RECEIPT_WAIT)
         for batch_id, tx_hash in hashes:
@@ -409,7 +409,7 @@ class AnchorWorker(PollingWorker):
     def track_anchored(self, report: AnchorReport | None = None) -> None:
         """Mark anchored batches final when their block is; send reorged ones back to sent."""
         report = report if report is not None else AnchorReport()
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             anchored = [
                 (b.id, int(b.block_number or 0), bytes.fromhex(str(b.block_hash)[2:]))
                 for b in store.batches_by_status(session, BatchStatus.ANCHORED)

@@ -30,7 +30,7 @@ from chain.polling import PollingWorker
 from chain.settings import FollowSettings
 from chain.transactions import chain_errors
 from store import chain_view
-from store.shipments import follow_funding
+from store.shipments import follow_funding, funding_due
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -97,14 +97,19 @@ class ChainFollower(PollingWorker):
         """
         report = FollowReport()
         self._undo_reorg(report)
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             tip = chain_view.followed_height(session)
         with chain_errors():
             head = int(self.w3.eth.block_number)
         start = self.start_block if tip is None else tip + 1
         if start > head:
-            with store.transaction(self.sessions) as session:
-                report.funded += follow_funding(session)[0]
+            # Nothing new on chain: a shipment stored after its deposit was followed may still
+            # be fundable. Looked up read-only, so an idle pass takes no write lock.
+            with store.read_transaction(self.sessions) as session:
+                due = funding_due(session)
+            if due:
+                with store.transaction(self.sessions) as session:
+                    report.funded += follow_funding(session)[0]
             return report
         end = min(head, start + self.settings.follow_max_range - 1)
         report.from_block, report.to_block = start, end
@@ -178,18 +183,14 @@ class ChainFollower(PollingWorker):
 
     def _undo_reorg(self, report: FollowReport) -> None:
         """Roll the view back below the lowest recent checkpoint whose hash left the chain."""
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             tip = chain_view.followed_height(session)
             if tip is None:
                 return
             recent = chain_view.recent_blocks(session, tip - self.settings.follow_reorg_depth)
+        canonical = self._canonical_hashes([number for number, _ in recent])
         for number, block_hash in recent:  # lowest first
-            with chain_errors():
-                try:
-                    canonical = "0x" + bytes(self.w3.eth.get_block(number)["hash"]).hex()
-                except BlockNotFound:
-                    canonical = ""
-            if canonical != block_hash:
+            if canonical[number] != block_hash:
                 with store.transaction(self.sessions) as session:
                     touched = chain_view.rollback_from(session, number)
                     funded, unfunded = follow_funding(session, touched)
@@ -202,10 +203,39 @@ class ChainFollower(PollingWorker):
                 report.reorged_from = number
                 return
 
+    def _canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
+        """The canonical hash at each height ("" above the head): one batched request.
+
+        A checkpoint's hash alone cannot vouch for those below it (each was read on its own,
+        perhaps from another node behind a balancer), so every recent one is checked; batched,
+        that is one round trip a pass, not one per block.
+        """
+        if not numbers:
+            return {}
+        with chain_errors():
+            try:
+                with self.w3.batch_requests() as batch:
+                    for number in numbers:
+                        batch.add(self.w3.eth.get_block(number))
+                    blocks = batch.execute()
+                return {n: _hash(b) for n, b in zip(numbers, blocks, strict=True)}
+            except BlockNotFound:  # the chain got shorter than a checkpoint: one at a time
+                hashes = {}
+                for number in numbers:
+                    try:
+                        hashes[number] = _hash(self.w3.eth.get_block(number))
+                    except BlockNotFound:
+                        hashes[number] = ""
+                return hashes
+
+
+def _hash(block: Any) -> str:
+    return "0x" + bytes(block["hash"]).hex()
+
 
 def _header(block: Any) -> tuple[str, str, int]:
     return (
-        "0x" + bytes(block["hash"]).hex(),
+        _hash(block),
         "0x" + bytes(block["parentHash"]).hex(),
         int(block["timestamp"]),
     )

@@ -125,7 +125,7 @@ class OracleSender:
 
     def stored(self) -> OracleTx | None:
         """The oracle's stored transaction, if one is not known to be mined."""
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             value = store.get_setting(session, self.key)
         return None if value is None else OracleTx.from_json(value)
 

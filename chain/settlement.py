@@ -105,7 +105,7 @@ class SettlementWorker(PollingWorker):
             _LOGGER.warning("shipment %s: %s; retrying next pass", shipment_id, exc)
 
     def _shipment_ids(self, status: ShipmentStatus) -> list[str]:
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             stmt = select(Shipment.shipment_id).where(Shipment.status == status)
             return list(session.scalars(stmt.order_by(Shipment.id)))
 
@@ -138,7 +138,7 @@ class SettlementWorker(PollingWorker):
             self._follow_chain(shipment_id, view, report)
             return
         readings_domain, attestation_domain = self._domains_of_chain()
-        with store.transaction(self.sessions) as session:
+        with store.read_transaction(self.sessions) as session:
             shipment = _shipment(session, shipment_id)
             terms = verified_terms(shipment, view.terms_hash)
             facts = delivery_facts(session, shipment, terms, readings_domain)

@@ -70,6 +70,20 @@ def set_shipment_status(
     return shipment
 
 
+def funding_due(session: Session) -> bool:
+    """Whether follow_funding would fund a shipment now: a read, for passes with nothing new."""
+    stmt = (
+        select(Shipment.id)
+        .join(EscrowView, EscrowView.shipment_id == Shipment.shipment_id)
+        .where(
+            Shipment.status == ShipmentStatus.CREATED,
+            EscrowView.terms_hash == Shipment.terms_hash,
+        )
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
 def follow_funding(session: Session, reorged: Iterable[str] = ()) -> tuple[list[str], list[str]]:
     """Align created/funded with the followed escrow view; (funded, unfunded) shipment ids.
 

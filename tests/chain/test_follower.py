@@ -4,20 +4,23 @@ undone by reorgs."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from web3.middleware import Web3Middleware
 
 import store
-from chain.follower import ChainFollower
+from chain.follower import ChainFollower, FollowReport
 from chain.settings import FollowSettings
 from chain.transactions import resync_nonces
 from core import eip712
 from store import chain_view
 from store.models import ShipmentStatus
 from store.shipments import set_shipment_status, shipment_by_hex
-from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp, revert, snapshot
 from tests.utils.store_factories import make_shipment
 
 MakeTerms = Callable[..., dict[str, Any]]
@@ -199,3 +202,99 @@ def test_blocks_with_logs_keep_their_time_after_pruning(
         [log] = chain_view.chain_logs(session, sid, ["ShipmentFunded"])
         assert log.block_number == funded_at
         assert chain_view.log_time(session, log) == int(block["timestamp"])
+
+
+@contextmanager
+def traffic(w3: Any, engine: Engine) -> Iterator[tuple[list[Any], list[str]]]:
+    """(RPC requests: a method, or a list of them for a batch; SQL statements) in the block."""
+    requests: list[Any] = []
+    statements: list[str] = []
+
+    class Counting(Web3Middleware):
+        def wrap_make_request(self, make_request: Any) -> Any:
+            def counted(method: str, params: Any) -> Any:
+                requests.append(method)
+                return make_request(method, params)
+
+            return counted
+
+        def wrap_make_batch_request(self, make_batch_request: Any) -> Any:
+            def counted(calls: list[tuple[str, Any]]) -> Any:
+                requests.append([method for method, _ in calls])
+                return make_batch_request(calls)
+
+            return counted
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        statements.append(" ".join(sql.split()))
+
+    w3.middleware_onion.add(Counting, name="counting")
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        yield requests, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        w3.middleware_onion.remove("counting")
+
+
+def test_an_idle_pass_reads_the_chain_once_and_takes_no_write_lock(
+    env: ChainEnv,
+    db_url: str,
+    db_engine: Engine,
+    db_sessions: sessionmaker[Session],
+    make_terms: MakeTerms,
+) -> None:
+    follow = follower(env, db_url, db_sessions)
+    terms, buyer_sig, payee_sig = signed_terms(env, make_terms())
+    other, other_buyer_sig, other_payee_sig = signed_terms(env, make_terms())
+    env.escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig)
+    env.escrow.send_fund(env.buyer, other, other_buyer_sig, other_payee_sig)
+    follow.run_once()
+    checkpoints = [n for n, _ in chain_view_blocks(db_sessions, follow)]
+    assert len(checkpoints) >= 3  # the two fundings' blocks and the tip at least
+
+    # Stored after its deposit was followed: an idle pass (no new block) still funds it.
+    sid = stored_shipment(db_sessions, terms)
+    assert follow.run_once().funded == [sid]
+    with traffic(env.w3, db_engine) as (requests, statements):
+        assert follow.run_once() == FollowReport()
+    # One batch for every recent checkpoint's hash, and the head: not one request per block.
+    assert requests == [["eth_getBlockByNumber"] * len(checkpoints), "eth_blockNumber"]
+    writes = [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == [] and not [s for s in statements if "FOR UPDATE" in s.upper()]
+    if db_engine.dialect.name == "sqlite":
+        assert "BEGIN IMMEDIATE" not in statements and "BEGIN DEFERRED" in statements
+    else:
+        assert "SET TRANSACTION READ ONLY" in statements
+
+
+def chain_view_blocks(sessions: sessionmaker[Session], follow: ChainFollower) -> list[Any]:
+    """The followed checkpoints the follower re-checks each pass."""
+    with sessions() as session:
+        tip = chain_view.followed_height(session)
+        assert tip is not None
+        return chain_view.recent_blocks(session, tip - follow.settings.follow_reorg_depth)
+
+
+def test_a_chain_shorter_than_the_followed_tip_rolls_the_view_back(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    # The checkpoints above the new head are not blocks at all: the batched read of their
+    # hashes fails as a whole, and they are read one by one ("" above the head).
+    follow = follower(env, db_url, db_sessions)
+    kept, dropped = os.urandom(32), os.urandom(32)
+    env.anchor.send_anchor(env.anchorer, kept, 3)
+    follow.run_once()
+    snap = snapshot(env.w3)
+    env.anchor.send_anchor(env.anchorer, dropped, 5)
+    reply = env.w3.provider.make_request("anvil_mine", ["0x3"])  # type: ignore[arg-type]
+    assert "error" not in reply
+    follow.run_once()
+    dropped_at = int(env.w3.eth.block_number) - 3
+    revert(env.w3, snap)  # back to the head before `dropped`: the chain is 4 blocks shorter
+    report = follow.run_once()
+    assert report.reorged_from == dropped_at
+    with db_sessions() as session:
+        assert chain_view.chain_root(session, dropped) is None
+        assert chain_view.chain_root(session, kept) is not None
+        assert chain_view.followed_height(session) == int(env.w3.eth.block_number)

@@ -80,7 +80,7 @@ def connected(devices: Sequence[SimulatedDevice], mqtt_url: str) -> Iterator[lis
     clients = [DeviceClient(d, parse_mqtt_url(mqtt_url)) for d in devices]
     try:
         for client in clients:
-            client.connect()
+            client.connect(timeout=DEADLINE_S)  # its default, 10 s, is short on a loaded broker
         yield clients
     finally:
         for client in clients:

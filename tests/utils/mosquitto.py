@@ -18,6 +18,10 @@ from pathlib import Path
 import pytest
 
 _CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto")
+# How long a started broker may take to listen: a deadline, not a timing assertion (a loaded CI
+# machine running anvil and PostgreSQL beside it may well need more than 10 s); one that exits is
+# noticed at once.
+START_DEADLINE_S = 60.0
 
 
 def skip_or_fail(reason: str) -> None:
@@ -225,8 +229,9 @@ class MosquittoBroker:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            if _wait_listening(self.port, self._proc, timeout=10.0) and (
-                self.tls is None or _wait_listening(self.tls_port, self._proc, timeout=10.0)
+            if _wait_listening(self.port, self._proc, timeout=START_DEADLINE_S) and (
+                self.tls is None
+                or _wait_listening(self.tls_port, self._proc, timeout=START_DEADLINE_S)
             ):
                 return
             self.stop()

@@ -37,14 +37,14 @@ def test_run_serves_until_stop(api_engine: Engine) -> None:
     server = ApiServer(settings, engine=api_engine)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a deadline for a loaded machine, not a timing check
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     reply = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=10)
     assert reply.status_code == 200 and reply.json()["database"] == "ok"
     server.stop()
-    thread.join(timeout=20)
+    thread.join(timeout=60)
     assert not thread.is_alive()
 
 

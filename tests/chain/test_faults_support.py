@@ -112,7 +112,10 @@ class FinalityWatch:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        # A look in progress may wait on a slow node (its HTTP timeout is 30 s): let it end
+        # here, not append to `violations` after the test read them or run into the next test.
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "the finality watch did not stop"
         # One last look after the test's work: a fast run can end between two polls, and the
         # final state must pass the same check.
         self.check()

@@ -92,9 +92,11 @@ def test_sigkill_with_backlog_beyond_receive_maximum_loses_and_repeats_nothing(
     log = tmp_path / "gateway.log"
     stop = threading.Event()
     published = [0]
+    started: list[subprocess.Popen[bytes]] = []
     try:
         with connected(devices, broker.url) as clients:
             first = _start_gateway(env, log)
+            started.append(first)
             port = int(env["GATEWAY_METRICS_PORT"])
             wait_for(lambda: _connected(port) or first.poll() is not None, "the subscription")
             assert first.poll() is None, log.read_text()
@@ -120,6 +122,7 @@ def test_sigkill_with_backlog_beyond_receive_maximum_loses_and_repeats_nothing(
             # The publisher keeps going while the gateway is down.
             wait_for(lambda: published[0] >= 300, "publishing during the downtime")
             second = _start_gateway(env, log)
+            started.append(second)
             try:
                 publisher.join(timeout=DEADLINE_S)
                 assert not publisher.is_alive()
@@ -132,6 +135,11 @@ def test_sigkill_with_backlog_beyond_receive_maximum_loses_and_repeats_nothing(
                 second.wait(timeout=60)
     finally:
         stop.set()
+        # A failure before the SIGKILL must not leave the gateway running into later tests.
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
         broker.stop()
     assert published[0] == 600
     assert reading_count(sqlite_sessions) == _distinct(sqlite_sessions) == 600

@@ -98,7 +98,12 @@ def _start_gateway(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byt
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(_up_or_exited(gateway, port), "the gateway's subscription")
+        try:
+            wait_for(_up_or_exited(gateway, port), "the gateway's subscription")
+        except AssertionError:
+            gateway.kill()  # never left running into later tests
+            gateway.wait(timeout=30)
+            raise
         if gateway.poll() is None:
             return gateway, port
     raise AssertionError(f"the gateway did not start: {log.read_text()[-3000:]}")

@@ -156,7 +156,7 @@ def store_commissioning(
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
     if "0x" + tree.root.hex() != draft["root"]:
         raise ValueError("the stored leaves do not rebuild the signed root")
-    batch = create_batch(session, tree.root, leaves, tree.proofs())
+    batch = create_batch(session, tree, leaves)
     batch.brand_address = brand_address
     batch.brand_signature = bytes.fromhex(signature.removeprefix("0x"))
     session.flush()

@@ -18,6 +18,7 @@ from api.links import item_link
 from api.state import ChainAccess
 from chain.errors import ChainError
 from store.models import Item, Reading, Shipment
+from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history
 
 VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
@@ -92,7 +93,7 @@ def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
         "eventHashHex": _hex(event.event_hash),
         "salt": _hex(leaf.salt) if leaf else None,
         "leaf": _hex(leaf.leaf_hash) if leaf else None,
-        "proof": leaf.proof if leaf and batch is not None else None,
+        "proof": leaf_proof(leaf, batch) if leaf else None,
         "root": _hex(batch.root) if batch is not None else None,
         "finality": finality_of(batch),
         "anchoring": {

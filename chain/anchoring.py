@@ -167,7 +167,7 @@ class AnchorWorker(PollingWorker):
     def _close_one(self, base: dict[str, Any]) -> int | None:
         # Only the writes happen in the write transaction (on SQLite it holds the database's
         # write lock, which every producer of events waits for): the leaves are read and the
-        # tree and proofs built before it, and the chain reads happen before both.
+        # tree built before it, and the chain reads happen before both.
         with store.transaction(self.sessions) as session:
             if not self._batch_due(session):
                 return None
@@ -176,14 +176,13 @@ class AnchorWorker(PollingWorker):
         if not leaves:
             return None
         tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        tree.proofs_json()  # computed (and kept by the tree) outside the transaction
         if not base:
             # The nonce comes from the store (past every sent batch), so one read serves a pass.
             base.update(self.tx.base(self.tx.gas_for(None)))
         try:
             with self.lease.write() as session:
                 # Checks each leaf is still pending: another writer may have batched some.
-                batch = store.create_batch_from_tree(session, tree, leaves)
+                batch = store.create_batch(session, tree, leaves)
                 call = self.tx.call_for(session, tree.root, len(leaves))
                 self.tx.sign_into(session, batch, call, base)
                 return batch.id

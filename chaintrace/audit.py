@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from chain.clients.trace_anchor import TraceAnchorClient
 from core.epcis import EpcisError, event_hash
 from core.merkle import MerkleTree, leaf_hash
+from store.db import read_transaction
 from store.models import AnchorBatch, Event, Leaf
+from store.outbox import leaf_proof
 
 EXPORT_FORMAT = "chaintrace-audit-export/v1"
 
@@ -55,7 +57,7 @@ class AuditReport:
 
 def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
     """Every stored event with its salt, proof and batch, in recording order."""
-    with factory() as session:
+    with read_transaction(factory) as session:  # on SQLite: no write lock held meanwhile
         rows = session.execute(
             select(Event, Leaf, AnchorBatch)
             .join(Leaf, Leaf.event_id == Event.id)
@@ -68,7 +70,7 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
                 event_json=event.event_json,
                 event_hash="0x" + event.event_hash.hex(),
                 salt="0x" + leaf.salt.hex(),
-                proof=list(leaf.proof or []),
+                proof=leaf_proof(leaf, batch) or [],
                 root=None if batch is None else "0x" + batch.root.hex(),
                 tx_hash=None if batch is None else batch.tx_hash,
                 block_number=None if batch is None else batch.block_number,

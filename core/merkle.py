@@ -11,7 +11,7 @@ verify with OpenZeppelin `MerkleProof.verify` (sorted pairs).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -78,7 +78,7 @@ def verify(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
 class MerkleTree:
     """A StandardMerkleTree over already-hashed 32-byte leaves; immutable once built."""
 
-    __slots__ = ("_input_tree_index", "_leaves", "_proofs_json", "_tree", "_tree_index_by_leaf")
+    __slots__ = ("_input_tree_index", "_leaves", "_tree", "_tree_index_by_leaf")
 
     def __init__(self, tree: list[bytes], leaves: tuple[bytes, ...]) -> None:
         """Use MerkleTree.build or MerkleTree.load: this trusts its arguments."""
@@ -88,7 +88,6 @@ class MerkleTree:
         # Leaf hashes sorted ascending sit at tree[n-1], tree[n-2], ... in that order.
         self._tree_index_by_leaf = {tree[n - 1 - i]: n - 1 - i for i in range(len(leaves))}
         self._input_tree_index = [self._tree_index_by_leaf[leaf] for leaf in leaves]
-        self._proofs_json: list[str] | None = None
 
     @classmethod
     def build(cls, leaves: Sequence[bytes]) -> MerkleTree:
@@ -168,42 +167,12 @@ class MerkleTree:
         """Every leaf's proof, in input order."""
         return [self._path(i) for i in self._input_tree_index]
 
-    def proofs_json(self) -> list[str]:
-        """Every leaf's proof in input order as JSON text: exactly json.dumps(["0x..", ...]).
-
-        For storing thousands of proofs at once: each node is hex-encoded once, and the shared
-        upper part of the paths is joined once per inner node rather than once per leaf; the
-        result is kept, so computing it ahead of a database transaction spares that transaction.
-        """
-        if self._proofs_json is None:
-            self._proofs_json = self._build_proofs_json()
-        return list(self._proofs_json)
-
-    def _build_proofs_json(self) -> list[str]:
-        tree = self._tree
-        quoted = ['"0x' + node.hex() + '"' for node in tree]
-        inner = len(tree) - len(self._leaves)  # nodes 0 .. inner-1; the leaves come after
-        # path_text[i]: the proof items from inner node i up to the root (i's sibling first).
-        path_text = [""] * inner
-        for i in range(1, inner):  # a parent's index is below its children's
-            path_text[i] = self._item(quoted, i, path_text)
-        return ["[" + self._item(quoted, i, path_text) + "]" if i else "[]"
-                for i in self._input_tree_index]  # fmt: skip
-
-    @staticmethod
-    def _item(quoted: list[str], i: int, path_text: list[str]) -> str:
-        sibling = quoted[i + 1] if i % 2 else quoted[i - 1]
-        parent = (i - 1) // 2
-        return sibling + ", " + path_text[parent] if parent else sibling
-
     def _path(self, i: int) -> list[bytes]:
-        tree = self._tree
-        path: list[bytes] = []
-        while i > 0:
-            # Left children have odd indices, their siblings sit right after them.
-            path.append(tree[i + 1] if i % 2 else tree[i - 1])
-            i = (i - 1) // 2
-        return path
+        return _sibling_path(i, self._tree.__getitem__)
+
+    def nodes_blob(self) -> bytes:
+        """The flat node array as one byte string (32 bytes a node): what a store keeps."""
+        return b"".join(self._tree)
 
     def dump(self) -> dict[str, Any]:
         """JSON-ready form: `tree` equals StandardMerkleTree.dump().tree (0x-hex)."""
@@ -215,6 +184,46 @@ class MerkleTree:
                 for leaf, idx in zip(self._leaves, self._input_tree_index, strict=True)
             ],
         }
+
+
+def _sibling_path(i: int, node: Callable[[int], bytes]) -> list[bytes]:
+    """Sibling hashes from tree index i up to the root, in a flat node array."""
+    path: list[bytes] = []
+    while i > 0:
+        # Left children have odd indices, their siblings sit right after them.
+        path.append(node(i + 1) if i % 2 else node(i - 1))
+        i = (i - 1) // 2
+    return path
+
+
+def proof_from_nodes(nodes: bytes, leaf: bytes) -> list[bytes]:
+    """The proof of `leaf` in a tree kept as MerkleTree.nodes_blob(): O(log n), no rebuild.
+
+    The leaves sit sorted at the end of the array (the smallest last), so `leaf` is found by
+    binary search. Raises MerkleError if `nodes` is not a node array or `leaf` not a leaf of it.
+    """
+    leaf = _check_hash(leaf, "leaf")
+    if not isinstance(nodes, bytes | bytearray | memoryview):
+        raise MerkleError(f"nodes must be bytes, got {type(nodes).__name__}")
+    view = memoryview(nodes)
+    size, rest = divmod(len(view), HASH_LEN)
+    if rest or size % 2 == 0:
+        raise MerkleError(f"not a node array: {len(view)} bytes (2n-1 nodes of {HASH_LEN})")
+
+    def node(i: int) -> bytes:
+        return bytes(view[i * HASH_LEN : (i + 1) * HASH_LEN])
+
+    count = (size + 1) // 2
+    low, high = 0, count  # the k-th smallest leaf is at index size - 1 - k
+    while low < high:
+        middle = (low + high) // 2
+        if node(size - 1 - middle) < leaf:
+            low = middle + 1
+        else:
+            high = middle
+    if low == count or node(size - 1 - low) != leaf:
+        raise MerkleError("leaf is not in the tree")
+    return _sibling_path(size - 1 - low, node)
 
 
 def _strip0x(value: str) -> str:

@@ -34,7 +34,7 @@ from store.outbox import (
     claim_pending,
     claim_pending_leaves,
     create_batch,
-    create_batch_from_tree,
+    leaf_proof,
     pending_leaf_count,
 )
 from store.principals import (
@@ -76,7 +76,6 @@ __all__ = [
     "claim_pending_leaves",
     "create_api_key",
     "create_batch",
-    "create_batch_from_tree",
     "create_principal",
     "delete_setting",
     "downgrade",
@@ -87,6 +86,7 @@ __all__ = [
     "hash_api_key",
     "insert_readings",
     "item_history",
+    "leaf_proof",
     "make_engine",
     "mark_anchored",
     "mark_failed",

@@ -85,6 +85,9 @@ class AnchorBatch(CreatedAt, Base):
     # batch. Kept apart from `error`, which a revived batch clears.
     relay_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     relay_error: Mapped[str | None] = mapped_column(Text)
+    # The batch's Merkle tree, MerkleTree.nodes_blob(): every leaf's proof is read from it
+    # (store.leaf_proof). Null for batches stored before migration 0007 (proofs on the leaves).
+    tree_nodes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     leaves: Mapped[list[Leaf]] = relationship(back_populates="batch", order_by="Leaf.leaf_index")
 
@@ -98,7 +101,7 @@ class AnchorBatch(CreatedAt, Base):
 
 
 class Leaf(CreatedAt, Base):
-    """An event's Merkle leaf: pending in the outbox while batch_id is null, then with its proof."""
+    """An event's Merkle leaf: pending in the outbox while batch_id is null, then in a batch."""
 
     __tablename__ = "leaves"
     # The outbox in id order: the oldest pending leaves without passing every batched one.
@@ -122,7 +125,8 @@ class Leaf(CreatedAt, Base):
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("anchor_batches.id"), index=True)
     leaf_index: Mapped[int | None] = mapped_column(Integer)
-    # Sibling hashes as 0x-hex, in the order OpenZeppelin's MerkleProof consumes them.
+    # Only in batches stored before migration 0007 (which keep no tree): sibling hashes as
+    # 0x-hex, leaf to root. Read proofs with store.leaf_proof.
     proof: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     event: Mapped[Event] = relationship(back_populates="leaf")

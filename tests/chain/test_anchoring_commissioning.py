@@ -39,7 +39,7 @@ def commissioning_batch(
             make_event(session, biz_step="commissioning")
         leaves = store.claim_pending_leaves(session, n)
         tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        batch = store.create_batch(session, tree.root, leaves, tree.proofs())
+        batch = store.create_batch(session, tree, leaves)
         message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=n)
         domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
         batch.brand_address = env.brand.address
@@ -73,7 +73,7 @@ def test_a_brand_signed_batch_is_relayed_as_the_brands_root(
         for leaf in rows:
             event = leaf.event
             assert env.anchor.verify_against(
-                root, event.kind, event.event_hash, leaf.salt, leaf.proof
+                root, event.kind, event.event_hash, leaf.salt, store.leaf_proof(leaf, leaf.batch)
             )
 
 

@@ -18,7 +18,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import MerkleError
-from core.merkle import LEAF_V1, Kind, MerkleTree, hash_pair, leaf_hash, process_proof, verify
+from core.merkle import (
+    LEAF_V1,
+    Kind,
+    MerkleTree,
+    hash_pair,
+    leaf_hash,
+    process_proof,
+    proof_from_nodes,
+    verify,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE = REPO / "tests" / "utils" / "oz_merkle.mjs"
@@ -110,12 +119,11 @@ def _assert_matches(values: list[Value], ref: dict[str, Any]) -> MerkleTree:
     assert "0x" + tree.root.hex() == ref["root"]
     assert tree.dump()["tree"] == ref["tree"]
     if ref["proofs"] is not None:
-        proofs_json = tree.proofs_json()
+        blob = tree.nodes_blob()
         for i, leaf in enumerate(leaves):
             proof = tree.proof_at(i)
             assert _hex(proof) == ref["proofs"][i]
-            assert proofs_json[i] == json.dumps(ref["proofs"][i])
-            assert tree.proof(leaf) == proof
+            assert tree.proof(leaf) == proof == proof_from_nodes(blob, leaf)
             assert verify(tree.root, leaf, proof)
     return tree
 
@@ -149,10 +157,9 @@ def test_hundred_thousand_leaves_proofs_verify() -> None:
     for i in rng.sample(range(100_000), 2_000):
         assert process_proof(leaves[i], proofs[i]) == tree.root
         assert tree.proof(leaves[i]) == proofs[i] == tree.proof_at(i)
-    as_json = tree.proofs_json()
+    blob = tree.nodes_blob()
     for i in rng.sample(range(100_000), 2_000):
-        assert json.loads(as_json[i]) == _hex(proofs[i])
-        assert as_json[i] == json.dumps(_hex(proofs[i]))
+        assert proof_from_nodes(blob, leaves[i]) == proofs[i]
     # Depth of a complete tree with 100,000 leaves is 16 or 17 (leaves on the last two levels).
     assert {len(p) for p in proofs} <= {16, 17}
 
@@ -267,3 +274,34 @@ def test_dump_load_round_trip_and_tamper_detection() -> None:
         MerkleTree.load({"tree": [], "values": [{"leaf": "0xzz"}]})
     with pytest.raises(MerkleError, match="not a dumped Merkle tree"):
         MerkleTree.load({"values": []})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 600), st.integers(0, 2**32))
+def test_proofs_from_the_stored_node_array_equal_the_trees(size: int, seed: int) -> None:
+    rng = random.Random(seed)
+    leaves = [rng.randbytes(32) for _ in range(size)]
+    tree = MerkleTree.build(leaves)
+    blob = tree.nodes_blob()
+    assert blob == b"".join(tree.nodes) and len(blob) == 32 * (2 * size - 1)
+    for leaf in leaves:
+        assert proof_from_nodes(blob, leaf) == tree.proof(leaf)
+    assert proof_from_nodes(bytearray(blob), leaves[0]) == tree.proof(leaves[0])
+    # Absent: below, above and between the stored leaves, and an inner node.
+    for absent in (bytes(32), b"\xff" * 32, rng.randbytes(32), tree.root):
+        if absent not in leaves:
+            with pytest.raises(MerkleError, match="not in the tree"):
+                proof_from_nodes(blob, absent)
+
+
+@pytest.mark.parametrize("blob", [b"", bytes(31), bytes(64), bytes(33 * 3)])
+def test_a_stored_node_array_of_the_wrong_length_is_refused(blob: bytes) -> None:
+    with pytest.raises(MerkleError, match="not a node array"):
+        proof_from_nodes(blob, bytes(32))
+
+
+def test_proof_from_nodes_refuses_what_is_not_bytes() -> None:
+    with pytest.raises(MerkleError, match="nodes must be bytes"):
+        proof_from_nodes("00" * 32, bytes(32))  # type: ignore[arg-type]
+    with pytest.raises(MerkleError, match="leaf must be"):
+        proof_from_nodes(bytes(32), bytes(31))

@@ -6,7 +6,7 @@ import secrets
 import threading
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.merkle import MerkleTree, verify
@@ -22,7 +22,7 @@ from store.batches import (
 from store.db import session_factory, transaction
 from store.errors import InvalidTransitionError, NotFoundError, StoreValueError
 from store.models import AnchorBatch, BatchStatus, Leaf
-from store.outbox import claim_pending_leaves, create_batch, pending_leaf_count
+from store.outbox import claim_pending_leaves, create_batch, leaf_proof, pending_leaf_count
 from store.queries import batch_leaves
 from tests.utils.store_factories import make_event
 
@@ -33,8 +33,7 @@ def _record(factory: sessionmaker[Session], n: int) -> list[int]:
 
 
 def _batch(session: Session, leaves: list[Leaf]) -> AnchorBatch:
-    tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-    return create_batch(session, tree.root, leaves, tree.proofs())
+    return create_batch(session, MerkleTree.build([leaf.leaf_hash for leaf in leaves]), leaves)
 
 
 def _hex32() -> str:
@@ -55,8 +54,9 @@ def test_claim_and_batch_store_verifiable_proofs(db_sessions: sessionmaker[Sessi
         assert [leaf.leaf_index for leaf in leaves] == [0, 1, 2, 3, 4]
         assert [leaf.event_id for leaf in leaves] == event_ids[:5]
         for leaf in leaves:
-            assert leaf.proof is not None
-            proof = [bytes.fromhex(node[2:]) for node in leaf.proof]
+            stored_proof = leaf_proof(leaf, stored)
+            assert stored_proof is not None
+            proof = [bytes.fromhex(node[2:]) for node in stored_proof]
             assert verify(root, leaf.leaf_hash, proof)
             # The proof is bound to this leaf: another leaf does not verify with it.
             others = [other for other in leaves if other.id != leaf.id]
@@ -73,33 +73,23 @@ def test_single_leaf_batch_has_empty_proof(db_sessions: sessionmaker[Session]) -
         (leaf,) = claim_pending_leaves(session, 10)
         batch = _batch(session, [leaf])
         assert batch.root == leaf.leaf_hash
-        assert leaf.proof == [] and leaf.leaf_index == 0
+        assert leaf_proof(leaf, batch) == [] and leaf.leaf_index == 0
 
 
 def test_create_batch_refuses_bad_input(db_sessions: sessionmaker[Session]) -> None:
     _record(db_sessions, 3)
     with transaction(db_sessions) as session:
         leaves = claim_pending_leaves(session, 3)
-        root = secrets.token_bytes(32)
-        proofs: list[list[bytes]] = [[], [], []]
-        with pytest.raises(StoreValueError):
-            create_batch(session, root[:31], leaves, proofs)
-        with pytest.raises(StoreValueError):
-            create_batch(session, root, [], [])
-        with pytest.raises(StoreValueError):
-            create_batch(session, root, leaves, proofs[:2])
-        with pytest.raises(StoreValueError):
-            create_batch(session, root, [leaves[0], leaves[0]], [[], []])
-        with pytest.raises(StoreValueError):
-            create_batch(session, root, leaves, [[b"\x01" * 31], [], []])
-        with pytest.raises(StoreValueError):
-            create_batch(session, root, leaves, [b"\x01" * 32, [], []])  # type: ignore[list-item]
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        with pytest.raises(StoreValueError, match="must be a core"):
+            create_batch(session, tree.root, leaves)  # type: ignore[arg-type]
+        with pytest.raises(StoreValueError, match="at least one leaf"):
+            create_batch(session, tree, [])
+        with pytest.raises(StoreValueError, match="not built over these leaves"):
+            create_batch(session, tree, leaves[:2])
         _batch(session, leaves[:2])
         with pytest.raises(StoreValueError, match="already belongs"):
-            create_batch(session, secrets.token_bytes(32), leaves[1:], [[], []])
-        with pytest.raises(StoreValueError, match="already exists"):
-            first_root = session.scalars(select(AnchorBatch.root)).one()
-            create_batch(session, first_root, leaves[2:], [[]])
+            create_batch(session, MerkleTree.build([x.leaf_hash for x in leaves[1:]]), leaves[1:])
 
 
 def test_claim_limit_must_be_positive(db_session: Session) -> None:
@@ -181,7 +171,7 @@ def test_failed_batch_returns_its_leaves_to_the_outbox(db_sessions: sessionmaker
         assert batch.status is BatchStatus.FAILED and batch.error
         leaves = claim_pending_leaves(session, 10)
         assert [leaf.event_id for leaf in leaves] == event_ids
-        assert all(leaf.proof is None and leaf.leaf_index is None for leaf in leaves)
+        assert all(leaf.batch_id is None and leaf.leaf_index is None for leaf in leaves)
         # The same leaves give the same root: the failed batch is revived, clean.
         again = _batch(session, leaves)
         assert again.id == batch_id and again.status is BatchStatus.PENDING

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -68,3 +70,64 @@ def test_revision_files_import_no_model_code() -> None:
     for path in revisions:
         text = path.read_text()
         assert "store.models" not in text and "from store" not in text, path.name
+
+
+def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
+    empty_db_url: str,
+) -> None:
+    import pytest
+
+    from core.merkle import MerkleTree, leaf_hash
+    from store.db import session_factory, transaction
+    from store.models import AnchorBatch, Leaf
+    from store.outbox import claim_pending, create_batch, leaf_proof
+    from store.recording import record_events
+
+    def rows(n: int, start: int) -> list[dict[str, object]]:
+        return [
+            {"kind": 0, "event_hash": bytes([start + i]) * 32, "event_json": f'{{"n":{i}}}',
+             "event_type": "ObjectEvent", "biz_step": None, "event_time_ms": i,
+             "recorded_by": None}
+            for i in range(n)
+        ]  # fmt: skip
+
+    upgrade(empty_db_url, "0006_leaf_hash_not_unique")
+    engine = make_engine(empty_db_url)
+    try:
+        # A batch as stored before 0007: proofs on the leaves (written as that schema had them).
+        with transaction(session_factory(engine)) as session:
+            record_events(session, rows(3, 1), leaf_hash)  # type: ignore[arg-type]
+        with engine.begin() as conn:
+            leaves = conn.execute(sa.text("SELECT id, leaf_hash FROM leaves ORDER BY id")).all()
+            old = MerkleTree.build([bytes(h) for _, h in leaves])
+            conn.execute(
+                sa.text("INSERT INTO anchor_batches (root, leaf_count, status, created_at)"
+                        " VALUES (:root, 3, 'pending', CURRENT_TIMESTAMP)"),
+                {"root": old.root},
+            )  # fmt: skip
+            for index, (leaf_id, _) in enumerate(leaves):
+                conn.execute(
+                    sa.text("UPDATE leaves SET batch_id = (SELECT id FROM anchor_batches),"
+                            " leaf_index = :i, proof = :p WHERE id = :id"),
+                    {"i": index, "id": leaf_id,
+                     "p": json.dumps(["0x" + n.hex() for n in old.proof_at(index)])},
+                )  # fmt: skip
+        upgrade(empty_db_url)
+        with transaction(session_factory(engine)) as session:
+            for index, leaf in enumerate(session.scalars(sa.select(Leaf).order_by(Leaf.id))):
+                expected = ["0x" + n.hex() for n in old.proof_at(index)]
+                assert leaf_proof(leaf, leaf.batch) == expected
+        engine.dispose()
+        downgrade(empty_db_url, "0006_leaf_hash_not_unique")  # no tree kept yet: allowed
+        upgrade(empty_db_url)
+        with transaction(session_factory(engine)) as session:
+            record_events(session, rows(2, 9), leaf_hash)  # type: ignore[arg-type]
+            pending = claim_pending(session, 10)
+            create_batch(session, MerkleTree.build([p.leaf_hash for p in pending]), pending)
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="would lose them"):
+            downgrade(empty_db_url, "0006_leaf_hash_not_unique")
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(AnchorBatch)).scalar() == 2
+    finally:
+        engine.dispose()

@@ -50,7 +50,7 @@ def test_item_history_in_event_time_order_with_anchoring(
         # Anchor the two oldest leaves (commission, arriving); shipping stays pending.
         leaves = claim_pending_leaves(session, 2)
         tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        batch = create_batch(session, tree.root, leaves, tree.proofs())
+        batch = create_batch(session, tree, leaves)
         mark_sent(session, batch.id, tx_hash="0x" + "11" * 32, raw_tx=b"\x02", nonce=0)
     with db_sessions() as session:
         history = item_history(session, "09520123456788", "SER-1")

@@ -18,6 +18,7 @@ from store.outbox import (
     claim_pending,
     claim_pending_leaves,
     create_batch,
+    leaf_proof,
     pending_leaf_count,
 )
 from store.queries import batch_leaves
@@ -145,13 +146,14 @@ def test_claim_pending_batches_like_claim_pending_leaves(
             leaf.id for leaf in claim_pending_leaves(session, 5)
         ]
         tree = MerkleTree.build([leaf.leaf_hash for leaf in claimed])
-        batch = create_batch(session, tree.root, claimed, tree.proofs())
+        batch = create_batch(session, tree, claimed)
         batch_id, root = batch.id, batch.root
     with db_sessions() as session:
         leaves = batch_leaves(session, batch_id)
         assert [leaf.event_id for leaf in leaves] == ids[:5]
         assert [leaf.leaf_index for leaf in leaves] == list(range(5))
         for leaf in leaves:
-            assert leaf.proof is not None and all(node.startswith("0x") for node in leaf.proof)
-            assert verify(root, leaf.leaf_hash, [bytes.fromhex(n[2:]) for n in leaf.proof])
+            proof = leaf_proof(leaf, leaf.batch)
+            assert proof is not None and all(node.startswith("0x") for node in proof)
+            assert verify(root, leaf.leaf_hash, [bytes.fromhex(n[2:]) for n in proof])
         assert [leaf.event_id for leaf in claim_pending(session, 10)] == ids[5:]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain.clients.trace_anchor import TraceAnchorClient
 from core.epcis import EpcisError, event_hash
+from core.errors import MerkleError
 from core.merkle import MerkleTree, leaf_hash
 from store.db import read_transaction
 from store.models import AnchorBatch, Event, Leaf
@@ -70,13 +71,22 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
                 event_json=event.event_json,
                 event_hash="0x" + event.event_hash.hex(),
                 salt="0x" + leaf.salt.hex(),
-                proof=leaf_proof(leaf, batch) or [],
+                proof=_proof(leaf, batch),
                 root=None if batch is None else "0x" + batch.root.hex(),
                 tx_hash=None if batch is None else batch.tx_hash,
                 block_number=None if batch is None else batch.block_number,
             )
             for event, leaf, batch in rows
         ]
+
+
+def _proof(leaf: Leaf, batch: AnchorBatch | None) -> list[str]:
+    """The stored proof, or [] if the batch's tree does not hold the stored leaf (the audit
+    then reports that the contract rejects it: a broken record is exported as it is)."""
+    try:
+        return leaf_proof(leaf, batch) or []
+    except MerkleError:
+        return []
 
 
 def write_export(records: Iterable[AuditRecord], path: Path) -> int:

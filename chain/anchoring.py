@@ -166,9 +166,9 @@ class AnchorWorker(PollingWorker):
 
     def _close_one(self, base: dict[str, Any]) -> int | None:
         # Only the writes happen in the write transaction (on SQLite it holds the database's
-        # write lock, which every producer of events waits for): the leaves are read and the
-        # tree built before it, and the chain reads happen before both.
-        with store.transaction(self.sessions) as session:
+        # write lock, which every producer of events waits for): the leaves are read (read-only,
+        # so without that lock) and the tree built before it, the chain reads before both.
+        with store.read_transaction(self.sessions) as session:
             if not self._batch_due(session):
                 return None
             # Only (id, leaf hash) rows: no ORM objects, no event JSON (perf at 10k leaves).

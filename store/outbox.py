@@ -29,13 +29,10 @@ class PendingLeaf(NamedTuple):
     batch_id: int | None = None
 
 
-def _claim_statement(session: Session, stmt: Any, limit: int) -> Any:
+def _pending_statement(stmt: Any, limit: int) -> Any:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise StoreValueError(f"limit must be a positive integer, got {limit!r}")
-    stmt = stmt.where(Leaf.batch_id.is_(None)).order_by(Leaf.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Leaf)
-    return stmt
+    return stmt.where(Leaf.batch_id.is_(None)).order_by(Leaf.id).limit(limit)
 
 
 def claim_pending_leaves(session: Session, limit: int) -> list[Leaf]:
@@ -45,15 +42,20 @@ def claim_pending_leaves(session: Session, limit: int) -> list[Leaf]:
     disjoint leaves; SQLite serialises writers (BEGIN IMMEDIATE) instead.
     """
     # The event rows (and their JSON) are not loaded: batching needs only the leaf columns.
-    return list(session.scalars(_claim_statement(session, select(Leaf), limit)))
+    stmt = _pending_statement(select(Leaf), limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=Leaf)
+    return list(session.scalars(stmt))
 
 
 def claim_pending(session: Session, limit: int) -> list[PendingLeaf]:
-    """claim_pending_leaves without ORM objects: (id, event_id, leaf_hash) rows, same locking.
+    """Up to `limit` pending leaves, oldest first, as (id, event_id, leaf_hash) rows; no lock.
 
-    For the anchoring worker's batches of thousands, where loading ORM objects is the cost.
+    For the anchoring worker's batches of thousands (no ORM objects), read in a
+    read_transaction before its write transaction: create_batch then checks that every leaf
+    is still pending, which is what a lock held only while reading could not promise.
     """
-    stmt = _claim_statement(session, select(Leaf.id, Leaf.event_id, Leaf.leaf_hash), limit)
+    stmt = _pending_statement(select(Leaf.id, Leaf.event_id, Leaf.leaf_hash), limit)
     return [PendingLeaf(int(i), int(e), bytes(h)) for i, e, h in session.execute(stmt)]
 
 

@@ -21,7 +21,7 @@ from chaintrace.platform import Platform
 from chaintrace.story import Story, StoryError
 from core.digital_link import build_link
 from core.epcis import event_hash
-from store.db import make_engine, session_factory
+from store.db import make_engine, read_transaction, session_factory
 from store.models import AnchorBatch, BatchStatus, Event, Leaf, Reading
 
 WEI = 10**18
@@ -48,7 +48,7 @@ def wait_all_final(factory: Any, timeout: float = 120) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with factory() as s:
+        with read_transaction(factory) as s:
             pending = s.scalar(
                 select(func.count()).select_from(Leaf).where(Leaf.batch_id.is_(None))
             )
@@ -167,7 +167,7 @@ def run_checks(
             r.status_code == 200 and decoded == link,
             f"decoded: {decoded}",
         )
-        with factory() as s:
+        with read_transaction(factory) as s:
             batches = s.scalars(select(AnchorBatch)).all()
             events = s.scalar(select(func.count()).select_from(Event)) or 0
             readings = s.scalar(select(func.count()).select_from(Reading)) or 0

@@ -37,7 +37,7 @@ from iot_gateway.sensor_event import (
     window_event,
 )
 from iot_gateway.windows import Hole, WindowRule, fill_holes, hole_of, next_window, window_gaps
-from store.db import transaction
+from store.db import read_transaction, transaction
 from store.errors import DuplicateEventError, StoreError
 from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
 from store.models.types import utcnow
@@ -334,7 +334,9 @@ def rollup_once(
 ) -> int:
     """One pass over every shipment with readings; returns how many events were recorded."""
     now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    with session_factory() as session:
+    # Read-only: on SQLite the aggregate over every reading holds no write lock, so the
+    # gateway's writer goes on storing readings meanwhile.
+    with read_transaction(session_factory) as session:
         by_shipment = _pending(session)
     total = 0
     for shipment_pk, devices in by_shipment.items():

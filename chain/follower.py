@@ -137,23 +137,29 @@ class ChainFollower(PollingWorker):
         return report
 
     def _headers(self, logs: list[Any]) -> dict[int, tuple[str, str, int]]:
-        """(hash, parent hash, timestamp) of the blocks that hold `logs`, read by their hash."""
-        headers: dict[int, tuple[str, str, int]] = {}
+        """(hash, parent hash, timestamp) of the blocks that hold `logs`, read by their hash.
+
+        One batched request for all of them.
+        """
+        wanted: dict[int, bytes] = {}
         for log in logs:
-            number, block_hash = int(log["blockNumber"]), bytes(log["blockHash"])
-            if number in headers:
-                continue
-            with chain_errors():
-                try:
-                    headers[number] = _header(self.w3.eth.get_block(HexBytes(block_hash)))
-                except BlockNotFound:
-                    # Reorged away since get_logs (or a lagging node behind a balancer): nothing
-                    # of this range is recorded; the next pass reads it again.
-                    raise ChainError(
-                        f"block {number} (0x{block_hash.hex()}) of a log is not known to the node;"
-                        " the range is read again next pass"
-                    ) from None
-        return headers
+            wanted.setdefault(int(log["blockNumber"]), bytes(log["blockHash"]))
+        if not wanted:
+            return {}
+        with chain_errors():
+            try:
+                with self.w3.batch_requests() as batch:
+                    for block_hash in wanted.values():
+                        batch.add(self.w3.eth.get_block(HexBytes(block_hash)))
+                    blocks = batch.execute()
+            except BlockNotFound:
+                # Reorged away since get_logs (or a lagging node behind a balancer): nothing
+                # of this range is recorded; the next pass reads it again.
+                raise ChainError(
+                    f"a block of the logs in blocks {min(wanted)}..{max(wanted)} is not known to"
+                    " the node; the range is read again next pass"
+                ) from None
+        return {n: _header(b) for n, b in zip(wanted, blocks, strict=True)}
 
     def _record(self, session: Session, log: Any) -> int:
         topics = log.get("topics") or []

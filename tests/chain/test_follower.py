@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from web3.middleware import Web3Middleware
 
 import store
+from chain.errors import ChainError
 from chain.follower import ChainFollower, FollowReport
 from chain.settings import FollowSettings
 from chain.transactions import resync_nonces
@@ -297,4 +299,35 @@ def test_a_chain_shorter_than_the_followed_tip_rolls_the_view_back(
     with db_sessions() as session:
         assert chain_view.chain_root(session, dropped) is None
         assert chain_view.chain_root(session, kept) is not None
+        assert chain_view.followed_height(session) == int(env.w3.eth.block_number)
+
+
+def test_a_reorg_between_the_logs_and_their_blocks_fails_the_pass_and_records_nothing(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    follow = follower(env, db_url, db_sessions)
+    follow.run_once()
+    root = os.urandom(32)
+    env.anchor.send_anchor(env.anchorer, root, 2)
+    get_logs = follow.w3.eth.get_logs
+
+    def then_reorg(*args: Any, **kwargs: Any) -> Any:
+        logs = get_logs(*args, **kwargs)
+        # The block of those logs is replaced by an empty one before its header is read.
+        reply = env.w3.provider.make_request("anvil_reorg", [1, []])  # type: ignore[arg-type]
+        assert "error" not in reply
+        return logs
+
+    setattr(follow.w3.eth, "get_logs", then_reorg)  # noqa: B010 (this follower's w3 only)
+    with db_sessions() as session:
+        tip = chain_view.followed_height(session)
+    with pytest.raises(ChainError, match="read again next pass"):
+        follow.run_once()
+    with db_sessions() as session:  # nothing of the range: no root, no new tip
+        assert chain_view.chain_root(session, root) is None
+        assert chain_view.followed_height(session) == tip
+    setattr(follow.w3.eth, "get_logs", get_logs)  # noqa: B010
+    follow.run_once()
+    with db_sessions() as session:  # read again: the reorg took the anchoring away
+        assert chain_view.chain_root(session, root) is None
         assert chain_view.followed_height(session) == int(env.w3.eth.block_number)

@@ -86,6 +86,7 @@ class ChainFollower(PollingWorker):
                     topic = bytes(Web3.keccak(text=abi_signature(event)))
                     self._events[topic] = (client.contract, str(event["name"]), client.address)
         self.addresses = [deployment.trace_anchor, deployment.shipment_escrow]
+        self._batch_refusal: str | None = None
 
     activity = "chain following"
 
@@ -137,28 +138,22 @@ class ChainFollower(PollingWorker):
         return report
 
     def _headers(self, logs: list[Any]) -> dict[int, tuple[str, str, int]]:
-        """(hash, parent hash, timestamp) of the blocks that hold `logs`, read by their hash.
-
-        One batched request for all of them.
-        """
+        """(hash, parent hash, timestamp) of the blocks that hold `logs`, read by their hash,
+        in batched requests."""
         wanted: dict[int, bytes] = {}
         for log in logs:
             wanted.setdefault(int(log["blockNumber"]), bytes(log["blockHash"]))
         if not wanted:
             return {}
-        with chain_errors():
-            try:
-                with self.w3.batch_requests() as batch:
-                    for block_hash in wanted.values():
-                        batch.add(self.w3.eth.get_block(HexBytes(block_hash)))
-                    blocks = batch.execute()
-            except BlockNotFound:
-                # Reorged away since get_logs (or a lagging node behind a balancer): nothing
-                # of this range is recorded; the next pass reads it again.
-                raise ChainError(
-                    f"a block of the logs in blocks {min(wanted)}..{max(wanted)} is not known to"
-                    " the node; the range is read again next pass"
-                ) from None
+        try:
+            blocks = self._get_blocks([HexBytes(h) for h in wanted.values()])
+        except _MissingBlock:
+            # Reorged away since get_logs (or a lagging node behind a balancer): nothing of
+            # this range is recorded; the next pass reads it again.
+            raise ChainError(
+                f"a block of the logs in blocks {min(wanted)}..{max(wanted)} is not known to"
+                " the node; the range is read again next pass"
+            ) from None
         return {n: _header(b) for n, b in zip(wanted, blocks, strict=True)}
 
     def _record(self, session: Session, log: Any) -> int:
@@ -210,29 +205,59 @@ class ChainFollower(PollingWorker):
                 return
 
     def _canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
-        """The canonical hash at each height ("" above the head): one batched request.
+        """The canonical hash at each height ("" above the head), in batched requests.
 
         A checkpoint's hash alone cannot vouch for those below it (each was read on its own,
         perhaps from another node behind a balancer), so every recent one is checked; batched,
         that is one round trip a pass, not one per block.
         """
-        if not numbers:
-            return {}
-        with chain_errors():
-            try:
-                with self.w3.batch_requests() as batch:
-                    for number in numbers:
-                        batch.add(self.w3.eth.get_block(number))
-                    blocks = batch.execute()
-                return {n: _hash(b) for n, b in zip(numbers, blocks, strict=True)}
-            except BlockNotFound:  # the chain got shorter than a checkpoint: one at a time
-                hashes = {}
-                for number in numbers:
+        try:
+            return {n: _hash(b) for n, b in zip(numbers, self._get_blocks(numbers), strict=True)}
+        except _MissingBlock:  # the chain got shorter than a checkpoint: one at a time
+            hashes = {}
+            for number in numbers:
+                with chain_errors():
                     try:
                         hashes[number] = _hash(self.w3.eth.get_block(number))
                     except BlockNotFound:
                         hashes[number] = ""
-                return hashes
+            return hashes
+
+    def _get_blocks(self, ids: list[Any]) -> list[Any]:
+        """eth_getBlock for each number or hash, FOLLOW_RPC_BATCH to a batched request.
+
+        A batch the node refuses (too large for it, or no batches at all) is sent again one
+        request at a time, so a real error surfaces from its own request. _MissingBlock if the
+        node knows one of them not.
+        """
+        size = self.settings.follow_rpc_batch
+        blocks: list[Any] = []
+        with chain_errors():  # _MissingBlock is no web3 error: it passes through unchanged
+            try:
+                for start in range(0, len(ids), size):
+                    blocks.extend(self._get_chunk(ids[start : start + size]))
+            except BlockNotFound as exc:
+                raise _MissingBlock(str(exc)) from None
+        return blocks
+
+    def _get_chunk(self, chunk: list[Any]) -> list[Any]:
+        try:
+            with self.w3.batch_requests() as batch:
+                for block_id in chunk:
+                    batch.add(self.w3.eth.get_block(block_id))
+                return list(batch.execute())
+        except BlockNotFound:
+            raise
+        except Exception as exc:  # the batch as a whole, refused: then one by one
+            if self._batch_refusal != str(exc):  # log once, not every pass
+                self._batch_refusal = str(exc)
+                _LOGGER.warning("the node refused a batch of %d block reads (%s); reading "
+                                "them one at a time", len(chunk), exc)  # fmt: skip
+        return [self.w3.eth.get_block(block_id) for block_id in chunk]
+
+
+class _MissingBlock(Exception):
+    """A block the node does not know (by number: above its head; by hash: reorged away)."""
 
 
 def _hash(block: Any) -> str:

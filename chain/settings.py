@@ -101,6 +101,9 @@ class FollowSettings(_WorkerSettings):
     # Blocks per eth_getLogs request, and how deep a reorg the follower re-checks each pass.
     follow_max_range: int = Field(default=2000, ge=1, le=100_000)
     follow_reorg_depth: int = Field(default=64, ge=1, le=10_000)
+    # Requests per JSON-RPC batch (block reads): below the caps of common nodes and providers
+    # (geth and Alchemy 1,000); a batch the node refuses is sent again one request at a time.
+    follow_rpc_batch: int = Field(default=100, ge=1, le=1_000)
 
 
 class AnchorSettings(SigningKeyMixin, FollowSettings):

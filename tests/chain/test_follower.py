@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from web3.exceptions import Web3RPCError
 from web3.middleware import Web3Middleware
 
 import store
@@ -331,3 +332,42 @@ def test_a_reorg_between_the_logs_and_their_blocks_fails_the_pass_and_records_no
     with db_sessions() as session:  # read again: the reorg took the anchoring away
         assert chain_view.chain_root(session, root) is None
         assert chain_view.followed_height(session) == int(env.w3.eth.block_number)
+
+
+def test_block_reads_go_in_batches_of_follow_rpc_batch_and_singly_when_refused(
+    env: ChainEnv, db_url: str, db_engine: Engine, db_sessions: sessionmaker[Session]
+) -> None:
+    settings = FollowSettings(
+        chaintrace_dev=True, database_url=db_url, follow_reorg_depth=8, follow_rpc_batch=2
+    )
+    follow = ChainFollower(settings, db_sessions, env.w3, env.deployment)
+    for count in range(1, 6):  # five blocks with logs: five checkpoints and the tip
+        env.anchor.send_anchor(env.anchorer, os.urandom(32), count)
+    follow.run_once()
+    checkpoints = len(chain_view_blocks(db_sessions, follow))
+    assert checkpoints >= 5
+    with traffic(env.w3, db_engine) as (requests, _):
+        follow.run_once()
+    by_two = [["eth_getBlockByNumber"] * min(2, checkpoints - i) for i in range(0, checkpoints, 2)]
+    assert requests == [*by_two, "eth_blockNumber"]
+
+    class Refusing(Web3Middleware):  # a node that takes no batches (or none this size)
+        def wrap_make_batch_request(self, make_batch_request: Any) -> Any:
+            def refuse(calls: list[tuple[str, Any]]) -> Any:
+                raise Web3RPCError("batch too large")
+
+            return refuse
+
+    env.w3.middleware_onion.add(Refusing, name="refusing")
+    try:
+        with traffic(env.w3, db_engine) as (requests, _):
+            assert follow.run_once() == FollowReport()
+        env.anchor.send_anchor(env.anchorer, root := os.urandom(32), 7)
+        assert follow.run_once().logs == 1  # new logs and their block's header, singly too
+    finally:
+        env.w3.middleware_onion.remove("refusing")
+    # Each refused batch (seen here before it is refused) is read again request by request.
+    singly = [r for r in requests if isinstance(r, str)]
+    assert singly == ["eth_getBlockByNumber"] * checkpoints + ["eth_blockNumber"]
+    with db_sessions() as session:
+        assert chain_view.chain_root(session, root) is not None

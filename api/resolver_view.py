@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,12 @@ from api.finality import finality_of
 from api.links import item_link
 from api.state import ChainAccess
 from chain.errors import ChainError
-from store.models import Item, Reading, Shipment
+from core.errors import MerkleError
+from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
 from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history
+
+_LOGGER = logging.getLogger(__name__)
 
 VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
 _TITLES = {
@@ -59,6 +63,19 @@ def _readings_summary(session: Session, shipment: Shipment, until_ms: int) -> di
     }
 
 
+def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
+    """The leaf's proof; None (logged) if its batch's stored tree does not hold it: one broken
+    record must not take the item's whole history down."""
+    if leaf is None:
+        return None
+    try:
+        return leaf_proof(leaf, batch)
+    except MerkleError as exc:
+        _LOGGER.error("leaf %d: no proof in batch %s's tree: %s", leaf.id,
+                      None if batch is None else batch.id, exc)  # fmt: skip
+        return None
+
+
 def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
     event, leaf, batch = record
     body = json.loads(event.event_json)
@@ -93,7 +110,7 @@ def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
         "eventHashHex": _hex(event.event_hash),
         "salt": _hex(leaf.salt) if leaf else None,
         "leaf": _hex(leaf.leaf_hash) if leaf else None,
-        "proof": leaf_proof(leaf, batch) if leaf else None,
+        "proof": _proof(leaf, batch),
         "root": _hex(batch.root) if batch is not None else None,
         "finality": finality_of(batch),
         "anchoring": {

@@ -8,11 +8,13 @@ from urllib.parse import urlsplit
 import pytest
 import zxingcpp
 from PIL import Image
+from sqlalchemy import select
 
 from core.digital_link import build_link
 from core.epcis import event_hash
 from core.merkle import leaf_hash, process_proof
-from store.db import session_factory
+from store.db import session_factory, transaction
+from store.models import Leaf
 from tests.api.flows import PREFIX, PUBLIC_BASE_URL, Api, World, gtin13, ok
 from tests.utils.holding_writer import HoldingWriter
 
@@ -215,3 +217,21 @@ def test_a_scan_answers_while_a_writer_holds_the_database(
         health = api.client.get("/healthz")
     assert during.status_code == 200 and during.json() == before
     assert health.status_code == 200 and health.json()["database"] == "ok"
+
+
+def test_a_leaf_its_batch_tree_does_not_hold_shows_no_proof_not_an_error(
+    api: Api, catalogue: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, gtin = catalogue
+    url = f"/01/{gtin}/21/PLAIN1"
+    [event] = ok(api.client.get(url, params={"format": "json"}))["history"]
+    assert event["proof"] is not None
+    with transaction(session_factory(api.engine)) as session:  # a corrupted store
+        leaf = session.scalars(
+            select(Leaf).where(Leaf.leaf_hash == bytes.fromhex(event["leaf"][2:]))
+        ).one()
+        leaf.leaf_hash = bytes(32)
+    body = ok(api.client.get(url, params={"format": "json"}))
+    [shown] = body["history"]
+    assert shown["proof"] is None and shown["eventHashHex"] == event["eventHashHex"]
+    assert "no proof in batch" in caplog.text

@@ -184,7 +184,7 @@ def _discard_session(port: int, client_id: str) -> None:
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
-    parser.add_argument("--rate", type=int, default=4000, help="readings per second published")
+    parser.add_argument("--rate", type=int, default=9000, help="readings per second published")
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--receive-maximum", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=1000)

@@ -4,7 +4,6 @@ eth_call, every root rebuilt; each kind of tampering with the store is named, no
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,14 @@ from chaintrace.audit import AuditReport, audit, read_export, records_from_store
 from core.epcis import event_hash
 from core.merkle import leaf_hash
 from store.models import AnchorBatch, Event, Leaf
-from tests.utils.anvil import (  # noqa: F401 (anvil_node, chain_env: pytest fixtures)
+from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
     anvil_node,
     chain_env,
-    revert,
-    snapshot,
+    chain_snapshot,
 )
 
 N = 12
-
-
-@pytest.fixture
-def env(chain_env: ChainEnv) -> Iterator[ChainEnv]:  # noqa: F811 (the fixture)
-    snap = snapshot(chain_env.w3)
-    try:
-        yield chain_env
-    finally:
-        revert(chain_env.w3, snap)
 
 
 def epcis_event(n: int) -> dict[str, object]:
@@ -50,8 +39,13 @@ def epcis_event(n: int) -> dict[str, object]:
 
 
 @pytest.fixture
-def anchored(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) -> ChainEnv:
-    """N real EPCIS events stored, anchored in two batches and final."""
+def anchored(
+    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
+    db_url: str,
+    db_sessions: sessionmaker[Session],
+) -> ChainEnv:
+    """N real EPCIS events stored, anchored in two batches and final (reverted after)."""
+    env = chain_snapshot
     with store.transaction(db_sessions) as session:
         for n in range(N):
             body = epcis_event(n)

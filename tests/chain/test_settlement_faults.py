@@ -259,6 +259,30 @@ def attested_by(env: ChainEnv, sid: str) -> str:
     return "0x" + bytes(log["transactionHash"]).hex()
 
 
+def replaced_after_three_blocks(
+    env: ChainEnv, worker: SettlementWorker, sent: OracleTx, next_block: Callable[[], None]
+) -> OracleTx:
+    """Passes (next_block() between them) until `sent` is replaced: it is waited on, neither
+    sent again nor replaced, for exactly replace_after_blocks (3) blocks, then replaced at its
+    nonce with both fees up by at least 12.5 %. Returns the replacement's record."""
+    sid = sent.shipment_id
+    waits = 0
+    while (report := worker.run_once()).replaced == []:
+        assert report == SettleReport(waiting=[sid])  # nothing else sent meanwhile
+        assert worker.sender.stored() == sent
+        waits += 1
+        assert waits < 3, "not replaced after replace_after_blocks blocks"
+        next_block()
+    assert report == SettleReport(waiting=[sid], replaced=[sid])
+    assert env.w3.eth.block_number - sent.block == 3  # replace_after_blocks, not before
+    bumped = worker.sender.stored()
+    assert bumped is not None and bumped.nonce == sent.nonce
+    assert bumped.hashes == (sent.tx_hash, bumped.tx_hash)
+    for fee in ("maxFeePerGas", "maxPriorityFeePerGas"):
+        assert bumped.fees[fee] * 8 >= sent.fees[fee] * 9  # at least +12.5 %
+    return bumped
+
+
 def test_an_attestation_priced_below_the_base_fee_is_replaced_with_higher_fees(
     env: ChainEnv, db_sessions: sessionmaker[Session], make_worker: WorkerFactory
 ) -> None:
@@ -278,22 +302,8 @@ def test_an_attestation_priced_below_the_base_fee_is_replaced_with_higher_fees(
         rpc(env, "anvil_setNextBlockBaseFeePerGas", [hex(sent.fees["maxFeePerGas"] * 4)])
         mine(env)
         assert pending_nonce(env) == oracle_nonce(env) == start
-        waits = 0
-        while (report := worker.run_once()).replaced == []:
-            assert report == SettleReport(waiting=[sid])  # nothing else sent meanwhile
-            assert worker.sender.stored() == sent
-            waits += 1
-            assert waits < 3, "not replaced after replace_after_blocks blocks"
-            mine(env)
-        assert report == SettleReport(waiting=[sid], replaced=[sid])
-        assert env.w3.eth.block_number - sent.block == 3  # replace_after_blocks, not before
-
-        bumped = worker.sender.stored()
-        assert bumped is not None and bumped.nonce == sent.nonce
+        bumped = replaced_after_three_blocks(env, worker, sent, lambda: mine(env))
         assert bumped.tx_hash != sent.tx_hash
-        assert bumped.hashes == (sent.tx_hash, bumped.tx_hash)
-        for fee in ("maxFeePerGas", "maxPriorityFeePerGas"):
-            assert bumped.fees[fee] * 8 >= sent.fees[fee] * 9  # at least +12.5 %
         mine(env)
         # Mined: the record is cleared and the attestation adopted from the chain.
         assert worker.run_once().adopted == [sid]
@@ -330,26 +340,13 @@ def test_an_attestation_held_in_the_mempool_is_replaced_after_replace_after_bloc
         assert worker.run_once() == SettleReport(waiting=[sid])
         sent = worker.sender.stored()
         assert sent is not None and (sent.action, sent.shipment_id) == ("attest", sid)
-        waits = 0
-        while True:
+
+        def block_without_it() -> None:
             mine_leaving_out_the_oracle(env, gas_limit)
             assert env.w3.eth.get_transaction(sent.tx_hash)["blockNumber"] is None  # pooled
-            report = worker.run_once()
-            if report.replaced:
-                break
-            # Waited on, neither sent again nor replaced before replace_after_blocks blocks.
-            assert report == SettleReport(waiting=[sid])
-            assert worker.sender.stored() == sent
-            waits += 1
-            assert waits < 3, "not replaced after replace_after_blocks blocks"
-        assert report == SettleReport(waiting=[sid], replaced=[sid])
-        assert env.w3.eth.block_number - sent.block == 3  # replace_after_blocks, not before
 
-        bumped = worker.sender.stored()
-        assert bumped is not None and bumped.nonce == sent.nonce
-        assert bumped.hashes == (sent.tx_hash, bumped.tx_hash)
-        for fee in ("maxFeePerGas", "maxPriorityFeePerGas"):
-            assert bumped.fees[fee] * 8 >= sent.fees[fee] * 9  # at least +12.5 %
+        block_without_it()
+        bumped = replaced_after_three_blocks(env, worker, sent, block_without_it)
         # The node took the replacement in the original's place.
         assert pending_nonce(env) == start + 1
         assert env.w3.eth.get_transaction(bumped.tx_hash)["nonce"] == start  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from chain.dev_accounts import DEV_ACCOUNTS
 from chain.errors import ChainError
 
 # secp256k1 group order: a private key must lie in [1, n - 1].
@@ -17,24 +18,6 @@ _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD036414
 _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 # A keystore is a few hundred bytes; refuse anything large before parsing it.
 _MAX_KEYSTORE_BYTES = 64 * 1024
-
-# The accounts of anvil's and Hardhat's public test mnemonic ("test test ... junk"): anyone can
-# sign with them, so outside dev mode they are placeholders, never real keys.
-DEV_ACCOUNTS: frozenset[str] = frozenset(
-    a.lower()
-    for a in (
-        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-        "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
-        "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
-        "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
-        "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
-        "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
-        "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
-        "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
-        "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
-    )
-)
 
 
 class KeyConfigError(ChainError, ValueError):

@@ -24,6 +24,7 @@ from chaintrace.wiring import (
     dev_fallback,
     load_settings,
 )
+from core.recursion import bound_recursion_limit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -31,6 +32,12 @@ app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
+
+
+@app.callback()
+def _process() -> None:
+    """Before every command: the recursion limit web3's py_ecc raised, bounded again."""
+    bound_recursion_limit()
 
 
 def _logging(verbose: bool) -> None:

@@ -11,12 +11,14 @@ from types import FrameType
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.recursion import bound_recursion_limit
 from iot_gateway.gateway import Gateway
 from iot_gateway.settings import GatewaySettings
 
 
 def main() -> int:
     """Entry point; returns the process exit code."""
+    bound_recursion_limit()  # after every import: web3's py_ecc raised it to 100,000
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

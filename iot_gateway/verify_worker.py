@@ -7,6 +7,7 @@ from multiprocessing.connection import Connection
 
 from core.eip712 import Domain
 from core.errors import CoreValueError
+from core.recursion import bound_recursion_limit
 from core.signature import recover_digest_raw
 from iot_gateway.payload import (
     PayloadLimits,
@@ -50,6 +51,7 @@ def verify_jobs(
 
 def serve(conn: Connection, domain: Domain, limits: PayloadLimits) -> None:
     """Worker process: verify each (now_ms, jobs) received; exit when the gateway is gone."""
+    bound_recursion_limit()  # a spawned process imported eth-account (py_ecc) afresh
     while True:
         try:
             now_ms, jobs = conn.recv()

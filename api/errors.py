@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -188,8 +189,39 @@ def revert_status(exc: ContractRevert) -> int:
     return 422 if exc.name in _INPUT_REVERTS else 409
 
 
+# A 422 repeats the offending input only when it is a short scalar: echoing a large or deeply
+# nested body back would cost as much to encode as the attack did to send.
+_ECHO_MAX_CHARS = 64
+
+
+def _validation_item(error: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "loc": [part if isinstance(part, int | str) else str(part) for part in error["loc"]],
+        "msg": str(error.get("msg", ""))[:500],
+        "type": str(error.get("type", "value_error")),
+    }
+    value = error.get("input")
+    scalar = value is None or isinstance(value, bool | int | float | str)
+    if scalar and len(repr(value)) <= _ECHO_MAX_CHARS:
+        item["input"] = value
+    return item
+
+
+def validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    """FastAPI's 422 shape (`detail`: loc, msg, type per error), without large inputs."""
+    errors = exc.errors()
+    body: dict[str, Any] = {"detail": [_validation_item(e) for e in errors[:20]]}
+    if len(errors) > 20:
+        body["more"] = len(errors) - 20
+    return body
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers; every error body is JSON with a `detail`."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_body(exc), 422)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:

@@ -1,18 +1,31 @@
-"""A cap on request body size, so one hostile client cannot make the API buffer gigabytes."""
+"""Request bodies bounded before anything parses them: size (413) and JSON depth (400).
+
+The whole body is read here, up to the cap, before the application sees a byte of it: a body over
+the cap gets 413 whether it was announced by Content-Length or streamed in chunks (an exception
+raised inside FastAPI's body reading would become a 400), and a nesting depth over the bound gets
+400 before `json.loads` or pydantic recurse into it (see core.json_bounds).
+"""
 
 from __future__ import annotations
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.json_bounds import DEFAULT_MAX_DEPTH, JsonTooDeepError, check_json_bounds
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
-class BodySizeLimit:
-    """413 for a body larger than `limit`, whether announced by Content-Length or streamed."""
+class BodyGuard:
+    """413 for a body larger than `limit`; 400 for one nested deeper than `max_depth`."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -20,38 +33,56 @@ class BodySizeLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _too_large(send, self.limit)
+                await _refuse(send, 413, f"request body larger than {self.limit} bytes")
                 return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
+            if message["type"] == "http.disconnect":
+                return  # the client left: nothing to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _refuse(send, 413, f"request body larger than {self.limit} bytes")
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(send, self.limit)
+            # Every body is checked: FastAPI parses a body without a Content-Type as JSON too.
+            check_json_bounds(body, max_depth=self.max_depth)
+        except JsonTooDeepError as exc:
+            await _refuse(send, 400, str(exc))
+            return
+        await self.app(scope, _replay(body, receive), send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that yields the buffered body once, then whatever the client sends next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = b'{"detail":"request body larger than %d bytes"}' % limit
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
+                (b"connection", b"close"),
             ],
         }
     )

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from web3 import HTTPProvider, Web3
 
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.limits import BodyGuard
 from api.routes import (
     batches,
     brands,
@@ -25,9 +25,11 @@ from api.routes import (
     shipment_events,
     shipments,
 )
+from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
 from chain.deploy import Deployment
+from core.recursion import bound_recursion_limit
 from store.db import make_engine, session_factory, sqlite_url
 
 _DESCRIPTION = """
@@ -51,6 +53,7 @@ def create_app(
 
     `deployment` (an already verified one, with `w3`) saves reading DEPLOYMENTS_FILE.
     """
+    bound_recursion_limit()  # web3's py_ecc raised it to 100,000: see core.recursion
     owns_engine = engine is None
     if engine is None:
         engine = make_engine(settings.database_url or sqlite_url())
@@ -79,7 +82,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.chaintrace = state
-    app.add_middleware(BodySizeLimit)
+    # The last added runs first: headers go on every answer, the body guard's refusals included.
+    app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
     install_error_handlers(app)
     for module in (
         health,

@@ -16,7 +16,7 @@ from api.commissioning_store import (
     store_commissioning,
 )
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
-from api.errors import Conflict, FieldError, Forbidden, NotFound
+from api.errors import Conflict, FieldError, NotFound
 from api.finality import finality_of
 from api.schemas.common import SignatureIn, TypedData
 from api.schemas.products import CommissioningPublic, DraftEvent, ItemPublic
@@ -62,10 +62,9 @@ def _own_draft(
     for_update: bool = False,
 ) -> CommissioningDraft:
     row = load_draft(session, draft_id, for_update=for_update)
-    if row is None:
+    # Another brand's draft answers exactly as a missing one: no existence oracle.
+    if row is None or row.principal_id != principal.id:
         raise NotFound(f"no commissioning {draft_id}")
-    if row.principal_id != principal.id:
-        raise Forbidden("this commissioning belongs to another brand")
     check_not_expired(row, settings.commissioning_draft_ttl)
     return row
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -16,10 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3Exception
 
-from api.deps import StateDep
+from api.deps import StateDep, require_role
 from chain.errors import ChainError
 from store import read_transaction
-from store.models import AnchorBatch, Event, Item, Leaf, Shipment
+from store.models import AnchorBatch, Event, Item, Leaf, Role, Shipment
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,9 +86,25 @@ class _StoreCollector(Collector):
         yield by_shipment
 
 
-@router.get("/metrics", response_class=Response)
+class _ProcessCollector(Collector):
+    """Facts of the serving process an operator checks (the recursion bound: core.recursion)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "chaintrace_api_recursion_limit",
+            "sys.getrecursionlimit() of the API process (bounded so deep input cannot crash it)",
+            value=sys.getrecursionlimit(),
+        )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(require_role(Role.ADMIN, Role.AUDITOR))],
+)
 def metrics(state: StateDep) -> Response:
-    """Prometheus metrics: events, items, pending leaves, batches and shipments by status."""
+    """Prometheus metrics (admin or auditor key): events, items, leaves, batches, shipments."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(state.sessions))
+    registry.register(_ProcessCollector())
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, status
 from sqlalchemy import select
 
 from api.deps import AdminPrincipal, CurrentPrincipal, SessionDep
 from api.errors import Conflict, NotFound
+from api.schemas.common import INT64_MAX
 from api.schemas.principals import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -15,9 +18,11 @@ from api.schemas.principals import (
     PrincipalPublic,
 )
 from store import create_api_key, create_principal
-from store.models import Principal
+from store.models import Principal, Role
 
 router = APIRouter(prefix="/principals", tags=["principals"])
+
+PrincipalId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A principal's id")]
 
 
 def principal_public(principal: Principal) -> PrincipalPublic:
@@ -58,8 +63,13 @@ def me(principal: CurrentPrincipal) -> PrincipalPublic:
 
 
 @router.get("/{principal_id}", response_model=PrincipalPublic)
-def get(principal_id: int, session: SessionDep, _caller: CurrentPrincipal) -> PrincipalPublic:
-    """A principal's name, role and wallet (to name a carrier or payee)."""
+def get(
+    principal_id: PrincipalId, session: SessionDep, caller: CurrentPrincipal
+) -> PrincipalPublic:
+    """A principal's name, role and wallet (admins; anyone else only their own)."""
+    # The directory is the admin's: another tenant learns neither names nor whether an id exists.
+    if caller.role is not Role.ADMIN and caller.id != principal_id:
+        raise NotFound(f"no principal with id {principal_id}")
     principal = session.get(Principal, principal_id)
     if principal is None:
         raise NotFound(f"no principal with id {principal_id}")
@@ -70,7 +80,7 @@ def get(principal_id: int, session: SessionDep, _caller: CurrentPrincipal) -> Pr
     "/{principal_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated
 )
 def issue_key(
-    principal_id: int,
+    principal_id: PrincipalId,
     session: SessionDep,
     _admin: AdminPrincipal,
     body: ApiKeyCreate = Body(default_factory=ApiKeyCreate),

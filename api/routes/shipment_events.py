@@ -16,7 +16,7 @@ from api.epcis_events import dump, iso_ms, parse_time, shipment_event, short_biz
 from api.errors import Conflict, FieldError, Forbidden
 from api.finality import PENDING, finality_of
 from api.schemas.events import EventRecorded, MinimalEventIn, ShipmentEventPublic
-from api.shipment_store import is_party, shipment_for_write, visible_shipment
+from api.shipment_store import is_party, visible_shipment
 from core.epcis import EpcisError, event_hash, event_hash_ni, is_error_declaration
 from core.merkle import leaf_hash
 from store import record_event
@@ -60,6 +60,7 @@ _BODY_DOC = {
 def _check_role(shipment: Shipment, principal: Principal, biz_step: str) -> None:
     """Carrier: shipping and arriving; consignee: receiving; nobody anything else."""
     if not is_party(shipment, principal):
+        # Only overseers (admin, auditor) get here without being a party: they see it, not write.
         raise Forbidden("you are not a party to this shipment")
     if biz_step in ("shipping", "arriving"):
         if principal.id != shipment.carrier_principal_id:
@@ -137,7 +138,8 @@ def record(
     body: dict[str, Any] = Body(),
 ) -> EventRecorded:
     """Record shipping / arriving (carrier) or receiving (consignee) as an EPCIS event."""
-    shipment = shipment_for_write(session, shipment_id)
+    # A non-party learns nothing, not even that the shipment exists (404, as for GETs).
+    shipment = visible_shipment(session, principal, shipment_id)
     event = (
         _full(body, shipment, principal) if "type" in body else _minimal(body, shipment, principal)
     )

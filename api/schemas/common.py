@@ -47,6 +47,10 @@ def _uri(value: str) -> str:
     return value
 
 
+# Database ids and sequence numbers are signed 64-bit: a larger number is the client's error
+# (422), never an overflow inside the database driver (500).
+INT64_MAX = 2**63 - 1
+
 Address = Annotated[str, AfterValidator(_address)]
 Uri = Annotated[str, AfterValidator(_uri)]
 Hex32 = Annotated[str, AfterValidator(_hex32)]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.schemas.common import Address, ApiModel
-
-_UINT64 = 2**64
+from api.schemas.common import INT64_MAX, Address, ApiModel
 
 
 class EvidenceIn(ApiModel):
     """Which stored reading to put on record: the device and its sequence number."""
 
     device: Address
-    seq: int = Field(ge=0, lt=_UINT64)
+    # Stored readings' seqs fit a signed 64-bit column (the gateway refuses larger ones).
+    seq: int = Field(ge=0, le=INT64_MAX)
 
 
 class ResolutionIn(ApiModel):

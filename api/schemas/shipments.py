@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Address, ApiModel, TypedData, UnsignedTx
+from api.schemas.common import INT64_MAX, Address, ApiModel, TypedData, UnsignedTx
 
 ETH = "0x0000000000000000000000000000000000000000"
 _INT32 = 2**31
@@ -61,7 +61,7 @@ class Geofence(ApiModel):
 class ShipmentCreate(ApiModel):
     """A buyer's shipment: who carries what, watched by which devices, under which terms."""
 
-    carrier: int = Field(description="Principal id of the carrier")
+    carrier: int = Field(ge=1, le=INT64_MAX, description="Principal id of the carrier")
     payee: Address = Field(description="Who is paid on delivery (usually the carrier's wallet)")
     items: list[ItemRef] = Field(min_length=1, max_length=10_000)
     devices: list[Address] = Field(default_factory=list, max_length=100)

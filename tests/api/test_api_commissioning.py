@@ -105,10 +105,13 @@ def test_an_unsigned_draft_expires_with_410_then_is_purged(api: Api) -> None:
     )
     late = _submit(api, key, draft)
     assert late.status_code == 410, late.text
-    # Another brand still learns only that the draft is not theirs.
+    # Another brand learns nothing, not even that the draft exists: the answer of a missing one.
     assert api.chain is not None
     stranger = api.brand(api.chain.stranger, prefix="0799999", name="Other")
-    assert api.client.get(path, headers=auth(stranger)).status_code == 403
+    foreign = api.client.get(path, headers=auth(stranger))
+    missing = api.client.get("/commissionings/doesnotexist", headers=auth(stranger))
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json()["detail"] == f"no commissioning {draft['id']}"
     # Nothing was commissioned: the serials can be drafted again, and signing that one works.
     _age(api, draft["id"], 2 * TTL + timedelta(seconds=1))
     again = _draft(api, key, gtin, ["E1", "E2"])

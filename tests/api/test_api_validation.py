@@ -161,7 +161,7 @@ def test_health_and_metrics(world: World) -> None:
     health = ok(api.client.get("/healthz"))
     assert health["status"] == "ok" and health["database"] == "ok"
     assert health["chain"]["chainId"] == api.chain.w3.eth.chain_id  # type: ignore[union-attr]
-    metrics = api.client.get("/metrics")
+    metrics = api.client.get("/metrics", headers=auth(api.admin_key))
     assert metrics.status_code == 200
     text = metrics.text
     assert "chaintrace_items 5.0" in text  # the shipment's 2 and 3 spare

@@ -1,0 +1,99 @@
+"""Security headers, one policy per class of route, all of it written here.
+
+Classes: the consumer pages (resolver HTML, QR PNG), the interactive API docs (Swagger UI, which
+loads its script from a CDN), and everything else (JSON API). A route class that later needs CORS
+or scripts of its own (the resolver) changes its entry in `POLICIES`, nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class RouteClass(enum.Enum):
+    """Which header policy a path gets."""
+
+    PAGE = "page"
+    DOCS = "docs"
+    API = "api"
+
+
+_COMMON = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+POLICIES: dict[RouteClass, dict[str, str]] = {
+    # The consumer page: no script at all, its own inline stylesheet, images from itself.
+    RouteClass.PAGE: {
+        **_COMMON,
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
+    },
+    # FastAPI's Swagger UI / ReDoc pages: an inline bootstrap script plus the CDN bundle.
+    RouteClass.DOCS: {
+        **_COMMON,
+        "Content-Security-Policy": (
+            "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+            "font-src https://fonts.gstatic.com; img-src 'self' data: https:; "
+            "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'"
+        ),
+    },
+    # JSON: nothing in it may ever be rendered as a document.
+    RouteClass.API: {
+        **_COMMON,
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
+    },
+}
+
+_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# GS1 Digital Link primary keys the resolver serves, and the QR codes of those links.
+_PAGE_PREFIXES = ("/01/", "/qr/")
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def route_class(path: str) -> RouteClass:
+    """The class of `path`."""
+    if path in _DOCS_PATHS:
+        return RouteClass.DOCS
+    if path.startswith(_PAGE_PREFIXES):
+        return RouteClass.PAGE
+    return RouteClass.API
+
+
+class SecurityHeaders:
+    """Adds the route class's headers to every response (errors and refusals included)."""
+
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
+        self.app = app
+        # Only over HTTPS: a browser ignores HSTS on plain HTTP, and dev runs on it.
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = POLICIES[route_class(scope.get("path", ""))]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in policy.items():
+                    if name not in headers:
+                        headers[name] = value
+                if self.https:
+                    headers["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -9,6 +9,7 @@ raised inside FastAPI's body reading would become a 400), and a nesting depth ov
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,11 +22,17 @@ class BodyGuard:
     """413 for a body larger than `limit`; 400 for one nested deeper than `max_depth`."""
 
     def __init__(
-        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        refused: Counter[str] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         self.max_depth = max_depth
+        # Refusals by reason ("too_large", "too_deep"), for /metrics.
+        self.refused: Counter[str] = refused if refused is not None else Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,6 +40,7 @@ class BodyGuard:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                self.refused["too_large"] += 1
                 await _refuse(send, 413, f"request body larger than {self.limit} bytes")
                 return
         chunks: list[bytes] = []
@@ -45,6 +53,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
+                self.refused["too_large"] += 1
                 await _refuse(send, 413, f"request body larger than {self.limit} bytes")
                 return
             chunks.append(chunk)
@@ -54,6 +63,7 @@ class BodyGuard:
             # Every body is checked: FastAPI parses a body without a Content-Type as JSON too.
             check_json_bounds(body, max_depth=self.max_depth)
         except JsonTooDeepError as exc:
+            self.refused["too_deep"] += 1
             await _refuse(send, 400, str(exc))
             return
         await self.app(scope, _replay(body, receive), send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -83,7 +84,8 @@ def create_app(
     )
     app.state.chaintrace = state
     # The last added runs first: headers go on every answer, the body guard's refusals included.
-    app.add_middleware(BodyGuard)
+    app.state.body_refusals = body_refusals = Counter[str]()
+    app.add_middleware(BodyGuard, refused=body_refusals)
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
     install_error_handlers(app)
     for module in (

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,14 +88,25 @@ class _StoreCollector(Collector):
 
 
 class _ProcessCollector(Collector):
-    """Facts of the serving process an operator checks (the recursion bound: core.recursion)."""
+    """Facts of the serving process: its recursion bound (core.recursion), refused bodies."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def __init__(self, body_refusals: Counter[str]) -> None:
+        self._body_refusals = body_refusals
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         yield GaugeMetricFamily(
             "chaintrace_api_recursion_limit",
             "sys.getrecursionlimit() of the API process (bounded so deep input cannot crash it)",
             value=sys.getrecursionlimit(),
         )
+        refused = CounterMetricFamily(
+            "chaintrace_api_bodies_refused",
+            "Request bodies refused before parsing, by reason (too_large: 413, too_deep: 400)",
+            labels=["reason"],
+        )
+        for reason in ("too_large", "too_deep"):
+            refused.add_metric([reason], self._body_refusals[reason])
+        yield refused
 
 
 @router.get(
@@ -102,9 +114,9 @@ class _ProcessCollector(Collector):
     response_class=Response,
     dependencies=[Depends(require_role(Role.ADMIN, Role.AUDITOR))],
 )
-def metrics(state: StateDep) -> Response:
+def metrics(request: Request, state: StateDep) -> Response:
     """Prometheus metrics (admin or auditor key): events, items, leaves, batches, shipments."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(state.sessions))
-    registry.register(_ProcessCollector())
+    registry.register(_ProcessCollector(request.app.state.body_refusals))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

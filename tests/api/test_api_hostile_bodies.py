@@ -121,3 +121,7 @@ def test_nested_and_oversized_bodies_get_400_or_413_and_the_api_lives_on(
     # A body without a Content-Type is parsed as JSON by FastAPI: bounded all the same.
     bare = httpx.post(f"{base}/principals", content=_nested(_KB_198))
     assert bare.status_code == 400
+    # Every refusal is counted.
+    scrape = httpx.get(f"{base}/metrics", headers={"X-API-Key": admin_key}, timeout=10).text
+    assert 'chaintrace_api_bodies_refused_total{reason="too_deep"} 9.0' in scrape
+    assert 'chaintrace_api_bodies_refused_total{reason="too_large"} 8.0' in scrape

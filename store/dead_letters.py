@@ -15,8 +15,10 @@ from store.errors import StoreValueError
 from store.models import DeadLetter
 from store.models.types import utcnow
 
-# Enough to see what a device sent (a valid reading is ~400 bytes), bounded against floods.
-MAX_PAYLOAD_BYTES = 4096
+# Enough to hold a whole valid reading (~370 bytes on the wire) and to see what else a sender
+# sent; payload_size keeps the original size. Small, because a flood of junk is kept too (up to
+# the gateway's GATEWAY_DEAD_LETTER_MAX_ROWS rows, see trim_dead_letters).
+MAX_PAYLOAD_BYTES = 512
 MAX_TOPIC_CHARS = 256
 MAX_DETAIL_CHARS = 1000
 MAX_REASON_CHARS = 32
@@ -34,6 +36,8 @@ class NewDeadLetter:
     device_address: str | None = None
     seq: int | None = None
     received_at: datetime = field(default_factory=utcnow)
+    # The whole message's size when `payload` is already a prefix of it (else len(payload)).
+    payload_size: int | None = None
 
 
 def _device(value: object) -> str | None:
@@ -49,6 +53,12 @@ def _seq(value: object) -> int | None:
     return value
 
 
+def _size(claimed: object, kept: int) -> int:
+    if isinstance(claimed, bool) or not isinstance(claimed, int) or claimed < kept:
+        return kept
+    return claimed
+
+
 def _row(letter: NewDeadLetter) -> dict[str, Any]:
     if not isinstance(letter.reason, str) or not 1 <= len(letter.reason) <= MAX_REASON_CHARS:
         # The reason is ours (an enum value), never the sender's: a bad one is a bug.
@@ -57,7 +67,7 @@ def _row(letter: NewDeadLetter) -> dict[str, Any]:
     return {
         "topic": str(letter.topic)[:MAX_TOPIC_CHARS],
         "payload": payload[:MAX_PAYLOAD_BYTES],
-        "payload_size": min(len(payload), 2**31 - 1),
+        "payload_size": min(_size(letter.payload_size, len(payload)), 2**31 - 1),
         "reason": letter.reason,
         "detail": str(letter.detail)[:MAX_DETAIL_CHARS],
         "device_address": _device(letter.device_address),
@@ -103,8 +113,32 @@ def list_dead_letters(
 
 
 def purge_dead_letters(session: Session, older_than: datetime) -> int:
-    """Delete dead letters received before `older_than` (retention); returns how many."""
+    """Delete dead letters received before `older_than` (retention); returns how many.
+
+    A range on ix_dead_letters_received_at: the cost is the rows deleted, not the table.
+    """
     if older_than.tzinfo is None:
         raise StoreValueError("older_than must be timezone-aware")
     result = session.execute(delete(DeadLetter).where(DeadLetter.received_at < older_than))
+    return _rowcount(result)
+
+
+def trim_dead_letters(session: Session, keep: int) -> int:
+    """Delete all but the `keep` newest dead letters (by id); returns how many were deleted.
+
+    Two statements on the primary key, on PostgreSQL and SQLite alike: the id of the
+    (keep+1)-th newest row (a backward walk of `keep` index entries), then a range delete of
+    every id up to it. No count of the table, no sort, no per-row subquery.
+    """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise StoreValueError("keep must be a positive integer")
+    newest_dropped = session.scalar(
+        select(DeadLetter.id).order_by(DeadLetter.id.desc()).offset(keep).limit(1)
+    )
+    if newest_dropped is None:
+        return 0
+    return _rowcount(session.execute(delete(DeadLetter).where(DeadLetter.id <= newest_dropped)))
+
+
+def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)

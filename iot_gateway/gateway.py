@@ -27,6 +27,7 @@ from iot_gateway.mqtt import (
 from iot_gateway.payload import PayloadLimits, PayloadRejected, RejectReason
 from iot_gateway.pipeline import BatchWriter, Inbound, cap_payload
 from iot_gateway.registry import DeviceRegistry
+from iot_gateway.retention import purge_dead_letters_once
 from iot_gateway.rollup import rollup_once
 from iot_gateway.settings import GatewaySettings
 from iot_gateway.verifier import Verifier
@@ -251,14 +252,25 @@ class Gateway:
         if len(payload) > self._limits.max_bytes:
             # Refused here, so the inbox never holds more than max_bytes per message.
             topic = msg.topic
-            base = Inbound(msg.mid, msg.qos, self._generation, topic, kept, received)
+            base = Inbound(
+                msg.mid, msg.qos, self._generation, topic, kept, received, size=len(payload)
+            )
             reject = PayloadRejected(
                 RejectReason.TOO_LARGE,
                 f"{len(payload)} bytes > {self._limits.max_bytes}",
                 device=base.topic_device,
             )
             return base.with_outcome(reject=reject)
-        return Inbound(msg.mid, msg.qos, self._generation, msg.topic, kept, received, raw=payload)
+        return Inbound(
+            msg.mid,
+            msg.qos,
+            self._generation,
+            msg.topic,
+            kept,
+            received,
+            raw=payload,
+            size=len(payload),
+        )
 
     # -- called from the writer thread -----------------------------------------------------
 
@@ -278,6 +290,7 @@ class Gateway:
     def _maintain(self) -> None:
         next_rollup = time.monotonic()
         next_stats = time.monotonic()
+        next_purge = time.monotonic()
         while not self._stopping.wait(0.5):
             try:
                 self.registry.refresh_if_due()
@@ -287,6 +300,9 @@ class Gateway:
             if now >= next_rollup:
                 next_rollup = now + self.settings.rollup_interval_s
                 self.run_rollup()
+            if now >= next_purge:
+                next_purge = now + self.settings.dead_letter_purge_interval_s
+                purge_dead_letters_once(self.sessions, self.settings, self.metrics)
             interval = self.settings.stats_interval_s
             if interval is not None and now >= next_stats:
                 next_stats = now + interval

@@ -11,6 +11,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from iot_gateway.payload import RejectReason
 
+# Why the retention purge deleted dead letters: older than the retention, or beyond the newest N.
+PURGE_RULES = ("age", "count")
+
 
 class GatewayStats(TypedDict):
     """Counter values at one moment."""
@@ -26,6 +29,7 @@ class GatewayStats(TypedDict):
     batches: float
     write_errors: float
     rollup_events: float
+    dead_letters_purged: dict[str, float]
 
 
 class GatewayMetrics:
@@ -85,6 +89,12 @@ class GatewayMetrics:
             "EPCIS ObjectEvents recorded from reading windows.",
             registry=self.registry,
         )
+        self.dead_letters_purged = Counter(
+            "chaintrace_gateway_dead_letters_purged",
+            "Dead letters deleted by the retention purge, by rule (age or count).",
+            ["rule"],
+            registry=self.registry,
+        )
         self.connected = Gauge(
             "chaintrace_gateway_connected",
             "1 while connected and subscribed.",
@@ -92,6 +102,8 @@ class GatewayMetrics:
         )
         for reason in RejectReason:
             self.rejected.labels(reason=reason.value)
+        for rule in PURGE_RULES:
+            self.dead_letters_purged.labels(rule=rule)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -118,6 +130,10 @@ class GatewayMetrics:
             "batches": self._sample(prefix + "batches_committed_total"),
             "write_errors": self._sample(prefix + "write_errors_total"),
             "rollup_events": self._sample(prefix + "rollup_events_total"),
+            "dead_letters_purged": {
+                rule: self._sample(prefix + "dead_letters_purged_total", {"rule": rule})
+                for rule in PURGE_RULES
+            },
         }
 
     def snapshot_json(self) -> str:

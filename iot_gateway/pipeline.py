@@ -54,6 +54,8 @@ class Inbound:
     reject: PayloadRejected | None = None
     # The whole payload, until a verifier has classified the message (then dropped).
     raw: bytes = b""
+    # The whole payload's size in bytes (a dead letter keeps it beside the capped payload).
+    size: int = 0
 
     @property
     def outcome_known(self) -> bool:
@@ -107,7 +109,9 @@ def dead_letter(item: Inbound, reason: RejectReason, detail: str) -> NewDeadLett
     seq = reject.seq if reject is not None else None
     if item.reading is not None:
         device, seq = item.reading.device, item.reading.reading.seq
-    return NewDeadLetter(item.topic, item.payload, reason.value, detail, device, seq)
+    return NewDeadLetter(
+        item.topic, item.payload, reason.value, detail, device, seq, payload_size=item.size
+    )
 
 
 class BatchWriter:

@@ -61,6 +61,12 @@ class GatewaySettings(BaseSettings):
     rollup_lateness_s: int = Field(60, ge=0)
     rollup_interval_s: float = Field(5.0, gt=0.0)
 
+    # Dead letters are purged by the gateway: older than the retention, and beyond the newest
+    # max_rows (a flood of junk cannot grow the table without bound), every purge interval.
+    dead_letter_retention_s: int = Field(7 * 86_400, ge=60)
+    dead_letter_max_rows: int = Field(10_000, ge=1)
+    dead_letter_purge_interval_s: float = Field(60.0, gt=0.0)
+
     # SQLite only: FULL makes each commit durable before the MQTT ack (WAL + fsync per commit).
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
 

@@ -7,17 +7,30 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from eth_account import Account
-from sqlalchemy import select
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, sign
 from iot_gateway.device import SimulatedDevice, reading_payload
+from iot_gateway.mqtt import parse_mqtt_url
 from iot_gateway.settings import GatewaySettings
-from store.dead_letters import dead_letter_counts, list_dead_letters
-from store.models import Reading
+from store.db import transaction
+from store.dead_letters import (
+    MAX_PAYLOAD_BYTES,
+    NewDeadLetter,
+    add_dead_letters,
+    dead_letter_counts,
+    list_dead_letters,
+)
+from store.models import DeadLetter, Reading
+from store.models.types import utcnow
 from tests.iot_gateway.gateway_helpers import (
     DEADLINE_S,
     connected,
@@ -25,6 +38,7 @@ from tests.iot_gateway.gateway_helpers import (
     running_gateway,
     wait_for,
 )
+from tests.iot_gateway.gateway_process_helpers import gateway_process
 
 
 def _signed_body(device: SimulatedDevice, **overrides: object) -> dict[str, object]:
@@ -146,3 +160,86 @@ def test_backlog_out_of_order_is_stored_and_acked(
     assert reading_count(db_sessions, device.address) == 20
     with db_sessions() as session:
         assert dead_letter_counts(session) == {}
+
+
+def _dead_letter_rows(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0)
+
+
+def test_the_gateway_purges_dead_letters_past_the_retention(
+    db_sessions: sessionmaker[Session],
+    make_settings: Callable[..., GatewaySettings],
+    db_url: str,
+) -> None:
+    now = utcnow()
+    with transaction(db_sessions) as session:
+        add_dead_letters(
+            session,
+            [NewDeadLetter(f"old/{i}", b"{", "malformed_json", received_at=now - timedelta(hours=1))
+             for i in range(7)]
+            + [NewDeadLetter("recent", b"{", "malformed_json", received_at=now)],
+        )  # fmt: skip
+    settings = make_settings(db_url, dead_letter_retention_s=600, dead_letter_purge_interval_s=0.5)
+    with running_gateway(settings) as gateway:
+        wait_for(
+            lambda: gateway.metrics.snapshot()["dead_letters_purged"]["age"] == 7,
+            "the expired dead letters purged",
+        )
+        assert gateway.metrics.snapshot()["dead_letters_purged"]["count"] == 0
+    with db_sessions() as session:
+        assert [d.topic for d in list_dead_letters(session)] == ["recent"]
+
+
+FLOOD, MAX_ROWS, JUNK_BYTES = 3000, 500, 2000
+
+
+def test_a_flood_of_junk_leaves_a_bounded_dead_letter_table(
+    register_device: Callable[..., SimulatedDevice],
+    db_sessions: sessionmaker[Session],
+    db_url: str,
+    mqtt_url: str,
+    tmp_path: Path,
+) -> None:
+    device = register_device()
+    endpoint = parse_mqtt_url(mqtt_url)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    publisher.max_inflight_messages_set(1000)
+    purged = "chaintrace_gateway_dead_letters_purged_total{rule=count}"
+    rejected = "chaintrace_gateway_readings_rejected_total{reason=malformed_json}"
+    with gateway_process(
+        db_url,
+        mqtt_url,
+        tmp_path / "gateway.log",
+        GATEWAY_DEAD_LETTER_MAX_ROWS=str(MAX_ROWS),
+        GATEWAY_DEAD_LETTER_PURGE_INTERVAL_S="0.5",
+    ) as gateway:
+        publisher.connect(endpoint.host, endpoint.port)
+        publisher.loop_start()
+        try:
+            # Distinct junk (not JSON), each JUNK_BYTES long, on the device's own topic.
+            infos = [
+                publisher.publish(device.topic, b"{%06d" % i + b"x" * (JUNK_BYTES - 7), qos=1)
+                for i in range(FLOOD)
+            ]
+            for info in infos:
+                info.wait_for_publish(DEADLINE_S)
+        finally:
+            publisher.disconnect()
+            publisher.loop_stop()
+        wait_for(lambda: gateway.metric(rejected) == FLOOD, "the junk rejected", timeout=120)
+        # A purge pass after the last junk was stored leaves exactly the newest MAX_ROWS.
+        wait_for(lambda: _dead_letter_rows(db_sessions) == MAX_ROWS, "the table trimmed")
+        wait_for(lambda: gateway.metric(purged) == FLOOD - MAX_ROWS, "the purged rows counted")
+        with connected([device], mqtt_url) as (client,):
+            valid, _info = client.publish_reading(temperature_centi_c=480)
+            assert client.wait_acked(valid.seq, timeout=DEADLINE_S), gateway.log_tail()
+        assert gateway.stop() == 0, gateway.log_tail()
+    assert reading_count(db_sessions, device.address) == 1
+    with db_sessions() as session:
+        kept = list_dead_letters(session, limit=MAX_ROWS + 1)
+    assert len(kept) == MAX_ROWS
+    # The newest were kept (the junk carries its number), each capped with its full size.
+    assert sorted(int(d.payload[1:7]) for d in kept) == list(range(FLOOD - MAX_ROWS, FLOOD))
+    assert {len(d.payload) for d in kept} == {MAX_PAYLOAD_BYTES}
+    assert {d.payload_size for d in kept} == {JUNK_BYTES}

@@ -15,9 +15,12 @@ import paho.mqtt.client as mqtt
 from eth_account import Account
 
 from core.eip712 import Domain, Reading, sign
+from core.json_bounds import check_json_bounds
 from iot_gateway.mqtt import MqttEndpoint, ProtocolName, acks_topic, make_client, readings_topic
 
 _LOGGER = logging.getLogger(__name__)
+# {"device":"0x...","ackedSeq":N} is under 100 bytes; anything much larger is not an ack.
+_MAX_ACK_BYTES = 1024
 
 
 def reading_payload(reading: Reading, signature: bytes) -> bytes:
@@ -68,6 +71,8 @@ class SimulatedDevice:
         saved = load_next_seq(state_file) if state_file is not None else None
         self.next_seq = max(start_seq, saved) if saved is not None else start_seq
         self.acked_seq: int | None = None
+        # Ack messages ignored: malformed, for another device, or beyond the highest seq sent.
+        self.ignored_acks = 0
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         # seq -> (payload, monotonic time it was last sent)
         self._unacked: dict[int, tuple[bytes, float]] = {}
@@ -123,8 +128,36 @@ class SimulatedDevice:
         return reading, payload
 
     def handle_ack(self, payload: bytes) -> int | None:
-        """Apply an ack message {"device", "ackedSeq"}; returns the acked seq or None if invalid."""
+        """Apply an ack message {"device", "ackedSeq"}; returns the acked seq or None if ignored.
+
+        Ignored (and counted in `ignored_acks`): anything malformed, another device's ack, and an
+        ack beyond the highest seq this device has handed out. No gateway can have stored a
+        reading that was never made, so such an ack is forged (or stale state from another
+        key's life) and must not empty the store-and-forward buffer.
+        """
+        seq = self._ack_seq(payload)
+        with self._lock:
+            if seq is None or not 0 <= seq < self.next_seq:
+                self.ignored_acks += 1
+                if seq is not None:
+                    _LOGGER.warning(
+                        "%s: ignored an ack of seq %d, beyond the highest seq sent (%d)",
+                        self.address,
+                        seq,
+                        self.next_seq - 1,
+                    )
+                return None
+            if self.acked_seq is None or seq > self.acked_seq:
+                self.acked_seq = seq
+            for pending in [s for s in self._unacked if s <= seq]:
+                del self._unacked[pending]
+        return seq
+
+    def _ack_seq(self, payload: bytes) -> int | None:
+        """The ackedSeq of a well-formed ack addressed to this device, else None."""
         try:
+            # Bounded before parsing: an ack is a flat object of two short fields.
+            check_json_bounds(payload, max_bytes=_MAX_ACK_BYTES, max_depth=1)
             data = json.loads(payload)
             seq = data["ackedSeq"]
             if str(data["device"]).lower() != self.address.lower():
@@ -133,11 +166,6 @@ class SimulatedDevice:
             return None
         if isinstance(seq, bool) or not isinstance(seq, int):
             return None
-        with self._lock:
-            if self.acked_seq is None or seq > self.acked_seq:
-                self.acked_seq = seq
-            for pending in [s for s in self._unacked if s <= seq]:
-                del self._unacked[pending]
         return seq
 
     def unacked(self) -> list[tuple[int, bytes]]:

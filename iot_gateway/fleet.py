@@ -92,6 +92,11 @@ class Fleet:
         """The devices' checksummed addresses, in key order."""
         return [client.device.address for client in self.clients]
 
+    @property
+    def ignored_acks(self) -> int:
+        """Ack messages the devices ignored (malformed, or beyond the highest seq they sent)."""
+        return sum(client.device.ignored_acks for client in self.clients)
+
     def connect(self, timeout: float = 10.0) -> None:
         """Connect every device."""
         for client in self.clients:

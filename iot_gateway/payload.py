@@ -11,12 +11,18 @@ from typing import Any
 
 from core.eip712 import Domain, Reading, reading_digest
 from core.errors import CoreValueError
+from core.json_bounds import JsonTooDeepError, JsonTooLargeError, check_json_bounds
 from core.signature import recover_digest_raw
 from iot_gateway.mqtt import READINGS_PREFIX
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SIGNATURE_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _INT64_MAX = 2**63 - 1
+# A reading is one flat object (depth 1). Anything nested deeper than this is refused as
+# too_deep before json.loads sees it: the verifier's interpreter has py_ecc's recursion limit
+# (100,000), so a few hundred KB of '[' would overflow the C stack in the parser (a segfault).
+# Depths 2..MAX_JSON_DEPTH are parsed and refused as wrong_type like any other misshapen body.
+MAX_JSON_DEPTH = 8
 
 # JSON field -> (min, max). seq and takenAtMs are uint64 in EIP-712 but stored as BIGINT;
 # humidity, latitude and longitude are held to their physical ranges.
@@ -37,6 +43,8 @@ class RejectReason(enum.StrEnum):
 
     MALFORMED_JSON = "malformed_json"
     TOO_LARGE = "too_large"
+    # Arrays/objects nested deeper than MAX_JSON_DEPTH: refused before parsing.
+    TOO_DEEP = "too_deep"
     WRONG_TYPE = "wrong_type"
     OUT_OF_RANGE = "out_of_range"
     FUTURE_TIMESTAMP = "future_timestamp"
@@ -85,10 +93,11 @@ class PayloadRejected(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PayloadLimits:
-    """Size and clock limits applied before any cryptography."""
+    """Size, nesting and clock limits applied before any cryptography."""
 
     max_bytes: int = 4096
     max_future_skew_ms: int = 300_000
+    max_depth: int = MAX_JSON_DEPTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +157,17 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _load_object(payload: bytes, limits: PayloadLimits) -> dict[str, Any]:
-    if len(payload) > limits.max_bytes:
-        raise PayloadRejected(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {limits.max_bytes}")
+    # Size, then depth (an iterative scan), both before the recursive parser runs.
+    try:
+        check_json_bounds(payload, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
+    except JsonTooLargeError:
+        raise PayloadRejected(
+            RejectReason.TOO_LARGE, f"{len(payload)} bytes > {limits.max_bytes}"
+        ) from None
+    except JsonTooDeepError:
+        raise PayloadRejected(
+            RejectReason.TOO_DEEP, f"JSON nested deeper than {limits.max_depth} levels"
+        ) from None
     try:
         text = payload.decode("utf-8")
         data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
@@ -197,7 +215,11 @@ def decode_reading(
     payload: bytes, topic: str, domain: Domain, *, limits: PayloadLimits, now_ms: int
 ) -> UnverifiedReading:
     """Check size, JSON shape, strict integer ranges, clock skew and topic; compute the digest."""
-    data = _load_object(payload, limits)
+    try:
+        data = _load_object(payload, limits)
+    except PayloadRejected as exc:
+        exc.device = _topic_tail(topic)  # unreadable bytes: the topic is all that names a device
+        raise
     try:
         return _decode_object(data, topic, domain, limits, now_ms)
     except PayloadRejected as exc:

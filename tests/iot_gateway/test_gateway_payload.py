@@ -13,6 +13,7 @@ from core.signature import SECP256K1_N
 from iot_gateway.device import SimulatedDevice, reading_payload
 from iot_gateway.payload import (
     INT_FIELDS,
+    MAX_JSON_DEPTH,
     DeviceStatus,
     PayloadLimits,
     PayloadRejected,
@@ -109,6 +110,33 @@ def test_too_large_is_checked_before_parsing() -> None:
     assert _parse(payload, limits=limits).reading.seq == 7
     assert _reason(payload + b" ", limits=limits) is RejectReason.TOO_LARGE
     assert _reason(b"{" * 5000) is RejectReason.TOO_LARGE
+
+
+def _nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+def test_nesting_depth_is_bounded_before_parsing() -> None:
+    # A reading is depth 1; up to MAX_JSON_DEPTH a nested value is parsed and is a wrong type.
+    assert MAX_JSON_DEPTH < 16
+    at_limit = {**_signed(_fields()), "seq": json.loads(_nested(MAX_JSON_DEPTH - 1))}
+    assert _reason(at_limit) is RejectReason.WRONG_TYPE
+    beyond = {**_signed(_fields()), "seq": json.loads(_nested(MAX_JSON_DEPTH))}
+    assert _reason(beyond) is RejectReason.TOO_DEEP
+    assert _reason(_nested(MAX_JSON_DEPTH + 1)) is RejectReason.TOO_DEEP
+    # Deep enough that json.loads would take thousands of frames; the scan takes none.
+    assert _reason(b"[" * 2000 + b"]" * 2000) is RejectReason.TOO_DEEP
+    assert _reason(b'{"a":' * 600 + b"1" + b"}" * 600) is RejectReason.TOO_DEEP
+    # Unbalanced (truncated) nesting is refused on its depth too, before any parsing.
+    assert _reason(b"[" * 100) is RejectReason.TOO_DEEP
+    # Brackets inside strings are data: a signature full of them is a wrong type, not deep.
+    assert _reason({**_signed(_fields()), "signature": "[" * 200}) is RejectReason.WRONG_TYPE
+
+
+def test_size_is_checked_before_depth() -> None:
+    limits = PayloadLimits(max_bytes=1000, max_future_skew_ms=300_000)
+    assert _reason(b"[" * 500 + b"]" * 500, limits=limits) is RejectReason.TOO_DEEP
+    assert _reason(b"[" * 501 + b"]" * 501, limits=limits) is RejectReason.TOO_LARGE
 
 
 @pytest.mark.parametrize("field", sorted(INT_FIELDS))

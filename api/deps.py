@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Forbidden, Unauthorized
+from api.rate_limit import Bucket
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
 from store import principal_for_key, read_only
@@ -59,17 +60,29 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_current_principal(
+    request: Request,
+    state: StateDep,
     session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key_header)],
 ) -> Principal:
-    """The principal whose live API key the request carries, else 401."""
+    """The principal whose live API key the request carries, else 401.
+
+    429 instead once the client failed too often (then even a right key is refused, so the
+    answer tells a guesser nothing), or when the key spent its write budget.
+    """
+    limits = state.rate_limits
+    client = limits.client(request)
+    limits.check(Bucket.AUTH_FAILURES, client)
     secret = bearer.credentials if bearer is not None else api_key
     if not secret:
+        limits.hit(Bucket.AUTH_FAILURES, client)
         raise Unauthorized("missing API key: send `Authorization: Bearer ct_...` or `X-API-Key`")
     principal = principal_for_key(session, secret.strip())
     if principal is None:
+        limits.hit(Bucket.AUTH_FAILURES, client)
         raise Unauthorized("unknown or revoked API key")
+    limits.write(request.method, principal.id)
     return principal
 
 

@@ -12,6 +12,7 @@ from web3 import HTTPProvider, Web3
 
 from api.errors import install_error_handlers
 from api.limits import BodyGuard
+from api.rate_limit import RateLimits
 from api.routes import (
     batches,
     brands,
@@ -65,6 +66,7 @@ def create_app(
         engine=engine,
         sessions=session_factory(engine),
         chain=ChainAccess(settings, w3, deployment if w3 is not None else None),
+        rate_limits=RateLimits(settings),
         owns_engine=owns_engine,
     )
 
@@ -73,6 +75,7 @@ def create_app(
         try:
             yield
         finally:
+            state.rate_limits.close()
             if state.owns_engine:
                 state.engine.dispose()
 

@@ -30,6 +30,9 @@ class ApiServer:
             port=settings.api_port,
             log_level="warning",
             lifespan="on",
+            # The client address is the socket peer; only TRUSTED_PROXIES may say otherwise
+            # (api/rate_limit.py), not uvicorn's own X-Forwarded-For rewriting.
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from store.settings_base import ProcessSettings
 
@@ -29,6 +32,17 @@ class ApiSettings(ProcessSettings):
     api_port: int = Field(default=8000, ge=0, le=65_535)
     # How long a commissioning draft waits for the brand's signature before answering 410 Gone.
     commissioning_draft_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=365 * 24 * 3600)
+    # Rate limits (api/rate_limit.py) in the `limits` notation: "120/minute", "5/second;100/hour".
+    rate_limit_enabled: bool = True
+    rate_limit_resolver: str = "120/minute"  # per client: Digital Link pages and JSON
+    rate_limit_qr: str = "60/minute"  # per client: QR PNGs (~12 ms of CPU each)
+    rate_limit_writes: str = "300/minute"  # per principal (all its keys): POST, PUT, PATCH, DELETE
+    rate_limit_auth_failures: str = "20/minute"  # per client: missing, unknown or revoked keys
+    # Counters in Redis are shared by every API process; without it each process counts alone.
+    redis_url: str | None = None
+    rate_limit_key_prefix: str = Field(default="chaintrace", min_length=1)
+    # Proxies whose X-Forwarded-For is believed: IPs or CIDRs, comma-separated.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     @property
     def commissioning_draft_ttl(self) -> timedelta:
@@ -39,6 +53,38 @@ class ApiSettings(ProcessSettings):
     def base_url(self) -> str:
         """PUBLIC_BASE_URL without a trailing slash (the dev default in dev mode)."""
         return (self.public_base_url or DEV_PUBLIC_BASE_URL).rstrip("/")
+
+    @field_validator(
+        "rate_limit_resolver", "rate_limit_qr", "rate_limit_writes", "rate_limit_auth_failures"
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate limit such as 120/minute or 5/second;100/hour"
+            ) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix", "redis+unix"):
+            raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(ip_network(str(part).strip(), strict=False) for part in value)
+            except ValueError as exc:
+                raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
+        return value
 
     @field_validator("public_base_url")
     @classmethod

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from api.errors import ChainUnavailable
+from api.rate_limit import RateLimits
 from api.settings import ApiSettings
 from chain.deploy import Deployment, load_deployment
 from chain.errors import ChainError
@@ -61,4 +62,5 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     chain: ChainAccess
+    rate_limits: RateLimits
     owns_engine: bool = False

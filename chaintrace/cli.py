@@ -209,7 +209,13 @@ def api(verbose: Verbose = False) -> None:
     from api.settings import ApiSettings
 
     settings = _settings(ApiSettings)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    # proxy_headers=False: X-Forwarded-For is read only from TRUSTED_PROXIES (api/rate_limit.py).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=False,
+    )
 
 
 @app.command()

@@ -151,7 +151,12 @@ class Platform:
             self._threads.append(t)
         app = create_app(self.api_settings, engine=engine, w3=w3)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.api_port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.api_port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,  # TRUSTED_PROXIES decides (api/rate_limit.py)
         )
         self._server = uvicorn.Server(config)
         t = threading.Thread(target=self._server.run, name="api", daemon=True)

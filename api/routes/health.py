@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3Exception
 
 from api.deps import StateDep, require_role
+from api.rate_limit import RateLimitCollector
 from chain.errors import ChainError
 from store import read_transaction
 from store.models import AnchorBatch, Event, Item, Leaf, Role, Shipment
@@ -119,4 +120,5 @@ def metrics(request: Request, state: StateDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(state.sessions))
     registry.register(_ProcessCollector(request.app.state.body_refusals))
+    registry.register(RateLimitCollector(state.rate_limits))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

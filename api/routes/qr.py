@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 
 import qrcode
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from qrcode.constants import ERROR_CORRECT_M
 
 from api.deps import SessionDep, SettingsDep
 from api.links import item_link, item_or_404, request_item_key
+from api.rate_limit import Bucket, per_client
 
-router = APIRouter(prefix="/qr", tags=["resolver"])
+router = APIRouter(prefix="/qr", tags=["resolver"], dependencies=[Depends(per_client(Bucket.QR))])
 
 
 def qr_png(text: str) -> bytes:

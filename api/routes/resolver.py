@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import item_or_404, request_item_key
+from api.rate_limit import Bucket, per_client
 from api.resolver_view import item_view
 
-router = APIRouter(tags=["resolver"])
+router = APIRouter(tags=["resolver"], dependencies=[Depends(per_client(Bucket.RESOLVER))])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 
 _JSON_TYPES = ("application/json", "application/linkset+json", "application/ld+json")

@@ -21,6 +21,7 @@ from typing import Self
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from chain.child_process import tied_to_parent
 from chain.errors import ChainConnectionError, ChainError
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,14 +103,21 @@ class AnvilNode:
         log_path: Path | None = None,
         binary: Path | None = None,
         timeout: float = 30.0,
+        die_with_parent: bool = False,
     ) -> AnvilNode:
-        """Start anvil (port None = a free port chosen by the OS) and wait until it answers."""
+        """Start anvil (port None = a free port chosen by the OS) and wait until it answers.
+
+        `die_with_parent`: anvil gets SIGTERM if this process dies (chain.child_process); only
+        from a thread that lives as long as the process.
+        """
         args = [str(binary or find_anvil()), "--host", host, "--port", str(port or 0)]
         args += ["--chain-id", str(chain_id), "--mnemonic", mnemonic, "--accounts", str(accounts)]
         if block_time is not None:
             args += ["--block-time", str(block_time)]
         if state_path is not None:
             args += ["--state", str(state_path)]
+        if die_with_parent:
+            args = tied_to_parent(args)
         if log_path is None:
             fd, name = tempfile.mkstemp(prefix="anvil-", suffix=".log")
             os.close(fd)

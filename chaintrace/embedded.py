@@ -88,7 +88,9 @@ def start_embedded(
     anvil = broker = None
     try:
         if rpc_url is None:
-            anvil = AnvilNode.start(block_time=block_time, log_path=state_dir / "anvil.log")
+            anvil = AnvilNode.start(
+                block_time=block_time, log_path=state_dir / "anvil.log", die_with_parent=True
+            )
             rpc_url = anvil.rpc_url
         if database_url is None:
             database_url = sqlite_url(state_dir / "chaintrace.db")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import shutil
 import socket
@@ -12,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from chain.child_process import tied_to_parent
 
 _LOGGER = logging.getLogger(__name__)
 _MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -84,9 +87,15 @@ class EmbeddedBroker:
             "persistence false\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 0\n"
+            # Mosquitto started as root switches to its own user, and a change of user clears
+            # the parent-death signal (chain.child_process): this loopback-only dev broker keeps
+            # its owner's user, so it ends with its owner.
+            f"user {getpass.getuser()}\n"
         )
         log = open(Path(self._tmp.name) / "mosquitto.log", "wb")  # noqa: SIM115 - owned by the process
-        self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        # Tied to this process: a crash of `chaintrace up` must not leave the broker behind.
+        args = tied_to_parent([binary, "-c", str(conf)])
+        self._proc = subprocess.Popen(args, stdout=log, stderr=log)
         self.kind = "mosquitto"
 
     def _start_amqtt(self) -> None:

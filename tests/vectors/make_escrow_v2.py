@@ -93,7 +93,7 @@ def main() -> None:
             "primaryType": "Terms",
             "domain": domain,
             "message": terms,
-        }  # fmt: skip
+        }
     )
     from eth_account._utils.encode_typed_data.encoding_and_hashing import hash_struct
 
@@ -115,7 +115,7 @@ def main() -> None:
             "primaryType": "DeliveryAttestation",
             "domain": domain,
             "message": attestation,
-        }  # fmt: skip
+        }
     )
     signer = Account.from_key(SIGNER_KEY)
     terms_signed = signer.sign_message(terms_message)

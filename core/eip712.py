@@ -25,6 +25,7 @@ from core.signature import signature_from_hex as signature_from_hex
 ANCHOR_DOMAIN_NAME = "chaintrace TraceAnchor"
 ESCROW_DOMAIN_NAME = "chaintrace ShipmentEscrow"
 DOMAIN_VERSION = "1"
+ESCROW_DOMAIN_VERSION_V2 = "2"
 DOMAIN_TYPE_STRING = (
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
@@ -56,7 +57,7 @@ class Field:
 
 
 class Struct:
-    """Base of the five message types: validation, JSON form, struct hash."""
+    """Base of the message types: validation, JSON form, struct hash."""
 
     TYPE_NAME: ClassVar[str]
     TYPE_STRING: ClassVar[str]
@@ -213,12 +214,89 @@ class DeliveryAttestation(Struct):
     delivered_at: int
 
 
+@_eip712_type(
+    "Terms(bytes32 shipmentId,address buyer,address payee,address carrier,address token,"
+    "uint256 amount,int32 minTempCentiC,int32 maxTempCentiC,uint32 minHumidityCentiPct,"
+    "uint32 maxHumidityCentiPct,uint32 maxShockMilliG,uint32 graceMinutes,"
+    "uint32 penaltyBpsPerMinute,uint32 penaltyBpsPerShock,uint32 penaltyBpsPerLateHour,"
+    "uint32 penaltyCapBps,uint32 maxGapMinutes,uint64 fundBy,uint64 deadline,uint64 refundGrace,"
+    "uint64 disputeWindow,address arbiter,uint64 disputeTimeout,bytes32 devicesRoot,"
+    "int32 destLatE7,int32 destLonE7,uint32 destRadiusM,uint32 arrivalDwellMinutes,"
+    "uint64 autoAcceptAfter,address oracle)"
+)
+@dataclasses.dataclass(frozen=True)
+class TermsV2(Struct):
+    """Escrow v2 terms signed by buyer, payee and carrier (ShipmentEscrow domain version 2)."""
+
+    shipment_id: bytes
+    buyer: str
+    payee: str
+    carrier: str
+    token: str
+    amount: int
+    min_temp_centi_c: int
+    max_temp_centi_c: int
+    min_humidity_centi_pct: int
+    max_humidity_centi_pct: int
+    max_shock_milli_g: int
+    grace_minutes: int
+    penalty_bps_per_minute: int
+    penalty_bps_per_shock: int
+    penalty_bps_per_late_hour: int
+    penalty_cap_bps: int
+    max_gap_minutes: int
+    fund_by: int
+    deadline: int
+    refund_grace: int
+    dispute_window: int
+    arbiter: str
+    dispute_timeout: int
+    devices_root: bytes
+    dest_lat_e7: int
+    dest_lon_e7: int
+    dest_radius_m: int
+    arrival_dwell_minutes: int
+    auto_accept_after: int
+    oracle: str
+
+
+@_eip712_type(
+    "DeliveryAttestation(bytes32 shipmentId,bytes32 termsHash,bytes32 evidenceRoot,"
+    "uint32 excursionMinutes,uint32 shockCount,uint64 windowStart,uint64 deliveredAt,"
+    "uint8 deliveryBasis)"
+)
+@dataclasses.dataclass(frozen=True)
+class DeliveryAttestationV2(Struct):
+    """The oracle's v2 attestation; deliveryBasis 0 receiving, 1 device arrival."""
+
+    shipment_id: bytes
+    terms_hash: bytes
+    evidence_root: bytes
+    excursion_minutes: int
+    shock_count: int
+    window_start: int
+    delivered_at: int
+    delivery_basis: int
+
+
+@_eip712_type("MutualRelease(bytes32 shipmentId,uint256 payout)")
+@dataclasses.dataclass(frozen=True)
+class MutualRelease(Struct):
+    """A payout both parties co-sign when no attestation can come (escrow v2 domain)."""
+
+    shipment_id: bytes
+    payout: int
+
+
 MESSAGE_TYPES: tuple[type[Struct], ...] = (
     Reading,
     Commissioning,
     DeviceRegistration,
     Terms,
     DeliveryAttestation,
+    TermsV2,
+    DeliveryAttestationV2,
+    MutualRelease,
 )
 
 
@@ -259,6 +337,11 @@ def anchor_domain(chain_id: int, address: str) -> Domain:
 def escrow_domain(chain_id: int, address: str) -> Domain:
     """The ShipmentEscrow domain (Terms, DeliveryAttestation)."""
     return Domain(ESCROW_DOMAIN_NAME, DOMAIN_VERSION, chain_id, address)
+
+
+def escrow_domain_v2(chain_id: int, address: str) -> Domain:
+    """The ShipmentEscrow v2 domain (TermsV2, DeliveryAttestationV2, MutualRelease)."""
+    return Domain(ESCROW_DOMAIN_NAME, ESCROW_DOMAIN_VERSION_V2, chain_id, address)
 
 
 @functools.lru_cache(maxsize=256)
@@ -309,9 +392,9 @@ def struct_hash(msg: Struct) -> bytes:
     return _check_message(msg).struct_hash()
 
 
-def terms_hash(terms: Terms) -> bytes:
-    """The `termsHash` the escrow stores: hashStruct(Terms)."""
-    if not isinstance(terms, Terms):
+def terms_hash(terms: Terms | TermsV2) -> bytes:
+    """The `termsHash` the escrow stores: hashStruct(Terms) of either version."""
+    if not isinstance(terms, Terms | TermsV2):
         raise Eip712Error(f"terms_hash needs Terms, got {type(terms).__name__}")
     return terms.struct_hash()
 

@@ -123,12 +123,14 @@ def create(
         if item.commission_event_id is None:
             raise Conflict(f"item {ref.gtin}/{ref.serial} is not commissioned by its brand yet")
         moving = session.scalar(
-            select(Shipment.shipment_id)
+            select(Shipment.id)
             .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
             .where(shipment_items.c.item_id == item.id, Shipment.status.in_(_OPEN))
         )
         if moving is not None:
-            raise Conflict(f"item {ref.gtin}/{ref.serial} is already in open shipment {moving}")
+            # Not which one: the other shipment may be another buyer's (a 409 never names
+            # another party's objects).
+            raise Conflict(f"item {ref.gtin}/{ref.serial} is already in another open shipment")
         items.append(item)
     devices: list[Device] = []
     for index, address in enumerate(body.devices):

@@ -399,7 +399,7 @@ def test_an_item_is_in_one_open_shipment_and_must_be_commissioned(world: World) 
     }
     again = {**base, "items": [{"gtin": world.gtin, "serial": world.serials[0]}]}
     r = api.client.post("/shipments", json=again, headers=auth(world.buyer_key))
-    assert r.status_code == 409 and "already in open shipment" in r.json()["detail"]
+    assert r.status_code == 409 and "already in another open shipment" in r.json()["detail"]
     spare = {**base, "items": [{"gtin": world.gtin, "serial": world.spare[0]}]}
     assert (
         api.client.post("/shipments", json=spare, headers=auth(world.buyer_key)).status_code == 201

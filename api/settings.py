@@ -32,6 +32,9 @@ class ApiSettings(ProcessSettings):
     api_port: int = Field(default=8000, ge=0, le=65_535)
     # How long a commissioning draft waits for the brand's signature before answering 410 Gone.
     commissioning_draft_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=365 * 24 * 3600)
+    # How far in the past a shipment's shipping / arriving / receiving eventTime may lie when it
+    # is recorded (its times decide the settlement window); the future is refused beyond 60 s.
+    event_max_backdate_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # Rate limits (api/rate_limit.py) in the `limits` notation: "120/minute", "5/second;100/hour".
     rate_limit_enabled: bool = True
     rate_limit_resolver: str = "120/minute"  # per client: Digital Link pages and JSON
@@ -48,6 +51,11 @@ class ApiSettings(ProcessSettings):
     def commissioning_draft_ttl(self) -> timedelta:
         """COMMISSIONING_DRAFT_TTL_SECONDS as a duration."""
         return timedelta(seconds=self.commissioning_draft_ttl_seconds)
+
+    @property
+    def event_max_backdate(self) -> timedelta:
+        """EVENT_MAX_BACKDATE_SECONDS as a duration."""
+        return timedelta(seconds=self.event_max_backdate_seconds)
 
     @property
     def base_url(self) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from store._validate import hex32
 from store.errors import InvalidTransitionError, StoreValueError
-from store.models import EscrowView, Shipment, ShipmentStatus
+from store.models import EscrowView, Event, Shipment, ShipmentStatus
 
 _ORDER = [
     ShipmentStatus.CREATED,
@@ -42,6 +42,28 @@ def shipment_by_hex(session: Session, shipment_id: str) -> Shipment | None:
     except StoreValueError:
         return None
     return session.scalars(select(Shipment).where(Shipment.shipment_id == wanted)).one_or_none()
+
+
+def lock_shipment(session: Session, shipment: Shipment) -> Shipment:
+    """The shipment re-read under a row lock, for checks that must hold until the commit.
+
+    PostgreSQL: SELECT ... FOR UPDATE, so two requests recording the same step on one shipment
+    are serialised; SQLite: its writer (BEGIN IMMEDIATE) already holds the database.
+    """
+    session.execute(select(Shipment.id).where(Shipment.id == shipment.id).with_for_update())
+    session.refresh(shipment)
+    return shipment
+
+
+def step_events(session: Session, shipment: Shipment, biz_step: str, kind: int = 0) -> list[Event]:
+    """The shipment's events with this bizStep (kind 0: events, 1: errorDeclarations), by time."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.shipment_id == shipment.id, Event.biz_step == biz_step, Event.kind == kind)
+            .order_by(Event.event_time_ms, Event.id)
+        )
+    )
 
 
 def can_transition(current: ShipmentStatus, new: ShipmentStatus) -> bool:

@@ -1,18 +1,33 @@
-"""EPCIS events on a shipment: the carrier ships and arrives, only the consignee receives."""
+"""EPCIS events on a shipment: the carrier ships and arrives, only the consignee receives.
+
+Each step is recorded once per shipment (its time is the settlement's: the shipping event opens
+the window, the receiving closes it), at a time neither more than EVENT_MAX_BACKDATE_SECONDS in
+the past nor more than CLOCK_SKEW in the future, and receiving (and arriving) not before the
+shipping. An errorDeclaration only corrects an event its sender recorded on the shipment.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from api.catalog import epc_of
-from api.deps import CurrentPrincipal, SessionDep
-from api.epcis_events import dump, iso_ms, parse_time, shipment_event, short_biz_step, to_ms
+from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.epcis_events import (
+    SHIPMENT_URN,
+    dump,
+    iso_ms,
+    parse_time,
+    shipment_event,
+    short_biz_step,
+    to_ms,
+)
 from api.errors import Conflict, FieldError, Forbidden
 from api.finality import PENDING, finality_of
 from api.schemas.events import EventRecorded, MinimalEventIn, ShipmentEventPublic
@@ -20,14 +35,17 @@ from api.shipment_store import is_party, visible_shipment
 from core.epcis import EpcisError, event_hash, event_hash_ni, is_error_declaration
 from core.merkle import leaf_hash
 from store import record_event
-from store.models import Principal, Shipment, ShipmentStatus
+from store.errors import DuplicateEventError
+from store.models import Event, Principal, Shipment, ShipmentStatus
 from store.models.types import utcnow
 from store.queries import shipment_events
-from store.shipments import can_transition, set_shipment_status
+from store.shipments import can_transition, lock_shipment, set_shipment_status, step_events
 
 router = APIRouter(prefix="/shipments", tags=["events"])
 
-_MAX_FUTURE = timedelta(minutes=5)
+# How far ahead of the API's clock an eventTime may be: the sender's clock may run a little fast.
+CLOCK_SKEW = timedelta(seconds=60)
+_TIME = ["body", "eventTime"]
 _STATUS_AFTER = {
     "shipping": ShipmentStatus.SHIPPING,
     "arriving": ShipmentStatus.ARRIVED,
@@ -79,12 +97,9 @@ def _minimal(body: dict[str, Any], shipment: Shipment, principal: Principal) -> 
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
     _check_role(shipment, principal, parsed.biz_step)
-    now = utcnow()
-    event_time = parsed.event_time or now
+    event_time = parsed.event_time or utcnow()
     if event_time.tzinfo is None:
-        raise FieldError(["body", "eventTime"], "must carry a UTC offset (e.g. Z)")
-    if event_time > now + _MAX_FUTURE:
-        raise FieldError(["body", "eventTime"], "must not be in the future")
+        raise FieldError(_TIME, "must carry a UTC offset (e.g. Z)")
     return shipment_event(
         parsed.biz_step,
         [epc_of(item) for item in shipment.items],
@@ -112,17 +127,88 @@ def _full(event: dict[str, Any], shipment: Shipment, principal: Principal) -> di
             raise FieldError(["body", "epcList", index], "must be an EPC URI string")
         if epc not in allowed:
             raise FieldError(["body", "epcList", index], f"{epc!r} is not an item of the shipment")
+    transactions = event.get("bizTransactionList")
+    for index, entry in enumerate(transactions if isinstance(transactions, list) else []):
+        named = entry.get("bizTransaction") if isinstance(entry, dict) else None
+        if (
+            isinstance(named, str)
+            and named.startswith(SHIPMENT_URN)
+            and named[len(SHIPMENT_URN) :].lower() != shipment.shipment_id.lower()
+        ):
+            raise FieldError(
+                ["body", "bizTransactionList", index],
+                "names another chaintrace shipment: an event names only the shipment it is "
+                "recorded on",
+            )
     return event
 
 
-def _event_time(event: dict[str, Any]) -> tuple[str, int]:
+def _event_time(event: dict[str, Any]) -> datetime:
     try:
-        moment = parse_time(event["eventTime"])
+        return parse_time(event["eventTime"])
     except EpcisError as exc:
-        raise FieldError(["body", "eventTime"], str(exc)) from None
-    if moment > utcnow() + _MAX_FUTURE:
-        raise FieldError(["body", "eventTime"], "must not be in the future")
-    return iso_ms(moment), to_ms(moment)
+        raise FieldError(_TIME, str(exc)) from None
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds())} s"
+
+
+def _check_time(
+    biz_step: str, moment: datetime, shipment: Shipment, session: Session, backdate: timedelta
+) -> None:
+    """The event-time rules of a settlement-relevant step (422 naming eventTime)."""
+    now = utcnow()
+    if moment > now + CLOCK_SKEW:
+        raise FieldError(
+            _TIME,
+            f"must not be in the future (it is {iso_ms(moment)}, the API's clock {iso_ms(now)}; "
+            f"{_seconds(CLOCK_SKEW)} of clock skew are allowed)",
+        )
+    if moment < now - backdate:
+        raise FieldError(
+            _TIME,
+            f"must not be more than {_seconds(backdate)} in the past "
+            f"(EVENT_MAX_BACKDATE_SECONDS): record {biz_step} when it happens",
+        )
+    if biz_step in ("arriving", "receiving"):
+        shipped = step_events(session, shipment, "shipping")
+        if shipped and to_ms(moment) < shipped[0].event_time_ms:
+            raise FieldError(
+                _TIME,
+                f"must not be before the shipment's shipping event "
+                f"({json.loads(shipped[0].event_json).get('eventTime')})",
+            )
+
+
+def _check_once(session: Session, shipment: Shipment, biz_step: str, digest: bytes) -> None:
+    """Each step once per shipment: 409 for a second (the same event again: its eventId)."""
+    recorded = step_events(session, shipment, biz_step)
+    if not recorded:
+        return
+    first = recorded[0]
+    if bytes(first.event_hash) == digest:
+        raise DuplicateEventError(0, digest, first.id)
+    raise Conflict(
+        f"the shipment already has its {biz_step} event (event {first.id}): each of shipping, "
+        f"arriving and receiving is recorded once per shipment; a wrong one can be declared "
+        f"erroneous (errorDeclaration), not replaced"
+    )
+
+
+def _check_correction(
+    session: Session, shipment: Shipment, principal: Principal, biz_step: str, digest: bytes
+) -> None:
+    """An errorDeclaration must declare an event the caller recorded on this shipment."""
+    if not any(
+        bytes(e.event_hash) == digest and e.recorded_by == principal.id
+        for e in step_events(session, shipment, biz_step)
+    ):
+        raise FieldError(
+            ["body", "errorDeclaration"],
+            "declares no event you recorded on this shipment: only an event's capturer "
+            "corrects it, and the declaration must repeat the event it corrects",
+        )
 
 
 @router.post(
@@ -134,42 +220,67 @@ def _event_time(event: dict[str, Any]) -> tuple[str, int]:
 def record(
     shipment_id: str,
     session: SessionDep,
+    settings: SettingsDep,
     principal: CurrentPrincipal,
     body: dict[str, Any] = Body(),
 ) -> EventRecorded:
-    """Record shipping / arriving (carrier) or receiving (consignee) as an EPCIS event."""
+    """Record shipping / arriving (carrier) or receiving (consignee) as an EPCIS event.
+
+    Each step once per shipment (409), at a time at most EVENT_MAX_BACKDATE_SECONDS in the past
+    and at most 60 s in the future, arriving and receiving not before the shipping (422 naming
+    eventTime). An errorDeclaration of an event the caller recorded here is stored beside it.
+    """
     # A non-party learns nothing, not even that the shipment exists (404, as for GETs).
     shipment = visible_shipment(session, principal, shipment_id)
     event = (
         _full(body, shipment, principal) if "type" in body else _minimal(body, shipment, principal)
     )
     biz_step = short_biz_step(event.get("bizStep")) or ""
+    # Held to the commit: two requests recording the same step cannot both find it missing.
+    lock_shipment(session, shipment)
     if shipment.status in _CLOSED:
         raise Conflict(f"the shipment is {shipment.status.value}: no more events")
-    target = _STATUS_AFTER[biz_step]
-    if shipment.status is not target and not can_transition(shipment.status, target):
-        raise Conflict(f"the shipment is already {shipment.status.value}: cannot record {biz_step}")
     try:
         digest = event_hash(event)
         ni = event_hash_ni(event)
+        kind = 1 if is_error_declaration(event) else 0
     except EpcisError as exc:
         raise FieldError(["body"], f"not a valid EPCIS 2.0 event: {exc}") from None
-    kind = 1 if is_error_declaration(event) else 0
-    time_text, time_ms = _event_time(event)
-    stored = record_event(
-        session,
-        kind=kind,
-        event_hash=digest,
-        event_json=dump(event),
-        event_type=str(event["type"]),
-        biz_step=biz_step,
-        event_time_ms=time_ms,
-        recorded_by=principal.id,
-        shipment_id=shipment.id,
-        item_ids=[item.id for item in shipment.items if epc_of(item) in set(event["epcList"])],
-        leaf_hash_fn=leaf_hash,
-    )
-    if shipment.status is not target:
+    moment = _event_time(event)
+    target = _STATUS_AFTER[biz_step]
+    if kind == 1:
+        # A correction is not a new step: it moves no status and its time is the event's own.
+        _check_correction(session, shipment, principal, biz_step, digest)
+    else:
+        if shipment.status is not target and not can_transition(shipment.status, target):
+            raise Conflict(
+                f"the shipment is already {shipment.status.value}: cannot record {biz_step}"
+            )
+        _check_once(session, shipment, biz_step, digest)
+        _check_time(biz_step, moment, shipment, session, settings.event_max_backdate)
+    try:
+        stored = record_event(
+            session,
+            kind=kind,
+            event_hash=digest,
+            event_json=dump(event),
+            event_type=str(event["type"]),
+            biz_step=biz_step,
+            event_time_ms=to_ms(moment),
+            recorded_by=principal.id,
+            shipment_id=shipment.id,
+            item_ids=[item.id for item in shipment.items if epc_of(item) in set(event["epcList"])],
+            leaf_hash_fn=leaf_hash,
+        )
+    except DuplicateEventError as exc:
+        if _shipment_of_event(session, exc.existing_event_id) == shipment.id:
+            raise
+        # The same event is stored elsewhere (another shipment, maybe another party's): its id
+        # and whereabouts are not the caller's to learn.
+        raise Conflict(
+            "an identical EPCIS event is already recorded elsewhere: an event is stored once"
+        ) from None
+    if kind == 0 and shipment.status is not target:
         set_shipment_status(session, shipment, target)
     session.commit()
     return EventRecorded(
@@ -177,10 +288,15 @@ def record(
         event_hash=ni,
         kind=kind,
         biz_step=biz_step,
-        event_time=time_text,
+        event_time=iso_ms(moment),
         shipment_status=shipment.status.value,
         finality=PENDING,
     )
+
+
+def _shipment_of_event(session: Session, event_id: int) -> int | None:
+    stored = session.get(Event, event_id)
+    return None if stored is None else stored.shipment_id
 
 
 @router.get("/{shipment_id}/events", response_model=list[ShipmentEventPublic])

@@ -103,9 +103,15 @@ class Story:
         self.device_keys = [secrets.token_bytes(32) for _ in range(2)]
         self.result = StoryResult()
         self.arbiter: LocalAccount | None = None  # the dispute story's arbiter wallet
+        self.t0_ms = self.begin_trip()
+
+    def begin_trip(self) -> int:
+        """Date the trip (t0_ms, returned) so it ended in the recent past: devices publish their
+        logged readings now. Called again right before shipping is recorded, since the API
+        refuses a shipping event backdated more than EVENT_MAX_BACKDATE_SECONDS (1 h)."""
         now_ms = int(time.time() * 1000)
-        # The trip happened in the recent past: devices publish their logged readings now.
-        self.t0_ms = now_ms - (readings_per_device + 15) * MINUTE_MS
+        self.t0_ms = now_ms - (self.readings_per_device + 15) * MINUTE_MS
+        return self.t0_ms
 
     # -- plumbing ------------------------------------------------------------------------
 

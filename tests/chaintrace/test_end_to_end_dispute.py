@@ -49,7 +49,7 @@ def test_a_dispute_with_evidence_resolved_by_the_arbiter(
         story.brand_commissions()
         story.carrier_registers_devices()
         story.buyer_agrees_and_funds(AMOUNT, arbiter=arbiter.address, dispute_timeout=86_400)
-        story.record("shipping", story.t0_ms, p.carrier_key)
+        story.record("shipping", story.begin_trip(), p.carrier_key)
         story.devices_publish()
         story.record("arriving", story.t0_ms + (n + 1) * MINUTE_MS, p.carrier_key)
         story.record("receiving", story.t0_ms + (n + 3) * MINUTE_MS, p.buyer_key)

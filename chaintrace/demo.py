@@ -43,7 +43,10 @@ def play(story: Story, services: EmbeddedServices, platform: Platform) -> None:
         ("brand commissions 10 items and signs the root", story.brand_commissions),
         ("carrier registers 2 loggers (proof of possession)", story.carrier_registers_devices),
         ("buyer and carrier sign the SLA; buyer funds escrow", story.buyer_agrees_and_funds),
-        ("carrier records shipping", lambda: story.record("shipping", story.begin_trip(), p.carrier_key)),
+        (
+            "carrier records shipping",
+            lambda: story.record("shipping", story.begin_trip(), p.carrier_key),
+        ),
         ("loggers publish signed readings over MQTT", story.devices_publish),
     ]
     n = story.readings_per_device

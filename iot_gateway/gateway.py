@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.eip712 import Domain, anchor_domain
 from iot_gateway.metrics import GatewayMetrics
 from iot_gateway.mqtt import (
-    acks_topic,
+    AckPublisher,
     connect_properties,
     make_client,
     subscription_filter,
@@ -106,6 +105,9 @@ class Gateway:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        # Device acks: the newest per device, off the writer thread and paho's small window.
+        self.acks = AckPublisher(self.client, max_in_flight=settings.receive_maximum)
+        self.client.on_publish = self.acks.on_published
         # Set once the broker acknowledged the subscription: readings published now arrive.
         self.ready = threading.Event()
         self.verifier = Verifier(
@@ -149,6 +151,7 @@ class Gateway:
             )
         else:
             self.client.connect_async(endpoint.host, endpoint.port, self.settings.keepalive_s)
+        self.acks.start()
         self.client.loop_start()
         for name, target in (
             ("batcher", self.writer.run_batcher),
@@ -173,6 +176,7 @@ class Gateway:
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout)
+        self.acks.close()
         self.client.disconnect()
         self.client.loop_stop()
         self.verifier.close()
@@ -281,9 +285,8 @@ class Gateway:
                     self.client.ack(item.mid, item.qos)
 
     def _publish_ack(self, device: str, seq: int) -> None:
-        payload = json.dumps({"device": device, "ackedSeq": seq}, separators=(",", ":"))
         # Retained, so a device that reconnects learns at once where to resume.
-        self.client.publish(acks_topic(device), payload, qos=1, retain=True)
+        self.acks.publish(device, seq)
 
     # -- maintenance thread ----------------------------------------------------------------
 

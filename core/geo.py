@@ -45,6 +45,10 @@ def haversine_m(lat1_e7: int, lon1_e7: int, lat2_e7: int, lon2_e7: int) -> float
     """Great-circle distance in metres between two positions given in degrees x 1e7."""
     lat1, lon1 = check_position(lat1_e7, lon1_e7)
     lat2, lon2 = check_position(lat2_e7, lon2_e7)
+    return _haversine_m(lat1, lon1, lat2, lon2)
+
+
+def _haversine_m(lat1: int, lon1: int, lat2: int, lon2: int) -> float:
     phi1 = math.radians(lat1 / E7)
     phi2 = math.radians(lat2 / E7)
     dphi = math.radians((lat2 - lat1) / E7)
@@ -79,5 +83,5 @@ def inside_fence(lat_e7: int, lon_e7: int, fence: Fence) -> bool:
     lon = check_int(lon_e7, "int32", "lon_e7", GeoError)
     if not is_fix(lat, lon) or abs(lat) > MAX_LAT_E7 or abs(lon) > MAX_LON_E7:
         return False
-    distance = haversine_m(lat, lon, fence.lat_e7, fence.lon_e7)
+    distance = _haversine_m(lat, lon, fence.lat_e7, fence.lon_e7)
     return distance <= fence.radius_m + FENCE_TOLERANCE_M

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
 import {IShipmentEscrowV2} from "../../contracts/interfaces/IShipmentEscrowV2.sol";
 import {ERC1271Wallet} from "./utils/ERC1271Wallet.sol";
 import {EscrowV2TestBase} from "./utils/EscrowV2TestBase.sol";
@@ -269,6 +271,22 @@ contract ShipmentEscrowV2PayoutTest is EscrowV2TestBase {
         );
         escrow2.withdraw(ETH);
         assertEq(escrow2.owed(ETH, address(wallet)), 7 ether);
+    }
+
+    /// @dev The wallet's receive() calls withdraw(address) again, the same selector in v2.
+    function test_withdraw_blocksReentry() public {
+        ERC1271Wallet wallet = new ERC1271Wallet(payee);
+        IShipmentEscrowV2.Terms memory t = _terms();
+        t.payee = address(wallet);
+        _fund(t);
+        _release(SHIPMENT_ID, AMOUNT, buyerKey, payeeKey);
+        vm.startPrank(payee);
+        wallet.setReceiveMode(ERC1271Wallet.ReceiveMode.Reenter);
+        wallet.execute(address(escrow2), abi.encodeCall(IShipmentEscrowV2.withdraw, (ETH)));
+        vm.stopPrank();
+        assertEq(wallet.reentryError(), abi.encodeWithSelector(ReentrancyGuard.ReentrancyGuardReentrantCall.selector));
+        assertEq(address(wallet).balance, AMOUNT, "paid exactly once");
+        assertEq(address(escrow2).balance, 0);
     }
 
     function test_receive_rejectsPlainEth() public {

@@ -105,9 +105,17 @@ class Gateway:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        # Device acks: the newest per device, off the writer thread and paho's small window.
-        self.acks = AckPublisher(self.client, max_in_flight=settings.receive_maximum)
-        self.client.on_publish = self.acks.on_published
+        # Device acks: the newest per device, on a connection of their own, so the broker's
+        # confirmations do not wait behind the readings in flight to the gateway, nor on
+        # the network thread above while it waits for room in the inbox.
+        self.ack_client = make_client(
+            settings.mqtt,
+            f"{settings.client_id}-acks",
+            settings.protocol,
+            ca_file=settings.mqtt_ca_file,
+        )
+        self.acks = AckPublisher(self.ack_client, max_in_flight=settings.receive_maximum)
+        self.ack_client.on_publish = self.acks.on_published
         # Set once the broker acknowledged the subscription: readings published now arrive.
         self.ready = threading.Event()
         self.verifier = Verifier(
@@ -151,6 +159,8 @@ class Gateway:
             )
         else:
             self.client.connect_async(endpoint.host, endpoint.port, self.settings.keepalive_s)
+        self.ack_client.connect_async(endpoint.host, endpoint.port, self.settings.keepalive_s)
+        self.ack_client.loop_start()
         self.acks.start()
         self.client.loop_start()
         for name, target in (
@@ -177,6 +187,8 @@ class Gateway:
         for thread in self._threads:
             thread.join(timeout)
         self.acks.close()
+        self.ack_client.disconnect()
+        self.ack_client.loop_stop()
         self.client.disconnect()
         self.client.loop_stop()
         self.verifier.close()

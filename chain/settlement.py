@@ -10,12 +10,14 @@ Payout withdrawal is the payee's own act (pull payment), not the worker's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -30,6 +32,7 @@ from chain.polling import PollingWorker
 from chain.settings import SettleSettings
 from chain.transactions import chain_errors
 from core.eip712 import DeliveryAttestation, Domain, anchor_domain, escrow_domain, sign
+from store.at_risk import AtRiskWarner, open_escrows, store_now
 from store.models import Shipment, ShipmentStatus
 from store.shipments import set_shipment_status
 
@@ -73,6 +76,7 @@ class SettlementWorker(PollingWorker):
         self.escrow = ShipmentEscrowClient(w3, deployment.shipment_escrow)
         self._domains: tuple[Domain, Domain] | None = None
         self._last_refusal: dict[str, str] = {}
+        self._at_risk = AtRiskWarner(_LOGGER)
         self.sender = OracleSender(
             settings, self.sessions, w3, oracle, self.escrow, deployment.chain_id
         )
@@ -87,11 +91,27 @@ class SettlementWorker(PollingWorker):
     def run_once(self) -> SettleReport:
         """Attest every received shipment that can be, then settle those past their window."""
         report = SettleReport()
-        for shipment_id in self._shipment_ids(ShipmentStatus.RECEIVED):
-            self._guarded(self._attest, shipment_id, report)
-        for shipment_id in self._shipment_ids(ShipmentStatus.ATTESTED):
-            self._guarded(self._settle, shipment_id, report)
+        try:
+            for shipment_id in self._shipment_ids(ShipmentStatus.RECEIVED):
+                self._guarded(self._attest, shipment_id, report)
+            for shipment_id in self._shipment_ids(ShipmentStatus.ATTESTED):
+                self._guarded(self._settle, shipment_id, report)
+        finally:  # also after a failed pass: an unreachable node is when warnings matter
+            self._warn_at_risk()
         return report
+
+    def _warn_at_risk(self) -> None:
+        """Log each funded, unattested shipment once as it enters T-24 h, T-1 h and expired."""
+        try:
+            with store.read_transaction(self.sessions) as session:
+                escrows = open_escrows(session)
+                now = store_now(session)
+            if escrows:
+                with contextlib.suppress(ChainError):  # the escrow's clock, if the node answers
+                    now = max(now, self._chain_time())
+            self._at_risk.check(escrows, now)
+        except SQLAlchemyError as exc:
+            _LOGGER.warning("money-at-risk check skipped: %s", exc)
 
     def _guarded(self, step: Any, shipment_id: str, report: SettleReport) -> None:
         try:

@@ -183,14 +183,86 @@ def anchor(verbose: Verbose = False) -> None:
 
 
 @app.command()
-def settle(verbose: Verbose = False) -> None:
+def settle(
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="List funded, unattested shipments by time left to attest, from the store "
+            "only (no key, no chain), and exit.",
+        ),
+    ] = False,
+    verbose: Verbose = False,
+) -> None:
     """Run the settlement worker (oracle key): attest verified deliveries, settle escrows."""
     _logging(verbose)
+    if status:
+        _settle_status()
+        return
     from chain.settlement import SettlementWorker
 
     settings, (w3, account, deployment) = _worker("settle")
     worker = SettlementWorker(settings, _engine(settings.database_url), w3, account, deployment)
     _run_until_signal(worker.run, worker.stop)
+
+
+def _settle_status() -> None:
+    """`settle --status`: the money at risk, as store/at_risk.py computes it for /metrics."""
+    from rich.table import Table
+
+    from store import chain_view
+    from store.at_risk import (
+        EXPIRED,
+        WITHIN_1H,
+        WITHIN_24H,
+        format_left,
+        format_time,
+        open_escrows,
+        store_now,
+    )
+    from store.db import read_transaction, session_factory
+
+    url = _settings(AuditSettings).database_url
+    if not url:
+        console.print("[red]DATABASE_URL is not set[/red]")
+        raise typer.Exit(2)
+    with read_transaction(session_factory(_engine(url))) as session:
+        escrows = open_escrows(session)
+        now = store_now(session)
+        tip = chain_view.followed_tip(session)
+    followed = (
+        "the chain follower has not run yet: no escrow is known funded"
+        if tip is None
+        else f"escrow states as of block {tip.number} ({format_time(int(tip.timestamp))})"
+    )
+    table = Table(
+        title=f"Funded shipments not attested: {len(escrows)}, at {format_time(now)}",
+        caption=f"{followed}; attest by = deadline + refund grace, then the buyer can refund",
+    )
+    for name in ("shipment", "status", "amount", "attest by", "time left", "why not attested"):
+        table.add_column(name, no_wrap=name in ("shipment", "attest by"))
+    styles = {EXPIRED: "red", WITHIN_1H: "bold red", WITHIN_24H: "yellow"}
+    for e in escrows:
+        table.add_row(
+            e.shipment_id,
+            e.status.value,
+            _amount(e.amount, e.token),
+            format_time(e.attest_by),
+            format_left(e.seconds_left(now)),
+            e.reason(now),
+            style=styles.get(e.window(now)),
+        )
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+def _amount(amount: int | None, token: str) -> str:
+    if amount is None:
+        return "?"
+    if int(token, 16) == 0:
+        from decimal import Decimal
+
+        return f"{Decimal(amount).scaleb(-18).normalize():f} ETH"
+    return f"{amount} of token {token}"
 
 
 def _engine(url: str) -> Any:

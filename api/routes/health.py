@@ -22,6 +22,7 @@ from api.deps import StateDep, require_role
 from api.rate_limit import RateLimitCollector
 from chain.errors import ChainError
 from store import read_transaction
+from store.at_risk import WINDOWS, open_escrows, store_now, summarize
 from store.models import AnchorBatch, Event, Item, Leaf, Role, Shipment
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class _StoreCollector(Collector):
             shipments = session.execute(
                 select(Shipment.status, func.count()).group_by(Shipment.status)
             ).all()
+            at_risk = summarize(open_escrows(session), store_now(session))
         yield GaugeMetricFamily("chaintrace_events", "Events recorded", value=events)
         yield GaugeMetricFamily("chaintrace_items", "Serialised items", value=items)
         yield GaugeMetricFamily(
@@ -86,6 +88,23 @@ class _StoreCollector(Collector):
         for shipment_status, count in shipments:
             by_shipment.add_metric([str(shipment_status)], count)
         yield by_shipment
+        # From the store alone (store/at_risk.py), so it shows while `chaintrace settle` is down.
+        by_window = GaugeMetricFamily(
+            "chaintrace_settlement_at_risk",
+            "Funded shipments not attested, by time left to attest (deadline + refund grace): "
+            "expired (refundable), 1h (0-1 h), 24h (1-24 h), later",
+            labels=["window"],
+        )
+        for window in WINDOWS:
+            by_window.add_metric([window], at_risk.counts[window])
+        yield by_window
+        least = at_risk.seconds_left_min
+        yield GaugeMetricFamily(
+            "chaintrace_settlement_seconds_to_deadline_min",
+            "Least seconds left to attest a funded, unattested shipment not yet expired "
+            "(+Inf: none)",
+            value=float("inf") if least is None else least,
+        )
 
 
 class _ProcessCollector(Collector):
@@ -116,7 +135,8 @@ class _ProcessCollector(Collector):
     dependencies=[Depends(require_role(Role.ADMIN, Role.AUDITOR))],
 )
 def metrics(request: Request, state: StateDep) -> Response:
-    """Prometheus metrics (admin or auditor key): events, items, leaves, batches, shipments."""
+    """Prometheus metrics (admin or auditor key): events, items, leaves, batches, shipments,
+    money at risk (funded shipments by time left to attest)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(state.sessions))
     registry.register(_ProcessCollector(request.app.state.body_refusals))

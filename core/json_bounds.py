@@ -10,6 +10,7 @@ largest running sum of +1 per opening and -1 per closing bracket.
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import accumulate
 
@@ -47,7 +48,15 @@ class JsonTooLargeError(CoreValueError):
 
 
 def json_depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects in `data` (0 for a scalar); strings skipped."""
+    """The deepest nesting of arrays and objects in `data` (0 for a scalar); strings skipped.
+
+    `json.loads(bytes)` also reads UTF-16 and UTF-32 (RFC 8259's detection), where a quote or a
+    bracket is not one byte: such a document is scanned as the parser will read it, in UTF-8.
+    """
+    encoding = json.detect_encoding(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        # Undecodable bytes cannot be brackets or quotes once decoded: replacing them is safe.
+        data = data.decode(encoding, errors="replace").encode("utf-8")
     structural = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
     if not structural:
         return 0

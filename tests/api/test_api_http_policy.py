@@ -37,6 +37,15 @@ def test_every_route_class_gets_its_headers_errors_included(world: World) -> Non
     assert deep.status_code == 400 and deep.headers["X-Frame-Options"] == "DENY"
 
 
+def test_a_utf16_body_is_bounded_as_the_parser_reads_it(api: Api) -> None:
+    # json.loads(bytes) reads UTF-16: a byte scanner took U+2200 (bytes 00 22) for a quote.
+    bomb = ('["\u2200",' + "[" * 2500 + "]" * 2500 + "]").encode("utf-16-le")
+    for headers in ({}, auth(api.admin_key)):
+        response = api.client.post("/principals", content=bomb, headers=headers)
+        assert response.status_code == 400, response.text
+        assert "nested deeper than 64" in response.json()["detail"]
+
+
 def test_metrics_need_an_admin_or_auditor_key(api: Api) -> None:
     assert api.client.get("/metrics").status_code == 401
     brand = api.principal("brand")

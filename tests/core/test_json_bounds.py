@@ -77,3 +77,21 @@ def test_hostile_strings_stay_linear() -> None:
     # An unterminated string of escaped quotes made a backtracking scanner quadratic.
     data = b'"' + b'\\"' * 500_000 + b"\\"
     assert json_depth(data) == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-16", "utf-32-le", "utf-32"])
+def test_utf16_and_utf32_are_scanned_as_the_parser_reads_them(encoding: str) -> None:
+    # In UTF-16 U+2200 is the bytes 00 22: a byte scanner saw a quote there and took every
+    # bracket after it for string contents, while json.loads(bytes) decodes and recurses.
+    document = '["\u2200",' + "[" * 500 + "]" * 500 + "]"
+    data = document.encode(encoding)
+    assert json.detect_encoding(data) != "utf-8"
+    assert json_depth(data) == 501 == _true_depth(json.loads(data))
+    with pytest.raises(JsonTooDeepError):
+        check_json_bounds(data)
+
+
+@given(_values, st.sampled_from(["utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le"]))
+def test_depth_matches_in_every_encoding_json_reads(value: Any, encoding: str) -> None:
+    data = json.dumps(value, ensure_ascii=False).encode(encoding)
+    assert json_depth(data) == _true_depth(json.loads(data))

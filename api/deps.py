@@ -68,18 +68,20 @@ def get_current_principal(
 ) -> Principal:
     """The principal whose live API key the request carries, else 401.
 
-    429 instead once the client failed too often (then even a right key is refused, so the
-    answer tells a guesser nothing), or when the key spent its write budget.
+    A wrong key counts against the client's failure budget, and once it is spent a wrong key
+    gets 429. A right key is never refused for others' failures: behind one NAT or proxy
+    address, a few strangers' bad requests must not lock every user out (a key is 256 random
+    bits: the budget bounds the load of failed lookups, not the odds of a guess). A missing
+    key guesses nothing and is not counted. 429 also when the key spent its write budget.
     """
     limits = state.rate_limits
-    client = limits.client(request)
-    limits.check(Bucket.AUTH_FAILURES, client)
     secret = bearer.credentials if bearer is not None else api_key
     if not secret:
-        limits.hit(Bucket.AUTH_FAILURES, client)
         raise Unauthorized("missing API key: send `Authorization: Bearer ct_...` or `X-API-Key`")
     principal = principal_for_key(session, secret.strip())
     if principal is None:
+        client = limits.client(request)
+        limits.check(Bucket.AUTH_FAILURES, client)
         limits.hit(Bucket.AUTH_FAILURES, client)
         raise Unauthorized("unknown or revoked API key")
     limits.write(request.method, principal.id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +22,7 @@ from web3.exceptions import Web3Exception
 
 from api.deps import StateDep, require_role
 from api.rate_limit import RateLimitCollector
+from api.state import AppState
 from chain.errors import ChainError
 from store import read_transaction
 from store.at_risk import WINDOWS, open_escrows, store_now, summarize
@@ -30,9 +33,48 @@ _LOGGER = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
+# /healthz is public and unthrottled: the chain's state it reports is read at most this often,
+# so a flood of health checks costs no RPC quota and cannot tie threads up on a slow node.
+CHAIN_STATUS_TTL_S = 5.0
+
+
+class _ChainStatus:
+    """The chain part of /healthz, read from the node at most once per CHAIN_STATUS_TTL_S."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = -CHAIN_STATUS_TTL_S
+        self._value: dict[str, Any] = {}
+        self.reads = 0  # node reads made, for tests
+
+    def get(self, state: AppState) -> dict[str, Any]:
+        with self._lock:  # one reader at a time; the others wait for its answer
+            if time.monotonic() - self._at < CHAIN_STATUS_TTL_S:
+                return dict(self._value)
+            chain: dict[str, Any] = {"configured": state.chain.configured}
+            if state.chain.w3 is not None:
+                self.reads += 1
+                try:
+                    chain["blockNumber"] = int(state.chain.w3.eth.block_number)
+                    chain["chainId"] = int(state.chain.w3.eth.chain_id)
+                except (ChainError, Web3Exception, OSError, ValueError) as exc:
+                    chain["error"] = f"unreachable: {type(exc).__name__}"
+            self._value, self._at = chain, time.monotonic()
+            return dict(chain)
+
+
+def chain_status(request: Request) -> _ChainStatus:
+    """The application's cached chain status (made on first use)."""
+    status: _ChainStatus | None = getattr(request.app.state, "chain_status", None)
+    if status is None:
+        status = request.app.state.chain_status = _ChainStatus()
+    return status
+
+
 @router.get("/healthz")
-def healthz(state: StateDep) -> JSONResponse:
-    """Whether the API and its database answer; the chain's state is reported, not required."""
+def healthz(request: Request, state: StateDep) -> JSONResponse:
+    """Whether the API and its database answer; the chain's state (read at most every 5 s) is
+    reported, not required."""
     body: dict[str, Any] = {"status": "ok"}
     try:
         with read_transaction(state.sessions) as session:
@@ -41,14 +83,7 @@ def healthz(state: StateDep) -> JSONResponse:
     except SQLAlchemyError as exc:
         _LOGGER.warning("health check: database unreachable: %s", exc)
         body.update(status="unavailable", database="unreachable")
-    chain: dict[str, Any] = {"configured": state.chain.configured}
-    if state.chain.w3 is not None:
-        try:
-            chain["blockNumber"] = int(state.chain.w3.eth.block_number)
-            chain["chainId"] = int(state.chain.w3.eth.chain_id)
-        except (ChainError, Web3Exception, OSError, ValueError) as exc:
-            chain["error"] = f"unreachable: {type(exc).__name__}"
-    body["chain"] = chain
+    body["chain"] = chain_status(request).get(state)
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
 

@@ -4,8 +4,12 @@ nothing large."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
+from api.routes.health import CHAIN_STATUS_TTL_S
 from api.security_headers import POLICIES, RouteClass, route_class
 from tests.api.flows import Api, World, auth, ok
 
@@ -111,3 +115,14 @@ def test_a_422_never_echoes_large_input(api: Api) -> None:
         "/principals", json={"name": "ok", "role": "emperor"}, headers=auth(api.admin_key)
     )
     assert small.json()["detail"][0]["input"] == "emperor"  # short scalars are still shown
+
+
+def test_a_flood_of_health_checks_reads_the_chain_once_per_ttl(api: Api) -> None:
+    started = time.monotonic()
+    for _ in range(50):
+        health = ok(api.client.get("/healthz"))
+        assert health["chain"]["chainId"] > 0
+    elapsed = time.monotonic() - started
+    app: Any = api.client.app
+    # One node read per CHAIN_STATUS_TTL_S however many checks (1 unless the machine crawls).
+    assert app.state.chain_status.reads <= 1 + int(elapsed / CHAIN_STATUS_TTL_S)

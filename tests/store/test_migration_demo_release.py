@@ -75,9 +75,14 @@ def release_store(db_url: str, tmp_path: Path) -> str:
     shutil.copy(FIXTURE, copy)
     if db_url.startswith("sqlite"):
         return sqlite_url(copy)
-    upgrade(db_url, RELEASE)
+    # The test database may come migrated to head: bring its schema to the release's.
+    upgrade(db_url)
+    downgrade(db_url, RELEASE)
     source, target = make_engine(sqlite_url(copy)), make_engine(db_url)
     try:
+        with target.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == RELEASE
         _copy_rows(source, target)
     finally:
         source.dispose()
@@ -114,6 +119,9 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
     try:
         before = _counts(engine)
         assert before["events"] == 22 and before["readings"] == 80
+        with engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == RELEASE
         engine.dispose()
         upgrade(release_store)
         after = _counts(engine)

@@ -3,23 +3,26 @@
 Rules (DESIGN "Delivery and settlement rules (escrow v2)"); times on chain are unix seconds,
 readings carry milliseconds:
 
-1. Window start: the shipping event's second (floor), else the funding block time.
+1. Window start: the shipping event's second (floor), else the funding block time; never before
+   the funding block time (a shipping event before funding opens the window at funding: the
+   escrow covers nothing before it existed).
    The window is the chain's: every millisecond of the seconds [windowStart, end], end being
    deliveredAt (or `now` while not delivered), exactly what ShipmentEscrowV2 accepts as "taken
    inside the window" in a dispute.
 2. Readings: those of devices in the set, taken at or before `now`; exact duplicates (same
    digest) once. Readings of other devices or from the future are ignored and counted.
-3. Device arrival (only when autoAcceptAfter > 0): a device's run is a maximal series of its
-   readings from the window start on, in (takenAt, seq) order, all inside the fence (a reading
-   outside, or with no fix, ends it) with gaps no longer than maxGapMinutes. Arrival is the
-   earliest time A such that every device of the set has a run containing [A, A + dwell];
-   A is then the first reading of the latest-starting device's run.
+3. Device arrival (whatever autoAcceptAfter: the fence is mandatory on chain): a device's run
+   is a maximal series of its readings from the window start on, in (takenAt, seq) order, all
+   inside the fence (a reading outside, or with no fix, ends it) with gaps no longer than
+   maxGapMinutes. Arrival is the earliest time A such that every device of the set has a run
+   containing [A, A + dwell]; A is then the first reading of the latest-starting device's run.
 4. Delivery: the consignee's receiving (accepted or rejected), not after `now`: basis 0, attest
-   at once, deliveredAt = the earlier of the receiving and the arrival (a late receiving cannot
-   push deliveredAt, and with it late hours and the window, past what the devices prove).
-   Without a receiving, the arrival: basis 1, attestable from deliveredAt + dwell +
-   autoAcceptAfter (as the contract checks). A delivery before the window start is clamped
-   to it.
+   at once, deliveredAt = the earlier of the receiving and the arrival, also when
+   autoAcceptAfter = 0 (a late receiving cannot push deliveredAt, and with it late hours and
+   the window, past what the devices prove). Without a receiving, the arrival only when
+   autoAcceptAfter > 0: basis 1, attestable from deliveredAt + dwell + autoAcceptAfter (as the
+   contract checks); with autoAcceptAfter = 0 the shipment waits for the receiving. A delivery
+   before the window start is clamped to it.
 5. Excursion minutes per device: core.sla's rules with "out of band" meaning temperature outside
    [min, max] or humidity below minHumidity or above maxHumidity (each humidity bound off when
    0); a minute outside both bands counts once. A device without readings in the window counts
@@ -329,11 +332,12 @@ def shipment_report(
     if receiving is not None and not isinstance(receiving, Receiving):
         raise ShipmentReportError(f"receiving must be a Receiving, got {type(receiving)}")
 
-    window_start = shipped_at_ms // 1000 if shipped_at_ms is not None else funded_at
+    # Never before funding: a shipping event recorded (or backdated) before it opens nothing.
+    window_start = max(shipped_at_ms // 1000, funded_at) if shipped_at_ms is not None else funded_at
     by_device, ignored = _select(device_set, readings, now * 1000 + 999)
 
     arrival = _arrival(by_device, terms, window_start * 1000)
-    arrival_ms = arrival.at_ms if arrival is not None and terms.auto_accept_after else None
+    arrival_ms = arrival.at_ms if arrival is not None else None
     if receiving is not None and receiving.at_ms > now * 1000 + 999:
         receiving = None  # not happened yet as of `now`
     delivered_at: int | None = None
@@ -343,7 +347,7 @@ def shipment_report(
         delivered_ms = min(receiving.at_ms, arrival_ms if arrival_ms is not None else 2**64)
         delivered_at = max(window_start, delivered_ms // 1000)
         basis, attestable_at = DeliveryBasis.RECEIVING, delivered_at
-    elif arrival_ms is not None:
+    elif arrival_ms is not None and terms.auto_accept_after:
         delivered_at = max(window_start, arrival_ms // 1000)
         basis = DeliveryBasis.ARRIVAL
         attestable_at = delivered_at + terms.arrival_dwell_minutes * 60 + terms.auto_accept_after

@@ -130,9 +130,10 @@ def _full(event: dict[str, Any], shipment: Shipment, principal: Principal) -> di
     transactions = event.get("bizTransactionList")
     for index, entry in enumerate(transactions if isinstance(transactions, list) else []):
         named = entry.get("bizTransaction") if isinstance(entry, dict) else None
+        # Case-insensitive: the "urn" scheme and the NID are (RFC 8141), and the id is hex.
         if (
             isinstance(named, str)
-            and named.startswith(SHIPMENT_URN)
+            and named.lower().startswith(SHIPMENT_URN.lower())
             and named[len(SHIPMENT_URN) :].lower() != shipment.shipment_id.lower()
         ):
             raise FieldError(

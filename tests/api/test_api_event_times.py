@@ -203,6 +203,21 @@ def test_an_event_names_only_its_own_shipment(world: World) -> None:
     ok(_post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[own])), 201)
 
 
+@pytest.mark.parametrize(
+    "scheme", ["URN:CHAINTRACE:SHIPMENT:", "urn:ChainTrace:shipment:", "Urn:chaintrace:Shipment:"]
+)
+def test_naming_another_shipment_is_refused_whatever_the_case_of_the_urn(
+    world: World, scheme: str
+) -> None:
+    # RFC 8141: the "urn" scheme and the NID are case-insensitive, and the NSS here is a hex id.
+    other = {"bizTransaction": scheme + "0x" + "AB" * 32}
+    response = _post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[other]))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "bizTransactionList", 0]
+    own = {"bizTransaction": scheme + world.shipment_id.upper().replace("0X", "0x")}
+    ok(_post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[own])), 201)
+
+
 def _other_buyer(api: Api) -> str:
     return api.principal("buyer", Account.create().address, "Rival Shop")
 

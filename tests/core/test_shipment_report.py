@@ -203,13 +203,26 @@ def test_readings_before_the_window_do_not_start_the_run() -> None:
     assert r.delivered_at == T0
 
 
-def test_auto_accept_off_means_receiving_only() -> None:
+def test_auto_accept_off_means_no_basis_1_but_the_arrival_still_caps_the_receiving() -> None:
     readings = journey(A, 60) + journey(B, 60)
     off = terms(auto_accept_after=0)
     r = report(readings, now_min=400, terms=off)
-    assert r.arrival is not None and r.delivered_at is None
+    assert r.arrival is not None and r.delivered_at is None  # no auto-accept: wait for receiving
     received = report(readings, now_min=400, terms=off, receiving=Receiving((T0 + 90 * M) * MS))
-    assert (received.delivered_at, received.delivery_basis) == (T0 + 90 * M, 0)
+    assert (received.delivered_at, received.delivery_basis) == (T0 + 60 * M, 0)
+    early = report(readings, now_min=400, terms=off, receiving=Receiving((T0 + 50 * M) * MS))
+    assert (early.delivered_at, early.delivery_basis) == (T0 + 50 * M, 0)
+
+
+def test_with_auto_accept_off_a_late_receiving_adds_no_late_hours_nor_gap_minutes() -> None:
+    # Loggers removed 40 minutes after arrival; the consignee records receiving "now", 15 h
+    # after shipping (5 h past the deadline). The devices prove arrival at minute 60.
+    off = terms(auto_accept_after=0)
+    readings = journey(A, 60, end_min=100) + journey(B, 60, end_min=100)
+    r = report(readings, now_min=900, terms=off, receiving=Receiving((T0 + 900 * M) * MS))
+    assert (r.delivered_at, r.delivery_basis, r.may_attest) == (T0 + 60 * M, 0, True)
+    assert r.window_end == T0 + 60 * M and r.excursion_minutes == 0
+    assert late_hours(r.delivered_at, off.deadline) == 0
 
 
 # --- receiving, rejection, window start ----------------------------------------------------
@@ -256,6 +269,28 @@ def test_window_starts_at_funding_without_shipping_and_clamps_delivery() -> None
     # Shipping mid-second: the window opens at its second, as the chain compares seconds.
     mid = report(readings, now_min=30, shipped_at_ms=T0 * MS + 999)
     assert mid.window_start == T0
+
+
+def test_the_window_never_opens_before_funding() -> None:
+    # Shipping recorded 30 minutes before the funding block: the window opens at funding.
+    funded_at = T0 + 30 * M
+    hot = track(A, 0, 29, temp=900) + track(B, 0, 29, temp=900)  # before funding: not counted
+    cool = track(A, 30, 60, first_seq=130) + track(B, 30, 60, first_seq=130)
+
+    def at(**kwargs: Any) -> Any:
+        return shipment_report(
+            terms(), (A, B), hot + cool, now=T0 + 60 * M, funded_at=funded_at, **kwargs
+        )
+
+    r = at(shipped_at_ms=T0 * MS, receiving=Receiving((T0 + 60 * M) * MS))
+    assert r.window_start == funded_at
+    assert r.evidence == tuple(sorted(v.digest for v in cool))
+    assert r.excursion_minutes == 0
+    # A receiving before funding delivers at the funding block time (windowStart <= deliveredAt).
+    before = at(shipped_at_ms=T0 * MS, receiving=Receiving((T0 + 10 * M) * MS))
+    assert before.delivered_at == before.window_start == funded_at
+    # Shipping after funding still opens the window.
+    assert at(shipped_at_ms=(T0 + 45 * M) * MS).window_start == T0 + 45 * M
 
 
 # --- minutes, shocks, evidence -----------------------------------------------------------------

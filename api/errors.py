@@ -79,6 +79,98 @@ _REVERT_MESSAGES = {
     "EscrowUnsupportedToken": "token not on the allowlist",
     "EscrowWrongAmount": "the value sent differs from what the call needs",
     "EscrowZeroAmount": "the amount must be greater than zero",
+    # ShipmentEscrow v2: the @notice of each error in IShipmentEscrowV2.sol (issue 13 makes
+    # NatSpec the only source of these sentences).
+    "EscrowV2ArrivalNotAcceptable": (
+        "device arrival can be attested only when autoAcceptAfter > 0, from acceptableAt on"
+    ),
+    "EscrowV2AttestationExpired": (
+        "attestations are accepted only until expiredAt (deadline + refundGrace + suspension)"
+    ),
+    "EscrowV2DeviceNotInShipment": "the proof does not show device in the shipment's devicesRoot",
+    "EscrowV2DisputeNotOpenable": (
+        "no dispute can be opened now (window closed, before the deadline, "
+        "or after the refund time)"
+    ),
+    "EscrowV2DisputePending": (
+        "the dispute is still the arbiter's to resolve; settle() succeeds from settleableAt on"
+    ),
+    "EscrowV2DisputeTimedOut": (
+        "the dispute timed out at timedOutAt; only settle() or a mutual release can end it"
+    ),
+    "EscrowV2DisputeWindowOpen": (
+        "the dispute window is still open; settle() succeeds from endsAt on"
+    ),
+    "EscrowV2FundingClosed": "the terms could be funded only until fundBy",
+    "EscrowV2InvalidArbiter": (
+        "the arbiter is a party, lacks a timeout, or is missing although autoAcceptAfter > 0"
+    ),
+    "EscrowV2InvalidAutoAccept": "autoAcceptAfter is neither 0 (off) nor at least one hour",
+    "EscrowV2InvalidDeadline": "the deadline is not in the future",
+    "EscrowV2InvalidDeliveryBasis": (
+        "deliveryBasis is neither 0 (receiving) nor 1 (device arrival)"
+    ),
+    "EscrowV2InvalidDeliveryTime": (
+        "deliveredAt is in the future, or windowStart is after deliveredAt"
+    ),
+    "EscrowV2InvalidDurations": (
+        "deadline + refundGrace + disputeWindow + disputeTimeout does not fit a uint64"
+    ),
+    "EscrowV2InvalidHumidityBand": (
+        "the humidity bounds are neither both 0 (off) nor min <= max <= 10000"
+    ),
+    "EscrowV2InvalidParties": "buyer, payee or carrier is zero, or the payee is the buyer",
+    "EscrowV2InvalidPenaltyCap": "the penalty cap exceeds 10000 basis points",
+    "EscrowV2InvalidRadius": "the destination radius is outside 100 m to 50 km",
+    "EscrowV2InvalidReadingSignature": (
+        "the reading's signature does not recover to device (signer is what it recovers to)"
+    ),
+    "EscrowV2InvalidRefundGrace": (
+        "refundGrace is shorter than arrivalDwellMinutes * 60 + autoAcceptAfter + 3600"
+    ),
+    "EscrowV2InvalidSignature": (
+        "a signature over the terms or a release is not valid for expectedSigner"
+    ),
+    "EscrowV2InvalidSplit": "the payout exceeds the deposit",
+    "EscrowV2InvalidState": "the shipment is not in a state that allows the call",
+    "EscrowV2InvalidTemperatureBand": (
+        "the temperature band is empty (minTempCentiC > maxTempCentiC)"
+    ),
+    "EscrowV2InvalidToken": (
+        "the allowlist takes only contracts (ETH is always accepted as address(0))"
+    ),
+    "EscrowV2InvalidTraceAnchor": ("the TraceAnchor given to the constructor is the zero address"),
+    "EscrowV2NoArbiter": "the terms name no arbiter, so there can be no dispute",
+    "EscrowV2NoDevices": "the terms name no device set (devicesRoot == 0)",
+    "EscrowV2NotArbiter": "only the arbiter named in the terms may resolve the dispute",
+    "EscrowV2NotBuyer": "only the buyer named in the terms may fund them",
+    "EscrowV2NotParty": (
+        "only the shipment's buyer or payee (or carrier, for evidence) may make this call"
+    ),
+    "EscrowV2NotRefundable": (
+        "refund() succeeds from refundableAt on (later while the oracle is suspended)"
+    ),
+    "EscrowV2NothingOwed": "the account has no balance of the token to withdraw",
+    "EscrowV2OracleInactive": "the oracle lacks ORACLE_ROLE or is paused by a guardian",
+    "EscrowV2PauseUnchanged": "the oracle is already in the requested pause state",
+    "EscrowV2ReadingOutsideWindow": (
+        "the reading was taken outside the shipment's window [fromMs, toMs]"
+    ),
+    "EscrowV2ShipmentExists": "a shipment with this id was funded before; ids are funded once",
+    "EscrowV2ShipmentMismatch": "the attestation is for another shipment",
+    "EscrowV2TermsMismatch": (
+        "the terms passed do not hash to the terms the shipment was funded with"
+    ),
+    "EscrowV2TransferFailed": "sending amount ETH to account failed; its balance is kept",
+    "EscrowV2UnsupportedToken": (
+        "the token is neither ETH (address(0)) nor on the admin's allowlist"
+    ),
+    "EscrowV2WrongAmount": (
+        "msg.value differs from what the call needs (the amount for ETH, zero for a token)"
+    ),
+    "EscrowV2ZeroAmount": (
+        "the deposit (as the terms state it, or as received) must be greater than zero"
+    ),
 }
 # Reverts that say the caller's input is wrong (422) rather than the state being in the way (409).
 _INPUT_REVERTS = frozenset(
@@ -97,6 +189,22 @@ _INPUT_REVERTS = frozenset(
         "EscrowInvalidToken",
         "EscrowUnsupportedToken",
         "EscrowZeroAmount",
+        "EscrowV2InvalidArbiter",
+        "EscrowV2InvalidAutoAccept",
+        "EscrowV2InvalidDeliveryBasis",
+        "EscrowV2InvalidDurations",
+        "EscrowV2InvalidHumidityBand",
+        "EscrowV2InvalidParties",
+        "EscrowV2InvalidPenaltyCap",
+        "EscrowV2InvalidRadius",
+        "EscrowV2InvalidRefundGrace",
+        "EscrowV2InvalidSplit",
+        "EscrowV2InvalidTemperatureBand",
+        "EscrowV2InvalidToken",
+        "EscrowV2InvalidTraceAnchor",
+        "EscrowV2NoDevices",
+        "EscrowV2UnsupportedToken",
+        "EscrowV2ZeroAmount",
     }
 )
 

@@ -16,6 +16,30 @@ class AccessControlBadConfirmation(ContractRevert):
     arg_types = ()
 
 
+class AccessControlEnforcedDefaultAdminDelay(ContractRevert):
+    """Solidity custom error AccessControlEnforcedDefaultAdminDelay."""
+
+    signature = "AccessControlEnforcedDefaultAdminDelay(uint48)"
+    arg_names = ("schedule",)
+    arg_types = ("uint48",)
+
+
+class AccessControlEnforcedDefaultAdminRules(ContractRevert):
+    """Solidity custom error AccessControlEnforcedDefaultAdminRules."""
+
+    signature = "AccessControlEnforcedDefaultAdminRules()"
+    arg_names = ()
+    arg_types = ()
+
+
+class AccessControlInvalidDefaultAdmin(ContractRevert):
+    """Solidity custom error AccessControlInvalidDefaultAdmin."""
+
+    signature = "AccessControlInvalidDefaultAdmin(address)"
+    arg_names = ("defaultAdmin",)
+    arg_types = ("address",)
+
+
 class AccessControlUnauthorizedAccount(ContractRevert):
     """Solidity custom error AccessControlUnauthorizedAccount."""
 
@@ -352,6 +376,350 @@ class EscrowUnsupportedToken(ContractRevert):
     arg_types = ("address",)
 
 
+class EscrowV2ArrivalNotAcceptable(ContractRevert):
+    """Solidity custom error EscrowV2ArrivalNotAcceptable."""
+
+    signature = "EscrowV2ArrivalNotAcceptable(uint256)"
+    arg_names = ("acceptableAt",)
+    arg_types = ("uint256",)
+
+
+class EscrowV2AttestationExpired(ContractRevert):
+    """Solidity custom error EscrowV2AttestationExpired."""
+
+    signature = "EscrowV2AttestationExpired(uint256)"
+    arg_names = ("expiredAt",)
+    arg_types = ("uint256",)
+
+
+class EscrowV2DeviceNotInShipment(ContractRevert):
+    """Solidity custom error EscrowV2DeviceNotInShipment."""
+
+    signature = "EscrowV2DeviceNotInShipment(address)"
+    arg_names = ("device",)
+    arg_types = ("address",)
+
+
+class EscrowV2DisputeNotOpenable(ContractRevert):
+    """Solidity custom error EscrowV2DisputeNotOpenable."""
+
+    signature = "EscrowV2DisputeNotOpenable(bytes32)"
+    arg_names = ("shipmentId",)
+    arg_types = ("bytes32",)
+
+
+class EscrowV2DisputePending(ContractRevert):
+    """Solidity custom error EscrowV2DisputePending."""
+
+    signature = "EscrowV2DisputePending(uint256)"
+    arg_names = ("settleableAt",)
+    arg_types = ("uint256",)
+
+
+class EscrowV2DisputeTimedOut(ContractRevert):
+    """Solidity custom error EscrowV2DisputeTimedOut."""
+
+    signature = "EscrowV2DisputeTimedOut(uint256)"
+    arg_names = ("timedOutAt",)
+    arg_types = ("uint256",)
+
+
+class EscrowV2DisputeWindowOpen(ContractRevert):
+    """Solidity custom error EscrowV2DisputeWindowOpen."""
+
+    signature = "EscrowV2DisputeWindowOpen(uint256)"
+    arg_names = ("endsAt",)
+    arg_types = ("uint256",)
+
+
+class EscrowV2FundingClosed(ContractRevert):
+    """Solidity custom error EscrowV2FundingClosed."""
+
+    signature = "EscrowV2FundingClosed(uint64)"
+    arg_names = ("fundBy",)
+    arg_types = ("uint64",)
+
+
+class EscrowV2InvalidArbiter(ContractRevert):
+    """Solidity custom error EscrowV2InvalidArbiter."""
+
+    signature = "EscrowV2InvalidArbiter(address)"
+    arg_names = ("arbiter",)
+    arg_types = ("address",)
+
+
+class EscrowV2InvalidAutoAccept(ContractRevert):
+    """Solidity custom error EscrowV2InvalidAutoAccept."""
+
+    signature = "EscrowV2InvalidAutoAccept(uint64)"
+    arg_names = ("autoAcceptAfter",)
+    arg_types = ("uint64",)
+
+
+class EscrowV2InvalidDeadline(ContractRevert):
+    """Solidity custom error EscrowV2InvalidDeadline."""
+
+    signature = "EscrowV2InvalidDeadline(uint64)"
+    arg_names = ("deadline",)
+    arg_types = ("uint64",)
+
+
+class EscrowV2InvalidDeliveryBasis(ContractRevert):
+    """Solidity custom error EscrowV2InvalidDeliveryBasis."""
+
+    signature = "EscrowV2InvalidDeliveryBasis(uint8)"
+    arg_names = ("deliveryBasis",)
+    arg_types = ("uint8",)
+
+
+class EscrowV2InvalidDeliveryTime(ContractRevert):
+    """Solidity custom error EscrowV2InvalidDeliveryTime."""
+
+    signature = "EscrowV2InvalidDeliveryTime(uint64,uint64)"
+    arg_names = ("windowStart", "deliveredAt")
+    arg_types = ("uint64", "uint64")
+
+
+class EscrowV2InvalidDurations(ContractRevert):
+    """Solidity custom error EscrowV2InvalidDurations."""
+
+    signature = "EscrowV2InvalidDurations(uint64,uint64,uint64,uint64)"
+    arg_names = ("deadline", "refundGrace", "disputeWindow", "disputeTimeout")
+    arg_types = ("uint64", "uint64", "uint64", "uint64")
+
+
+class EscrowV2InvalidHumidityBand(ContractRevert):
+    """Solidity custom error EscrowV2InvalidHumidityBand."""
+
+    signature = "EscrowV2InvalidHumidityBand(uint32,uint32)"
+    arg_names = ("minHumidityCentiPct", "maxHumidityCentiPct")
+    arg_types = ("uint32", "uint32")
+
+
+class EscrowV2InvalidParties(ContractRevert):
+    """Solidity custom error EscrowV2InvalidParties."""
+
+    signature = "EscrowV2InvalidParties(address,address,address)"
+    arg_names = ("buyer", "payee", "carrier")
+    arg_types = ("address", "address", "address")
+
+
+class EscrowV2InvalidPenaltyCap(ContractRevert):
+    """Solidity custom error EscrowV2InvalidPenaltyCap."""
+
+    signature = "EscrowV2InvalidPenaltyCap(uint32)"
+    arg_names = ("penaltyCapBps",)
+    arg_types = ("uint32",)
+
+
+class EscrowV2InvalidRadius(ContractRevert):
+    """Solidity custom error EscrowV2InvalidRadius."""
+
+    signature = "EscrowV2InvalidRadius(uint32)"
+    arg_names = ("destRadiusM",)
+    arg_types = ("uint32",)
+
+
+class EscrowV2InvalidReadingSignature(ContractRevert):
+    """Solidity custom error EscrowV2InvalidReadingSignature."""
+
+    signature = "EscrowV2InvalidReadingSignature(address,address)"
+    arg_names = ("device", "signer")
+    arg_types = ("address", "address")
+
+
+class EscrowV2InvalidRefundGrace(ContractRevert):
+    """Solidity custom error EscrowV2InvalidRefundGrace."""
+
+    signature = "EscrowV2InvalidRefundGrace(uint64,uint256)"
+    arg_names = ("refundGrace", "minimum")
+    arg_types = ("uint64", "uint256")
+
+
+class EscrowV2InvalidSignature(ContractRevert):
+    """Solidity custom error EscrowV2InvalidSignature."""
+
+    signature = "EscrowV2InvalidSignature(address)"
+    arg_names = ("expectedSigner",)
+    arg_types = ("address",)
+
+
+class EscrowV2InvalidSplit(ContractRevert):
+    """Solidity custom error EscrowV2InvalidSplit."""
+
+    signature = "EscrowV2InvalidSplit(uint256,uint256)"
+    arg_names = ("payout", "amount")
+    arg_types = ("uint256", "uint256")
+
+
+class EscrowV2InvalidState(ContractRevert):
+    """Solidity custom error EscrowV2InvalidState."""
+
+    signature = "EscrowV2InvalidState(bytes32,uint8)"
+    arg_names = ("shipmentId", "state")
+    arg_types = ("bytes32", "uint8")
+
+
+class EscrowV2InvalidTemperatureBand(ContractRevert):
+    """Solidity custom error EscrowV2InvalidTemperatureBand."""
+
+    signature = "EscrowV2InvalidTemperatureBand(int32,int32)"
+    arg_names = ("minTempCentiC", "maxTempCentiC")
+    arg_types = ("int32", "int32")
+
+
+class EscrowV2InvalidToken(ContractRevert):
+    """Solidity custom error EscrowV2InvalidToken."""
+
+    signature = "EscrowV2InvalidToken(address)"
+    arg_names = ("token",)
+    arg_types = ("address",)
+
+
+class EscrowV2InvalidTraceAnchor(ContractRevert):
+    """Solidity custom error EscrowV2InvalidTraceAnchor."""
+
+    signature = "EscrowV2InvalidTraceAnchor()"
+    arg_names = ()
+    arg_types = ()
+
+
+class EscrowV2NoArbiter(ContractRevert):
+    """Solidity custom error EscrowV2NoArbiter."""
+
+    signature = "EscrowV2NoArbiter(bytes32)"
+    arg_names = ("shipmentId",)
+    arg_types = ("bytes32",)
+
+
+class EscrowV2NoDevices(ContractRevert):
+    """Solidity custom error EscrowV2NoDevices."""
+
+    signature = "EscrowV2NoDevices()"
+    arg_names = ()
+    arg_types = ()
+
+
+class EscrowV2NotArbiter(ContractRevert):
+    """Solidity custom error EscrowV2NotArbiter."""
+
+    signature = "EscrowV2NotArbiter(address,address)"
+    arg_names = ("caller", "arbiter")
+    arg_types = ("address", "address")
+
+
+class EscrowV2NotBuyer(ContractRevert):
+    """Solidity custom error EscrowV2NotBuyer."""
+
+    signature = "EscrowV2NotBuyer(address,address)"
+    arg_names = ("caller", "buyer")
+    arg_types = ("address", "address")
+
+
+class EscrowV2NotParty(ContractRevert):
+    """Solidity custom error EscrowV2NotParty."""
+
+    signature = "EscrowV2NotParty(address)"
+    arg_names = ("caller",)
+    arg_types = ("address",)
+
+
+class EscrowV2NotRefundable(ContractRevert):
+    """Solidity custom error EscrowV2NotRefundable."""
+
+    signature = "EscrowV2NotRefundable(uint256)"
+    arg_names = ("refundableAt",)
+    arg_types = ("uint256",)
+
+
+class EscrowV2NothingOwed(ContractRevert):
+    """Solidity custom error EscrowV2NothingOwed."""
+
+    signature = "EscrowV2NothingOwed(address,address)"
+    arg_names = ("account", "token")
+    arg_types = ("address", "address")
+
+
+class EscrowV2OracleInactive(ContractRevert):
+    """Solidity custom error EscrowV2OracleInactive."""
+
+    signature = "EscrowV2OracleInactive(address)"
+    arg_names = ("oracle",)
+    arg_types = ("address",)
+
+
+class EscrowV2PauseUnchanged(ContractRevert):
+    """Solidity custom error EscrowV2PauseUnchanged."""
+
+    signature = "EscrowV2PauseUnchanged(address,bool)"
+    arg_names = ("oracle", "paused")
+    arg_types = ("address", "bool")
+
+
+class EscrowV2ReadingOutsideWindow(ContractRevert):
+    """Solidity custom error EscrowV2ReadingOutsideWindow."""
+
+    signature = "EscrowV2ReadingOutsideWindow(uint64,uint256,uint256)"
+    arg_names = ("takenAtMs", "fromMs", "toMs")
+    arg_types = ("uint64", "uint256", "uint256")
+
+
+class EscrowV2ShipmentExists(ContractRevert):
+    """Solidity custom error EscrowV2ShipmentExists."""
+
+    signature = "EscrowV2ShipmentExists(bytes32)"
+    arg_names = ("shipmentId",)
+    arg_types = ("bytes32",)
+
+
+class EscrowV2ShipmentMismatch(ContractRevert):
+    """Solidity custom error EscrowV2ShipmentMismatch."""
+
+    signature = "EscrowV2ShipmentMismatch(bytes32,bytes32)"
+    arg_names = ("expected", "given")
+    arg_types = ("bytes32", "bytes32")
+
+
+class EscrowV2TermsMismatch(ContractRevert):
+    """Solidity custom error EscrowV2TermsMismatch."""
+
+    signature = "EscrowV2TermsMismatch(bytes32,bytes32)"
+    arg_names = ("expected", "given")
+    arg_types = ("bytes32", "bytes32")
+
+
+class EscrowV2TransferFailed(ContractRevert):
+    """Solidity custom error EscrowV2TransferFailed."""
+
+    signature = "EscrowV2TransferFailed(address,uint256)"
+    arg_names = ("account", "amount")
+    arg_types = ("address", "uint256")
+
+
+class EscrowV2UnsupportedToken(ContractRevert):
+    """Solidity custom error EscrowV2UnsupportedToken."""
+
+    signature = "EscrowV2UnsupportedToken(address)"
+    arg_names = ("token",)
+    arg_types = ("address",)
+
+
+class EscrowV2WrongAmount(ContractRevert):
+    """Solidity custom error EscrowV2WrongAmount."""
+
+    signature = "EscrowV2WrongAmount(uint256,uint256)"
+    arg_names = ("expected", "received")
+    arg_types = ("uint256", "uint256")
+
+
+class EscrowV2ZeroAmount(ContractRevert):
+    """Solidity custom error EscrowV2ZeroAmount."""
+
+    signature = "EscrowV2ZeroAmount()"
+    arg_names = ()
+    arg_types = ()
+
+
 class EscrowWrongAmount(ContractRevert):
     """Solidity custom error EscrowWrongAmount."""
 
@@ -384,6 +752,14 @@ class ReentrancyGuardReentrantCall(ContractRevert):
     arg_types = ()
 
 
+class SafeCastOverflowedUintDowncast(ContractRevert):
+    """Solidity custom error SafeCastOverflowedUintDowncast."""
+
+    signature = "SafeCastOverflowedUintDowncast(uint8,uint256)"
+    arg_names = ("bits", "value")
+    arg_types = ("uint8", "uint256")
+
+
 class SafeERC20FailedOperation(ContractRevert):
     """Solidity custom error SafeERC20FailedOperation."""
 
@@ -402,6 +778,9 @@ class StringTooLong(ContractRevert):
 
 ALL: tuple[type[ContractRevert], ...] = (
     AccessControlBadConfirmation,
+    AccessControlEnforcedDefaultAdminDelay,
+    AccessControlEnforcedDefaultAdminRules,
+    AccessControlInvalidDefaultAdmin,
     AccessControlUnauthorizedAccount,
     AnchorBrandRegistered,
     AnchorBrandRevoked,
@@ -444,10 +823,54 @@ ALL: tuple[type[ContractRevert], ...] = (
     EscrowTermsMismatch,
     EscrowTransferFailed,
     EscrowUnsupportedToken,
+    EscrowV2ArrivalNotAcceptable,
+    EscrowV2AttestationExpired,
+    EscrowV2DeviceNotInShipment,
+    EscrowV2DisputeNotOpenable,
+    EscrowV2DisputePending,
+    EscrowV2DisputeTimedOut,
+    EscrowV2DisputeWindowOpen,
+    EscrowV2FundingClosed,
+    EscrowV2InvalidArbiter,
+    EscrowV2InvalidAutoAccept,
+    EscrowV2InvalidDeadline,
+    EscrowV2InvalidDeliveryBasis,
+    EscrowV2InvalidDeliveryTime,
+    EscrowV2InvalidDurations,
+    EscrowV2InvalidHumidityBand,
+    EscrowV2InvalidParties,
+    EscrowV2InvalidPenaltyCap,
+    EscrowV2InvalidRadius,
+    EscrowV2InvalidReadingSignature,
+    EscrowV2InvalidRefundGrace,
+    EscrowV2InvalidSignature,
+    EscrowV2InvalidSplit,
+    EscrowV2InvalidState,
+    EscrowV2InvalidTemperatureBand,
+    EscrowV2InvalidToken,
+    EscrowV2InvalidTraceAnchor,
+    EscrowV2NoArbiter,
+    EscrowV2NoDevices,
+    EscrowV2NotArbiter,
+    EscrowV2NotBuyer,
+    EscrowV2NotParty,
+    EscrowV2NotRefundable,
+    EscrowV2NothingOwed,
+    EscrowV2OracleInactive,
+    EscrowV2PauseUnchanged,
+    EscrowV2ReadingOutsideWindow,
+    EscrowV2ShipmentExists,
+    EscrowV2ShipmentMismatch,
+    EscrowV2TermsMismatch,
+    EscrowV2TransferFailed,
+    EscrowV2UnsupportedToken,
+    EscrowV2WrongAmount,
+    EscrowV2ZeroAmount,
     EscrowWrongAmount,
     EscrowZeroAmount,
     InvalidShortString,
     ReentrancyGuardReentrantCall,
+    SafeCastOverflowedUintDowncast,
     SafeERC20FailedOperation,
     StringTooLong,
 )

@@ -48,7 +48,8 @@ def _messages(primary: str) -> list[dict[str, Any]]:
 
 
 def _core(primary: str, values: dict[str, Any]) -> eip712.Struct:
-    cls = {c.TYPE_NAME: c for c in eip712.MESSAGE_TYPES}[primary]
+    # By type hash: escrow v2's TermsV2 / DeliveryAttestationV2 share v1's type names.
+    cls = next(c for c in eip712.MESSAGE_TYPES if typed_data.typehash(primary) == c.TYPE_HASH)
     return cls.from_json(
         {k: "0x" + v.hex() if isinstance(v, bytes) else v for k, v in values.items()}
     )

@@ -22,6 +22,8 @@ SAMPLES: dict[str, Any] = {
     "bytes32": bytes(range(32)),
     "uint8": 3,
     "uint32": 4_000_000_000,
+    "uint48": 2**47 + 3,  # AccessControlDefaultAdminRules' delays (escrow v2)
+    "bool": True,
     "uint64": 2**63 + 5,
     "uint256": 2**200 + 7,
     "int32": -12_345,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -89,8 +90,9 @@ class EmbeddedBroker:
             "max_inflight_messages 0\n"
             # Mosquitto started as root switches to its own user, and a change of user clears
             # the parent-death signal (chain.child_process): this loopback-only dev broker keeps
-            # its owner's user, so it ends with its owner.
-            f"user {getpass.getuser()}\n"
+            # its owner's user, so it ends with its owner. The effective uid's name, not
+            # getpass.getuser() (that reads USER/LOGNAME from the environment).
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
         )
         log = open(Path(self._tmp.name) / "mosquitto.log", "wb")  # noqa: SIM115 - owned by the process
         # Tied to this process: a crash of `chaintrace up` must not leave the broker behind.

@@ -1,4 +1,5 @@
-"""Dead-letter retention: the gateway deletes old dead letters and all but the newest N.
+"""Dead-letter retention: the gateway deletes old dead letters and all but the newest N of each
+reason (a flood of junk cannot push out an equivocation).
 
 Run from the gateway's maintenance thread every GATEWAY_DEAD_LETTER_PURGE_INTERVAL_S. Several
 gateways on one database may all run it: each pass deletes what is due at that moment, and a
@@ -50,7 +51,7 @@ def purge_dead_letters_once(
         return None
     if by_age or by_count:
         _LOGGER.info(
-            "dead letters purged: %d older than %d s, %d beyond the newest %d",
+            "dead letters purged: %d older than %d s, %d beyond the newest %d of their reason",
             by_age,
             settings.dead_letter_retention_s,
             by_count,

@@ -62,7 +62,8 @@ class GatewaySettings(BaseSettings):
     rollup_interval_s: float = Field(5.0, gt=0.0)
 
     # Dead letters are purged by the gateway: older than the retention, and beyond the newest
-    # max_rows (a flood of junk cannot grow the table without bound), every purge interval.
+    # max_rows of their reason (a flood of junk cannot grow the table without bound, nor push out
+    # the rows of another reason, e.g. equivocation), every purge interval.
     dead_letter_retention_s: int = Field(7 * 86_400, ge=60)
     dead_letter_max_rows: int = Field(10_000, ge=1)
     dead_letter_purge_interval_s: float = Field(60.0, gt=0.0)

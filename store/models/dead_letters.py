@@ -17,6 +17,8 @@ class DeadLetter(Base):
     __tablename__ = "dead_letters"
     __table_args__ = (
         Index("ix_dead_letters_reason_received_at", "reason", "received_at"),
+        # The count purge (store.dead_letters.trim_dead_letters) keeps the newest ids per reason.
+        Index("ix_dead_letters_reason_id", "reason", "id"),
         Index("ix_dead_letters_device_address_seq", "device_address", "seq"),
         # The retention purge (store.dead_letters.purge_dead_letters) deletes by age.
         Index("ix_dead_letters_received_at", "received_at"),
@@ -24,8 +26,8 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     topic: Mapped[str] = mapped_column(String(256), nullable=False)
-    # Capped (store.dead_letters.MAX_PAYLOAD_BYTES) and the rows purged by age and count (the
-    # gateway's GATEWAY_DEAD_LETTER_*): a flood of junk cannot fill the disk.
+    # Capped (store.dead_letters.MAX_PAYLOAD_BYTES) and the rows purged by age and count per
+    # reason (the gateway's GATEWAY_DEAD_LETTER_*): a flood of junk cannot fill the disk.
     payload: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     payload_size: Mapped[int] = mapped_column(Integer, nullable=False)
     reason: Mapped[str] = mapped_column(String(32), nullable=False)

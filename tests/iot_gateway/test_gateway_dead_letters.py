@@ -195,6 +195,8 @@ def test_the_gateway_purges_dead_letters_past_the_retention(
 
 
 FLOOD, MAX_ROWS, JUNK_BYTES = 3000, 500, 2000
+# Evidence a junk flood must not push out: the count cap applies per reason.
+EVIDENCE = ("equivocation", "store_refused", "internal_error")
 
 
 def test_a_flood_of_junk_leaves_a_bounded_dead_letter_table(
@@ -205,6 +207,15 @@ def test_a_flood_of_junk_leaves_a_bounded_dead_letter_table(
     tmp_path: Path,
 ) -> None:
     device = register_device()
+    # Older than all the junk (lower ids, earlier times), as a stolen key's equivocation would be.
+    with transaction(db_sessions) as session:
+        add_dead_letters(
+            session,
+            [
+                NewDeadLetter(device.topic, b"{}", reason, device_address=device.address, seq=7)
+                for reason in EVIDENCE
+            ],
+        )
     endpoint = parse_mqtt_url(mqtt_url)
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     publisher.max_inflight_messages_set(1000)
@@ -232,7 +243,9 @@ def test_a_flood_of_junk_leaves_a_bounded_dead_letter_table(
             publisher.loop_stop()
         wait_for(lambda: gateway.metric(rejected) == FLOOD, "the junk rejected", timeout=120)
         # A purge pass after the last junk was stored leaves exactly the newest MAX_ROWS.
-        wait_for(lambda: _dead_letter_rows(db_sessions) == MAX_ROWS, "the table trimmed")
+        wait_for(
+            lambda: _dead_letter_rows(db_sessions) == MAX_ROWS + len(EVIDENCE), "the table trimmed"
+        )
         wait_for(lambda: gateway.metric(purged) == FLOOD - MAX_ROWS, "the purged rows counted")
         with connected([device], mqtt_url) as (client,):
             valid, _info = client.publish_reading(temperature_centi_c=480)
@@ -240,7 +253,13 @@ def test_a_flood_of_junk_leaves_a_bounded_dead_letter_table(
         assert gateway.stop() == 0, gateway.log_tail()
     assert reading_count(db_sessions, device.address) == 1
     with db_sessions() as session:
-        kept = list_dead_letters(session, limit=MAX_ROWS + 1)
+        kept = list_dead_letters(session, reason="malformed_json", limit=MAX_ROWS + 1)
+        evidence = list_dead_letters(session, limit=MAX_ROWS + len(EVIDENCE) + 1)[MAX_ROWS:]
+        counts = dead_letter_counts(session)
+    assert counts == {"malformed_json": MAX_ROWS} | dict.fromkeys(EVIDENCE, 1)
+    # The flood (FLOOD > MAX_ROWS) left the older evidence of the other reasons in place.
+    assert sorted(d.reason for d in evidence) == sorted(EVIDENCE)
+    assert {(d.device_address, d.seq) for d in evidence} == {(device.address, 7)}
     assert len(kept) == MAX_ROWS
     # The newest were kept (the junk carries its number), each capped with its full size.
     assert sorted(int(d.payload[1:7]) for d in kept) == list(range(FLOOD - MAX_ROWS, FLOOD))

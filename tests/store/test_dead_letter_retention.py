@@ -1,7 +1,8 @@
-"""Dead-letter retention in the store: payloads capped small, the newest N kept, index-only plans.
+"""Dead-letter retention in the store: payloads capped small, the newest N of each reason kept,
+index-only plans.
 
 The purge statements are checked by their query plans on SQLite and PostgreSQL (no timing): the
-count purge walks the primary key, the age purge uses ix_dead_letters_received_at.
+count purge walks ix_dead_letters_reason_id, the age purge uses ix_dead_letters_received_at.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from store.db import session_factory, transaction
 from store.dead_letters import (
     NewDeadLetter,
     add_dead_letters,
+    dead_letter_counts,
     list_dead_letters,
     purge_dead_letters,
     trim_dead_letters,
@@ -77,6 +79,46 @@ def test_trim_keeps_exactly_the_newest_rows(db_sessions: sessionmaker[Session]) 
         trim_dead_letters(session, 0)
 
 
+def test_a_junk_flood_bigger_than_the_cap_leaves_the_other_reasons_rows(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    # The evidence of a stolen key (and of gateway bugs) first, then far more junk than `keep`.
+    device = "0x" + "ab" * 20
+    evidence = [
+        NewDeadLetter(f"e/{i}", b"{}", reason, device_address=device, seq=i)
+        for i, reason in enumerate(
+            ["equivocation"] * 3 + ["store_refused"] * 2 + ["internal_error"] * 2
+        )
+    ]
+    with transaction(db_sessions) as session:
+        add_dead_letters(session, evidence)
+    _add(db_sessions, 50)  # malformed_json
+    junk = _ids(db_sessions)[len(evidence) :]
+    with transaction(db_sessions) as session:
+        assert trim_dead_letters(session, 10) == 40
+    with db_sessions() as session:
+        assert dead_letter_counts(session) == {
+            "equivocation": 3,
+            "store_refused": 2,
+            "internal_error": 2,
+            "malformed_json": 10,
+        }
+        flood = list_dead_letters(session, reason="malformed_json")
+    assert sorted(d.id for d in flood) == junk[-10:]
+    # Each reason keeps its own newest `keep`: a reason beyond it is trimmed, the others not.
+    with transaction(db_sessions) as session:
+        assert trim_dead_letters(session, 2) == 1 + 8
+    with db_sessions() as session:
+        assert dead_letter_counts(session) == {
+            "equivocation": 2,
+            "store_refused": 2,
+            "internal_error": 2,
+            "malformed_json": 2,
+        }
+        kept = list_dead_letters(session, reason="equivocation")
+    assert sorted(d.seq for d in kept) == [1, 2]
+
+
 def test_purge_by_age_keeps_the_recent(db_sessions: sessionmaker[Session]) -> None:
     now = utcnow()
     _add(db_sessions, 4, received_at=now - timedelta(days=8))
@@ -117,20 +159,36 @@ def _plan(engine: Engine, statement: str, params: Any) -> str:
 def test_purge_statements_use_indexes(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     _add(sessions, 30, received_at=utcnow() - timedelta(days=9))
+    with transaction(sessions) as session:
+        add_dead_letters(session, [NewDeadLetter("t", b"x", "equivocation") for _ in range(30)])
     trim = _captured(db_engine, lambda s: trim_dead_letters(s, 10))
     age = _captured(db_engine, lambda s: purge_dead_letters(s, utcnow() - timedelta(days=7)))
-    assert [s.split()[0] for s, _ in trim] == ["SELECT", "DELETE"]
+    # Per reason present: a seek to it, its (keep+1)-th newest id, a range delete; then a last
+    # seek that finds no further reason.
+    assert [s.split()[0] for s, _ in trim] == ["SELECT", "SELECT", "DELETE"] * 2 + ["SELECT"]
     assert [s.split()[0] for s, _ in age] == ["DELETE"]
     plans = [_plan(db_engine, statement, params) for statement, params in trim + age]
-    newest, trim_delete, age_delete = plans
+    first_reason, next_reasons = plans[0], [plans[3], plans[6]]
+    age_delete = plans[-1]
     if db_engine.dialect.name == "sqlite":
-        # The rowid in descending order: no sort of the table.
-        assert "TEMP B-TREE" not in newest and "SCAN dead_letters" in newest, newest
-        assert "INTEGER PRIMARY KEY (rowid<?)" in trim_delete, trim_delete
+        # The index in order (the first entry is the answer): no sort of the table.
+        assert "COVERING INDEX ix_dead_letters_reason_id" in first_reason, first_reason
+        assert "TEMP B-TREE" not in first_reason, first_reason
+        for seek in next_reasons:
+            assert "COVERING INDEX ix_dead_letters_reason_id (reason>?)" in seek, seek
+        for newest, trim_delete in [(plans[1], plans[2]), (plans[4], plans[5])]:
+            assert "COVERING INDEX ix_dead_letters_reason_id (reason=?)" in newest, newest
+            assert "TEMP B-TREE" not in newest, newest
+            assert "INDEX ix_dead_letters_reason_id (reason=? AND id<?)" in trim_delete, trim_delete
         assert "INDEX ix_dead_letters_received_at (received_at<?)" in age_delete, age_delete
     else:
-        assert "Index Only Scan Backward using pk_dead_letters" in newest, newest
-        assert "Sort" not in newest, newest
-        assert "pk_dead_letters" in trim_delete and "Seq Scan" not in trim_delete, trim_delete
+        for seek in [first_reason, *next_reasons]:
+            assert "Index Only Scan using ix_dead_letters_reason_id" in seek, seek
+            assert "Sort" not in seek, seek
+        for newest, trim_delete in [(plans[1], plans[2]), (plans[4], plans[5])]:
+            assert "Index Only Scan Backward using ix_dead_letters_reason_id" in newest, newest
+            assert "Sort" not in newest, newest
+            assert "ix_dead_letters_reason_id" in trim_delete, trim_delete
+            assert "Seq Scan" not in trim_delete, trim_delete
         assert "ix_dead_letters_received_at" in age_delete, age_delete
         assert "Seq Scan" not in age_delete, age_delete

@@ -1,4 +1,4 @@
-"""Revision 0008 on a store the previous release (0007) populated: dead letters kept, indexed."""
+"""Revisions 0008 and 0009 on stores the earlier revisions populated: dead letters kept, indexed."""
 
 from __future__ import annotations
 
@@ -59,5 +59,46 @@ def test_0008_indexes_received_at_and_keeps_the_previous_releases_dead_letters(
         engine.dispose()
         upgrade(empty_db_url)
         assert INDEX in _indexes(engine)
+    finally:
+        engine.dispose()
+
+
+REASON_INDEX = "ix_dead_letters_reason_id"
+
+
+def test_0009_indexes_reason_id_for_the_per_reason_trim_and_keeps_every_row(
+    empty_db_url: str,
+) -> None:
+    upgrade(empty_db_url, "0008_dead_letters_received_at")
+    engine = make_engine(empty_db_url)
+    try:
+        assert REASON_INDEX not in _indexes(engine)
+        with engine.begin() as conn:
+            for i, reason in enumerate(["equivocation"] + ["malformed_json"] * 3):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO dead_letters (topic, payload, payload_size, reason, detail,"
+                        " device_address, seq, received_at)"
+                        " VALUES (:topic, :payload, 1, :reason, '', NULL, NULL, :at)"
+                    ),
+                    {"topic": f"t/{i}", "payload": b"{", "reason": reason, "at": utcnow()},
+                )
+        engine.dispose()
+        upgrade(empty_db_url)
+        assert REASON_INDEX in _indexes(engine)
+        sessions = session_factory(engine)
+        with transaction(sessions) as session:
+            assert trim_dead_letters(session, 1) == 2
+        with sessions() as session:
+            assert sorted(r.topic for r in list_dead_letters(session)) == ["t/0", "t/3"]
+        engine.dispose()
+        downgrade(empty_db_url, "0008_dead_letters_received_at")
+        assert REASON_INDEX not in _indexes(engine)
+        with engine.connect() as conn:
+            topics = conn.execute(sa.text("SELECT topic FROM dead_letters")).scalars().all()
+        assert sorted(topics) == ["t/0", "t/3"]
+        engine.dispose()
+        upgrade(empty_db_url)
+        assert REASON_INDEX in _indexes(engine)
     finally:
         engine.dispose()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,11 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.eip712 import Domain, sign
 from iot_gateway.device import SimulatedDevice
 from iot_gateway.mqtt import readings_topic
-from tests.iot_gateway.conftest import ANCHOR, CHAIN_ID
 from tests.iot_gateway.gateway_helpers import connected, reading_count, wait_for
-from tests.utils.mosquitto import free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.iot_gateway.gateway_process_helpers import gateway_process as start_gateway_process
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -50,34 +44,9 @@ def _metric(port: int, name: str) -> float:
 def gateway_process(
     db_url: str, mqtt_url: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """A gateway subprocess with a metrics port; killed if the test did not stop it."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MQTT_URL": mqtt_url,
-        "DATABASE_URL": db_url,
-        "READING_CHAIN_ID": str(CHAIN_ID),
-        "READING_VERIFYING_CONTRACT": ANCHOR,
-        "GATEWAY_CLIENT_ID": f"gw-proc-{uuid.uuid4().hex[:12]}",
-        "GATEWAY_METRICS_PORT": str(port),
-        "GATEWAY_SESSION_EXPIRY_S": "30",
-        "GATEWAY_REGISTRY_MISS_RELOAD_S": "0",
-    }
-    log = tmp_path / "gateway.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "iot_gateway"],
-            cwd=REPO,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc, port, log
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+    """A subscribed gateway subprocess with a metrics port; killed if the test did not stop it."""
+    with start_gateway_process(db_url, mqtt_url, tmp_path / "gateway.log") as gateway:
+        yield gateway.proc, gateway.port, gateway.log
 
 
 def test_gateway_process_counts_rejects_and_keeps_running(

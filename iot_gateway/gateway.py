@@ -79,6 +79,7 @@ class Gateway:
             self.sessions,
             refresh_s=settings.registry_refresh_s,
             miss_reload_s=settings.registry_miss_reload_s,
+            revoked_backlog_s=settings.revoked_backlog_s,
         )
         self.domain = reading_domain(settings)
         self._limits = PayloadLimits(
@@ -124,6 +125,7 @@ class Gateway:
             self.registry.status,
             _now_ms,
             processes=_verify_processes(verify_processes, settings.verify_processes),
+            backlog=self.registry.accepts_backlog,
         )
         self.writer = BatchWriter(
             settings,

@@ -70,6 +70,14 @@ class DeviceStatus(enum.Enum):
 
 
 DeviceLookup = Callable[[str], DeviceStatus]
+# (address, signed takenAtMs) -> True when a revoked device's reading is backlog still accepted:
+# taken before the revocation and arriving within the grace period after it (registry.py).
+BacklogCheck = Callable[[str, int], bool]
+
+
+def no_backlog(_address: str, _taken_at_ms: int) -> bool:
+    """The BacklogCheck that accepts nothing from a revoked device."""
+    return False
 
 
 class PayloadRejected(ValueError):
@@ -286,14 +294,25 @@ def _signed(candidate: UnverifiedReading) -> SignedReading:
     )
 
 
-def authenticate(candidate: UnverifiedReading, lookup: DeviceLookup) -> SignedReading:
-    """Registry check first (cheap, no ECDSA for unknown senders), then the signature."""
+def authenticate(
+    candidate: UnverifiedReading, lookup: DeviceLookup, backlog: BacklogCheck = no_backlog
+) -> SignedReading:
+    """Registry check first (cheap, no ECDSA for unknown senders), then the signature.
+
+    A revoked device's reading passes the registry check only if `backlog` accepts its signed
+    takenAtMs (taken before the revocation, arriving within the grace period after it).
+    """
     status = lookup(candidate.topic_device)
     try:
         if status is DeviceStatus.UNKNOWN:
             raise PayloadRejected(RejectReason.UNKNOWN_DEVICE, "device not registered")
-        if status is DeviceStatus.REVOKED:
-            raise PayloadRejected(RejectReason.REVOKED_DEVICE, "device revoked")
+        if status is DeviceStatus.REVOKED and not backlog(
+            candidate.topic_device, candidate.reading.taken_at_ms
+        ):
+            raise PayloadRejected(
+                RejectReason.REVOKED_DEVICE,
+                "device revoked (reading taken at or after the revocation, or backlog too late)",
+            )
         check_signature(candidate)
     except PayloadRejected as exc:
         exc.device, exc.seq = candidate.topic_device, candidate.reading.seq

@@ -219,7 +219,9 @@ class BatchWriter:
                 out.append(item)
                 continue
             try:
-                reading = authenticate(item.unknown, self.registry.status)
+                reading = authenticate(
+                    item.unknown, self.registry.status, self.registry.accepts_backlog
+                )
             except PayloadRejected as exc:
                 out.append(item.with_outcome(reject=exc))
             else:

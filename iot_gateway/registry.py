@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +25,24 @@ class DeviceEntry:
     device_id: int
     address: str
     owner_principal_id: int
-    revoked: bool
+    # When the device was revoked, in ms since the epoch (floored); None while it is active.
+    revoked_at_ms: int | None
+
+    @property
+    def revoked(self) -> bool:
+        """True once the device is revoked."""
+        return self.revoked_at_ms is not None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class DeviceRegistry:
@@ -37,8 +55,12 @@ class DeviceRegistry:
         refresh_s: float = 30.0,
         miss_reload_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        revoked_backlog_s: float = 86_400.0,
+        wall_ms: Callable[[], int] = _wall_ms,
     ) -> None:
         self._factory = factory
+        self._revoked_backlog_ms = int(revoked_backlog_s * 1000)
+        self._wall_ms = wall_ms
         self._refresh_s = refresh_s
         self._miss_reload_s = miss_reload_s
         self._clock = clock
@@ -55,6 +77,22 @@ class DeviceRegistry:
             return DeviceStatus.UNKNOWN
         return DeviceStatus.REVOKED if entry.revoked else DeviceStatus.ACTIVE
 
+    def accepts_backlog(self, address: str, taken_at_ms: int) -> bool:
+        """True for a revoked device's reading still accepted as backlog (no I/O).
+
+        Revoking never removes readings taken before it (DESIGN), so a reading signed with a
+        takenAtMs before the revocation is accepted; but a revoked key is presumed stolen and a
+        thief can sign any takenAtMs, so the backlog is accepted only while it arrives within
+        the grace period (GATEWAY_REVOKED_BACKLOG_S) after the revocation.
+        """
+        entry = self._entries.get(address.lower())
+        if entry is None or entry.revoked_at_ms is None:
+            return False
+        revoked_at_ms = entry.revoked_at_ms
+        return taken_at_ms < revoked_at_ms and (
+            self._wall_ms() < revoked_at_ms + self._revoked_backlog_ms
+        )
+
     def get(self, address: str) -> DeviceEntry | None:
         """The cached entry for an address, or None."""
         return self._entries.get(address.lower())
@@ -69,7 +107,9 @@ class DeviceRegistry:
                 select(Device.id, Device.address, Device.owner_principal_id, Device.revoked_at)
             ).all()
         entries = {
-            address.lower(): DeviceEntry(device_id, address, owner, revoked_at is not None)
+            address.lower(): DeviceEntry(
+                device_id, address, owner, None if revoked_at is None else _epoch_ms(revoked_at)
+            )
             for device_id, address, owner, revoked_at in rows
         }
         with self._lock:

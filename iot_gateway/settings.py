@@ -54,6 +54,10 @@ class GatewaySettings(BaseSettings):
     registry_refresh_s: float = Field(30.0, gt=0.0)
     # At most one registry reload per this interval when an unknown device shows up.
     registry_miss_reload_s: float = Field(2.0, ge=0.0)
+    # A revoked device's readings taken before its revocation are still accepted if they arrive
+    # within this long after it (store-and-forward backlog); later, a thief with the stolen key
+    # could backdate any reading, so they are refused (revoked_device). 0: no backlog at all.
+    revoked_backlog_s: int = Field(86_400, ge=0)
 
     window_readings: int = Field(10, ge=1, le=10_000)
     window_seconds: int = Field(900, ge=1)

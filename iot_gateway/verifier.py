@@ -15,6 +15,7 @@ from multiprocessing.process import BaseProcess
 
 from core.eip712 import Domain
 from iot_gateway.payload import (
+    BacklogCheck,
     DeviceLookup,
     DeviceStatus,
     PayloadLimits,
@@ -23,6 +24,7 @@ from iot_gateway.payload import (
     UnverifiedReading,
     authenticate,
     authenticate_recovered,
+    no_backlog,
 )
 from iot_gateway.pipeline import Inbound
 from iot_gateway.verify_worker import Job, Verdict, serve, verify_jobs
@@ -85,10 +87,12 @@ class Verifier:
         now_ms: Callable[[], int],
         *,
         processes: int,
+        backlog: BacklogCheck = no_backlog,
     ) -> None:
         self.domain = domain
         self.limits = limits
         self._lookup = lookup
+        self._backlog = backlog
         self._now_ms = now_ms
         self._processes = processes
         self._workers: list[_Worker] = []
@@ -180,8 +184,9 @@ class Verifier:
             if status is DeviceStatus.ACTIVE and (signer is not None or error is not None):
                 reading = authenticate_recovered(candidate, signer, error)
             else:
-                # Revoked, or became active after the job was sent: the plain path decides.
-                reading = authenticate(candidate, self._lookup)
+                # Revoked (its backlog is checked by signed takenAtMs, then the signature), or
+                # became active after the job was sent: the plain path decides.
+                reading = authenticate(candidate, self._lookup, self._backlog)
         except PayloadRejected as exc:
             return item.with_outcome(reject=exc)
         return item.with_outcome(reading=reading)

@@ -92,7 +92,8 @@ def get(address: Address, session: SessionDep, principal: CarrierPrincipal) -> D
 
 @router.delete("/{address}", response_model=DevicePublic)
 def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
-    """Revoke one of the caller's devices: its readings are refused from now on."""
+    """Revoke one of the caller's devices: readings taken from now on are refused (its backlog
+    taken before is still accepted for GATEWAY_REVOKED_BACKLOG_S)."""
     device = own_device(session, principal, address)
     if device.revoked_at is None:
         device.revoked_at = utcnow()

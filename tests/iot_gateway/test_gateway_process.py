@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, sign
@@ -19,25 +17,12 @@ from iot_gateway.device import SimulatedDevice
 from iot_gateway.mqtt import readings_topic
 from tests.iot_gateway.gateway_helpers import connected, reading_count, wait_for
 from tests.iot_gateway.gateway_process_helpers import gateway_process as start_gateway_process
-
-
-def _metrics(port: int) -> dict[str, float]:
-    """The gateway's Prometheus samples as {"name{label=value}": value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
+from tests.iot_gateway.gateway_process_helpers import metrics
 
 
 def _metric(port: int, name: str) -> float:
-    try:
-        return _metrics(port).get(name, 0.0)
-    except OSError:
-        return -1.0  # not listening yet
+    samples = metrics(port)
+    return -1.0 if samples is None else samples.get(name, 0.0)  # -1: not listening yet
 
 
 @pytest.fixture
@@ -78,7 +63,8 @@ def test_gateway_process_counts_rejects_and_keeps_running(
     rejected = "chaintrace_gateway_readings_rejected_total{reason=%s}"
     reasons = ("malformed_json", "bad_signature", "unknown_device")
     wait_for(lambda: all(_metric(port, rejected % r) >= 1 for r in reasons), "the rejects counted")
-    samples = _metrics(port)
+    samples = metrics(port)
+    assert samples is not None
     assert samples["chaintrace_gateway_readings_accepted_total"] == 1
     assert samples[rejected % "revoked_device"] == 0
     assert reading_count(db_sessions, device.address) == 1

@@ -1,4 +1,4 @@
-"""Deploy TraceAnchor and ShipmentEscrow, record them per (chain id, genesis), verify on load."""
+"""Deploy every contract release, record them per (chain id, genesis), verify each on load."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,33 +15,147 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from chain.artifacts import ContractArtifact, abi_type_string
-from chain.compile import default_artifacts
 from chain.errors import ChainValueError, DeploymentNotFound
+from chain.releases import (
+    ESCROW_V1,
+    ESCROW_V2,
+    TRACE_ANCHOR_V1,
+    ReleaseSpec,
+    release_artifact,
+    runtime_code_hash,
+    spec_of,
+)
 from chain.transactions import chain_errors, sender_for
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_DEPLOYMENTS_FILE = Path(".chaintrace/deployments.json")
+# ShipmentEscrow v2's DEFAULT_ADMIN_ROLE transfer delay (AccessControlDefaultAdminRules): 2 days.
+DEFAULT_ADMIN_DELAY = 2 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Release:
+    """One contract release deployed on one chain."""
+
+    name: str  # "TraceAnchor", "ShipmentEscrow"
+    version: int
+    address: str
+    block: int
+    tx: str
+    code_hash: str  # runtime_code_hash of its committed artifact (chain/release_artifacts/)
+
+    @property
+    def spec(self) -> ReleaseSpec:
+        """The release's spec (its committed artifact); ChainValueError if unknown."""
+        return spec_of(self.name, self.version)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Release:
+        """Parse one `releases` entry (KeyError/TypeError/ValueError when malformed)."""
+        return cls(
+            name=str(data["name"]),
+            version=int(data["version"]),
+            address=Web3.to_checksum_address(data["address"]),
+            block=int(data["block"]),
+            tx=str(data["tx"]),
+            code_hash=str(data["code_hash"]),
+        )
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where the contracts live on one chain, and how they got there."""
+    """Every contract release on one chain, and who deployed them.
+
+    The first releases (TraceAnchor v1, ShipmentEscrow v1) are also written under the keys the
+    first release of the file used (`trace_anchor`, `shipment_escrow`, ...), so a file written
+    by an earlier chaintrace reads the same and an earlier chaintrace can read this one.
+    """
 
     chain_id: int
     genesis_hash: str
-    trace_anchor: str
-    shipment_escrow: str
-    trace_anchor_block: int
-    shipment_escrow_block: int
-    trace_anchor_tx: str
-    shipment_escrow_tx: str
     deployer: str
+    releases: tuple[Release, ...]
 
     @property
     def key(self) -> str:
         """The deployments-file key: f"{chain_id}:{genesis_hash}"."""
         return f"{self.chain_id}:{self.genesis_hash}"
+
+    def release(self, spec: ReleaseSpec) -> Release | None:
+        """The deployed release of `spec`, if this chain has it."""
+        return next(
+            (r for r in self.releases if (r.name, r.version) == (spec.name, spec.version)), None
+        )
+
+    def _required(self, spec: ReleaseSpec) -> Release:
+        found = self.release(spec)
+        if found is None:
+            raise DeploymentNotFound(f"no {spec.name} v{spec.version} on chain {self.chain_id}")
+        return found
+
+    def with_release(self, release: Release) -> Deployment:
+        """A copy with `release` added, or replacing the same (name, version)."""
+        kept = tuple(
+            r for r in self.releases if (r.name, r.version) != (release.name, release.version)
+        )
+        return replace(self, releases=(*kept, release))
+
+    @property
+    def trace_anchor(self) -> str:
+        """TraceAnchor v1's address (batches and readings' EIP-712 domain)."""
+        return self._required(TRACE_ANCHOR_V1).address
+
+    @property
+    def trace_anchor_block(self) -> int:
+        """The block TraceAnchor v1 was deployed in."""
+        return self._required(TRACE_ANCHOR_V1).block
+
+    @property
+    def trace_anchor_tx(self) -> str:
+        """The transaction that deployed TraceAnchor v1."""
+        return self._required(TRACE_ANCHOR_V1).tx
+
+    @property
+    def shipment_escrow(self) -> str:
+        """ShipmentEscrow v1's address."""
+        return self._required(ESCROW_V1).address
+
+    @property
+    def shipment_escrow_block(self) -> int:
+        """The block ShipmentEscrow v1 was deployed in."""
+        return self._required(ESCROW_V1).block
+
+    @property
+    def shipment_escrow_tx(self) -> str:
+        """The transaction that deployed ShipmentEscrow v1."""
+        return self._required(ESCROW_V1).tx
+
+    @property
+    def shipment_escrow_v2(self) -> str | None:
+        """ShipmentEscrow v2's address, or None on a chain not upgraded yet."""
+        found = self.release(ESCROW_V2)
+        return None if found is None else found.address
+
+    @property
+    def first_block(self) -> int:
+        """The earliest block any release was deployed in (where a follower starts)."""
+        return min(r.block for r in self.releases)
+
+    def to_json(self) -> dict[str, Any]:
+        """The deployments-file entry: every release, plus the first release's flat keys."""
+        data: dict[str, Any] = {
+            "chain_id": self.chain_id,
+            "genesis_hash": self.genesis_hash,
+            "deployer": self.deployer,
+            "releases": [asdict(r) for r in self.releases],
+        }
+        for prefix, spec in (("trace_anchor", TRACE_ANCHOR_V1), ("shipment_escrow", ESCROW_V1)):
+            found = self.release(spec)
+            if found is not None:
+                data.update({prefix: found.address, f"{prefix}_block": found.block,
+                             f"{prefix}_tx": found.tx})  # fmt: skip
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> Deployment:
@@ -49,18 +163,33 @@ class Deployment:
         try:
             if not isinstance(data, dict):
                 raise TypeError("not an object")
-            return cls(
+            if "releases" in data:
+                releases = tuple(Release.from_json(r) for r in data["releases"])
+            else:  # written by the first release: TraceAnchor v1 and ShipmentEscrow v1, flat
+                releases = tuple(
+                    Release(
+                        name=spec.name,
+                        version=1,
+                        address=Web3.to_checksum_address(data[prefix]),
+                        block=int(data[f"{prefix}_block"]),
+                        tx=str(data[f"{prefix}_tx"]),
+                        code_hash=runtime_code_hash(release_artifact(spec)),
+                    )
+                    for prefix, spec in (
+                        ("trace_anchor", TRACE_ANCHOR_V1),
+                        ("shipment_escrow", ESCROW_V1),
+                    )
+                )
+            deployment = cls(
                 chain_id=int(data["chain_id"]),
                 genesis_hash=str(data["genesis_hash"]),
-                trace_anchor=Web3.to_checksum_address(data["trace_anchor"]),
-                shipment_escrow=Web3.to_checksum_address(data["shipment_escrow"]),
-                trace_anchor_block=int(data["trace_anchor_block"]),
-                shipment_escrow_block=int(data["shipment_escrow_block"]),
-                trace_anchor_tx=str(data["trace_anchor_tx"]),
-                shipment_escrow_tx=str(data["shipment_escrow_tx"]),
                 deployer=Web3.to_checksum_address(data["deployer"]),
+                releases=releases,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+            for needed in (TRACE_ANCHOR_V1, ESCROW_V1):
+                deployment._required(needed)
+            return deployment
+        except (KeyError, TypeError, ValueError, DeploymentNotFound) as exc:
             raise ChainValueError(f"malformed deployment entry: {exc}") from None
 
 
@@ -79,24 +208,43 @@ def _constructor_data(artifact: ContractArtifact, *args: Any) -> bytes:
     return artifact.bytecode + abi_encode(types, list(args))
 
 
+def _receipt_release(spec: ReleaseSpec, receipt: Any) -> Release:
+    return Release(
+        name=spec.name,
+        version=spec.version,
+        address=Web3.to_checksum_address(receipt["contractAddress"]),
+        block=int(receipt["blockNumber"]),
+        tx="0x" + bytes(receipt["transactionHash"]).hex(),
+        code_hash=runtime_code_hash(release_artifact(spec)),
+    )
+
+
 def deploy(
     w3: Web3,
     deployer: LocalAccount,
     admin: str,
     anchorer: str,
     oracle: str | None,
-    artifacts: dict[str, ContractArtifact] | None = None,
+    *,
+    escrow_v2: bool = True,
+    admin_delay: int = DEFAULT_ADMIN_DELAY,
 ) -> Deployment:
-    """Deploy both contracts; `admin` ends up the only admin, `oracle` holds ORACLE_ROLE."""
-    arts = artifacts or default_artifacts()
+    """Deploy every release from its committed artifact; `admin` administers them all.
+
+    TraceAnchor v1 and ShipmentEscrow v1 end with `admin` as their only admin and `oracle` holding
+    ORACLE_ROLE; ShipmentEscrow v2 too unless `escrow_v2` is False (how the first release
+    deployed, kept for the upgrade test). See `upgrade` for v2's two-step admin hand-over.
+    """
     admin, anchorer = Web3.to_checksum_address(admin), Web3.to_checksum_address(anchorer)
     sender = sender_for(w3, deployer)
-    anchor_rcpt = sender.send(None, _constructor_data(arts["TraceAnchor"], admin, anchorer))
+    anchor_art = release_artifact(TRACE_ANCHOR_V1)
+    anchor_rcpt = sender.send(None, _constructor_data(anchor_art, admin, anchorer))
     # The escrow starts with the deployer as admin so it can grant ORACLE_ROLE, then hands over.
     # The escrow reads reading digests from this TraceAnchor (dispute evidence).
+    escrow_art = release_artifact(ESCROW_V1)
     escrow_args = (deployer.address, anchor_rcpt["contractAddress"])
-    escrow_rcpt = sender.send(None, _constructor_data(arts["ShipmentEscrow"], *escrow_args))
-    escrow = w3.eth.contract(address=escrow_rcpt["contractAddress"], abi=arts["ShipmentEscrow"].abi)
+    escrow_rcpt = sender.send(None, _constructor_data(escrow_art, *escrow_args))
+    escrow = w3.eth.contract(address=escrow_rcpt["contractAddress"], abi=escrow_art.abi)
     with chain_errors():
         oracle_role = escrow.functions.ORACLE_ROLE().call()
         admin_role = escrow.functions.DEFAULT_ADMIN_ROLE().call()
@@ -111,16 +259,57 @@ def deploy(
     deployment = Deployment(
         chain_id=chain_id,
         genesis_hash=genesis,
-        trace_anchor=str(anchor_rcpt["contractAddress"]),
-        shipment_escrow=str(escrow_rcpt["contractAddress"]),
-        trace_anchor_block=int(anchor_rcpt["blockNumber"]),
-        shipment_escrow_block=int(escrow_rcpt["blockNumber"]),
-        trace_anchor_tx="0x" + bytes(anchor_rcpt["transactionHash"]).hex(),
-        shipment_escrow_tx="0x" + bytes(escrow_rcpt["transactionHash"]).hex(),
         deployer=deployer.address,
+        releases=(
+            _receipt_release(TRACE_ANCHOR_V1, anchor_rcpt),
+            _receipt_release(ESCROW_V1, escrow_rcpt),
+        ),
     )
+    if escrow_v2:
+        deployment = upgrade(w3, deployer, deployment, admin, oracle, admin_delay=admin_delay)
     _LOGGER.info("deployed %s", deployment)
     return deployment
+
+
+def upgrade(
+    w3: Web3,
+    deployer: LocalAccount,
+    deployment: Deployment,
+    admin: str,
+    oracle: str | None,
+    *,
+    admin_delay: int = DEFAULT_ADMIN_DELAY,
+) -> Deployment:
+    """Deploy the releases `deployment` lacks (ShipmentEscrow v2) beside the ones it has.
+
+    Nothing deployed is touched: v1 keeps its deposits, roles and proofs. v2 is built with the
+    deployer as admin so it can grant ORACLE_ROLE to `oracle` and GUARDIAN_ROLE to `admin`; when
+    `admin` is another address the deployer then begins the two-step admin transfer, which
+    `admin` completes with acceptDefaultAdminTransfer() once `admin_delay` seconds have passed.
+    """
+    if deployment.release(ESCROW_V2) is not None:
+        return deployment
+    admin = Web3.to_checksum_address(admin)
+    sender = sender_for(w3, deployer)
+    art = release_artifact(ESCROW_V2)
+    args = (deployer.address, admin_delay, deployment.trace_anchor)
+    rcpt = sender.send(None, _constructor_data(art, *args))
+    escrow = w3.eth.contract(address=rcpt["contractAddress"], abi=art.abi)
+    with chain_errors():
+        oracle_role = escrow.functions.ORACLE_ROLE().call()
+        guardian_role = escrow.functions.GUARDIAN_ROLE().call()
+    if oracle is not None:
+        sender.send(escrow.address, escrow.encode_abi("grantRole", [oracle_role, oracle]))
+    sender.send(escrow.address, escrow.encode_abi("grantRole", [guardian_role, admin]))
+    if admin != deployer.address:
+        sender.send(escrow.address, escrow.encode_abi("beginDefaultAdminTransfer", [admin]))
+        _LOGGER.warning(
+            "ShipmentEscrow v2 at %s: %s must call acceptDefaultAdminTransfer() after %d s",
+            escrow.address, admin, admin_delay,
+        )  # fmt: skip
+    upgraded = deployment.with_release(_receipt_release(ESCROW_V2, rcpt))
+    _LOGGER.info("deployed ShipmentEscrow v2 at %s beside v1", escrow.address)
+    return upgraded
 
 
 def code_matches(code: bytes, artifact: ContractArtifact) -> bool:
@@ -150,7 +339,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 def save_deployment(deployment: Deployment, path: Path = DEFAULT_DEPLOYMENTS_FILE) -> None:
     """Add or replace this chain's entry, keeping other chains' entries; atomic write."""
     data = _read_file(path)
-    data[deployment.key] = asdict(deployment)
+    data[deployment.key] = deployment.to_json()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deployments-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -158,31 +347,39 @@ def save_deployment(deployment: Deployment, path: Path = DEFAULT_DEPLOYMENTS_FIL
     os.replace(tmp, path)
 
 
-def load_deployment(
-    w3: Web3,
-    path: Path = DEFAULT_DEPLOYMENTS_FILE,
-    artifacts: dict[str, ContractArtifact] | None = None,
-) -> Deployment | None:
-    """This chain's recorded deployment after checking the code at both addresses.
+def check_release(w3: Web3, release: Release) -> None:
+    """DeploymentNotFound unless `release.address` holds its committed artifact's code."""
+    artifact = release_artifact(release.spec)
+    if release.code_hash != runtime_code_hash(artifact):
+        raise DeploymentNotFound(
+            f"{release.name} v{release.version} recorded with code hash {release.code_hash}, "
+            f"its committed artifact has {runtime_code_hash(artifact)}"
+        )
+    with chain_errors():
+        code = bytes(w3.eth.get_code(Web3.to_checksum_address(release.address)))
+    if not code_matches(code, artifact):
+        what = "no code" if not code else "different code"
+        raise DeploymentNotFound(
+            f"{release.name} v{release.version} at {release.address} has {what}"
+        )
 
-    None if the file has no entry for (chain id, genesis hash); DeploymentNotFound if the entry's
-    addresses do not hold the compiled contracts (another build, a wrong or stale address).
+
+def load_deployment(w3: Web3, path: Path = DEFAULT_DEPLOYMENTS_FILE) -> Deployment | None:
+    """This chain's recorded deployment after checking every release's code.
+
+    None if the file has no entry for (chain id, genesis hash); DeploymentNotFound if a
+    release's address does not hold its committed artifact (another build, a wrong address).
     """
     chain_id, genesis = chain_identity(w3)
     entry = _read_file(path).get(f"{chain_id}:{genesis}")
     if entry is None:
         return None
     deployment = Deployment.from_json(entry)
-    arts = artifacts or default_artifacts()
-    for name, address in (
-        ("TraceAnchor", deployment.trace_anchor),
-        ("ShipmentEscrow", deployment.shipment_escrow),
-    ):
-        with chain_errors():
-            code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
-        if not code_matches(code, arts[name]):
-            what = "no code" if not code else "different code"
-            raise DeploymentNotFound(f"{name} at {address} on chain {chain_id} has {what}")
+    for release in deployment.releases:
+        try:
+            check_release(w3, release)
+        except ChainValueError as exc:  # a release this chaintrace does not know
+            raise DeploymentNotFound(str(exc)) from None
     return deployment
 
 
@@ -205,14 +402,17 @@ def ensure_deployed(
     oracle: str | None,
     path: Path = DEFAULT_DEPLOYMENTS_FILE,
 ) -> Deployment:
-    """The verified recorded deployment, else a fresh one (recorded in `path`)."""
+    """The verified recorded deployment, upgraded with the releases it lacks; else a fresh one."""
     try:
         found = load_deployment(w3, path)
     except DeploymentNotFound as exc:
         _LOGGER.warning("recorded deployment unusable (%s): deploying again", exc)
         found = None
-    if found is not None:
-        return found
-    deployment = deploy(w3, deployer, admin, anchorer, oracle)
+    if found is None:
+        deployment = deploy(w3, deployer, admin, anchorer, oracle)
+    else:
+        deployment = upgrade(w3, deployer, found, admin, oracle)
+        if deployment == found:
+            return found
     save_deployment(deployment, path)
     return deployment

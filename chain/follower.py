@@ -74,7 +74,7 @@ class ChainFollower(PollingWorker):
         self.settings = settings
         self.sessions = sessions
         self.w3 = w3
-        self.start_block = min(deployment.trace_anchor_block, deployment.shipment_escrow_block)
+        self.start_block = deployment.first_block
         self._events: dict[bytes, tuple[Any, str, str]] = {}
         for client in (
             TraceAnchorClient(w3, deployment.trace_anchor),

@@ -122,7 +122,8 @@ def node(
         f"chain {services.rpc_url}\ndatabase {services.database_url}\n"
         f"broker {services.mqtt_url} (MQTT {services.mqtt_protocol})\n"
         f"TraceAnchor {services.deployment.trace_anchor}\n"
-        f"ShipmentEscrow {services.deployment.shipment_escrow}\n"
+        f"ShipmentEscrow v1 {services.deployment.shipment_escrow}\n"
+        f"ShipmentEscrow v2 {services.deployment.shipment_escrow_v2}\n"
         "other processes attach with CHAINTRACE_DEV=1; Ctrl-C stops"
     )
     try:
@@ -133,12 +134,12 @@ def node(
 
 @app.command()
 def deploy(
-    admin: Annotated[str, typer.Option(help="Address that administers both contracts.")],
+    admin: Annotated[str, typer.Option(help="Address that administers the contracts.")],
     anchorer: Annotated[str, typer.Option(help="Address holding ANCHORER_ROLE.")],
     oracle: Annotated[str, typer.Option(help="Address holding ORACLE_ROLE.")],
     verbose: Verbose = False,
 ) -> None:
-    """Deploy both contracts with DEPLOYER_PRIVATE_KEY / DEPLOYER_KEYSTORE to CHAIN_RPC_URL."""
+    """Deploy every contract release (DEPLOYER_PRIVATE_KEY / _KEYSTORE) to CHAIN_RPC_URL."""
     _logging(verbose)
     settings = _settings(DeploySettings)
     from chain.deploy import deploy as do_deploy
@@ -147,7 +148,7 @@ def deploy(
     w3 = _w3(settings.chain_rpc_url)
     deployment = do_deploy(w3, settings.load_account(), admin, anchorer, oracle)
     save_deployment(deployment, settings.deployments_file)
-    console.print_json(json.dumps(deployment.__dict__))
+    console.print_json(json.dumps(deployment.to_json()))
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -13,8 +13,8 @@ from web3.types import BlockIdentifier, TxParams, Wei
 
 from chain.artifacts import ContractArtifact
 from chain.clients.types import ZERO_ADDRESS, TxResult
-from chain.compile import default_artifacts
 from chain.errors import ChainValueError
+from chain.releases import ReleaseSpec, release_artifact
 from chain.transactions import TransactionSender, chain_errors, sender_for, unsigned_transaction
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -72,13 +72,13 @@ def as_bytes32(value: bytes | str, what: str = "value") -> bytes:
 
 
 class ContractClient:
-    """A deployed contract of one compiled artifact, at one address."""
+    """A deployed contract of one release, at one address; its ABI from the committed artifact."""
 
-    artifact_name = ""
+    release: ClassVar[ReleaseSpec]
 
     def __init__(self, w3: Web3, address: str, artifact: ContractArtifact | None = None) -> None:
         self.w3 = w3
-        self.artifact = artifact or default_artifacts()[self.artifact_name]
+        self.artifact = artifact or release_artifact(self.release)
         self.contract = w3.eth.contract(address=checksum(address), abi=self.artifact.abi)
         self._constants: dict[str, Any] = {}
 

@@ -17,6 +17,7 @@ from chain.clients.base import (
 )
 from chain.clients.types import RootInfo, TxResult
 from chain.errors import ChainValueError
+from chain.releases import TRACE_ANCHOR_V1
 from core.eip712 import Domain, Reading, anchor_domain
 
 
@@ -39,7 +40,7 @@ def _proof(proof: Sequence[bytes | str]) -> list[bytes]:
 class TraceAnchorClient(ContractClient):
     """TraceAnchor at one address."""
 
-    artifact_name = "TraceAnchor"
+    release = TRACE_ANCHOR_V1
 
     def domain(self) -> Domain:
         """The EIP-712 domain of this deployment (Reading, Commissioning, DeviceRegistration)."""

@@ -118,3 +118,52 @@ class ShipmentView:
     def refundable_at(self) -> int:
         """When refund() becomes possible if no attestation came (deadline + refund grace)."""
         return self.deadline + self.refund_grace + 1
+
+
+class ShipmentStateV2(enum.IntEnum):
+    """IShipmentEscrowV2.State (a different order from v1's)."""
+
+    NONE = 0
+    FUNDED = 1
+    ATTESTED = 2
+    DISPUTED = 3
+    SETTLED = 4
+    REFUNDED = 5
+
+
+@dataclass(frozen=True)
+class ShipmentViewV2:
+    """ShipmentEscrow v2's stored record (IShipmentEscrowV2.Shipment; state NONE if unknown)."""
+
+    terms_hash: bytes
+    buyer: str
+    funded_at: int
+    state: ShipmentStateV2
+    payee: str
+    deadline: int
+    carrier: str
+    refund_grace: int
+    token: str
+    dispute_window: int
+    arbiter: str
+    dispute_timeout: int
+    oracle: str
+    oracle_suspended_at_fund: int
+    amount: int
+    devices_root: bytes
+    evidence_root: bytes
+    attested_at: int
+    disputed_at: int
+    window_start: int
+    delivered_at: int
+    payout: int
+    refund: int
+
+    @property
+    def settleable_at(self) -> int | None:
+        """When settle() succeeds: the window's end, or a dispute's timeout; None otherwise."""
+        if self.state is ShipmentStateV2.ATTESTED:
+            return self.attested_at + self.dispute_window
+        if self.state is ShipmentStateV2.DISPUTED:
+            return self.disputed_at + self.dispute_timeout
+        return None

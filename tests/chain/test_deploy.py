@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,15 @@ from chain.deploy import (
     save_deployment,
 )
 from chain.errors import ChainValueError, DeploymentNotFound
+from chain.releases import ESCROW_V1, TRACE_ANCHOR_V1, ReleaseSpec
 from tests.utils.anvil import ChainEnv
+
+
+def _moved(deployment: Deployment, spec: ReleaseSpec, address: str) -> Deployment:
+    """The deployment with `spec`'s release recorded at another address."""
+    release = deployment.release(spec)
+    assert release is not None
+    return deployment.with_release(replace(release, address=address))
 
 
 def test_roles_after_deploy(env: ChainEnv) -> None:
@@ -72,14 +80,14 @@ def test_entry_of_another_genesis_is_ignored(env: ChainEnv, tmp_path: Path) -> N
 
 def test_wrong_address_fails(env: ChainEnv, tmp_path: Path) -> None:
     path = tmp_path / "deployments.json"
-    empty = replace(env.deployment, trace_anchor=env.stranger.address)  # an EOA: no code
+    empty = _moved(env.deployment, TRACE_ANCHOR_V1, env.stranger.address)  # an EOA: no code
     save_deployment(empty, path)
     with pytest.raises(DeploymentNotFound, match=r"TraceAnchor .* has no code"):
         load_deployment(env.w3, path)
-    swapped = replace(
-        env.deployment,
-        trace_anchor=env.deployment.shipment_escrow,
-        shipment_escrow=env.deployment.trace_anchor,
+    swapped = _moved(
+        _moved(env.deployment, TRACE_ANCHOR_V1, env.deployment.shipment_escrow),
+        ESCROW_V1,
+        env.deployment.trace_anchor,
     )
     save_deployment(swapped, path)
     with pytest.raises(DeploymentNotFound, match="different code"):
@@ -96,8 +104,8 @@ def test_malformed_file(env: ChainEnv, tmp_path: Path, content: str) -> None:
 
 def test_malformed_entry(env: ChainEnv, tmp_path: Path) -> None:
     path = tmp_path / "deployments.json"
-    entry = asdict(env.deployment)
-    entry["trace_anchor"] = "not an address"
+    entry = env.deployment.to_json()
+    entry["releases"][0]["address"] = "not an address"
     path.write_text(json.dumps({env.deployment.key: entry}))
     with pytest.raises(ChainValueError, match="malformed deployment entry"):
         load_deployment(env.w3, path)
@@ -124,14 +132,16 @@ def test_ensure_deployed_reuses_then_replaces(env: ChainEnv, tmp_path: Path) -> 
     accts = (env.admin.address, env.anchorer.address, env.oracle.address)
     save_deployment(env.deployment, path)
     assert ensure_deployed(env.w3, env.deployer, *accts, path=path) == env.deployment
-    save_deployment(replace(env.deployment, shipment_escrow=env.stranger.address), path)
+    save_deployment(_moved(env.deployment, ESCROW_V1, env.stranger.address), path)
     fresh = ensure_deployed(env.w3, env.deployer, *accts, path=path)
     assert fresh.trace_anchor != env.deployment.trace_anchor
     assert load_deployment(env.w3, path) == fresh
 
 
 def test_deploy_with_deployer_as_admin_and_no_oracle(env: ChainEnv) -> None:
-    d = deploy(env.w3, env.stranger, env.stranger.address, env.anchorer.address, None)
+    d = deploy(
+        env.w3, env.stranger, env.stranger.address, env.anchorer.address, None, escrow_v2=False
+    )
     escrow = ShipmentEscrowClient(env.w3, d.shipment_escrow)
     assert escrow.has_role(escrow.default_admin_role(), env.stranger.address)
     assert not escrow.has_role(escrow.oracle_role(), env.oracle.address)

@@ -21,7 +21,7 @@ from web3 import Web3
 from web3.types import TxParams, Wei
 
 import store
-from chain.clients import ShipmentEscrowClient, TxResult
+from chain.clients import EscrowClient, TxResult
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from chain.settings import SettleSettings
 from chain.transactions import (
@@ -110,7 +110,7 @@ class OracleSender:
         sessions: sessionmaker[Session],
         w3: Web3,
         oracle: LocalAccount,
-        escrow: ShipmentEscrowClient,
+        escrow: EscrowClient,
         chain_id: int,
     ) -> None:
         self.settings = settings

@@ -23,20 +23,39 @@ from web3 import Web3
 
 import store
 from chain import solidity_errors as se
-from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
+from chain.clients import (
+    EscrowClient,
+    ShipmentEscrowClient,
+    ShipmentEscrowV2Client,
+    ShipmentState,
+    ShipmentStateV2,
+    ShipmentView,
+    ShipmentViewV2,
+)
 from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
+from chain.delivery_v2 import attestation_of, shipment_facts, verified_terms_v2
 from chain.deploy import Deployment
 from chain.errors import ChainError
 from chain.oracle_tx import OracleSender
 from chain.polling import PollingWorker
+from chain.releases import ESCROW_V2
 from chain.settings import SettleSettings
 from chain.transactions import chain_errors
+from core import shipment_report as v2_rules
 from core.eip712 import DeliveryAttestation, Domain, anchor_domain, escrow_domain, sign
 from store.at_risk import AtRiskWarner, open_escrows, store_now
 from store.models import Shipment, ShipmentStatus
 from store.shipments import set_shipment_status
 
 _LOGGER = logging.getLogger(__name__)
+
+# v2 shipments the worker checks for delivery: funded on chain, not attested yet.
+_OPEN_V2 = (
+    ShipmentStatus.FUNDED,
+    ShipmentStatus.SHIPPING,
+    ShipmentStatus.ARRIVED,
+    ShipmentStatus.RECEIVED,
+)
 
 
 @dataclass
@@ -74,6 +93,11 @@ class SettlementWorker(PollingWorker):
         self.oracle = oracle
         self.deployment = deployment
         self.escrow = ShipmentEscrowClient(w3, deployment.shipment_escrow)
+        v2 = deployment.shipment_escrow_v2
+        self.escrow_v2 = None if v2 is None else ShipmentEscrowV2Client(w3, v2)
+        self.escrow_v2_block = deployment.first_block
+        if (release := deployment.release(ESCROW_V2)) is not None:
+            self.escrow_v2_block = release.block
         self._domains: tuple[Domain, Domain] | None = None
         self._last_refusal: dict[str, str] = {}
         self._at_risk = AtRiskWarner(_LOGGER)
@@ -89,13 +113,22 @@ class SettlementWorker(PollingWorker):
         super().run()
 
     def run_once(self) -> SettleReport:
-        """Attest every received shipment that can be, then settle those past their window."""
+        """Attest every delivered shipment that can be, then settle those past their window.
+
+        v1 shipments wait for the consignee's receiving; v2 shipments are checked from funding
+        on, since the devices' arrival (or a rejection) can make them attestable.
+        """
         report = SettleReport()
         try:
             for shipment_id in self._shipment_ids(ShipmentStatus.RECEIVED):
                 self._guarded(self._attest, shipment_id, report)
             for shipment_id in self._shipment_ids(ShipmentStatus.ATTESTED):
                 self._guarded(self._settle, shipment_id, report)
+            if self.escrow_v2 is not None:
+                for shipment_id in self._shipment_ids(*_OPEN_V2, version=2):
+                    self._guarded(self._attest_v2, shipment_id, report)
+                for shipment_id in self._shipment_ids(ShipmentStatus.ATTESTED, version=2):
+                    self._guarded(self._settle_v2, shipment_id, report)
         finally:  # also after a failed pass: an unreachable node is when warnings matter
             self._warn_at_risk()
         return report
@@ -124,9 +157,11 @@ class SettlementWorker(PollingWorker):
         except ChainError as exc:
             _LOGGER.warning("shipment %s: %s; retrying next pass", shipment_id, exc)
 
-    def _shipment_ids(self, status: ShipmentStatus) -> list[str]:
+    def _shipment_ids(self, *statuses: ShipmentStatus, version: int = 1) -> list[str]:
         with store.read_transaction(self.sessions) as session:
-            stmt = select(Shipment.shipment_id).where(Shipment.status == status)
+            stmt = select(Shipment.shipment_id).where(
+                Shipment.status.in_(statuses), Shipment.escrow_version == version
+            )
             return list(session.scalars(stmt.order_by(Shipment.id)))
 
     def _domains_of_chain(self) -> tuple[Domain, Domain]:
@@ -237,7 +272,11 @@ class SettlementWorker(PollingWorker):
         return int(last["args"]["excursionMinutes"]), as_hex(last["transactionHash"])
 
     def _record_attestation(
-        self, shipment_id: str, minutes: int | None, view: ShipmentView, tx_hash: str | None
+        self,
+        shipment_id: str,
+        minutes: int | None,
+        view: ShipmentView | ShipmentViewV2,
+        tx_hash: str | None,
     ) -> None:
         with store.transaction(self.sessions) as session:
             shipment = _shipment(session, shipment_id)
@@ -282,9 +321,15 @@ class SettlementWorker(PollingWorker):
             return
         self._record_final(shipment_id, self.escrow.shipment(shipment_id), report)
 
-    def _record_final(self, shipment_id: str, view: ShipmentView, report: SettleReport) -> None:
+    def _record_final(
+        self,
+        shipment_id: str,
+        view: ShipmentView | ShipmentViewV2,
+        report: SettleReport,
+        escrow: EscrowClient | None = None,
+    ) -> None:
         """Store the chain's final split: the arbiter may have replaced the attestation's."""
-        resolution = self._resolved_log(shipment_id)
+        resolution = self._resolved_log(shipment_id, escrow or self.escrow)
         with store.transaction(self.sessions) as session:
             shipment = _shipment(session, shipment_id)
             shipment.payout_wei, shipment.refund_wei = view.payout, view.refund
@@ -302,15 +347,118 @@ class SettlementWorker(PollingWorker):
             )
         report.settled.append(shipment_id)
 
-    def _resolved_log(self, shipment_id: str) -> str | None:
+    def _resolved_log(self, shipment_id: str, escrow: EscrowClient) -> str | None:
         """The arbiter of the shipment's DisputeResolved event, if there is one."""
+        v1_block = self.deployment.shipment_escrow_block
+        from_block = self.escrow_v2_block if escrow is self.escrow_v2 else v1_block
         with chain_errors():
-            logs = self.escrow.contract.events.DisputeResolved().get_logs(
+            logs = escrow.contract.events.DisputeResolved().get_logs(
                 argument_filters={"shipmentId": bytes.fromhex(shipment_id[2:])},
-                from_block=self.deployment.shipment_escrow_block,
+                from_block=from_block,
                 to_block="latest",
             )
         return str(logs[-1]["args"]["arbiter"]) if logs else None
+
+    # ---------------------------------------------------------------- escrow v2
+
+    def _attest_v2(self, shipment_id: str, report: SettleReport) -> None:
+        """Attest a v2 shipment once core.shipment_report says the contract accepts it."""
+        escrow = self.escrow_v2
+        assert escrow is not None  # run_once calls this only with v2 deployed
+        if self._oracle_tx_in_flight(shipment_id, report):
+            return
+        view = escrow.shipment(shipment_id)
+        if view.state is not ShipmentStateV2.FUNDED:
+            self._follow_chain_v2(shipment_id, view, report)
+            return
+        readings_domain, _ = self._domains_of_chain()
+        now = self._chain_time()
+        with store.read_transaction(self.sessions) as session:
+            shipment = _shipment(session, shipment_id)
+            terms = verified_terms_v2(shipment, view.terms_hash)
+            facts = shipment_facts(
+                session, shipment, terms, readings_domain, now=now, funded_at=view.funded_at
+            )
+        rules = facts.report
+        if not rules.may_attest:
+            report.waiting.append(shipment_id)  # not delivered, or auto-accept time ahead
+            return
+        if now > escrow.attestation_deadline(shipment_id):
+            raise DeliveryError("the attestation deadline has passed: dispute or refund only")
+        attestation = attestation_of(terms, rules)
+        signature = sign(attestation, escrow.domain(), bytes(self.oracle.key))
+        signed = escrow.sign_attest(
+            self.oracle, terms, attestation, signature, self.sender.next_nonce()
+        )
+        result = self.sender.send("attest", shipment_id, signed)
+        if result is None:
+            report.waiting.append(shipment_id)
+            return
+        after = escrow.shipment(shipment_id)
+        assert rules.delivered_at is not None  # may_attest implies a delivery
+        bps = v2_rules.penalty_bps(
+            terms, rules.excursion_minutes, rules.shock_count, rules.delivered_at
+        )
+        expected = v2_rules.split_deposit(view.amount, bps)
+        if (after.payout, after.refund) != expected:
+            _LOGGER.error(
+                "shipment %s: escrow v2 split %s differs from formats.md %s",
+                shipment_id, (after.payout, after.refund), expected,
+            )  # fmt: skip
+        self._record_attestation(
+            shipment_id, rules.excursion_minutes, after, as_hex(result.tx_hash)
+        )
+        _LOGGER.info(
+            "shipment %s (v2) attested on %s at %d: %d excursion minutes, %d shocks, "
+            "payout %d, refund %d",
+            shipment_id, rules.delivery_basis.name if rules.delivery_basis else "?",
+            rules.delivered_at, rules.excursion_minutes, rules.shock_count, after.payout,
+            after.refund,
+        )  # fmt: skip
+        report.attested.append(shipment_id)
+
+    def _follow_chain_v2(
+        self, shipment_id: str, view: ShipmentViewV2, report: SettleReport
+    ) -> None:
+        """The v2 escrow moved past Funded without this pass: record what it says."""
+        if view.state is ShipmentStateV2.NONE:
+            raise DeliveryError("the escrow v2 holds no deposit for this shipment")
+        if view.state is ShipmentStateV2.REFUNDED:
+            with store.transaction(self.sessions) as session:
+                set_shipment_status(session, _shipment(session, shipment_id), "refunded")
+            report.refunded.append(shipment_id)
+            return
+        self._record_attestation(shipment_id, None, view, None)
+        report.adopted.append(shipment_id)
+        if view.state is ShipmentStateV2.SETTLED:
+            self._record_final(shipment_id, view, report, self.escrow_v2)
+
+    def _settle_v2(self, shipment_id: str, report: SettleReport) -> None:
+        escrow = self.escrow_v2
+        assert escrow is not None
+        if self._oracle_tx_in_flight(shipment_id, report):
+            return
+        view = escrow.shipment(shipment_id)
+        if view.state is ShipmentStateV2.SETTLED:
+            self._record_final(shipment_id, view, report, escrow)
+            return
+        settleable_at = view.settleable_at
+        if settleable_at is None:
+            _LOGGER.error("shipment %s: escrow v2 state %s", shipment_id, view.state.name)
+            return
+        if self._chain_time() < settleable_at:
+            report.waiting.append(shipment_id)
+            return
+        try:
+            signed = escrow.sign_settle(self.oracle, shipment_id, self.sender.next_nonce())
+            if self.sender.send("settle", shipment_id, signed) is None:
+                report.waiting.append(shipment_id)
+                return
+        except se.EscrowV2DisputePending:
+            _LOGGER.info("shipment %s: disputed before settling; waiting", shipment_id)
+            report.waiting.append(shipment_id)
+            return
+        self._record_final(shipment_id, escrow.shipment(shipment_id), report, escrow)
 
 
 def _shipment(session: Session, shipment_id: str) -> Shipment:

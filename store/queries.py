@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from store._validate import bytes_of
+from store._validate import bytes_of, checksum_address
 from store.errors import NotFoundError
 from store.models import AnchorBatch, Event, Item, Leaf, Product, Reading, event_items
 
@@ -84,6 +85,25 @@ def readings_for_shipment(
     stmt = stmt.order_by(Reading.taken_at_ms, Reading.device_address, Reading.seq)
     if limit is not None:
         stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def readings_of_devices(
+    session: Session, devices: Iterable[str], *, since_ms: int, until_ms: int
+) -> list[Reading]:
+    """Every stored reading of these devices taken in [since_ms, until_ms), whatever shipment
+    it was filed under (escrow v2 counts a reading for every shipment whose set and window hold
+    it); ordered by device, time, seq."""
+    addresses = sorted({checksum_address(d, "device") for d in devices})
+    stmt = (
+        select(Reading)
+        .where(
+            Reading.device_address.in_(addresses),
+            Reading.taken_at_ms >= since_ms,
+            Reading.taken_at_ms < until_ms,
+        )
+        .order_by(Reading.device_address, Reading.taken_at_ms, Reading.seq)
+    )
     return list(session.scalars(stmt))
 
 

@@ -27,6 +27,7 @@ class Reading(Base):
         # The uniqueness that makes ingestion idempotent: a device never reuses a seq.
         UniqueConstraint("device_address", "seq"),
         Index("ix_readings_shipment_id_taken_at_ms", "shipment_id", "taken_at_ms"),
+        Index("ix_readings_device_address_taken_at_ms", "device_address", "taken_at_ms"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

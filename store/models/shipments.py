@@ -60,6 +60,11 @@ class Shipment(CreatedAt, Base):
     # The parties' 65-byte EIP-712 signatures over the terms, as they arrive.
     buyer_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     payee_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    carrier_signature: Mapped[bytes | None] = mapped_column(LargeBinary)  # v2 only
+    # The escrow release the terms are for: 1 (Terms v1, ShipmentEscrow v1) or 2.
+    escrow_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default="1"
+    )
 
     carrier: Mapped[Principal] = relationship(foreign_keys=[carrier_principal_id])
     consignee: Mapped[Principal] = relationship(foreign_keys=[consignee_principal_id])
@@ -76,7 +81,13 @@ class Shipment(CreatedAt, Base):
     def _check_address(self, key: str, value: str) -> str:
         return checksum_address(value, key)
 
-    @validates("buyer_signature", "payee_signature")
+    @validates("escrow_version")
+    def _check_escrow_version(self, key: str, value: int) -> int:
+        if value not in (1, 2) or isinstance(value, bool):
+            raise StoreValueError(f"escrow_version must be 1 or 2, got {value!r}")
+        return value
+
+    @validates("buyer_signature", "payee_signature", "carrier_signature")
     def _check_signature(self, key: str, value: bytes | None) -> bytes | None:
         return None if value is None else bytes_of(value, 65, key)
 

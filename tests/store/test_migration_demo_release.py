@@ -127,6 +127,9 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
         after = _counts(engine)
         assert {name: after[name] for name in before} == before
         _check_proofs_hold(engine)
+        with engine.connect() as conn:  # 0010: the release's shipments stay on escrow v1
+            versions = conn.execute(sa.text("SELECT escrow_version FROM shipments")).scalars()
+            assert list(versions) == [1]
         engine.dispose()
         # Down to the release and back up: still nothing lost.
         downgrade(release_store, RELEASE)
@@ -135,5 +138,25 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
         upgrade(release_store)
         assert _counts(engine) == after
         _check_proofs_hold(engine)
+    finally:
+        engine.dispose()
+
+
+def test_0010_downgrade_is_refused_while_a_v2_shipment_is_stored(release_store: str) -> None:
+    """Below 0010 a v2 shipment would read as v1 (and be attested against the wrong escrow)."""
+    upgrade(release_store)
+    engine = make_engine(release_store)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE shipments SET escrow_version = 2"))
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="use ShipmentEscrow v2"):
+            downgrade(release_store, "0009_dead_letters_reason_id")
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE shipments SET escrow_version = 1"))
+        engine.dispose()
+        downgrade(release_store, "0009_dead_letters_reason_id")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("shipments")}
+        assert "escrow_version" not in columns and "carrier_signature" not in columns
     finally:
         engine.dispose()

@@ -64,9 +64,16 @@ def make_event(
     recorded_by: int | None = None,
     shipment_id: int | None = None,
     item_ids: tuple[int, ...] = (),
+    fields: dict[str, Any] | None = None,
 ) -> Event:
-    """Record an event (with its pending leaf) whose body is a small EPCIS-like JSON document."""
-    body = {"type": "ObjectEvent", "eventTime": event_time_ms, "n": next(_counter)}
+    """Record an event (with its pending leaf) whose body is a small EPCIS-like JSON document
+    (plus `fields`, e.g. a disposition)."""
+    body = {
+        "type": "ObjectEvent",
+        "eventTime": event_time_ms,
+        "n": next(_counter),
+        **(fields or {}),
+    }
     return record_event(
         session,
         kind=kind,

@@ -1,0 +1,241 @@
+"""The settlement worker on ShipmentEscrow v2: real anvil, SQLite and PostgreSQL.
+
+Two loggers travel from shipping (readings every 5 minutes, outside the destination fence) and
+reach the fence 2 h later, where they keep reporting. Six readings of logger A are at 10 degC:
+30 minutes out of the 2-8 degC band, 15 beyond the grace, 25 bps each = 375 bps. The readings
+are stored under no shipment: v2 counts them by device set x window.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import store
+from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
+from chain.settings import SettleSettings
+from chain.settlement import SettlementWorker
+from core.eip712 import Reading, TermsV2, anchor_domain, reading_digest, sign, terms_hash
+from store.models import Device, Role, Shipment, ShipmentStatus
+from store.principals import create_principal
+from tests.chain.terms_v2 import signatures, terms_v2
+from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.store_factories import make_event
+
+MINUTE_MS = 60_000
+STEP_MS = 5 * MINUTE_MS
+IN_FENCE = (535_511_000, -99_937_000)  # the terms' destination
+ON_THE_ROAD = (523_456_789, 134_567_890)  # hundreds of km away
+TRAVEL_STEPS = 24  # 2 h outside the fence
+HOT = range(3, 9)  # logger A: six readings at 10 degC
+
+
+@dataclass
+class Trip:
+    """A funded v2 shipment recorded in the store, with its loggers' readings."""
+
+    shipment_id: str
+    terms: TermsV2
+    shipped_ms: int
+    arrival_ms: int
+
+
+@pytest.fixture
+def escrow(env: ChainEnv) -> ShipmentEscrowV2Client:
+    address = env.deployment.shipment_escrow_v2
+    assert address is not None
+    return ShipmentEscrowV2Client(env.w3, address)
+
+
+@pytest.fixture
+def worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) -> SettlementWorker:
+    settings = SettleSettings(
+        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url
+    )
+    return SettlementWorker(settings, db_sessions, env.w3, env.oracle, env.deployment)
+
+
+def _row(
+    env: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int, pos: tuple[int, int]
+) -> dict[str, Any]:
+    reading = Reading(key.address, seq, at_ms, temp, 5500, 20, *pos)
+    domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
+    return {
+        "device_address": key.address, "seq": seq, "taken_at_ms": at_ms,
+        "temperature_centi_c": temp, "humidity_centi_pct": 5500, "shock_milli_g": 20,
+        "lat_e7": pos[0], "lon_e7": pos[1], "signature": sign(reading, domain, key.key),
+        "digest": reading_digest(reading, domain), "shipment_id": None,
+    }  # fmt: skip
+
+
+def start_trip(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    sessions: sessionmaker[Session],
+    *,
+    b_arrives: bool = True,
+    fence_steps: int = 12,
+) -> Trip:
+    """Fund on chain (buyer, payee = carrier), record the store's side, store the readings.
+
+    Logger A reaches the fence after TRAVEL_STEPS and reports `fence_steps` readings there;
+    logger B does the same when `b_arrives`, else stays on the road.
+    """
+    loggers = [Account.create(), Account.create()]
+    carrier = env.payee  # carrier = payee: one signature serves both
+    terms = terms_v2(
+        now=latest_timestamp(env.w3),
+        buyer=env.buyer.address,
+        payee=carrier.address,
+        carrier=carrier.address,
+        arbiter=env.stranger.address,
+        oracle=env.oracle.address,
+        devices=[k.address for k in loggers],
+        amount=3 * 10**18 + 7,
+    )
+    buyer_sig, payee_sig = signatures(terms, escrow.domain(), env.buyer, carrier)
+    funded = escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig, b"")
+    funded_at = int(env.w3.eth.get_block(funded.block_number)["timestamp"])
+    shipped_ms = (funded_at + 60) * 1000
+    arrival_ms = shipped_ms + TRAVEL_STEPS * STEP_MS
+    rows = []
+    for n, key in enumerate(loggers):
+        arrives = n == 0 or b_arrives
+        for seq in range(TRAVEL_STEPS + fence_steps):
+            at_fence = arrives and seq >= TRAVEL_STEPS
+            temp = 1000 if n == 0 and seq in HOT else 450
+            rows.append(
+                _row(env, key, seq, shipped_ms + seq * STEP_MS, temp,
+                     IN_FENCE if at_fence else ON_THE_ROAD)
+            )  # fmt: skip
+    with store.transaction(sessions) as session:
+        tag = secrets.token_hex(4)
+        carrier_p = create_principal(session, f"carrier-{tag}", Role.CARRIER, carrier.address)
+        buyer_p = create_principal(session, f"buyer-{tag}", Role.BUYER, env.buyer.address)
+        shipment = Shipment(
+            shipment_id="0x" + terms.shipment_id.hex(),
+            carrier_principal_id=carrier_p.id,
+            consignee_principal_id=buyer_p.id,
+            payee_address=terms.payee,
+            buyer_address=terms.buyer,
+            terms_json=json.dumps(terms.to_json()),
+            terms_hash="0x" + terms_hash(terms).hex(),
+            status=ShipmentStatus.FUNDED,
+            escrow_version=2,
+        )
+        for key in loggers:
+            shipment.devices.append(
+                Device(address=key.address, owner_principal_id=carrier_p.id, label="logger")
+            )
+        session.add(shipment)
+        session.flush()
+        make_event(session, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=shipment.id)
+        store.insert_readings(session, rows)
+    return Trip(shipment.shipment_id, terms, shipped_ms, arrival_ms)
+
+
+def stored(sessions: sessionmaker[Session], shipment_id: str) -> Shipment:
+    with sessions() as session:
+        return session.scalars(select(Shipment).where(Shipment.shipment_id == shipment_id)).one()
+
+
+def attested_log(escrow: ShipmentEscrowV2Client, shipment_id: str) -> Any:
+    (log,) = escrow.contract.events.DeliveryAttested().get_logs(
+        argument_filters={"shipmentId": bytes.fromhex(shipment_id[2:])}, from_block=0
+    )
+    return log
+
+
+def test_buyer_silence_pays_on_device_arrival_after_auto_accept(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+) -> None:
+    trip = start_trip(env, escrow, db_sessions)
+    terms = trip.terms
+    # Every reading taken; arrival + dwell (20 min) has passed, auto-accept (2 h) has not.
+    increase_time(env.w3, (trip.arrival_ms - trip.shipped_ms) // 1000 + 3_600)
+    report = worker.run_once()
+    assert trip.shipment_id in report.waiting and not report.attested
+    assert escrow.shipment(terms.shipment_id).state is ShipmentStateV2.FUNDED
+
+    increase_time(env.w3, terms.auto_accept_after)
+    report = worker.run_once()
+    assert report.attested == [trip.shipment_id]
+    view = escrow.shipment(terms.shipment_id)
+    assert view.state is ShipmentStateV2.ATTESTED
+    # Arrival = the first in-fence reading of the later of the two loggers' runs.
+    assert (view.delivered_at, view.window_start) == (
+        trip.arrival_ms // 1000,
+        trip.shipped_ms // 1000,
+    )
+    args = attested_log(escrow, trip.shipment_id)["args"]
+    assert (args["deliveryBasis"], args["penaltyBps"]) == (1, 375)
+    penalty = terms.amount * 375 // 10_000
+    assert (view.payout, view.refund) == (terms.amount - penalty, penalty)
+    row = stored(db_sessions, trip.shipment_id)
+    assert (row.status, row.excursion_minutes) == (ShipmentStatus.ATTESTED, 15)
+    assert (row.payout_wei, row.refund_wei) == (view.payout, view.refund)
+
+    increase_time(env.w3, terms.dispute_window)
+    report = worker.run_once()
+    assert report.settled == [trip.shipment_id]
+    assert escrow.shipment(terms.shipment_id).state is ShipmentStateV2.SETTLED
+    assert escrow.owed(terms.payee) == terms.amount - penalty
+    assert escrow.owed(terms.buyer) == penalty
+    assert stored(db_sessions, trip.shipment_id).status is ShipmentStatus.SETTLED
+
+
+@pytest.mark.parametrize(
+    ("b_arrives", "fence_steps"),
+    [(False, 12), (True, 3)],  # one logger of two in the fence; passing through < dwell
+    ids=["one-logger-of-two", "passing-through"],
+)
+def test_not_delivered_is_never_attested(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+    b_arrives: bool,
+    fence_steps: int,
+) -> None:
+    trip = start_trip(env, escrow, db_sessions, b_arrives=b_arrives, fence_steps=fence_steps)
+    increase_time(env.w3, 10 * 3_600)
+    report = worker.run_once()
+    assert trip.shipment_id in report.waiting and not report.attested
+    assert escrow.shipment(trip.terms.shipment_id).state is ShipmentStateV2.FUNDED
+
+
+def test_rejection_attests_at_once_on_receiving(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+) -> None:
+    trip = start_trip(env, escrow, db_sessions, b_arrives=False)
+    rejected_ms = trip.arrival_ms + 10 * MINUTE_MS
+    with store.transaction(db_sessions) as session:
+        shipment = session.scalars(
+            select(Shipment).where(Shipment.shipment_id == trip.shipment_id)
+        ).one()
+        make_event(
+            session, event_time_ms=rejected_ms, biz_step="receiving", shipment_id=shipment.id,
+            fields={"disposition": "urn:epcglobal:cbv:disp:damaged"},
+        )  # fmt: skip
+    increase_time(env.w3, (rejected_ms - trip.shipped_ms) // 1000 + 60)
+    report = worker.run_once()
+    assert report.attested == [trip.shipment_id]  # no auto-accept wait: basis 0
+    view = escrow.shipment(trip.terms.shipment_id)
+    assert view.delivered_at == rejected_ms // 1000
+    assert attested_log(escrow, trip.shipment_id)["args"]["deliveryBasis"] == 0
+    escrow.send_open_dispute(env.buyer, trip.terms.shipment_id)  # the dispute follows
+    assert escrow.shipment(trip.terms.shipment_id).state is ShipmentStateV2.DISPUTED

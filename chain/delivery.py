@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from chain.errors import ChainValueError
-from core.eip712 import Domain, Reading, Terms, reading_digest, terms_hash
+from core.eip712 import Domain, Reading, Terms, TermsV2, reading_digest, terms_hash
 from core.errors import CoreValueError
 from core.evidence import evidence_root
 from core.signature import recover_digest
@@ -27,6 +27,7 @@ from store.queries import readings_for_shipment, shipment_events
 _LOGGER = logging.getLogger(__name__)
 
 _UINT32_MAX = 2**32 - 1
+T = TypeVar("T", Terms, TermsV2)
 
 
 class DeliveryError(ChainValueError):
@@ -57,11 +58,17 @@ class DeliveryFacts:
 
 
 def verified_terms(shipment: Shipment, chain_terms_hash: bytes) -> Terms:
-    """The shipment's terms from the store, if they hash to what the escrow holds."""
+    """The shipment's Terms v1 from the store, if they hash to what the escrow holds."""
+    return stored_terms(shipment, chain_terms_hash, Terms)
+
+
+def stored_terms(shipment: Shipment, chain_terms_hash: bytes, terms_type: type[T]) -> T:
+    """The shipment's terms of `terms_type` (v1 or v2) from the store, if they hash to what
+    the escrow holds."""
     try:
-        terms = Terms.from_json(json.loads(shipment.terms_json))
+        terms = terms_type.from_json(json.loads(shipment.terms_json))
     except (ValueError, TypeError) as exc:  # json and Eip712Error are both ValueErrors
-        raise TermsMismatch(f"stored terms are not valid Terms: {exc}") from None
+        raise TermsMismatch(f"stored terms are not valid {terms_type.__name__}: {exc}") from None
     if "0x" + terms.shipment_id.hex() != shipment.shipment_id.lower():
         raise TermsMismatch("stored terms name another shipment")
     computed = terms_hash(terms)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from chain.delivery import DeliveryError, TermsMismatch, reading_of, verified_digest
+from chain.delivery import DeliveryError, reading_of, stored_terms, verified_digest
 from core.eip712 import DeliveryAttestationV2, Domain, TermsV2, terms_hash
 from core.shipment_report import (
     Receiving,
@@ -41,18 +41,7 @@ class ReportFacts:
 
 def verified_terms_v2(shipment: Shipment, chain_terms_hash: bytes) -> TermsV2:
     """The shipment's Terms v2 from the store, if they hash to what the escrow holds."""
-    try:
-        terms = TermsV2.from_json(json.loads(shipment.terms_json))
-    except (ValueError, TypeError) as exc:
-        raise TermsMismatch(f"stored terms are not valid Terms v2: {exc}") from None
-    if "0x" + terms.shipment_id.hex() != shipment.shipment_id.lower():
-        raise TermsMismatch("stored terms name another shipment")
-    computed = terms_hash(terms)
-    if computed != chain_terms_hash:
-        raise TermsMismatch(
-            f"stored terms hash to 0x{computed.hex()}, the escrow holds 0x{chain_terms_hash.hex()}"
-        )
-    return terms
+    return stored_terms(shipment, chain_terms_hash, TermsV2)
 
 
 def _disposition(event_json: str) -> str:

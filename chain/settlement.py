@@ -302,24 +302,36 @@ class SettlementWorker(PollingWorker):
             )
             self._attest(shipment_id, report)
             return
+        if self._settle_when_due(self.escrow, shipment_id, view, report):
+            self._record_final(shipment_id, self.escrow.shipment(shipment_id), report)
+
+    def _settle_when_due(
+        self,
+        escrow: EscrowClient,
+        shipment_id: str,
+        view: ShipmentView | ShipmentViewV2,
+        report: SettleReport,
+    ) -> bool:
+        """Send settle() once the dispute window (or a dispute's timeout) has passed; True when
+        it is mined, False while waiting."""
         settleable_at = view.settleable_at  # window end (Attested) or dispute timeout (Disputed)
         if settleable_at is None:
             _LOGGER.error("shipment %s: escrow state %s", shipment_id, view.state.name)
-            return
+            return False
         if self._chain_time() < settleable_at:
             report.waiting.append(shipment_id)
-            return
+            return False
         try:
-            signed = self.escrow.sign_settle(self.oracle, shipment_id, self.sender.next_nonce())
+            signed = escrow.sign_settle(self.oracle, shipment_id, self.sender.next_nonce())
             if self.sender.send("settle", shipment_id, signed) is None:
                 report.waiting.append(shipment_id)  # unmined yet: later passes follow it
-                return
-        except se.EscrowDisputePending:
+                return False
+        except (se.EscrowDisputePending, se.EscrowV2DisputePending):
             # A dispute opened between our read and the settle: its timeout is the new wait.
             _LOGGER.info("shipment %s: disputed before settling; waiting", shipment_id)
             report.waiting.append(shipment_id)
-            return
-        self._record_final(shipment_id, self.escrow.shipment(shipment_id), report)
+            return False
+        return True
 
     def _record_final(
         self,
@@ -442,23 +454,8 @@ class SettlementWorker(PollingWorker):
         if view.state is ShipmentStateV2.SETTLED:
             self._record_final(shipment_id, view, report, escrow)
             return
-        settleable_at = view.settleable_at
-        if settleable_at is None:
-            _LOGGER.error("shipment %s: escrow v2 state %s", shipment_id, view.state.name)
-            return
-        if self._chain_time() < settleable_at:
-            report.waiting.append(shipment_id)
-            return
-        try:
-            signed = escrow.sign_settle(self.oracle, shipment_id, self.sender.next_nonce())
-            if self.sender.send("settle", shipment_id, signed) is None:
-                report.waiting.append(shipment_id)
-                return
-        except se.EscrowV2DisputePending:
-            _LOGGER.info("shipment %s: disputed before settling; waiting", shipment_id)
-            report.waiting.append(shipment_id)
-            return
-        self._record_final(shipment_id, escrow.shipment(shipment_id), report, escrow)
+        if self._settle_when_due(escrow, shipment_id, view, report):
+            self._record_final(shipment_id, escrow.shipment(shipment_id), report, escrow)
 
 
 def _shipment(session: Session, shipment_id: str) -> Shipment:

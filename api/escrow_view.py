@@ -89,7 +89,8 @@ def followed(session: Session, shipment: Shipment, at: AsOf | None) -> Followed 
     """
     if at is None:
         return None
-    return Followed(shipment, chain_view.escrow_view(session, shipment.shipment_id), at)
+    view = chain_view.escrow_view(session, shipment.shipment_id, shipment.terms_hash)
+    return Followed(shipment, view, at)
 
 
 def followed_many(
@@ -99,7 +100,7 @@ def followed_many(
     listed = list(shipments)
     if at is None:
         return {}
-    views = chain_view.escrow_views(session, [s.shipment_id for s in listed])
+    views = chain_view.escrow_views(session, [(s.shipment_id, s.terms_hash) for s in listed])
     return {s.shipment_id: Followed(s, views.get(s.shipment_id.lower()), at) for s in listed}
 
 

@@ -23,7 +23,12 @@ from web3.exceptions import BlockNotFound
 
 import store
 from chain.artifacts import abi_signature
-from chain.clients import ShipmentEscrowClient, TraceAnchorClient
+from chain.clients import (
+    ContractClient,
+    ShipmentEscrowClient,
+    ShipmentEscrowV2Client,
+    TraceAnchorClient,
+)
 from chain.deploy import Deployment
 from chain.errors import ChainError
 from chain.polling import PollingWorker
@@ -75,17 +80,22 @@ class ChainFollower(PollingWorker):
         self.sessions = sessions
         self.w3 = w3
         self.start_block = deployment.first_block
-        self._events: dict[bytes, tuple[Any, str, str]] = {}
-        for client in (
+        # (contract, topic) -> how to decode it: v1 and v2 escrows share event signatures.
+        self._events: dict[tuple[str, bytes], tuple[Any, str, str]] = {}
+        clients: list[ContractClient] = [
             TraceAnchorClient(w3, deployment.trace_anchor),
             ShipmentEscrowClient(w3, deployment.shipment_escrow),
-        ):
+        ]
+        if deployment.shipment_escrow_v2 is not None:
+            clients.append(ShipmentEscrowV2Client(w3, deployment.shipment_escrow_v2))
+        for client in clients:
             for entry in client.contract.abi:
                 event: dict[str, Any] = dict(entry)
                 if event.get("type") == "event" and not event.get("anonymous"):
                     topic = bytes(Web3.keccak(text=abi_signature(event)))
-                    self._events[topic] = (client.contract, str(event["name"]), client.address)
-        self.addresses = [deployment.trace_anchor, deployment.shipment_escrow]
+                    key = (client.address.lower(), topic)
+                    self._events[key] = (client.contract, str(event["name"]), client.address)
+        self.addresses = [client.address for client in clients]
         self._batch_refusal: str | None = None
 
     activity = "chain following"
@@ -158,7 +168,8 @@ class ChainFollower(PollingWorker):
 
     def _record(self, session: Session, log: Any) -> int:
         topics = log.get("topics") or []
-        known = self._events.get(bytes(topics[0])) if topics else None
+        emitter = str(log.get("address", "")).lower()
+        known = self._events.get((emitter, bytes(topics[0]))) if topics else None
         if known is None:
             return 0
         contract, name, address = known

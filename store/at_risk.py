@@ -3,7 +3,10 @@
 ShipmentEscrow v1 takes an attestation while `block.timestamp <= deadline + refundGrace`
 (`attest_by` here) and lets anyone `refund()` the whole deposit to the buyer from the next
 second on; it also refuses an attestation whose `deliveredAt` is after `deadline`. So a funded
-shipment that is not attested by `attest_by` is the payee's whole deposit lost.
+shipment that is not attested by `attest_by` is the payee's whole deposit lost. ShipmentEscrow
+v2 has the same `attest_by` (the contract adds the time the shipment's oracle was paused, which
+the store does not know: the limit shown here is never later than the chain's) and attests late
+deliveries with a late-hour penalty up to it.
 
 Computed here, once, from the store only (the shipments' stored terms and the chain follower's
 escrow view), so the API's /metrics, `chaintrace settle --status` and the settlement worker's
@@ -73,6 +76,7 @@ class OpenEscrow:
     deadline: int  # unix seconds: the latest deliveredAt v1 attests
     attest_by: int  # unix seconds: deadline + refundGrace, the last second to attest
     received_at: int | None  # unix seconds of the consignee's receiving, if recorded
+    escrow_version: int = 1
 
     def seconds_left(self, now: int) -> int:
         """Seconds until the attestation limit (0: this second is the last; negative: past)."""
@@ -83,6 +87,8 @@ class OpenEscrow:
 
     def reason(self, now: int) -> str:
         """Why the shipment is not attested yet, as far as the store knows."""
+        if self.escrow_version == 2:
+            return self._reason_v2(now)
         if now > self.attest_by:
             return "attestation window closed: the buyer can refund() the whole deposit"
         if self.received_at is None:
@@ -93,6 +99,18 @@ class OpenEscrow:
             return "no receiving recorded"
         if self.received_at > self.deadline:
             return "received after the deadline: v1 cannot attest it"
+        return "received; waiting for the settlement worker (see its log if it runs)"
+
+    def _reason_v2(self, now: int) -> str:
+        """ShipmentEscrow v2 attests late deliveries too (late-hour penalty) until attest_by,
+        later by the time its oracle was paused; then disputes, a mutual release or refund()."""
+        if now > self.attest_by:
+            return (
+                "attestation deadline passed (unless the oracle was paused): a dispute, a mutual"
+                " release or the buyer's refund() remain"
+            )
+        if self.received_at is None:
+            return "not delivered yet: no receiving, or the devices' arrival not yet accepted"
         return "received; waiting for the settlement worker (see its log if it runs)"
 
 
@@ -124,6 +142,7 @@ def open_escrows(session: Session) -> list[OpenEscrow]:
             Shipment.shipment_id,
             Shipment.status,
             Shipment.terms_json,
+            Shipment.escrow_version,
             EscrowView.amount,
         )
         .join(EscrowView, EscrowView.shipment_id == Shipment.shipment_id)
@@ -152,6 +171,7 @@ def open_escrows(session: Session) -> list[OpenEscrow]:
                 deadline=deadline,
                 attest_by=deadline + grace,
                 received_at=None if ms is None else ms // 1000,
+                escrow_version=int(row.escrow_version),
             )
         )
     out.sort(key=lambda e: (e.attest_by, e.shipment_id))

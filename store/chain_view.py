@@ -25,6 +25,7 @@ ESCROW_STATES: dict[str, str] = {
     "DisputeOpened": "disputed",
     "DisputeResolved": "resolved",
     "ShipmentSettled": "settled",
+    "MutuallyReleased": "settled",  # escrow v2: buyer and payee released it together
     "ShipmentRefunded": "refunded",
 }
 # Event args copied onto the view row when present (event arg name -> column).
@@ -116,12 +117,15 @@ def record_log(
 
 
 def _fold(session: Session, log: ChainLog) -> None:
-    row = session.get(EscrowView, log.subject)
+    row = session.get(EscrowView, (log.subject, log.contract))
     state = ESCROW_STATES.get(log.event)
     if row is None:
         if state is None:
             return  # an event about a shipment never funded on this chain: nothing to show
-        row = EscrowView(shipment_id=log.subject, state=state, block_number=0, tx_hash=log.tx_hash)
+        row = EscrowView(
+            shipment_id=log.subject, contract=log.contract, state=state, block_number=0,
+            tx_hash=log.tx_hash,
+        )  # fmt: skip
         session.add(row)
     if state is not None:
         row.state = state
@@ -155,10 +159,8 @@ def rollback_from(session: Session, number: int) -> set[str]:
 def rebuild_escrow(session: Session, shipment_id: str) -> EscrowView | None:
     """Fold a shipment's stored logs again from scratch (after a reorg removed some)."""
     shipment_id = shipment_id.lower()
-    row = session.get(EscrowView, shipment_id)
-    if row is not None:
-        session.delete(row)
-        session.flush()
+    session.execute(delete(EscrowView).where(EscrowView.shipment_id == shipment_id))
+    session.flush()
     logs = session.scalars(
         select(ChainLog)
         .where(ChainLog.subject == shipment_id)
@@ -167,7 +169,7 @@ def rebuild_escrow(session: Session, shipment_id: str) -> EscrowView | None:
     for log in logs:
         _fold(session, log)
     session.flush()
-    return session.get(EscrowView, shipment_id)
+    return escrow_view(session, shipment_id)
 
 
 def prune_blocks(session: Session, below: int) -> int:
@@ -183,18 +185,40 @@ def prune_blocks(session: Session, below: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def escrow_view(session: Session, shipment_id: str) -> EscrowView | None:
-    """What the followed chain shows for a shipment (0x-hex id), or None."""
-    return session.get(EscrowView, str(shipment_id).lower())
+def _pick(rows: Iterable[EscrowView], terms_hash: str | None) -> EscrowView | None:
+    """The row under `terms_hash` if there is one, else the earliest funded (None if none)."""
+    wanted = (terms_hash or "").lower()
+    ordered = sorted(rows, key=lambda r: (r.terms_hash != wanted, r.block_number))
+    return ordered[0] if ordered else None
 
 
-def escrow_views(session: Session, shipment_ids: Iterable[str]) -> dict[str, EscrowView]:
-    """The followed escrow state of several shipments, by lowercase 0x-hex id (absent: none)."""
-    wanted = sorted({str(s).lower() for s in shipment_ids})
-    if not wanted:
+def escrow_view(
+    session: Session, shipment_id: str, terms_hash: str | None = None
+) -> EscrowView | None:
+    """What the followed chain shows for a shipment (0x-hex id), or None.
+
+    An id may hold deposits in more than one escrow release; the shipment's own is the one
+    under its `terms_hash` (a v1 and a v2 terms hash never coincide).
+    """
+    rows = session.scalars(
+        select(EscrowView).where(EscrowView.shipment_id == str(shipment_id).lower())
+    )
+    return _pick(rows, terms_hash)
+
+
+def escrow_views(
+    session: Session, shipments: Iterable[tuple[str, str | None]]
+) -> dict[str, EscrowView]:
+    """The followed escrow of several (shipment id, terms hash), by lowercase 0x-hex id."""
+    hashes = {str(sid).lower(): th for sid, th in shipments}
+    if not hashes:
         return {}
-    rows = session.scalars(select(EscrowView).where(EscrowView.shipment_id.in_(wanted)))
-    return {row.shipment_id: row for row in rows}
+    rows = session.scalars(select(EscrowView).where(EscrowView.shipment_id.in_(sorted(hashes))))
+    by_id: dict[str, list[EscrowView]] = {}
+    for row in rows:
+        by_id.setdefault(row.shipment_id, []).append(row)
+    picked = {sid: _pick(found, hashes[sid]) for sid, found in by_id.items()}
+    return {sid: row for sid, row in picked.items() if row is not None}
 
 
 def last_log(session: Session, subject: str, event: str) -> ChainLog | None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store._validate import hex32
+from store.chain_view import escrow_view
 from store.errors import InvalidTransitionError, StoreValueError
 from store.models import EscrowView, Event, Shipment, ShipmentStatus
 
@@ -117,7 +118,11 @@ def follow_funding(session: Session, reorged: Iterable[str] = ()) -> tuple[list[
     funded: list[str] = []
     rows = session.execute(
         select(Shipment, EscrowView)
-        .join(EscrowView, EscrowView.shipment_id == Shipment.shipment_id)
+        .join(
+            EscrowView,
+            (EscrowView.shipment_id == Shipment.shipment_id)
+            & (EscrowView.terms_hash == Shipment.terms_hash),
+        )
         .where(Shipment.status == ShipmentStatus.CREATED)
         .order_by(Shipment.id)
         # Row locks (PostgreSQL; SQLite's writer holds the database): a status a party's event
@@ -137,7 +142,7 @@ def follow_funding(session: Session, reorged: Iterable[str] = ()) -> tuple[list[
             .with_for_update()
         )
         for shipment in candidates:
-            now = session.get(EscrowView, shipment.shipment_id)
+            now = escrow_view(session, shipment.shipment_id, shipment.terms_hash)
             if now is None or now.terms_hash != shipment.terms_hash:
                 shipment.status = ShipmentStatus.CREATED  # the one step back (docstring)
                 unfunded.append(shipment.shipment_id)

@@ -54,11 +54,14 @@ class ChainRoot(Base):
 
 
 class EscrowView(Base):
-    """A shipment's escrow state as the followed chain shows it (rebuilt from its logs)."""
+    """A shipment's escrow state in one escrow contract as the followed chain shows it (rebuilt
+    from its logs). One id may have a row in each escrow release; the shipment's own is the one
+    with its terms hash."""
 
     __tablename__ = "escrow_view"
 
     shipment_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    contract: Mapped[str] = mapped_column(String(42), primary_key=True)
     # funded, attested, disputed, resolved, settled, refunded (lowercase event-derived states).
     state: Mapped[str] = mapped_column(String(16), nullable=False)
     terms_hash: Mapped[str | None] = mapped_column(String(66))

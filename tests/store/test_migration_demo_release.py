@@ -32,6 +32,7 @@ RELEASE = "0007_batch_trees"
 # the EIP-712 domain its devices signed readings under.
 DEMO_CHAIN_ID = 31337
 DEMO_TRACE_ANCHOR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+DEMO_ESCROW_V1 = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 
 
 def _counts(engine: sa.Engine) -> dict[str, int]:
@@ -130,6 +131,9 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
         with engine.connect() as conn:  # 0010: the release's shipments stay on escrow v1
             versions = conn.execute(sa.text("SELECT escrow_version FROM shipments")).scalars()
             assert list(versions) == [1]
+            # 0011: the view's row belongs to the escrow its logs came from (the demo's v1).
+            views = conn.execute(sa.text("SELECT contract, state FROM escrow_view")).all()
+            assert [tuple(v) for v in views] == [(DEMO_ESCROW_V1, "settled")]
         engine.dispose()
         # Down to the release and back up: still nothing lost.
         downgrade(release_store, RELEASE)
@@ -138,6 +142,36 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
         upgrade(release_store)
         assert _counts(engine) == after
         _check_proofs_hold(engine)
+    finally:
+        engine.dispose()
+
+
+def test_0011_downgrade_is_refused_while_an_id_has_rows_of_two_escrows(
+    release_store: str,
+) -> None:
+    upgrade(release_store)
+    engine = make_engine(release_store)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO escrow_view (shipment_id, contract, state, block_number, tx_hash)"
+                    " SELECT shipment_id, :other, 'funded', block_number, tx_hash FROM escrow_view"
+                ),
+                {"other": "0x" + "ab" * 20},
+            )
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="held by two escrow contracts"):
+            downgrade(release_store, "0010_shipment_escrow_version")
+        engine.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM escrow_view WHERE contract = :other"),
+                         {"other": "0x" + "ab" * 20})  # fmt: skip
+        engine.dispose()
+        downgrade(release_store, "0010_shipment_escrow_version")
+        with engine.connect() as conn:
+            views = conn.execute(sa.text("SELECT shipment_id, state FROM escrow_view")).all()
+        assert len(views) == 1 and views[0][1] == "settled"
     finally:
         engine.dispose()
 
@@ -152,6 +186,7 @@ def test_0010_downgrade_is_refused_while_a_v2_shipment_is_stored(release_store: 
         engine.dispose()
         with pytest.raises(RuntimeError, match="use ShipmentEscrow v2"):
             downgrade(release_store, "0009_dead_letters_reason_id")
+        engine.dispose()
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE shipments SET escrow_version = 1"))
         engine.dispose()

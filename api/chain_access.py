@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from api.errors import Conflict
 from api.state import ChainAccess
-from chain.clients import ShipmentEscrowClient, TraceAnchorClient
+from chain.clients import ShipmentEscrowClient, ShipmentEscrowV2Client, TraceAnchorClient
 
 
 def trace_anchor(chain: ChainAccess) -> TraceAnchorClient:
@@ -14,3 +15,11 @@ def trace_anchor(chain: ChainAccess) -> TraceAnchorClient:
 def shipment_escrow(chain: ChainAccess) -> ShipmentEscrowClient:
     """ShipmentEscrow at the verified deployment (503 without a chain)."""
     return ShipmentEscrowClient(chain.web3(), chain.deployment().shipment_escrow)
+
+
+def shipment_escrow_v2(chain: ChainAccess) -> ShipmentEscrowV2Client:
+    """ShipmentEscrow v2 at the verified deployment (503 without a chain; 409 if not deployed)."""
+    address = chain.deployment().shipment_escrow_v2
+    if address is None:
+        raise Conflict("ShipmentEscrow v2 is not deployed on this chain")
+    return ShipmentEscrowV2Client(chain.web3(), address)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.schemas.disputes import EvidencePublic
 from api.schemas.shipments import EscrowPublic
 from api.shipment_store import terms_of
-from core.eip712 import Terms
+from core.eip712 import Terms, TermsV2
 from store import chain_view
 from store.models import Shipment
 from store.models.chain_view import EscrowView
@@ -48,7 +48,7 @@ class Followed:
         return NONE if self.view is None else self.view.state
 
     @property
-    def terms(self) -> Terms | None:
+    def terms(self) -> Terms | TermsV2 | None:
         """The shipment's terms, if the escrow holds them (same hash); else None."""
         if self.view is None or self.view.terms_hash != self.shipment.terms_hash:
             return None

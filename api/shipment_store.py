@@ -7,11 +7,11 @@ import json
 from sqlalchemy.orm import Session
 
 from api.errors import NotFound
-from core.eip712 import Terms
+from core.eip712 import Terms, TermsV2
 from store.models import Principal, Role, Shipment
 from store.shipments import shipment_by_hex
 
-BUYER, PAYEE = "buyer", "payee"
+BUYER, PAYEE, CARRIER = "buyer", "payee", "carrier"
 # Roles that may read every shipment.
 _OVERSEERS = frozenset({Role.ADMIN, Role.AUDITOR})
 
@@ -29,14 +29,28 @@ def visible_shipment(session: Session, principal: Principal, shipment_id: str) -
     return shipment
 
 
-def terms_of(shipment: Shipment) -> Terms:
-    """The signed Terms message of a shipment."""
-    return Terms.from_json(json.loads(shipment.terms_json))
+def terms_of(shipment: Shipment) -> Terms | TermsV2:
+    """The signed terms of a shipment: Terms v1, or Terms v2 for an escrow v2 shipment."""
+    cls = TermsV2 if shipment.escrow_version == 2 else Terms
+    return cls.from_json(json.loads(shipment.terms_json))
+
+
+def signers(shipment: Shipment) -> tuple[str, ...]:
+    """The parties whose signatures funding needs: buyer and payee, and the carrier on v2
+    unless it is the payee (one signature serves both)."""
+    terms = terms_of(shipment)
+    if isinstance(terms, TermsV2) and terms.carrier != terms.payee:
+        return (BUYER, PAYEE, CARRIER)
+    return (BUYER, PAYEE)
 
 
 def signatures(session: Session, shipment: Shipment) -> dict[str, str]:
-    """The terms signatures received so far, by party ("buyer", "payee"), as 0x-hex."""
-    stored = {BUYER: shipment.buyer_signature, PAYEE: shipment.payee_signature}
+    """The terms signatures received so far, by party, as 0x-hex."""
+    stored = {
+        BUYER: shipment.buyer_signature,
+        PAYEE: shipment.payee_signature,
+        CARRIER: shipment.carrier_signature,
+    }
     return {party: "0x" + bytes(sig).hex() for party, sig in stored.items() if sig is not None}
 
 
@@ -47,6 +61,8 @@ def add_signature(session: Session, shipment: Shipment, party: str, signature: s
         shipment.buyer_signature = raw
     elif party == PAYEE:
         shipment.payee_signature = raw
+    elif party == CARRIER:
+        shipment.carrier_signature = raw
     else:
         raise ValueError(f"unknown party {party!r}")
     session.flush()

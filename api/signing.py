@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from api.errors import FieldError
+from api.errors import Conflict, FieldError
 from api.state import ChainAccess
-from core.eip712 import Domain, Struct, anchor_domain, escrow_domain, recover
+from core.eip712 import Domain, Struct, anchor_domain, escrow_domain, escrow_domain_v2, recover
 from core.errors import Eip712Error
 from core.signature import signature_from_hex
 
@@ -17,9 +17,14 @@ def trace_anchor_domain(chain: ChainAccess) -> Domain:
     return anchor_domain(deployment.chain_id, deployment.trace_anchor)
 
 
-def shipment_escrow_domain(chain: ChainAccess) -> Domain:
-    """The ShipmentEscrow domain (Terms, DeliveryAttestation) of the deployment."""
+def shipment_escrow_domain(chain: ChainAccess, version: int = 1) -> Domain:
+    """The domain (Terms, DeliveryAttestation) of the deployment's ShipmentEscrow `version`."""
     deployment = chain.deployment()
+    if version == 2:
+        address = deployment.shipment_escrow_v2
+        if address is None:
+            raise Conflict("ShipmentEscrow v2 is not deployed on this chain")
+        return escrow_domain_v2(deployment.chain_id, address)
     return escrow_domain(deployment.chain_id, deployment.shipment_escrow)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import or_, select
 
 from api.catalog import gtin14, serial_value
-from api.chain_access import shipment_escrow
+from api.chain_access import shipment_escrow, shipment_escrow_v2
 from api.deps import BuyerPrincipal, ChainDep, CurrentPrincipal, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden
 from api.escrow_view import as_of, escrow_public, followed, followed_many
@@ -27,17 +27,21 @@ from api.schemas.shipments import (
 )
 from api.shipment_store import (
     BUYER,
+    CARRIER,
     PAYEE,
     add_signature,
     is_party,
     signatures,
+    signers,
     terms_of,
     visible_shipment,
 )
 from api.signing import recover_signer, shipment_escrow_domain
 from api.state import ChainAccess
+from chain.clients import EscrowClient, ShipmentEscrowClient, ShipmentEscrowV2Client
 from chain.transactions import chain_errors
-from core.eip712 import Terms, terms_hash, typed_data
+from core.device_set import MAX_DEVICES, devices_root
+from core.eip712 import Terms, TermsV2, terms_hash, typed_data
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
 from store.models.shipments import shipment_items
 from store.queries import find_item
@@ -45,6 +49,8 @@ from store.queries import find_item
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 
 ETH = "0x0000000000000000000000000000000000000000"
+# ShipmentEscrow v2's bounds on the destination fence (docs/formats.md).
+MIN_RADIUS_M, MAX_RADIUS_M = 100, 50_000
 _ERC20_ALLOWANCE_ABI = [
     {
         "type": "function",
@@ -69,6 +75,7 @@ def shipment_public(
     have = signatures(session, shipment)
     return ShipmentPublic(
         shipment_id=shipment.shipment_id,
+        escrow_version=shipment.escrow_version,
         status=shipment.status.value,
         carrier=_party(shipment.carrier),
         consignee=_party(shipment.consignee),
@@ -80,7 +87,7 @@ def shipment_public(
         devices=[d.address for d in shipment.devices],
         terms=json.loads(shipment.terms_json),
         terms_hash=shipment.terms_hash,
-        signatures={BUYER: BUYER in have, PAYEE: PAYEE in have},
+        signatures={party: party in have for party in signers(shipment)},
         created_at=shipment.created_at,
         fund_tx_hash=shipment.fund_tx_hash,
         excursion_minutes=shipment.excursion_minutes,
@@ -103,8 +110,14 @@ _OPEN = (
 def create(
     body: ShipmentCreate, session: SessionDep, chain: ChainDep, principal: BuyerPrincipal
 ) -> ShipmentCreated:
-    """Create a shipment; returns its id and the Terms typed data buyer and payee must sign."""
+    """Create a shipment; returns its id and the Terms typed data its parties must sign.
+
+    With `escrowV2` the shipment uses ShipmentEscrow v2: buyer, payee and the carrier sign
+    (the carrier's wallet; one signature if it is the payee), `devices` (1 to 16, the
+    carrier's) form the terms' devicesRoot, and the destination geofence is required.
+    """
     buyer = wallet_of(principal)
+    now = int(time.time())
     carrier = session.get(Principal, body.carrier)
     if carrier is None or carrier.role is not Role.CARRIER:
         raise FieldError(["body", "carrier"], f"principal {body.carrier} is not a carrier")
@@ -125,7 +138,16 @@ def create(
         moving = session.scalar(
             select(Shipment.id)
             .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
-            .where(shipment_items.c.item_id == item.id, Shipment.status.in_(_OPEN))
+            .where(
+                shipment_items.c.item_id == item.id,
+                Shipment.status.in_(_OPEN),
+                # An unfunded shipment past its fundBy can never be funded: it holds nothing.
+                or_(
+                    Shipment.status != ShipmentStatus.CREATED,
+                    Shipment.fund_by.is_(None),
+                    Shipment.fund_by >= now,
+                ),
+            )
         )
         if moving is not None:
             # Not which one: the other shipment may be another buyer's (a 409 never names
@@ -144,15 +166,52 @@ def create(
         if device in devices:
             raise FieldError(["body", "devices", index], "the same device appears twice")
         devices.append(device)
-    if body.terms.deadline <= int(time.time()):
+    if body.terms.deadline <= now:
         raise FieldError(["body", "terms", "deadline"], "the deadline has passed")
-    domain = shipment_escrow_domain(chain)
-    if body.terms.token != ETH and not shipment_escrow(chain).is_token_allowed(body.terms.token):
-        # fund() would revert with EscrowUnsupportedToken after both parties signed: refuse now.
-        raise FieldError(["body", "terms", "token"], "token not on the allowlist")
     shipment_id = "0x" + secrets.token_bytes(32).hex()
+    if body.escrow_v2 is None:
+        terms: Terms | TermsV2 = _terms_v1(body, chain, buyer, shipment_id)
+    else:
+        terms = _terms_v2(body, chain, buyer, carrier, devices, shipment_id, now)
+    fence = body.destination_geofence
+    shipment = Shipment(
+        shipment_id=shipment_id,
+        carrier_principal_id=carrier.id,
+        consignee_principal_id=principal.id,
+        payee_address=body.payee,
+        buyer_address=buyer,
+        terms_json=json.dumps(terms.to_json()),
+        terms_hash="0x" + terms_hash(terms).hex(),
+        origin=body.origin,
+        destination=body.destination,
+        dest_lat_e7=fence.lat_e7 if fence else None,
+        dest_lon_e7=fence.lon_e7 if fence else None,
+        dest_radius_m=fence.radius_m if fence else None,
+        items=items,
+        devices=devices,
+        escrow_version=2 if isinstance(terms, TermsV2) else 1,
+        fund_by=terms.fund_by if isinstance(terms, TermsV2) else None,
+    )
+    session.add(shipment)
+    session.commit()
+    domain = shipment_escrow_domain(chain, shipment.escrow_version)
+    return ShipmentCreated(
+        shipment_id=shipment_id,
+        terms_hash=shipment.terms_hash,
+        typed_data=TypedData.model_validate(typed_data(terms, domain)),
+    )
+
+
+def _check_token(chain: ChainAccess, escrow: EscrowClient, token: str) -> None:
+    if token != ETH and not escrow.is_token_allowed(token):
+        # fund() would revert (unsupported token) after every party signed: refuse now.
+        raise FieldError(["body", "terms", "token"], "token not on the allowlist")
+
+
+def _terms_v1(body: ShipmentCreate, chain: ChainAccess, buyer: str, shipment_id: str) -> Terms:
     t = body.terms
-    terms = Terms(
+    _check_token(chain, shipment_escrow(chain), t.token)
+    return Terms(
         shipment_id=bytes.fromhex(shipment_id[2:]),
         buyer=buyer,
         payee=body.payee,
@@ -170,29 +229,81 @@ def create(
         arbiter=t.arbiter,
         dispute_timeout=t.dispute_timeout,
     )
-    fence = body.destination_geofence
-    shipment = Shipment(
-        shipment_id=shipment_id,
-        carrier_principal_id=carrier.id,
-        consignee_principal_id=principal.id,
-        payee_address=body.payee,
-        buyer_address=buyer,
-        terms_json=json.dumps(terms.to_json()),
-        terms_hash="0x" + terms_hash(terms).hex(),
-        origin=body.origin,
-        destination=body.destination,
-        dest_lat_e7=fence.lat_e7 if fence else None,
-        dest_lon_e7=fence.lon_e7 if fence else None,
-        dest_radius_m=fence.radius_m if fence else None,
-        items=items,
-        devices=devices,
-    )
-    session.add(shipment)
-    session.commit()
-    return ShipmentCreated(
-        shipment_id=shipment_id,
-        terms_hash=shipment.terms_hash,
-        typed_data=TypedData.model_validate(typed_data(terms, domain)),
+
+
+def _terms_v2(
+    body: ShipmentCreate,
+    chain: ChainAccess,
+    buyer: str,
+    carrier: Principal,
+    devices: list[Device],
+    shipment_id: str,
+    now: int,
+) -> TermsV2:
+    """Terms v2, refused with the field's name where fund() would revert after the signing."""
+    t, v2, fence = body.terms, body.escrow_v2, body.destination_geofence
+    assert v2 is not None
+    escrow = shipment_escrow_v2(chain)
+    _check_token(chain, escrow, t.token)
+    if carrier.wallet_address is None:
+        raise FieldError(["body", "carrier"], "the carrier has no wallet to sign the terms with")
+    if not 1 <= len(devices) <= MAX_DEVICES:
+        raise FieldError(["body", "devices"], f"escrow v2 needs 1 to {MAX_DEVICES} devices")
+    if fence is None:
+        raise FieldError(["body", "destinationGeofence"], "escrow v2 needs the destination fence")
+    if not MIN_RADIUS_M <= fence.radius_m <= MAX_RADIUS_M:
+        raise FieldError(
+            ["body", "destinationGeofence", "radiusM"],
+            f"escrow v2 accepts {MIN_RADIUS_M} m to {MAX_RADIUS_M} m",
+        )
+    loc = ["body", "escrowV2"]
+    if not now < v2.fund_by <= t.deadline:
+        raise FieldError([*loc, "fundBy"], "fundBy must be in the future and not after deadline")
+    if v2.auto_accept_after and (t.arbiter == ETH or t.dispute_timeout == 0):
+        raise FieldError(
+            [*loc, "autoAcceptAfter"], "device arrival needs an arbiter and a dispute timeout"
+        )
+    if t.arbiter in (buyer, body.payee, carrier.wallet_address):
+        raise FieldError(["body", "terms", "arbiter"], "the arbiter must not be a party")
+    least = v2.arrival_dwell_minutes * 60 + v2.auto_accept_after + 3_600
+    if t.refund_grace < least:
+        raise FieldError(
+            ["body", "terms", "refundGrace"],
+            f"escrow v2 needs refundGrace >= dwell + autoAcceptAfter + 1 h = {least} s",
+        )
+    if not escrow.has_role(escrow.oracle_role(), v2.oracle) or escrow.is_oracle_paused(v2.oracle):
+        raise FieldError([*loc, "oracle"], f"{v2.oracle} is not an active oracle of escrow v2")
+    return TermsV2(
+        shipment_id=bytes.fromhex(shipment_id[2:]),
+        buyer=buyer,
+        payee=body.payee,
+        carrier=carrier.wallet_address,
+        token=t.token,
+        amount=t.amount_wei,
+        min_temp_centi_c=t.min_temp_centi_c,
+        max_temp_centi_c=t.max_temp_centi_c,
+        min_humidity_centi_pct=v2.min_humidity_centi_pct,
+        max_humidity_centi_pct=v2.max_humidity_centi_pct,
+        max_shock_milli_g=v2.max_shock_milli_g,
+        grace_minutes=t.grace_minutes,
+        penalty_bps_per_minute=t.penalty_bps_per_minute,
+        penalty_bps_per_shock=v2.penalty_bps_per_shock,
+        penalty_bps_per_late_hour=v2.penalty_bps_per_late_hour,
+        penalty_cap_bps=t.penalty_cap_bps,
+        max_gap_minutes=t.max_gap_minutes,
+        fund_by=v2.fund_by,
+        deadline=t.deadline,
+        refund_grace=t.refund_grace,
+        dispute_window=t.dispute_window,
+        arbiter=t.arbiter,
+        dispute_timeout=t.dispute_timeout,
+        devices_root=devices_root([d.address for d in devices]),
+        dest_lat_e7=fence.lat_e7,
+        dest_lon_e7=fence.lon_e7,
+        dest_radius_m=fence.radius_m,
+        arrival_dwell_minutes=v2.arrival_dwell_minutes,
+        auto_accept_after=v2.auto_accept_after,
+        oracle=v2.oracle,
     )
 
 
@@ -231,7 +342,7 @@ def terms_typed_data(
 ) -> TypedData:
     """The Terms typed data (ShipmentEscrow domain) buyer and payee sign."""
     shipment = visible_shipment(session, principal, shipment_id)
-    domain = shipment_escrow_domain(chain)
+    domain = shipment_escrow_domain(chain, shipment.escrow_version)
     return TypedData.model_validate(typed_data(terms_of(shipment), domain))
 
 
@@ -243,34 +354,33 @@ def add_terms_signature(
     chain: ChainDep,
     principal: CurrentPrincipal,
 ) -> SignatureAccepted:
-    """Accept the buyer's or the payee's signature over the terms (whichever key signed)."""
+    """Accept a party's signature over the terms (whichever key signed): buyer or payee, and on
+    escrow v2 the carrier."""
     shipment = visible_shipment(session, principal, shipment_id)
     if not is_party(shipment, principal):
         raise Forbidden("only the shipment's buyer or carrier may submit signatures")
     if shipment.status is not ShipmentStatus.CREATED:
         raise Conflict(f"the shipment is already {shipment.status.value}")
     terms = terms_of(shipment)
-    signer = recover_signer(
-        terms, shipment_escrow_domain(chain), body.signature, ["body", "signature"]
-    )
-    if signer == terms.buyer:
-        party = BUYER
-    elif signer == terms.payee:
-        party = PAYEE
-    else:
-        raise FieldError(
-            ["body", "signature"],
-            f"signed by {signer}, which is neither the buyer {terms.buyer} "
-            f"nor the payee {terms.payee}",
-        )
+    domain = shipment_escrow_domain(chain, shipment.escrow_version)
+    signer = recover_signer(terms, domain, body.signature, ["body", "signature"])
+    needed = signers(shipment)
+    roles = {BUYER: terms.buyer, PAYEE: terms.payee}
+    if isinstance(terms, TermsV2):
+        roles[CARRIER] = terms.carrier
+    matched = [party for party in needed if roles[party] == signer]
+    if not matched:
+        named = ", ".join(f"the {party} {roles[party]}" for party in needed)
+        raise FieldError(["body", "signature"], f"signed by {signer}, which is none of {named}")
+    party = matched[0]
     add_signature(session, shipment, party, body.signature)
     session.commit()
     have = signatures(session, shipment)
     return SignatureAccepted(
         signer=signer,
         role=party,
-        signatures={BUYER: BUYER in have, PAYEE: PAYEE in have},
-        ready_to_fund=BUYER in have and PAYEE in have,
+        signatures={p: p in have for p in needed},
+        ready_to_fund=all(p in have for p in needed),
     )
 
 
@@ -283,11 +393,15 @@ def funding_tx(
     if principal.id != shipment.consignee_principal_id:
         raise Forbidden("only the buyer funds the escrow")
     have = signatures(session, shipment)
-    missing = [p for p in (BUYER, PAYEE) if p not in have]
+    missing = [p for p in signers(shipment) if p not in have]
     if missing:
         raise Conflict(f"waiting for the {' and '.join(missing)} signature(s) over the terms")
     terms = terms_of(shipment)
-    escrow = shipment_escrow(chain)
+    if isinstance(terms, TermsV2) and int(time.time()) > terms.fund_by:
+        raise Conflict("funding closed at the terms' fundBy: create a new shipment")
+    escrow: EscrowClient = (
+        shipment_escrow_v2(chain) if isinstance(terms, TermsV2) else shipment_escrow(chain)
+    )
     if terms.token != ETH and _allowance(chain, terms.token, terms.buyer, escrow.address) < (
         terms.amount
     ):
@@ -302,14 +416,22 @@ def funding_tx(
                 tx=dict(approval),
             ),
         )
-    tx = escrow.build_fund(terms, bytes.fromhex(have[BUYER][2:]), bytes.fromhex(have[PAYEE][2:]))
+    buyer_sig, payee_sig = (bytes.fromhex(have[p][2:]) for p in (BUYER, PAYEE))
+    if isinstance(terms, TermsV2):
+        assert isinstance(escrow, ShipmentEscrowV2Client)
+        carrier_sig = bytes.fromhex(have[CARRIER][2:]) if CARRIER in have else b""
+        tx = escrow.build_fund(terms, buyer_sig, payee_sig, carrier_sig)
+    else:
+        assert isinstance(escrow, ShipmentEscrowClient)
+        tx = escrow.build_fund(terms, buyer_sig, payee_sig)
     what = (
         f"sending {terms.amount} wei"
         if terms.token == ETH
         else f"taking {terms.amount} of token {terms.token} (approved)"
     )
     return FundingTx(
-        description=f"ShipmentEscrow.fund for shipment {shipment.shipment_id}, {what}",
+        description=f"ShipmentEscrow v{shipment.escrow_version}.fund for shipment "
+        f"{shipment.shipment_id}, {what}",
         tx=dict(tx),
     )
 

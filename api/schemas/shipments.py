@@ -43,6 +43,34 @@ class TermsIn(ApiModel):
         return self
 
 
+class EscrowV2TermsIn(ApiModel):
+    """What Terms v2 adds to the terms (docs/formats.md); given, the shipment uses ShipmentEscrow
+    v2: buyer, payee and carrier sign, and delivery is the receiving or the devices' arrival in
+    `destinationGeofence` (then required, radius 100 m to 50 km)."""
+
+    oracle: Address = Field(description="The oracle that attests (holds ORACLE_ROLE on v2)")
+    fund_by: int = Field(gt=0, lt=_UINT64, description="Unix seconds: funding refused after it")
+    min_humidity_centi_pct: int = Field(default=0, ge=0, le=10_000, description="0: off")
+    max_humidity_centi_pct: int = Field(default=0, ge=0, le=10_000, description="0: off")
+    max_shock_milli_g: int = Field(default=0, ge=0, lt=_UINT32, description="0: off")
+    penalty_bps_per_shock: int = Field(default=0, ge=0, lt=_UINT32)
+    penalty_bps_per_late_hour: int = Field(default=0, ge=0, lt=_UINT32)
+    arrival_dwell_minutes: int = Field(default=20, ge=0, lt=_UINT32)
+    auto_accept_after: int = Field(
+        default=0, ge=0, lt=_UINT64, description="Seconds after arrival + dwell; 0 off, else >= 1 h"
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> EscrowV2TermsIn:
+        if (self.min_humidity_centi_pct or self.max_humidity_centi_pct) and (
+            self.min_humidity_centi_pct > self.max_humidity_centi_pct
+        ):
+            raise ValueError("minHumidityCentiPct must not exceed maxHumidityCentiPct")
+        if 0 < self.auto_accept_after < 3_600:
+            raise ValueError("autoAcceptAfter must be 0 (off) or at least 3600 s")
+        return self
+
+
 class ItemRef(ApiModel):
     """An item by GTIN and serial."""
 
@@ -69,6 +97,9 @@ class ShipmentCreate(ApiModel):
     destination: str = Field(default="", max_length=200)
     destination_geofence: Geofence | None = None
     terms: TermsIn
+    escrow_v2: EscrowV2TermsIn | None = Field(
+        default=None, description="Terms v2's further fields: the shipment then uses escrow v2"
+    )
 
 
 class ShipmentCreated(ApiModel):
@@ -114,6 +145,7 @@ class ShipmentPublic(ApiModel):
     """A shipment as its parties see it."""
 
     shipment_id: str
+    escrow_version: int = Field(description="1: Terms v1 on ShipmentEscrow v1; 2: escrow v2")
     status: str
     carrier: PartyPublic
     consignee: PartyPublic

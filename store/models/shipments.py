@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from store._validate import bytes_of, checksum_address, hex32
@@ -65,6 +65,8 @@ class Shipment(CreatedAt, Base):
     escrow_version: Mapped[int] = mapped_column(
         Integer, nullable=False, default=1, server_default="1"
     )
+    # Terms v2's fundBy (unix seconds): unfunded after it, the shipment holds no items.
+    fund_by: Mapped[int | None] = mapped_column(BigInteger)
 
     carrier: Mapped[Principal] = relationship(foreign_keys=[carrier_principal_id])
     consignee: Mapped[Principal] = relationship(foreign_keys=[consignee_principal_id])

@@ -1,8 +1,9 @@
-"""shipments.escrow_version, carrier_signature; readings by (device, time): escrow v2's store.
+"""shipments.escrow_version, carrier_signature, fund_by; readings by (device, time): escrow v2.
 
 Every shipment stored before this revision was funded (or is to be funded) under Terms v1 on
 ShipmentEscrow v1, so existing rows get escrow_version 1 and keep settling there; v2 shipments
-also keep the carrier's signature over the terms (DESIGN: buyer, payee and carrier sign).
+also keep the carrier's signature over the terms (DESIGN: buyer, payee and carrier sign) and
+the terms' fundBy (an unfunded shipment past it holds no items).
 
 Revision ID: 0010_shipment_escrow_version
 Revises: 0009_dead_letters_reason_id
@@ -27,6 +28,7 @@ def upgrade() -> None:
         "shipments", sa.Column("escrow_version", sa.Integer(), nullable=False, server_default="1")
     )
     op.add_column("shipments", sa.Column("carrier_signature", sa.LargeBinary(), nullable=True))
+    op.add_column("shipments", sa.Column("fund_by", sa.BigInteger(), nullable=True))
     # Escrow v2 selects readings by device and time, not by the shipment they were filed under.
     op.create_index(
         "ix_readings_device_address_taken_at_ms", "readings", ["device_address", "taken_at_ms"]
@@ -42,5 +44,6 @@ def downgrade() -> None:
             f"{v2} shipments use ShipmentEscrow v2: a schema before 0010 cannot tell them from v1"
         )
     op.drop_index("ix_readings_device_address_taken_at_ms", table_name="readings")
-    for column in ("carrier_signature", "escrow_version"):  # SQLite >= 3.35 drops in place
+    # SQLite >= 3.35 drops a column in place.
+    for column in ("fund_by", "carrier_signature", "escrow_version"):
         op.execute(f"ALTER TABLE shipments DROP COLUMN {column}")

@@ -187,6 +187,7 @@ def run_checks(
                 "QR code": str(qr_path.resolve()),
             }
         )
+        _arrival_checks(c, story, w3)
         c.check(
             "every reading sent was stored once",
             readings == story.result.readings_sent,
@@ -195,6 +196,39 @@ def run_checks(
     finally:
         engine.dispose()
     return c
+
+
+def _arrival_checks(c: DemoChecks, story: Story, w3: Any) -> None:
+    """The second shipment: escrow v2 paid on the loggers' arrival, the consignee silent."""
+    trip = story.arrival
+    if trip is None:
+        c.check("second shipment (escrow v2) played", False, "not played")
+        return
+    sid = trip.result.shipment_id
+    view = trip.escrow.shipment(sid, block=int(w3.eth.block_number))
+    logs = trip.escrow.contract.events.DeliveryAttested().get_logs(
+        argument_filters={"shipmentId": bytes.fromhex(sid[2:])}, from_block=0
+    )
+    basis = int(logs[-1]["args"]["deliveryBasis"]) if logs else None
+    shown = story._call("GET", f"/shipments/{sid}", story.parties.buyer_key)
+    c.check(
+        "escrow v2: paid on device arrival with no receiving (basis 1 at the arrival time)",
+        basis == 1
+        and view.delivered_at == trip.result.arrival_ms // 1000
+        and (view.payout, view.refund) == (trip.result.amount_wei, 0)
+        and shown["status"] == "settled",
+        f"delivered at {view.delivered_at} (arrival {trip.result.arrival_ms // 1000}),"
+        f" payout {view.payout / WEI:.4f} ETH",
+    )
+    c.check(
+        "escrow v2 payout withdrawn by the carrier",
+        trip.result.withdrawn_wei == view.payout
+        and trip.escrow.owed(story.acc.carrier.address) == 0,
+        f"{trip.result.withdrawn_wei / WEI:.4f} ETH in tx {trip.result.withdraw_tx[:18]}...",
+    )
+    c.figures["second shipment (escrow v2)"] = (
+        f"settled on device arrival, {view.payout / WEI:.4f} ETH to the carrier"
+    )
 
 
 def _same_escrow(shown: dict[str, Any] | None, view: ShipmentView) -> bool:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chain.anvil import rpc_request
+from chaintrace.arrival_story import AUTO_ACCEPT_S, ArrivalTrip
 from chaintrace.bootstrap import create_admin_key
 from chaintrace.checks import DemoChecks, run_checks
 from chaintrace.embedded import EmbeddedServices, start_embedded
@@ -67,21 +68,57 @@ def play(story: Story, services: EmbeddedServices, platform: Platform) -> None:
 
     sid = story.result.shipment_id
 
-    def shipment() -> dict[str, Any]:
-        return story._call("GET", f"/shipments/{sid}", p.buyer_key)  # type: ignore[no-any-return]
+    def shipment(shipment_id: str = sid) -> dict[str, Any]:
+        return story._call("GET", f"/shipments/{shipment_id}", p.buyer_key)  # type: ignore[no-any-return]
 
     with console.status("settlement worker attests delivery"):
         wait_for("the attestation", lambda: shipment()["status"] in ("attested", "settled"))
     console.print("[green]done[/green] oracle attested delivery with the excursion minutes")
+    trip = second_trip(story)
     window = int(shipment()["terms"].get("disputeWindow", 3600))
-    rpc_request(services.rpc_url, "evm_increaseTime", [window + 1])
-    rpc_request(services.rpc_url, "evm_mine", [])
-    console.print(f"local chain fast-forwarded past the {window}s dispute window")
+    ahead = max(window, AUTO_ACCEPT_S) + 60
+    fast_forward(services, ahead)
+    console.print(
+        f"local chain fast-forwarded {ahead}s: past the {window}s dispute window and the"
+        f" {AUTO_ACCEPT_S}s auto-accept after the loggers' arrival"
+    )
     with console.status("settlement worker settles the escrow"):
         wait_for("settlement", lambda: shipment()["status"] == "settled")
     with console.status("carrier withdraws its payout"):
         story.payee_withdraws()
     console.print("[green]done[/green] escrow settled and payout withdrawn")
+    v2 = trip.result.shipment_id
+    with console.status("consignee silent: the oracle attests the devices' arrival (escrow v2)"):
+        wait_for("the arrival attestation", lambda: shipment(v2)["status"] == "attested")
+    console.print("[green]done[/green] oracle attested the second shipment on device arrival")
+    fast_forward(services, window + 60)
+    with console.status("settlement worker settles escrow v2; carrier withdraws"):
+        wait_for("v2 settlement", lambda: shipment(v2)["status"] == "settled")
+        trip.carrier_withdraws()
+    console.print("[green]done[/green] second shipment settled without a receiving; paid out")
+
+
+def second_trip(story: Story) -> ArrivalTrip:
+    """The second shipment (escrow v2) up to its loggers' arrival at the shop."""
+    trip = ArrivalTrip(story)
+    story.arrival = trip
+    for title, step in (
+        ("buyer orders a second delivery under escrow v2; buyer and carrier sign; funded",
+         trip.buyer_agrees_and_funds),
+        ("carrier records shipping of the second delivery", trip.carrier_ships),
+        ("loggers publish live readings: on the road, then inside the shop's fence",
+         trip.loggers_drive_to_the_shop),
+    ):  # fmt: skip
+        with console.status(title):
+            step()
+        console.print(f"[green]done[/green] {title}")
+    return trip
+
+
+def fast_forward(services: EmbeddedServices, seconds: int) -> None:
+    """Move the local chain's clock (the escrow's time) forward and mine a block."""
+    rpc_request(services.rpc_url, "evm_increaseTime", [seconds])
+    rpc_request(services.rpc_url, "evm_mine", [])
 
 
 def run_demo(state_root: Path, *, keep: bool = False) -> int:

@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from eth_account import Account
@@ -20,6 +20,9 @@ from chaintrace.embedded import DevAccounts
 from core.eip712 import anchor_domain, reading_digest
 from iot_gateway.device import DeviceClient, SimulatedDevice
 from iot_gateway.mqtt import parse_mqtt_url
+
+if TYPE_CHECKING:
+    from chaintrace.arrival_story import ArrivalTrip
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,6 +106,7 @@ class Story:
         self.device_keys = [secrets.token_bytes(32) for _ in range(2)]
         self.result = StoryResult()
         self.arbiter: LocalAccount | None = None  # the dispute story's arbiter wallet
+        self.arrival: ArrivalTrip | None = None  # the second shipment, if played
         self.t0_ms = self.begin_trip()
 
     def begin_trip(self) -> int:
@@ -262,10 +266,11 @@ class Story:
                 raise StoryError(f"GET {path}: the chain follower did not reach block {block}")
             time.sleep(0.3)
 
-    def record(self, biz_step: str, at_ms: int, key: str) -> None:
-        """A party records shipping / arriving / receiving for the shipment."""
+    def record(self, biz_step: str, at_ms: int, key: str, shipment_id: str = "") -> None:
+        """A party records shipping / arriving / receiving for the shipment (default: the
+        first)."""
         self._call(
-            "POST", f"/shipments/{self.result.shipment_id}/events", key,
+            "POST", f"/shipments/{shipment_id or self.result.shipment_id}/events", key,
             json={"bizStep": biz_step, "eventTime": _iso(at_ms)},
         )  # fmt: skip
 

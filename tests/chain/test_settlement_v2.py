@@ -24,7 +24,7 @@ from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
 from chain.settings import SettleSettings
 from chain.settlement import SettlementWorker
 from core.eip712 import Reading, TermsV2, anchor_domain, reading_digest, sign, terms_hash
-from store.models import Device, Role, Shipment, ShipmentStatus
+from store.models import Device, Principal, Role, Shipment, ShipmentStatus
 from store.principals import create_principal
 from tests.chain.terms_v2 import signatures, terms_v2
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
@@ -90,6 +90,33 @@ def start_trip(
     logger B does the same when `b_arrives`, else stays on the road.
     """
     loggers = [Account.create(), Account.create()]
+    trip = fund_trip(env, escrow, sessions, loggers)
+    rows = []
+    for n, key in enumerate(loggers):
+        arrives = n == 0 or b_arrives
+        for seq in range(TRAVEL_STEPS + fence_steps):
+            at_fence = arrives and seq >= TRAVEL_STEPS
+            temp = 1000 if n == 0 and seq in HOT else 450
+            rows.append(
+                _row(env, key, seq, trip.shipped_ms + seq * STEP_MS, temp,
+                     IN_FENCE if at_fence else ON_THE_ROAD)
+            )  # fmt: skip
+    with store.transaction(sessions) as session:
+        store.insert_readings(session, rows)
+    return trip
+
+
+def fund_trip(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    sessions: sessionmaker[Session],
+    loggers: list[LocalAccount],
+    *,
+    shipped_after_s: int = 60,
+    **overrides: Any,
+) -> Trip:
+    """Fund Terms v2 over `loggers` on chain; store the shipment (its devices registered to the
+    carrier, once) and its shipping event `shipped_after_s` after funding; no readings."""
     carrier = env.payee  # carrier = payee: one signature serves both
     terms = terms_v2(
         now=latest_timestamp(env.w3),
@@ -99,27 +126,15 @@ def start_trip(
         arbiter=env.stranger.address,
         oracle=env.oracle.address,
         devices=[k.address for k in loggers],
-        amount=3 * 10**18 + 7,
+        **{"amount": 3 * 10**18 + 7, **overrides},
     )
     buyer_sig, payee_sig = signatures(terms, escrow.domain(), env.buyer, carrier)
     funded = escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig, b"")
     funded_at = int(env.w3.eth.get_block(funded.block_number)["timestamp"])
-    shipped_ms = (funded_at + 60) * 1000
-    arrival_ms = shipped_ms + TRAVEL_STEPS * STEP_MS
-    rows = []
-    for n, key in enumerate(loggers):
-        arrives = n == 0 or b_arrives
-        for seq in range(TRAVEL_STEPS + fence_steps):
-            at_fence = arrives and seq >= TRAVEL_STEPS
-            temp = 1000 if n == 0 and seq in HOT else 450
-            rows.append(
-                _row(env, key, seq, shipped_ms + seq * STEP_MS, temp,
-                     IN_FENCE if at_fence else ON_THE_ROAD)
-            )  # fmt: skip
+    shipped_ms = (funded_at + shipped_after_s) * 1000
     with store.transaction(sessions) as session:
-        tag = secrets.token_hex(4)
-        carrier_p = create_principal(session, f"carrier-{tag}", Role.CARRIER, carrier.address)
-        buyer_p = create_principal(session, f"buyer-{tag}", Role.BUYER, env.buyer.address)
+        carrier_p = _principal(session, Role.CARRIER, carrier.address)
+        buyer_p = _principal(session, Role.BUYER, env.buyer.address)
         shipment = Shipment(
             shipment_id="0x" + terms.shipment_id.hex(),
             carrier_principal_id=carrier_p.id,
@@ -132,14 +147,38 @@ def start_trip(
             escrow_version=2,
         )
         for key in loggers:
+            device = session.scalars(select(Device).where(Device.address == key.address)).first()
             shipment.devices.append(
-                Device(address=key.address, owner_principal_id=carrier_p.id, label="logger")
+                device or Device(address=key.address, owner_principal_id=carrier_p.id)
             )
         session.add(shipment)
         session.flush()
         make_event(session, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=shipment.id)
-        store.insert_readings(session, rows)
-    return Trip(shipment.shipment_id, terms, shipped_ms, arrival_ms)
+    return Trip(shipment.shipment_id, terms, shipped_ms, shipped_ms + TRAVEL_STEPS * STEP_MS)
+
+
+def _principal(session: Session, role: Role, wallet: str) -> Principal:
+    found = session.scalars(select(Principal).where(Principal.wallet_address == wallet)).first()
+    return found or create_principal(session, f"{role.value}-{secrets.token_hex(4)}", role, wallet)
+
+
+def receive(sessions: sessionmaker[Session], trip: Trip, at_ms: int) -> None:
+    """The consignee's receiving (accepted) at `at_ms`."""
+    with store.transaction(sessions) as session:
+        shipment = session.scalars(
+            select(Shipment).where(Shipment.shipment_id == trip.shipment_id)
+        ).one()
+        make_event(session, event_time_ms=at_ms, biz_step="receiving", shipment_id=shipment.id)
+
+
+def readings(
+    env: ChainEnv, key: LocalAccount, start_ms: int, steps: int, hot: range = range(0)
+) -> list[dict[str, Any]]:
+    """`key`'s readings every STEP_MS from `start_ms`, on the road, `hot` steps at 10 degC."""
+    return [
+        _row(env, key, seq, start_ms + seq * STEP_MS, 1000 if seq in hot else 450, ON_THE_ROAD)
+        for seq in range(steps)
+    ]
 
 
 def stored(sessions: sessionmaker[Session], shipment_id: str) -> Shipment:
@@ -239,3 +278,74 @@ def test_rejection_attests_at_once_on_receiving(
     assert attested_log(escrow, trip.shipment_id)["args"]["deliveryBasis"] == 0
     escrow.send_open_dispute(env.buyer, trip.terms.shipment_id)  # the dispute follows
     assert escrow.shipment(trip.terms.shipment_id).state is ShipmentStateV2.DISPUTED
+
+
+def test_a_silent_logger_counts_its_whole_window_as_a_gap(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+) -> None:
+    speaking, silent = Account.create(), Account.create()
+    trip = fund_trip(env, escrow, db_sessions, [speaking, silent])
+    with store.transaction(db_sessions) as session:  # every reading in the band
+        store.insert_readings(session, readings(env, speaking, trip.shipped_ms, 25))
+    receive(db_sessions, trip, trip.shipped_ms + 2 * 3_600_000)
+    increase_time(env.w3, 3 * 3_600)
+    assert worker.run_once().attested == [trip.shipment_id]
+    row = stored(db_sessions, trip.shipment_id)
+    assert row.excursion_minutes is not None and row.excursion_minutes >= 60
+    bps = attested_log(escrow, trip.shipment_id)["args"]["penaltyBps"]
+    assert bps == min(5000, row.excursion_minutes * 25)
+    assert row.refund_wei == trip.terms.amount * bps // 10_000
+
+
+def test_one_logger_on_two_overlapping_shipments_counts_each_window(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+) -> None:
+    """A reefer logger on a multi-drop route: the hot half hour is in the first window only."""
+    logger = Account.create()
+    first = fund_trip(env, escrow, db_sessions, [logger])
+    second = fund_trip(env, escrow, db_sessions, [logger], shipped_after_s=60 + 3_600)
+    with store.transaction(db_sessions) as session:  # stored once, under no shipment
+        store.insert_readings(session, readings(env, logger, first.shipped_ms, 40, HOT))
+    receive(db_sessions, first, first.shipped_ms + 100 * MINUTE_MS)
+    receive(db_sessions, second, first.shipped_ms + 190 * MINUTE_MS)
+    increase_time(env.w3, 4 * 3_600)
+    assert sorted(worker.run_once().attested) == sorted([first.shipment_id, second.shipment_id])
+    # First: 30 minutes out of band - 15 grace. Second: shipped after the hot readings.
+    assert stored(db_sessions, first.shipment_id).excursion_minutes == 15
+    assert stored(db_sessions, second.shipment_id).excursion_minutes == 0
+    assert escrow.shipment(second.terms.shipment_id).refund == 0
+
+
+@pytest.mark.parametrize(("bps_per_hour", "expected_bps"), [(100, 300), (2_000, 5_000)])
+def test_late_delivery_costs_late_hours_capped(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+    bps_per_hour: int,
+    expected_bps: int,
+) -> None:
+    logger = Account.create()
+    deadline = latest_timestamp(env.w3) + 2 * 3_600
+    trip = fund_trip(
+        env, escrow, db_sessions, [logger], deadline=deadline,
+        fund_by=deadline, penalty_bps_per_late_hour=bps_per_hour,
+    )  # fmt: skip
+    received_ms = (deadline + 2 * 3_600 + 1_800) * 1000  # 2.5 h late: 3 late hours
+    steps = (received_ms - trip.shipped_ms) // STEP_MS + 1
+    with store.transaction(db_sessions) as session:
+        store.insert_readings(session, readings(env, logger, trip.shipped_ms, steps))
+    receive(db_sessions, trip, received_ms)
+    increase_time(env.w3, received_ms // 1000 - latest_timestamp(env.w3) + 60)
+    assert worker.run_once().attested == [trip.shipment_id]
+    assert stored(db_sessions, trip.shipment_id).excursion_minutes == 0
+    assert attested_log(escrow, trip.shipment_id)["args"]["penaltyBps"] == expected_bps
+    view = escrow.shipment(trip.terms.shipment_id)
+    penalty = trip.terms.amount * expected_bps // 10_000
+    assert (view.payout, view.refund) == (trip.terms.amount - penalty, penalty)

@@ -236,6 +236,8 @@ class Story:
         sid = created["shipmentId"]
         self.result.shipment_id = sid
         self.result.amount_wei = amount_wei
+        # The brand holds the items it commissioned: it consents to their shipment.
+        self._call("POST", f"/shipments/{sid}/custody-approval", self.parties.brand_key)
         for account, key in (
             (self.acc.buyer, self.parties.buyer_key),
             (self.acc.carrier, self.parties.carrier_key),

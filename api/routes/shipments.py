@@ -12,10 +12,11 @@ from sqlalchemy import or_, select
 from api.catalog import gtin14, serial_value
 from api.chain_access import shipment_escrow, shipment_escrow_v2
 from api.deps import BuyerPrincipal, ChainDep, CurrentPrincipal, SessionDep, wallet_of
-from api.errors import Conflict, FieldError, Forbidden
+from api.errors import Conflict, FieldError, Forbidden, NotFound
 from api.escrow_view import as_of, escrow_public, followed, followed_many
 from api.schemas.common import SignatureIn, TypedData, UnsignedTx
 from api.schemas.shipments import (
+    CustodyApproved,
     EscrowPublic,
     FundingTx,
     ItemRef,
@@ -42,9 +43,10 @@ from chain.clients import EscrowClient, ShipmentEscrowClient, ShipmentEscrowV2Cl
 from chain.transactions import chain_errors
 from core.device_set import MAX_DEVICES, devices_root
 from core.eip712 import Terms, TermsV2, terms_hash, typed_data
+from store.custody import approve, items_held_elsewhere, missing_consent
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
-from store.models.shipments import shipment_items
 from store.queries import find_item
+from store.shipments import shipment_by_hex
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 
@@ -88,6 +90,7 @@ def shipment_public(
         terms=json.loads(shipment.terms_json),
         terms_hash=shipment.terms_hash,
         signatures={party: party in have for party in signers(shipment)},
+        custody_complete=not missing_consent(session, shipment),
         created_at=shipment.created_at,
         fund_tx_hash=shipment.fund_tx_hash,
         excursion_minutes=shipment.excursion_minutes,
@@ -97,7 +100,8 @@ def shipment_public(
     )
 
 
-# A shipment holds its items until they are received: an item is in at most one open shipment.
+# A shipment holds its items until they are received: an item is in at most one open shipment
+# (an unfunded one only with its custodians' consent and before its fundBy: store/custody.py).
 _OPEN = (
     ShipmentStatus.CREATED,
     ShipmentStatus.FUNDED,
@@ -135,21 +139,7 @@ def create(
             raise FieldError(loc, "the same item appears twice")
         if item.commission_event_id is None:
             raise Conflict(f"item {ref.gtin}/{ref.serial} is not commissioned by its brand yet")
-        moving = session.scalar(
-            select(Shipment.id)
-            .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
-            .where(
-                shipment_items.c.item_id == item.id,
-                Shipment.status.in_(_OPEN),
-                # An unfunded shipment past its fundBy can never be funded: it holds nothing.
-                or_(
-                    Shipment.status != ShipmentStatus.CREATED,
-                    Shipment.fund_by.is_(None),
-                    Shipment.fund_by >= now,
-                ),
-            )
-        )
-        if moving is not None:
+        if items_held_elsewhere(session, [item], _OPEN, now) is not None:
             # Not which one: the other shipment may be another buyer's (a 409 never names
             # another party's objects).
             raise Conflict(f"item {ref.gtin}/{ref.serial} is already in another open shipment")
@@ -384,6 +374,25 @@ def add_terms_signature(
     )
 
 
+@router.post("/{shipment_id}/custody-approval", response_model=CustodyApproved)
+def custody_approval(
+    shipment_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> CustodyApproved:
+    """The custodian of listed items (their brand, or their last consignee) consents to the
+    shipment; anyone else gets 404, as if the shipment did not exist."""
+    shipment = shipment_by_hex(session, shipment_id)
+    if shipment is None or shipment.status is not ShipmentStatus.CREATED:
+        raise NotFound(f"no shipment {shipment_id} awaiting your approval")
+    held = approve(session, shipment, principal)
+    if not held:
+        raise NotFound(f"no shipment {shipment_id} awaiting your approval")
+    session.commit()
+    return CustodyApproved(
+        items=[ItemRef(gtin=i.product.gtin, serial=i.serial) for i in held],
+        custody_complete=not missing_consent(session, shipment),
+    )
+
+
 @router.get("/{shipment_id}/funding-tx", response_model=FundingTx)
 def funding_tx(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
@@ -396,6 +405,13 @@ def funding_tx(
     missing = [p for p in signers(shipment) if p not in have]
     if missing:
         raise Conflict(f"waiting for the {' and '.join(missing)} signature(s) over the terms")
+    if missing_consent(session, shipment):
+        raise Conflict(
+            "waiting for the custodians of the listed items to approve the shipment"
+            " (POST /shipments/{id}/custody-approval by the brand or the last consignee)"
+        )
+    if items_held_elsewhere(session, shipment.items, _OPEN, int(time.time()), mine=shipment):
+        raise Conflict("an item of this shipment is already in another open shipment")
     terms = terms_of(shipment)
     if isinstance(terms, TermsV2) and int(time.time()) > terms.fund_by:
         raise Conflict("funding closed at the terms' fundBy: create a new shipment")

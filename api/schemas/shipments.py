@@ -158,6 +158,10 @@ class ShipmentPublic(ApiModel):
     terms: dict[str, Any]
     terms_hash: str
     signatures: dict[str, bool]
+    custody_complete: bool = Field(
+        description="Every listed item is held by the buyer or the carrier, or its custodian "
+        "(the brand, or the item's last consignee) approved: funding waits for it"
+    )
     created_at: datetime
     fund_tx_hash: str | None
     excursion_minutes: int | None
@@ -175,6 +179,13 @@ class FundingTx(ApiModel):
     description: str
     tx: dict[str, Any] | None
     approval: UnsignedTx | None = None
+
+
+class CustodyApproved(ApiModel):
+    """The items of the shipment the caller holds and has now approved for it."""
+
+    items: list[ItemRef]
+    custody_complete: bool = Field(description="Every listed item's custodian has consented")
 
 
 class SignatureAccepted(ApiModel):

@@ -9,7 +9,7 @@ from store.models.identity import ApiKey, Brand, Device, Item, Principal, Produc
 from store.models.leases import Lease as Lease
 from store.models.readings import Reading
 from store.models.settings import Setting
-from store.models.shipments import Shipment, shipment_devices, shipment_items
+from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
 from store.models.types import BatchStatus, EventKind, Role, ShipmentStatus
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Setting",
     "Shipment",
     "ShipmentStatus",
+    "custody_approvals",
     "event_items",
     "shipment_devices",
     "shipment_items",

@@ -25,6 +25,14 @@ shipment_items = Table(
     Column("item_id", ForeignKey("items.id"), primary_key=True, index=True),
 )
 
+# Custodians of listed items who approved the shipment (store/custody.py).
+custody_approvals = Table(
+    "custody_approvals",
+    Base.metadata,
+    Column("shipment_id", ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True),
+    Column("principal_id", ForeignKey("principals.id"), primary_key=True),
+)
+
 
 class Shipment(CreatedAt, Base):
     """A shipment: who carries it, who receives it, its signed terms and settlement outcome."""
@@ -72,6 +80,7 @@ class Shipment(CreatedAt, Base):
     consignee: Mapped[Principal] = relationship(foreign_keys=[consignee_principal_id])
     devices: Mapped[list[Device]] = relationship(secondary=shipment_devices)
     items: Mapped[list[Item]] = relationship(secondary=shipment_items)
+    custody_approvers: Mapped[list[Principal]] = relationship(secondary=custody_approvals)
 
     @validates("shipment_id", "terms_hash", "fund_tx_hash", "attest_tx_hash")
     def _check_hex32(self, key: str, value: str | None) -> str | None:

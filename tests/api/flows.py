@@ -185,6 +185,12 @@ def sql_writes(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", listener)
 
 
+def approve_custody(api: Api, custodian_key: str, shipment_id: str) -> dict[str, Any]:
+    """The items' custodian (brand or last consignee) consents to the shipment."""
+    url = f"/shipments/{shipment_id}/custody-approval"
+    return dict(ok(api.client.post(url, headers=auth(custodian_key))))
+
+
 @dataclass
 class World:
     """A brand with commissioned items, two carriers, a buyer, a device and a shipment.
@@ -229,6 +235,7 @@ def build_world(api: Api, serials: list[str] | None = None) -> World:
         "terms": api.terms(),
     }
     created = ok(api.client.post("/shipments", json=body, headers=auth(buyer_key)), 201)
+    approve_custody(api, brand_key, created["shipmentId"])  # the brand holds the items
     return World(
         api,
         brand_key,

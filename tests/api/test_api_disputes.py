@@ -18,7 +18,7 @@ from store.db import session_factory, transaction
 from store.models import Shipment
 from store.queries import shipment_events
 from store.readings import insert_readings
-from tests.api.flows import Api, World, auth, follow, ok, sign_typed
+from tests.api.flows import Api, World, approve_custody, auth, follow, ok, sign_typed
 from tests.utils.anvil import latest_timestamp
 
 TEMPS = (500, 1200, 650)  # centi-degC: the second reading is outside the 2..8 degC band
@@ -60,6 +60,7 @@ def _attested(world: World) -> Disputed:
     }
     created = ok(api.client.post("/shipments", json=body, headers=auth(world.buyer_key)), 201)
     sid = created["shipmentId"]
+    approve_custody(api, world.brand_key, sid)
     for account, key in ((chain.buyer, world.buyer_key), (chain.payee, world.carrier_key)):
         signature = sign_typed(account, created["typedData"])
         ok(api.client.post(f"/shipments/{sid}/signatures", json={"signature": signature},

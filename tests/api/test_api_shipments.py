@@ -17,7 +17,7 @@ from chain.transactions import sender_for
 from core.gs1 import normalize_gtin
 from store.models import Shipment
 from store.queries import find_item
-from tests.api.flows import World, auth, follow, ok, sign_typed, sql_writes
+from tests.api.flows import World, approve_custody, auth, follow, ok, sign_typed, sql_writes
 from tests.chain.test_escrow_tokens import _deploy
 from tests.chain.test_escrow_tokens import token_artifacts as token_artifacts  # the fixture
 from tests.utils.anvil import ChainEnv
@@ -353,6 +353,7 @@ def test_a_token_shipment_is_approved_then_funded(
     created = ok(world.api.client.post("/shipments", json=body, headers=auth(world.buyer_key)), 201)
     assert created["typedData"]["message"]["token"] == token.address
     tokened = replace(world, shipment_id=created["shipmentId"], typed_data=created["typedData"])
+    approve_custody(world.api, world.brand_key, created["shipmentId"])
     _sign_terms(tokened, chain.buyer, world.buyer_key)
     _sign_terms(tokened, chain.payee, world.carrier_key)
     sender_for(chain.w3, chain.deployer).send(

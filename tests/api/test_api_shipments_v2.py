@@ -15,7 +15,7 @@ from chain import solidity_errors as se
 from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
 from core.device_set import devices_root
 from core.eip712 import TermsV2
-from tests.api.flows import World, auth, follow, ok, sign_typed
+from tests.api.flows import World, approve_custody, auth, follow, ok, sign_typed
 from tests.utils.anvil import ChainEnv, latest_timestamp
 
 FENCE = {"latE7": 535_511_000, "lonE7": -99_937_000, "radiusM": 500}
@@ -60,8 +60,11 @@ def _body(world: World, payee: str, serials: list[str], **v2: Any) -> dict[str, 
 
 
 def _create(world: World, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    """Created by the buyer, approved by the items' custodian (the brand)."""
     response = world.api.client.post("/shipments", json=body, headers=auth(world.buyer_key))
-    return dict(ok(response, status))
+    created = dict(ok(response, status))
+    approve_custody(world.api, world.brand_key, created["shipmentId"])
+    return created
 
 
 def _sign(

@@ -1,0 +1,90 @@
+"""Custody: who holds an item, and whether a shipment listing it has its holders' consent.
+
+DESIGN: every item listed in a shipment is held by a party who signed or approved it. The
+custodian of an item is the consignee of its last delivered shipment (received, attested or
+settled), else its brand (the principal of the brand whose product it is). A shipment has
+custody consent when each of its items' custodians is its buyer (consignee) or its carrier, or
+has approved it. Without consent a shipment is not funded through the API and holds no items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Item, Principal, Shipment, ShipmentStatus, shipment_items
+
+DELIVERED = (ShipmentStatus.RECEIVED, ShipmentStatus.ATTESTED, ShipmentStatus.SETTLED)
+
+
+def custodian(session: Session, item: Item) -> Principal:
+    """The principal holding `item`: its last delivered shipment's consignee, else its brand."""
+    last = session.scalar(
+        select(Shipment)
+        .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
+        .where(shipment_items.c.item_id == item.id, Shipment.status.in_(DELIVERED))
+        .order_by(Shipment.id.desc())
+        .limit(1)
+    )
+    if last is not None:
+        return last.consignee
+    return item.product.brand.principal
+
+
+def missing_consent(session: Session, shipment: Shipment) -> set[int]:
+    """Ids of the custodians of the shipment's items who neither are a party nor approved."""
+    consenting = {shipment.consignee_principal_id, shipment.carrier_principal_id}
+    consenting |= {p.id for p in shipment.custody_approvers}
+    holders = {custodian(session, item).id for item in shipment.items}
+    return holders - consenting
+
+
+def holds_items(session: Session, shipment: Shipment, now: int) -> bool:
+    """Whether an open shipment keeps its items from other shipments: funded ones always;
+    unfunded ones only with custody consent and before their fundBy."""
+    if shipment.status is not ShipmentStatus.CREATED:
+        return True
+    if shipment.fund_by is not None and shipment.fund_by < now:
+        return False
+    return not missing_consent(session, shipment)
+
+
+def approve(session: Session, shipment: Shipment, principal: Principal) -> list[Item]:
+    """Record `principal`'s consent; the shipment's items it holds (empty: nothing approved)."""
+    held = [item for item in shipment.items if custodian(session, item).id == principal.id]
+    if held and principal not in shipment.custody_approvers:
+        shipment.custody_approvers.append(principal)
+        session.flush()
+    return held
+
+
+def items_held_elsewhere(
+    session: Session,
+    items: Iterable[Item],
+    open_statuses: Iterable[ShipmentStatus],
+    now: int,
+    mine: Shipment | None = None,
+) -> Item | None:
+    """The first of `items` another open shipment holds (holds_items), or None.
+
+    For `mine` (a stored shipment about to be funded) an unfunded one holds only if it was
+    created first: of two consented, unfunded shipments of an item the earlier may fund.
+    """
+    statuses = list(open_statuses)
+    for item in items:
+        stmt = (
+            select(Shipment)
+            .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
+            .where(shipment_items.c.item_id == item.id, Shipment.status.in_(statuses))
+        )
+        for other in session.scalars(stmt):
+            if mine is not None and (
+                other.id == mine.id
+                or (other.status is ShipmentStatus.CREATED and other.id > mine.id)
+            ):
+                continue
+            if holds_items(session, other, now):
+                return item
+    return None

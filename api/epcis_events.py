@@ -12,6 +12,8 @@ from core.epcis.extension import event_context
 
 CT_GEO = "ct:geo"
 SHIPMENT_URN = "urn:chaintrace:shipment:"
+DEVICE_URN = "urn:chaintrace:device:"
+CT_OPERATOR, CT_REGISTRATION = "ct:operator", "ct:deviceRegistrationSignature"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _BIZ_STEP_PREFIXES = (
@@ -26,6 +28,7 @@ DISPOSITIONS = {
     "shipping": "in_transit",
     "arriving": "in_transit",
     "receiving": "in_progress",
+    "decommissioning": "inactive",
 }
 
 
@@ -182,3 +185,22 @@ def _sensor_summary(elements: object) -> dict[str, Any] | None:
             entry["min"] = low if entry["min"] is None else min(entry["min"], low)
             entry["max"] = high if entry["max"] is None else max(entry["max"], high)
     return by_type or None
+
+
+def device_event(
+    address: str,
+    operator: str,
+    event_time: datetime,
+    *,
+    signature: str | None = None,
+) -> dict[str, Any]:
+    """The carrier's record of a device: ObjectEvent ADD commissioning with the device's
+    proof-of-possession signature over DeviceRegistration(device, operator) when registered,
+    ObjectEvent DELETE decommissioning when revoked (docs/devices.md)."""
+    if signature is None:
+        event = _base(event_time, [DEVICE_URN + address], "DELETE", "decommissioning")
+    else:
+        event = _base(event_time, [DEVICE_URN + address], "ADD", "commissioning")
+        event[CT_REGISTRATION] = signature
+    event[CT_OPERATOR] = operator
+    return event

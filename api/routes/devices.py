@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from api.deps import CarrierPrincipal, ChainDep, SessionDep, wallet_of
+from api.epcis_events import device_event, dump, parse_time, to_ms
 from api.errors import Conflict, FieldError, NotFound
 from api.schemas.common import Address, TypedData
 from api.schemas.devices import DeviceCreate, DevicePublic
 from api.signing import recover_signer, trace_anchor_domain
 from core.eip712 import DeviceRegistration, typed_data
+from core.epcis import event_hash
+from core.merkle import leaf_hash
+from store import record_event
 from store.models import Device, Principal
 from store.models.types import utcnow
 
@@ -67,6 +73,11 @@ def register(
         raise Conflict(f"device {body.address} is already registered (revoked keys stay retired)")
     device = Device(address=body.address, owner_principal_id=principal.id, label=body.label)
     session.add(device)
+    session.flush()
+    # Anchored as the carrier's event: an auditor checks the registration from the chain.
+    _record(session, principal, device_event(
+        device.address, operator, device.registered_at, signature=body.signature
+    ))  # fmt: skip
     session.commit()
     return device_public(device)
 
@@ -97,5 +108,23 @@ def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -
     device = own_device(session, principal, address)
     if device.revoked_at is None:
         device.revoked_at = utcnow()
+        _record(session, principal, device_event(
+            device.address, wallet_of(principal), device.revoked_at
+        ))  # fmt: skip
         session.commit()
     return device_public(device)
+
+
+def _record(session: SessionDep, principal: Principal, event: dict[str, Any]) -> None:
+    """Store the carrier's device event with its pending leaf (anchored with the next batch)."""
+    record_event(
+        session,
+        kind=0,
+        event_hash=event_hash(event),
+        event_json=dump(event),
+        event_type=str(event["type"]),
+        biz_step=str(event["bizStep"]),
+        event_time_ms=to_ms(parse_time(str(event["eventTime"]))),
+        recorded_by=principal.id,
+        leaf_hash_fn=leaf_hash,
+    )

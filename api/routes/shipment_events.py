@@ -35,6 +35,7 @@ from api.shipment_store import is_party, visible_shipment
 from core.epcis import EpcisError, event_hash, event_hash_ni, is_error_declaration
 from core.merkle import leaf_hash
 from store import record_event
+from store.custody import missing_consent
 from store.errors import DuplicateEventError
 from store.models import Event, Principal, Shipment, ShipmentStatus
 from store.models.types import utcnow
@@ -233,6 +234,10 @@ def record(
     """
     # A non-party learns nothing, not even that the shipment exists (404, as for GETs).
     shipment = visible_shipment(session, principal, shipment_id)
+    if missing_consent(session, shipment):
+        # Funded on chain past the API's custody gate, it still writes no journey onto the
+        # items' public pages without their holders' consent.
+        raise Conflict("the custodians of the listed items have not approved this shipment")
     event = (
         _full(body, shipment, principal) if "type" in body else _minimal(body, shipment, principal)
     )

@@ -50,6 +50,11 @@ def test_a_stranger_buyer_cannot_take_a_brands_items(world: World) -> None:
         ok(world.api.client.post(f"/shipments/{sid}/signatures", json=body, headers=auth(key)))
     refused = world.api.client.get(f"/shipments/{sid}/funding-tx", headers=auth(stranger))
     assert refused.status_code == 409 and "custodians" in refused.json()["detail"]
+    # Nor does it write a journey onto the items' pages (also when funded straight on chain).
+    shipping = world.api.client.post(
+        f"/shipments/{sid}/events", json={"bizStep": "shipping"}, headers=auth(world.carrier_key)
+    )
+    assert shipping.status_code == 409 and "custodians" in shipping.json()["detail"]
     # Nobody but the custodian can consent; to anyone else the shipment does not exist.
     for key in (stranger, world.other_carrier_key, world.buyer_key):
         url = f"/shipments/{sid}/custody-approval"

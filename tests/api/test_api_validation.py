@@ -165,7 +165,7 @@ def test_health_and_metrics(world: World) -> None:
     assert metrics.status_code == 200
     text = metrics.text
     assert "chaintrace_items 5.0" in text  # the shipment's 2 and 3 spare
-    assert "chaintrace_events 5.0" in text  # one commissioning event per item
+    assert "chaintrace_events 6.0" in text  # a commissioning per item, the device registration
     assert 'chaintrace_anchor_batches{status="pending"} 1.0' in text
     assert 'chaintrace_shipments{status="created"} 1.0' in text
 

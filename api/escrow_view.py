@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -138,18 +139,39 @@ def arbiter(f: Followed) -> str | None:
     return None if terms is None or terms.arbiter == _ZERO else terms.arbiter
 
 
+_READING_FIELDS = ("device", "seq", "takenAtMs", "temperatureCentiC")
+
+
+def _reading_args(args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The reading's fields of an EvidenceSubmitted event: flat in v1, a `reading` struct in v2
+    (with inAttestedEvidence)."""
+    reading = args.get("reading")
+    if reading is None:
+        return args, True  # v1 accepts only readings proven in the attested evidence
+    if isinstance(reading, list):  # the follower keeps a struct as its components' list
+        reading = dict(zip(_READING_FIELDS, reading, strict=False))
+    return dict(reading), bool(args.get("inAttestedEvidence"))
+
+
 def evidence(session: Session, shipment: Shipment) -> list[EvidencePublic]:
-    """The followed EvidenceSubmitted events of a shipment, oldest first."""
-    return [
-        EvidencePublic(
-            submitter=str(log.args["submitter"]),
-            reading_digest=str(log.args["readingDigest"]),
-            device=str(log.args["device"]),
-            seq=int(log.args["seq"]),
-            taken_at_ms=int(log.args["takenAtMs"]),
-            temperature_centi_c=int(log.args["temperatureCentiC"]),
-            tx_hash=log.tx_hash,
-            block_number=log.block_number,
+    """The followed EvidenceSubmitted events of a shipment (from its own escrow), oldest first."""
+    out = []
+    view = chain_view.escrow_view(session, shipment.shipment_id, shipment.terms_hash)
+    for log in chain_view.chain_logs(session, shipment.shipment_id, ["EvidenceSubmitted"]):
+        if view is not None and log.contract != view.contract:
+            continue  # another escrow's shipment under the same id
+        reading, in_evidence = _reading_args(log.args)
+        out.append(
+            EvidencePublic(
+                submitter=str(log.args["submitter"]),
+                reading_digest=str(log.args["readingDigest"]),
+                device=str(reading["device"]),
+                seq=int(reading["seq"]),
+                taken_at_ms=int(reading["takenAtMs"]),
+                temperature_centi_c=int(reading["temperatureCentiC"]),
+                in_attested_evidence=in_evidence,
+                tx_hash=log.tx_hash,
+                block_number=log.block_number,
+            )
         )
-        for log in chain_view.chain_logs(session, shipment.shipment_id, ["EvidenceSubmitted"])
-    ]
+    return out

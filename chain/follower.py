@@ -13,6 +13,7 @@ reads).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +54,14 @@ class FollowReport:
 
 
 def _plain(value: Any) -> Any:
-    """Decoded event args as JSON: bytes as 0x-hex, addresses as given, ints as ints."""
+    """Decoded event args as JSON: bytes as 0x-hex, addresses as given, ints as ints, structs
+    as objects by field name."""
     if isinstance(value, bytes | bytearray | HexBytes):
         return "0x" + bytes(value).hex()
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, Mapping):  # a struct (escrow v2's EvidenceSubmitted reading)
+        return {str(k): _plain(v) for k, v in value.items()}
     return value
 
 

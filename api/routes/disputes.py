@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3.types import TxParams
 
-from api.chain_access import shipment_escrow
+from api.chain_access import shipment_escrow, shipment_escrow_v2
 from api.deps import ChainDep, CurrentPrincipal, SessionDep, wallet_of
 from api.errors import ApiError, Conflict, FieldError, Forbidden, NotFound
 from api.escrow_view import arbiter, as_of, evidence, followed
@@ -29,7 +29,16 @@ from api.schemas.common import UnsignedTx
 from api.schemas.disputes import DisputePublic, EvidenceIn, ResolutionIn
 from api.shipment_store import is_party, shipment_for_write, terms_of, visible_shipment
 from api.signing import trace_anchor_domain
-from chain.clients import ShipmentEscrowClient, ShipmentState, ShipmentView
+from api.state import ChainAccess
+from chain.clients import (
+    EscrowClient,
+    ShipmentEscrowClient,
+    ShipmentEscrowV2Client,
+    ShipmentState,
+    ShipmentStateV2,
+    ShipmentView,
+    ShipmentViewV2,
+)
 from chain.delivery import (
     DeliveryError,
     delivery_facts,
@@ -37,7 +46,9 @@ from chain.delivery import (
     verified_digest,
     verified_terms,
 )
+from chain.delivery_v2 import shipment_facts, verified_terms_v2
 from chain.errors import ContractRevert
+from core.device_set import device_proof as device_set_proof
 from core.eip712 import Domain
 from core.evidence import evidence_leaf, evidence_root, evidence_tree
 from store.models import Principal, Shipment
@@ -87,7 +98,7 @@ def _refusal(exc: ContractRevert) -> _Refused:
     return _Refused(status, f"the contract refused: {text} ({name})")
 
 
-def _checked(escrow: ShipmentEscrowClient, build: Callable[[], TxParams]) -> dict[str, Any]:
+def _checked(escrow: EscrowClient, build: Callable[[], TxParams]) -> dict[str, Any]:
     """The built transaction, once an eth_call from its sender shows the escrow accepts it.
 
     Building estimates gas, which runs the call too: a revert there gets the same sentence.
@@ -121,28 +132,36 @@ def _party_wallet(principal: Principal, shipment: Shipment, what: str) -> str:
     return wallet
 
 
-def _v1(shipment: Shipment) -> Shipment:
-    """These routes build ShipmentEscrow v1 calls: an escrow v2 shipment is refused (409)."""
-    if shipment.escrow_version != 1:
-        raise Conflict(
-            "this shipment uses ShipmentEscrow v2, whose disputes the API does not prepare yet:"
-            " call the v2 escrow from your wallet (docs/escrow.md)"
-        )
-    return shipment
+def _escrow(chain: ChainAccess, shipment: Shipment) -> EscrowClient:
+    """The shipment's own escrow release."""
+    return shipment_escrow_v2(chain) if shipment.escrow_version == 2 else shipment_escrow(chain)
 
 
 def _shipment_for(session: Session, principal: Principal, shipment_id: str) -> Shipment:
     """Visible to parties and overseers as usual, and to the arbiter its terms name."""
     shipment = shipment_for_write(session, shipment_id)
     if is_party(shipment, principal) or _wallet_role_safe(principal, shipment) == "arbiter":
-        return _v1(shipment)
-    return _v1(visible_shipment(session, principal, shipment_id))  # overseers, else 404
+        return shipment
+    return visible_shipment(session, principal, shipment_id)  # overseers, else 404
 
 
 def _wallet_role_safe(principal: Principal, shipment: Shipment) -> str:
     if principal.wallet_address is None:
         return ""
     return _wallet_role(principal, shipment)[1]
+
+
+def _deposit(escrow: EscrowClient, shipment: Shipment) -> int:
+    """The deposit the shipment's escrow holds (409 if none)."""
+    view: ShipmentView | ShipmentViewV2
+    if isinstance(escrow, ShipmentEscrowV2Client):
+        view = escrow.shipment(shipment.shipment_id)
+    else:
+        assert isinstance(escrow, ShipmentEscrowClient)
+        view = escrow.shipment(shipment.shipment_id)
+    if view.state.value == 0:
+        raise Conflict("the escrow holds no deposit for this shipment")
+    return view.amount
 
 
 def _view(escrow: ShipmentEscrowClient, shipment: Shipment) -> ShipmentView:
@@ -231,12 +250,14 @@ def open_tx(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
 ) -> UnsignedTx:
     """The unsigned openDispute for the buyer's or the payee's wallet (within the window)."""
-    shipment = _v1(visible_shipment(session, principal, shipment_id))
+    shipment = visible_shipment(session, principal, shipment_id)
     wallet = _party_wallet(principal, shipment, "open a dispute")
-    escrow = shipment_escrow(chain)
+    escrow = _escrow(chain, shipment)
     tx = _checked(escrow, lambda: escrow.build_open_dispute(wallet, shipment.shipment_id))
     return UnsignedTx(
-        description=f"ShipmentEscrow.openDispute for shipment {shipment.shipment_id}", tx=tx
+        description=f"ShipmentEscrow v{shipment.escrow_version}.openDispute for shipment "
+        f"{shipment.shipment_id}",
+        tx=tx,
     )
 
 
@@ -248,9 +269,16 @@ def evidence_tx(
     chain: ChainDep,
     principal: CurrentPrincipal,
 ) -> UnsignedTx:
-    """The unsigned submitEvidence for a stored reading, with its proof to the attested root."""
-    shipment = _v1(visible_shipment(session, principal, shipment_id))
+    """The unsigned submitEvidence for a stored reading, with its proof to the attested root.
+
+    On escrow v2 any verified reading of a device in the shipment's set may be put on record,
+    with the device's proof to devicesRoot; it carries a proof to the attested evidence root
+    when it is part of it, and the escrow records whether it is (inAttestedEvidence).
+    """
+    shipment = visible_shipment(session, principal, shipment_id)
     wallet = _party_wallet(principal, shipment, "submit evidence")
+    if shipment.escrow_version == 2:
+        return _evidence_tx_v2(session, chain, shipment, wallet, body)
     escrow = shipment_escrow(chain)
     view = _view(escrow, shipment)
     if not view.attested_at:
@@ -278,6 +306,66 @@ def evidence_tx(
     )
 
 
+def _evidence_tx_v2(
+    session: Session, chain: ChainAccess, shipment: Shipment, wallet: str, body: EvidenceIn
+) -> UnsignedTx:
+    escrow = shipment_escrow_v2(chain)
+    view = escrow.shipment(shipment.shipment_id)
+    if view.state is ShipmentStateV2.NONE:
+        raise Conflict("the escrow holds no deposit for this shipment")
+    devices = [d.address for d in shipment.devices]
+    if body.device not in devices:
+        raise NotFound(f"no device {body.device} in this shipment")
+    row = session.scalar(
+        select(ReadingRow).where(
+            ReadingRow.device_address == body.device, ReadingRow.seq == body.seq
+        )
+    )
+    if row is None:
+        raise NotFound(f"no reading {body.seq} of device {body.device}")
+    domain = trace_anchor_domain(chain)
+    digest = verified_digest(row, domain)
+    if digest is None:
+        raise FieldError(["body"], "the stored reading's signature or digest does not verify")
+    evidence_proof: list[bytes] = []
+    if view.attested_at:
+        digests = _attested_digests_v2(session, chain, shipment, view, domain)
+        if digest in digests:
+            evidence_proof = evidence_tree(digests).proof(evidence_leaf(digest))
+    reading, signature = reading_of(row), bytes(row.signature)
+    device_proof = device_set_proof(devices, body.device)
+    tx = _checked(
+        escrow,
+        lambda: escrow.build_submit_evidence(
+            wallet, shipment.shipment_id, reading, signature, device_proof, evidence_proof
+        ),
+    )
+    part = "part of" if evidence_proof else "not part of"
+    return UnsignedTx(
+        description=f"ShipmentEscrow v2.submitEvidence: reading {row.seq} of "
+        f"{row.device_address} (0x{digest.hex()}), {part} the attested evidence, for shipment "
+        f"{shipment.shipment_id}",
+        tx=tx,
+    )
+
+
+def _attested_digests_v2(
+    session: Session, chain: ChainAccess, shipment: Shipment, view: ShipmentViewV2, domain: Domain
+) -> list[bytes]:
+    """The attested evidence rebuilt by core.shipment_report as of the attestation's block;
+    empty when the store no longer reproduces the attested root (then no reading is proven
+    part of it, and each is recorded as not attested)."""
+    try:
+        terms = verified_terms_v2(shipment, view.terms_hash)
+        facts = shipment_facts(
+            session, shipment, terms, domain, now=view.attested_at, funded_at=view.funded_at
+        )
+    except DeliveryError:
+        return []
+    digests = list(facts.report.evidence)
+    return digests if evidence_root(digests) == view.evidence_root else []
+
+
 @router.post("/resolve-tx", response_model=UnsignedTx)
 def resolve_tx(
     shipment_id: str,
@@ -291,11 +379,11 @@ def resolve_tx(
     wallet, role = _wallet_role(principal, shipment)
     if role != "arbiter":
         raise Forbidden(f"only the arbiter named in the terms may resolve; yours is {wallet}")
-    escrow = shipment_escrow(chain)
-    view = _view(escrow, shipment)
-    if body.payout_wei > view.amount:
+    escrow = _escrow(chain, shipment)
+    amount = _deposit(escrow, shipment)
+    if body.payout_wei > amount:
         raise FieldError(
-            ["body", "payoutWei"], f"exceeds the deposit of {view.amount} wei held in escrow"
+            ["body", "payoutWei"], f"exceeds the deposit of {amount} wei held in escrow"
         )
     tx = _checked(
         escrow,
@@ -303,6 +391,6 @@ def resolve_tx(
     )
     return UnsignedTx(
         description=f"ShipmentEscrow.resolveDispute for shipment {shipment.shipment_id}: "
-        f"{body.payout_wei} wei to the payee, {view.amount - body.payout_wei} wei to the buyer",
+        f"{body.payout_wei} wei to the payee, {amount - body.payout_wei} wei to the buyer",
         tx=tx,
     )

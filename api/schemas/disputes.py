@@ -22,7 +22,7 @@ class ResolutionIn(ApiModel):
 
 
 class EvidencePublic(ApiModel):
-    """A reading proven to be part of the attested evidence (an EvidenceSubmitted event)."""
+    """A device-signed reading put on record in a dispute (an EvidenceSubmitted event)."""
 
     submitter: str
     reading_digest: str
@@ -30,6 +30,10 @@ class EvidencePublic(ApiModel):
     seq: int
     taken_at_ms: int
     temperature_centi_c: int
+    in_attested_evidence: bool = Field(
+        description="Part of the evidence the oracle attested (v1 accepts only such readings; "
+        "v2 also records a reading of the shipment's devices the oracle left out)"
+    )
     tx_hash: str
     block_number: int
 

@@ -6,7 +6,7 @@ EscrowClient's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_account.datastructures import SignedTransaction
@@ -16,10 +16,19 @@ from web3.types import BlockIdentifier, TxParams
 from chain.clients.base import Signer, as_bytes32, checksum, struct_tuple
 from chain.clients.escrow_base import EscrowClient, fund_value, signature_bytes, uint256
 from chain.clients.types import ShipmentStateV2, ShipmentViewV2, TxResult
+from chain.errors import ChainValueError
 from chain.releases import ESCROW_V2
-from core.eip712 import DeliveryAttestationV2, Domain, TermsV2, escrow_domain_v2
+from core.eip712 import DeliveryAttestationV2, Domain, Reading, TermsV2, escrow_domain_v2
 
 TermsV2Like = TermsV2 | Mapping[str, Any]
+
+
+def _hashes(proof: Sequence[bytes | str], what: str) -> list[bytes]:
+    if isinstance(proof, bytes | str):
+        raise ChainValueError(f"{what} must be a sequence of 32-byte hashes")
+    return [as_bytes32(p, f"{what}[{i}]") for i, p in enumerate(proof)]
+
+
 AttestationV2Like = DeliveryAttestationV2 | Mapping[str, Any]
 
 
@@ -128,6 +137,24 @@ class ShipmentEscrowV2Client(EscrowClient):
         return self._sign(
             account, nonce, "attest", self._terms(terms), self._attestation(attestation), sig
         )
+
+    def build_submit_evidence(
+        self,
+        sender: str,
+        shipment_id: bytes | str,
+        reading: Reading | Mapping[str, Any],
+        signature: bytes,
+        device_proof: Sequence[bytes | str],
+        evidence_proof: Sequence[bytes | str],
+    ) -> TxParams:
+        """Unsigned submitEvidence v2: a reading of a device proven in devicesRoot; with a proof
+        to the attested evidence root if it is part of it (else an empty one)."""
+        components = self._components("submitEvidence", 1)
+        return self._build(
+            sender, "submitEvidence", as_bytes32(shipment_id, "shipment_id"),
+            struct_tuple(components, reading), signature_bytes(signature, "signature"),
+            _hashes(device_proof, "device_proof"), _hashes(evidence_proof, "evidence_proof"),
+        )  # fmt: skip
 
     def send_mutual_release(
         self,

@@ -1,0 +1,129 @@
+"""Disputes of an escrow v2 shipment through the API: open, evidence (also a reading the oracle
+left out, recorded as such), the arbiter's resolution; the follower's view of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import store
+from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
+from chain.settings import SettleSettings
+from chain.settlement import SettlementWorker
+from core.eip712 import Reading, anchor_domain, reading_digest, sign
+from store.db import session_factory
+from store.models import Shipment
+from tests.api.flows import World, auth, follow, ok, sign_typed
+from tests.api.test_api_shipments_v2 import _body, _create, _escrow, _funding_tx
+from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.store_factories import make_event
+
+STEP_MS = 5 * 60_000
+
+
+def _send(chain: ChainEnv, account: LocalAccount, tx: dict[str, Any]) -> None:
+    signed = account.sign_transaction(tx)
+    receipt = chain.w3.eth.wait_for_transaction_receipt(
+        chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
+    assert receipt["status"] == 1
+
+
+def _reading_row(chain: ChainEnv, key: LocalAccount, seq: int, at_ms: int) -> dict[str, Any]:
+    reading = Reading(key.address, seq, at_ms, 450, 5500, 20, 523_456_789, 134_567_890)
+    domain = anchor_domain(chain.w3.eth.chain_id, chain.deployment.trace_anchor)
+    return {
+        "device_address": key.address, "seq": seq, "taken_at_ms": at_ms,
+        "temperature_centi_c": 450, "humidity_centi_pct": 5500, "shock_milli_g": 20,
+        "lat_e7": 523_456_789, "lon_e7": 134_567_890, "signature": sign(reading, domain, key.key),
+        "digest": reading_digest(reading, domain), "shipment_id": None,
+    }  # fmt: skip
+
+
+def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: World) -> None:
+    api = world.api
+    chain = api.chain
+    assert chain is not None
+    escrow: ShipmentEscrowV2Client = _escrow(world)
+    # The arbiter is the other carrier's principal (wallet chain.stranger), named in the terms.
+    body = _body(world, chain.payee.address, world.spare[:1], autoAcceptAfter=0)
+    body["terms"]["arbiter"] = chain.stranger.address
+    created = _create(world, body)
+    sid, typed = created["shipmentId"], created["typedData"]
+    for account, key in ((chain.buyer, world.buyer_key), (chain.payee, world.carrier_key)):
+        signature = {"signature": sign_typed(account, typed)}
+        ok(api.client.post(f"/shipments/{sid}/signatures", json=signature, headers=auth(key)))
+    _send(chain, chain.buyer, ok(_funding_tx(world, sid))["tx"])
+    follow(api)
+    funded_at = escrow.shipment(sid).funded_at
+    shipped_ms = (funded_at + 60) * 1000
+    with store.transaction(session_factory(api.engine)) as session:
+        pk = session.scalars(select(Shipment.id).where(Shipment.shipment_id == sid)).one()
+        make_event(session, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=pk)
+        make_event(
+            session, event_time_ms=shipped_ms + 12 * STEP_MS, biz_step="receiving", shipment_id=pk
+        )
+        rows = [_reading_row(chain, world.device, s, shipped_ms + s * STEP_MS) for s in range(12)]
+        store.insert_readings(session, rows)
+    increase_time(api.chain.w3, 2 * 3_600)
+    settings = SettleSettings(
+        chaintrace_dev=True,
+        database_url=api.engine.url.render_as_string(hide_password=False),
+        chain_rpc_url=chain.node.rpc_url,
+    )
+    worker = SettlementWorker(
+        settings, session_factory(api.engine), chain.w3, chain.oracle, chain.deployment
+    )
+    assert worker.run_once().attested == [sid]
+
+    base = f"/shipments/{sid}/dispute"
+    _send(
+        chain,
+        chain.buyer,
+        ok(api.client.get(f"{base}/open-tx", headers=auth(world.buyer_key)))["tx"],
+    )
+    assert escrow.shipment(sid).state is ShipmentStateV2.DISPUTED
+    inside = ok(
+        api.client.post(
+            f"{base}/evidence-tx", json={"device": world.device.address, "seq": 3},
+            headers=auth(world.buyer_key),
+        )
+    )  # fmt: skip
+    assert "part of the attested" in inside["description"]
+    _send(chain, chain.buyer, inside["tx"])
+    # A reading uploaded after the attestation, inside the window: the oracle never saw it.
+    late_ms = shipped_ms + 5 * STEP_MS + 60_000
+    with store.transaction(session_factory(api.engine)) as session:
+        store.insert_readings(session, [_reading_row(chain, world.device, 40, late_ms)])
+    left_out = ok(
+        api.client.post(
+            f"{base}/evidence-tx", json={"device": world.device.address, "seq": 40},
+            headers=auth(world.carrier_key),
+        )
+    )  # fmt: skip
+    assert "not part of the attested" in left_out["description"]
+    _send(chain, chain.payee, left_out["tx"])
+    follow(api)
+    shown = ok(api.client.get(base, headers=auth(world.buyer_key)))
+    assert shown["state"] == "disputed"
+    assert [(e["seq"], e["inAttestedEvidence"]) for e in shown["evidence"]] == [
+        (3, True),
+        (40, False),
+    ]
+    # The arbiter splits the deposit.
+    amount = escrow.shipment(sid).amount
+    resolve = ok(
+        api.client.post(
+            f"{base}/resolve-tx", json={"payoutWei": amount // 2},
+            headers=auth(world.other_carrier_key),
+        )
+    )  # fmt: skip
+    _send(chain, chain.stranger, resolve["tx"])
+    view = escrow.shipment(sid)
+    assert (view.payout, view.refund) == (amount // 2, amount - amount // 2)
+    with Session(api.engine) as session:
+        assert session.scalars(select(Shipment).where(Shipment.shipment_id == sid)).one()
+    assert latest_timestamp(chain.w3) > funded_at

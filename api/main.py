@@ -25,6 +25,7 @@ from api.routes import (
     qr,
     resolver,
     shipment_events,
+    shipment_report,
     shipments,
 )
 from api.security_headers import SecurityHeaders
@@ -99,6 +100,7 @@ def create_app(
         commissionings,
         devices,
         shipments,
+        shipment_report,
         shipment_events,
         disputes,
         batches,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from chain.delivery import DeliveryError, reading_of, stored_terms, verified_digest
-from core.eip712 import DeliveryAttestationV2, Domain, TermsV2, terms_hash
+from core.eip712 import Domain, TermsV2
 from core.shipment_report import (
     Receiving,
     ShipmentReport,
@@ -95,19 +95,3 @@ def shipment_facts(
     except ShipmentReportError as exc:  # e.g. the store's device set is not the terms'
         raise DeliveryError(str(exc)) from None
     return ReportFacts(report, unverified)
-
-
-def attestation_of(terms: TermsV2, report: ShipmentReport) -> DeliveryAttestationV2:
-    """The DeliveryAttestation v2 of an attestable report."""
-    if report.delivered_at is None or report.delivery_basis is None:
-        raise DeliveryError("not delivered: nothing to attest")
-    return DeliveryAttestationV2(
-        shipment_id=terms.shipment_id,
-        terms_hash=terms_hash(terms),
-        evidence_root=report.evidence_root,
-        excursion_minutes=report.excursion_minutes,
-        shock_count=report.shock_count,
-        window_start=report.window_start,
-        delivered_at=report.delivered_at,
-        delivery_basis=int(report.delivery_basis),
-    )

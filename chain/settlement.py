@@ -33,7 +33,7 @@ from chain.clients import (
     ShipmentViewV2,
 )
 from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
-from chain.delivery_v2 import attestation_of, shipment_facts, verified_terms_v2
+from chain.delivery_v2 import shipment_facts, verified_terms_v2
 from chain.deploy import Deployment
 from chain.errors import ChainError
 from chain.oracle_tx import OracleSender
@@ -397,7 +397,7 @@ class SettlementWorker(PollingWorker):
             return
         if now > escrow.attestation_deadline(shipment_id):
             raise DeliveryError("the attestation deadline has passed: dispute or refund only")
-        attestation = attestation_of(terms, rules)
+        attestation = rules.attestation(terms)
         signature = sign(attestation, escrow.domain(), bytes(self.oracle.key))
         signed = escrow.sign_attest(
             self.oracle, terms, attestation, signature, self.sender.next_nonce()

@@ -22,6 +22,7 @@ from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 from tests.utils.store_factories import make_event
 
 STEP_MS = 5 * 60_000
+HOT = range(4, 10)  # six readings at 10 degC
 
 
 def _send(chain: ChainEnv, account: LocalAccount, tx: dict[str, Any]) -> None:
@@ -32,22 +33,26 @@ def _send(chain: ChainEnv, account: LocalAccount, tx: dict[str, Any]) -> None:
     assert receipt["status"] == 1
 
 
-def _reading_row(chain: ChainEnv, key: LocalAccount, seq: int, at_ms: int) -> dict[str, Any]:
-    reading = Reading(key.address, seq, at_ms, 450, 5500, 20, 523_456_789, 134_567_890)
+def _reading_row(
+    chain: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int = 450
+) -> dict[str, Any]:
+    reading = Reading(key.address, seq, at_ms, temp, 5500, 20, 523_456_789, 134_567_890)
     domain = anchor_domain(chain.w3.eth.chain_id, chain.deployment.trace_anchor)
     return {
         "device_address": key.address, "seq": seq, "taken_at_ms": at_ms,
-        "temperature_centi_c": 450, "humidity_centi_pct": 5500, "shock_milli_g": 20,
+        "temperature_centi_c": temp, "humidity_centi_pct": 5500, "shock_milli_g": 20,
         "lat_e7": 523_456_789, "lon_e7": 134_567_890, "signature": sign(reading, domain, key.key),
         "digest": reading_digest(reading, domain), "shipment_id": None,
     }  # fmt: skip
 
 
-def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: World) -> None:
+def _delivered(world: World) -> tuple[str, int, SettlementWorker]:
+    """A v2 shipment created, signed and funded through the API; its shipping, receiving and
+    the device's readings stored; the chain's clock past the receiving. (id, shipped ms, worker)"""
     api = world.api
     chain = api.chain
     assert chain is not None
-    escrow: ShipmentEscrowV2Client = _escrow(world)
+    escrow = _escrow(world)
     # The arbiter is the other carrier's principal (wallet chain.stranger), named in the terms.
     body = _body(world, chain.payee.address, world.spare[:1], autoAcceptAfter=0)
     body["terms"]["arbiter"] = chain.stranger.address
@@ -66,9 +71,14 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
         make_event(
             session, event_time_ms=shipped_ms + 12 * STEP_MS, biz_step="receiving", shipment_id=pk
         )
-        rows = [_reading_row(chain, world.device, s, shipped_ms + s * STEP_MS) for s in range(12)]
+        rows = [
+            _reading_row(
+                chain, world.device, s, shipped_ms + s * STEP_MS, 1000 if s in HOT else 450
+            )
+            for s in range(12)
+        ]
         store.insert_readings(session, rows)
-    increase_time(api.chain.w3, 2 * 3_600)
+    increase_time(chain.w3, 2 * 3_600)
     settings = SettleSettings(
         chaintrace_dev=True,
         database_url=api.engine.url.render_as_string(hide_password=False),
@@ -77,6 +87,44 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     worker = SettlementWorker(
         settings, session_factory(api.engine), chain.w3, chain.oracle, chain.deployment
     )
+    return sid, shipped_ms, worker
+
+
+def test_the_report_shows_what_the_oracle_then_attests(world: World) -> None:
+    api = world.api
+    sid, shipped_ms, worker = _delivered(world)
+    url = f"/shipments/{sid}/report"
+    report = ok(api.client.get(url, headers=auth(world.buyer_key)))
+    received_s = (shipped_ms + 12 * STEP_MS) // 1000
+    assert (report["deliveryBasis"], report["deliveredAt"], report["mayAttest"]) == (
+        "receiving",
+        received_s,
+        True,
+    )
+    # Six readings at 10 degC, five minutes apart, minus the terms' 10 grace minutes.
+    (device,) = report["devices"]
+    assert device["device"] == world.device.address and device["readingsInWindow"] == 12
+    minutes = report["excursionMinutes"]
+    assert minutes == device["excursionMinutes"] == 20
+    assert report["penaltyBps"] == min(5000, minutes * 20)
+    assert api.client.get(url, headers=auth(world.other_carrier_key)).status_code == 404
+    v1 = api.client.get(f"/shipments/{world.shipment_id}/report", headers=auth(world.buyer_key))
+    assert v1.status_code == 409
+    assert worker.run_once().attested == [sid]
+    view = _escrow(world).shipment(sid)
+    assert (view.delivered_at, view.window_start) == (report["deliveredAt"], report["windowStart"])
+    assert "0x" + view.evidence_root.hex() == report["evidenceRoot"]
+    assert (str(view.payout), str(view.refund)) == (report["payoutWei"], report["refundWei"])
+    assert int(report["refundWei"]) == view.amount * report["penaltyBps"] // 10_000 > 0
+
+
+def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: World) -> None:
+    api = world.api
+    chain = api.chain
+    assert chain is not None
+    escrow: ShipmentEscrowV2Client = _escrow(world)
+    sid, shipped_ms, worker = _delivered(world)
+    funded_at = escrow.shipment(sid).funded_at
     assert worker.run_once().attested == [sid]
 
     base = f"/shipments/{sid}/dispute"

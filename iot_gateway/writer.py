@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from iot_gateway.payload import SignedReading
-from store.models import Device, Reading, Shipment, ShipmentStatus, shipment_devices
+from store.models import Device, Principal, Reading, Shipment, ShipmentStatus, shipment_devices
 from store.readings import InsertResult, ReadingConflict, insert_readings
 
 # Shipments whose devices' readings are filed under them as they arrive.
@@ -20,6 +20,8 @@ ACTIVE_SHIPMENT_STATUSES = (
     ShipmentStatus.SHIPPING,
     ShipmentStatus.ARRIVED,
 )
+# Statuses only the carrier's own events reach (it recorded shipping).
+_CARRIER_ACTED = (ShipmentStatus.SHIPPING, ShipmentStatus.ARRIVED)
 _SCAN_CHUNK = 1000
 # The batch's one range query covers this many seqs past each device's ack.
 _RUN_WINDOW = 10_000
@@ -37,16 +39,35 @@ class BatchResult:
 
 
 def active_shipments(session: Session, addresses: Iterable[str]) -> dict[str, int]:
-    """Lowercase device address -> primary key of its newest active shipment."""
+    """Lowercase device address -> primary key of its newest active shipment.
+
+    Only a shipment its device's own carrier has taken on counts: the device's owner is the
+    shipment's carrier and has signed its terms (as carrier, or as the payee with its wallet)
+    or recorded its shipping. A buyer naming another carrier's loggers in a shipment that
+    carrier never agreed to diverts none of their readings (issue 11's hijack).
+    """
     wanted = sorted({a.lower() for a in addresses})
     if not wanted:
         return {}
+    carrier = aliased(Principal)
     stmt = (
         select(Device.address, Shipment.id)
         .join(shipment_devices, shipment_devices.c.device_id == Device.id)
         .join(Shipment, Shipment.id == shipment_devices.c.shipment_id)
+        .join(carrier, carrier.id == Shipment.carrier_principal_id)
         .where(func.lower(Device.address).in_(wanted))
         .where(Shipment.status.in_(ACTIVE_SHIPMENT_STATUSES))
+        .where(Shipment.carrier_principal_id == Device.owner_principal_id)
+        .where(
+            or_(
+                Shipment.status.in_(_CARRIER_ACTED),
+                Shipment.carrier_signature.is_not(None),
+                and_(
+                    Shipment.payee_signature.is_not(None),
+                    Shipment.payee_address == carrier.wallet_address,
+                ),
+            )
+        )
         .order_by(Shipment.id)
     )
     # Ordered by id, so the newest active shipment wins.

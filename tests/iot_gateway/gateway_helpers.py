@@ -19,7 +19,7 @@ from iot_gateway.gateway import Gateway
 from iot_gateway.mqtt import make_client
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
-from store.models import Brand, Device, Product, Reading, Role, Shipment
+from store.models import Brand, Device, Product, Reading, Role, Shipment, ShipmentStatus
 from store.models.types import utcnow
 from tests.utils.store_factories import make_item, make_principal, make_shipment
 
@@ -110,15 +110,18 @@ class HasAddress(Protocol):
 def shipment_with(
     sessions: sessionmaker[Session], devices: Sequence[HasAddress], items: int = 2
 ) -> int:
-    """A shipment carrying `items` new items, watched by `devices`; returns its primary key."""
+    """A shipment carrying `items` new items, watched by `devices`, on its way (its carrier, the
+    devices' owner, recorded shipping: the gateway files their readings under it); its pk."""
     with transaction(sessions) as session:
         shipment = make_shipment(session)
         product = _product(session)
         shipment.items.extend(make_item(session, product) for _ in range(items))
         wanted = {d.address for d in devices}
-        shipment.devices.extend(
-            session.scalars(select(Device).where(Device.address.in_(wanted))).all()
-        )
+        rows = session.scalars(select(Device).where(Device.address.in_(wanted))).all()
+        shipment.devices.extend(rows)
+        for row in rows:  # a carrier ships with its own devices
+            row.owner_principal_id = shipment.carrier_principal_id
+        shipment.status = ShipmentStatus.SHIPPING
         session.flush()
         return shipment.id
 

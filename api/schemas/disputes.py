@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.schemas.common import INT64_MAX, Address, ApiModel
+from api.schemas.common import INT64_MAX, Address, ApiModel, SignatureHex
 
 
 class EvidenceIn(ApiModel):
@@ -62,3 +62,16 @@ class DisputePublic(ApiModel):
         "attestation's split"
     )
     evidence: list[EvidencePublic]
+
+
+class MutualReleaseIn(ApiModel):
+    """A split buyer and payee agree on (escrow v2 MutualRelease): `payoutWei` to the payee."""
+
+    payout_wei: int = Field(ge=0, lt=2**256)
+
+
+class MutualReleaseTxIn(MutualReleaseIn):
+    """The split and both parties' signatures over MutualRelease(shipmentId, payoutWei)."""
+
+    buyer_signature: SignatureHex
+    payee_signature: SignatureHex

@@ -156,6 +156,27 @@ class ShipmentEscrowV2Client(EscrowClient):
             _hashes(device_proof, "device_proof"), _hashes(evidence_proof, "evidence_proof"),
         )  # fmt: skip
 
+    def build_mutual_release(
+        self,
+        sender: str,
+        shipment_id: bytes | str,
+        payout: int,
+        buyer_sig: bytes,
+        payee_sig: bytes,
+    ) -> TxParams:
+        """Unsigned mutualRelease (anyone may submit both parties' signatures)."""
+        return self._build(
+            sender, "mutualRelease", *self._release_args(shipment_id, payout, buyer_sig, payee_sig)
+        )
+
+    def _release_args(
+        self, shipment_id: bytes | str, payout: int, buyer_sig: bytes, payee_sig: bytes
+    ) -> tuple[Any, ...]:
+        return (
+            as_bytes32(shipment_id, "shipment_id"), uint256(payout, "payout"),
+            signature_bytes(buyer_sig, "buyer_sig"), signature_bytes(payee_sig, "payee_sig"),
+        )  # fmt: skip
+
     def send_mutual_release(
         self,
         signer: Signer,
@@ -166,10 +187,8 @@ class ShipmentEscrowV2Client(EscrowClient):
     ) -> TxResult:
         """mutualRelease: the payout buyer and payee both signed (anyone may submit it)."""
         return self._send(
-            signer, "mutualRelease", as_bytes32(shipment_id, "shipment_id"),
-            uint256(payout, "payout"), signature_bytes(buyer_sig, "buyer_sig"),
-            signature_bytes(payee_sig, "payee_sig"),
-        )  # fmt: skip
+            signer, "mutualRelease", *self._release_args(shipment_id, payout, buyer_sig, payee_sig)
+        )
 
     def send_set_oracle_paused(self, signer: Signer, oracle: str, paused: bool) -> TxResult:
         """setOraclePaused signed by a guardian's key."""

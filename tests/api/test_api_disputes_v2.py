@@ -175,3 +175,48 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     with Session(api.engine) as session:
         assert session.scalars(select(Shipment).where(Shipment.shipment_id == sid)).one()
     assert latest_timestamp(chain.w3) > funded_at
+
+
+def test_mutual_release_settles_while_the_oracle_is_paused(world: World) -> None:
+    api = world.api
+    chain = api.chain
+    assert chain is not None
+    escrow = _escrow(world)
+    sid, _shipped_ms, worker = _delivered(world)
+    escrow.send_set_oracle_paused(chain.admin, chain.oracle.address, True)  # the guardian
+    assert escrow.is_oracle_paused(chain.oracle.address)
+    assert worker.run_once().attested == []  # nothing can be attested now
+    amount = escrow.shipment(sid).amount
+    base = f"/shipments/{sid}/mutual-release"
+    payout = {"payoutWei": amount * 3 // 4}
+    typed = ok(api.client.post(f"{base}/typed-data", json=payout, headers=auth(world.buyer_key)))
+    assert typed["primaryType"] == "MutualRelease" and typed["domain"]["version"] == "2"
+    signatures = {
+        "buyerSignature": sign_typed(chain.buyer, typed),
+        "payeeSignature": sign_typed(chain.payee, typed),
+    }
+    forged = {**signatures, "payeeSignature": sign_typed(chain.stranger, typed)}
+    refused = api.client.post(
+        f"{base}/tx", json={**payout, **forged}, headers=auth(world.buyer_key)
+    )
+    assert refused.status_code == 422 and "payeeSignature" in str(
+        refused.json()["detail"][0]["loc"]
+    )
+    other = {"payoutWei": amount // 2, **signatures}  # signatures over another split
+    assert (
+        api.client.post(f"{base}/tx", json=other, headers=auth(world.buyer_key)).status_code == 422
+    )
+    built = ok(
+        api.client.post(
+            f"{base}/tx", json={**payout, **signatures}, headers=auth(world.carrier_key)
+        )
+    )
+    _send(chain, chain.payee, built["tx"])
+    view = escrow.shipment(sid)
+    assert view.state is ShipmentStateV2.SETTLED
+    assert (view.payout, view.refund) == (amount * 3 // 4, amount - amount * 3 // 4)
+    v1 = api.client.post(
+        f"/shipments/{world.shipment_id}/mutual-release/typed-data", json=payout,
+        headers=auth(world.buyer_key),
+    )  # fmt: skip
+    assert v1.status_code == 409

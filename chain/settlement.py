@@ -380,7 +380,10 @@ class SettlementWorker(PollingWorker):
         if self._oracle_tx_in_flight(shipment_id, report):
             return
         view = escrow.shipment(shipment_id)
-        if view.state is not ShipmentStateV2.FUNDED:
+        # A dispute opened before any attestation (from the deadline) does not stop it: the
+        # escrow still takes the attestation, as the split the dispute falls back to.
+        unattested_dispute = view.state is ShipmentStateV2.DISPUTED and not view.attested_at
+        if view.state is not ShipmentStateV2.FUNDED and not unattested_dispute:
             self._follow_chain_v2(shipment_id, view, report)
             return
         readings_domain, _ = self._domains_of_chain()
@@ -388,6 +391,8 @@ class SettlementWorker(PollingWorker):
         with store.read_transaction(self.sessions) as session:
             shipment = _shipment(session, shipment_id)
             terms = verified_terms_v2(shipment, view.terms_hash)
+            if terms.oracle != self.oracle.address:  # another oracle's shipment: not ours
+                raise DeliveryError(f"the terms name the oracle {terms.oracle}, not this one")
             facts = shipment_facts(
                 session, shipment, terms, readings_domain, now=now, funded_at=view.funded_at
             )
@@ -453,6 +458,13 @@ class SettlementWorker(PollingWorker):
         view = escrow.shipment(shipment_id)
         if view.state is ShipmentStateV2.SETTLED:
             self._record_final(shipment_id, view, report, escrow)
+            return
+        unattested = (ShipmentStateV2.FUNDED, ShipmentStateV2.DISPUTED)
+        if not view.attested_at and view.state in unattested:
+            # A reorg dropped the attestation: attest again from the same evidence.
+            _LOGGER.warning("shipment %s: v2 attestation no longer on chain; re-attesting",
+                            shipment_id)  # fmt: skip
+            self._attest_v2(shipment_id, report)
             return
         if self._settle_when_due(escrow, shipment_id, view, report):
             self._record_final(shipment_id, escrow.shipment(shipment_id), report, escrow)

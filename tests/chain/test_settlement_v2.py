@@ -349,3 +349,31 @@ def test_late_delivery_costs_late_hours_capped(
     view = escrow.shipment(trip.terms.shipment_id)
     penalty = trip.terms.amount * expected_bps // 10_000
     assert (view.payout, view.refund) == (trip.terms.amount - penalty, penalty)
+
+
+def test_a_dispute_opened_before_any_attestation_does_not_stop_it(
+    env: ChainEnv,
+    escrow: ShipmentEscrowV2Client,
+    db_sessions: sessionmaker[Session],
+    worker: SettlementWorker,
+) -> None:
+    """From the deadline the buyer may dispute an unattested shipment; a late delivery is still
+    attested (the split the dispute falls back to), not abandoned to a full refund."""
+    logger = Account.create()
+    deadline = latest_timestamp(env.w3) + 2 * 3_600
+    trip = fund_trip(
+        env, escrow, db_sessions, [logger], deadline=deadline, fund_by=deadline,
+        penalty_bps_per_late_hour=100,
+    )  # fmt: skip
+    increase_time(env.w3, deadline - latest_timestamp(env.w3) + 1)
+    escrow.send_open_dispute(env.buyer, trip.terms.shipment_id)
+    received_ms = (deadline + 1_800) * 1000
+    steps = (received_ms - trip.shipped_ms) // STEP_MS + 1
+    with store.transaction(db_sessions) as session:
+        store.insert_readings(session, readings(env, logger, trip.shipped_ms, steps))
+    receive(db_sessions, trip, received_ms)
+    increase_time(env.w3, 3_600)
+    assert worker.run_once().attested == [trip.shipment_id]
+    view = escrow.shipment(trip.terms.shipment_id)
+    assert view.state is ShipmentStateV2.DISPUTED and view.attested_at > 0
+    assert attested_log(escrow, trip.shipment_id)["args"]["penaltyBps"] == 100  # 1 late hour

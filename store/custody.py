@@ -19,41 +19,55 @@ from store.models import Item, Principal, Shipment, ShipmentStatus, shipment_ite
 DELIVERED = (ShipmentStatus.RECEIVED, ShipmentStatus.ATTESTED, ShipmentStatus.SETTLED)
 
 
-def custodian(session: Session, item: Item) -> Principal:
-    """The principal holding `item`: its last delivered shipment's consignee, else its brand."""
-    last = session.scalar(
+def custodian(session: Session, item: Item, before: int | None = None) -> Principal:
+    """The principal holding `item` (before shipment `before`, if given): the consignee of its
+    last delivered shipment that had custody consent, else its brand (a delivery nobody holding
+    the items agreed to moves none)."""
+    stmt = (
         select(Shipment)
         .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
         .where(shipment_items.c.item_id == item.id, Shipment.status.in_(DELIVERED))
         .order_by(Shipment.id.desc())
-        .limit(1)
     )
-    if last is not None:
-        return last.consignee
+    if before is not None:
+        stmt = stmt.where(Shipment.id < before)
+    for last in session.scalars(stmt):
+        if not missing_consent(session, last):
+            return last.consignee
     return item.product.brand.principal
 
 
 def missing_consent(session: Session, shipment: Shipment) -> set[int]:
-    """Ids of the custodians of the shipment's items who neither are a party nor approved."""
+    """Ids of the custodians of the shipment's items (as of before it) who neither are a party
+    nor approved; none for a shipment created before consent existed (it goes on as it was)."""
+    if not shipment.custody_required or shipment.id is None:
+        return set()
     consenting = {shipment.consignee_principal_id, shipment.carrier_principal_id}
     consenting |= {p.id for p in shipment.custody_approvers}
-    holders = {custodian(session, item).id for item in shipment.items}
+    holders = {custodian(session, item, before=shipment.id).id for item in shipment.items}
     return holders - consenting
 
 
 def holds_items(session: Session, shipment: Shipment, now: int) -> bool:
-    """Whether an open shipment keeps its items from other shipments: funded ones always;
-    unfunded ones only with custody consent and before their fundBy."""
-    if shipment.status is not ShipmentStatus.CREATED:
-        return True
-    if shipment.fund_by is not None and shipment.fund_by < now:
+    """Whether an open shipment keeps its items from other shipments: only with its items'
+    custodians' consent (funded straight on chain without it, it holds nothing), and unfunded
+    only before its fundBy."""
+    if (
+        shipment.status is ShipmentStatus.CREATED
+        and shipment.fund_by is not None
+        and shipment.fund_by < now
+    ):
         return False
     return not missing_consent(session, shipment)
 
 
 def approve(session: Session, shipment: Shipment, principal: Principal) -> list[Item]:
     """Record `principal`'s consent; the shipment's items it holds (empty: nothing approved)."""
-    held = [item for item in shipment.items if custodian(session, item).id == principal.id]
+    held = [
+        item
+        for item in shipment.items
+        if custodian(session, item, before=shipment.id).id == principal.id
+    ]
     if held and principal not in shipment.custody_approvers:
         shipment.custody_approvers.append(principal)
         session.flush()

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from store._validate import bytes_of, checksum_address, hex32
@@ -72,6 +83,11 @@ class Shipment(CreatedAt, Base):
     # The escrow release the terms are for: 1 (Terms v1, ShipmentEscrow v1) or 2.
     escrow_version: Mapped[int] = mapped_column(
         Integer, nullable=False, default=1, server_default="1"
+    )
+    # Whether its items need their custodians' consent (store/custody.py): every shipment since
+    # migration 0012; those stored before were created under the earlier rules.
+    custody_required: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=false()
     )
     # Terms v2's fundBy (unix seconds): unfunded after it, the shipment holds no items.
     fund_by: Mapped[int | None] = mapped_column(BigInteger)

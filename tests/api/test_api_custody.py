@@ -81,3 +81,37 @@ def test_after_delivery_the_consignee_holds_the_items(world: World) -> None:
     assert _shown(world, world.buyer_key, sid)["custodyComplete"]  # the buyer holds them
     url = f"/shipments/{sid}/custody-approval"
     assert world.api.client.post(url, headers=auth(world.brand_key)).status_code == 404
+
+
+def _set(world: World, sid: str, **values: Any) -> None:
+    with Session(world.api.engine) as session:
+        shipment = session.scalars(select(Shipment).where(Shipment.shipment_id == sid)).one()
+        for key, value in values.items():
+            setattr(shipment, key, value)
+        session.commit()
+
+
+def test_funding_straight_on_chain_takes_no_custody(world: World) -> None:
+    """Funded without the custodian's consent (the follower saw the deposit), a shipment holds
+    none of the items, and delivering it does not make its consignee their custodian."""
+    stranger = world.api.principal("buyer", Account.create().address, "Stranger Shop")
+    sid = ok(_create(world, stranger, world.spare[:1]), 201)["shipmentId"]
+    _set(world, sid, status=ShipmentStatus.FUNDED)
+    own = ok(_create(world, world.buyer_key, world.spare[:1]), 201)  # not held by it
+    _set(world, sid, status=ShipmentStatus.RECEIVED)
+    # Still the brand's items: the brand approves the legitimate shipment, not the stranger.
+    assert approve_custody(world.api, world.brand_key, own["shipmentId"])["custodyComplete"]
+    onward = ok(_create(world, stranger, world.spare[1:2]), 201)["shipmentId"]
+    assert not _shown(world, stranger, onward)["custodyComplete"]
+
+
+def test_shipments_from_before_custody_go_on_as_they_were(world: World) -> None:
+    """A shipment stored before migration 0012 (custody_required false) is not stalled."""
+    stranger = world.api.principal("buyer", Account.create().address, "Stranger Shop")
+    sid = ok(_create(world, stranger, world.spare[:1]), 201)["shipmentId"]
+    _set(world, sid, custody_required=False)
+    assert _shown(world, stranger, sid)["custodyComplete"]
+    shipping = world.api.client.post(
+        f"/shipments/{sid}/events", json={"bizStep": "shipping"}, headers=auth(world.carrier_key)
+    )
+    assert shipping.status_code == 201

@@ -131,6 +131,9 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
         with engine.connect() as conn:  # 0010: the release's shipments stay on escrow v1
             versions = conn.execute(sa.text("SELECT escrow_version FROM shipments")).scalars()
             assert list(versions) == [1]
+            # 0012: shipments of the earlier rules need no custody consent (none is stalled).
+            required = conn.execute(sa.text("SELECT custody_required FROM shipments")).scalars()
+            assert [bool(r) for r in required] == [False]
             # 0011: the view's row belongs to the escrow its logs came from (the demo's v1).
             views = conn.execute(sa.text("SELECT contract, state FROM escrow_view")).all()
             assert [tuple(v) for v in views] == [(DEMO_ESCROW_V1, "settled")]

@@ -22,6 +22,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Apply this revision."""
+    op.add_column(
+        "shipments",
+        sa.Column("custody_required", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "custody_approvals",
         sa.Column("shipment_id", sa.Integer(), nullable=False),
@@ -44,3 +48,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("custody_approvals")
+    op.execute("ALTER TABLE shipments DROP COLUMN custody_required")

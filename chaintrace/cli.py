@@ -139,14 +139,21 @@ def deploy(
     oracle: Annotated[str, typer.Option(help="Address holding ORACLE_ROLE.")],
     verbose: Verbose = False,
 ) -> None:
-    """Deploy every contract release (DEPLOYER_PRIVATE_KEY / _KEYSTORE) to CHAIN_RPC_URL."""
+    """Deploy the contract releases a chain lacks (all on a new chain) to CHAIN_RPC_URL, with
+    DEPLOYER_PRIVATE_KEY / DEPLOYER_KEYSTORE; earlier releases on it are kept."""
     _logging(verbose)
     settings = _settings(DeploySettings)
     from chain.deploy import deploy as do_deploy
-    from chain.deploy import save_deployment
+    from chain.deploy import load_deployment, save_deployment, upgrade
 
     w3 = _w3(settings.chain_rpc_url)
-    deployment = do_deploy(w3, settings.load_account(), admin, anchorer, oracle)
+    # A chain already recorded is upgraded beside what it has, never redeployed: its releases
+    # hold deposits and roots (a recorded address without the committed code is an error).
+    found = load_deployment(w3, settings.deployments_file)
+    if found is None:
+        deployment = do_deploy(w3, settings.load_account(), admin, anchorer, oracle)
+    else:
+        deployment = upgrade(w3, settings.load_account(), found, admin, oracle)
     save_deployment(deployment, settings.deployments_file)
     console.print_json(json.dumps(deployment.to_json()))
 

@@ -186,10 +186,13 @@ def prune_blocks(session: Session, below: int) -> int:
 
 
 def _pick(rows: Iterable[EscrowView], terms_hash: str | None) -> EscrowView | None:
-    """The row under `terms_hash` if there is one, else the earliest funded (None if none)."""
-    wanted = (terms_hash or "").lower()
-    ordered = sorted(rows, key=lambda r: (r.terms_hash != wanted, r.block_number))
-    return ordered[0] if ordered else None
+    """The row under `terms_hash` (None if there is none: another deposit under the same id is
+    not the shipment's); without a terms hash, the earliest funded row."""
+    ordered = sorted(rows, key=lambda r: r.block_number)
+    if terms_hash is None:
+        return ordered[0] if ordered else None
+    wanted = terms_hash.lower()
+    return next((r for r in ordered if r.terms_hash == wanted), None)
 
 
 def escrow_view(

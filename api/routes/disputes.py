@@ -23,7 +23,15 @@ from web3.types import TxParams
 
 from api.chain_access import shipment_escrow, shipment_escrow_v2
 from api.deps import ChainDep, CurrentPrincipal, SessionDep, wallet_of
-from api.errors import ApiError, Conflict, FieldError, Forbidden, NotFound
+from api.errors import (
+    ApiError,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    revert_message,
+    revert_status,
+)
 from api.escrow_view import arbiter, as_of, evidence, followed
 from api.schemas.common import UnsignedTx
 from api.schemas.disputes import DisputePublic, EvidenceIn, ResolutionIn
@@ -49,7 +57,7 @@ from chain.delivery import (
 from chain.delivery_v2 import shipment_facts, verified_terms_v2
 from chain.errors import ContractRevert
 from core.device_set import device_proof as device_set_proof
-from core.eip712 import Domain
+from core.eip712 import Domain, TermsV2
 from core.evidence import evidence_leaf, evidence_root, evidence_tree
 from store.models import Principal, Shipment
 from store.models import Reading as ReadingRow
@@ -93,8 +101,8 @@ def _refusal(exc: ContractRevert) -> _Refused:
         text, status = "the reading is not part of the evidence the oracle attested", 409
     elif name in ("EscrowNotParty", "EscrowNotArbiter"):
         text, status = "the wallet is not the one the escrow expects for this call", 409
-    else:
-        text, status = str(exc), 409
+    else:  # escrow v2 and the rest: the sentence of the error's NatSpec (api/errors.py)
+        text, status = revert_message(name) or str(exc), revert_status(exc)
     return _Refused(status, f"the contract refused: {text} ({name})")
 
 
@@ -112,23 +120,25 @@ def _checked(escrow: EscrowClient, build: Callable[[], TxParams]) -> dict[str, A
 
 
 def _wallet_role(principal: Principal, shipment: Shipment) -> tuple[str, str]:
-    """(wallet, "buyer" | "payee" | "arbiter") of the caller for this shipment's terms."""
+    """(wallet, "buyer" | "payee" | "carrier" (v2) | "arbiter") of the caller for the terms."""
     wallet = wallet_of(principal)
     terms = terms_of(shipment)
-    for role, address in (
-        ("buyer", terms.buyer),
-        ("payee", terms.payee),
-        ("arbiter", terms.arbiter),
-    ):
+    roles = [("buyer", terms.buyer), ("payee", terms.payee)]
+    if isinstance(terms, TermsV2):
+        roles.append(("carrier", terms.carrier))
+    for role, address in (*roles, ("arbiter", terms.arbiter)):
         if address != _ZERO and wallet.lower() == address.lower():
             return wallet, role
     return wallet, ""
 
 
-def _party_wallet(principal: Principal, shipment: Shipment, what: str) -> str:
+def _party_wallet(
+    principal: Principal, shipment: Shipment, what: str, roles: tuple[str, ...] = ("buyer", "payee")
+) -> str:
     wallet, role = _wallet_role(principal, shipment)
-    if role not in ("buyer", "payee"):
-        raise Forbidden(f"only the buyer's or the payee's wallet may {what}; yours is {wallet}")
+    if role not in roles:
+        named = " or the ".join(f"{role}'s" for role in roles)
+        raise Forbidden(f"only the {named} wallet may {what}; yours is {wallet}")
     return wallet
 
 
@@ -220,7 +230,7 @@ def dispute(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) 
     f = followed(session, shipment, at)
     if f is None:
         raise Conflict("the chain follower has not read any block yet; ask again shortly")
-    view = f.view
+    view = f.view  # only a deposit under the shipment's own terms hash (store.chain_view)
     if view is None:
         raise Conflict(f"the escrow holds no deposit for this shipment as of block {f.as_of.block}")
     terms = f.terms
@@ -276,7 +286,9 @@ def evidence_tx(
     when it is part of it, and the escrow records whether it is (inAttestedEvidence).
     """
     shipment = visible_shipment(session, principal, shipment_id)
-    wallet = _party_wallet(principal, shipment, "submit evidence")
+    # Escrow v2 takes evidence from the carrier too (it operates the devices).
+    parties = ("buyer", "payee", "carrier") if shipment.escrow_version == 2 else ("buyer", "payee")
+    wallet = _party_wallet(principal, shipment, "submit evidence", parties)
     if shipment.escrow_version == 2:
         return _evidence_tx_v2(session, chain, shipment, wallet, body)
     escrow = shipment_escrow(chain)

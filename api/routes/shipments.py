@@ -255,6 +255,8 @@ def _terms_v2(
         )
     if t.arbiter in (buyer, body.payee, carrier.wallet_address):
         raise FieldError(["body", "terms", "arbiter"], "the arbiter must not be a party")
+    if t.arbiter != ETH and t.dispute_timeout == 0:
+        raise FieldError(["body", "terms", "disputeTimeout"], "an arbiter needs a dispute timeout")
     least = v2.arrival_dwell_minutes * 60 + v2.auto_accept_after + 3_600
     if t.refund_grace < least:
         raise FieldError(

@@ -170,6 +170,7 @@ def test_unfunded_past_fund_by_holds_no_items_and_cannot_be_funded(world: World)
         ({"escrowV2": {"fundBy": 1}}, "fundBy"),
         ({"terms": {"arbiter": "0x" + "00" * 20}}, "autoAcceptAfter"),
         ({"terms": {"refundGrace": 3_600}}, "refundGrace"),
+        ({"terms": {"disputeTimeout": 0}, "escrowV2": {"autoAcceptAfter": 0}}, "disputeTimeout"),
     ],
 )
 def test_v2_terms_fund_would_refuse_are_refused_naming_the_field(

@@ -95,3 +95,24 @@ def test_a_v2_deposit_funds_its_shipment_and_a_v1_squat_changes_nothing(
         assert risk.escrow_version == 2 and risk.amount == terms.amount
         assert risk.attest_by == terms.deadline + terms.refund_grace
         assert "not delivered yet" in risk.reason(latest_timestamp(env.w3))
+
+
+def test_a_squatting_deposit_is_not_shown_as_the_shipments_own(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session], make_terms: MakeTerms
+) -> None:
+    """A v1 deposit under a v2 shipment's id, before the v2 funding: no escrow for it."""
+    settings = FollowSettings(chaintrace_dev=True, database_url=db_url, follow_reorg_depth=8)
+    follow = ChainFollower(settings, db_sessions, env.w3, env.deployment)
+    terms = terms_v2(
+        now=latest_timestamp(env.w3), buyer=env.buyer.address, payee=env.payee.address,
+        carrier=env.payee.address, arbiter=env.stranger.address, oracle=env.oracle.address,
+        devices=[env.stranger.address],
+    )  # fmt: skip
+    sid = _stored_v2(db_sessions, terms)
+    _squat_v1(env, make_terms, terms.shipment_id)
+    assert follow.run_once().funded == []
+    with db_sessions() as session:
+        terms_hash = "0x" + eip712.terms_hash(terms).hex()
+        assert chain_view.escrow_view(session, sid, terms_hash) is None
+        shipment = shipment_by_hex(session, sid)
+        assert shipment is not None and shipment.status is ShipmentStatus.CREATED

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, cast
 
 from eth_utils.address import is_hex_address
-from sqlalchemy import String, Table, bindparam, select
+from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -160,3 +160,23 @@ def insert_readings(session: Session, rows: Iterable[Mapping[str, Any]]) -> Inse
         else:
             duplicates += 1
     return InsertResult(len(inserted), duplicates, conflicts)
+
+
+def file_unfiled(session: Session, shipment_pk: int, devices: Iterable[str], since_ms: int) -> int:
+    """File under `shipment_pk` the readings of `devices` taken from `since_ms` on that no
+    shipment holds yet; how many. The gateway files a reading only under a shipment its carrier
+    took on, so readings taken before the carrier recorded (a backdated) shipping wait unfiled
+    until then."""
+    addresses = sorted({checksum_address(d, "device") for d in devices})
+    if not addresses:
+        return 0
+    result = session.execute(
+        update(Reading)
+        .where(
+            Reading.device_address.in_(addresses),
+            Reading.taken_at_ms >= since_ms,
+            Reading.shipment_id.is_(None),
+        )
+        .values(shipment_id=shipment_pk)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -40,6 +40,7 @@ from store.errors import DuplicateEventError
 from store.models import Event, Principal, Shipment, ShipmentStatus
 from store.models.types import utcnow
 from store.queries import shipment_events
+from store.readings import file_unfiled
 from store.shipments import can_transition, lock_shipment, set_shipment_status, step_events
 
 router = APIRouter(prefix="/shipments", tags=["events"])
@@ -288,6 +289,8 @@ def record(
         ) from None
     if kind == 0 and shipment.status is not target:
         set_shipment_status(session, shipment, target)
+    if kind == 0 and biz_step == "shipping":  # the carrier takes the shipment on from then
+        file_unfiled(session, shipment.id, [d.address for d in shipment.devices], to_ms(moment))
     session.commit()
     return EventRecorded(
         id=stored.id,

@@ -277,9 +277,12 @@ class SettlementWorker(PollingWorker):
         minutes: int | None,
         view: ShipmentView | ShipmentViewV2,
         tx_hash: str | None,
+        evidence: tuple[bytes, ...] | None = None,
     ) -> None:
         with store.transaction(self.sessions) as session:
             shipment = _shipment(session, shipment_id)
+            if evidence is not None:  # the digests behind the attested root, for disputes
+                shipment.attested_evidence = b"".join(evidence)
             shipment.excursion_minutes = minutes
             shipment.payout_wei, shipment.refund_wei = view.payout, view.refund
             shipment.attest_tx_hash = tx_hash
@@ -423,7 +426,7 @@ class SettlementWorker(PollingWorker):
                 shipment_id, (after.payout, after.refund), expected,
             )  # fmt: skip
         self._record_attestation(
-            shipment_id, rules.excursion_minutes, after, as_hex(result.tx_hash)
+            shipment_id, rules.excursion_minutes, after, as_hex(result.tx_hash), rules.evidence
         )
         _LOGGER.info(
             "shipment %s (v2) attested on %s at %d: %d excursion minutes, %d shocks, "

@@ -364,9 +364,15 @@ def _evidence_tx_v2(
 def _attested_digests_v2(
     session: Session, chain: ChainAccess, shipment: Shipment, view: ShipmentViewV2, domain: Domain
 ) -> list[bytes]:
-    """The attested evidence rebuilt by core.shipment_report as of the attestation's block;
-    empty when the store no longer reproduces the attested root (then no reading is proven
-    part of it, and each is recorded as not attested)."""
+    """The reading digests behind the attested evidence root: as the settlement worker stored
+    them at attestation, else rebuilt by core.shipment_report as of the attestation's block;
+    empty when neither gives the attested root (then each reading is recorded as not attested).
+    """
+    stored = shipment.attested_evidence
+    if stored:
+        kept = [bytes(stored[i : i + 32]) for i in range(0, len(stored), 32)]
+        if evidence_root(kept) == view.evidence_root:
+            return kept
     try:
         terms = verified_terms_v2(shipment, view.terms_hash)
         facts = shipment_facts(

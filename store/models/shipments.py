@@ -89,6 +89,8 @@ class Shipment(CreatedAt, Base):
     custody_required: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=false()
     )
+    # The sorted 32-byte reading digests behind the attested evidence root (escrow v2).
+    attested_evidence: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # Terms v2's fundBy (unix seconds): unfunded after it, the shipment holds no items.
     fund_by: Mapped[int | None] = mapped_column(BigInteger)
 

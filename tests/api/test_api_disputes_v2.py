@@ -154,12 +154,23 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     )  # fmt: skip
     assert "not part of the attested" in left_out["description"]
     _send(chain, chain.payee, left_out["tx"])
+    # The late upload does not stop an attested reading from being proven part of it.
+    attested = ok(
+        api.client.post(
+            f"{base}/evidence-tx", json={"device": world.device.address, "seq": 7},
+            headers=auth(world.buyer_key),
+        )
+    )  # fmt: skip
+    assert "part of the attested" in attested["description"]
+    assert "not part of" not in attested["description"]
+    _send(chain, chain.buyer, attested["tx"])
     follow(api)
     shown = ok(api.client.get(base, headers=auth(world.buyer_key)))
     assert shown["state"] == "disputed"
     assert [(e["seq"], e["inAttestedEvidence"]) for e in shown["evidence"]] == [
         (3, True),
         (40, False),
+        (7, True),
     ]
     # The arbiter splits the deposit.
     amount = escrow.shipment(sid).amount

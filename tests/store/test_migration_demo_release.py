@@ -195,6 +195,6 @@ def test_0010_downgrade_is_refused_while_a_v2_shipment_is_stored(release_store: 
         engine.dispose()
         downgrade(release_store, "0009_dead_letters_reason_id")
         columns = {c["name"] for c in sa.inspect(engine).get_columns("shipments")}
-        assert not {"escrow_version", "carrier_signature", "fund_by"} & columns
+        assert not {"escrow_version", "carrier_signature", "fund_by", "attested_evidence"} & columns
     finally:
         engine.dispose()

@@ -3,7 +3,8 @@
 Every shipment stored before this revision was funded (or is to be funded) under Terms v1 on
 ShipmentEscrow v1, so existing rows get escrow_version 1 and keep settling there; v2 shipments
 also keep the carrier's signature over the terms (DESIGN: buyer, payee and carrier sign) and
-the terms' fundBy (an unfunded shipment past it holds no items).
+the terms' fundBy (an unfunded shipment past it holds no items) and the reading digests behind
+an attested evidence root (a dispute proves readings into it though more arrive later).
 
 Revision ID: 0010_shipment_escrow_version
 Revises: 0009_dead_letters_reason_id
@@ -29,6 +30,7 @@ def upgrade() -> None:
     )
     op.add_column("shipments", sa.Column("carrier_signature", sa.LargeBinary(), nullable=True))
     op.add_column("shipments", sa.Column("fund_by", sa.BigInteger(), nullable=True))
+    op.add_column("shipments", sa.Column("attested_evidence", sa.LargeBinary(), nullable=True))
     # Escrow v2 selects readings by device and time, not by the shipment they were filed under.
     op.create_index(
         "ix_readings_device_address_taken_at_ms", "readings", ["device_address", "taken_at_ms"]
@@ -45,5 +47,5 @@ def downgrade() -> None:
         )
     op.drop_index("ix_readings_device_address_taken_at_ms", table_name="readings")
     # SQLite >= 3.35 drops a column in place.
-    for column in ("fund_by", "carrier_signature", "escrow_version"):
+    for column in ("attested_evidence", "fund_by", "carrier_signature", "escrow_version"):
         op.execute(f"ALTER TABLE shipments DROP COLUMN {column}")

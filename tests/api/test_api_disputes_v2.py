@@ -90,6 +90,12 @@ def _delivered(world: World) -> tuple[str, int, SettlementWorker]:
     return sid, shipped_ms, worker
 
 
+def _evidence_tx(world: World, sid: str, seq: int, key: str) -> dict[str, Any]:
+    body = {"device": world.device.address, "seq": seq}
+    url = f"/shipments/{sid}/dispute/evidence-tx"
+    return dict(ok(world.api.client.post(url, json=body, headers=auth(key))))
+
+
 def test_the_report_shows_what_the_oracle_then_attests(world: World) -> None:
     api = world.api
     sid, shipped_ms, worker = _delivered(world)
@@ -134,33 +140,18 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
         ok(api.client.get(f"{base}/open-tx", headers=auth(world.buyer_key)))["tx"],
     )
     assert escrow.shipment(sid).state is ShipmentStateV2.DISPUTED
-    inside = ok(
-        api.client.post(
-            f"{base}/evidence-tx", json={"device": world.device.address, "seq": 3},
-            headers=auth(world.buyer_key),
-        )
-    )  # fmt: skip
+    inside = _evidence_tx(world, sid, 3, world.buyer_key)
     assert "part of the attested" in inside["description"]
     _send(chain, chain.buyer, inside["tx"])
     # A reading uploaded after the attestation, inside the window: the oracle never saw it.
     late_ms = shipped_ms + 5 * STEP_MS + 60_000
     with store.transaction(session_factory(api.engine)) as session:
         store.insert_readings(session, [_reading_row(chain, world.device, 40, late_ms)])
-    left_out = ok(
-        api.client.post(
-            f"{base}/evidence-tx", json={"device": world.device.address, "seq": 40},
-            headers=auth(world.carrier_key),
-        )
-    )  # fmt: skip
+    left_out = _evidence_tx(world, sid, 40, world.carrier_key)
     assert "not part of the attested" in left_out["description"]
     _send(chain, chain.payee, left_out["tx"])
     # The late upload does not stop an attested reading from being proven part of it.
-    attested = ok(
-        api.client.post(
-            f"{base}/evidence-tx", json={"device": world.device.address, "seq": 7},
-            headers=auth(world.buyer_key),
-        )
-    )  # fmt: skip
+    attested = _evidence_tx(world, sid, 7, world.buyer_key)
     assert "part of the attested" in attested["description"]
     assert "not part of" not in attested["description"]
     _send(chain, chain.buyer, attested["tx"])

@@ -4,7 +4,6 @@ redeploys what holds deposits and roots (found by review: it used to start over)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,20 @@ from chain.deploy import deploy, save_deployment
 from chain.releases import ESCROW_V2
 from chain.transactions import sender_for
 from chaintrace.cli import app
-from tests.utils.anvil import (  # noqa: F401 (anvil_node, chain_env: pytest fixtures)
+from tests.utils.anvil import (  # noqa: F401 (pytest fixtures)
     ChainEnv,
     anvil_node,
     chain_env,
-    revert,
-    snapshot,
+    chain_snapshot,
 )
 
 
-@pytest.fixture
-def env(chain_env: ChainEnv) -> Iterator[ChainEnv]:  # noqa: F811 (the fixture)
-    snap = snapshot(chain_env.w3)
-    try:
-        yield chain_env
-    finally:
-        revert(chain_env.w3, snap)
-
-
 def test_deploy_upgrades_a_recorded_chain_and_keeps_its_releases(
-    env: ChainEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    env = chain_snapshot
     deployer = Account.create()  # not a public test key: this is not dev mode
     sender_for(env.w3, env.deployer).send(deployer.address, b"", value=10**19)
     roles = (env.admin.address, env.anchorer.address, env.oracle.address)

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Item, Principal, Shipment, ShipmentStatus, shipment_items
+from store.models import (
+    Brand,
+    Item,
+    Principal,
+    Product,
+    Shipment,
+    ShipmentStatus,
+    shipment_items,
+)
 
 DELIVERED = (ShipmentStatus.RECEIVED, ShipmentStatus.ATTESTED, ShipmentStatus.SETTLED)
 
@@ -102,3 +110,35 @@ def items_held_elsewhere(
             if holds_items(session, other, now):
                 return item
     return None
+
+
+def awaiting_approval(session: Session, principal: Principal, now: int) -> list[Shipment]:
+    """Unfunded shipments (before their fundBy) waiting for `principal`'s custody consent:
+    those listing items it holds, as brand or as their last consignee."""
+    brand_items = (
+        select(Item.id)
+        .join(Product, Product.id == Item.product_id)
+        .join(Brand, Brand.id == Product.brand_id)
+        .where(Brand.principal_id == principal.id)
+    )
+    received_items = (
+        select(shipment_items.c.item_id)
+        .join(Shipment, Shipment.id == shipment_items.c.shipment_id)
+        .where(Shipment.consignee_principal_id == principal.id, Shipment.status.in_(DELIVERED))
+    )
+    candidates = session.scalars(
+        select(Shipment)
+        .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
+        .where(
+            Shipment.status == ShipmentStatus.CREATED,
+            Shipment.custody_required.is_(True),
+            or_(Shipment.fund_by.is_(None), Shipment.fund_by >= now),
+            or_(
+                shipment_items.c.item_id.in_(brand_items),
+                shipment_items.c.item_id.in_(received_items),
+            ),
+        )
+        .distinct()
+        .order_by(Shipment.id)
+    )
+    return [s for s in candidates if principal.id in missing_consent(session, s)]

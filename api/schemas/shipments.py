@@ -181,6 +181,16 @@ class FundingTx(ApiModel):
     approval: UnsignedTx | None = None
 
 
+class CustodyRequest(ApiModel):
+    """A shipment asking the caller's consent for the items it holds."""
+
+    shipment_id: str
+    buyer: str = Field(description="The buyer's (consignee's) name")
+    carrier: str = Field(description="The carrier's name")
+    items: list[ItemRef] = Field(description="The caller's items listed in it")
+    fund_by: int | None = Field(description="Unix seconds: unfunded after it, it lapses")
+
+
 class CustodyApproved(ApiModel):
     """The items of the shipment the caller holds and has now approved for it."""
 

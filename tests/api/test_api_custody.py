@@ -115,3 +115,17 @@ def test_shipments_from_before_custody_go_on_as_they_were(world: World) -> None:
         f"/shipments/{sid}/events", json={"bizStep": "shipping"}, headers=auth(world.carrier_key)
     )
     assert shipping.status_code == 201
+
+
+def test_a_custodian_sees_the_shipments_waiting_for_it(world: World) -> None:
+    url = "/custody-requests"
+    assert ok(world.api.client.get(url, headers=auth(world.brand_key))) == []  # world's approved
+    waiting = ok(_create(world, world.buyer_key, world.spare[:2]), 201)["shipmentId"]
+    (request,) = ok(world.api.client.get(url, headers=auth(world.brand_key)))
+    assert request["shipmentId"] == waiting and request["buyer"] == "Corner Shop"
+    assert {i["serial"] for i in request["items"]} == set(world.spare[:2])
+    # Nobody else is asked, and no one learns of it.
+    for key in (world.buyer_key, world.carrier_key, world.other_carrier_key):
+        assert ok(world.api.client.get(url, headers=auth(key))) == []
+    approve_custody(world.api, world.brand_key, waiting)
+    assert ok(world.api.client.get(url, headers=auth(world.brand_key))) == []

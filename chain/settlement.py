@@ -243,20 +243,31 @@ class SettlementWorker(PollingWorker):
         )  # fmt: skip
         report.attested.append(shipment_id)
 
-    def _follow_chain(self, shipment_id: str, view: ShipmentView, report: SettleReport) -> None:
-        """The chain moved past Funded without this pass: record what it says, send nothing."""
-        if view.state is ShipmentState.NONE:
+    def _follow_chain(
+        self,
+        shipment_id: str,
+        view: ShipmentView | ShipmentViewV2,
+        report: SettleReport,
+        escrow: EscrowClient | None = None,
+    ) -> None:
+        """The chain moved past Funded without this pass: record what it says, send nothing.
+        `escrow` is the shipment's release (v1 by default; the two name their states alike)."""
+        escrow = escrow or self.escrow
+        state = view.state.name
+        if state == "NONE":
             raise DeliveryError("the escrow holds no deposit for this shipment")
-        if view.state is ShipmentState.REFUNDED:
+        if state == "REFUNDED":
             with store.transaction(self.sessions) as session:
                 set_shipment_status(session, _shipment(session, shipment_id), "refunded")
             report.refunded.append(shipment_id)
             return
-        minutes, tx_hash = self._attested_log(shipment_id)
+        # v1's DeliveryAttested names the excursion minutes; v2's names the penalty instead.
+        v1 = escrow is self.escrow
+        minutes, tx_hash = self._attested_log(shipment_id) if v1 else (None, None)
         self._record_attestation(shipment_id, minutes, view, tx_hash)
         report.adopted.append(shipment_id)
-        if view.state is ShipmentState.SETTLED:
-            self._record_final(shipment_id, view, report)
+        if state == "SETTLED":
+            self._record_final(shipment_id, view, report, escrow)
 
     def _attested_log(self, shipment_id: str) -> tuple[int | None, str | None]:
         """(excursionMinutes, tx hash) of the shipment's DeliveryAttested event, if found."""
@@ -387,7 +398,7 @@ class SettlementWorker(PollingWorker):
         # escrow still takes the attestation, as the split the dispute falls back to.
         unattested_dispute = view.state is ShipmentStateV2.DISPUTED and not view.attested_at
         if view.state is not ShipmentStateV2.FUNDED and not unattested_dispute:
-            self._follow_chain_v2(shipment_id, view, report)
+            self._follow_chain(shipment_id, view, report, escrow)
             return
         readings_domain, _ = self._domains_of_chain()
         now = self._chain_time()
@@ -436,22 +447,6 @@ class SettlementWorker(PollingWorker):
             after.refund,
         )  # fmt: skip
         report.attested.append(shipment_id)
-
-    def _follow_chain_v2(
-        self, shipment_id: str, view: ShipmentViewV2, report: SettleReport
-    ) -> None:
-        """The v2 escrow moved past Funded without this pass: record what it says."""
-        if view.state is ShipmentStateV2.NONE:
-            raise DeliveryError("the escrow v2 holds no deposit for this shipment")
-        if view.state is ShipmentStateV2.REFUNDED:
-            with store.transaction(self.sessions) as session:
-                set_shipment_status(session, _shipment(session, shipment_id), "refunded")
-            report.refunded.append(shipment_id)
-            return
-        self._record_attestation(shipment_id, None, view, None)
-        report.adopted.append(shipment_id)
-        if view.state is ShipmentStateV2.SETTLED:
-            self._record_final(shipment_id, view, report, self.escrow_v2)
 
     def _settle_v2(self, shipment_id: str, report: SettleReport) -> None:
         escrow = self.escrow_v2

@@ -5,11 +5,13 @@ from __future__ import annotations
 from api.errors import Conflict
 from api.state import ChainAccess
 from chain.clients import ShipmentEscrowClient, ShipmentEscrowV2Client, TraceAnchorClient
+from chain.clients.trace_anchor_v2 import anchor_client
 
 
 def trace_anchor(chain: ChainAccess) -> TraceAnchorClient:
-    """TraceAnchor at the verified deployment (503 without a chain)."""
-    return TraceAnchorClient(chain.web3(), chain.deployment().trace_anchor)
+    """The TraceAnchor release new roots go to (v2 once deployed; 503 without a chain)."""
+    release = chain.deployment().roots_anchor
+    return anchor_client(chain.web3(), release.version, release.address)
 
 
 def shipment_escrow(chain: ChainAccess) -> ShipmentEscrowClient:

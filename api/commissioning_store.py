@@ -105,7 +105,7 @@ def commissioning_of_batch(session: Session, root: bytes | str) -> Commissioning
     if batch is None or batch.brand_address is None or batch.brand_signature is None:
         return None
     if batch.relay_refused_at is not None:
-        # Anchored as a platform root: the chain does not record the brand as its signer.
+        # The chain refused the brand's signature on it: it never speaks for the brand.
         return None
     return CommissioningBatch(
         root="0x" + raw.hex(),
@@ -123,6 +123,7 @@ def store_commissioning(
     brand_address: str,
     signature: str,
     recorded_by: int,
+    anchor_version: int,
 ) -> tuple[AnchorBatch, list[Item]]:
     """Create the items, record their events with the draft's salts, and queue the signed batch.
 
@@ -156,7 +157,7 @@ def store_commissioning(
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
     if "0x" + tree.root.hex() != draft["root"]:
         raise ValueError("the stored leaves do not rebuild the signed root")
-    batch = create_batch(session, tree, leaves)
+    batch = create_batch(session, tree, leaves, anchor_version=anchor_version)
     batch.brand_address = brand_address
     batch.brand_signature = bytes.fromhex(signature.removeprefix("0x"))
     session.flush()

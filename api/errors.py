@@ -28,7 +28,24 @@ _REVERT_MESSAGES = {
     "AnchorBrandRegistered": "this wallet already owns a company prefix on chain",
     "AnchorBrandRevoked": "the brand was revoked and can no longer commission items",
     "AnchorInvalidBrand": "the brand account must not be the zero address",
-    "AnchorInvalidKind": "the leaf kind must be 0 (EPCIS event) or 1 (errorDeclaration)",
+    "AnchorBrandCompromised": (
+        "the brand's key is recorded as compromised and can no longer sign roots"
+    ),
+    "AnchorInvalidCompromiseTime": (
+        "the compromise time must be set, not in the future, and earlier than any recorded one"
+    ),
+    "AnchorInvalidGtin": "the GTIN must be 14 digits",
+    "AnchorInvalidKind": (
+        "the leaf kind must be 0 (event), 1 (errorDeclaration) or 3 (passport); kind 2 leaves "
+        "are built by memberLeafHash"
+    ),
+    "AnchorNotPrefixHolder": "only the current holder of the root's company prefix may re-sign it",
+    "AnchorPlatformRoot": "a platform root has no brand signature to restore",
+    "AnchorPrefixNested": (
+        "this company prefix starts with, or is the start of, a prefix already registered"
+    ),
+    "AnchorRootEndorsed": "this root was already re-signed, or its own signer cannot re-sign it",
+    "AnchorUnknownRoot": "this root is not anchored",
     "AnchorInvalidPrefix": "the company prefix must be 6 to 12 digits",
     "AnchorInvalidSignature": "the signature is not the brand's commissioning signature",
     "AnchorPrefixRegistered": "this company prefix is already registered on chain",

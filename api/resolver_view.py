@@ -19,6 +19,8 @@ from api.links import item_link
 from api.state import ChainAccess
 from chain.errors import ChainError
 from core.errors import MerkleError
+from core.verdict import Decision, ItemFacts, Verdict, verdict
+from store.brand_standing import item_facts, registered_prefix
 from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
 from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history
@@ -76,7 +78,7 @@ def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
         return None
 
 
-def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
+def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
     event, leaf, batch = record
     body = json.loads(event.event_json)
     details = describe(body)
@@ -119,6 +121,8 @@ def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
             "txHash": batch.tx_hash if batch is not None else None,
             "blockNumber": batch.block_number if batch is not None else None,
             "signedByBrand": commissioning.brand if commissioning else None,
+            # The TraceAnchor release the root goes to (None without a chain).
+            "contract": contracts.get(batch.anchor_version) if batch is not None else None,
         },
         "readPoint": details["readPoint"],
         "bizLocation": details["bizLocation"],
@@ -129,29 +133,79 @@ def _event_view(session: Session, record: EventRecord) -> dict[str, Any]:
     }
 
 
-def _verify(chain: ChainAccess) -> dict[str, Any]:
+def _contracts(chain: ChainAccess) -> tuple[int | None, dict[int, str]]:
+    """(chain id, TraceAnchor address by release) of the deployment; (None, {}) without one."""
+    if not chain.configured:
+        return None, {}
+    try:
+        deployment = chain.deployment()
+    except (ApiError, ChainError):
+        return None, {}
+    anchors = {r.version: r.address for r in deployment.releases if r.name == "TraceAnchor"}
+    return deployment.chain_id, anchors
+
+
+def _verify(chain_id: int | None, contracts: dict[int, str]) -> dict[str, Any]:
     how = (
         "Recompute each event's CBV 2.0 canonical hash from `event`, then call "
-        f"TraceAnchor.{VERIFY_FUNCTION} with the event's kind, hash, salt and proof; or "
-        "verifyAgainst(root, ...) to pin the root. A proof exists once the event is anchored."
+        f"TraceAnchor.{VERIFY_FUNCTION} at the event's `anchoring.contract` with the event's "
+        "kind, hash, salt and proof; or verifyAgainst(root, ...) to pin the root. A proof exists "
+        "once the event is anchored. On TraceAnchor v2, rootInfo(root).brandConfirmed says "
+        "whether the root is the brand's word."
     )
-    verify: dict[str, Any] = {
-        "contract": None, "chainId": None, "function": VERIFY_FUNCTION, "how": how,
-    }  # fmt: skip
-    if chain.configured:
-        try:
-            deployment = chain.deployment()
-        except (ApiError, ChainError):
-            return verify
-        verify.update(contract=deployment.trace_anchor, chainId=deployment.chain_id)
-    return verify
+    return {
+        "contract": contracts[max(contracts)] if contracts else None,  # where new roots go
+        "contracts": {str(v): a for v, a in sorted(contracts.items())},
+        "chainId": chain_id,
+        "function": VERIFY_FUNCTION,
+        "how": how,
+    }
+
+
+# What each verdict tells a shopper (core.verdict decides; this only words it).
+VERDICT_TEXT = {
+    Verdict.UNREGISTERED: "No registered brand for this product number",
+    Verdict.NOT_RECOGNISED: "Not recognised: the brand never commissioned this serial",
+    Verdict.BRAND_REVOKED: "Not confirmed by the brand: the brand's key was revoked",
+    Verdict.BRAND_COMPROMISED: "Not confirmed by the brand: recorded while its key was compromised",
+    Verdict.NOT_BRAND_SIGNED: "Not confirmed by the brand: no brand signature covers it",
+    Verdict.NOT_YET_CONFIRMED: "Commissioning not final yet",
+    Verdict.GENUINE: "Genuine: commissioned by the brand",
+}
+
+
+def _authentic(decision: Decision, commissioning: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "verdict": decision.verdict.value,
+        "text": VERDICT_TEXT[decision.verdict],
+        "confirmedBy": decision.confirmed_by,
+        "notes": list(decision.notes),
+        "status": commissioning["finality"] if commissioning else "none",
+        "signedByBrand": commissioning["anchoring"]["signedByBrand"] if commissioning else None,
+    }
+
+
+def authentic_view(
+    session: Session, item: Item, commissioning: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The verdict (core.verdict on the follower's view) and the facts shown beside it."""
+    return _authentic(verdict(item_facts(session, item)), commissioning)
+
+
+def unknown_item_view(session: Session, gtin14: str) -> dict[str, Any]:
+    """The verdict on a serial the store does not know under `gtin14`."""
+    prefix = registered_prefix(session, gtin14)
+    return _authentic(verdict(ItemFacts(prefix=prefix, known=False)), None)
 
 
 def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -> dict[str, Any]:
     """Everything the resolver shows about one item."""
     product = item.product
     brand = product.brand
-    history = [_event_view(session, r) for r in item_history(session, product.gtin, item.serial)]
+    chain_id, contracts = _contracts(chain)
+    history = [
+        _event_view(session, r, contracts) for r in item_history(session, product.gtin, item.serial)
+    ]
     commissioning = next((e for e in history if e["id"] == item.commission_event_id), None)
     return {
         "item": {
@@ -166,10 +220,7 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
             "companyPrefix": brand.company_prefix,
             "walletAddress": brand.principal.wallet_address,
         },
-        "authentic": {
-            "status": commissioning["finality"] if commissioning else "none",
-            "signedByBrand": commissioning["anchoring"]["signedByBrand"] if commissioning else None,
-        },
+        "authentic": authentic_view(session, item, commissioning),
         "history": history,
-        "verify": _verify(chain),
+        "verify": _verify(chain_id, contracts),
     }

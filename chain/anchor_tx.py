@@ -1,14 +1,17 @@
 """The anchoring worker's transactions: calldata per batch, fees and nonces, signed into the store.
 
 A platform batch is anchored with `anchor(root, leafCount)`; a batch whose root a brand signed
-is relayed with `anchorCommissioning(root, leafCount, brand, signature)`. The brand and its
-signature are the batch's `brand_address` and `brand_signature` columns (written by the API).
+is relayed with `anchorCommissioning(root, leafCount, brand, signature)`, and only so: a root the
+contract refuses for the brand is never anchored as a platform root. The brand and its signature
+are the batch's `brand_address` and `brand_signature` columns (written by the API); the
+TraceAnchor release is the batch's `anchor_version`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,7 @@ class AnchorCall:
     root: bytes
     leaf_count: int
     data: str
+    to: str  # the batch's TraceAnchor release
     brand: str | None = None  # set for a brand-signed commissioning root
 
     @property
@@ -52,23 +56,39 @@ class AnchorCall:
 
 
 class AnchorTransactions:
-    """Builds and signs anchoring transactions for one account; the nonce comes from the store."""
+    """Builds and signs anchoring transactions for one account; the nonce comes from the store.
 
-    def __init__(self, w3: Web3, account: LocalAccount, anchor: TraceAnchorClient) -> None:
+    `anchors` holds a client per TraceAnchor release; new roots go to the newest.
+    """
+
+    def __init__(
+        self, w3: Web3, account: LocalAccount, anchors: Mapping[int, TraceAnchorClient]
+    ) -> None:
         self.w3 = w3
         self.account = account
-        self.anchor = anchor
-        self._platform_gas: int | None = None
+        self.anchors = dict(anchors)
+        self.newest = max(self.anchors)
+        self._platform_gas: dict[str, int] = {}
+
+    @property
+    def anchor(self) -> TraceAnchorClient:
+        """The release new roots go to."""
+        return self.anchors[self.newest]
+
+    def client_for(self, version: int) -> TraceAnchorClient:
+        """The client of TraceAnchor release `version`; ChainValueError if not deployed here."""
+        try:
+            return self.anchors[version]
+        except KeyError:
+            raise ChainValueError(f"TraceAnchor v{version} is not deployed on this chain") from None
 
     def call_for(self, session: Session, root: bytes, leaf_count: int) -> AnchorCall:
-        """The call for a batch: anchorCommissioning if a brand signed its root, else anchor.
-
-        A refused relay (relay_refused_at set) anchors the same root as a platform batch.
-        """
+        """The call for a batch: anchorCommissioning if a brand signed its root, else anchor."""
         batch = _batch_of(session, root)
-        if batch is None or batch.brand_address is None or batch.relay_refused_at is not None:
-            data = self.anchor.contract.encode_abi("anchor", [root, leaf_count])
-            return AnchorCall(root, leaf_count, data)
+        client = self.client_for(batch.anchor_version if batch is not None else self.newest)
+        if batch is None or batch.brand_address is None:
+            data = client.contract.encode_abi("anchor", [root, leaf_count])
+            return AnchorCall(root, leaf_count, data, client.address)
         if batch.brand_signature is None:
             raise ChainValueError(f"brand-signed batch {hex0x(root)} has no signature")
         if batch.leaf_count != leaf_count:
@@ -77,14 +97,15 @@ class AnchorTransactions:
             )
         brand = Web3.to_checksum_address(batch.brand_address)
         signature = bytes(batch.brand_signature)
-        data = self.anchor.contract.encode_abi(
+        data = client.contract.encode_abi(
             "anchorCommissioning", [root, leaf_count, brand, signature]
         )
-        return AnchorCall(root, leaf_count, data, brand)
+        return AnchorCall(root, leaf_count, data, client.address, brand)
 
     @staticmethod
     def refuse_commissioning(session: Session, root: bytes, error: str) -> bool:
-        """Remember that a brand-signed root cannot be relayed; False if `root` is not one."""
+        """Remember why a brand-signed root cannot be relayed (the brand sees it); False if
+        `root` is not one."""
         batch = _batch_of(session, root)
         if batch is None or batch.brand_address is None:
             return False
@@ -94,29 +115,32 @@ class AnchorTransactions:
 
     def forget_gas(self) -> None:
         """Estimate the platform gas limit again next time (after an on-chain revert)."""
-        self._platform_gas = None
+        self._platform_gas.clear()
 
     def gas_for(self, call: AnchorCall | None) -> int:
-        """Gas limit: estimated per commissioning call, once for platform calls (same for all)."""
+        """Gas limit: estimated per commissioning call, once per release for platform calls
+        (the same for all; None: a platform call to the newest release)."""
         if call is not None and call.brand is not None:
             # The brand's signature check makes each relay differ; a revert raises its name.
-            tx = {"from": self.account.address, "to": self.anchor.address, "data": call.data}
+            tx = {"from": self.account.address, "to": call.to, "data": call.data}
             return estimate_gas(self.w3, tx)  # type: ignore[arg-type]
-        if self._platform_gas is None:
+        to = self.anchor.address if call is None else call.to
+        if to not in self._platform_gas:
             # A fresh root costs the same whatever its bytes; a random one also checks the role.
             probe = self.anchor.contract.encode_abi("anchor", [os.urandom(32), 1])
-            tx = {"from": self.account.address, "to": self.anchor.address, "data": probe}
-            self._platform_gas = estimate_gas(self.w3, tx)  # type: ignore[arg-type]
-        return self._platform_gas
+            tx = {"from": self.account.address, "to": to, "data": probe}
+            self._platform_gas[to] = estimate_gas(self.w3, tx)  # type: ignore[arg-type]
+        return self._platform_gas[to]
 
-    def base(self, gas: int) -> dict[str, Any]:
-        """Chain id, fees, gas and the account's pending nonce, read before any DB transaction."""
+    def base(self, gas: int, to: str | None = None) -> dict[str, Any]:
+        """Chain id, fees, gas and the account's pending nonce, read before any DB transaction;
+        `to` is the call's release (default: the newest)."""
         with chain_errors():
             chain_id = int(self.w3.eth.chain_id)
             pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
         return {
             "chainId": chain_id,
-            "to": self.anchor.address,
+            "to": to or self.anchor.address,
             "value": 0,
             "gas": gas,
             "pending_nonce": pending,

@@ -19,7 +19,7 @@ from web3 import Web3
 
 import store
 from chain.anchor_tx import AnchorTransactions, hex0x, sign_replacement
-from chain.clients import TraceAnchorClient
+from chain.clients.trace_anchor_v2 import trace_anchors
 from chain.deploy import Deployment
 from chain.errors import ChainError, ChainValueError, ContractRevert
 from chain.finality import BlockStatus, FinalityTracker
@@ -65,6 +65,7 @@ class _SentBatch:
     leaf_count: int
     tx_hash: str
     raw_tx: bytes
+    anchor_version: int
 
 
 class AnchorWorker(PollingWorker):
@@ -87,8 +88,9 @@ class AnchorWorker(PollingWorker):
         )
         self.w3 = w3
         self.account = account
-        self.anchor = TraceAnchorClient(w3, deployment.trace_anchor)
-        self.tx = AnchorTransactions(w3, account, self.anchor)
+        # Every TraceAnchor release deployed: batches stored for an earlier one still go there.
+        self.tx = AnchorTransactions(w3, account, trace_anchors(w3, deployment.releases))
+        self.anchor = self.tx.anchor  # where new roots go
         self.finality = FinalityTracker(w3, settings.finality, settings.confirmations)
         # Every state write goes through the lease: a worker that lost it cannot commit.
         self.lease = SenderLease(
@@ -182,7 +184,7 @@ class AnchorWorker(PollingWorker):
         try:
             with self.lease.write() as session:
                 # Checks each leaf is still pending: another writer may have batched some.
-                batch = store.create_batch(session, tree, leaves)
+                batch = store.create_batch(session, tree, leaves, anchor_version=self.tx.newest)
                 call = self.tx.call_for(session, tree.root, len(leaves))
                 self.tx.sign_into(session, batch, call, base)
                 return batch.id
@@ -206,16 +208,16 @@ class AnchorWorker(PollingWorker):
                 _LOGGER.warning("batch %d waits: %s is not a registered brand yet", batch_id, exc)
             return None
         except (ContractRevert, ChainValueError) as exc:
-            # A brand signature the contract refuses can never anchor: give the leaves back so
-            # the events are at least anchored as a platform batch.
+            # A root the contract refuses for its brand (revoked, compromised, bad signature) can
+            # never anchor: the batch fails with its leaves, which go into no platform root.
             with self.lease.write() as session:
                 batch = store.get_batch(session, batch_id)
                 self.tx.refuse_commissioning(session, batch.root, str(exc))
                 store.mark_failed(session, batch_id, f"cannot relay: {exc}")
-            _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch_id, exc)
+            _LOGGER.error("batch %d failed: %s", batch_id, exc)
             report.failed.append(batch_id)
             return None
-        base = self.tx.base(gas)
+        base = self.tx.base(gas, call.to)
         with self.lease.write() as session:
             batch = store.get_batch(session, batch_id, for_update=True)
             if batch.status not in (BatchStatus.PENDING, BatchStatus.SENT):
@@ -245,7 +247,14 @@ class AnchorWorker(PollingWorker):
         report = report if report is not None else AnchorReport()
         with store.read_transaction(self.sessions) as session:
             sent = [
-                _SentBatch(b.id, b.root, b.leaf_count, str(b.tx_hash), bytes(b.raw_tx or b""))
+                _SentBatch(
+                    b.id,
+                    b.root,
+                    b.leaf_count,
+                    str(b.tx_hash),
+                    bytes(b.raw_tx or b""),
+                    b.anchor_version,
+                )
                 for b in store.batches_by_status(session, BatchStatus.SENT)
             ]
         sent_ids = {batch.id for batch in sent}
@@ -283,7 +292,7 @@ class AnchorWorker(PollingWorker):
             report.anchored.append(batch.id)
             return False
         # Read the chain before any broadcast: the root may be on chain through another tx.
-        if self.anchor.root_info(batch.root).anchored:
+        if self.tx.client_for(batch.anchor_version).root_info(batch.root).anchored:
             self._adopt(batch)
             report.adopted.append(batch.id)
             return False
@@ -294,7 +303,7 @@ class AnchorWorker(PollingWorker):
             with self.lease.write() as session:
                 self.tx.refuse_commissioning(session, batch.root, error)
                 store.mark_failed(session, batch.id, error)
-            _LOGGER.error("batch %d failed: %s; its leaves return to the outbox", batch.id, error)
+            _LOGGER.error("batch %d failed: %s", batch.id, error)
             report.failed.append(batch.id)
             return False
         if node_knows(self.w3, batch.tx_hash):
@@ -365,10 +374,11 @@ class AnchorWorker(PollingWorker):
 
     def _adopt(self, batch: _SentBatch) -> None:
         """The root is on chain already: record the block and tx that anchored it; send nothing."""
-        info = self.anchor.root_info(batch.root)
+        client = self.tx.client_for(batch.anchor_version)
+        info = client.root_info(batch.root)
         with chain_errors():
             block = self.w3.eth.get_block(info.block_number)
-            logs = self.anchor.contract.events.RootAnchored().get_logs(
+            logs = client.contract.events.RootAnchored().get_logs(
                 argument_filters={"root": batch.root},
                 from_block=info.block_number,
                 to_block=info.block_number,

@@ -20,6 +20,7 @@ from chain.releases import (
     ESCROW_V1,
     ESCROW_V2,
     TRACE_ANCHOR_V1,
+    TRACE_ANCHOR_V2,
     ReleaseSpec,
     release_artifact,
     runtime_code_hash,
@@ -138,6 +139,24 @@ class Deployment:
         return None if found is None else found.address
 
     @property
+    def trace_anchor_v2(self) -> str | None:
+        """TraceAnchor v2's address, or None on a chain not upgraded yet."""
+        found = self.release(TRACE_ANCHOR_V2)
+        return None if found is None else found.address
+
+    @property
+    def roots_anchor(self) -> Release:
+        """The TraceAnchor new roots go to: the newest release deployed."""
+        return self.release(TRACE_ANCHOR_V2) or self._required(TRACE_ANCHOR_V1)
+
+    def anchor_release(self, version: int) -> Release:
+        """The TraceAnchor release `version` (a batch's anchor_version); DeploymentNotFound."""
+        try:
+            return self._required(spec_of(TRACE_ANCHOR_V1.name, version))
+        except ChainValueError as exc:
+            raise DeploymentNotFound(str(exc)) from None
+
+    @property
     def first_block(self) -> int:
         """The earliest block any release was deployed in (where a follower starts)."""
         return min(r.block for r in self.releases)
@@ -232,8 +251,8 @@ def deploy(
     """Deploy every release from its committed artifact; `admin` administers them all.
 
     TraceAnchor v1 and ShipmentEscrow v1 end with `admin` as their only admin and `oracle` holding
-    ORACLE_ROLE; ShipmentEscrow v2 too unless `escrow_v2` is False (how the first release
-    deployed, kept for the upgrade test). See `upgrade` for v2's two-step admin hand-over.
+    ORACLE_ROLE; then `upgrade` deploys the v2 releases (ShipmentEscrow v2, TraceAnchor v2) unless
+    `escrow_v2` is False (how the first release deployed, kept for the upgrade tests).
     """
     admin, anchorer = Web3.to_checksum_address(admin), Web3.to_checksum_address(anchorer)
     sender = sender_for(w3, deployer)
@@ -266,7 +285,9 @@ def deploy(
         ),
     )
     if escrow_v2:
-        deployment = upgrade(w3, deployer, deployment, admin, oracle, admin_delay=admin_delay)
+        deployment = upgrade(
+            w3, deployer, deployment, admin, oracle, anchorer=anchorer, admin_delay=admin_delay
+        )
     _LOGGER.info("deployed %s", deployment)
     return deployment
 
@@ -278,18 +299,44 @@ def upgrade(
     admin: str,
     oracle: str | None,
     *,
+    anchorer: str | None = None,
     admin_delay: int = DEFAULT_ADMIN_DELAY,
 ) -> Deployment:
-    """Deploy the releases `deployment` lacks (ShipmentEscrow v2) beside the ones it has.
+    """Deploy the releases `deployment` lacks (ShipmentEscrow v2, TraceAnchor v2) beside the
+    ones it has.
 
-    Nothing deployed is touched: v1 keeps its deposits, roles and proofs. v2 is built with the
-    deployer as admin so it can grant ORACLE_ROLE to `oracle` and GUARDIAN_ROLE to `admin`; when
-    `admin` is another address the deployer then begins the two-step admin transfer, which
-    `admin` completes with acceptDefaultAdminTransfer() once `admin_delay` seconds have passed.
+    Nothing deployed is touched: v1 keeps its deposits, roles, roots and proofs. Each v2 is built
+    with the deployer as admin so it can grant roles (ORACLE_ROLE to `oracle`, GUARDIAN_ROLE and
+    REGISTRAR_ROLE to `admin`, ANCHORER_ROLE to `anchorer`); when `admin` is another address the
+    deployer then begins the two-step admin transfer, which `admin` completes with
+    acceptDefaultAdminTransfer() once `admin_delay` seconds have passed. TraceAnchor v2 starts
+    with TraceAnchor v1's brands that are not revoked.
     """
-    if deployment.release(ESCROW_V2) is not None:
-        return deployment
     admin = Web3.to_checksum_address(admin)
+    upgraded = deployment
+    if upgraded.release(ESCROW_V2) is None:
+        upgraded = _deploy_escrow_v2(w3, deployer, upgraded, admin, oracle, admin_delay)
+    if upgraded.release(TRACE_ANCHOR_V2) is None:
+        if anchorer is None:
+            raise ChainValueError("deploying TraceAnchor v2 needs the anchorer's address")
+        anchorer = Web3.to_checksum_address(anchorer)
+        upgraded = _deploy_anchor_v2(w3, deployer, upgraded, admin, anchorer, admin_delay)
+    return upgraded
+
+
+def _hand_over(sender: Any, contract: Any, deployer: str, admin: str, delay: int) -> None:
+    if admin != deployer:
+        sender.send(contract.address, contract.encode_abi("beginDefaultAdminTransfer", [admin]))
+        _LOGGER.warning(
+            "%s: %s must call acceptDefaultAdminTransfer() after %d s",
+            contract.address, admin, delay,
+        )  # fmt: skip
+
+
+def _deploy_escrow_v2(
+    w3: Web3, deployer: LocalAccount, deployment: Deployment, admin: str, oracle: str | None,
+    admin_delay: int,
+) -> Deployment:  # fmt: skip
     sender = sender_for(w3, deployer)
     art = release_artifact(ESCROW_V2)
     args = (deployer.address, admin_delay, deployment.trace_anchor)
@@ -301,15 +348,46 @@ def upgrade(
     if oracle is not None:
         sender.send(escrow.address, escrow.encode_abi("grantRole", [oracle_role, oracle]))
     sender.send(escrow.address, escrow.encode_abi("grantRole", [guardian_role, admin]))
-    if admin != deployer.address:
-        sender.send(escrow.address, escrow.encode_abi("beginDefaultAdminTransfer", [admin]))
-        _LOGGER.warning(
-            "ShipmentEscrow v2 at %s: %s must call acceptDefaultAdminTransfer() after %d s",
-            escrow.address, admin, admin_delay,
-        )  # fmt: skip
-    upgraded = deployment.with_release(_receipt_release(ESCROW_V2, rcpt))
+    _hand_over(sender, escrow, deployer.address, admin, admin_delay)
     _LOGGER.info("deployed ShipmentEscrow v2 at %s beside v1", escrow.address)
-    return upgraded
+    return deployment.with_release(_receipt_release(ESCROW_V2, rcpt))
+
+
+def _deploy_anchor_v2(
+    w3: Web3, deployer: LocalAccount, deployment: Deployment, admin: str, anchorer: str,
+    admin_delay: int,
+) -> Deployment:  # fmt: skip
+    sender = sender_for(w3, deployer)
+    art = release_artifact(TRACE_ANCHOR_V2)
+    # The deployer registers v1's brands first (REGISTRAR_ROLE), then gives the role to `admin`.
+    args = (deployer.address, admin_delay, anchorer, deployer.address)
+    rcpt = sender.send(None, _constructor_data(art, *args))
+    anchor = w3.eth.contract(address=rcpt["contractAddress"], abi=art.abi)
+    for brand, prefix in _active_brands_v1(w3, deployment):
+        sender.send(anchor.address, anchor.encode_abi("registerBrand", [brand, prefix]))
+    if admin != deployer.address:
+        with chain_errors():
+            registrar = anchor.functions.REGISTRAR_ROLE().call()
+        sender.send(anchor.address, anchor.encode_abi("grantRole", [registrar, admin]))
+        renounce = anchor.encode_abi("renounceRole", [registrar, deployer.address])
+        sender.send(anchor.address, renounce)
+    _hand_over(sender, anchor, deployer.address, admin, admin_delay)
+    _LOGGER.info("deployed TraceAnchor v2 at %s beside v1", anchor.address)
+    return deployment.with_release(_receipt_release(TRACE_ANCHOR_V2, rcpt))
+
+
+def _active_brands_v1(w3: Web3, deployment: Deployment) -> list[tuple[str, str]]:
+    """(brand, prefix) of every brand TraceAnchor v1 registered and did not revoke, in order."""
+    release = deployment.release(TRACE_ANCHOR_V1)
+    if release is None:
+        return []
+    v1 = w3.eth.contract(
+        address=Web3.to_checksum_address(release.address), abi=release_artifact(TRACE_ANCHOR_V1).abi
+    )
+    with chain_errors():
+        logs = v1.events.BrandRegistered().get_logs(from_block=release.block)
+        brands = [(str(log["args"]["brand"]), str(log["args"]["companyPrefix"])) for log in logs]
+        return [(b, p) for b, p in brands if v1.functions.brandRevokedAt(b).call() == 0]
 
 
 def code_matches(code: bytes, artifact: ContractArtifact) -> bool:
@@ -411,7 +489,7 @@ def ensure_deployed(
     if found is None:
         deployment = deploy(w3, deployer, admin, anchorer, oracle)
     else:
-        deployment = upgrade(w3, deployer, found, admin, oracle)
+        deployment = upgrade(w3, deployer, found, admin, oracle, anchorer=anchorer)
         if deployment == found:
             return found
     save_deployment(deployment, path)

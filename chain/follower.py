@@ -29,6 +29,7 @@ from chain.clients import (
     ShipmentEscrowClient,
     ShipmentEscrowV2Client,
     TraceAnchorClient,
+    TraceAnchorV2Client,
 )
 from chain.deploy import Deployment
 from chain.errors import ChainError
@@ -92,6 +93,8 @@ class ChainFollower(PollingWorker):
         ]
         if deployment.shipment_escrow_v2 is not None:
             clients.append(ShipmentEscrowV2Client(w3, deployment.shipment_escrow_v2))
+        if deployment.trace_anchor_v2 is not None:
+            clients.append(TraceAnchorV2Client(w3, deployment.trace_anchor_v2))
         for client in clients:
             for entry in client.contract.abi:
                 event: dict[str, Any] = dict(entry)

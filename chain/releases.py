@@ -42,7 +42,8 @@ class ReleaseSpec:
 TRACE_ANCHOR_V1 = ReleaseSpec("TraceAnchor", 1, "TraceAnchor")
 ESCROW_V1 = ReleaseSpec("ShipmentEscrow", 1, "ShipmentEscrow")
 ESCROW_V2 = ReleaseSpec("ShipmentEscrow", 2, "ShipmentEscrowV2")
-RELEASES: tuple[ReleaseSpec, ...] = (TRACE_ANCHOR_V1, ESCROW_V1, ESCROW_V2)
+TRACE_ANCHOR_V2 = ReleaseSpec("TraceAnchor", 2, "TraceAnchorV2")
+RELEASES: tuple[ReleaseSpec, ...] = (TRACE_ANCHOR_V1, ESCROW_V1, ESCROW_V2, TRACE_ANCHOR_V2)
 
 
 def spec_of(name: str, version: int) -> ReleaseSpec:

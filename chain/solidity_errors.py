@@ -48,6 +48,14 @@ class AccessControlUnauthorizedAccount(ContractRevert):
     arg_types = ("address", "bytes32")
 
 
+class AnchorBrandCompromised(ContractRevert):
+    """Solidity custom error AnchorBrandCompromised."""
+
+    signature = "AnchorBrandCompromised(address,uint64)"
+    arg_names = ("brand", "since")
+    arg_types = ("address", "uint64")
+
+
 class AnchorBrandRegistered(ContractRevert):
     """Solidity custom error AnchorBrandRegistered."""
 
@@ -70,6 +78,22 @@ class AnchorInvalidBrand(ContractRevert):
     signature = "AnchorInvalidBrand(address)"
     arg_names = ("brand",)
     arg_types = ("address",)
+
+
+class AnchorInvalidCompromiseTime(ContractRevert):
+    """Solidity custom error AnchorInvalidCompromiseTime."""
+
+    signature = "AnchorInvalidCompromiseTime(uint64,uint64)"
+    arg_names = ("since", "recorded")
+    arg_types = ("uint64", "uint64")
+
+
+class AnchorInvalidGtin(ContractRevert):
+    """Solidity custom error AnchorInvalidGtin."""
+
+    signature = "AnchorInvalidGtin(string)"
+    arg_names = ("gtin",)
+    arg_types = ("string",)
 
 
 class AnchorInvalidKind(ContractRevert):
@@ -96,12 +120,44 @@ class AnchorInvalidSignature(ContractRevert):
     arg_types = ("address",)
 
 
+class AnchorNotPrefixHolder(ContractRevert):
+    """Solidity custom error AnchorNotPrefixHolder."""
+
+    signature = "AnchorNotPrefixHolder(address,string)"
+    arg_names = ("brand", "companyPrefix")
+    arg_types = ("address", "string")
+
+
+class AnchorPlatformRoot(ContractRevert):
+    """Solidity custom error AnchorPlatformRoot."""
+
+    signature = "AnchorPlatformRoot(bytes32)"
+    arg_names = ("root",)
+    arg_types = ("bytes32",)
+
+
+class AnchorPrefixNested(ContractRevert):
+    """Solidity custom error AnchorPrefixNested."""
+
+    signature = "AnchorPrefixNested(string,string)"
+    arg_names = ("companyPrefix", "registered")
+    arg_types = ("string", "string")
+
+
 class AnchorPrefixRegistered(ContractRevert):
     """Solidity custom error AnchorPrefixRegistered."""
 
     signature = "AnchorPrefixRegistered(string,address)"
     arg_names = ("companyPrefix", "brand")
     arg_types = ("string", "address")
+
+
+class AnchorRootEndorsed(ContractRevert):
+    """Solidity custom error AnchorRootEndorsed."""
+
+    signature = "AnchorRootEndorsed(bytes32,address)"
+    arg_names = ("root", "endorsedBy")
+    arg_types = ("bytes32", "address")
 
 
 class AnchorRootExists(ContractRevert):
@@ -118,6 +174,14 @@ class AnchorUnknownBrand(ContractRevert):
     signature = "AnchorUnknownBrand(address)"
     arg_names = ("brand",)
     arg_types = ("address",)
+
+
+class AnchorUnknownRoot(ContractRevert):
+    """Solidity custom error AnchorUnknownRoot."""
+
+    signature = "AnchorUnknownRoot(bytes32)"
+    arg_names = ("root",)
+    arg_types = ("bytes32",)
 
 
 class AnchorZeroLeafCount(ContractRevert):
@@ -782,15 +846,23 @@ ALL: tuple[type[ContractRevert], ...] = (
     AccessControlEnforcedDefaultAdminRules,
     AccessControlInvalidDefaultAdmin,
     AccessControlUnauthorizedAccount,
+    AnchorBrandCompromised,
     AnchorBrandRegistered,
     AnchorBrandRevoked,
     AnchorInvalidBrand,
+    AnchorInvalidCompromiseTime,
+    AnchorInvalidGtin,
     AnchorInvalidKind,
     AnchorInvalidPrefix,
     AnchorInvalidSignature,
+    AnchorNotPrefixHolder,
+    AnchorPlatformRoot,
+    AnchorPrefixNested,
     AnchorPrefixRegistered,
+    AnchorRootEndorsed,
     AnchorRootExists,
     AnchorUnknownBrand,
+    AnchorUnknownRoot,
     AnchorZeroLeafCount,
     AnchorZeroRoot,
     EscrowAttestationExpired,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,14 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.clients.trace_anchor import TraceAnchorClient
+from chaintrace.audit_authenticity import ChainFacts, CommissioningCheck, check_commissioning
 from core.epcis import EpcisError, event_hash
 from core.errors import MerkleError
 from core.merkle import MerkleTree, leaf_hash
+from core.verdict import Verdict
 from store.db import read_transaction
 from store.models import AnchorBatch, Event, Leaf
 from store.outbox import leaf_proof
 
-EXPORT_FORMAT = "chaintrace-audit-export/v1"
+# v2 adds each record's TraceAnchor release; v1 exports (every root on TraceAnchor v1) still read.
+EXPORT_FORMAT = "chaintrace-audit-export/v2"
+_EXPORT_FORMATS = ("chaintrace-audit-export/v1", EXPORT_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class AuditRecord:
     root: str | None
     tx_hash: str | None
     block_number: int | None
+    anchor_version: int = 1  # the TraceAnchor release its root went to
 
 
 @dataclass
@@ -46,6 +51,11 @@ class AuditReport:
     batches: int = 0
     roots_rebuilt: int = 0
     pending: int = 0
+    commissionings: int = 0
+    brand_confirmed: int = 0
+    # Anchored commissionings that are not the brand's word (platform root, compromised range,
+    # no registered brand...): reported, never trusted; the records themselves are consistent.
+    not_brand_confirmed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -75,6 +85,7 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
                 root=None if batch is None else "0x" + batch.root.hex(),
                 tx_hash=None if batch is None else batch.tx_hash,
                 block_number=None if batch is None else batch.block_number,
+                anchor_version=1 if batch is None else batch.anchor_version,
             )
             for event, leaf, batch in rows
         ]
@@ -99,7 +110,7 @@ def write_export(records: Iterable[AuditRecord], path: Path) -> int:
 def read_export(path: Path) -> list[AuditRecord]:
     """Read an audit export, refusing anything that is not one."""
     data = json.loads(path.read_text())
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in _EXPORT_FORMATS:
         raise ValueError(f"{path} is not a {EXPORT_FORMAT} file")
     try:
         return [AuditRecord(**r) for r in data["records"]]
@@ -115,9 +126,21 @@ def _by_root(records: Iterable[AuditRecord]) -> Iterator[tuple[str, list[AuditRe
     yield from groups.items()
 
 
-def audit(records: list[AuditRecord], anchor: TraceAnchorClient) -> AuditReport:
-    """Recompute every hash and leaf, rebuild every root, and check every proof with eth_call."""
+def _judge(report: AuditReport, check: CommissioningCheck | None) -> None:
+    if check is None:
+        return
+    report.commissionings += 1
+    if check.verdict is Verdict.GENUINE:
+        report.brand_confirmed += 1
+    else:
+        report.not_brand_confirmed.append(f"{check.epc} in root {check.root}: {check.verdict}")
+
+
+def audit(records: list[AuditRecord], anchors: Mapping[int, TraceAnchorClient]) -> AuditReport:
+    """Recompute every hash and leaf, rebuild every root, check every proof with eth_call on the
+    record's TraceAnchor release, and judge every commissioning by core.verdict."""
     report = AuditReport(events=len(records))
+    facts = ChainFacts(anchors)
     leaves: dict[str, bytes] = {}
     for r in records:
         where = f"event {r.event_hash[:18]}"
@@ -135,12 +158,25 @@ def audit(records: list[AuditRecord], anchor: TraceAnchorClient) -> AuditReport:
         if r.root is None:
             report.pending += 1
             continue
+        anchor = anchors.get(r.anchor_version)
+        if anchor is None:
+            report.failures.append(f"{where}: TraceAnchor v{r.anchor_version} is not deployed")
+            continue
         proof = [bytes.fromhex(p.removeprefix("0x")) for p in r.proof]
         root = bytes.fromhex(r.root.removeprefix("0x"))
-        if anchor.verify_against(root, r.kind, recomputed, salt, proof):
-            report.proofs_verified_on_chain += 1
-        else:
+        if not anchor.verify_against(root, r.kind, recomputed, salt, proof):
             report.failures.append(f"{where}: the contract rejects its proof to root {r.root}")
+            continue
+        report.proofs_verified_on_chain += 1
+        check = check_commissioning(r, facts)
+        if check is not None:
+            report.commissionings += 1
+            if check.verdict is Verdict.GENUINE:
+                report.brand_confirmed += 1
+            else:
+                report.not_brand_confirmed.append(
+                    f"{check.epc} in root {check.root}: {check.verdict}"
+                )
     for root_hex, members in _by_root(records):
         report.batches += 1
         member_leaves = [
@@ -149,6 +185,9 @@ def audit(records: list[AuditRecord], anchor: TraceAnchorClient) -> AuditReport:
         if len(member_leaves) != len(members):
             continue  # already reported per event
         root = bytes.fromhex(root_hex.removeprefix("0x"))
+        anchor = anchors.get(members[0].anchor_version)
+        if anchor is None:
+            continue  # already reported per event
         info = anchor.root_info(root)
         if not info.anchored:
             report.failures.append(f"root {root_hex}: not anchored on chain")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from chain.clients import ShipmentView
 from chain.clients.shipment_escrow import ShipmentEscrowClient
 from chain.clients.trace_anchor import TraceAnchorClient
+from chain.clients.trace_anchor_v2 import trace_anchors
 from chaintrace.audit import audit, records_from_store
 from chaintrace.embedded import EmbeddedServices
 from chaintrace.platform import Platform
@@ -64,15 +66,19 @@ def wait_all_final(factory: Any, timeout: float = 120) -> None:
 
 
 def verify_item(
-    story: Story, anchor: TraceAnchorClient, gtin: str, serial: str
+    story: Story, anchors: Mapping[int, TraceAnchorClient], gtin: str, serial: str
 ) -> tuple[int, list[str]]:
-    """Fetch the consumer JSON; recompute each hash from its event JSON; check proofs on chain."""
+    """Fetch the consumer JSON; recompute each hash from its event JSON; check proofs on chain
+    at the TraceAnchor release the event names; the verdict must be genuine."""
     link = build_link("", gtin, serial)
     r = story.http.get(link, headers={"Accept": "application/json"})
     if r.status_code != 200:
         return 0, [f"{link}: HTTP {r.status_code}"]
     view = r.json()
     problems: list[str] = []
+    if view["authentic"]["verdict"] != "genuine":
+        problems.append(f"{serial}: verdict {view['authentic']['verdict']}, not genuine")
+    by_address = {a.address: a for a in anchors.values()}
     history = view.get("history", [])
     steps = {e.get("bizStep") for e in history}
     for needed in ("commissioning", "shipping", "arriving", "receiving"):
@@ -87,6 +93,10 @@ def verify_item(
             problems.append(f"{serial}: event {e['id']} is {e['finality']}, not final")
             continue
         proof = [bytes.fromhex(p[2:]) for p in e["proof"]]
+        anchor = by_address.get(e["anchoring"]["contract"])
+        if anchor is None:
+            problems.append(f"{serial}: event {e['id']} names no TraceAnchor release")
+            continue
         ok = anchor.verify_against(
             bytes.fromhex(e["root"][2:]), e["kind"], recomputed, bytes.fromhex(e["salt"][2:]), proof
         )
@@ -103,7 +113,7 @@ def run_checks(
     engine = make_engine(services.database_url)
     factory = session_factory(engine)
     w3 = services.w3()
-    anchor = TraceAnchorClient(w3, services.deployment.trace_anchor)
+    anchors = trace_anchors(w3, services.deployment.releases)
     escrow = ShipmentEscrowClient(w3, services.deployment.shipment_escrow)
     try:
         with console.status("waiting until every event is anchored and final"):
@@ -111,7 +121,7 @@ def run_checks(
         # 1. every item, the hard way, through the public resolver
         checked, problems = 0, []
         for gtin, serial in story.result.items:
-            n, p = verify_item(story, anchor, gtin, serial)
+            n, p = verify_item(story, anchors, gtin, serial)
             checked += n
             problems += p
         c.check(
@@ -121,12 +131,18 @@ def run_checks(
             + (f"; {problems[:3]}" if problems else ""),
         )
         # 2. the auditor's check over the whole store
-        report = audit(records_from_store(factory), anchor)
+        report = audit(records_from_store(factory), anchors)
         c.check(
             "audit: store == chain",
             report.ok and report.pending == 0,
             f"{report.events} events, {report.batches} roots rebuilt and anchored"
             + (f"; {report.failures[:3]}" if report.failures else ""),
+        )
+        c.check(
+            "audit: every commissioning is the brand's word",
+            report.commissionings > 0 and not report.not_brand_confirmed,
+            f"{report.brand_confirmed} of {report.commissionings} in roots the brand signed"
+            + (f"; {report.not_brand_confirmed[:3]}" if report.not_brand_confirmed else ""),
         )
         # 3. money
         sid = bytes.fromhex(story.result.shipment_id[2:])

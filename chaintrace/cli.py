@@ -153,7 +153,7 @@ def deploy(
     if found is None:
         deployment = do_deploy(w3, settings.load_account(), admin, anchorer, oracle)
     else:
-        deployment = upgrade(w3, settings.load_account(), found, admin, oracle)
+        deployment = upgrade(w3, settings.load_account(), found, admin, oracle, anchorer=anchorer)
     save_deployment(deployment, settings.deployments_file)
     console.print_json(json.dumps(deployment.to_json()))
 
@@ -362,7 +362,7 @@ def verify(
 ) -> None:
     """Auditor: recompute every hash, leaf and root and check every proof on chain."""
     _logging(verbose)
-    from chain.clients.trace_anchor import TraceAnchorClient
+    from chain.clients.trace_anchor_v2 import trace_anchors
     from chain.deploy import require_deployment
     from chaintrace.audit import audit, read_export, records_from_store
     from store.db import session_factory
@@ -377,7 +377,7 @@ def verify(
         records = read_export(export_file)
     else:
         records = records_from_store(session_factory(_engine(settings.database_url)))
-    report = audit(records, TraceAnchorClient(w3, deployment.trace_anchor))
+    report = audit(records, trace_anchors(w3, deployment.releases))
     print(json.dumps(report.as_dict(), indent=2))
     sys.exit(0 if report.ok else 1)
 

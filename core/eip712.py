@@ -25,6 +25,7 @@ from core.signature import signature_from_hex as signature_from_hex
 ANCHOR_DOMAIN_NAME = "chaintrace TraceAnchor"
 ESCROW_DOMAIN_NAME = "chaintrace ShipmentEscrow"
 DOMAIN_VERSION = "1"
+ANCHOR_DOMAIN_VERSION_V2 = "2"
 ESCROW_DOMAIN_VERSION_V2 = "2"
 DOMAIN_TYPE_STRING = (
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -332,6 +333,11 @@ class Domain:
 def anchor_domain(chain_id: int, address: str) -> Domain:
     """The TraceAnchor domain (Reading, Commissioning, DeviceRegistration)."""
     return Domain(ANCHOR_DOMAIN_NAME, DOMAIN_VERSION, chain_id, address)
+
+
+def anchor_domain_v2(chain_id: int, address: str) -> Domain:
+    """The TraceAnchor v2 domain (the same types as v1, version "2")."""
+    return Domain(ANCHOR_DOMAIN_NAME, ANCHOR_DOMAIN_VERSION_V2, chain_id, address)
 
 
 def escrow_domain(chain_id: int, address: str) -> Domain:

@@ -21,16 +21,23 @@ from core.keccak import keccak
 HASH_LEN = 32
 
 LEAF_V1: bytes = keccak(b"chaintrace.leaf.v1")
+MEMBER_V1: bytes = keccak(b"chaintrace.member.v1")
 
 # The abi-encoded uint8 kind is a 32-byte word: 31 zero bytes then the kind.
 _UINT8_PAD = bytes(31)
 
 
 class Kind(IntEnum):
-    """What a leaf commits to (formats.md "Event identity")."""
+    """What a leaf commits to (formats.md "Leaf kinds"); never reused."""
 
     EVENT = 0
     ERROR_DECLARATION = 1
+    PROJECTION = 2  # the public projection of one EPC of an event: member_leaf_hash
+    PASSPORT = 3  # a product passport version (RFC 8785 canonical JSON hash)
+
+
+# Kinds whose leaf is leaf_hash's (LEAF_V1); kind 2 has its own leaf, member_leaf_hash.
+_LEAF_V1_KINDS = (Kind.EVENT, Kind.ERROR_DECLARATION, Kind.PASSPORT)
 
 
 def _check_hash(value: object, what: str) -> bytes:
@@ -42,19 +49,34 @@ def _check_hash(value: object, what: str) -> bytes:
 
 
 def leaf_hash(kind: int, event_hash: bytes, salt: bytes) -> bytes:
-    """keccak256(keccak256(abi.encode(LEAF_V1, uint8 kind, bytes32 eventHash, bytes32 salt)))."""
-    if isinstance(kind, bool) or not isinstance(kind, int):
-        raise MerkleError(f"kind must be an int, got {type(kind).__name__}")
-    try:
-        kind = Kind(kind)
-    except ValueError:
-        raise MerkleError(f"kind must be one of {[k.value for k in Kind]}, got {kind}") from None
+    """keccak256(keccak256(abi.encode(LEAF_V1, uint8 kind, bytes32 eventHash, bytes32 salt)))
+    for kinds 0, 1 and 3 (kind 2 is member_leaf_hash's)."""
+    kind = _check_kind(kind, _LEAF_V1_KINDS)
     event_hash = _check_hash(event_hash, "event_hash")
     salt = _check_hash(salt, "salt")
     # abi.encode of four static 32-byte words is their plain concatenation (no offsets);
     # tests compare this against eth_abi.encode.
     encoded = LEAF_V1 + _UINT8_PAD + bytes((kind,)) + event_hash + salt
     return keccak(keccak(encoded))
+
+
+def member_leaf_hash(event_kind: int, projection_hash: bytes, salt: bytes) -> bytes:
+    """Kind 2: keccak256(keccak256(abi.encode(MEMBER_V1, uint8 2, uint8 eventKind,
+    bytes32 projectionHash, bytes32 salt))), eventKind 0 or 1 (DESIGN "Public and private
+    views")."""
+    event_kind = _check_kind(event_kind, (Kind.EVENT, Kind.ERROR_DECLARATION))
+    projection_hash = _check_hash(projection_hash, "projection_hash")
+    salt = _check_hash(salt, "salt")
+    encoded = MEMBER_V1 + _UINT8_PAD + bytes((Kind.PROJECTION,)) + _UINT8_PAD + bytes((event_kind,))
+    return keccak(keccak(encoded + projection_hash + salt))
+
+
+def _check_kind(kind: object, allowed: Sequence[Kind]) -> Kind:
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        raise MerkleError(f"kind must be an int, got {type(kind).__name__}")
+    if kind not in allowed:
+        raise MerkleError(f"kind must be one of {[k.value for k in allowed]}, got {kind}")
+    return Kind(kind)
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:

@@ -108,10 +108,11 @@ def reset_to_sent(session: Session, batch_id: int) -> AnchorBatch:
 def mark_failed(
     session: Session, batch_id: int, error: str, *, release_leaves: bool = True
 ) -> AnchorBatch:
-    """Give up on a batch that never anchored; its leaves return to the outbox by default."""
+    """Give up on a batch that never anchored; its leaves return to the outbox by default, except
+    a brand's commissioning batch's: they go into no root the brand did not sign."""
     batch = _transition(session, batch_id, BatchStatus.FAILED)
     batch.error = str(error)[:4000]
-    if release_leaves:
+    if release_leaves and batch.brand_address is None:
         session.execute(
             update(Leaf)
             .where(Leaf.batch_id == batch_id)

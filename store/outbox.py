@@ -60,7 +60,11 @@ def claim_pending(session: Session, limit: int) -> list[PendingLeaf]:
 
 
 def create_batch(
-    session: Session, tree: MerkleTree, leaves: Sequence[Leaf | PendingLeaf]
+    session: Session,
+    tree: MerkleTree,
+    leaves: Sequence[Leaf | PendingLeaf],
+    *,
+    anchor_version: int = 1,
 ) -> AnchorBatch:
     """A pending batch for a tree core.merkle built over these leaves' hashes, in this order.
 
@@ -69,6 +73,7 @@ def create_batch(
     batch with the same root (the same leaves again) is revived rather than duplicated. The
     leaves may have been read in an earlier transaction (claim_pending): if any is no longer
     pending, LeavesTakenError, and the caller's transaction must be rolled back.
+    `anchor_version` is the TraceAnchor release the root goes to.
     """
     if not isinstance(tree, MerkleTree):
         raise StoreValueError(f"tree must be a core.merkle.MerkleTree, got {type(tree).__name__}")
@@ -86,6 +91,9 @@ def create_batch(
     if batch is None:
         batch = AnchorBatch(root=root, leaf_count=len(leaves), status=BatchStatus.PENDING)
         session.add(batch)
+    elif batch.status is BatchStatus.FAILED and batch.brand_address is not None:
+        # A brand's refused root never comes back as a platform batch (its leaves stay with it).
+        raise StoreValueError(f"root 0x{root.hex()} is a brand's refused commissioning root")
     elif batch.status is BatchStatus.FAILED:
         # The same leaves again after a failure give the same root: the batch row comes back.
         batch.status, batch.leaf_count, batch.error = BatchStatus.PENDING, len(leaves), None
@@ -97,6 +105,7 @@ def create_batch(
         if still_pending < len(leaves):
             raise LeavesTakenError(len(leaves), still_pending)
         raise StoreValueError(f"a batch with root 0x{root.hex()} already exists")
+    batch.anchor_version = anchor_version
     batch.tree_nodes = tree.nodes_blob()
     session.flush()
     _assign_leaves(session, batch.id, [leaf.id for leaf in leaves])

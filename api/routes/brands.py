@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+from api.brand_state import brand_on_chain
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
@@ -33,16 +34,10 @@ def brand_by_prefix(session: SessionDep, prefix: str) -> Brand:
     return brand
 
 
-def _on_chain(chain: ChainAccess, brand: Brand) -> BrandOnChain | None:
+def _on_chain(session: SessionDep, chain: ChainAccess, brand: Brand) -> BrandOnChain | None:
     if not chain.configured:
         return None
-    owner = trace_anchor(chain).brand_of(brand.company_prefix)
-    wallet = brand.principal.wallet_address
-    return BrandOnChain(
-        registered=owner is not None,
-        brand_address=owner,
-        matches_wallet=owner is not None and owner == wallet,
-    )
+    return brand_on_chain(session, brand.company_prefix, brand.principal.wallet_address)
 
 
 def brand_public(brand: Brand, on_chain: BrandOnChain | None = None) -> BrandPublic:
@@ -78,9 +73,10 @@ def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) 
 
 @router.get("/{prefix}", response_model=BrandPublic)
 def get(prefix: str, session: SessionDep, chain: ChainDep) -> BrandPublic:
-    """A brand by company prefix, with its on-chain registration when a chain is configured."""
+    """A brand by company prefix, with its standing on chain (registered, revoked at block N,
+    compromised since T) as the chain follower saw it, when a chain is configured."""
     brand = brand_by_prefix(session, _prefix(prefix, ["path", "prefix"]))
-    return brand_public(brand, _on_chain(chain, brand))
+    return brand_public(brand, _on_chain(session, chain, brand))
 
 
 @router.get("/{prefix}/registration-tx", response_model=UnsignedTx)
@@ -98,7 +94,7 @@ def registration_tx(
     brand_wallet = wallet_of(brand.principal)
     client = trace_anchor(chain)
     owner = client.brand_of(brand.company_prefix)
-    if owner is not None:
+    if owner is not None and client.brand_revoked_at(owner) == 0:  # a revoked key's prefix moves
         raise Conflict(f"company prefix {brand.company_prefix} is already registered to {owner}")
     if sender is None and admin.wallet_address is None:
         raise Conflict("your principal has no wallet: pass ?sender=<the admin wallet address>")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from api.brand_state import refuse_if_barred
 from api.catalog import item_public
 from api.commissioning import AWAITING_SIGNATURE, draft_message
 from api.commissioning_store import (
@@ -21,7 +22,7 @@ from api.finality import finality_of
 from api.schemas.common import SignatureIn, TypedData
 from api.schemas.products import CommissioningPublic, DraftEvent, ItemPublic
 from api.settings import ApiSettings
-from api.signing import recover_signer, trace_anchor_domain
+from api.signing import commissioning_domain, recover_signer
 from store.models import AnchorBatch, CommissioningDraft, Item, Principal
 
 router = APIRouter(prefix="/commissionings", tags=["products"])
@@ -49,6 +50,7 @@ def commissioning_public(
         ],
         brand_registered_on_chain=brand_registered_on_chain,
         batch_status=finality_of(batch) if batch is not None else None,
+        batch_error=batch.relay_error if batch is not None else None,
         items=items or [],
     )
 
@@ -102,12 +104,13 @@ def submit_signature(
     draft = row.draft
     if draft["status"] != AWAITING_SIGNATURE:
         raise Conflict(f"commissioning {draft_id} is already {draft['status']}")
-    domain = trace_anchor_domain(chain)
+    domain, anchor_version = commissioning_domain(chain)
     if domain.to_json() != draft["typedData"]["domain"]:
-        raise Conflict("the contracts were redeployed since this draft: start a new one")
+        raise Conflict("the contracts changed since this draft (redeployed, upgraded): start anew")
     wallet = wallet_of(principal)
     if wallet != draft["brand"]:
         raise Conflict("your wallet changed since this draft: start a new one")
+    refuse_if_barred(session, wallet)
     signer = recover_signer(draft_message(draft), domain, body.signature, ["body", "signature"])
     if signer != wallet:
         raise FieldError(
@@ -126,6 +129,7 @@ def submit_signature(
         brand_address=wallet,
         signature=body.signature,
         recorded_by=principal.id,
+        anchor_version=anchor_version,
     )
     draft = mark_submitted(session, row)
     session.commit()

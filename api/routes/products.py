@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
+from api.brand_state import brand_on_chain, refuse_if_barred
 from api.catalog import (
     brand_of_principal,
     gtin14,
@@ -16,7 +17,6 @@ from api.catalog import (
     product_public,
     serial_value,
 )
-from api.chain_access import trace_anchor
 from api.commissioning import build_draft
 from api.commissioning_store import purge_expired_drafts, save_draft
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
@@ -29,7 +29,7 @@ from api.schemas.products import (
     ProductCreate,
     ProductPublic,
 )
-from api.signing import trace_anchor_domain
+from api.signing import commissioning_domain
 from core.gs1 import gtin_has_prefix
 from store.models import Item, Product
 from store.models.types import utcnow
@@ -116,18 +116,19 @@ def commission_items(
     if event_time > now + _MAX_FUTURE:
         raise FieldError(["body", "eventTime"], "must not be in the future")
     wallet = wallet_of(principal)
+    refuse_if_barred(session, wallet)
+    domain, _version = commissioning_domain(chain)
     draft = build_draft(
         product,
         serials,
         wallet,
-        trace_anchor_domain(chain),
+        domain,
         event_time=event_time,
         read_point=body.read_point,
         biz_location=body.biz_location,
         principal_id=principal.id,
     )
-    # Read before committing: a chain failure then leaves no orphan draft behind.
-    registered = trace_anchor(chain).brand_of(product.brand.company_prefix) == wallet
+    registered = brand_on_chain(session, product.brand.company_prefix, wallet).registered
     purge_expired_drafts(session, settings.commissioning_draft_ttl)
     save_draft(session, draft)
     session.commit()

@@ -13,7 +13,7 @@ from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import item_or_404, request_item_key
 from api.rate_limit import Bucket, per_client
-from api.resolver_view import item_view
+from api.resolver_view import item_view, unknown_item_view
 
 router = APIRouter(tags=["resolver"], dependencies=[Depends(per_client(Bucket.RESOLVER))])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -53,12 +53,18 @@ def wants_json(request: Request) -> bool:
     return json_q > 0 and json_q > html_q
 
 
-def _error(request: Request, exc: ApiError, as_json: bool) -> Response:
+def _error(
+    request: Request, exc: ApiError, as_json: bool, authentic: dict[str, Any] | None = None
+) -> Response:
     if as_json:
-        return JSONResponse({"detail": exc.detail}, exc.status_code)
+        body: dict[str, Any] = {"detail": exc.detail}
+        if authentic is not None:
+            body["authentic"] = authentic
+        return JSONResponse(body, exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else exc.detail[0]["msg"]
+    context = {"detail": detail, "authentic": authentic}
     return templates.TemplateResponse(
-        request, "not_found.html", {"detail": detail}, status_code=exc.status_code
+        request, "not_found.html", context, status_code=exc.status_code
     )
 
 
@@ -81,9 +87,14 @@ def resolve(
     as_json = wants_json(request)
     try:
         key = request_item_key(request)
-        item = item_or_404(session, *key)
     except ApiError as exc:
         return _error(request, exc, as_json)
+    try:
+        item = item_or_404(session, *key)
+    except ApiError as exc:
+        # A registered brand's GTIN with an unknown serial is "not recognised"; a GTIN of no
+        # registered brand gets the neutral verdict, never a counterfeit warning.
+        return _error(request, exc, as_json, unknown_item_view(session, key[0]))
     view = item_view(session, item, settings.base_url, chain)
     headers = {"Vary": "Accept", "Link": f'<{view["item"]["link"]}>; rel="owl:sameAs"'}
     if as_json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from api.schemas.common import ApiModel
@@ -19,11 +21,23 @@ class BrandCreate(BrandBase):
 
 
 class BrandOnChain(ApiModel):
-    """What TraceAnchor says about the prefix."""
+    """What the followed chain says of the prefix and the brand's wallet (the chain follower's
+    view: a registration, revocation or compromise shows once the follower has read it)."""
 
-    registered: bool
-    brand_address: str | None
+    registered: bool = Field(
+        description="The brand's wallet holds the prefix and the chain still takes its signature"
+    )
+    status: Literal["unregistered", "registered", "revoked", "compromised"] = Field(
+        description="The wallet's standing: compromised wins over revoked"
+    )
+    brand_address: str | None = Field(description="The prefix's latest registered holder")
     matches_wallet: bool
+    registered_block: int | None = None
+    revoked_block: int | None = None
+    revoked_at: int | None = Field(default=None, description="Unix seconds")
+    compromised_since: int | None = Field(
+        default=None, description="Unix seconds: roots the key signed from then on do not count"
+    )
 
 
 class BrandPublic(BrandBase):

@@ -66,5 +66,10 @@ class CommissioningPublic(ApiModel):
     typed_data: TypedData
     events: list[DraftEvent]
     brand_registered_on_chain: bool | None = None
-    batch_status: str | None = None
+    batch_status: str | None = Field(
+        default=None, description="pending, anchored, final, or failed (the chain refused it)"
+    )
+    batch_error: str | None = Field(
+        default=None, description="Why the chain refused the root (e.g. AnchorBrandRevoked)"
+    )
     items: list[ItemPublic] = Field(default_factory=list)

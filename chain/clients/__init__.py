@@ -5,6 +5,7 @@ from chain.clients.escrow_base import EscrowClient
 from chain.clients.shipment_escrow import ShipmentEscrowClient
 from chain.clients.shipment_escrow_v2 import ShipmentEscrowV2Client
 from chain.clients.trace_anchor import TraceAnchorClient
+from chain.clients.trace_anchor_v2 import TraceAnchorV2Client
 from chain.clients.types import (
     RootInfo,
     ShipmentState,
@@ -26,5 +27,6 @@ __all__ = [
     "ShipmentViewV2",
     "Signer",
     "TraceAnchorClient",
+    "TraceAnchorV2Client",
     "TxResult",
 ]

@@ -49,6 +49,11 @@ class RootInfo:
     leaf_count: int
     brand: str | None  # None for platform batches
     brand_revoked_at: int = 0  # when the root's brand was revoked (0: not revoked)
+    # TraceAnchor v2 only (v1 records none of them; None: the release cannot tell).
+    brand_compromised_since: int = 0
+    endorsed_by: str | None = None
+    endorsed_at: int = 0
+    brand_confirmed: bool | None = None
 
     @property
     def anchored(self) -> bool:

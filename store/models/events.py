@@ -85,6 +85,10 @@ class AnchorBatch(CreatedAt, Base):
     # batch. Kept apart from `error`, which a revived batch clears.
     relay_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     relay_error: Mapped[str | None] = mapped_column(Text)
+    # The TraceAnchor release the root goes to (1 for batches stored before TraceAnchor v2).
+    anchor_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default="1"
+    )
     # The batch's Merkle tree, MerkleTree.nodes_blob(): every leaf's proof is read from it
     # (store.leaf_proof). Null for batches stored before migration 0007 (proofs on the leaves).
     tree_nodes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

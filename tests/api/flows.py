@@ -12,9 +12,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, event
+from web3 import Web3
 
+from chain.anchoring import AnchorWorker
 from chain.follower import ChainFollower, FollowReport
-from chain.settings import FollowSettings
+from chain.settings import AnchorSettings, FollowSettings
 from core.gs1 import check_digit
 from store.db import session_factory
 from tests.utils.anvil import ChainEnv, latest_timestamp
@@ -23,6 +25,7 @@ PUBLIC_BASE_URL = "https://id.example.test"
 SPARE_SERIALS = ("S1", "S2", "S3")
 PREFIX = "0614141"
 OTHER_PREFIX = "0799999"
+CONFIRMATIONS = 2
 
 
 def gtin13(prefix: str, item_ref: str) -> str:
@@ -167,6 +170,56 @@ def follow(api: Api) -> FollowReport:
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
+
+
+def anchor_worker(api: Api, confirmations: int = CONFIRMATIONS) -> AnchorWorker:
+    """The anchoring worker (`chaintrace anchor`), following the chain after each pass."""
+    chain = api.chain
+    assert chain is not None
+    settings = AnchorSettings(
+        chaintrace_dev=True,
+        database_url=api.engine.url.render_as_string(hide_password=False),
+        chain_rpc_url=chain.node.rpc_url,
+        finality="confirmations",
+        confirmations=confirmations,
+        max_batch_delay=0,
+    )
+    return AnchorWorker(
+        settings, session_factory(api.engine), chain.w3, chain.anchorer, chain.deployment
+    )
+
+
+def send_tx(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> None:
+    """The wallet's side: sign the unsigned transaction the API built and send it."""
+    signed = account.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
+    assert receipt["status"] == 1
+
+
+def register_brand_on_chain(api: Api, prefix: str = PREFIX) -> None:
+    """The platform admin's wallet sends the registerBrand transaction the API prepared; the
+    follower then reads it (the API reports standing from the follower's view)."""
+    chain = api.chain
+    assert chain is not None
+    built = ok(
+        api.client.get(
+            f"/brands/{prefix}/registration-tx",
+            params={"sender": chain.admin.address},
+            headers=auth(api.admin_key),
+        )
+    )
+    # Brands register on the TraceAnchor release new roots go to (v2), by its registrar.
+    assert built["tx"]["to"] == chain.deployment.roots_anchor.address
+    assert built["tx"]["chainId"] == chain.w3.eth.chain_id
+    send_tx(chain.w3, chain.admin, built["tx"])
+    follow(api)
+
+
+def mine(w3: Web3, blocks: int) -> None:
+    """Mine `blocks` empty blocks."""
+    w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
 
 
 @contextmanager

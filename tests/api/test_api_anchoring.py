@@ -5,59 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy.orm import Session
-from web3 import Web3
 
-from chain.anchoring import AnchorWorker
-from chain.settings import AnchorSettings
-from store.db import session_factory
 from store.models import Brand, Item, Product, Role
 from store.principals import create_principal
-from tests.api.flows import PREFIX, Api, World, auth, gtin13, ok
-
-CONFIRMATIONS = 2
-
-
-def _send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> None:
-    """The wallet's side: sign the unsigned transaction the API built and send it."""
-    signed = account.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(signed.raw_transaction)
-    )
-    assert receipt["status"] == 1
-
-
-def _worker(api: Api) -> AnchorWorker:
-    chain = api.chain
-    assert chain is not None
-    settings = AnchorSettings(
-        chaintrace_dev=True,
-        database_url=api.engine.url.render_as_string(hide_password=False),
-        chain_rpc_url=chain.node.rpc_url,
-        finality="confirmations",
-        confirmations=CONFIRMATIONS,
-        max_batch_delay=0,
-    )
-    return AnchorWorker(
-        settings, session_factory(api.engine), chain.w3, chain.anchorer, chain.deployment
-    )
-
-
-def _register_brand(api: Api) -> None:
-    """The platform admin's wallet sends the registerBrand transaction the API prepared."""
-    chain = api.chain
-    assert chain is not None
-    built = ok(
-        api.client.get(
-            f"/brands/{PREFIX}/registration-tx",
-            params={"sender": chain.admin.address},
-            headers=auth(api.admin_key),
-        )
-    )
-    assert built["tx"]["to"] == chain.deployment.trace_anchor
-    assert built["tx"]["chainId"] == chain.w3.eth.chain_id
-    _send(chain.w3, chain.admin, built["tx"])
+from tests.api.flows import (
+    CONFIRMATIONS,
+    PREFIX,
+    Api,
+    World,
+    anchor_worker,
+    auth,
+    gtin13,
+    mine,
+    ok,
+    register_brand_on_chain,
+)
 
 
 def _history(api: Api, gtin: str, serial: str) -> list[dict[str, Any]]:
@@ -65,19 +28,17 @@ def _history(api: Api, gtin: str, serial: str) -> list[dict[str, Any]]:
     return list(body["history"])
 
 
-def _mine(w3: Web3, blocks: int) -> None:
-    w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
-
-
 def test_brand_registration_tx_registers_the_prefix(world: World) -> None:
     api = world.api
     chain = api.chain
     assert chain is not None
-    before = ok(api.client.get(f"/brands/{PREFIX}"))
-    assert before["onChain"] == {"registered": False, "brandAddress": None, "matchesWallet": False}
-    _register_brand(api)
-    after = ok(api.client.get(f"/brands/{PREFIX}"))
-    assert after["onChain"]["registered"] and after["onChain"]["matchesWallet"]
+    before = ok(api.client.get(f"/brands/{PREFIX}"))["onChain"]
+    assert before["registered"] is False and before["status"] == "unregistered"
+    assert before["brandAddress"] is None and before["matchesWallet"] is False
+    register_brand_on_chain(api)
+    after = ok(api.client.get(f"/brands/{PREFIX}"))["onChain"]
+    assert after["registered"] and after["matchesWallet"] and after["status"] == "registered"
+    assert after["registeredBlock"] is not None and after["revokedBlock"] is None
     # Registered once: a second transaction would revert, so the API refuses to build it.
     again = api.client.get(
         f"/brands/{PREFIX}/registration-tx",
@@ -105,8 +66,8 @@ def test_commissioning_anchors_with_the_brand_signature_and_finalises(world: Wor
     api = world.api
     chain = api.chain
     assert chain is not None
-    _register_brand(api)
-    worker = _worker(api)
+    register_brand_on_chain(api)
+    worker = anchor_worker(api, CONFIRMATIONS)
     [commissioning] = _history(api, world.gtin, "A1")
     assert commissioning["finality"] == "pending"
 
@@ -130,25 +91,29 @@ def test_commissioning_anchors_with_the_brand_signature_and_finalises(world: Wor
     assert batch["status"] == "anchored" and batch["commissioningBrand"] == chain.brand.address
     assert batch["txHash"] == commissioning["anchoring"]["txHash"] is not None
 
-    _mine(chain.w3, CONFIRMATIONS)
+    mine(chain.w3, CONFIRMATIONS)
     worker.run_once()
     [commissioning] = _history(api, world.gtin, "A1")
     assert commissioning["finality"] == "final"
     assert ok(api.client.get(f"/batches/{root}"))["status"] == "final"
+    authentic = ok(api.client.get(f"/01/{world.gtin}/21/A1", params={"format": "json"}))[
+        "authentic"
+    ]
+    assert authentic["verdict"] == "genuine" and authentic["confirmedBy"] == chain.brand.address
     page = api.client.get(f"/01/{world.gtin}/21/A1", headers={"Accept": "text/html"}).text
-    assert "authentic &middot; final" in page
+    assert "Genuine: commissioned by the brand" in page
 
 
 def test_shipment_events_are_anchored_as_platform_batches(world: World) -> None:
     api = world.api
     chain = api.chain
     assert chain is not None
-    _register_brand(api)
+    register_brand_on_chain(api)
     url = f"/shipments/{world.shipment_id}/events"
     recorded = ok(
         api.client.post(url, json={"bizStep": "shipping"}, headers=auth(world.carrier_key)), 201
     )
-    worker = _worker(api)
+    worker = anchor_worker(api, CONFIRMATIONS)
     worker.run_once()
     history = _history(api, world.gtin, "A2")
     shipping = next(e for e in history if e["id"] == recorded["id"])

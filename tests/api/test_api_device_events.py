@@ -14,8 +14,7 @@ from core.eip712 import DeviceRegistration, recover
 from core.epcis import event_hash
 from store.models import Event, Leaf
 from store.outbox import leaf_proof
-from tests.api.flows import Api, auth, ok
-from tests.api.test_api_anchoring import _worker
+from tests.api.flows import Api, anchor_worker, auth, ok
 
 
 def test_registration_and_revocation_are_anchored_carrier_events(api: Api) -> None:
@@ -42,9 +41,9 @@ def test_registration_and_revocation_are_anchored_carrier_events(api: Api) -> No
     # The registration carries the device key's own signature over (device, operator).
     message = DeviceRegistration(device=device.address, operator=chain.payee.address)
     signature = bytes.fromhex(registered[CT_REGISTRATION].removeprefix("0x"))
-    assert recover(message, chain.anchor.domain(), signature) == device.address
+    assert recover(message, chain.anchor_v1.domain(), signature) == device.address
 
-    worker = _worker(api)
+    worker = anchor_worker(api)
     worker.run_once()
     with Session(api.engine) as session:
         for stored in events:

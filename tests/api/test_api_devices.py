@@ -25,10 +25,10 @@ def test_typed_data_is_bound_to_the_deployed_trace_anchor(api: Api) -> None:
     device = Account.create()
     typed = _typed(api, key, device.address)
     assert typed["primaryType"] == "DeviceRegistration"
-    assert typed["domain"] == api.chain.anchor.eip712_domain()
+    assert typed["domain"] == api.chain.anchor_v1.eip712_domain()
     signature = bytes.fromhex(sign_typed(device, typed)[2:])
     # The contract computes the same digest the device signed.
-    digest = api.chain.anchor.device_registration_digest(device.address, api.chain.payee.address)
+    digest = api.chain.anchor_v1.device_registration_digest(device.address, api.chain.payee.address)
     assert Account._recover_hash(digest, signature=signature) == device.address
 
 

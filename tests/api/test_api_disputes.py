@@ -76,7 +76,7 @@ def _attested(world: World) -> Disputed:
         times = {r.event.biz_step: r.event.event_time_ms for r in records}
     shipped, received = times["shipping"], times["receiving"]
 
-    domain = chain.anchor.domain()
+    domain = chain.anchor_v1.domain()
     readings = [
         Reading(
             device=world.device.address,
@@ -166,7 +166,7 @@ def test_party_opens_payee_proves_arbiter_resolves(attested: Disputed) -> None:
     assert shown["disputedAt"] == on_chain.disputed_at
     assert shown["disputeTimesOutAt"] == on_chain.dispute_times_out_at
     [evidence] = shown["evidence"]
-    digest = reading_digest(out_of_band, chain.anchor.domain())
+    digest = reading_digest(out_of_band, chain.anchor_v1.domain())
     assert evidence["readingDigest"] == "0x" + digest.hex()
     assert evidence["submitter"] == chain.payee.address
     assert evidence["temperatureCentiC"] == 1200 and evidence["seq"] == out_of_band.seq

@@ -72,7 +72,15 @@ def test_json_history_carries_hash_salt_leaf_proof_root(
     assert "0x" + leaf.hex() == event["leaf"]
     proof = [bytes.fromhex(p[2:]) for p in event["proof"]]
     assert "0x" + process_proof(leaf, proof).hex() == event["root"]
-    assert body["verify"]["contract"] == api.chain.deployment.trace_anchor  # type: ignore[union-attr]
+    deployment = api.chain.deployment  # type: ignore[union-attr]
+    assert body["verify"]["contract"] == deployment.roots_anchor.address  # where new roots go
+    assert body["verify"]["contracts"] == {
+        "1": deployment.trace_anchor,
+        "2": deployment.trace_anchor_v2,
+    }
+    # The commissioning's batch was signed under v2's domain: its root goes to v2.
+    assert event["anchoring"]["contract"] == deployment.trace_anchor_v2
+    assert body["authentic"]["verdict"] == "unregistered"  # no brand registered on chain here
     assert body["verify"]["function"].startswith("verify(uint8")
 
 
@@ -106,7 +114,7 @@ def test_html_for_browsers(api: Api, catalogue: tuple[str, str]) -> None:
     assert "Acme Foods" in page
     assert "Commissioned" in page
     assert 'class="badge pending"' in page
-    assert api.chain is not None and api.chain.deployment.trace_anchor in page
+    assert api.chain is not None and api.chain.deployment.roots_anchor.address in page
 
 
 def test_html_escapes_serials(api: Api, catalogue: tuple[str, str]) -> None:

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import store
 from chain.anchoring import AnchorWorker
+from chain.clients import TraceAnchorV2Client
 from chain.settings import AnchorSettings
-from core.eip712 import Commissioning, anchor_domain, sign
+from core.eip712 import Commissioning, sign
 from core.merkle import MerkleTree
 from store.models import AnchorBatch, BatchStatus, Leaf
 from tests.utils.anvil import ChainEnv
@@ -39,9 +40,10 @@ def commissioning_batch(
             make_event(session, biz_step="commissioning")
         leaves = store.claim_pending_leaves(session, n)
         tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        batch = store.create_batch(session, tree, leaves)
+        version = env.deployment.roots_anchor.version
+        batch = store.create_batch(session, tree, leaves, anchor_version=version)
         message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=n)
-        domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
+        domain = env.anchor.domain()
         batch.brand_address = env.brand.address
         batch.brand_signature = sign(message, domain, (signer or env.brand).key)
         return batch.id, tree.root
@@ -90,21 +92,55 @@ def test_an_unregistered_brand_waits_and_is_relayed_once_registered(
     assert env.anchor.root_info(root).brand == env.brand.address
 
 
-def test_a_forged_brand_signature_fails_and_the_events_anchor_as_a_platform_batch(
+def refused_batch_stays_failed(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session], batch_id: int, root: bytes
+) -> AnchorBatch:
+    """Two passes of the worker: the batch fails once, and nothing of it is anchored after."""
+    anchor_worker = worker(env, db_url, db_sessions)
+    report = anchor_worker.run_once()
+    assert report.failed == [batch_id] and report.anchored == []
+    again = anchor_worker.run_once()
+    assert again.signed == again.anchored == []
+    refused = batch_row(db_sessions, batch_id)
+    assert refused.status is BatchStatus.FAILED and refused.relay_refused_at is not None
+    # The brand and its (refused) signature stay on record, and the leaves stay with the batch:
+    # commissioning leaves go into no root the brand did not sign.
+    assert refused.brand_address == env.brand.address and refused.brand_signature is not None
+    with db_sessions() as session:
+        kept = session.scalars(select(Leaf).where(Leaf.batch_id == batch_id)).all()
+        assert len(kept) == refused.leaf_count
+        assert session.scalar(select(Leaf).where(Leaf.batch_id.is_(None))) is None
+    assert not env.anchor.root_info(root).anchored
+    return refused
+
+
+def test_a_forged_brand_signature_fails_and_is_never_anchored_as_a_platform_batch(
     env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
 ) -> None:
     register_brand(env)
     batch_id, root = commissioning_batch(env, db_sessions, 4, signer=env.stranger)
-    report = worker(env, db_url, db_sessions).run_once()
-    assert report.failed == [batch_id]
-    refused = batch_row(db_sessions, batch_id)
-    assert refused.relay_refused_at is not None
+    refused = refused_batch_stays_failed(env, db_url, db_sessions, batch_id, root)
     assert "AnchorInvalidSignature" in (refused.relay_error or "")
-    # The brand and its (refused) signature stay on record.
-    assert refused.brand_address == env.brand.address and refused.brand_signature is not None
-    # The released leaves rebuild the same root (store revives the failed batch row), now
-    # anchored as a platform root: the events are anchored, the brand's authorship is not claimed.
-    assert report.anchored == [batch_id]
-    assert batch_row(db_sessions, batch_id).status is BatchStatus.ANCHORED
-    info = env.anchor.root_info(root)
-    assert info.anchored and info.brand is None and info.leaf_count == 4
+
+
+def test_a_revoked_brands_batch_fails_and_is_never_anchored_as_a_platform_batch(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    register_brand(env)
+    batch_id, root = commissioning_batch(env, db_sessions, 3)
+    env.anchor.send_revoke_brand(env.admin, env.brand.address)
+    refused = refused_batch_stays_failed(env, db_url, db_sessions, batch_id, root)
+    assert "AnchorBrandRevoked" in (refused.relay_error or "")
+
+
+def test_a_compromised_brands_batch_fails(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    register_brand(env)
+    batch_id, root = commissioning_batch(env, db_sessions, 2)
+    anchor = env.anchor
+    assert isinstance(anchor, TraceAnchorV2Client)
+    since = int(env.w3.eth.get_block("latest")["timestamp"])
+    anchor.send_mark_compromised(env.admin, env.brand.address, since)
+    refused = refused_batch_stays_failed(env, db_url, db_sessions, batch_id, root)
+    assert "AnchorBrandCompromised" in (refused.relay_error or "")

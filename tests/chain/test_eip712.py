@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from eth_utils.crypto import keccak
 
+from chain.clients import TraceAnchorV2Client
 from core import eip712
-from core.merkle import LEAF_V1, leaf_hash
+from core.merkle import LEAF_V1, leaf_hash, member_leaf_hash
 from tests.chain import typed_data
 from tests.utils.anvil import ChainEnv
 
@@ -56,7 +57,7 @@ def _core(primary: str, values: dict[str, Any]) -> eip712.Struct:
 
 
 def test_typehashes_match_formats_md(env: ChainEnv) -> None:
-    anchor, escrow = env.anchor, env.escrow
+    anchor, escrow = env.anchor_v1, env.escrow
     assert anchor.reading_typehash() == typed_data.typehash("Reading") == eip712.Reading.TYPE_HASH
     assert anchor.commissioning_typehash() == typed_data.typehash("Commissioning")
     assert anchor.device_registration_typehash() == typed_data.typehash("DeviceRegistration")
@@ -67,7 +68,7 @@ def test_typehashes_match_formats_md(env: ChainEnv) -> None:
 
 def test_domains(env: ChainEnv) -> None:
     for client, name in (
-        (env.anchor, "chaintrace TraceAnchor"),
+        (env.anchor_v1, "chaintrace TraceAnchor"),
         (env.escrow, "chaintrace ShipmentEscrow"),
     ):
         assert client.eip712_domain() == {
@@ -84,11 +85,11 @@ def test_reading(env: ChainEnv, anchor_domain: dict[str, Any], values: dict[str,
     reading = _core("Reading", values)
     assert isinstance(reading, eip712.Reading)
     expected = typed_data.digest("Reading", anchor_domain, values)
-    assert env.anchor.reading_digest(reading) == expected
-    assert env.anchor.reading_digest(values) == expected  # a mapping by field name works too
-    assert eip712.digest(reading, env.anchor.domain()) == expected
-    assert eip712.reading_digest(reading, env.anchor.domain()) == expected
-    assert env.anchor.hash_reading(reading) == typed_data.struct_hash("Reading", values)
+    assert env.anchor_v1.reading_digest(reading) == expected
+    assert env.anchor_v1.reading_digest(values) == expected  # a mapping by field name works too
+    assert eip712.digest(reading, env.anchor_v1.domain()) == expected
+    assert eip712.reading_digest(reading, env.anchor_v1.domain()) == expected
+    assert env.anchor_v1.hash_reading(reading) == typed_data.struct_hash("Reading", values)
 
 
 @pytest.mark.parametrize("values", _messages("Commissioning"))
@@ -96,9 +97,9 @@ def test_commissioning(
     env: ChainEnv, anchor_domain: dict[str, Any], values: dict[str, Any]
 ) -> None:
     expected = typed_data.digest("Commissioning", anchor_domain, values)
-    got = env.anchor.commissioning_digest(values["brand"], values["root"], values["leafCount"])
+    got = env.anchor_v1.commissioning_digest(values["brand"], values["root"], values["leafCount"])
     assert got == expected
-    assert eip712.digest(_core("Commissioning", values), env.anchor.domain()) == expected
+    assert eip712.digest(_core("Commissioning", values), env.anchor_v1.domain()) == expected
 
 
 @pytest.mark.parametrize("values", _messages("DeviceRegistration"))
@@ -106,8 +107,9 @@ def test_device_registration(
     env: ChainEnv, anchor_domain: dict[str, Any], values: dict[str, Any]
 ) -> None:
     expected = typed_data.digest("DeviceRegistration", anchor_domain, values)
-    assert env.anchor.device_registration_digest(values["device"], values["operator"]) == expected
-    assert eip712.digest(_core("DeviceRegistration", values), env.anchor.domain()) == expected
+    got = env.anchor_v1.device_registration_digest(values["device"], values["operator"])
+    assert got == expected
+    assert eip712.digest(_core("DeviceRegistration", values), env.anchor_v1.domain()) == expected
 
 
 @pytest.mark.parametrize("values", _messages("Terms"))
@@ -133,4 +135,33 @@ def test_attestation(env: ChainEnv, escrow_domain: dict[str, Any], values: dict[
 def test_leaf_hash(env: ChainEnv, kind: int) -> None:
     for _ in range(4):
         event_hash, salt = os.urandom(32), os.urandom(32)
-        assert env.anchor.leaf_hash(kind, event_hash, salt) == leaf_hash(kind, event_hash, salt)
+        assert env.anchor_v1.leaf_hash(kind, event_hash, salt) == leaf_hash(kind, event_hash, salt)
+
+
+def test_trace_anchor_v2_domain_digests_and_every_leaf_kind(env: ChainEnv) -> None:
+    """v2 signs v1's types under domain version "2" (a v1 signature does not carry over) and
+    builds every leaf kind as core does."""
+    v1, v2 = env.anchor_v1, env.anchor
+    assert isinstance(v2, TraceAnchorV2Client)
+    assert v2.eip712_domain() == {
+        "name": "chaintrace TraceAnchor",
+        "version": "2",
+        "chainId": env.w3.eth.chain_id,
+        "verifyingContract": v2.address,
+    }
+    assert v2.domain().to_json() == v2.eip712_domain()
+    for values in _messages("Commissioning"):
+        message = _core("Commissioning", values)
+        got = v2.commissioning_digest(values["brand"], values["root"], values["leafCount"])
+        assert got == eip712.digest(message, v2.domain()) != eip712.digest(message, v1.domain())
+    for values in _messages("Reading"):
+        reading = _core("Reading", values)
+        assert v2.reading_digest(reading) == eip712.digest(reading, v2.domain())
+    for kind in (0, 1, 3):
+        event_hash, salt = os.urandom(32), os.urandom(32)
+        assert v2.leaf_hash(kind, event_hash, salt) == leaf_hash(kind, event_hash, salt)
+    for event_kind in (0, 1):
+        projection, salt = os.urandom(32), os.urandom(32)
+        expected = member_leaf_hash(event_kind, projection, salt)
+        assert v2.member_leaf_hash(event_kind, projection, salt) == expected
+    assert v1.leaf_hash(0, b"\1" * 32, b"\2" * 32) == v2.leaf_hash(0, b"\1" * 32, b"\2" * 32)

@@ -42,7 +42,7 @@ def _attested(env: ChainEnv, make_terms: MakeTerms, **overrides: Any) -> tuple[A
     terms, buyer_sig, payee_sig = _signed_terms(env, make_terms(**overrides))
     env.escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig)
     readings = _readings(3)
-    domain = env.anchor.domain()
+    domain = env.anchor_v1.domain()
     digests = [eip712.reading_digest(r, domain) for r in readings]
     att = eip712.DeliveryAttestation(
         shipment_id=terms.shipment_id,
@@ -85,9 +85,8 @@ def test_dispute_evidence_resolve(env: ChainEnv, make_terms: MakeTerms) -> None:
 
     # A signature by another key, or a proof for another reading, is refused by name.
     with pytest.raises(se.EscrowInvalidReadingSignature) as bad_sig:
-        escrow.send_submit_evidence(
-            env.buyer, sid, reading, eip712.sign(reading, env.anchor.domain(), env.buyer.key), proof
-        )
+        forged = eip712.sign(reading, env.anchor_v1.domain(), env.buyer.key)
+        escrow.send_submit_evidence(env.buyer, sid, reading, forged, proof)
     assert bad_sig.value.args_dict == {"device": DEVICE.address, "signer": env.buyer.address}
     other, other_digest, other_sig = evidence[0]
     with pytest.raises(se.EscrowEvidenceNotAttested) as not_in:

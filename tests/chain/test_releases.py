@@ -24,6 +24,7 @@ from chain.clients import (
     ShipmentState,
     ShipmentStateV2,
     TraceAnchorClient,
+    TraceAnchorV2Client,
 )
 from chain.compile import compile_contracts
 from chain.deploy import chain_identity, deploy, ensure_deployed, load_deployment
@@ -39,6 +40,8 @@ from chain.releases import (
 )
 from core import eip712
 from core.merkle import MerkleTree, leaf_hash
+from iot_gateway.gateway import reading_domain
+from iot_gateway.settings import GatewaySettings
 from tests.chain.terms_v2 import signatures, terms_v2
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 
@@ -50,7 +53,13 @@ def test_released_source_still_compiles_to_its_artifact(spec: Any) -> None:
     today = compile_contracts()[spec.contract]
     assert strip_metadata(today.deployed_bytecode) == strip_metadata(committed.deployed_bytecode)
     assert today.abi == committed.abi
-    assert today.immutable_references == committed.immutable_references
+    # Keyed by AST node ids, which shift when another source joins the build: the positions count.
+    assert _positions(today) == _positions(committed)
+
+
+def _positions(artifact: Any) -> list[tuple[int, int]]:
+    refs = artifact.immutable_references.values()
+    return sorted((int(r["start"]), int(r["length"])) for group in refs for r in group)
 
 
 def test_strip_metadata_removes_only_the_cbor_tail() -> None:
@@ -174,16 +183,25 @@ def test_upgrade_keeps_v1_serving_and_new_shipments_use_v2(
 
 
 def test_v2_roles_after_deploy(env: ChainEnv) -> None:
-    """The oracle holds ORACLE_ROLE on v2; the admin is a guardian and is handed the admin role."""
-    v2 = env.deployment.shipment_escrow_v2
-    assert v2 is not None
-    escrow = ShipmentEscrowV2Client(env.w3, v2)
+    """Deployed as in production (2-day admin delay): the oracle holds ORACLE_ROLE on escrow v2,
+    the admin is a guardian there and the registrar on TraceAnchor v2, the anchorer anchors, the
+    deployer keeps no role, and each v2's admin role waits for the admin to accept it."""
+    roles = (env.admin.address, env.anchorer.address, env.oracle.address)
+    fresh = deploy(env.w3, env.deployer, *roles)
+    escrow_v2, anchor_v2 = fresh.shipment_escrow_v2, fresh.trace_anchor_v2
+    assert escrow_v2 is not None and anchor_v2 is not None
+    escrow = ShipmentEscrowV2Client(env.w3, escrow_v2)
     assert escrow.has_role(escrow.oracle_role(), env.oracle.address)
     assert escrow.has_role(escrow.guardian_role(), env.admin.address)
     assert not escrow.has_role(escrow.oracle_role(), env.admin.address)
-    pending = escrow.contract.functions.pendingDefaultAdmin().call()
-    assert pending[0] == env.admin.address  # accepted by the admin after the delay
-    assert escrow.contract.functions.defaultAdminDelay().call() == 2 * 24 * 3600
+    anchor = TraceAnchorV2Client(env.w3, anchor_v2)
+    assert anchor.has_role(anchor.registrar_role(), env.admin.address)
+    assert not anchor.has_role(anchor.registrar_role(), env.deployer.address)
+    assert anchor.has_role(anchor.anchorer_role(), env.anchorer.address)
+    for client in (escrow, anchor):
+        pending = client.contract.functions.pendingDefaultAdmin().call()
+        assert pending[0] == env.admin.address  # accepted by the admin after the delay
+        assert client.contract.functions.defaultAdminDelay().call() == 2 * 24 * 3600
 
 
 def test_a_release_at_the_wrong_address_is_refused(env: ChainEnv, tmp_path: Path) -> None:
@@ -203,3 +221,53 @@ def test_a_release_at_the_wrong_address_is_refused(env: ChainEnv, tmp_path: Path
     save_deployment(env.deployment.with_release(replace(v2, code_hash="0x" + "00" * 32)), path)
     with pytest.raises(DeploymentNotFound, match="code hash"):
         load_deployment(env.w3, path)
+
+
+def test_trace_anchor_v2_joins_beside_v1_whose_roots_brands_and_readings_stay_valid(
+    env: ChainEnv, tmp_path: Path
+) -> None:
+    """A chain recorded by the previous release gets TraceAnchor v2 beside v1: v1's roots keep
+    verifying on v1, its unrevoked brands are registered on v2, and readings keep the v1 domain
+    (devices in the field are not reconfigured)."""
+    roles = (env.admin.address, env.anchorer.address, env.oracle.address)
+    old = deploy(env.w3, env.deployer, *roles, escrow_v2=False)
+    path = tmp_path / "deployments.json"
+    path.write_text(json.dumps({old.key: old.to_json()}))
+    v1 = TraceAnchorClient(env.w3, old.trace_anchor)
+    v1.send_register_brand(env.admin, env.brand.address, "9520001")
+    v1.send_register_brand(env.admin, env.stranger.address, "9530001")
+    v1.send_revoke_brand(env.admin, env.stranger.address)
+    leaves = [(0, os.urandom(32), os.urandom(32)) for _ in range(2)]
+    tree = MerkleTree.build([leaf_hash(*leaf) for leaf in leaves])
+    message = eip712.Commissioning(brand=env.brand.address, root=tree.root, leaf_count=2)
+    signature = eip712.sign(message, v1.domain(), env.brand.key)
+    v1.send_anchor_commissioning(env.anchorer, tree.root, 2, env.brand.address, signature)
+    reading = eip712.Reading(
+        device=env.payee.address, seq=1, taken_at_ms=1_700_000_000_000, temperature_centi_c=450,
+        humidity_centi_pct=0, shock_milli_g=0, lat_e7=0, lon_e7=0,
+    )  # fmt: skip
+    reading_sig = eip712.sign(reading, v1.domain(), env.payee.key)
+
+    new = ensure_deployed(env.w3, env.deployer, *roles, path=path)
+    assert new.trace_anchor_v2 is not None and new.roots_anchor.version == 2
+    assert load_deployment(env.w3, path) == new
+    v2 = TraceAnchorV2Client(env.w3, new.trace_anchor_v2)
+    assert v2.brand_of("9520001") == env.brand.address
+    assert v2.brand_of("9530001") is None  # revoked on v1: not carried over
+    # v1's root verifies on v1 (not on v2, where it was never anchored), its signer recorded.
+    proof = tree.proof(leaf_hash(*leaves[0]))
+    assert v1.verify(0, leaves[0][1], leaves[0][2], proof)
+    assert not v2.verify(0, leaves[0][1], leaves[0][2], proof)
+    assert v1.root_info(tree.root).brand == env.brand.address
+    # Readings: the gateway's domain stays v1's (the first release's flat key), and a reading
+    # signed under it recovers to its device; escrow v2 checks dispute evidence against v1.
+    written = json.loads(path.read_text())[new.key]
+    assert written["trace_anchor"] == old.trace_anchor
+    settings = GatewaySettings(
+        chaintrace_dev=True, database_url="sqlite://", mqtt_url="mqtt://127.0.0.1:1883",
+        reading_chain_id=new.chain_id, reading_verifying_contract=written["trace_anchor"],
+    )  # fmt: skip
+    assert eip712.recover(reading, reading_domain(settings), reading_sig) == env.payee.address
+    assert v1.reading_digest(reading) == eip712.reading_digest(reading, reading_domain(settings))
+    assert new.shipment_escrow_v2 is not None
+    assert ShipmentEscrowV2Client(env.w3, new.shipment_escrow_v2).trace_anchor() == v1.address

@@ -22,7 +22,7 @@ def _events(n: int) -> list[tuple[int, bytes, bytes]]:
 
 
 def test_register_brand(env: ChainEnv) -> None:
-    anchor = env.anchor
+    anchor = env.anchor_v1
     assert anchor.brand_of(PREFIX) is None
     assert anchor.prefix_of(env.brand.address) is None
     anchor.send_register_brand(env.admin, env.brand.address, PREFIX)
@@ -41,15 +41,15 @@ def test_register_brand(env: ChainEnv) -> None:
 
 def test_only_admin_registers_brands(env: ChainEnv) -> None:
     with pytest.raises(se.AccessControlUnauthorizedAccount) as info:
-        env.anchor.send_register_brand(env.anchorer, env.brand.address, PREFIX)
+        env.anchor_v1.send_register_brand(env.anchorer, env.brand.address, PREFIX)
     assert info.value.args_dict == {
         "account": env.anchorer.address,
-        "neededRole": env.anchor.default_admin_role(),
+        "neededRole": env.anchor_v1.default_admin_role(),
     }
 
 
 def test_anchor_and_root_info(env: ChainEnv) -> None:
-    anchor = env.anchor
+    anchor = env.anchor_v1
     root = os.urandom(32)
     assert anchor.root_info(root) == RootInfo(0, 0, 0, None)
     assert not anchor.root_info(root).anchored
@@ -72,7 +72,7 @@ def test_anchor_and_root_info(env: ChainEnv) -> None:
 
 
 def test_anchor_reverts(env: ChainEnv) -> None:
-    anchor = env.anchor
+    anchor = env.anchor_v1
     with pytest.raises(se.AccessControlUnauthorizedAccount) as info:
         anchor.send_anchor(env.stranger, os.urandom(32), 1)
     assert info.value.args_dict["neededRole"] == anchor.anchorer_role()
@@ -88,9 +88,9 @@ def test_anchor_reverts(env: ChainEnv) -> None:
 
 def test_build_anchor_is_a_signable_unsigned_tx(env: ChainEnv) -> None:
     root = os.urandom(32)
-    tx = env.anchor.build_anchor(env.anchorer.address, root, 3)
+    tx = env.anchor_v1.build_anchor(env.anchorer.address, root, 3)
     assert tx["from"] == env.anchorer.address
-    assert tx["to"] == env.anchor.address
+    assert tx["to"] == env.anchor_v1.address
     assert tx["chainId"] == env.w3.eth.chain_id
     assert {"gas", "maxFeePerGas", "maxPriorityFeePerGas", "nonce"} <= set(tx)
     signed = Account.sign_transaction(dict(tx), env.anchorer.key)
@@ -98,14 +98,14 @@ def test_build_anchor_is_a_signable_unsigned_tx(env: ChainEnv) -> None:
         env.w3.eth.send_raw_transaction(signed.raw_transaction)
     )
     assert receipt["status"] == 1
-    assert env.anchor.root_info(root).leaf_count == 3
+    assert env.anchor_v1.root_info(root).leaf_count == 3
     # A wallet asking to build a reverting call learns why before signing anything.
     with pytest.raises(se.AnchorRootExists):
-        env.anchor.build_anchor(env.anchorer.address, root, 3)
+        env.anchor_v1.build_anchor(env.anchorer.address, root, 3)
 
 
 def test_anchor_commissioning(env: ChainEnv) -> None:
-    anchor = env.anchor
+    anchor = env.anchor_v1
     root = os.urandom(32)
     msg = eip712.Commissioning(brand=env.brand.address, root=root, leaf_count=5)
     signature = eip712.sign(msg, anchor.domain(), env.brand.key)
@@ -129,7 +129,7 @@ def test_anchor_commissioning(env: ChainEnv) -> None:
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64])
 def test_every_proof_verifies_on_chain(env: ChainEnv, size: int) -> None:
-    anchor = env.anchor
+    anchor = env.anchor_v1
     events = _events(size)
     tree = MerkleTree.build([leaf_hash(*e) for e in events])
     assert not anchor.verify(*events[0], tree.proof_at(0))  # not anchored yet
@@ -153,30 +153,30 @@ def test_every_proof_verifies_on_chain(env: ChainEnv, size: int) -> None:
 def test_inner_node_cannot_pass_as_leaf(env: ChainEnv) -> None:
     events = _events(4)
     tree = MerkleTree.build([leaf_hash(*e) for e in events])
-    env.anchor.send_anchor(env.anchorer, tree.root, 4)
+    env.anchor_v1.send_anchor(env.anchorer, tree.root, 4)
     # The two children of the root are inner nodes; "proving" one as an event fails.
     inner_left, inner_right = tree.nodes[1], tree.nodes[2]
-    assert not env.anchor.verify(0, inner_left, bytes(32), [inner_right])
+    assert not env.anchor_v1.verify(0, inner_left, bytes(32), [inner_right])
 
 
 def test_invalid_kind_reverts(env: ChainEnv) -> None:
     with pytest.raises(se.AnchorInvalidKind) as info:
-        env.anchor.verify(2, os.urandom(32), os.urandom(32), [])
+        env.anchor_v1.verify(2, os.urandom(32), os.urandom(32), [])
     assert info.value.args_dict == {"kind": 2}
     with pytest.raises(ChainValueError):
-        env.anchor.verify(256, os.urandom(32), os.urandom(32), [])
+        env.anchor_v1.verify(256, os.urandom(32), os.urandom(32), [])
 
 
 def test_historical_reads(env: ChainEnv) -> None:
     root = os.urandom(32)
     before = env.w3.eth.block_number
-    env.anchor.send_anchor(env.anchorer, root, 1)
-    assert not env.anchor.root_info(root, block=before).anchored
-    assert env.anchor.root_info(root).anchored
+    env.anchor_v1.send_anchor(env.anchorer, root, 1)
+    assert not env.anchor_v1.root_info(root, block=before).anchored
+    assert env.anchor_v1.root_info(root).anchored
 
 
 def test_bad_address_is_a_value_error(env: ChainEnv) -> None:
     with pytest.raises(ChainValueError):
         TraceAnchorClient(env.w3, "0x1234")
     with pytest.raises(ChainValueError):
-        env.anchor.prefix_of("not-an-address")
+        env.anchor_v1.prefix_of("not-an-address")

@@ -14,8 +14,9 @@ import store
 from chain.anchoring import AnchorWorker
 from chain.settings import AnchorSettings
 from chaintrace.audit import AuditReport, audit, read_export, records_from_store, write_export
+from core.eip712 import Commissioning, sign
 from core.epcis import event_hash
-from core.merkle import leaf_hash
+from core.merkle import MerkleTree, leaf_hash
 from store.models import AnchorBatch, Event, Leaf
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
@@ -68,7 +69,7 @@ def anchored(
 
 
 def audited(env: ChainEnv, sessions: sessionmaker[Session]) -> AuditReport:
-    return audit(records_from_store(sessions), env.anchor)
+    return audit(records_from_store(sessions), env.anchors)
 
 
 def test_an_untouched_store_passes_and_its_export_rechecks_alike(
@@ -80,7 +81,7 @@ def test_an_untouched_store_passes_and_its_export_rechecks_alike(
     assert report.batches == report.roots_rebuilt == 2 and report.pending == 0
     path = tmp_path / "export.json"
     assert write_export(records_from_store(db_sessions), path) == N
-    assert audit(read_export(path), anchored.anchor) == report
+    assert audit(read_export(path), anchored.anchors) == report
 
 
 def test_an_edited_event_is_named(anchored: ChainEnv, db_sessions: sessionmaker[Session]) -> None:
@@ -134,3 +135,74 @@ def test_proofs_kept_on_the_leaves_before_trees_were_stored_pass(
         session.execute(update(AnchorBatch).values(tree_nodes=None))
     report = audited(anchored, db_sessions)
     assert report.ok and report.proofs_verified_on_chain == N
+
+
+def commissioning(serial: str) -> dict[str, object]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-22T09:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [f"urn:epc:id:sgtin:4012345.011111.{serial}"],
+        "action": "ADD",
+        "bizStep": "commissioning",
+    }
+
+
+def test_a_commissioning_in_a_platform_root_is_reported_and_a_brand_signed_one_confirmed(
+    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
+    db_url: str,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    env = chain_snapshot
+    env.anchor.send_register_brand(env.admin, env.brand.address, "4012345")
+    version = env.deployment.roots_anchor.version
+    with store.transaction(db_sessions) as session:
+        # How an earlier release re-anchored a refused brand root: as a platform batch.
+        body = commissioning("P1")
+        store.record_event(
+            session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
+            event_type="ObjectEvent", biz_step="commissioning", event_time_ms=1,
+            recorded_by=None, leaf_hash_fn=leaf_hash,
+        )  # fmt: skip
+        leaves = store.claim_pending_leaves(session, 1)
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        platform = store.create_batch(session, tree, leaves, anchor_version=version)
+        platform_root = "0x" + platform.root.hex()
+        body = commissioning("B1")
+        store.record_event(
+            session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
+            event_type="ObjectEvent", biz_step="commissioning", event_time_ms=2,
+            recorded_by=None, leaf_hash_fn=leaf_hash,
+        )  # fmt: skip
+        leaves = store.claim_pending_leaves(session, 1)
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        signed = store.create_batch(session, tree, leaves, anchor_version=version)
+        message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=1)
+        signed.brand_address = env.brand.address
+        signed.brand_signature = sign(message, env.anchor.domain(), env.brand.key)
+    settings = AnchorSettings(
+        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+        finality="confirmations", confirmations=1, max_batch_delay=0,
+    )  # fmt: skip
+    AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment).run_once()
+    report = audited(env, db_sessions)
+    assert report.ok and report.proofs_verified_on_chain == 2
+    assert (report.commissionings, report.brand_confirmed) == (2, 1)
+    assert report.not_brand_confirmed == [
+        f"urn:epc:id:sgtin:4012345.011111.P1 in root {platform_root}: not_brand_signed"
+    ]
+
+
+def test_an_export_of_the_previous_format_still_reads(
+    anchored: ChainEnv, db_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Exports written before TraceAnchor v2 carry no release: every root was on v1."""
+    path = tmp_path / "export.json"
+    write_export(records_from_store(db_sessions), path)
+    data = json.loads(path.read_text())
+    assert data["format"] == "chaintrace-audit-export/v2"
+    data["format"] = "chaintrace-audit-export/v1"
+    for record in data["records"]:
+        assert record.pop("anchor_version") == anchored.deployment.roots_anchor.version
+    path.write_text(json.dumps(data))
+    assert {r.anchor_version for r in read_export(path)} == {1}

@@ -11,7 +11,7 @@ from eth_account import Account
 from typer.testing import CliRunner
 
 from chain.deploy import deploy, save_deployment
-from chain.releases import ESCROW_V2
+from chain.releases import ESCROW_V1, ESCROW_V2, TRACE_ANCHOR_V1, TRACE_ANCHOR_V2
 from chain.transactions import sender_for
 from chaintrace.cli import app
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures)
@@ -47,4 +47,5 @@ def test_deploy_upgrades_a_recorded_chain_and_keeps_its_releases(
         old.shipment_escrow,
     )
     names = {(r["name"], r["version"]) for r in entry["releases"]}
-    assert (ESCROW_V2.name, ESCROW_V2.version) in names and len(names) == 3
+    every = (TRACE_ANCHOR_V1, ESCROW_V1, ESCROW_V2, TRACE_ANCHOR_V2)
+    assert names == {(spec.name, spec.version) for spec in every}

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from core.errors import MerkleError
 from core.merkle import (
     LEAF_V1,
+    MEMBER_V1,
     Kind,
     MerkleTree,
     hash_pair,
     leaf_hash,
+    member_leaf_hash,
     process_proof,
     proof_from_nodes,
     verify,
@@ -169,7 +171,7 @@ def test_leaf_v1_is_keccak_of_the_domain_tag() -> None:
 
 
 @given(
-    st.sampled_from(list(Kind)),
+    st.sampled_from([Kind.EVENT, Kind.ERROR_DECLARATION, Kind.PASSPORT]),
     st.binary(min_size=32, max_size=32),
     st.binary(min_size=32, max_size=32),
 )
@@ -178,6 +180,31 @@ def test_leaf_hash_is_double_keccak_of_abi_encode(kind: Kind, event: bytes, salt
         ["bytes32", "uint8", "bytes32", "bytes32"], [LEAF_V1, int(kind), event, salt]
     )
     assert leaf_hash(kind, event, salt) == keccak(keccak(encoded))
+
+
+@given(
+    st.sampled_from([Kind.EVENT, Kind.ERROR_DECLARATION]),
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=32, max_size=32),
+)
+def test_member_leaf_hash_is_double_keccak_of_abi_encode(
+    event_kind: Kind, projection: bytes, salt: bytes
+) -> None:
+    assert keccak(text="chaintrace.member.v1") == MEMBER_V1
+    encoded = abi_encode(
+        ["bytes32", "uint8", "uint8", "bytes32", "bytes32"],
+        [MEMBER_V1, 2, int(event_kind), projection, salt],
+    )
+    leaf = member_leaf_hash(event_kind, projection, salt)
+    assert leaf == keccak(keccak(encoded))
+    # A kind 2 leaf never equals the LEAF_V1 leaf of the same hash and salt.
+    assert leaf != leaf_hash(event_kind, projection, salt)
+
+
+@pytest.mark.parametrize("event_kind", [2, 3, -1, True])
+def test_member_leaf_hash_takes_only_event_kinds(event_kind: Any) -> None:
+    with pytest.raises(MerkleError, match="kind must be"):
+        member_leaf_hash(event_kind, bytes(32), bytes(32))
 
 
 def test_leaf_hash_depends_on_kind_and_salt() -> None:
@@ -189,7 +216,8 @@ def test_leaf_hash_depends_on_kind_and_salt() -> None:
 @pytest.mark.parametrize(
     ("kind", "event", "salt", "message"),
     [
-        (2, bytes(32), bytes(32), "kind must be one of"),
+        (2, bytes(32), bytes(32), "kind must be one of"),  # kind 2 is member_leaf_hash's
+        (4, bytes(32), bytes(32), "kind must be one of"),
         (-1, bytes(32), bytes(32), "kind must be one of"),
         (True, bytes(32), bytes(32), "kind must be an int"),
         ("0", bytes(32), bytes(32), "kind must be an int"),

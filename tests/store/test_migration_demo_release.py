@@ -137,6 +137,9 @@ def test_upgrading_the_previous_releases_demo_store_keeps_every_row_and_proof(
             # 0011: the view's row belongs to the escrow its logs came from (the demo's v1).
             views = conn.execute(sa.text("SELECT contract, state FROM escrow_view")).all()
             assert [tuple(v) for v in views] == [(DEMO_ESCROW_V1, "settled")]
+            # 0013: the release's batches went to TraceAnchor v1, where their roots stay.
+            anchors = conn.execute(sa.text("SELECT anchor_version FROM anchor_batches")).scalars()
+            assert list(anchors) == [1, 1]
         engine.dispose()
         # Down to the release and back up: still nothing lost.
         downgrade(release_store, RELEASE)
@@ -175,6 +178,29 @@ def test_0011_downgrade_is_refused_while_an_id_has_rows_of_two_escrows(
         with engine.connect() as conn:
             views = conn.execute(sa.text("SELECT shipment_id, state FROM escrow_view")).all()
         assert len(views) == 1 and views[0][1] == "settled"
+    finally:
+        engine.dispose()
+
+
+def test_0013_downgrade_is_refused_while_a_batch_went_to_trace_anchor_v2(
+    release_store: str,
+) -> None:
+    """Below 0013 a v2 batch would read as v1's (its proofs checked on the wrong contract)."""
+    upgrade(release_store)
+    engine = make_engine(release_store)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE anchor_batches SET anchor_version = 2"))
+        engine.dispose()
+        with pytest.raises(RuntimeError, match="went to TraceAnchor v2"):
+            downgrade(release_store, "0012_custody_approvals")
+        engine.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE anchor_batches SET anchor_version = 1"))
+        engine.dispose()
+        downgrade(release_store, "0012_custody_approvals")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("anchor_batches")}
+        assert "anchor_version" not in columns
     finally:
         engine.dispose()
 

@@ -21,8 +21,10 @@ from web3 import Web3
 
 from chain.anvil import AnvilNode
 from chain.clients import ShipmentEscrowClient, TraceAnchorClient
+from chain.clients.trace_anchor_v2 import anchor_client, trace_anchors
 from chain.deploy import Deployment, deploy
-from chain.transactions import resync_nonces
+from chain.releases import release_artifact
+from chain.transactions import resync_nonces, sender_for
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,18 @@ class ChainEnv:
 
     @property
     def anchor(self) -> TraceAnchorClient:
-        """TraceAnchor client."""
+        """The client of the TraceAnchor release new roots go to (v2 on a fresh deployment)."""
+        release = self.deployment.roots_anchor
+        return anchor_client(self.w3, release.version, release.address)
+
+    @property
+    def anchors(self) -> dict[int, TraceAnchorClient]:
+        """A client per TraceAnchor release, by version (what the auditor checks against)."""
+        return trace_anchors(self.w3, self.deployment.releases)
+
+    @property
+    def anchor_v1(self) -> TraceAnchorClient:
+        """TraceAnchor v1's client (its roots keep verifying there)."""
         return TraceAnchorClient(self.w3, self.deployment.trace_anchor)
 
     @property
@@ -61,7 +74,16 @@ def deploy_env(node: AnvilNode) -> ChainEnv:
     """Deploy both contracts on `node` (deployer 0, admin 1, anchorer 2, oracle 3)."""
     w3 = connect(node)
     accts = node.accounts(8)
-    deployment = deploy(w3, accts[0], accts[1].address, accts[2].address, accts[3].address)
+    roles = (accts[1].address, accts[2].address, accts[3].address)
+    # No admin delay, so the admin takes over the v2 releases at once (two-step, as in production).
+    deployment = deploy(w3, accts[0], *roles, admin_delay=0)
+    increase_time(w3, 1)
+    sender = sender_for(w3, accts[1])
+    for release in deployment.releases:
+        if release.version >= 2:
+            abi = release_artifact(release.spec).abi
+            contract = w3.eth.contract(address=release.address, abi=abi)  # type: ignore[arg-type]
+            sender.send(release.address, contract.encode_abi("acceptDefaultAdminTransfer", []))
     return ChainEnv(node, w3, deployment, *accts)
 
 

@@ -1,0 +1,53 @@
+"""A brand's standing on chain as the follower saw it, for the API's answers and refusals."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict
+from api.schemas.brands import BrandOnChain
+from store.brand_standing import BrandStanding, brand_standing, prefix_holders
+
+
+def _status(standing: BrandStanding | None) -> str:
+    if standing is None:
+        return "unregistered"
+    if standing.compromised_since is not None:
+        return "compromised"
+    return "revoked" if standing.revoked_block is not None else "registered"
+
+
+def brand_on_chain(session: Session, prefix: str, wallet: str | None) -> BrandOnChain:
+    """The followed chain's view of `prefix` and of the brand's `wallet`."""
+    holders = prefix_holders(session, prefix)
+    holder = holders[-1] if holders else None
+    standing = brand_standing(session, wallet) if wallet else None
+    if standing is not None and standing.prefix != prefix:
+        standing = None  # the wallet holds another prefix: nothing of this one
+    return BrandOnChain(
+        registered=standing is not None and standing.can_sign,
+        status=_status(standing),  # type: ignore[arg-type]
+        brand_address=holder,
+        matches_wallet=holder is not None and holder == wallet,
+        registered_block=None if standing is None else standing.registered_block,
+        revoked_block=None if standing is None else standing.revoked_block,
+        revoked_at=None if standing is None else standing.revoked_at,
+        compromised_since=None if standing is None else standing.compromised_since,
+    )
+
+
+def refuse_if_barred(session: Session, wallet: str) -> None:
+    """409 if the chain no longer takes `wallet`'s signature on a root (revoked or
+    compromised): its commissioning could never be anchored, and must never be shown genuine."""
+    standing = brand_standing(session, wallet)
+    if standing is None or standing.can_sign:
+        return
+    if standing.compromised_since is not None:
+        raise Conflict(
+            f"brand wallet {wallet} is marked compromised since {standing.compromised_since} "
+            "(unix seconds) on chain: it cannot commission; register a new wallet"
+        )
+    raise Conflict(
+        f"brand wallet {wallet} was revoked on chain in block {standing.revoked_block}: "
+        "it cannot commission"
+    )

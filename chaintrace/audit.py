@@ -168,15 +168,7 @@ def audit(records: list[AuditRecord], anchors: Mapping[int, TraceAnchorClient]) 
             report.failures.append(f"{where}: the contract rejects its proof to root {r.root}")
             continue
         report.proofs_verified_on_chain += 1
-        check = check_commissioning(r, facts)
-        if check is not None:
-            report.commissionings += 1
-            if check.verdict is Verdict.GENUINE:
-                report.brand_confirmed += 1
-            else:
-                report.not_brand_confirmed.append(
-                    f"{check.epc} in root {check.root}: {check.verdict}"
-                )
+        _judge(report, check_commissioning(r, facts))
     for root_hex, members in _by_root(records):
         report.batches += 1
         member_leaves = [

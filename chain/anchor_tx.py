@@ -22,7 +22,7 @@ from web3 import Web3
 
 import store
 from chain.clients import TraceAnchorClient
-from chain.errors import ChainValueError
+from chain.errors import ChainValueError, DeploymentNotFound
 from chain.transactions import chain_errors, estimate_gas, fee_fields, replacement_fields
 from store.models import AnchorBatch, BatchStatus
 from store.models.types import utcnow
@@ -76,11 +76,15 @@ class AnchorTransactions:
         return self.anchors[self.newest]
 
     def client_for(self, version: int) -> TraceAnchorClient:
-        """The client of TraceAnchor release `version`; ChainValueError if not deployed here."""
+        """The client of TraceAnchor release `version`; DeploymentNotFound if this worker's
+        deployment lacks it (upgraded since it started: it waits, the batch is not failed)."""
         try:
             return self.anchors[version]
         except KeyError:
-            raise ChainValueError(f"TraceAnchor v{version} is not deployed on this chain") from None
+            raise DeploymentNotFound(
+                f"TraceAnchor v{version} is not in this worker's deployment (restart it after an"
+                " upgrade)"
+            ) from None
 
     def call_for(self, session: Session, root: bytes, leaf_count: int) -> AnchorCall:
         """The call for a batch: anchorCommissioning if a brand signed its root, else anchor."""

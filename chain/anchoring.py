@@ -21,7 +21,7 @@ import store
 from chain.anchor_tx import AnchorTransactions, hex0x, sign_replacement
 from chain.clients.trace_anchor_v2 import trace_anchors
 from chain.deploy import Deployment
-from chain.errors import ChainError, ChainValueError, ContractRevert
+from chain.errors import ChainError, ChainValueError, ContractRevert, DeploymentNotFound
 from chain.finality import BlockStatus, FinalityTracker
 from chain.follower import ChainFollower
 from chain.lease import LeaseLost, SenderLease, lease_name
@@ -66,6 +66,7 @@ class _SentBatch:
     tx_hash: str
     raw_tx: bytes
     anchor_version: int
+    brand: str | None  # the brand that signed the root, None for a platform batch
 
 
 class AnchorWorker(PollingWorker):
@@ -207,6 +208,11 @@ class AnchorWorker(PollingWorker):
                 self._waiting_brand.add(batch_id)
                 _LOGGER.warning("batch %d waits: %s is not a registered brand yet", batch_id, exc)
             return None
+        except DeploymentNotFound as exc:  # a local condition, never the chain's refusal
+            if batch_id not in self._waiting_brand:
+                self._waiting_brand.add(batch_id)
+                _LOGGER.error("batch %d waits: %s", batch_id, exc)
+            return None
         except (ContractRevert, ChainValueError) as exc:
             # A root the contract refuses for its brand (revoked, compromised, bad signature) can
             # never anchor: the batch fails with its leaves, which go into no platform root.
@@ -254,6 +260,7 @@ class AnchorWorker(PollingWorker):
                     str(b.tx_hash),
                     bytes(b.raw_tx or b""),
                     b.anchor_version,
+                    b.brand_address,
                 )
                 for b in store.batches_by_status(session, BatchStatus.SENT)
             ]
@@ -293,8 +300,7 @@ class AnchorWorker(PollingWorker):
             return False
         # Read the chain before any broadcast: the root may be on chain through another tx.
         if self.tx.client_for(batch.anchor_version).root_info(batch.root).anchored:
-            self._adopt(batch)
-            report.adopted.append(batch.id)
+            (report.adopted if self._adopt(batch) else report.failed).append(batch.id)
             return False
         if receipt is not None:
             # Mined, reverted, and the root is not on chain: this root cannot be anchored.
@@ -372,8 +378,9 @@ class AnchorWorker(PollingWorker):
             # Stored already: the next pass sends it again, or adopts whichever tx mined.
             _LOGGER.warning("batch %d: replacement not accepted yet: %s", batch.id, exc)
 
-    def _adopt(self, batch: _SentBatch) -> None:
-        """The root is on chain already: record the block and tx that anchored it; send nothing."""
+    def _adopt(self, batch: _SentBatch) -> bool:
+        """The root is on chain already: record the block and tx that anchored it; send nothing.
+        False (the batch failed) if a brand's root is on chain under another signer."""
         client = self.tx.client_for(batch.anchor_version)
         info = client.root_info(batch.root)
         with chain_errors():
@@ -389,6 +396,19 @@ class AnchorWorker(PollingWorker):
                 "batch %d: root on chain with leafCount %d brand %s (batch has %d leaves)",
                 batch.id, info.leaf_count, info.brand, batch.leaf_count,
             )  # fmt: skip
+        if batch.brand is not None and info.brand != batch.brand:
+            # Another signer anchored the brand's root first (a registered brand copying the
+            # pending relay, or the anchorer as a platform root): what is on chain is not the
+            # brand's word, so it is not recorded as its anchoring. Its leaves stay with it.
+            error = (
+                f"root anchored on chain in block {info.block_number} signed by "
+                f"{info.brand or 'the platform (no brand)'}, not by {batch.brand or 'the platform'}"
+            )
+            with self.lease.write() as session:
+                self.tx.refuse_commissioning(session, batch.root, error)
+                store.mark_failed(session, batch.id, error)
+            _LOGGER.error("batch %d failed: %s", batch.id, error)
+            return False
         with self.lease.write() as session:
             store.mark_anchored(
                 session,
@@ -400,6 +420,7 @@ class AnchorWorker(PollingWorker):
         _LOGGER.info(
             "batch %d: root already on chain in block %d, adopted", batch.id, info.block_number
         )
+        return True
 
     def _record_anchored(self, batch_id: int, receipt: Any) -> None:
         with self.lease.write() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import store
 from chain.anchoring import AnchorWorker
 from chain.clients import TraceAnchorV2Client
+from chain.releases import TRACE_ANCHOR_V2
 from chain.settings import AnchorSettings
 from core.eip712 import Commissioning, sign
 from core.merkle import MerkleTree
@@ -144,3 +146,48 @@ def test_a_compromised_brands_batch_fails(
     anchor.send_mark_compromised(env.admin, env.brand.address, since)
     refused = refused_batch_stays_failed(env, db_url, db_sessions, batch_id, root)
     assert "AnchorBrandCompromised" in (refused.relay_error or "")
+
+
+def test_a_root_another_brand_anchored_first_is_not_taken_as_the_brands(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    """A registered brand copies the pending relay's root and anchors it under its own signature:
+    the worker does not record that as the brand's anchoring (its leaves stay with the batch)."""
+    register_brand(env)
+    batch_id, root = commissioning_batch(env, db_sessions, 2)
+    env.anchor.send_register_brand(env.admin, env.stranger.address, "9530001")
+    copied = Commissioning(brand=env.stranger.address, root=root, leaf_count=2)
+    signature = sign(copied, env.anchor.domain(), env.stranger.key)
+    env.anchor.send_anchor_commissioning(env.stranger, root, 2, env.stranger.address, signature)
+    report = worker(env, db_url, db_sessions).run_once()
+    assert report.failed == [batch_id] and report.adopted == report.anchored == []
+    refused = batch_row(db_sessions, batch_id)
+    assert refused.status is BatchStatus.FAILED
+    assert f"signed by {env.stranger.address}, not by {env.brand.address}" in str(
+        refused.relay_error
+    )
+    with db_sessions() as session:
+        assert len(session.scalars(select(Leaf).where(Leaf.batch_id == batch_id)).all()) == 2
+
+
+def test_a_worker_started_before_an_upgrade_waits_for_the_new_release(
+    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]
+) -> None:
+    """A batch for TraceAnchor v2 met by a worker whose deployment predates v2 waits (a local
+    condition); it is never failed as if the chain had refused it."""
+    register_brand(env)
+    batch_id, root = commissioning_batch(env, db_sessions, 2)
+    v1_only = replace(
+        env.deployment,
+        releases=tuple(r for r in env.deployment.releases if r.spec != TRACE_ANCHOR_V2),
+    )
+    settings = AnchorSettings(
+        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+        finality="confirmations", max_batch_delay=0,
+    )  # fmt: skip
+    stale = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, v1_only)
+    report = stale.run_once()
+    assert report.failed == report.signed == []
+    assert batch_row(db_sessions, batch_id).status is BatchStatus.PENDING
+    assert worker(env, db_url, db_sessions).run_once().anchored == [batch_id]  # restarted
+    assert env.anchor.root_info(root).brand == env.brand.address

@@ -4,9 +4,44 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from api.errors import Conflict
+from api.errors import ApiError, Conflict
 from api.schemas.brands import BrandOnChain
-from store.brand_standing import BrandStanding, brand_standing, prefix_holders
+from api.state import ChainAccess
+from chain.errors import ChainError
+from store.brand_standing import (
+    BrandStanding,
+    Registries,
+    Registry,
+    brand_standing,
+    prefix_holders,
+)
+
+
+def anchor_releases(chain: ChainAccess) -> dict[int, str]:
+    """TraceAnchor address by release version of the deployment ({} without a chain)."""
+    if not chain.configured:
+        return {}
+    try:
+        deployment = chain.deployment()
+    except (ApiError, ChainError):
+        return {}
+    return {r.version: r.address for r in deployment.releases if r.name == "TraceAnchor"}
+
+
+def registries(chain: ChainAccess) -> tuple[Registry, ...]:
+    """Whose brand registrations count: the newest TraceAnchor release's, and each earlier
+    release's only before the newest was deployed."""
+    if not chain.configured:
+        return ()
+    try:
+        deployment = chain.deployment()
+    except (ApiError, ChainError):
+        return ()
+    anchors = sorted(
+        (r for r in deployment.releases if r.name == "TraceAnchor"), key=lambda r: r.version
+    )
+    newest = anchors[-1]
+    return (Registry(newest.address), *(Registry(r.address, newest.block) for r in anchors[:-1]))
 
 
 def _status(standing: BrandStanding | None) -> str:
@@ -17,11 +52,13 @@ def _status(standing: BrandStanding | None) -> str:
     return "revoked" if standing.revoked_block is not None else "registered"
 
 
-def brand_on_chain(session: Session, prefix: str, wallet: str | None) -> BrandOnChain:
+def brand_on_chain(
+    session: Session, prefix: str, wallet: str | None, trusted: Registries
+) -> BrandOnChain:
     """The followed chain's view of `prefix` and of the brand's `wallet`."""
-    holders = prefix_holders(session, prefix)
+    holders = prefix_holders(session, prefix, trusted)
     holder = holders[-1] if holders else None
-    standing = brand_standing(session, wallet) if wallet else None
+    standing = brand_standing(session, wallet, trusted) if wallet else None
     if standing is not None and standing.prefix != prefix:
         standing = None  # the wallet holds another prefix: nothing of this one
     return BrandOnChain(
@@ -36,10 +73,10 @@ def brand_on_chain(session: Session, prefix: str, wallet: str | None) -> BrandOn
     )
 
 
-def refuse_if_barred(session: Session, wallet: str) -> None:
+def refuse_if_barred(session: Session, wallet: str, trusted: Registries) -> None:
     """409 if the chain no longer takes `wallet`'s signature on a root (revoked or
     compromised): its commissioning could never be anchored, and must never be shown genuine."""
-    standing = brand_standing(session, wallet)
+    standing = brand_standing(session, wallet, trusted)
     if standing is None or standing.can_sign:
         return
     if standing.compromised_since is not None:

@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.brand_state import anchor_releases, registries
 from api.catalog import epc_of
 from api.commissioning_store import commissioning_of_batch
 from api.epcis_events import describe
-from api.errors import ApiError
 from api.finality import finality_of
 from api.links import item_link
 from api.state import ChainAccess
-from chain.errors import ChainError
 from core.errors import MerkleError
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts, registered_prefix
@@ -133,19 +132,7 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
     }
 
 
-def _contracts(chain: ChainAccess) -> tuple[int | None, dict[int, str]]:
-    """(chain id, TraceAnchor address by release) of the deployment; (None, {}) without one."""
-    if not chain.configured:
-        return None, {}
-    try:
-        deployment = chain.deployment()
-    except (ApiError, ChainError):
-        return None, {}
-    anchors = {r.version: r.address for r in deployment.releases if r.name == "TraceAnchor"}
-    return deployment.chain_id, anchors
-
-
-def _verify(chain_id: int | None, contracts: dict[int, str]) -> dict[str, Any]:
+def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
     how = (
         "Recompute each event's CBV 2.0 canonical hash from `event`, then call "
         f"TraceAnchor.{VERIFY_FUNCTION} at the event's `anchoring.contract` with the event's "
@@ -156,7 +143,7 @@ def _verify(chain_id: int | None, contracts: dict[int, str]) -> dict[str, Any]:
     return {
         "contract": contracts[max(contracts)] if contracts else None,  # where new roots go
         "contracts": {str(v): a for v, a in sorted(contracts.items())},
-        "chainId": chain_id,
+        "chainId": chain.deployment().chain_id if contracts else None,
         "function": VERIFY_FUNCTION,
         "how": how,
     }
@@ -186,15 +173,20 @@ def _authentic(decision: Decision, commissioning: dict[str, Any] | None) -> dict
 
 
 def authentic_view(
-    session: Session, item: Item, commissioning: dict[str, Any] | None
+    session: Session,
+    item: Item,
+    commissioning: dict[str, Any] | None,
+    chain: ChainAccess,
+    contracts: dict[int, str],
 ) -> dict[str, Any]:
     """The verdict (core.verdict on the follower's view) and the facts shown beside it."""
-    return _authentic(verdict(item_facts(session, item)), commissioning)
+    facts = item_facts(session, item, registries(chain), contracts)
+    return _authentic(verdict(facts), commissioning)
 
 
-def unknown_item_view(session: Session, gtin14: str) -> dict[str, Any]:
+def unknown_item_view(session: Session, gtin14: str, chain: ChainAccess) -> dict[str, Any]:
     """The verdict on a serial the store does not know under `gtin14`."""
-    prefix = registered_prefix(session, gtin14)
+    prefix = registered_prefix(session, gtin14, registries(chain))
     return _authentic(verdict(ItemFacts(prefix=prefix, known=False)), None)
 
 
@@ -202,7 +194,7 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
     """Everything the resolver shows about one item."""
     product = item.product
     brand = product.brand
-    chain_id, contracts = _contracts(chain)
+    contracts = anchor_releases(chain)
     history = [
         _event_view(session, r, contracts) for r in item_history(session, product.gtin, item.serial)
     ]
@@ -220,7 +212,7 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
             "companyPrefix": brand.company_prefix,
             "walletAddress": brand.principal.wallet_address,
         },
-        "authentic": authentic_view(session, item, commissioning),
+        "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
-        "verify": _verify(chain_id, contracts),
+        "verify": _verify(chain, contracts),
     }

@@ -18,7 +18,7 @@ from core.errors import MerkleError
 from core.merkle import MerkleTree, leaf_hash
 from core.verdict import Verdict
 from store.db import read_transaction
-from store.models import AnchorBatch, Event, Leaf
+from store.models import AnchorBatch, BatchStatus, Event, Leaf
 from store.outbox import leaf_proof
 
 # v2 adds each record's TraceAnchor release; v1 exports (every root on TraceAnchor v1) still read.
@@ -39,6 +39,7 @@ class AuditRecord:
     tx_hash: str | None
     block_number: int | None
     anchor_version: int = 1  # the TraceAnchor release its root went to
+    refused: bool = False  # a brand's root the chain refused: never anchored, root is None
 
 
 @dataclass
@@ -51,6 +52,7 @@ class AuditReport:
     batches: int = 0
     roots_rebuilt: int = 0
     pending: int = 0
+    refused: int = 0  # in a brand's root the chain refused (kept with it, never anchored)
     commissionings: int = 0
     brand_confirmed: int = 0
     # Anchored commissionings that are not the brand's word (platform root, compromised range,
@@ -75,20 +77,28 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
             .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
             .order_by(Event.id)
         )
-        return [
-            AuditRecord(
-                kind=event.kind,
-                event_json=event.event_json,
-                event_hash="0x" + event.event_hash.hex(),
-                salt="0x" + leaf.salt.hex(),
-                proof=_proof(leaf, batch),
-                root=None if batch is None else "0x" + batch.root.hex(),
-                tx_hash=None if batch is None else batch.tx_hash,
-                block_number=None if batch is None else batch.block_number,
-                anchor_version=1 if batch is None else batch.anchor_version,
-            )
-            for event, leaf, batch in rows
-        ]
+        return [_record(event, leaf, batch) for event, leaf, batch in rows]
+
+
+def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
+    if batch is not None and batch.status is BatchStatus.FAILED:
+        # A brand's refused root keeps its leaves and is on no chain: nothing to prove.
+        return AuditRecord(
+            kind=event.kind, event_json=event.event_json, event_hash="0x" + event.event_hash.hex(),
+            salt="0x" + leaf.salt.hex(), proof=[], root=None, tx_hash=None, block_number=None,
+            anchor_version=batch.anchor_version, refused=True,
+        )  # fmt: skip
+    return AuditRecord(
+        kind=event.kind,
+        event_json=event.event_json,
+        event_hash="0x" + event.event_hash.hex(),
+        salt="0x" + leaf.salt.hex(),
+        proof=_proof(leaf, batch),
+        root=None if batch is None else "0x" + batch.root.hex(),
+        tx_hash=None if batch is None else batch.tx_hash,
+        block_number=None if batch is None else batch.block_number,
+        anchor_version=1 if batch is None else batch.anchor_version,
+    )
 
 
 def _proof(leaf: Leaf, batch: AnchorBatch | None) -> list[str]:
@@ -136,11 +146,17 @@ def _judge(report: AuditReport, check: CommissioningCheck | None) -> None:
         report.not_brand_confirmed.append(f"{check.epc} in root {check.root}: {check.verdict}")
 
 
-def audit(records: list[AuditRecord], anchors: Mapping[int, TraceAnchorClient]) -> AuditReport:
+def audit(
+    records: list[AuditRecord],
+    anchors: Mapping[int, TraceAnchorClient],
+    upgrade_block: int | None = None,
+) -> AuditReport:
     """Recompute every hash and leaf, rebuild every root, check every proof with eth_call on the
-    record's TraceAnchor release, and judge every commissioning by core.verdict."""
+    record's TraceAnchor release, and judge every commissioning by core.verdict (`upgrade_block`:
+    where the newest TraceAnchor release was deployed; earlier releases' registrations count
+    only before it)."""
     report = AuditReport(events=len(records))
-    facts = ChainFacts(anchors)
+    facts = ChainFacts(anchors, upgrade_block)
     leaves: dict[str, bytes] = {}
     for r in records:
         where = f"event {r.event_hash[:18]}"
@@ -155,6 +171,9 @@ def audit(records: list[AuditRecord], anchors: Mapping[int, TraceAnchorClient]) 
         report.hashes_recomputed += 1
         salt = bytes.fromhex(r.salt.removeprefix("0x"))
         leaves[r.event_hash + r.salt] = leaf_hash(r.kind, recomputed, salt)
+        if r.refused:
+            report.refused += 1
+            continue
         if r.root is None:
             report.pending += 1
             continue

@@ -47,27 +47,56 @@ def commissioned_epc(event_json: str) -> str | None:
 
 
 class ChainFacts:
-    """Reads what core.verdict needs from the TraceAnchor releases (cached per brand)."""
+    """Reads what core.verdict needs from the TraceAnchor releases (cached per brand).
 
-    def __init__(self, anchors: Mapping[int, TraceAnchorClient]) -> None:
+    Registrations count on the newest release, and on an earlier one only before the newest was
+    deployed (`upgrade_block`), as in store/brand_standing.py: an earlier release still deployed
+    could otherwise register a prefix behind the newest one's back.
+    """
+
+    def __init__(
+        self, anchors: Mapping[int, TraceAnchorClient], upgrade_block: int | None = None
+    ) -> None:
         self.anchors = anchors
-        newest = anchors[max(anchors)]
-        self.v2 = newest if isinstance(newest, TraceAnchorV2Client) else None
+        self.newest = anchors[max(anchors)]
+        self.v2 = self.newest if isinstance(self.newest, TraceAnchorV2Client) else None
+        self.upgrade_block = upgrade_block
         self._brands: dict[str, BrandFacts | None] = {}
+
+    def _registered_prefix(self, address: str) -> str | None:
+        prefix = self.newest.prefix_of(address)
+        if prefix:
+            return prefix
+        for anchor in self.anchors.values():
+            if anchor is self.newest or not (prefix := anchor.prefix_of(address)):
+                continue
+            if self.upgrade_block is None:
+                return prefix
+            logs = anchor.contract.events.BrandRegistered().get_logs(
+                argument_filters={"brand": address}, from_block=0, to_block=self.upgrade_block - 1
+            )
+            if logs:
+                return prefix
+        return None
 
     def _prefix_of_gtin(self, gtin: str, urn_prefix: str) -> str | None:
         if self.v2 is not None:
             holder = self.v2.brand_of_gtin(gtin)
-            return None if holder is None else self.v2.prefix_of(holder)
-        holder = self.anchors[max(self.anchors)].brand_of(urn_prefix)
-        return urn_prefix if holder is not None else None
+            if holder is not None:
+                return self.v2.prefix_of(holder)
+        for anchor in self.anchors.values():  # a brand only an earlier release registered
+            holder = anchor.brand_of(urn_prefix)
+            brand = self.brand(holder)
+            if brand is not None and brand.prefix == urn_prefix:
+                return urn_prefix
+        return None
 
     def brand(self, address: str | None) -> BrandFacts | None:
-        """A brand account's standing over every release (revoked on any counts)."""
+        """A counted brand account's standing over every release (revoked on any counts)."""
         if address is None:
             return None
         if address not in self._brands:
-            prefix = next((p for a in self.anchors.values() if (p := a.prefix_of(address))), None)
+            prefix = self._registered_prefix(address)
             revoked = [t for a in self.anchors.values() if (t := a.brand_revoked_at(address))]
             since = self.v2.compromised_since(address) if self.v2 is not None else 0
             self._brands[address] = (

@@ -131,7 +131,8 @@ def run_checks(
             + (f"; {problems[:3]}" if problems else ""),
         )
         # 2. the auditor's check over the whole store
-        report = audit(records_from_store(factory), anchors)
+        upgrade_block = services.deployment.roots_anchor.block
+        report = audit(records_from_store(factory), anchors, upgrade_block)
         c.check(
             "audit: store == chain",
             report.ok and report.pending == 0,

@@ -377,7 +377,8 @@ def verify(
         records = read_export(export_file)
     else:
         records = records_from_store(session_factory(_engine(settings.database_url)))
-    report = audit(records, trace_anchors(w3, deployment.releases))
+    anchors = trace_anchors(w3, deployment.releases)
+    report = audit(records, anchors, deployment.roots_anchor.block)
     print(json.dumps(report.as_dict(), indent=2))
     sys.exit(0 if report.ok else 1)
 

@@ -66,6 +66,7 @@ class ItemFacts:
     known: bool  # the serial exists and has a commissioning event
     root: RootFacts | None = None  # None: the commissioning is not in any root yet
     refused_by: str | None = None  # the brand whose commissioning root the chain refused
+    pending_signer: str | None = None  # the brand that signed a root not on chain yet
     brands: Mapping[str, BrandFacts] = field(default_factory=dict)  # by lowercase address
 
 
@@ -125,6 +126,10 @@ def verdict(facts: ItemFacts) -> Decision:
         return Decision(_unconfirmed(refused), notes=("the chain refused its commissioning",))
     root = facts.root
     if root is None or root.anchored_at is None:
+        # Revoked or compromised outranks "not yet confirmed": the chain will refuse the root.
+        pending = _brand(facts, facts.pending_signer)
+        if pending is not None and (pending.revoked_at or pending.compromised_since):
+            return Decision(_unconfirmed(pending), notes=("commissioning not anchored",))
         return Decision(Verdict.NOT_YET_CONFIRMED, notes=("commissioning not anchored yet",))
     signer = _brand(facts, root.signer)
     if signer is None or signer.prefix != facts.prefix:

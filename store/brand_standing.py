@@ -1,24 +1,39 @@
 """Brands' and roots' standing as the chain follower saw it (every TraceAnchor release).
 
-A brand account is registered, revoked and marked compromised by TraceAnchor events; its
-standing is the union over releases (revoked on any release counts, the earliest compromise
-time counts). These are the facts core.verdict decides on, never a flag the API keeps.
+Which registrations count is the caller's `Registries`: the newest TraceAnchor release's, and an
+earlier release's only before the newest was deployed (an earlier release still deployed could
+otherwise register a prefix, nested or taken, behind the newest one's back). Revocations and
+compromises count from every release listed (the earliest counts). A root's facts are read from
+the release its batch went to. These are the facts core.verdict decides on, never a flag the API
+keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.verdict import BrandFacts, ItemFacts, RootFacts
-from store.chain_view import chain_logs, chain_root, log_time
+from store.chain_view import log_time
 from store.models import AnchorBatch, BatchStatus, Event, Item
 from store.models.chain_view import ChainLog
 
 _BRAND_EVENTS = ("BrandRegistered", "BrandRevoked", "BrandCompromised")
+_ZERO = "0x" + "00" * 20
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A TraceAnchor release whose registrations count, up to (not including) `until_block`."""
+
+    contract: str
+    until_block: int | None = None
+
+
+Registries = Sequence[Registry]
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,18 @@ class BrandStanding:
         return self.revoked_block is None and self.compromised_since is None
 
 
-def brand_standings(session: Session, addresses: Iterable[str]) -> dict[str, BrandStanding]:
+def _counts(log: ChainLog, registries: Registries) -> bool:
+    """Whether a log comes from a listed release (a registration: before its cut-off)."""
+    for registry in registries:
+        if log.contract.lower() == registry.contract.lower():
+            cutoff = registry.until_block
+            return log.event != "BrandRegistered" or cutoff is None or log.block_number < cutoff
+    return False
+
+
+def brand_standings(
+    session: Session, addresses: Iterable[str], registries: Registries
+) -> dict[str, BrandStanding]:
     """The standing of each registered account among `addresses`, by lowercase address."""
     wanted = sorted({a.lower() for a in addresses if a})
     if not wanted:
@@ -55,6 +81,8 @@ def brand_standings(session: Session, addresses: Iterable[str]) -> dict[str, Bra
     )
     found: dict[str, BrandStanding] = {}
     for log in logs:
+        if not _counts(log, registries):
+            continue
         key = log.subject
         current = found.get(key)
         if log.event == "BrandRegistered":
@@ -66,7 +94,7 @@ def brand_standings(session: Session, addresses: Iterable[str]) -> dict[str, Bra
             continue  # not registered on the followed chain: nothing to qualify
         elif log.event == "BrandRevoked" and current.revoked_block is None:
             found[key] = replace(current, revoked_block=log.block_number,
-                                  revoked_at=log_time(session, log))  # fmt: skip
+                                 revoked_at=log_time(session, log))  # fmt: skip
         elif log.event == "BrandCompromised":
             since = int(log.args["since"])
             if current.compromised_since is None or since < current.compromised_since:
@@ -74,67 +102,94 @@ def brand_standings(session: Session, addresses: Iterable[str]) -> dict[str, Bra
     return found
 
 
-def brand_standing(session: Session, address: str) -> BrandStanding | None:
-    """The standing of one account, or None if the followed chain never registered it."""
-    return brand_standings(session, [address]).get(address.lower())
+def brand_standing(session: Session, address: str, registries: Registries) -> BrandStanding | None:
+    """The standing of one account, or None if no counted registration names it."""
+    return brand_standings(session, [address], registries).get(address.lower())
 
 
-def prefix_holders(session: Session, prefix: str) -> list[str]:
-    """Every account the followed chain registered for `prefix`, in order."""
+def _registrations(session: Session, registries: Registries) -> list[ChainLog]:
     logs = session.scalars(
         select(ChainLog)
         .where(ChainLog.event == "BrandRegistered")
         .order_by(ChainLog.block_number, ChainLog.log_index)
     )
-    holders = [str(log.args["brand"]) for log in logs if log.args.get("companyPrefix") == prefix]
+    return [log for log in logs if _counts(log, registries)]
+
+
+def prefix_holders(session: Session, prefix: str, registries: Registries) -> list[str]:
+    """Every account a counted registration gave `prefix`, in order."""
+    holders = [
+        str(log.args["brand"])
+        for log in _registrations(session, registries)
+        if log.args.get("companyPrefix") == prefix
+    ]
     return list(dict.fromkeys(holders))
 
 
-def root_facts(session: Session, batch: AnchorBatch) -> RootFacts:
-    """The chain's record of a batch's root: signer, block time, re-signing, finality."""
-    on_chain = chain_root(session, batch.root)
-    if on_chain is None:
-        return RootFacts(signer=None, anchored_at=None)
-    anchored_at = endorser = endorsed_at = None
-    for log in chain_logs(session, "0x" + batch.root.hex(), ("RootAnchored", "RootEndorsed")):
+def registered_prefix(session: Session, gtin14: str, registries: Registries) -> str | None:
+    """The longest counted prefix the GTIN-14 starts with (after its indicator digit), or None."""
+    matches = [
+        prefix
+        for log in _registrations(session, registries)
+        if (prefix := str(log.args.get("companyPrefix", "")))
+        and gtin14[1 : 1 + len(prefix)] == prefix
+    ]
+    return max(matches, key=len, default=None)
+
+
+def root_facts(session: Session, batch: AnchorBatch, contract: str | None) -> RootFacts:
+    """The record of a batch's root on its own release (`contract`): signer, block time,
+    re-signing, finality. Not on chain (or no such release): anchored_at None."""
+    signer = anchored_at = endorser = endorsed_at = None
+    on_chain = False
+    root = "0x" + batch.root.hex()
+    logs = session.scalars(
+        select(ChainLog)
+        .where(ChainLog.subject == root, ChainLog.event.in_(("RootAnchored", "RootEndorsed")))
+        .order_by(ChainLog.block_number, ChainLog.log_index)
+    )
+    for log in logs:
+        if contract is None or log.contract.lower() != contract.lower():
+            continue
         if log.event == "RootAnchored":
+            on_chain = True
+            brand = str(log.args.get("brand") or _ZERO)
+            signer = None if brand.lower() == _ZERO else brand
             anchored_at = log_time(session, log)
-        elif endorser is None:
+        else:  # RootEndorsed: the latest counts (one replaces an endorsement that stopped counting)
             endorser, endorsed_at = str(log.args["brand"]), log_time(session, log)
     return RootFacts(
-        signer=on_chain.brand,
-        anchored_at=anchored_at,
-        final=batch.status is BatchStatus.FINAL,
+        signer=signer,
+        anchored_at=anchored_at if on_chain else None,
+        final=on_chain and batch.status is BatchStatus.FINAL,
         endorser=endorser,
         endorsed_at=endorsed_at,
     )
 
 
-def registered_prefix(session: Session, gtin14: str) -> str | None:
-    """The prefix the followed chain registered that the GTIN-14 starts with (after its
-    indicator digit), or None: prefixes never nest on chain, so at most one matches."""
-    logs = session.scalars(select(ChainLog).where(ChainLog.event == "BrandRegistered"))
-    for log in logs:
-        prefix = str(log.args.get("companyPrefix", ""))
-        if prefix and gtin14[1 : 1 + len(prefix)] == prefix:
-            return prefix
-    return None
-
-
-def item_facts(session: Session, item: Item) -> ItemFacts:
-    """What core.verdict needs about `item`, from the store and the follower's view."""
-    prefix = registered_prefix(session, item.product.gtin)
+def item_facts(
+    session: Session, item: Item, registries: Registries, contracts: Mapping[int, str]
+) -> ItemFacts:
+    """What core.verdict needs about `item`, from the store and the follower's view;
+    `contracts` maps each TraceAnchor release (a batch's anchor_version) to its address."""
+    prefix = registered_prefix(session, item.product.gtin, registries)
     event = session.get(Event, item.commission_event_id) if item.commission_event_id else None
     if prefix is None or event is None:
         return ItemFacts(prefix=prefix, known=event is not None)
     batch = event.leaf.batch if event.leaf is not None else None
     if batch is None:
         return ItemFacts(prefix=prefix, known=True)
-    if batch.status is BatchStatus.FAILED and batch.brand_address is not None:
-        standings = brand_standings(session, [batch.brand_address])
-        brands = {k: v.facts for k, v in standings.items()}
-        return ItemFacts(prefix=prefix, known=True, refused_by=batch.brand_address, brands=brands)
-    root = root_facts(session, batch)
-    standings = brand_standings(session, [a for a in (root.signer, root.endorser) if a])
-    brands = {k: v.facts for k, v in standings.items()}
+    root = root_facts(session, batch, contracts.get(batch.anchor_version))
+    intended = batch.brand_address  # who signed the batch's root (None: a platform batch)
+    addresses = [a for a in (root.signer, root.endorser, intended) if a]
+    brands = {k: v.facts for k, v in brand_standings(session, addresses, registries).items()}
+    if root.anchored_at is None:
+        refused = batch.status is BatchStatus.FAILED and intended is not None
+        return ItemFacts(
+            prefix=prefix,
+            known=True,
+            refused_by=intended if refused else None,
+            pending_signer=None if refused else intended,
+            brands=brands,
+        )
     return ItemFacts(prefix=prefix, known=True, root=root, brands=brands)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from api.brand_state import brand_on_chain
+from api.brand_state import brand_on_chain, registries
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
@@ -37,7 +37,8 @@ def brand_by_prefix(session: SessionDep, prefix: str) -> Brand:
 def _on_chain(session: SessionDep, chain: ChainAccess, brand: Brand) -> BrandOnChain | None:
     if not chain.configured:
         return None
-    return brand_on_chain(session, brand.company_prefix, brand.principal.wallet_address)
+    wallet = brand.principal.wallet_address
+    return brand_on_chain(session, brand.company_prefix, wallet, registries(chain))
 
 
 def brand_public(brand: Brand, on_chain: BrandOnChain | None = None) -> BrandPublic:

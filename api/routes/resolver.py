@@ -94,7 +94,7 @@ def resolve(
     except ApiError as exc:
         # A registered brand's GTIN with an unknown serial is "not recognised"; a GTIN of no
         # registered brand gets the neutral verdict, never a counterfeit warning.
-        return _error(request, exc, as_json, unknown_item_view(session, key[0]))
+        return _error(request, exc, as_json, unknown_item_view(session, key[0], chain))
     view = item_view(session, item, settings.base_url, chain)
     headers = {"Vary": "Accept", "Link": f'<{view["item"]["link"]}>; rel="owl:sameAs"'}
     if as_json:

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 import store
 from chain.anchoring import AnchorWorker
 from chain.settings import AnchorSettings
-from chaintrace.audit import AuditReport, audit, read_export, records_from_store, write_export
+from chaintrace.audit import (
+    AuditRecord,
+    AuditReport,
+    audit,
+    read_export,
+    records_from_store,
+    write_export,
+)
 from core.eip712 import Commissioning, sign
 from core.epcis import event_hash
 from core.merkle import MerkleTree, leaf_hash
@@ -69,7 +76,7 @@ def anchored(
 
 
 def audited(env: ChainEnv, sessions: sessionmaker[Session]) -> AuditReport:
-    return audit(records_from_store(sessions), env.anchors)
+    return audit(records_from_store(sessions), env.anchors, env.deployment.roots_anchor.block)
 
 
 def test_an_untouched_store_passes_and_its_export_rechecks_alike(
@@ -206,3 +213,67 @@ def test_an_export_of_the_previous_format_still_reads(
         assert record.pop("anchor_version") == anchored.deployment.roots_anchor.version
     path.write_text(json.dumps(data))
     assert {r.anchor_version for r in read_export(path)} == {1}
+
+
+def test_a_refused_brand_root_is_counted_not_failed(
+    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
+    db_url: str,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    """A brand's root the chain refused keeps its leaves and is on no chain: the audit counts
+    it as refused; it is no failure of the store (which says exactly that)."""
+    env = chain_snapshot
+    env.anchor.send_register_brand(env.admin, env.brand.address, "4012345")
+    with store.transaction(db_sessions) as session:
+        body = commissioning("R1")
+        store.record_event(
+            session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
+            event_type="ObjectEvent", biz_step="commissioning", event_time_ms=1,
+            recorded_by=None, leaf_hash_fn=leaf_hash,
+        )  # fmt: skip
+        leaves = store.claim_pending_leaves(session, 1)
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        batch = store.create_batch(session, tree, leaves, anchor_version=2)
+        batch.brand_address = env.brand.address
+        message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=1)
+        batch.brand_signature = sign(message, env.anchor.domain(), env.brand.key)
+    env.anchor.send_revoke_brand(env.admin, env.brand.address)
+    settings = AnchorSettings(
+        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+        finality="confirmations", confirmations=1, max_batch_delay=0,
+    )  # fmt: skip
+    worker = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment)
+    assert worker.run_once().failed == [batch.id]
+    report = audited(env, db_sessions)
+    assert report.ok, report.failures
+    assert (report.refused, report.pending, report.commissionings) == (1, 0, 0)
+
+
+def test_a_root_signed_by_a_key_an_earlier_release_registered_after_the_upgrade_is_reported(
+    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
+) -> None:
+    """A forged export: a commissioning of the brand's GTIN in a TraceAnchor v1 root signed by
+    an account v1 registered (for the brand's prefix) after v2 was deployed. It verifies on v1,
+    but that registration does not count: reported, not confirmed."""
+    env = chain_snapshot
+    env.anchor.send_register_brand(env.admin, env.brand.address, "4012345")  # v2: the brand
+    env.anchor_v1.send_register_brand(env.admin, env.stranger.address, "4012345")  # v1, later
+    body = commissioning("F1")
+    salt = b"\x07" * 32
+    leaf = leaf_hash(0, event_hash(body), salt)
+    message = Commissioning(brand=env.stranger.address, root=leaf, leaf_count=1)
+    signature = sign(message, env.anchor_v1.domain(), env.stranger.key)
+    env.anchor_v1.send_anchor_commissioning(env.stranger, leaf, 1, env.stranger.address, signature)
+    forged = AuditRecord(
+        kind=0, event_json=json.dumps(body), event_hash="0x" + event_hash(body).hex(),
+        salt="0x" + salt.hex(), proof=[], root="0x" + leaf.hex(), tx_hash=None,
+        block_number=None, anchor_version=1,
+    )  # fmt: skip
+    report = audit([forged], env.anchors, env.deployment.roots_anchor.block)
+    assert report.ok and report.proofs_verified_on_chain == 1
+    assert report.brand_confirmed == 0
+    assert report.not_brand_confirmed == [
+        f"urn:epc:id:sgtin:4012345.011111.F1 in root 0x{leaf.hex()}: not_brand_signed"
+    ]
+    # Counting v1's registrations at any time (no upgrade block) would have confirmed it.
+    assert audit([forged], env.anchors).brand_confirmed == 1

@@ -93,6 +93,12 @@ def test_a_refused_commissioning_names_the_reason_and_is_never_genuine() -> None
 def test_a_commissioning_not_on_chain_yet_is_not_yet_confirmed() -> None:
     brand = BrandFacts(OLD, PREFIX)
     assert verdict(item(None, brand)).verdict is Verdict.NOT_YET_CONFIRMED
+    assert verdict(item(None, brand, pending_signer=OLD)).verdict is Verdict.NOT_YET_CONFIRMED
+    # A revoked or compromised signer outranks "not yet confirmed" (DESIGN's precedence).
+    revoked = BrandFacts(OLD, PREFIX, revoked_at=5)
+    assert verdict(item(None, revoked, pending_signer=OLD)).verdict is Verdict.BRAND_REVOKED
+    stolen = BrandFacts(OLD, PREFIX, compromised_since=5)
+    assert verdict(item(None, stolen, pending_signer=OLD)).verdict is Verdict.BRAND_COMPROMISED
     unseen = RootFacts(signer=None, anchored_at=None)
     assert verdict(item(unseen, brand)).verdict is Verdict.NOT_YET_CONFIRMED
 

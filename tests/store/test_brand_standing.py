@@ -1,0 +1,52 @@
+"""store.brand_standing: which registrations count, longest prefix, standing per account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+import store
+from store.brand_standing import Registry, brand_standing, prefix_holders, registered_prefix
+from store.chain_view import record_block, record_log
+
+V1 = "0x" + "11" * 20
+V2 = "0x" + "22" * 20
+BRAND = "0x" + "b0" * 20
+SHADOW = "0x" + "5a" * 20
+UPGRADE_BLOCK = 10
+TRUSTED = (Registry(V2), Registry(V1, UPGRADE_BLOCK))
+GTIN = "00614141555550"
+
+
+def _log(session: Session, block: int, contract: str, event: str, **args: Any) -> None:
+    record_block(session, block, f"0x{block:064x}", f"0x{block - 1:064x}", 1_000 + block)
+    subject = str(args.get("brand", contract))
+    record_log(
+        session, block_number=block, block_hash=f"0x{block:064x}", log_index=0,
+        tx_hash=f"0x{block:064x}", contract=contract, event=event, subject=subject, args=args,
+    )  # fmt: skip
+
+
+def test_an_earlier_release_cannot_register_behind_the_newest_ones_back(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    with store.transaction(db_sessions) as session:
+        # Before the upgrade on v1 (counts, copied to v2 at the upgrade), then v2's own.
+        _log(session, 3, V1, "BrandRegistered", brand=BRAND, companyPrefix="0614141")
+        _log(session, 11, V2, "BrandRegistered", brand=BRAND, companyPrefix="0614141")
+        # After the upgrade, v1 (nested prefixes allowed there) registers a shadow account.
+        _log(session, 12, V1, "BrandRegistered", brand=SHADOW, companyPrefix="06141415")
+        _log(session, 13, V1, "BrandRevoked", brand=BRAND, companyPrefix="0614141")
+    with db_sessions() as session:
+        assert registered_prefix(session, GTIN, TRUSTED) == "0614141"
+        assert prefix_holders(session, "0614141", TRUSTED) == [BRAND]
+        assert brand_standing(session, SHADOW, TRUSTED) is None
+        standing = brand_standing(session, BRAND, TRUSTED)
+        # A revocation counts from every release listed.
+        assert standing is not None and standing.revoked_block == 13 and not standing.can_sign
+        # Counting every release (as before the review) would have picked the shadow's prefix.
+        everything = (Registry(V2), Registry(V1))
+        assert registered_prefix(session, GTIN, everything) == "06141415"
+        # Not listed at all: nothing counts.
+        assert registered_prefix(session, GTIN, ()) is None

@@ -37,6 +37,7 @@ from chain.polling import PollingWorker
 from chain.settings import FollowSettings
 from chain.transactions import chain_errors
 from store import chain_view
+from store.kv import get_setting, set_setting
 from store.shipments import follow_funding, funding_due
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     return value
 
+
+# The follower's record of the contracts it has read ({address: next block, or -1 when caught up}).
+_FOLLOWED_KEY = "follower.contracts"
+_DONE = -1
 
 # The arg that names what an event is about (for lookups), in order of preference.
 _SUBJECT_ARGS = ("shipmentId", "root", "account", "brand", "device")
@@ -103,6 +108,10 @@ class ChainFollower(PollingWorker):
                     key = (client.address.lower(), topic)
                     self._events[key] = (client.contract, str(event["name"]), client.address)
         self.addresses = [client.address for client in clients]
+        blocks = {r.address.lower(): r.block for r in deployment.releases}
+        self._release_blocks = {
+            a.lower(): blocks.get(a.lower(), self.start_block) for a in self.addresses
+        }
         self._batch_refusal: str | None = None
 
     activity = "chain following"
@@ -117,6 +126,7 @@ class ChainFollower(PollingWorker):
         self._undo_reorg(report)
         with store.read_transaction(self.sessions) as session:
             tip = chain_view.followed_height(session)
+        self._backfill(tip, report)
         with chain_errors():
             head = int(self.w3.eth.block_number)
         start = self.start_block if tip is None else tip + 1
@@ -153,6 +163,47 @@ class ChainFollower(PollingWorker):
         for shipment_id in report.funded:
             _LOGGER.info("shipment %s funded on chain", shipment_id)
         return report
+
+    def _backfill(self, tip: int | None, report: FollowReport) -> None:
+        """Read the logs of contracts the view has not followed from their deployment block (a
+        release added by an upgrade while the view was already past it, or a view kept by an
+        earlier chaintrace), one range a pass, up to the view's tip. Logs already stored are
+        skipped, so reading a range again changes nothing."""
+        with store.read_transaction(self.sessions) as session:
+            stored: dict[str, int] = dict(get_setting(session, _FOLLOWED_KEY, {}))
+        cursors = dict(stored)
+        if tip is None:  # a new view: the normal pass reads every contract from the start
+            cursors.update(dict.fromkeys(self._release_blocks, _DONE))
+        behind = {
+            a: cursors.get(a, block)
+            for a, block in self._release_blocks.items()
+            if cursors.get(a, block) != _DONE
+        }
+        start = min(behind.values(), default=None)
+        if tip is None or start is None or start > tip:
+            cursors.update(dict.fromkeys(behind, _DONE))
+            if cursors != stored:  # written once; an idle pass takes no write lock
+                with store.transaction(self.sessions) as session:
+                    set_setting(session, _FOLLOWED_KEY, cursors)
+            return
+        end = min(tip, start + self.settings.follow_max_range - 1)
+        addresses = [a for a in self.addresses if a.lower() in behind]
+        with chain_errors():
+            logs = self.w3.eth.get_logs(
+                {"address": addresses, "fromBlock": start, "toBlock": end}  # type: ignore[typeddict-item]
+            )
+        live = [log for log in logs if not log.get("removed")]
+        headers = self._headers(live)
+        with store.transaction(self.sessions) as session:
+            for log in live:
+                report.logs += self._record(session, log)
+            for number, (block_hash, parent_hash, timestamp) in sorted(headers.items()):
+                chain_view.record_block(session, number, block_hash, parent_hash, timestamp)
+            done = end >= tip
+            for address in behind:
+                cursors[address] = _DONE if done else max(cursors.get(address, 0), end + 1)
+            set_setting(session, _FOLLOWED_KEY, cursors)
+        _LOGGER.info("backfilled %s over blocks %d..%d: %d logs", addresses, start, end, len(live))
 
     def _headers(self, logs: list[Any]) -> dict[int, tuple[str, str, int]]:
         """(hash, parent hash, timestamp) of the blocks that hold `logs`, read by their hash,

@@ -15,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from chain.artifacts import ContractArtifact, abi_type_string
-from chain.errors import ChainValueError, DeploymentNotFound
+from chain.errors import ChainValueError, ContractRevert, DeploymentNotFound
 from chain.releases import (
     ESCROW_V1,
     ESCROW_V2,
@@ -33,6 +33,8 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_DEPLOYMENTS_FILE = Path(".chaintrace/deployments.json")
 # ShipmentEscrow v2's DEFAULT_ADMIN_ROLE transfer delay (AccessControlDefaultAdminRules): 2 days.
 DEFAULT_ADMIN_DELAY = 2 * 24 * 3600
+# Blocks per eth_getLogs request when reading an earlier release's history.
+_LOG_RANGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,7 @@ def deploy(
     oracle: str | None,
     *,
     escrow_v2: bool = True,
+    registrar: str | None = None,
     admin_delay: int = DEFAULT_ADMIN_DELAY,
 ) -> Deployment:
     """Deploy every release from its committed artifact; `admin` administers them all.
@@ -286,8 +289,9 @@ def deploy(
     )
     if escrow_v2:
         deployment = upgrade(
-            w3, deployer, deployment, admin, oracle, anchorer=anchorer, admin_delay=admin_delay
-        )
+            w3, deployer, deployment, admin, oracle,
+            anchorer=anchorer, registrar=registrar, admin_delay=admin_delay,
+        )  # fmt: skip
     _LOGGER.info("deployed %s", deployment)
     return deployment
 
@@ -300,6 +304,7 @@ def upgrade(
     oracle: str | None,
     *,
     anchorer: str | None = None,
+    registrar: str | None = None,
     admin_delay: int = DEFAULT_ADMIN_DELAY,
 ) -> Deployment:
     """Deploy the releases `deployment` lacks (ShipmentEscrow v2, TraceAnchor v2) beside the
@@ -307,10 +312,11 @@ def upgrade(
 
     Nothing deployed is touched: v1 keeps its deposits, roles, roots and proofs. Each v2 is built
     with the deployer as admin so it can grant roles (ORACLE_ROLE to `oracle`, GUARDIAN_ROLE and
-    REGISTRAR_ROLE to `admin`, ANCHORER_ROLE to `anchorer`); when `admin` is another address the
-    deployer then begins the two-step admin transfer, which `admin` completes with
-    acceptDefaultAdminTransfer() once `admin_delay` seconds have passed. TraceAnchor v2 starts
-    with TraceAnchor v1's brands that are not revoked.
+    REGISTRAR_ROLE to `registrar`, default `admin`, ANCHORER_ROLE to `anchorer`); when `admin` is
+    another address the deployer then begins the two-step admin transfer, which `admin` completes
+    with acceptDefaultAdminTransfer() once `admin_delay` seconds have passed. TraceAnchor v2
+    starts with TraceAnchor v1's brands that are not revoked (a nested prefix v1 allowed is not
+    carried over: logged, the first registered keeps it).
     """
     admin = Web3.to_checksum_address(admin)
     upgraded = deployment
@@ -320,7 +326,10 @@ def upgrade(
         if anchorer is None:
             raise ChainValueError("deploying TraceAnchor v2 needs the anchorer's address")
         anchorer = Web3.to_checksum_address(anchorer)
-        upgraded = _deploy_anchor_v2(w3, deployer, upgraded, admin, anchorer, admin_delay)
+        registrar = Web3.to_checksum_address(registrar or admin)
+        upgraded = _deploy_anchor_v2(
+            w3, deployer, upgraded, admin, anchorer, admin_delay, registrar
+        )
     return upgraded
 
 
@@ -355,21 +364,25 @@ def _deploy_escrow_v2(
 
 def _deploy_anchor_v2(
     w3: Web3, deployer: LocalAccount, deployment: Deployment, admin: str, anchorer: str,
-    admin_delay: int,
+    admin_delay: int, registrar: str,
 ) -> Deployment:  # fmt: skip
     sender = sender_for(w3, deployer)
     art = release_artifact(TRACE_ANCHOR_V2)
-    # The deployer registers v1's brands first (REGISTRAR_ROLE), then gives the role to `admin`.
+    # The deployer registers v1's brands first (REGISTRAR_ROLE), then hands the role over.
     args = (deployer.address, admin_delay, anchorer, deployer.address)
     rcpt = sender.send(None, _constructor_data(art, *args))
     anchor = w3.eth.contract(address=rcpt["contractAddress"], abi=art.abi)
     for brand, prefix in _active_brands_v1(w3, deployment):
-        sender.send(anchor.address, anchor.encode_abi("registerBrand", [brand, prefix]))
-    if admin != deployer.address:
+        try:
+            sender.send(anchor.address, anchor.encode_abi("registerBrand", [brand, prefix]))
+        except ContractRevert as exc:  # v1 allowed nested prefixes; v2 takes the first only
+            _LOGGER.warning("TraceAnchor v2: brand %s (prefix %s) not carried over: %s",
+                            brand, prefix, exc)  # fmt: skip
+    if registrar != deployer.address:
         with chain_errors():
-            registrar = anchor.functions.REGISTRAR_ROLE().call()
-        sender.send(anchor.address, anchor.encode_abi("grantRole", [registrar, admin]))
-        renounce = anchor.encode_abi("renounceRole", [registrar, deployer.address])
+            role = anchor.functions.REGISTRAR_ROLE().call()
+        sender.send(anchor.address, anchor.encode_abi("grantRole", [role, registrar]))
+        renounce = anchor.encode_abi("renounceRole", [role, deployer.address])
         sender.send(anchor.address, renounce)
     _hand_over(sender, anchor, deployer.address, admin, admin_delay)
     _LOGGER.info("deployed TraceAnchor v2 at %s beside v1", anchor.address)
@@ -384,9 +397,15 @@ def _active_brands_v1(w3: Web3, deployment: Deployment) -> list[tuple[str, str]]
     v1 = w3.eth.contract(
         address=Web3.to_checksum_address(release.address), abi=release_artifact(TRACE_ANCHOR_V1).abi
     )
+    brands: list[tuple[str, str]] = []
     with chain_errors():
-        logs = v1.events.BrandRegistered().get_logs(from_block=release.block)
-        brands = [(str(log["args"]["brand"]), str(log["args"]["companyPrefix"])) for log in logs]
+        head = int(w3.eth.block_number)
+        for start in range(release.block, head + 1, _LOG_RANGE):  # nodes cap eth_getLogs ranges
+            end = min(head, start + _LOG_RANGE - 1)
+            logs = v1.events.BrandRegistered().get_logs(from_block=start, to_block=end)
+            brands += [
+                (str(log["args"]["brand"]), str(log["args"]["companyPrefix"])) for log in logs
+            ]
         return [(b, p) for b, p in brands if v1.functions.brandRevokedAt(b).call() == 0]
 
 

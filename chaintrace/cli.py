@@ -137,6 +137,10 @@ def deploy(
     admin: Annotated[str, typer.Option(help="Address that administers the contracts.")],
     anchorer: Annotated[str, typer.Option(help="Address holding ANCHORER_ROLE.")],
     oracle: Annotated[str, typer.Option(help="Address holding ORACLE_ROLE.")],
+    registrar: Annotated[
+        str | None,
+        typer.Option(help="Address holding TraceAnchor v2's REGISTRAR_ROLE (default: --admin)."),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Deploy the contract releases a chain lacks (all on a new chain) to CHAIN_RPC_URL, with
@@ -151,9 +155,19 @@ def deploy(
     # hold deposits and roots (a recorded address without the committed code is an error).
     found = load_deployment(w3, settings.deployments_file)
     if found is None:
-        deployment = do_deploy(w3, settings.load_account(), admin, anchorer, oracle)
+        deployment = do_deploy(
+            w3, settings.load_account(), admin, anchorer, oracle, registrar=registrar
+        )
     else:
-        deployment = upgrade(w3, settings.load_account(), found, admin, oracle, anchorer=anchorer)
+        deployment = upgrade(
+            w3,
+            settings.load_account(),
+            found,
+            admin,
+            oracle,
+            anchorer=anchorer,
+            registrar=registrar,
+        )
     save_deployment(deployment, settings.deployments_file)
     console.print_json(json.dumps(deployment.to_json()))
 

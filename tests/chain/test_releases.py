@@ -237,6 +237,7 @@ def test_trace_anchor_v2_joins_beside_v1_whose_roots_brands_and_readings_stay_va
     v1.send_register_brand(env.admin, env.brand.address, "9520001")
     v1.send_register_brand(env.admin, env.stranger.address, "9530001")
     v1.send_revoke_brand(env.admin, env.stranger.address)
+    v1.send_register_brand(env.admin, env.buyer.address, "95200011")  # nested: v1 allowed it
     leaves = [(0, os.urandom(32), os.urandom(32)) for _ in range(2)]
     tree = MerkleTree.build([leaf_hash(*leaf) for leaf in leaves])
     message = eip712.Commissioning(brand=env.brand.address, root=tree.root, leaf_count=2)
@@ -254,6 +255,8 @@ def test_trace_anchor_v2_joins_beside_v1_whose_roots_brands_and_readings_stay_va
     v2 = TraceAnchorV2Client(env.w3, new.trace_anchor_v2)
     assert v2.brand_of("9520001") == env.brand.address
     assert v2.brand_of("9530001") is None  # revoked on v1: not carried over
+    assert v2.brand_of("95200011") is None  # nested under 9520001: v2 refuses it, logged
+    assert v1.brand_of("95200011") == env.buyer.address  # v1 is not touched
     # v1's root verifies on v1 (not on v2, where it was never anchored), its signer recorded.
     proof = tree.proof(leaf_hash(*leaves[0]))
     assert v1.verify(0, leaves[0][1], leaves[0][2], proof)

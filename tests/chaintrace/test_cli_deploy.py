@@ -10,6 +10,7 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
+from chain.clients import TraceAnchorV2Client
 from chain.deploy import deploy, save_deployment
 from chain.releases import ESCROW_V1, ESCROW_V2, TRACE_ANCHOR_V1, TRACE_ANCHOR_V2
 from chain.transactions import sender_for
@@ -38,7 +39,8 @@ def test_deploy_upgrades_a_recorded_chain_and_keeps_its_releases(
     monkeypatch.setenv("DEPLOYMENTS_FILE", str(path))
     monkeypatch.setenv("DEPLOYER_PRIVATE_KEY", "0x" + bytes(deployer.key).hex())
     monkeypatch.delenv("CHAINTRACE_DEV", raising=False)
-    args = ["deploy", "--admin", roles[0], "--anchorer", roles[1], "--oracle", roles[2]]
+    args = ["deploy", "--admin", roles[0], "--anchorer", roles[1], "--oracle", roles[2],
+            "--registrar", env.stranger.address]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     entry = next(iter(json.loads(path.read_text()).values()))
@@ -49,3 +51,9 @@ def test_deploy_upgrades_a_recorded_chain_and_keeps_its_releases(
     names = {(r["name"], r["version"]) for r in entry["releases"]}
     every = (TRACE_ANCHOR_V1, ESCROW_V1, ESCROW_V2, TRACE_ANCHOR_V2)
     assert names == {(spec.name, spec.version) for spec in every}
+    # Brand onboarding goes to its own registrar, not to the (timelocked) admin.
+    v2 = next(r for r in entry["releases"] if (r["name"], r["version"]) == ("TraceAnchor", 2))
+    anchor = TraceAnchorV2Client(env.w3, v2["address"])
+    assert anchor.has_role(anchor.registrar_role(), env.stranger.address)
+    assert not anchor.has_role(anchor.registrar_role(), roles[0])
+    assert not anchor.has_role(anchor.registrar_role(), deployer.address)

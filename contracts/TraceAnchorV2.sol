@@ -185,7 +185,12 @@ contract TraceAnchorV2 is ITraceAnchorV2, AccessControlDefaultAdminRules, EIP712
         if (info.anchoredAt == 0) revert AnchorUnknownRoot(root);
         address signer = info.brand;
         if (signer == address(0)) revert AnchorPlatformRoot(root);
-        if (info.endorsedBy != address(0)) revert AnchorRootEndorsed(root, info.endorsedBy);
+        address endorser = info.endorsedBy;
+        // One standing re-signature a root: another only once it stopped counting (its key was
+        // marked compromised from before it re-signed).
+        if (endorser != address(0) && _signedBefore(endorser, info.endorsedAt)) {
+            revert AnchorRootEndorsed(root, endorser);
+        }
         _checkCanSign(brand);
         // The signer's re-signature would add nothing, and its anchoring signature is the same
         // message: anyone could replay it to use up the root's one endorsement.

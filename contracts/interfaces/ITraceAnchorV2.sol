@@ -178,9 +178,11 @@ interface ITraceAnchorV2 {
     /**
      * @notice Re-signs an anchored brand root: `brand` (the current, unrevoked, uncompromised
      * holder of the prefix of the root's signer) vouches for it with its EIP-712 `Commissioning`
-     * signature over `(brand, root, leafCount)`. Anyone may relay it; a root is re-signed once, and
-     * never by its own signer ({AnchorRootEndorsed}): that would add nothing, and the signer's
-     * anchoring signature is the same message, so anyone could replay it to use the endorsement up.
+     * signature over `(brand, root, leafCount)`. Anyone may relay it; a root holds one standing
+     * re-signature (another replaces it only once it stopped counting: its key was marked
+     * compromised from before it re-signed), and is never re-signed by its own signer
+     * ({AnchorRootEndorsed}): that would add nothing, and the signer's anchoring signature is the
+     * same message, so anyone could replay it to use the endorsement up.
      * @dev How a brand whose old key was compromised restores the roots it really signed.
      */
     function endorseRoot(bytes32 root, address brand, bytes calldata signature) external;

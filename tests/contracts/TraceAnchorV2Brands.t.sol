@@ -594,7 +594,7 @@ contract TraceAnchorV2BrandsTest is TraceAnchorV2TestBase {
         _markCompromised(brand2, uint64(START_TIME + 1 hours + 1));
         assertTrue(_confirmed(root));
         assertTrue(_confirmed(other));
-        // ... one from the endorsement on does not; and the root cannot be endorsed again.
+        // ... one from the endorsement on does not; then the prefix's next key may re-sign it.
         _markCompromised(brand2, uint64(START_TIME + 1 hours));
         ITraceAnchorV2.RootInfo memory info = anchor2.rootInfo(root);
         assertFalse(info.brandConfirmed);
@@ -606,7 +606,15 @@ contract TraceAnchorV2BrandsTest is TraceAnchorV2TestBase {
         _revoke(brand2);
         _register(brand3, PREFIX);
         bytes memory sig = _commissioningSig(brand3Key, brand3, root, 1);
-        vm.expectRevert(abi.encodeWithSelector(ITraceAnchorV2.AnchorRootEndorsed.selector, root, brand2));
+        vm.expectEmit(address(anchor2));
+        emit ITraceAnchorV2.RootEndorsed(root, brand3);
+        anchor2.endorseRoot(root, brand3, sig);
+        info = anchor2.rootInfo(root);
+        assertTrue(info.brandConfirmed);
+        assertEq(info.endorsedBy, brand3);
+        assertTrue(_confirmedFor(GTIN, 0));
+        // A standing re-signature is not replaced.
+        vm.expectRevert(abi.encodeWithSelector(ITraceAnchorV2.AnchorRootEndorsed.selector, root, brand3));
         anchor2.endorseRoot(root, brand3, sig);
     }
 

@@ -137,8 +137,9 @@ def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
         "Recompute each event's CBV 2.0 canonical hash from `event`, then call "
         f"TraceAnchor.{VERIFY_FUNCTION} at the event's `anchoring.contract` with the event's "
         "kind, hash, salt and proof; or verifyAgainst(root, ...) to pin the root. A proof exists "
-        "once the event is anchored. On TraceAnchor v2, rootInfo(root).brandConfirmed says "
-        "whether the root is the brand's word."
+        "once the event is anchored. On TraceAnchor v2, verifyBrandConfirmed(gtin, kind, hash, "
+        "salt, proof) says whether the commissioning is the word of the brand holding the "
+        "GTIN's prefix."
     )
     return {
         "contract": contracts[max(contracts)] if contracts else None,  # where new roots go

@@ -155,6 +155,35 @@ def commissioning(serial: str) -> dict[str, object]:
     }
 
 
+def one_leaf_batch(
+    session: Session, env: ChainEnv, serial: str, *, signed_by_brand: bool
+) -> AnchorBatch:
+    """A commissioning event of `serial` in a one-leaf batch for TraceAnchor v2; with
+    `signed_by_brand`, the brand's signature on its root (else a platform batch)."""
+    body = commissioning(serial)
+    store.record_event(
+        session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
+        event_type="ObjectEvent", biz_step="commissioning", event_time_ms=1,
+        recorded_by=None, leaf_hash_fn=leaf_hash,
+    )  # fmt: skip
+    leaves = store.claim_pending_leaves(session, 1)
+    tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+    batch = store.create_batch(session, tree, leaves, anchor_version=2)
+    if signed_by_brand:
+        message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=1)
+        batch.brand_address = env.brand.address
+        batch.brand_signature = sign(message, env.anchor.domain(), env.brand.key)
+    return batch
+
+
+def anchor_worker(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -> AnchorWorker:
+    settings = AnchorSettings(
+        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+        finality="confirmations", confirmations=1, max_batch_delay=0,
+    )  # fmt: skip
+    return AnchorWorker(settings, sessions, env.w3, env.anchorer, env.deployment)
+
+
 def test_a_commissioning_in_a_platform_root_is_reported_and_a_brand_signed_one_confirmed(
     chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
     db_url: str,
@@ -162,36 +191,11 @@ def test_a_commissioning_in_a_platform_root_is_reported_and_a_brand_signed_one_c
 ) -> None:
     env = chain_snapshot
     env.anchor.send_register_brand(env.admin, env.brand.address, "4012345")
-    version = env.deployment.roots_anchor.version
     with store.transaction(db_sessions) as session:
         # How an earlier release re-anchored a refused brand root: as a platform batch.
-        body = commissioning("P1")
-        store.record_event(
-            session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
-            event_type="ObjectEvent", biz_step="commissioning", event_time_ms=1,
-            recorded_by=None, leaf_hash_fn=leaf_hash,
-        )  # fmt: skip
-        leaves = store.claim_pending_leaves(session, 1)
-        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        platform = store.create_batch(session, tree, leaves, anchor_version=version)
-        platform_root = "0x" + platform.root.hex()
-        body = commissioning("B1")
-        store.record_event(
-            session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
-            event_type="ObjectEvent", biz_step="commissioning", event_time_ms=2,
-            recorded_by=None, leaf_hash_fn=leaf_hash,
-        )  # fmt: skip
-        leaves = store.claim_pending_leaves(session, 1)
-        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        signed = store.create_batch(session, tree, leaves, anchor_version=version)
-        message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=1)
-        signed.brand_address = env.brand.address
-        signed.brand_signature = sign(message, env.anchor.domain(), env.brand.key)
-    settings = AnchorSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
-        finality="confirmations", confirmations=1, max_batch_delay=0,
-    )  # fmt: skip
-    AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment).run_once()
+        platform_root = "0x" + one_leaf_batch(session, env, "P1", signed_by_brand=False).root.hex()
+        one_leaf_batch(session, env, "B1", signed_by_brand=True)
+    anchor_worker(env, db_url, db_sessions).run_once()
     report = audited(env, db_sessions)
     assert report.ok and report.proofs_verified_on_chain == 2
     assert (report.commissionings, report.brand_confirmed) == (2, 1)
@@ -225,24 +229,9 @@ def test_a_refused_brand_root_is_counted_not_failed(
     env = chain_snapshot
     env.anchor.send_register_brand(env.admin, env.brand.address, "4012345")
     with store.transaction(db_sessions) as session:
-        body = commissioning("R1")
-        store.record_event(
-            session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
-            event_type="ObjectEvent", biz_step="commissioning", event_time_ms=1,
-            recorded_by=None, leaf_hash_fn=leaf_hash,
-        )  # fmt: skip
-        leaves = store.claim_pending_leaves(session, 1)
-        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-        batch = store.create_batch(session, tree, leaves, anchor_version=2)
-        batch.brand_address = env.brand.address
-        message = Commissioning(brand=env.brand.address, root=tree.root, leaf_count=1)
-        batch.brand_signature = sign(message, env.anchor.domain(), env.brand.key)
+        batch = one_leaf_batch(session, env, "R1", signed_by_brand=True)
     env.anchor.send_revoke_brand(env.admin, env.brand.address)
-    settings = AnchorSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
-        finality="confirmations", confirmations=1, max_batch_delay=0,
-    )  # fmt: skip
-    worker = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment)
+    worker = anchor_worker(env, db_url, db_sessions)
     assert worker.run_once().failed == [batch.id]
     report = audited(env, db_sessions)
     assert report.ok, report.failures

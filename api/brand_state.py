@@ -30,13 +30,9 @@ def anchor_releases(chain: ChainAccess) -> dict[int, str]:
 
 def registries(chain: ChainAccess) -> tuple[Registry, ...]:
     """Whose brand registrations count: the newest TraceAnchor release's, and each earlier
-    release's only before the newest was deployed."""
-    if not chain.configured:
-        return ()
-    try:
-        deployment = chain.deployment()
-    except (ApiError, ChainError):
-        return ()
+    release's only before the newest was deployed (store/brand_standing.py). 503 without a
+    usable deployment: "no brand is registered" is never assumed for want of one."""
+    deployment = chain.deployment()
     anchors = sorted(
         (r for r in deployment.releases if r.name == "TraceAnchor"), key=lambda r: r.version
     )

@@ -14,6 +14,7 @@ from api.brand_state import anchor_releases, registries
 from api.catalog import epc_of
 from api.commissioning_store import commissioning_of_batch
 from api.epcis_events import describe
+from api.errors import ChainUnavailable
 from api.finality import finality_of
 from api.links import item_link
 from api.state import ChainAccess
@@ -173,6 +174,18 @@ def _authentic(decision: Decision, commissioning: dict[str, Any] | None) -> dict
     }
 
 
+def _unjudged(detail: str, commissioning: dict[str, Any] | None) -> dict[str, Any]:
+    """No verdict: the brands' standing cannot be read now (no chain, or it is unreachable)."""
+    return {
+        "verdict": None,
+        "text": "Authenticity cannot be checked right now",
+        "confirmedBy": None,
+        "notes": [detail],
+        "status": commissioning["finality"] if commissioning else "none",
+        "signedByBrand": commissioning["anchoring"]["signedByBrand"] if commissioning else None,
+    }
+
+
 def authentic_view(
     session: Session,
     item: Item,
@@ -181,13 +194,20 @@ def authentic_view(
     contracts: dict[int, str],
 ) -> dict[str, Any]:
     """The verdict (core.verdict on the follower's view) and the facts shown beside it."""
-    facts = item_facts(session, item, registries(chain), contracts)
-    return _authentic(verdict(facts), commissioning)
+    try:
+        trusted = registries(chain)
+    except ChainUnavailable as exc:
+        return _unjudged(str(exc.detail), commissioning)
+    return _authentic(verdict(item_facts(session, item, trusted, contracts)), commissioning)
 
 
 def unknown_item_view(session: Session, gtin14: str, chain: ChainAccess) -> dict[str, Any]:
     """The verdict on a serial the store does not know under `gtin14`."""
-    prefix = registered_prefix(session, gtin14, registries(chain))
+    try:
+        trusted = registries(chain)
+    except ChainUnavailable as exc:
+        return _unjudged(str(exc.detail), None)
+    prefix = registered_prefix(session, gtin14, trusted)
     return _authentic(verdict(ItemFacts(prefix=prefix, known=False)), None)
 
 

@@ -26,15 +26,13 @@ from chain.releases import (
     runtime_code_hash,
     spec_of,
 )
-from chain.transactions import chain_errors, sender_for
+from chain.transactions import chain_errors, ranged_logs, sender_for
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_DEPLOYMENTS_FILE = Path(".chaintrace/deployments.json")
 # ShipmentEscrow v2's DEFAULT_ADMIN_ROLE transfer delay (AccessControlDefaultAdminRules): 2 days.
 DEFAULT_ADMIN_DELAY = 2 * 24 * 3600
-# Blocks per eth_getLogs request when reading an earlier release's history.
-_LOG_RANGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -397,15 +395,11 @@ def _active_brands_v1(w3: Web3, deployment: Deployment) -> list[tuple[str, str]]
     v1 = w3.eth.contract(
         address=Web3.to_checksum_address(release.address), abi=release_artifact(TRACE_ANCHOR_V1).abi
     )
-    brands: list[tuple[str, str]] = []
     with chain_errors():
         head = int(w3.eth.block_number)
-        for start in range(release.block, head + 1, _LOG_RANGE):  # nodes cap eth_getLogs ranges
-            end = min(head, start + _LOG_RANGE - 1)
-            logs = v1.events.BrandRegistered().get_logs(from_block=start, to_block=end)
-            brands += [
-                (str(log["args"]["brand"]), str(log["args"]["companyPrefix"])) for log in logs
-            ]
+    logs = ranged_logs(v1.events.BrandRegistered(), release.block, head)
+    brands = [(str(log["args"]["brand"]), str(log["args"]["companyPrefix"])) for log in logs]
+    with chain_errors():
         return [(b, p) for b, p in brands if v1.functions.brandRevokedAt(b).call() == 0]
 
 

@@ -195,6 +195,15 @@ class ChainFollower(PollingWorker):
         live = [log for log in logs if not log.get("removed")]
         headers = self._headers(live)
         with store.transaction(self.sessions) as session:
+            for number, (block_hash, _parent, _time) in headers.items():
+                # Below the tip the view's checkpoints stand: a block that changed since is a
+                # reorg for _undo_reorg to roll back first (the whole range is read again).
+                known = chain_view.followed_block(session, number)
+                if known is not None and known.hash != block_hash:
+                    raise ChainError(
+                        f"block {number} changed since it was followed; backfill waits for the"
+                        " reorg to be undone"
+                    )
             for log in live:
                 report.logs += self._record(session, log)
             for number, (block_hash, parent_hash, timestamp) in sorted(headers.items()):

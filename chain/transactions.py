@@ -253,3 +253,19 @@ def node_knows(w3: Web3, tx_hash: str) -> bool:
         except TransactionNotFound:
             return False
     return True
+
+
+# Blocks per eth_getLogs request when reading a contract's history (nodes cap the range).
+LOG_RANGE = 10_000
+
+
+def ranged_logs(
+    event: Any, start: int, end: int, argument_filters: dict[str, Any] | None = None
+) -> list[Any]:
+    """A contract event's logs in blocks [start, end], read LOG_RANGE blocks a request."""
+    logs: list[Any] = []
+    with chain_errors():
+        for low in range(start, end + 1, LOG_RANGE):
+            high = min(end, low + LOG_RANGE - 1)
+            logs += event.get_logs(from_block=low, to_block=high, argument_filters=argument_filters)
+    return logs

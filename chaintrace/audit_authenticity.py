@@ -16,6 +16,7 @@ from typing import Any
 
 from chain.clients.trace_anchor import TraceAnchorClient
 from chain.clients.trace_anchor_v2 import TraceAnchorV2Client
+from chain.transactions import chain_errors
 from core.errors import Gs1Error
 from core.gs1 import SGTIN_URN_PREFIX, parse_sgtin_urn
 from core.verdict import BrandFacts, ItemFacts, RootFacts, Verdict, verdict
@@ -49,9 +50,10 @@ def commissioned_epc(event_json: str) -> str | None:
 class ChainFacts:
     """Reads what core.verdict needs from the TraceAnchor releases (cached per brand).
 
-    Registrations count on the newest release, and on an earlier one only before the newest was
-    deployed (`upgrade_block`), as in store/brand_standing.py: an earlier release still deployed
-    could otherwise register a prefix behind the newest one's back.
+    Registrations count as in store/brand_standing.py: on the newest release, and on an earlier
+    one only for an account it revoked before the newest was deployed (`upgrade_block`); the
+    upgrade carried every other active brand over. An earlier release still deployed could
+    otherwise register a prefix behind the newest one's back.
     """
 
     def __init__(
@@ -61,25 +63,37 @@ class ChainFacts:
         self.newest = anchors[max(anchors)]
         self.v2 = self.newest if isinstance(self.newest, TraceAnchorV2Client) else None
         self.upgrade_block = upgrade_block
+        self._upgrade_time: int | None = None
         self._brands: dict[str, BrandFacts | None] = {}
 
     def _registered_prefix(self, address: str) -> str | None:
         prefix = self.newest.prefix_of(address)
         if prefix:
             return prefix
+        # An earlier release's brand the upgrade did not carry over: only one it had revoked
+        # before the newest release was deployed (its old roots); never one registered after,
+        # nor a nested prefix the newest refused.
+        upgraded_at = self._upgraded_at()
         for anchor in self.anchors.values():
             if anchor is self.newest or not (prefix := anchor.prefix_of(address)):
                 continue
-            if self.upgrade_block is None:
-                return prefix
-            logs = anchor.contract.events.BrandRegistered().get_logs(
-                argument_filters={"brand": address}, from_block=0, to_block=self.upgrade_block - 1
-            )
-            if logs:
+            revoked_at = anchor.brand_revoked_at(address)
+            if upgraded_at is None or 0 < revoked_at < upgraded_at:
                 return prefix
         return None
 
-    def _prefix_of_gtin(self, gtin: str, urn_prefix: str) -> str | None:
+    def _upgraded_at(self) -> int | None:
+        """The block time the newest release was deployed at (None: one release only)."""
+        if self.upgrade_block is None or len(self.anchors) == 1:
+            return None
+        if self._upgrade_time is None:
+            with chain_errors():
+                block = self.newest.w3.eth.get_block(self.upgrade_block)
+            self._upgrade_time = int(block["timestamp"])
+        return self._upgrade_time
+
+    def item_prefix(self, gtin: str, urn_prefix: str) -> str | None:
+        """The counted registered prefix of the GTIN-14 (the EPC's own prefix as a hint)."""
         if self.v2 is not None:
             holder = self.v2.brand_of_gtin(gtin)
             if holder is not None:
@@ -109,7 +123,7 @@ class ChainFacts:
     def item(self, epc: str, root: bytes, anchor_version: int) -> ItemFacts:
         """The facts about the item `epc` commissioned in `root`."""
         sgtin = parse_sgtin_urn(epc)
-        prefix = self._prefix_of_gtin(sgtin.gtin, epc.split(":")[-1].split(".")[0])
+        prefix = self.item_prefix(sgtin.gtin, epc.split(":")[-1].split(".")[0])
         info = self.anchors[anchor_version].root_info(root)
         facts = RootFacts(
             signer=info.brand,

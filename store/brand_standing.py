@@ -1,8 +1,11 @@
 """Brands' and roots' standing as the chain follower saw it (every TraceAnchor release).
 
 Which registrations count is the caller's `Registries`: the newest TraceAnchor release's, and an
-earlier release's only before the newest was deployed (an earlier release still deployed could
-otherwise register a prefix, nested or taken, behind the newest one's back). Revocations and
+earlier release's only before the newest was deployed and only for an account the newest release
+also registered (the upgrade carries active brands over) or the earlier release revoked before
+then: an earlier release still deployed could otherwise register a prefix, nested or taken,
+behind the newest one's back, and a nested prefix the upgrade did not carry over would count.
+The auditor (chaintrace/audit_authenticity.py) applies the same rule on chain. Revocations and
 compromises count from every release listed (the earliest counts). A root's facts are read from
 the release its batch went to. These are the facts core.verdict decides on, never a flag the API
 keeps.
@@ -58,13 +61,42 @@ class BrandStanding:
         return self.revoked_block is None and self.compromised_since is None
 
 
-def _counts(log: ChainLog, registries: Registries) -> bool:
-    """Whether a log comes from a listed release (a registration: before its cut-off)."""
-    for registry in registries:
-        if log.contract.lower() == registry.contract.lower():
-            cutoff = registry.until_block
-            return log.event != "BrandRegistered" or cutoff is None or log.block_number < cutoff
-    return False
+def _registry(log: ChainLog, registries: Registries) -> Registry | None:
+    return next((r for r in registries if r.contract.lower() == log.contract.lower()), None)
+
+
+def _counted(session: Session, logs: Iterable[ChainLog], registries: Registries) -> list[ChainLog]:
+    """The logs that count: from a listed release; a registration on an earlier release only
+    before its cut-off and for an account the newest registered or it revoked before then."""
+    logs = [log for log in logs if _registry(log, registries) is not None]
+    if not any(log.event == "BrandRegistered" for log in logs):
+        return logs
+    brand_logs = list(
+        session.scalars(
+            select(ChainLog).where(ChainLog.event.in_(("BrandRegistered", "BrandRevoked")))
+        )
+    )
+    on_newest, revoked_early = set(), set()
+    for log in brand_logs:
+        registry = _registry(log, registries)
+        if registry is None:
+            continue
+        brand = str(log.args.get("brand", "")).lower()
+        if log.event == "BrandRegistered" and registry.until_block is None:
+            on_newest.add(brand)
+        elif log.event == "BrandRevoked" and log.block_number < (registry.until_block or -1):
+            revoked_early.add((log.contract.lower(), brand))
+
+    def counts(log: ChainLog) -> bool:
+        registry = _registry(log, registries)
+        if log.event != "BrandRegistered" or registry is None or registry.until_block is None:
+            return True
+        brand = str(log.args.get("brand", "")).lower()
+        return log.block_number < registry.until_block and (
+            brand in on_newest or (log.contract.lower(), brand) in revoked_early
+        )
+
+    return [log for log in logs if counts(log)]
 
 
 def brand_standings(
@@ -80,9 +112,7 @@ def brand_standings(
         .order_by(ChainLog.block_number, ChainLog.log_index)
     )
     found: dict[str, BrandStanding] = {}
-    for log in logs:
-        if not _counts(log, registries):
-            continue
+    for log in _counted(session, logs, registries):
         key = log.subject
         current = found.get(key)
         if log.event == "BrandRegistered":
@@ -113,7 +143,7 @@ def _registrations(session: Session, registries: Registries) -> list[ChainLog]:
         .where(ChainLog.event == "BrandRegistered")
         .order_by(ChainLog.block_number, ChainLog.log_index)
     )
-    return [log for log in logs if _counts(log, registries)]
+    return _counted(session, logs, registries)
 
 
 def prefix_holders(session: Session, prefix: str, registries: Registries) -> list[str]:

@@ -147,6 +147,11 @@ def test_resolver_works_without_a_chain(api_no_chain: Api) -> None:
         session.add(Item(product_id=product.id, serial="T1"))
     body = ok(api.client.get(f"/01/{gtin}/21/T1", params={"format": "json"}))
     assert body["history"] == [] and body["authentic"]["status"] == "none"
+    # Without a chain no verdict is given: never "no registered brand" for want of one.
+    assert body["authentic"]["verdict"] is None
+    assert body["authentic"]["text"] == "Authenticity cannot be checked right now"
+    unknown = api.client.get(f"/01/{gtin}/21/NOPE", params={"format": "json"}).json()
+    assert unknown["authentic"]["verdict"] is None
     assert body["verify"]["contract"] is None
     page = api.client.get(f"/01/{gtin}/21/T1", headers={"Accept": "text/html"}).text
     assert "No events recorded" in page and "No chain is configured" in page

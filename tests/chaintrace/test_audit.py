@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import store
 from chain.anchoring import AnchorWorker
-from chain.settings import AnchorSettings
+from chain.clients import TraceAnchorClient
+from chain.clients.trace_anchor_v2 import trace_anchors
+from chain.deploy import deploy, ensure_deployed
+from chain.follower import ChainFollower
+from chain.releases import TRACE_ANCHOR_V1
+from chain.settings import AnchorSettings, FollowSettings
 from chaintrace.audit import (
     AuditRecord,
     AuditReport,
@@ -21,9 +26,12 @@ from chaintrace.audit import (
     records_from_store,
     write_export,
 )
+from chaintrace.audit_authenticity import ChainFacts
 from core.eip712 import Commissioning, sign
 from core.epcis import event_hash
+from core.gs1 import check_digit
 from core.merkle import MerkleTree, leaf_hash
+from store.brand_standing import Registry, brand_standing, registered_prefix
 from store.models import AnchorBatch, Event, Leaf
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
@@ -266,3 +274,39 @@ def test_a_root_signed_by_a_key_an_earlier_release_registered_after_the_upgrade_
     ]
     # Counting v1's registrations at any time (no upgrade block) would have confirmed it.
     assert audit([forged], env.anchors).brand_confirmed == 1
+
+
+def test_the_auditor_and_the_resolvers_view_agree_on_a_nested_prefix_left_behind(
+    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
+    db_url: str,
+    db_sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    """v1 allowed a nested prefix that the upgrade does not carry over to v2: neither the
+    resolver's facts (the follower's view) nor the auditor's (the chain) count it."""
+    env = chain_snapshot
+    roles = (env.admin.address, env.anchorer.address, env.oracle.address)
+    old = deploy(env.w3, env.deployer, *roles, escrow_v2=False)
+    path = tmp_path / "deployments.json"
+    path.write_text(json.dumps({old.key: old.to_json()}))
+    v1 = TraceAnchorClient(env.w3, old.trace_anchor)
+    v1.send_register_brand(env.admin, env.brand.address, "9520001")
+    v1.send_register_brand(env.admin, env.buyer.address, "95200011")  # nested, v1 took it
+    new = ensure_deployed(env.w3, env.deployer, *roles, path=path)
+    settings = FollowSettings(chaintrace_dev=True, database_url=db_url, follow_max_range=1000)
+    follower = ChainFollower(settings, db_sessions, env.w3, new)
+    while follower.run_once().to_block is not None:
+        pass
+    upgrade = new.roots_anchor
+    trusted = (
+        Registry(upgrade.address),
+        *(Registry(r.address, upgrade.block) for r in new.releases if r.spec == TRACE_ANCHOR_V1),
+    )
+    body = "0" + "95200011" + "0001"
+    gtin = body + check_digit(body)
+    with db_sessions() as session:
+        resolver_prefix = registered_prefix(session, gtin, trusted)
+        assert brand_standing(session, env.buyer.address, trusted) is None
+    facts = ChainFacts(trace_anchors(env.w3, new.releases), upgrade.block)
+    assert facts.brand(env.buyer.address) is None
+    assert resolver_prefix == "9520001" == facts.item_prefix(gtin, "95200011")

@@ -50,3 +50,24 @@ def test_an_earlier_release_cannot_register_behind_the_newest_ones_back(
         assert registered_prefix(session, GTIN, everything) == "06141415"
         # Not listed at all: nothing counts.
         assert registered_prefix(session, GTIN, ()) is None
+
+
+def test_an_earlier_releases_brand_counts_only_if_carried_over_or_revoked_before(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    """The upgrade carries v1's active brands over, except a prefix nested in an earlier one
+    (v1 allowed it, v2 refuses it): that one must not count, or the resolver and v2 disagree
+    on whose GTINs they are. A brand v1 revoked before the upgrade still counts (its roots)."""
+    nested, gone = "0x" + "ee" * 20, "0x" + "d0" * 20
+    with store.transaction(db_sessions) as session:
+        _log(session, 2, V1, "BrandRegistered", brand=BRAND, companyPrefix="0614141")
+        _log(session, 3, V1, "BrandRegistered", brand=nested, companyPrefix="06141415")
+        _log(session, 4, V1, "BrandRegistered", brand=gone, companyPrefix="0799999")
+        _log(session, 5, V1, "BrandRevoked", brand=gone, companyPrefix="0799999")
+        _log(session, 11, V2, "BrandRegistered", brand=BRAND, companyPrefix="0614141")
+    with db_sessions() as session:
+        assert registered_prefix(session, GTIN, TRUSTED) == "0614141"
+        assert brand_standing(session, nested, TRUSTED) is None
+        standing = brand_standing(session, gone, TRUSTED)
+        assert standing is not None and standing.prefix == "0799999" and not standing.can_sign
+        assert registered_prefix(session, "00799999000015", TRUSTED) == "0799999"

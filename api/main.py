@@ -15,6 +15,7 @@ from api.limits import BodyGuard
 from api.rate_limit import RateLimits
 from api.routes import (
     batches,
+    brand_keys,
     brands,
     commissionings,
     custody,
@@ -98,6 +99,7 @@ def create_app(
         health,
         principals,
         brands,
+        brand_keys,
         products,
         commissionings,
         devices,

@@ -19,7 +19,8 @@ from store.models import Brand
 router = APIRouter(prefix="/brands", tags=["brands"])
 
 
-def _prefix(value: str, loc: list[str | int]) -> str:
+def validated_prefix(value: str, loc: list[str | int]) -> str:
+    """A GS1 company prefix from the request, or 422 at `loc`."""
     try:
         return validate_company_prefix(value)
     except Gs1Error as exc:
@@ -55,7 +56,7 @@ def brand_public(brand: Brand, on_chain: BrandOnChain | None = None) -> BrandPub
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BrandPublic)
 def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) -> BrandPublic:
     """Register the calling brand's GS1 company prefix (one per brand principal)."""
-    prefix = _prefix(body.company_prefix, ["body", "companyPrefix"])
+    prefix = validated_prefix(body.company_prefix, ["body", "companyPrefix"])
     wallet_of(principal)
     if session.scalar(select(Brand).where(Brand.principal_id == principal.id)) is not None:
         raise Conflict("this principal already registered its brand")
@@ -76,7 +77,7 @@ def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) 
 def get(prefix: str, session: SessionDep, chain: ChainDep) -> BrandPublic:
     """A brand by company prefix, with its standing on chain (registered, revoked at block N,
     compromised since T) as the chain follower saw it, when a chain is configured."""
-    brand = brand_by_prefix(session, _prefix(prefix, ["path", "prefix"]))
+    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
     return brand_public(brand, _on_chain(session, chain, brand))
 
 
@@ -91,7 +92,7 @@ def registration_tx(
     ),
 ) -> UnsignedTx:
     """The unsigned TraceAnchor.registerBrand transaction for the platform admin's wallet."""
-    brand = brand_by_prefix(session, _prefix(prefix, ["path", "prefix"]))
+    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
     brand_wallet = wallet_of(brand.principal)
     client = trace_anchor(chain)
     owner = client.brand_of(brand.company_prefix)

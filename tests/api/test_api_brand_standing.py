@@ -25,8 +25,10 @@ from tests.api.flows import (
     mine,
     ok,
     register_brand_on_chain,
+    send_tx,
+    sign_typed,
 )
-from tests.utils.anvil import increase_time
+from tests.utils.anvil import increase_time, latest_timestamp
 
 GTIN = gtin13(PREFIX, "55555")
 
@@ -151,8 +153,15 @@ def test_a_root_from_the_compromised_range_is_restored_by_the_new_keys_signature
     assert _authentic(api, "C2")["verdict"] == "genuine"
     since = anchor.root_info(thief["root"]).anchored_at  # the key was stolen by then
 
-    anchor.send_mark_compromised(chain.admin, chain.brand.address, since)
-    anchor.send_revoke_brand(chain.admin, chain.brand.address)
+    # The admin's wallet sends what the API prepares: the compromise, then the revocation.
+    admin = auth(api.admin_key)
+    denied = api.client.get(f"/brands/{PREFIX}/compromise-tx", params={"since": since},
+                            headers=auth(key))  # fmt: skip
+    assert denied.status_code == 403  # the brand itself cannot
+    for path, params in (("compromise-tx", {"since": since}), ("revocation-tx", {})):
+        built = ok(api.client.get(f"/brands/{PREFIX}/{path}", headers=admin,
+                                  params={**params, "sender": chain.admin.address}))  # fmt: skip
+        send_tx(chain.w3, chain.admin, built["tx"])
     follow(api)
     assert ok(api.client.get(f"/brands/{PREFIX}"))["onChain"]["status"] == "compromised"
     assert _authentic(api, "C1")["verdict"] == "genuine"  # anchored before `since`
@@ -161,14 +170,27 @@ def test_a_root_from_the_compromised_range_is_restored_by_the_new_keys_signature
     assert stolen["text"].startswith("Not confirmed by the brand")
     assert anchor.root_info(thief["root"]).brand_confirmed is False
 
-    # The brand's new key takes the prefix over and re-signs the root it really made.
+    # The brand's new key takes the prefix over (the registrar) and re-signs the root it made.
     new_key: LocalAccount = Account.create()
+    resign = f"/brands/{PREFIX}/roots-to-resign"
+    early = api.client.get(resign, params={"wallet": new_key.address}, headers=auth(key))
+    assert early.status_code == 409  # not the prefix's holder yet
     anchor.send_register_brand(chain.admin, new_key.address, PREFIX)
-    root = bytes.fromhex(thief["root"][2:])
-    message = Commissioning(brand=new_key.address, root=root, leaf_count=thief["leafCount"])
-    signature = sign(message, anchor.domain(), new_key.key)
-    anchor.send_endorse_root(chain.admin, root, new_key.address, signature)  # anyone relays
     follow(api)
+    [todo] = ok(api.client.get(resign, params={"wallet": new_key.address}, headers=auth(key)))
+    assert todo["root"] == thief["root"] and todo["signedBy"] == chain.brand.address
+    signature = sign_typed(new_key, todo["typedData"])
+    params = {
+        "root": todo["root"],
+        "wallet": new_key.address,
+        "signature": signature,
+        "sender": chain.admin.address,
+    }
+    built = ok(api.client.get(f"/brands/{PREFIX}/resign-tx", params=params, headers=auth(key)))
+    send_tx(chain.w3, chain.admin, built["tx"])  # anyone relays the new key's re-signature
+    follow(api)
+    root = bytes.fromhex(thief["root"][2:])
+    assert ok(api.client.get(resign, params={"wallet": new_key.address}, headers=auth(key))) == []
     restored = _authentic(api, "C2")
     assert restored["verdict"] == "genuine" and restored["confirmedBy"] == new_key.address
     assert anchor.root_info(root).brand_confirmed is True
@@ -185,3 +207,28 @@ def test_nested_prefixes_are_refused_by_the_api_either_way(api: Api) -> None:
         )
         assert response.status_code == 409
         assert "overlaps registered prefix 0614141" in response.json()["detail"]
+
+
+def test_key_management_endpoints_refuse_what_the_chain_or_the_roles_would(api: Api) -> None:
+    chain = api.chain
+    assert chain is not None
+    key = _brand(api)
+    as_admin = auth(api.admin_key)
+    future = {"sender": chain.admin.address, "since": latest_timestamp(chain.w3) + 86_400}
+    response = api.client.get(f"/brands/{PREFIX}/compromise-tx", params=future, headers=as_admin)
+    body = response.json()
+    assert response.status_code == 409 and body["error"] == "AnchorInvalidCompromiseTime"
+    assert "not in the future" in body["detail"]
+    by_stranger = {"sender": chain.stranger.address}
+    response = api.client.get(
+        f"/brands/{PREFIX}/revocation-tx", params=by_stranger, headers=as_admin
+    )
+    assert response.status_code == 409
+    assert response.json()["error"] == "AccessControlUnauthorizedAccount"
+    other = api.brand(Account.create(), OTHER_PREFIX, "Other Foods")
+    theirs = {"wallet": chain.brand.address}
+    response = api.client.get(
+        f"/brands/{PREFIX}/roots-to-resign", params=theirs, headers=auth(other)
+    )
+    assert response.status_code == 409 and "is not yours" in response.json()["detail"]
+    assert api.client.get(f"/brands/{PREFIX}/revocation-tx", headers=auth(key)).status_code == 403

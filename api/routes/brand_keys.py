@@ -1,0 +1,164 @@
+"""A brand key's life after onboarding: revocation, a recorded compromise, and re-signing.
+
+The admin's wallet sends `revokeBrand` and `markCompromised` (TraceAnchor v2); after a
+compromise the prefix's new key re-signs the brand's roots from the compromised range with
+`endorseRoot`. The API prepares the unsigned transactions and the EIP-712 payloads; wallets
+sign (it never holds a key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from api.brand_state import anchor_releases, registries
+from api.catalog import brand_of_principal
+from api.chain_access import trace_anchor
+from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
+from api.errors import Conflict, FieldError
+from api.routes.brands import brand_by_prefix, validated_prefix
+from api.schemas.common import Address, Hex32, SignatureHex, UnsignedTx
+from api.state import ChainAccess
+from chain.clients import TraceAnchorClient, TraceAnchorV2Client
+from core.eip712 import Commissioning, anchor_domain_v2, typed_data
+from core.verdict import ItemFacts, verdict
+from store.brand_standing import brand_standing, brand_standings, prefix_holders, root_facts
+from store.models import AnchorBatch, Principal
+
+router = APIRouter(prefix="/brands", tags=["brands"])
+
+
+def _v2(chain: ChainAccess) -> TraceAnchorV2Client:
+    client: TraceAnchorClient = trace_anchor(chain)
+    if not isinstance(client, TraceAnchorV2Client):
+        raise Conflict("TraceAnchor v2 is not deployed on this chain: keys cannot be managed")
+    return client
+
+
+def _sender(admin: Principal, sender: str | None) -> str:
+    if sender is None and admin.wallet_address is None:
+        raise Conflict("your principal has no wallet: pass ?sender=<the admin wallet address>")
+    return sender or wallet_of(admin)
+
+
+@router.get("/{prefix}/revocation-tx", response_model=UnsignedTx)
+def revocation_tx(
+    prefix: str,
+    session: SessionDep,
+    chain: ChainDep,
+    admin: AdminPrincipal,
+    sender: Address | None = Query(default=None, description="The admin wallet that sends it"),
+) -> UnsignedTx:
+    """The unsigned TraceAnchor v2 revokeBrand transaction (admin): the brand's wallet signs
+    no more roots; its earlier roots stay confirmed unless a compromise is recorded."""
+    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
+    wallet = wallet_of(brand.principal)
+    tx = _v2(chain).build_revoke_brand(_sender(admin, sender), wallet)
+    return UnsignedTx(description=f"TraceAnchor.revokeBrand({wallet})", tx=dict(tx))
+
+
+@router.get("/{prefix}/compromise-tx", response_model=UnsignedTx)
+def compromise_tx(
+    prefix: str,
+    session: SessionDep,
+    chain: ChainDep,
+    admin: AdminPrincipal,
+    since: int = Query(description="Unix seconds from which the key was out of the brand's hands"),
+    sender: Address | None = Query(default=None, description="The admin wallet that sends it"),
+) -> UnsignedTx:
+    """The unsigned TraceAnchor v2 markCompromised transaction (admin): roots the brand's
+    wallet signed from `since` on are no longer the brand's word until its new key re-signs."""
+    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
+    wallet = wallet_of(brand.principal)
+    if not 0 < since < 2**64:  # not in the future by the chain's clock: the contract checks it
+        raise FieldError(["query", "since"], "must be a unix time in seconds")
+    tx = _v2(chain).build_mark_compromised(_sender(admin, sender), wallet, since)
+    return UnsignedTx(description=f"TraceAnchor.markCompromised({wallet}, {since})", tx=dict(tx))
+
+
+def _new_key(session: SessionDep, chain: ChainAccess, prefix: str, wallet: str) -> None:
+    """409 unless `wallet` now holds `prefix` on chain (follower's view) and may sign."""
+    trusted = registries(chain)
+    holders = prefix_holders(session, prefix, trusted)
+    standing = brand_standing(session, wallet, trusted)
+    if not holders or holders[-1] != wallet or standing is None or not standing.can_sign:
+        raise Conflict(
+            f"{wallet} does not hold company prefix {prefix} on chain (as the chain follower saw"
+            " it): the registrar registers the new key first"
+        )
+
+
+@router.get("/{prefix}/roots-to-resign")
+def roots_to_resign(
+    prefix: str,
+    session: SessionDep,
+    chain: ChainDep,
+    principal: BrandPrincipal,
+    wallet: Address = Query(description="The prefix's new key, which re-signs"),
+) -> list[dict[str, Any]]:
+    """The brand's own roots on TraceAnchor v2 that are not the brand's word (signed by a key
+    from its compromised range), each with the Commissioning payload the new key signs."""
+    brand = brand_of_principal(session, principal)
+    prefix = validated_prefix(prefix, ["path", "prefix"])
+    if brand.company_prefix != prefix:
+        raise Conflict(f"company prefix {prefix} is not yours")
+    _new_key(session, chain, prefix, wallet)
+    contracts = anchor_releases(chain)
+    v2 = contracts.get(2)
+    if v2 is None:
+        raise Conflict("TraceAnchor v2 is not deployed on this chain: roots cannot be re-signed")
+    trusted = registries(chain)
+    old_keys = [k for k in prefix_holders(session, prefix, trusted) if k != wallet]
+    batches = session.scalars(
+        select(AnchorBatch)
+        .where(AnchorBatch.brand_address.in_(old_keys), AnchorBatch.anchor_version == 2)
+        .order_by(AnchorBatch.id)
+    )
+    domain = anchor_domain_v2(chain.deployment().chain_id, v2)
+    found = []
+    for batch in batches:
+        facts = root_facts(session, batch, v2)
+        if facts.anchored_at is None:
+            continue
+        standings = brand_standings(
+            session, [a for a in (facts.signer, facts.endorser) if a], trusted
+        )
+        brands = {k: v.facts for k, v in standings.items()}
+        if verdict(ItemFacts(prefix, True, facts, brands=brands)).confirmed_by is not None:
+            continue  # the brand's word already: nothing to restore
+        message = Commissioning(brand=wallet, root=batch.root, leaf_count=batch.leaf_count)
+        found.append(
+            {
+                "root": "0x" + batch.root.hex(),
+                "leafCount": batch.leaf_count,
+                "signedBy": facts.signer,
+                "anchoredAt": facts.anchored_at,
+                "typedData": typed_data(message, domain),
+            }
+        )
+    return found
+
+
+@router.get("/{prefix}/resign-tx", response_model=UnsignedTx)
+def resign_tx(
+    prefix: str,
+    session: SessionDep,
+    chain: ChainDep,
+    principal: BrandPrincipal,
+    root: Hex32 = Query(description="The root to re-sign"),
+    wallet: Address = Query(description="The prefix's new key, which signed"),
+    signature: SignatureHex = Query(description="The new key's Commissioning signature"),
+    sender: Address | None = Query(default=None, description="Who relays it (default: wallet)"),
+) -> UnsignedTx:
+    """The unsigned TraceAnchor v2 endorseRoot transaction: anyone may relay the new key's
+    re-signature; the contract checks it (a refusal is a 409 naming why)."""
+    brand = brand_of_principal(session, principal)
+    prefix = validated_prefix(prefix, ["path", "prefix"])
+    if brand.company_prefix != prefix:
+        raise Conflict(f"company prefix {prefix} is not yours")
+    _new_key(session, chain, prefix, wallet)
+    signed = bytes.fromhex(signature.removeprefix("0x"))
+    tx = _v2(chain).build_endorse_root(sender or wallet, root, wallet, signed)
+    return UnsignedTx(description=f"TraceAnchor.endorseRoot({root}, {wallet})", tx=dict(tx))

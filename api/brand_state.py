@@ -8,13 +8,7 @@ from api.errors import ApiError, Conflict
 from api.schemas.brands import BrandOnChain
 from api.state import ChainAccess
 from chain.errors import ChainError
-from store.brand_standing import (
-    BrandStanding,
-    Registries,
-    Registry,
-    brand_standing,
-    prefix_holders,
-)
+from store.brand_standing import BrandLedger, BrandStanding, Registry
 
 
 def anchor_releases(chain: ChainAccess) -> dict[int, str]:
@@ -40,6 +34,11 @@ def registries(chain: ChainAccess) -> tuple[Registry, ...]:
     return (Registry(newest.address), *(Registry(r.address, newest.block) for r in anchors[:-1]))
 
 
+def ledger(session: Session, chain: ChainAccess) -> BrandLedger:
+    """The counted brand events of the follower's view (503 without a usable deployment)."""
+    return BrandLedger.load(session, registries(chain))
+
+
 def _status(standing: BrandStanding | None) -> str:
     if standing is None:
         return "unregistered"
@@ -48,13 +47,11 @@ def _status(standing: BrandStanding | None) -> str:
     return "revoked" if standing.revoked_block is not None else "registered"
 
 
-def brand_on_chain(
-    session: Session, prefix: str, wallet: str | None, trusted: Registries
-) -> BrandOnChain:
+def brand_on_chain(brands: BrandLedger, prefix: str, wallet: str | None) -> BrandOnChain:
     """The followed chain's view of `prefix` and of the brand's `wallet`."""
-    holders = prefix_holders(session, prefix, trusted)
+    holders = brands.holders(prefix)
     holder = holders[-1] if holders else None
-    standing = brand_standing(session, wallet, trusted) if wallet else None
+    standing = brands.standing(wallet)
     if standing is not None and standing.prefix != prefix:
         standing = None  # the wallet holds another prefix: nothing of this one
     return BrandOnChain(
@@ -69,10 +66,10 @@ def brand_on_chain(
     )
 
 
-def refuse_if_barred(session: Session, wallet: str, trusted: Registries) -> None:
+def refuse_if_barred(brands: BrandLedger, wallet: str) -> None:
     """409 if the chain no longer takes `wallet`'s signature on a root (revoked or
     compromised): its commissioning could never be anchored, and must never be shown genuine."""
-    standing = brand_standing(session, wallet, trusted)
+    standing = brands.standing(wallet)
     if standing is None or standing.can_sign:
         return
     if standing.compromised_since is not None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.brand_state import anchor_releases, registries
+from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.commissioning_store import commissioning_of_batch
 from api.epcis_events import describe
@@ -20,7 +20,7 @@ from api.links import item_link
 from api.state import ChainAccess
 from core.errors import MerkleError
 from core.verdict import Decision, ItemFacts, Verdict, verdict
-from store.brand_standing import item_facts, registered_prefix
+from store.brand_standing import item_facts
 from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
 from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history
@@ -195,19 +195,19 @@ def authentic_view(
 ) -> dict[str, Any]:
     """The verdict (core.verdict on the follower's view) and the facts shown beside it."""
     try:
-        trusted = registries(chain)
+        brands = ledger(session, chain)
     except ChainUnavailable as exc:
         return _unjudged(str(exc.detail), commissioning)
-    return _authentic(verdict(item_facts(session, item, trusted, contracts)), commissioning)
+    return _authentic(verdict(item_facts(session, item, brands, contracts)), commissioning)
 
 
 def unknown_item_view(session: Session, gtin14: str, chain: ChainAccess) -> dict[str, Any]:
     """The verdict on a serial the store does not know under `gtin14`."""
     try:
-        trusted = registries(chain)
+        brands = ledger(session, chain)
     except ChainUnavailable as exc:
         return _unjudged(str(exc.detail), None)
-    prefix = registered_prefix(session, gtin14, trusted)
+    prefix = brands.prefix_of_gtin(gtin14)
     return _authentic(verdict(ItemFacts(prefix=prefix, known=False)), None)
 
 

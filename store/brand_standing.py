@@ -13,7 +13,7 @@ keeps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -65,106 +65,85 @@ def _registry(log: ChainLog, registries: Registries) -> Registry | None:
     return next((r for r in registries if r.contract.lower() == log.contract.lower()), None)
 
 
-def _counted(session: Session, logs: Iterable[ChainLog], registries: Registries) -> list[ChainLog]:
+def _counted(logs: list[ChainLog], registries: Registries) -> list[ChainLog]:
     """The logs that count: from a listed release; a registration on an earlier release only
     before its cut-off and for an account the newest registered or it revoked before then."""
-    logs = [log for log in logs if _registry(log, registries) is not None]
-    if not any(log.event == "BrandRegistered" for log in logs):
-        return logs
-    brand_logs = list(
-        session.scalars(
-            select(ChainLog).where(ChainLog.event.in_(("BrandRegistered", "BrandRevoked")))
-        )
-    )
+    listed = [(log, r) for log in logs if (r := _registry(log, registries)) is not None]
     on_newest, revoked_early = set(), set()
-    for log in brand_logs:
-        registry = _registry(log, registries)
-        if registry is None:
-            continue
+    for log, registry in listed:
         brand = str(log.args.get("brand", "")).lower()
         if log.event == "BrandRegistered" and registry.until_block is None:
             on_newest.add(brand)
         elif log.event == "BrandRevoked" and log.block_number < (registry.until_block or -1):
             revoked_early.add((log.contract.lower(), brand))
 
-    def counts(log: ChainLog) -> bool:
-        registry = _registry(log, registries)
-        if log.event != "BrandRegistered" or registry is None or registry.until_block is None:
+    def counts(log: ChainLog, registry: Registry) -> bool:
+        if log.event != "BrandRegistered" or registry.until_block is None:
             return True
         brand = str(log.args.get("brand", "")).lower()
         return log.block_number < registry.until_block and (
             brand in on_newest or (log.contract.lower(), brand) in revoked_early
         )
 
-    return [log for log in logs if counts(log)]
+    return [log for log, registry in listed if counts(log, registry)]
 
 
-def brand_standings(
-    session: Session, addresses: Iterable[str], registries: Registries
-) -> dict[str, BrandStanding]:
-    """The standing of each registered account among `addresses`, by lowercase address."""
-    wanted = sorted({a.lower() for a in addresses if a})
-    if not wanted:
-        return {}
-    logs = session.scalars(
-        select(ChainLog)
-        .where(ChainLog.subject.in_(wanted), ChainLog.event.in_(_BRAND_EVENTS))
-        .order_by(ChainLog.block_number, ChainLog.log_index)
-    )
-    found: dict[str, BrandStanding] = {}
-    for log in _counted(session, logs, registries):
-        key = log.subject
-        current = found.get(key)
-        if log.event == "BrandRegistered":
-            if current is None:
-                found[key] = BrandStanding(
-                    str(log.args["brand"]), str(log.args["companyPrefix"]), log.block_number
-                )
-        elif current is None:
-            continue  # not registered on the followed chain: nothing to qualify
-        elif log.event == "BrandRevoked" and current.revoked_block is None:
-            found[key] = replace(current, revoked_block=log.block_number,
-                                 revoked_at=log_time(session, log))  # fmt: skip
-        elif log.event == "BrandCompromised":
-            since = int(log.args["since"])
-            if current.compromised_since is None or since < current.compromised_since:
-                found[key] = replace(current, compromised_since=since)
-    return found
+@dataclass(frozen=True)
+class BrandLedger:
+    """Every counted brand event of the followed chain, read in one query (a request asks it
+    several questions: the GTIN's prefix, the signer's and endorser's standing)."""
 
+    standings: Mapping[str, BrandStanding]  # by lowercase address
+    registrations: Sequence[tuple[str, str]]  # (prefix, brand) in chain order
 
-def brand_standing(session: Session, address: str, registries: Registries) -> BrandStanding | None:
-    """The standing of one account, or None if no counted registration names it."""
-    return brand_standings(session, [address], registries).get(address.lower())
+    @classmethod
+    def load(cls, session: Session, registries: Registries) -> BrandLedger:
+        """The ledger under `registries` (which releases' registrations count)."""
+        logs = list(
+            session.scalars(
+                select(ChainLog)
+                .where(ChainLog.event.in_(_BRAND_EVENTS))
+                .order_by(ChainLog.block_number, ChainLog.log_index)
+            )
+        )
+        found: dict[str, BrandStanding] = {}
+        registrations: list[tuple[str, str]] = []
+        for log in _counted(logs, registries):
+            key = log.subject
+            current = found.get(key)
+            if log.event == "BrandRegistered":
+                brand, prefix = str(log.args["brand"]), str(log.args["companyPrefix"])
+                registrations.append((prefix, brand))
+                if current is None:
+                    found[key] = BrandStanding(brand, prefix, log.block_number)
+            elif current is None:
+                continue  # not registered on the followed chain: nothing to qualify
+            elif log.event == "BrandRevoked" and current.revoked_block is None:
+                found[key] = replace(current, revoked_block=log.block_number,
+                                     revoked_at=log_time(session, log))  # fmt: skip
+            elif log.event == "BrandCompromised":
+                since = int(log.args["since"])
+                if current.compromised_since is None or since < current.compromised_since:
+                    found[key] = replace(current, compromised_since=since)
+        return cls(found, registrations)
 
+    def standing(self, address: str | None) -> BrandStanding | None:
+        """The standing of one account, or None if no counted registration names it."""
+        return None if not address else self.standings.get(address.lower())
 
-def _registrations(session: Session, registries: Registries) -> list[ChainLog]:
-    logs = session.scalars(
-        select(ChainLog)
-        .where(ChainLog.event == "BrandRegistered")
-        .order_by(ChainLog.block_number, ChainLog.log_index)
-    )
-    return _counted(session, logs, registries)
+    def facts(self, *addresses: str | None) -> dict[str, BrandFacts]:
+        """core.verdict's facts of the registered accounts among `addresses`."""
+        standings = (self.standing(a) for a in addresses)
+        return {s.address.lower(): s.facts for s in standings if s is not None}
 
+    def holders(self, prefix: str) -> list[str]:
+        """Every account a counted registration gave `prefix`, in order."""
+        return list(dict.fromkeys(b for p, b in self.registrations if p == prefix))
 
-def prefix_holders(session: Session, prefix: str, registries: Registries) -> list[str]:
-    """Every account a counted registration gave `prefix`, in order."""
-    holders = [
-        str(log.args["brand"])
-        for log in _registrations(session, registries)
-        if log.args.get("companyPrefix") == prefix
-    ]
-    return list(dict.fromkeys(holders))
-
-
-def registered_prefix(session: Session, gtin14: str, registries: Registries) -> str | None:
-    """The longest counted prefix the GTIN-14 starts with (after its indicator digit), or None."""
-    matches = [
-        prefix
-        for log in _registrations(session, registries)
-        if (prefix := str(log.args.get("companyPrefix", "")))
-        and gtin14[1 : 1 + len(prefix)] == prefix
-    ]
-    return max(matches, key=len, default=None)
+    def prefix_of_gtin(self, gtin14: str) -> str | None:
+        """The longest counted prefix the GTIN-14 starts with (after its indicator digit)."""
+        matches = [p for p, _ in self.registrations if gtin14[1 : 1 + len(p)] == p]
+        return max(matches, key=len, default=None)
 
 
 def root_facts(session: Session, batch: AnchorBatch, contract: str | None) -> RootFacts:
@@ -198,11 +177,11 @@ def root_facts(session: Session, batch: AnchorBatch, contract: str | None) -> Ro
 
 
 def item_facts(
-    session: Session, item: Item, registries: Registries, contracts: Mapping[int, str]
+    session: Session, item: Item, ledger: BrandLedger, contracts: Mapping[int, str]
 ) -> ItemFacts:
     """What core.verdict needs about `item`, from the store and the follower's view;
     `contracts` maps each TraceAnchor release (a batch's anchor_version) to its address."""
-    prefix = registered_prefix(session, item.product.gtin, registries)
+    prefix = ledger.prefix_of_gtin(item.product.gtin)
     event = session.get(Event, item.commission_event_id) if item.commission_event_id else None
     if prefix is None or event is None:
         return ItemFacts(prefix=prefix, known=event is not None)
@@ -211,8 +190,7 @@ def item_facts(
         return ItemFacts(prefix=prefix, known=True)
     root = root_facts(session, batch, contracts.get(batch.anchor_version))
     intended = batch.brand_address  # who signed the batch's root (None: a platform batch)
-    addresses = [a for a in (root.signer, root.endorser, intended) if a]
-    brands = {k: v.facts for k, v in brand_standings(session, addresses, registries).items()}
+    brands = ledger.facts(root.signer, root.endorser, intended)
     if root.anchored_at is None:
         refused = batch.status is BatchStatus.FAILED and intended is not None
         return ItemFacts(

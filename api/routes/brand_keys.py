@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from api.brand_state import anchor_releases, registries
+from api.brand_state import anchor_releases, ledger
 from api.catalog import brand_of_principal
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
@@ -24,7 +24,7 @@ from api.state import ChainAccess
 from chain.clients import TraceAnchorClient, TraceAnchorV2Client
 from core.eip712 import Commissioning, anchor_domain_v2, typed_data
 from core.verdict import ItemFacts, verdict
-from store.brand_standing import brand_standing, brand_standings, prefix_holders, root_facts
+from store.brand_standing import BrandLedger, root_facts
 from store.models import AnchorBatch, Principal
 
 router = APIRouter(prefix="/brands", tags=["brands"])
@@ -78,11 +78,10 @@ def compromise_tx(
     return UnsignedTx(description=f"TraceAnchor.markCompromised({wallet}, {since})", tx=dict(tx))
 
 
-def _new_key(session: SessionDep, chain: ChainAccess, prefix: str, wallet: str) -> None:
+def _new_key(brands: BrandLedger, prefix: str, wallet: str) -> None:
     """409 unless `wallet` now holds `prefix` on chain (follower's view) and may sign."""
-    trusted = registries(chain)
-    holders = prefix_holders(session, prefix, trusted)
-    standing = brand_standing(session, wallet, trusted)
+    holders = brands.holders(prefix)
+    standing = brands.standing(wallet)
     if not holders or holders[-1] != wallet or standing is None or not standing.can_sign:
         raise Conflict(
             f"{wallet} does not hold company prefix {prefix} on chain (as the chain follower saw"
@@ -104,13 +103,13 @@ def roots_to_resign(
     prefix = validated_prefix(prefix, ["path", "prefix"])
     if brand.company_prefix != prefix:
         raise Conflict(f"company prefix {prefix} is not yours")
-    _new_key(session, chain, prefix, wallet)
+    brands = ledger(session, chain)
+    _new_key(brands, prefix, wallet)
     contracts = anchor_releases(chain)
     v2 = contracts.get(2)
     if v2 is None:
         raise Conflict("TraceAnchor v2 is not deployed on this chain: roots cannot be re-signed")
-    trusted = registries(chain)
-    old_keys = [k for k in prefix_holders(session, prefix, trusted) if k != wallet]
+    old_keys = [k for k in brands.holders(prefix) if k != wallet]
     batches = session.scalars(
         select(AnchorBatch)
         .where(AnchorBatch.brand_address.in_(old_keys), AnchorBatch.anchor_version == 2)
@@ -122,11 +121,8 @@ def roots_to_resign(
         facts = root_facts(session, batch, v2)
         if facts.anchored_at is None:
             continue
-        standings = brand_standings(
-            session, [a for a in (facts.signer, facts.endorser) if a], trusted
-        )
-        brands = {k: v.facts for k, v in standings.items()}
-        if verdict(ItemFacts(prefix, True, facts, brands=brands)).confirmed_by is not None:
+        signers = brands.facts(facts.signer, facts.endorser)
+        if verdict(ItemFacts(prefix, True, facts, brands=signers)).confirmed_by is not None:
             continue  # the brand's word already: nothing to restore
         message = Commissioning(brand=wallet, root=batch.root, leaf_count=batch.leaf_count)
         found.append(
@@ -158,7 +154,7 @@ def resign_tx(
     prefix = validated_prefix(prefix, ["path", "prefix"])
     if brand.company_prefix != prefix:
         raise Conflict(f"company prefix {prefix} is not yours")
-    _new_key(session, chain, prefix, wallet)
+    _new_key(ledger(session, chain), prefix, wallet)
     signed = bytes.fromhex(signature.removeprefix("0x"))
     tx = _v2(chain).build_endorse_root(sender or wallet, root, wallet, signed)
     return UnsignedTx(description=f"TraceAnchor.endorseRoot({root}, {wallet})", tx=dict(tx))

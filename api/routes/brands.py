@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from api.brand_state import brand_on_chain, registries
+from api.brand_state import brand_on_chain, ledger
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
@@ -39,7 +39,7 @@ def _on_chain(session: SessionDep, chain: ChainAccess, brand: Brand) -> BrandOnC
     if not chain.configured:
         return None
     wallet = brand.principal.wallet_address
-    return brand_on_chain(session, brand.company_prefix, wallet, registries(chain))
+    return brand_on_chain(ledger(session, chain), brand.company_prefix, wallet)
 
 
 def brand_public(brand: Brand, on_chain: BrandOnChain | None = None) -> BrandPublic:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.brand_state import refuse_if_barred, registries
+from api.brand_state import ledger, refuse_if_barred
 from api.catalog import item_public
 from api.commissioning import AWAITING_SIGNATURE, draft_message
 from api.commissioning_store import (
@@ -110,7 +110,7 @@ def submit_signature(
     wallet = wallet_of(principal)
     if wallet != draft["brand"]:
         raise Conflict("your wallet changed since this draft: start a new one")
-    refuse_if_barred(session, wallet, registries(chain))
+    refuse_if_barred(ledger(session, chain), wallet)
     signer = recover_signer(draft_message(draft), domain, body.signature, ["body", "signature"])
     if signer != wallet:
         raise FieldError(

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from api.brand_state import brand_on_chain, refuse_if_barred, registries
+from api.brand_state import brand_on_chain, ledger, refuse_if_barred
 from api.catalog import (
     brand_of_principal,
     gtin14,
@@ -116,7 +116,8 @@ def commission_items(
     if event_time > now + _MAX_FUTURE:
         raise FieldError(["body", "eventTime"], "must not be in the future")
     wallet = wallet_of(principal)
-    refuse_if_barred(session, wallet, registries(chain))
+    brands = ledger(session, chain)
+    refuse_if_barred(brands, wallet)
     domain, _version = commissioning_domain(chain)
     draft = build_draft(
         product,
@@ -129,7 +130,7 @@ def commission_items(
         principal_id=principal.id,
     )
     prefix = product.brand.company_prefix
-    registered = brand_on_chain(session, prefix, wallet, registries(chain)).registered
+    registered = brand_on_chain(brands, prefix, wallet).registered
     purge_expired_drafts(session, settings.commissioning_draft_ttl)
     save_draft(session, draft)
     session.commit()

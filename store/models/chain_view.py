@@ -34,7 +34,7 @@ class ChainLog(CreatedAt, Base):
     log_index: Mapped[int] = mapped_column(Integer, nullable=False)
     tx_hash: Mapped[str] = mapped_column(String(66), nullable=False)
     contract: Mapped[str] = mapped_column(String(42), nullable=False)
-    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     # The shipment id, root or account the event is about (0x-hex), for lookups.
     subject: Mapped[str] = mapped_column(String(66), nullable=False, index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)

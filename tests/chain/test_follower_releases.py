@@ -14,7 +14,7 @@ from chain.errors import ChainError
 from chain.follower import ChainFollower
 from chain.releases import TRACE_ANCHOR_V2
 from chain.settings import FollowSettings
-from store.brand_standing import Registry, brand_standing
+from store.brand_standing import BrandLedger, Registry
 from store.models.chain_view import ChainLog
 from tests.utils.anvil import ChainEnv, latest_timestamp, revert, snapshot
 
@@ -40,13 +40,13 @@ def test_a_release_added_while_the_view_was_past_it_is_read_from_its_deployment(
         pass
     trusted = (Registry(str(env.deployment.trace_anchor_v2)),)
     with db_sessions() as session:
-        assert brand_standing(session, env.brand.address, trusted) is None  # never read
+        assert BrandLedger.load(session, trusted).standing(env.brand.address) is None  # never read
     # Restarted with the upgraded deployment: v2's earlier logs are read, a range per pass.
     after = ChainFollower(settings, db_sessions, env.w3, env.deployment)
     for _ in range(50):
         after.run_once()
     with db_sessions() as session:
-        standing = brand_standing(session, env.brand.address, trusted)
+        standing = BrandLedger.load(session, trusted).standing(env.brand.address)
     assert standing is not None and standing.compromised_since == since
     assert not standing.can_sign
 

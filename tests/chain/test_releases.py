@@ -43,7 +43,7 @@ from core.merkle import MerkleTree, leaf_hash
 from iot_gateway.gateway import reading_domain
 from iot_gateway.settings import GatewaySettings
 from tests.chain.terms_v2 import signatures, terms_v2
-from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.anvil import ChainEnv, first_release, increase_time, latest_timestamp
 
 
 @pytest.mark.parametrize("spec", RELEASES, ids=lambda s: f"{s.name}.v{s.version}")
@@ -230,10 +230,8 @@ def test_trace_anchor_v2_joins_beside_v1_whose_roots_brands_and_readings_stay_va
     verifying on v1, its unrevoked brands are registered on v2, and readings keep the v1 domain
     (devices in the field are not reconfigured)."""
     roles = (env.admin.address, env.anchorer.address, env.oracle.address)
-    old = deploy(env.w3, env.deployer, *roles, escrow_v2=False)
     path = tmp_path / "deployments.json"
-    path.write_text(json.dumps({old.key: old.to_json()}))
-    v1 = TraceAnchorClient(env.w3, old.trace_anchor)
+    old, v1 = first_release(env, path)
     v1.send_register_brand(env.admin, env.brand.address, "9520001")
     v1.send_register_brand(env.admin, env.stranger.address, "9530001")
     v1.send_revoke_brand(env.admin, env.stranger.address)

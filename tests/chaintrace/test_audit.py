@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import store
 from chain.anchoring import AnchorWorker
-from chain.clients import TraceAnchorClient
 from chain.clients.trace_anchor_v2 import trace_anchors
-from chain.deploy import deploy, ensure_deployed
+from chain.deploy import ensure_deployed
 from chain.follower import ChainFollower
 from chain.releases import TRACE_ANCHOR_V1
 from chain.settings import AnchorSettings, FollowSettings
@@ -31,13 +30,14 @@ from core.eip712 import Commissioning, sign
 from core.epcis import event_hash
 from core.gs1 import check_digit
 from core.merkle import MerkleTree, leaf_hash
-from store.brand_standing import Registry, brand_standing, registered_prefix
+from store.brand_standing import BrandLedger, Registry
 from store.models import AnchorBatch, Event, Leaf
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
     anvil_node,
     chain_env,
     chain_snapshot,
+    first_release,
 )
 
 N = 12
@@ -286,10 +286,8 @@ def test_the_auditor_and_the_resolvers_view_agree_on_a_nested_prefix_left_behind
     resolver's facts (the follower's view) nor the auditor's (the chain) count it."""
     env = chain_snapshot
     roles = (env.admin.address, env.anchorer.address, env.oracle.address)
-    old = deploy(env.w3, env.deployer, *roles, escrow_v2=False)
     path = tmp_path / "deployments.json"
-    path.write_text(json.dumps({old.key: old.to_json()}))
-    v1 = TraceAnchorClient(env.w3, old.trace_anchor)
+    _, v1 = first_release(env, path)
     v1.send_register_brand(env.admin, env.brand.address, "9520001")
     v1.send_register_brand(env.admin, env.buyer.address, "95200011")  # nested, v1 took it
     new = ensure_deployed(env.w3, env.deployer, *roles, path=path)
@@ -305,8 +303,8 @@ def test_the_auditor_and_the_resolvers_view_agree_on_a_nested_prefix_left_behind
     body = "0" + "95200011" + "0001"
     gtin = body + check_digit(body)
     with db_sessions() as session:
-        resolver_prefix = registered_prefix(session, gtin, trusted)
-        assert brand_standing(session, env.buyer.address, trusted) is None
+        resolver_prefix = BrandLedger.load(session, trusted).prefix_of_gtin(gtin)
+        assert BrandLedger.load(session, trusted).standing(env.buyer.address) is None
     facts = ChainFacts(trace_anchors(env.w3, new.releases), upgrade.block)
     assert facts.brand(env.buyer.address) is None
     assert resolver_prefix == "9520001" == facts.item_prefix(gtin, "95200011")

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from store.brand_standing import Registry, brand_standing, prefix_holders, registered_prefix
+from store.brand_standing import BrandLedger, Registry
 from store.chain_view import record_block, record_log
 
 V1 = "0x" + "11" * 20
@@ -39,17 +39,17 @@ def test_an_earlier_release_cannot_register_behind_the_newest_ones_back(
         _log(session, 12, V1, "BrandRegistered", brand=SHADOW, companyPrefix="06141415")
         _log(session, 13, V1, "BrandRevoked", brand=BRAND, companyPrefix="0614141")
     with db_sessions() as session:
-        assert registered_prefix(session, GTIN, TRUSTED) == "0614141"
-        assert prefix_holders(session, "0614141", TRUSTED) == [BRAND]
-        assert brand_standing(session, SHADOW, TRUSTED) is None
-        standing = brand_standing(session, BRAND, TRUSTED)
+        assert BrandLedger.load(session, TRUSTED).prefix_of_gtin(GTIN) == "0614141"
+        assert BrandLedger.load(session, TRUSTED).holders("0614141") == [BRAND]
+        assert BrandLedger.load(session, TRUSTED).standing(SHADOW) is None
+        standing = BrandLedger.load(session, TRUSTED).standing(BRAND)
         # A revocation counts from every release listed.
         assert standing is not None and standing.revoked_block == 13 and not standing.can_sign
         # Counting every release (as before the review) would have picked the shadow's prefix.
         everything = (Registry(V2), Registry(V1))
-        assert registered_prefix(session, GTIN, everything) == "06141415"
+        assert BrandLedger.load(session, everything).prefix_of_gtin(GTIN) == "06141415"
         # Not listed at all: nothing counts.
-        assert registered_prefix(session, GTIN, ()) is None
+        assert BrandLedger.load(session, ()).prefix_of_gtin(GTIN) is None
 
 
 def test_an_earlier_releases_brand_counts_only_if_carried_over_or_revoked_before(
@@ -66,8 +66,8 @@ def test_an_earlier_releases_brand_counts_only_if_carried_over_or_revoked_before
         _log(session, 5, V1, "BrandRevoked", brand=gone, companyPrefix="0799999")
         _log(session, 11, V2, "BrandRegistered", brand=BRAND, companyPrefix="0614141")
     with db_sessions() as session:
-        assert registered_prefix(session, GTIN, TRUSTED) == "0614141"
-        assert brand_standing(session, nested, TRUSTED) is None
-        standing = brand_standing(session, gone, TRUSTED)
+        assert BrandLedger.load(session, TRUSTED).prefix_of_gtin(GTIN) == "0614141"
+        assert BrandLedger.load(session, TRUSTED).standing(nested) is None
+        standing = BrandLedger.load(session, TRUSTED).standing(gone)
         assert standing is not None and standing.prefix == "0799999" and not standing.can_sign
-        assert registered_prefix(session, "00799999000015", TRUSTED) == "0799999"
+        assert BrandLedger.load(session, TRUSTED).prefix_of_gtin("00799999000015") == "0799999"

@@ -11,6 +11,7 @@ reverts the chain after the test so tests do not see each other's transactions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,15 @@ class ChainEnv:
     def escrow(self) -> ShipmentEscrowClient:
         """ShipmentEscrow client."""
         return ShipmentEscrowClient(self.w3, self.deployment.shipment_escrow)
+
+
+def first_release(env: ChainEnv, path: Path) -> tuple[Deployment, TraceAnchorClient]:
+    """A deployment as the first release made it (TraceAnchor v1 and ShipmentEscrow v1 only),
+    recorded in the deployments file `path`, and its TraceAnchor v1 client."""
+    roles = (env.admin.address, env.anchorer.address, env.oracle.address)
+    old = deploy(env.w3, env.deployer, *roles, escrow_v2=False)
+    path.write_text(json.dumps({old.key: old.to_json()}))
+    return old, TraceAnchorClient(env.w3, old.trace_anchor)
 
 
 def connect(node: AnvilNode) -> Web3:

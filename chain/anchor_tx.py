@@ -22,8 +22,9 @@ from web3 import Web3
 
 import store
 from chain.clients import TraceAnchorClient
+from chain.durable_tx import SignedTx
 from chain.errors import ChainValueError, DeploymentNotFound
-from chain.transactions import chain_errors, estimate_gas, fee_fields, replacement_fields
+from chain.transactions import chain_errors, estimate_gas, fee_fields
 from store.models import AnchorBatch, BatchStatus
 from store.models.types import utcnow
 
@@ -158,18 +159,14 @@ class AnchorTransactions:
         nonce = self.next_nonce(session, int(base["pending_nonce"]))
         tx: dict[str, Any] = {k: v for k, v in base.items() if k != "pending_nonce"}
         tx.update(nonce=nonce, data=call.data)
-        signed = self.account.sign_transaction(tx)
+        signed = SignedTx.of(self.account.sign_transaction(tx))
         store.mark_sent(
-            session,
-            batch.id,
-            tx_hash=hex0x(signed.hash),
-            raw_tx=bytes(signed.raw_transaction),
-            nonce=nonce,
+            session, batch.id, tx_hash=signed.tx_hash, raw_tx=signed.raw_tx, nonce=nonce
         )
         _LOGGER.info(
             "batch %d: %s root %s (%d leaves), tx %s nonce %d",
-            batch.id, call.kind, hex0x(call.root), call.leaf_count, hex0x(signed.hash), nonce,
-        )  # fmt: skip
+            *(batch.id, call.kind, hex0x(call.root), call.leaf_count, signed.tx_hash, nonce),
+        )
 
     @staticmethod
     def next_nonce(session: Session, pending: int) -> int:
@@ -181,15 +178,10 @@ class AnchorTransactions:
         return pending if highest is None else max(pending, int(highest) + 1)
 
 
-def sign_replacement(
-    session: Session, account: LocalAccount, batch: AnchorBatch, market: dict[str, int]
-) -> tuple[str, bytes]:
-    """Re-sign a sent batch's tx with bumped fees and store it (status stays sent)."""
+def store_replacement(session: Session, batch: AnchorBatch, signed: SignedTx) -> None:
+    """Store a sent batch's replacement tx (same nonce, fees bumped); its status stays sent."""
     if batch.raw_tx is None or batch.nonce is None:
         raise ChainValueError(f"batch {batch.id} has no stored transaction to replace")
-    signed = account.sign_transaction(replacement_fields(bytes(batch.raw_tx), market))
-    tx_hash = hex0x(signed.hash)
     store.mark_sent(
-        session, batch.id, tx_hash=tx_hash, raw_tx=bytes(signed.raw_transaction), nonce=batch.nonce
+        session, batch.id, tx_hash=signed.tx_hash, raw_tx=signed.raw_tx, nonce=batch.nonce
     )
-    return tx_hash, bytes(signed.raw_transaction)

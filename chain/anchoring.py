@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 import store
-from chain.anchor_tx import AnchorTransactions, hex0x, sign_replacement
+from chain.anchor_tx import AnchorTransactions, hex0x, store_replacement
 from chain.clients.trace_anchor_v2 import trace_anchors
 from chain.deploy import Deployment
+from chain.durable_tx import DurableSender, Step
 from chain.errors import ChainError, ChainValueError, ContractRevert, DeploymentNotFound
 from chain.finality import BlockStatus, FinalityTracker
 from chain.follower import ChainFollower
@@ -28,7 +29,7 @@ from chain.lease import LeaseLost, SenderLease, lease_name
 from chain.polling import PollingWorker
 from chain.settings import AnchorSettings
 from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
-from chain.transactions import chain_errors, fee_fields, node_knows, receipt_or_none
+from chain.transactions import chain_errors, receipt_or_none
 from core.merkle import MerkleTree
 from store.errors import LeavesTakenError
 from store.models import BatchStatus, Leaf
@@ -91,6 +92,7 @@ class AnchorWorker(PollingWorker):
         self.account = account
         # Every TraceAnchor release deployed: batches stored for an earlier one still go there.
         self.tx = AnchorTransactions(w3, account, trace_anchors(w3, deployment.releases))
+        self.sender = DurableSender(w3, account, settings.replace_after_blocks)
         self.anchor = self.tx.anchor  # where new roots go
         self.finality = FinalityTracker(w3, settings.finality, settings.confirmations)
         # Every state write goes through the lease: a worker that lost it cannot commit.
@@ -312,67 +314,52 @@ class AnchorWorker(PollingWorker):
             _LOGGER.error("batch %d failed: %s", batch.id, error)
             report.failed.append(batch.id)
             return False
-        if node_knows(self.w3, batch.tx_hash):
-            self._replace_if_stuck(batch, report)  # in the mempool: wait, or bump its fees
-            return False
-        self._broadcast(batch, report)
-        return True
-
-    def _broadcast(self, batch: _SentBatch, report: AnchorReport) -> None:
-        """Send the stored raw tx unchanged; if its nonce was used by another tx, re-sign."""
-        try:
-            with chain_errors():
-                self.w3.eth.send_raw_transaction(batch.raw_tx)
+        # First seen unmined at this block (the stored row has no such column): replacement counts
+        # from here; a replaced tx starts again.
+        since = self._pending_since.get(batch.id, ("", self.sender.head()))
+        if since[0] != batch.tx_hash:
+            since = self._pending_since[batch.id] = (batch.tx_hash, self.sender.head())
+        step = self.sender.follow(batch.tx_hash, batch.raw_tx, since[1])
+        if step is Step.SENT:
             _LOGGER.info("batch %d: broadcast %s", batch.id, batch.tx_hash)
             report.broadcast.append(batch.id)
-            return
-        except ChainError as exc:
-            message = str(exc).lower()
-            if "already known" in message:
-                return
-            if "fee" in message or "underpriced" in message:
-                # The node dropped or refuses it for its fees (base fee rose above its max
-                # fee): it is stuck the same way an unmined tx in the pool is.
-                _LOGGER.warning("batch %d: %s", batch.id, exc)
-                self._replace_if_stuck(batch, report)
-                return
-            if "nonce too low" not in message and "nonce has already been used" not in message:
-                raise
-        # The nonce went to another tx (e.g. a reorg replayed a different one): same call, new
-        # nonce. The new tx is stored before it is broadcast, as the first one was.
+            return True
+        if step is Step.REPLACE:
+            self._replace(batch, report)
+        elif step is Step.NONCE_USED:
+            return self._resign(batch, report)
+        elif step is Step.UNDERPRICED:
+            _LOGGER.warning("batch %d: tx %s refused for its fees", batch.id, batch.tx_hash)
+        return False
+
+    def _resign(self, batch: _SentBatch, report: AnchorReport) -> bool:
+        """The nonce went to another tx (e.g. a reorg replayed a different one): the same call
+        at a new nonce, stored before it is broadcast as the first one was."""
         signed = self._sign_stored(batch.id, report)
         if signed is None:
-            return
+            return False
         _LOGGER.warning("batch %d: nonce used elsewhere, re-signed as %s", batch.id, signed[0])
-        with chain_errors():
-            self.w3.eth.send_raw_transaction(signed[1])
+        self.sender.broadcast(signed[1])
         report.broadcast.append(batch.id)
+        return True
 
-    def _replace_if_stuck(self, batch: _SentBatch, report: AnchorReport) -> None:
-        """Re-sign with fees bumped >= 12.5 % once the tx waited replace_after_blocks blocks."""
-        with chain_errors():
-            head = int(self.w3.eth.block_number)
-        tx_hash, since = self._pending_since.get(batch.id, ("", head))
-        if tx_hash != batch.tx_hash:
-            self._pending_since[batch.id] = (batch.tx_hash, head)
-            return
-        if head - since < self.settings.replace_after_blocks:
-            return
-        market = fee_fields(self.w3)
+    def _replace(self, batch: _SentBatch, report: AnchorReport) -> None:
+        """Re-sign with fees bumped >= 12.5 % (stored first), then send."""
+        waited = self.sender.head() - self._pending_since[batch.id][1]
+        new = self.sender.replacement(batch.raw_tx)
         with self.lease.write() as session:
             stored = store.get_batch(session, batch.id, for_update=True)
             if stored.status is not BatchStatus.SENT or stored.tx_hash != batch.tx_hash:
                 return  # another pass moved it on
-            new_hash, raw = sign_replacement(session, self.account, stored, market)
+            store_replacement(session, stored, new)
         _LOGGER.warning(
             "batch %d: tx %s unmined for %d blocks; replaced by %s (nonce %s, fees bumped)",
-            batch.id, batch.tx_hash, head - since, new_hash, stored.nonce,
-        )  # fmt: skip
-        self._pending_since[batch.id] = (new_hash, head)
+            *(batch.id, batch.tx_hash, waited, new.tx_hash, new.nonce),
+        )
+        self._pending_since[batch.id] = (new.tx_hash, self.sender.head())
         report.replaced.append(batch.id)
         try:
-            with chain_errors():
-                self.w3.eth.send_raw_transaction(raw)
+            self.sender.broadcast(new.raw_tx)
             report.broadcast.append(batch.id)
         except ChainError as exc:
             # Stored already: the next pass sends it again, or adopts whichever tx mined.

@@ -25,6 +25,40 @@ class DeploymentNotFound(ChainError, LookupError):
     """No verified deployment of the contracts exists on the connected chain."""
 
 
+class NodeRefused(ChainError):
+    """The node refused a request; the subclasses below are the refusals of a raw transaction that
+    the senders act on (sorted once, in chain.transactions.chain_errors)."""
+
+
+class NonceUsed(NodeRefused):
+    """The transaction's nonce is already used by a mined transaction of the same account."""
+
+
+class AlreadyKnown(NodeRefused):
+    """The node already holds this very transaction (in its pool or mined)."""
+
+
+class Underpriced(NodeRefused):
+    """The transaction's fees are too low: below the base fee, or too small a replacement bump."""
+
+
+# Lower-cased fragments of the messages geth, anvil, Nethermind and Besu give for each refusal.
+_REFUSALS: tuple[tuple[type[NodeRefused], tuple[str, ...]], ...] = (
+    (AlreadyKnown, ("already known", "already imported", "known transaction")),
+    (NonceUsed, ("nonce too low", "nonce has already been used")),
+    (Underpriced, ("underpriced", "fee")),
+)
+
+
+def node_refusal(message: str) -> NodeRefused:
+    """The typed refusal for a node's error message (NodeRefused itself when none fits)."""
+    lowered = message.lower()
+    for kind, fragments in _REFUSALS:
+        if any(fragment in lowered for fragment in fragments):
+            return kind(message)
+    return NodeRefused(message)
+
+
 class TransactionFailed(ChainError):
     """A mined transaction has status 0 and its revert reason could not be recovered."""
 

@@ -181,7 +181,14 @@ class SettlementWorker(PollingWorker):
 
     def _oracle_tx_in_flight(self, shipment_id: str, report: SettleReport) -> bool:
         """Whether an oracle transaction is unmined; if so the shipment waits for it."""
-        return self.sender.in_flight(shipment_id, report)
+        in_flight = self.sender.in_flight()
+        if in_flight.rebroadcast is not None:
+            report.rebroadcast.append(in_flight.rebroadcast)
+        if in_flight.replaced is not None:
+            report.replaced.append(in_flight.replaced)
+        if in_flight.waiting:
+            report.waiting.append(shipment_id)
+        return in_flight.waiting
 
     # ---------------------------------------------------------------- attest
 

@@ -24,13 +24,19 @@ from web3.exceptions import (
 )
 from web3.types import TxParams, TxReceipt
 
-from chain.errors import ChainConnectionError, ChainError, TransactionFailed
+from chain.errors import (
+    AlreadyKnown,
+    ChainConnectionError,
+    ChainError,
+    NonceUsed,
+    TransactionFailed,
+    node_refusal,
+)
 from chain.revert import decode_revert, revert_data_from
 
 _LOGGER = logging.getLogger(__name__)
 
 GAS_MARGIN = 1.25  # estimates are exact for the state they ran on; leave room for state drift
-_NONCE_ERRORS = ("nonce too low", "already known", "nonce has already been used")
 
 
 @contextmanager
@@ -51,7 +57,7 @@ def chain_errors() -> Iterator[None]:
     except Web3RPCError as exc:
         if revert_data_from(exc) is not None and "revert" in str(exc).lower():
             raise decode_revert(revert_data_from(exc)) from None
-        raise ChainError(f"node refused the request: {exc}") from exc
+        raise node_refusal(f"node refused the request: {exc}") from exc
     except Web3Exception as exc:
         raise ChainError(str(exc)) from exc
 
@@ -143,13 +149,10 @@ class TransactionSender:
                     with chain_errors():
                         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 except ChainError as exc:
-                    if attempt == 1 and any(e in str(exc).lower() for e in _NONCE_ERRORS):
-                        _LOGGER.warning(
-                            "nonce %d of %s was stale: resyncing", tx["nonce"], tx["from"]
-                        )
-                        self._nonce = None
-                        continue
                     self._nonce = None  # the node may or may not have taken it: ask next time
+                    if attempt == 1 and isinstance(exc, NonceUsed | AlreadyKnown):
+                        _LOGGER.warning("stale nonce %d of %s: resyncing", tx["nonce"], tx["from"])
+                        continue
                     raise
                 self._nonce += 1
                 return tx_hash

@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from eth_account import Account
@@ -20,9 +20,6 @@ from chaintrace.embedded import DevAccounts
 from core.eip712 import anchor_domain, reading_digest
 from iot_gateway.device import DeviceClient, SimulatedDevice
 from iot_gateway.mqtt import parse_mqtt_url
-
-if TYPE_CHECKING:
-    from chaintrace.arrival_story import ArrivalTrip
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -106,7 +103,9 @@ class Story:
         self.device_keys = [secrets.token_bytes(32) for _ in range(2)]
         self.result = StoryResult()
         self.arbiter: LocalAccount | None = None  # the dispute story's arbiter wallet
-        self.arrival: ArrivalTrip | None = None  # the second shipment, if played
+        # The second shipment (chaintrace.arrival_story.ArrivalTrip, which builds on this class),
+        # once played.
+        self.arrival: object | None = None
         self.t0_ms = self.begin_trip()
 
     def begin_trip(self) -> int:

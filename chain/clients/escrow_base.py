@@ -18,7 +18,7 @@ from web3.types import BlockIdentifier, TxParams, Wei
 
 from chain.clients.base import ContractClient, Signer, as_bytes32, checksum
 from chain.clients.types import ZERO_ADDRESS, TxResult
-from chain.errors import ChainError, ChainValueError, TransactionFailed
+from chain.errors import AlreadyKnown, ChainValueError, TransactionFailed
 from chain.transactions import (
     chain_errors,
     estimate_gas,
@@ -125,9 +125,8 @@ class EscrowClient(ContractClient):
         try:
             with chain_errors():
                 self.w3.eth.send_raw_transaction(raw_tx)
-        except ChainError as exc:
-            if "already known" not in str(exc).lower():  # the node holds it: wait for it
-                raise
+        except AlreadyKnown:  # the node holds it: wait for it
+            pass
         return self.result_of(raw_tx, timeout)
 
     def result_of(self, raw_tx: bytes, timeout: float = 0) -> TxResult | None:

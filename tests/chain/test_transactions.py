@@ -15,8 +15,22 @@ from web3 import Web3
 from chain import solidity_errors as se
 from chain.anvil import AnvilNode
 from chain.clients import TraceAnchorClient
-from chain.errors import ChainConnectionError, ChainError
-from chain.transactions import TransactionSender, fee_fields, sender_for, unsigned_transaction
+from chain.errors import (
+    AlreadyKnown,
+    ChainConnectionError,
+    ChainError,
+    NodeRefused,
+    NonceUsed,
+    Underpriced,
+    node_refusal,
+)
+from chain.transactions import (
+    TransactionSender,
+    chain_errors,
+    fee_fields,
+    sender_for,
+    unsigned_transaction,
+)
 from tests.utils.anvil import ChainEnv
 
 
@@ -100,3 +114,31 @@ def test_unreachable_node_is_a_connection_error(chain_env: ChainEnv) -> None:
     assert isinstance(info.value, ConnectionError)
     with pytest.raises(ChainConnectionError):
         client.send_anchor(chain_env.anchorer, os.urandom(32), 1)
+
+
+def _signed_anchor(env: ChainEnv, **overrides: int) -> bytes:
+    tx = dict(env.anchor.build_anchor(env.anchorer.address, os.urandom(32), 1))
+    tx.update(overrides)
+    return bytes(Account.sign_transaction(tx, env.anchorer.key).raw_transaction)
+
+
+def test_the_node_refusals_of_a_raw_transaction_are_typed(env: ChainEnv) -> None:
+    """anvil's own messages, sorted once by chain_errors into the types the senders act on."""
+    raw = _signed_anchor(env)
+    env.w3.eth.wait_for_transaction_receipt(env.w3.eth.send_raw_transaction(raw))
+    with pytest.raises(NonceUsed), chain_errors():
+        env.w3.eth.send_raw_transaction(raw)  # mined already: its nonce is used
+    base = int(env.w3.eth.get_block("latest")["baseFeePerGas"] or 0)
+    cheap = _signed_anchor(env, maxFeePerGas=base // 2, maxPriorityFeePerGas=0)
+    with pytest.raises(Underpriced), chain_errors():
+        env.w3.eth.send_raw_transaction(cheap)
+
+
+def test_node_refusal_sorts_every_client_s_wording() -> None:
+    assert isinstance(node_refusal("already known"), AlreadyKnown)
+    assert isinstance(node_refusal("ALREADY_EXISTS: already imported"), AlreadyKnown)
+    assert isinstance(node_refusal("nonce too low: next nonce 5, tx nonce 4"), NonceUsed)
+    assert isinstance(node_refusal("replacement transaction underpriced"), Underpriced)
+    assert isinstance(node_refusal("max fee per gas less than block base fee"), Underpriced)
+    refusal = node_refusal("insufficient funds for gas * price + value")
+    assert type(refusal) is NodeRefused

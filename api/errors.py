@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from chain import solidity_errors as se
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from core.errors import CoreValueError
 from store.errors import (
@@ -22,12 +23,14 @@ from store.errors import (
 
 _LOGGER = logging.getLogger(__name__)
 
-# What a user should read instead of the Solidity error's name: one sentence per custom error
-# (tests/api/test_api_errors.py fails when an Escrow*/Anchor* error lacks one).
-_REVERT_MESSAGES = {
-    "AnchorBrandRegistered": "this wallet already owns a company prefix on chain",
-    "AnchorBrandRevoked": "the brand was revoked and can no longer commission items",
-    "AnchorInvalidBrand": "the brand account must not be the zero address",
+# What a user reads instead of a Solidity error's name is the error's NatSpec @notice, carried by
+# the generated class (chain/solidity_errors.py). The released contracts give these errors no
+# notice (OpenZeppelin's documents AccessControlUnauthorizedAccount as @dev; TraceAnchor v2 was
+# released without notices on its new errors) or one a later release outgrew (AnchorInvalidKind
+# is v1's "0 or 1"; v2 takes 3 too): their sentences live here until a release carries them.
+# tests/api/test_api_errors.py fails when an error has neither.
+_WITHOUT_NOTICE = {
+    "AccessControlUnauthorizedAccount": "the sending wallet lacks the role this call needs",
     "AnchorBrandCompromised": (
         "the brand's key is recorded as compromised and can no longer sign roots"
     ),
@@ -41,154 +44,11 @@ _REVERT_MESSAGES = {
     ),
     "AnchorNotPrefixHolder": "only the current holder of the root's company prefix may re-sign it",
     "AnchorPlatformRoot": "a platform root has no brand signature to restore",
-    "AnchorPrefixNested": (
-        "this company prefix starts with, or is the start of, a prefix already registered"
-    ),
     "AnchorRootEndorsed": "this root was already re-signed, or its own signer cannot re-sign it",
     "AnchorUnknownRoot": "this root is not anchored",
-    "AnchorInvalidPrefix": "the company prefix must be 6 to 12 digits",
-    "AnchorInvalidSignature": "the signature is not the brand's commissioning signature",
-    "AnchorPrefixRegistered": "this company prefix is already registered on chain",
-    "AnchorRootExists": "this root is already anchored",
-    "AnchorUnknownBrand": "the brand is not registered on chain",
-    "AnchorZeroLeafCount": "a batch must hold at least one leaf",
-    "AnchorZeroRoot": "the zero root cannot be anchored",
-    "AccessControlUnauthorizedAccount": "the sending wallet lacks the role this call needs",
-    "EscrowAttestationExpired": "the attestation came after deadline + refund grace",
-    "EscrowDeadlineNotPassed": "a refund is possible only after deadline + refund grace",
-    "EscrowDeliveryInFuture": "the attested delivery time is later than the chain's clock",
-    "EscrowDisputePending": (
-        "the dispute is still the arbiter's to resolve; settle after its timeout"
-    ),
-    "EscrowDisputeTimedOut": (
-        "the dispute timed out: only the attestation's split can settle it now"
-    ),
-    "EscrowDisputeWindowClosed": "the dispute window has closed; the attestation stands",
-    "EscrowDisputeWindowOpen": "the dispute window is still open; settle after it closes",
-    "EscrowEvidenceNotAttested": (
-        "the reading is not in the attested evidence (its proof does not lead to the root)"
-    ),
-    "EscrowInvalidArbiter": (
-        "the arbiter must differ from buyer and payee, and needs a dispute timeout"
-    ),
-    "EscrowInvalidDeadline": "the deadline has passed",
-    "EscrowInvalidDurations": (
-        "deadline + refund grace + dispute window + dispute timeout overflow a timestamp"
-    ),
-    "EscrowInvalidPayee": "the payee must be non-zero and differ from the buyer",
-    "EscrowInvalidPenaltyCap": "the penalty cap exceeds 10000 basis points",
-    "EscrowInvalidReadingSignature": "the reading's signature is not its device's",
-    "EscrowInvalidSignature": "a terms signature does not match the buyer or the payee",
-    "EscrowInvalidSplit": "the arbiter's payout exceeds the deposit",
-    "EscrowInvalidState": "the escrow is not in a state that allows this",
-    "EscrowInvalidTemperatureBand": "the temperature band is empty",
-    "EscrowInvalidToken": "only a token contract can be allowlisted",
-    "EscrowLateDelivery": "the attested delivery is after the deadline",
-    "EscrowNoArbiter": "the terms name no arbiter, so the attestation cannot be disputed",
-    "EscrowNotArbiter": "only the arbiter named in the terms may resolve the dispute",
-    "EscrowNotBuyer": "only the buyer named in the terms may fund them",
-    "EscrowNotOracle": "the attestation is not signed by an oracle",
-    "EscrowNotParty": "only the shipment's buyer or payee may dispute or submit evidence",
-    "EscrowNothingOwed": "the account is owed nothing in this token",
-    "EscrowShipmentExists": "this shipment is already funded",
-    "EscrowTermsMismatch": "the attestation names other terms than the funded ones",
-    "EscrowTransferFailed": "sending the ETH failed; the balance is kept for a later withdrawal",
-    "EscrowUnsupportedToken": "token not on the allowlist",
-    "EscrowWrongAmount": "the value sent differs from what the call needs",
-    "EscrowZeroAmount": "the amount must be greater than zero",
-    # ShipmentEscrow v2: the @notice of each error in IShipmentEscrowV2.sol (issue 13 makes
-    # NatSpec the only source of these sentences).
-    "EscrowV2ArrivalNotAcceptable": (
-        "device arrival can be attested only when autoAcceptAfter > 0, from acceptableAt on"
-    ),
-    "EscrowV2AttestationExpired": (
-        "attestations are accepted only until expiredAt (deadline + refundGrace + suspension)"
-    ),
-    "EscrowV2DeviceNotInShipment": "the proof does not show device in the shipment's devicesRoot",
-    "EscrowV2DisputeNotOpenable": (
-        "no dispute can be opened now (window closed, before the deadline, "
-        "or after the refund time)"
-    ),
-    "EscrowV2DisputePending": (
-        "the dispute is still the arbiter's to resolve; settle() succeeds from settleableAt on"
-    ),
-    "EscrowV2DisputeTimedOut": (
-        "the dispute timed out at timedOutAt; only settle() or a mutual release can end it"
-    ),
-    "EscrowV2DisputeWindowOpen": (
-        "the dispute window is still open; settle() succeeds from endsAt on"
-    ),
-    "EscrowV2FundingClosed": "the terms could be funded only until fundBy",
-    "EscrowV2InvalidArbiter": (
-        "the arbiter is a party, lacks a timeout, or is missing although autoAcceptAfter > 0"
-    ),
-    "EscrowV2InvalidAutoAccept": "autoAcceptAfter is neither 0 (off) nor at least one hour",
-    "EscrowV2InvalidDeadline": "the deadline is not in the future",
-    "EscrowV2InvalidDeliveryBasis": (
-        "deliveryBasis is neither 0 (receiving) nor 1 (device arrival)"
-    ),
-    "EscrowV2InvalidDeliveryTime": (
-        "deliveredAt is in the future, or windowStart is after deliveredAt"
-    ),
-    "EscrowV2InvalidDurations": (
-        "deadline + refundGrace + disputeWindow + disputeTimeout does not fit a uint64"
-    ),
-    "EscrowV2InvalidHumidityBand": (
-        "the humidity bounds are neither both 0 (off) nor min <= max <= 10000"
-    ),
-    "EscrowV2InvalidParties": "buyer, payee or carrier is zero, or the payee is the buyer",
-    "EscrowV2InvalidPenaltyCap": "the penalty cap exceeds 10000 basis points",
-    "EscrowV2InvalidRadius": "the destination radius is outside 100 m to 50 km",
-    "EscrowV2InvalidReadingSignature": (
-        "the reading's signature does not recover to device (signer is what it recovers to)"
-    ),
-    "EscrowV2InvalidRefundGrace": (
-        "refundGrace is shorter than arrivalDwellMinutes * 60 + autoAcceptAfter + 3600"
-    ),
-    "EscrowV2InvalidSignature": (
-        "a signature over the terms or a release is not valid for expectedSigner"
-    ),
-    "EscrowV2InvalidSplit": "the payout exceeds the deposit",
-    "EscrowV2InvalidState": "the shipment is not in a state that allows the call",
-    "EscrowV2InvalidTemperatureBand": (
-        "the temperature band is empty (minTempCentiC > maxTempCentiC)"
-    ),
-    "EscrowV2InvalidToken": (
-        "the allowlist takes only contracts (ETH is always accepted as address(0))"
-    ),
-    "EscrowV2InvalidTraceAnchor": ("the TraceAnchor given to the constructor is the zero address"),
-    "EscrowV2NoArbiter": "the terms name no arbiter, so there can be no dispute",
-    "EscrowV2NoDevices": "the terms name no device set (devicesRoot == 0)",
-    "EscrowV2NotArbiter": "only the arbiter named in the terms may resolve the dispute",
-    "EscrowV2NotBuyer": "only the buyer named in the terms may fund them",
-    "EscrowV2NotParty": (
-        "only the shipment's buyer or payee (or carrier, for evidence) may make this call"
-    ),
-    "EscrowV2NotRefundable": (
-        "refund() succeeds from refundableAt on (later while the oracle is suspended)"
-    ),
-    "EscrowV2NothingOwed": "the account has no balance of the token to withdraw",
-    "EscrowV2OracleInactive": "the oracle lacks ORACLE_ROLE or is paused by a guardian",
-    "EscrowV2PauseUnchanged": "the oracle is already in the requested pause state",
-    "EscrowV2ReadingOutsideWindow": (
-        "the reading was taken outside the shipment's window [fromMs, toMs]"
-    ),
-    "EscrowV2ShipmentExists": "a shipment with this id was funded before; ids are funded once",
-    "EscrowV2ShipmentMismatch": "the attestation is for another shipment",
-    "EscrowV2TermsMismatch": (
-        "the terms passed do not hash to the terms the shipment was funded with"
-    ),
-    "EscrowV2TransferFailed": "sending amount ETH to account failed; its balance is kept",
-    "EscrowV2UnsupportedToken": (
-        "the token is neither ETH (address(0)) nor on the admin's allowlist"
-    ),
-    "EscrowV2WrongAmount": (
-        "msg.value differs from what the call needs (the amount for ETH, zero for a token)"
-    ),
-    "EscrowV2ZeroAmount": (
-        "the deposit (as the terms state it, or as received) must be greater than zero"
-    ),
 }
+_ERRORS_BY_NAME = {error.__name__: error for error in se.ALL}
+
 # Reverts that say the caller's input is wrong (422) rather than the state being in the way (409).
 _INPUT_REVERTS = frozenset(
     {
@@ -228,7 +88,8 @@ _INPUT_REVERTS = frozenset(
 
 def revert_message(name: str) -> str | None:
     """The sentence the API shows for the custom error `name` (None: it has none)."""
-    return _REVERT_MESSAGES.get(name)
+    error = _ERRORS_BY_NAME.get(name)
+    return _WITHOUT_NOTICE.get(name) or (error.notice if error is not None else None)
 
 
 class ApiError(Exception):
@@ -301,7 +162,7 @@ def _json(value: Any) -> Any:
 
 def revert_body(exc: ContractRevert) -> dict[str, Any]:
     """The JSON body for a decoded revert: a sentence, the error name and its arguments."""
-    message = _REVERT_MESSAGES.get(exc.name, str(exc))
+    message = revert_message(exc.name) or str(exc)
     return {
         "detail": f"the contract refused: {message}",
         "error": exc.name,

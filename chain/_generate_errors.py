@@ -7,12 +7,14 @@ the generated module is out of date.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from chain.artifacts import ContractArtifact, abi_signature, abi_type_string
-from chain.compile import compile_contracts
+from chain.compile import compile_contracts, error_notices
 
 TARGET = Path(__file__).with_name("solidity_errors.py")
 
@@ -42,30 +44,55 @@ def collect_errors(artifacts: dict[str, ContractArtifact]) -> dict[str, dict[str
     return dict(sorted(found.items()))
 
 
+_FUNCTION_REFERENCE = re.compile(r"\{(\w+)\}")
+
+
+def user_sentence(notice: str) -> str:
+    """A NatSpec notice as the API shows it after "the contract refused: ": a lower-case clause
+    without code marks; `{settle}` (a NatSpec reference to a function) reads settle()."""
+    text = _FUNCTION_REFERENCE.sub(r"\1()", notice.strip().replace("`", "")).rstrip(".")
+    return text[:1].lower() + text[1:] if text[1:2].islower() or text[1:2] == " " else text
+
+
 def _tuple_literal(items: tuple[str, ...]) -> str:
     body = ", ".join(json.dumps(i) for i in items)
     return f"({body},)" if len(items) == 1 else f"({body})"
 
 
-def render(artifacts: dict[str, ContractArtifact]) -> str:
-    """The source text of chain/solidity_errors.py."""
+def render(artifacts: dict[str, ContractArtifact], notices: dict[str, str] | None = None) -> str:
+    """The source text of chain/solidity_errors.py (`notices`: error_notices() by default)."""
     errors = collect_errors(artifacts)
+    notices = error_notices() if notices is None else notices
     parts = [_HEADER]
     for name, entry in errors.items():
         inputs = entry["inputs"]
         names = tuple(str(p["name"]) or f"arg{i}" for i, p in enumerate(inputs))
         types = tuple(abi_type_string(p) for p in inputs)
+        notice = notices.get(name)
         parts.append(
             f"\n\nclass {name}(ContractRevert):\n"
             f'    """Solidity custom error {name}."""\n\n'
             f"    signature = {json.dumps(abi_signature(entry))}\n"
             f"    arg_names = {_tuple_literal(names)}\n"
             f"    arg_types = {_tuple_literal(types)}\n"
+            + (f"    notice = {json.dumps(user_sentence(notice))}\n" if notice else "")
         )
     parts.append("\n\nALL: tuple[type[ContractRevert], ...] = (\n")
     parts.extend(f"    {name},\n" for name in errors)
     parts.append(")\n")
-    return "".join(parts)
+    return _formatted("".join(parts))
+
+
+def _formatted(source: str) -> str:
+    """`source` as the project's formatter writes it (ruff format reads pyproject.toml)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGET), "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
 
 
 def main() -> int:

@@ -274,6 +274,33 @@ def compile_contracts(
     return artifacts
 
 
+def error_notices(root: Path | None = None, profile: str = "default") -> dict[str, str]:
+    """Each custom error's NatSpec `@notice`, by error name, from solc's userdoc output.
+
+    Compiled apart from compile_contracts (only the userdoc is asked for, so no code is
+    generated); the bytecode does not depend on which outputs are selected.
+    """
+    config = load_config(root, profile)
+    binary = resolve_solc(config, None)
+    settings = _solc_settings(config)
+    settings["outputSelection"] = {"*": {"*": ["userdoc"]}}
+    sources = {k: {"content": v} for k, v in collect_sources(config).items()}
+    std_input = {"language": "Solidity", "sources": sources, "settings": settings}
+    try:
+        output = solcx.compile_standard(std_input, solc_binary=binary)
+    except SolcError as exc:
+        raise CompilationError(f"solc failed: {exc.message}") from exc
+    notices: dict[str, str] = {}
+    for contracts in output.get("contracts", {}).values():
+        for contract in contracts.values():
+            for signature, docs in contract.get("userdoc", {}).get("errors", {}).items():
+                name = signature.split("(")[0]
+                for notice in (d["notice"] for d in docs if d.get("notice")):
+                    if notices.setdefault(name, notice) != notice:
+                        raise CompilationError(f"error {name} has two @notice texts")
+    return dict(sorted(notices.items()))
+
+
 @cache
 def default_artifacts() -> dict[str, ContractArtifact]:
     """The project's artifacts, compiled once per process."""

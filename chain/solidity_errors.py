@@ -62,6 +62,7 @@ class AnchorBrandRegistered(ContractRevert):
     signature = "AnchorBrandRegistered(address,string)"
     arg_names = ("brand", "companyPrefix")
     arg_types = ("address", "string")
+    notice = "the brand account already owns companyPrefix"
 
 
 class AnchorBrandRevoked(ContractRevert):
@@ -70,6 +71,7 @@ class AnchorBrandRevoked(ContractRevert):
     signature = "AnchorBrandRevoked(address,uint64)"
     arg_names = ("brand", "revokedAt")
     arg_types = ("address", "uint64")
+    notice = "the brand was revoked at revokedAt and can no longer commission roots"
 
 
 class AnchorInvalidBrand(ContractRevert):
@@ -78,6 +80,7 @@ class AnchorInvalidBrand(ContractRevert):
     signature = "AnchorInvalidBrand(address)"
     arg_names = ("brand",)
     arg_types = ("address",)
+    notice = "the brand account is the zero address"
 
 
 class AnchorInvalidCompromiseTime(ContractRevert):
@@ -102,6 +105,7 @@ class AnchorInvalidKind(ContractRevert):
     signature = "AnchorInvalidKind(uint8)"
     arg_names = ("kind",)
     arg_types = ("uint8",)
+    notice = "a leaf kind other than 0 (EPCIS event) or 1 (errorDeclaration)"
 
 
 class AnchorInvalidPrefix(ContractRevert):
@@ -110,6 +114,7 @@ class AnchorInvalidPrefix(ContractRevert):
     signature = "AnchorInvalidPrefix(string)"
     arg_names = ("companyPrefix",)
     arg_types = ("string",)
+    notice = "the company prefix is not 6 to 12 ASCII digits"
 
 
 class AnchorInvalidSignature(ContractRevert):
@@ -118,6 +123,7 @@ class AnchorInvalidSignature(ContractRevert):
     signature = "AnchorInvalidSignature(address)"
     arg_names = ("brand",)
     arg_types = ("address",)
+    notice = "the signature is not the brand's signature over the commissioning digest"
 
 
 class AnchorNotPrefixHolder(ContractRevert):
@@ -142,6 +148,9 @@ class AnchorPrefixNested(ContractRevert):
     signature = "AnchorPrefixNested(string,string)"
     arg_names = ("companyPrefix", "registered")
     arg_types = ("string", "string")
+    notice = (
+        "companyPrefix nests with registered (empty when a longer registered prefix starts with it)"
+    )
 
 
 class AnchorPrefixRegistered(ContractRevert):
@@ -150,6 +159,7 @@ class AnchorPrefixRegistered(ContractRevert):
     signature = "AnchorPrefixRegistered(string,address)"
     arg_names = ("companyPrefix", "brand")
     arg_types = ("string", "address")
+    notice = "the company prefix already belongs to brand"
 
 
 class AnchorRootEndorsed(ContractRevert):
@@ -166,6 +176,7 @@ class AnchorRootExists(ContractRevert):
     signature = "AnchorRootExists(bytes32)"
     arg_names = ("root",)
     arg_types = ("bytes32",)
+    notice = "the root is already anchored; a root is anchored at most once"
 
 
 class AnchorUnknownBrand(ContractRevert):
@@ -174,6 +185,7 @@ class AnchorUnknownBrand(ContractRevert):
     signature = "AnchorUnknownBrand(address)"
     arg_names = ("brand",)
     arg_types = ("address",)
+    notice = "the account is not a registered brand"
 
 
 class AnchorUnknownRoot(ContractRevert):
@@ -190,6 +202,7 @@ class AnchorZeroLeafCount(ContractRevert):
     signature = "AnchorZeroLeafCount()"
     arg_names = ()
     arg_types = ()
+    notice = "a root must cover at least one leaf"
 
 
 class AnchorZeroRoot(ContractRevert):
@@ -198,6 +211,7 @@ class AnchorZeroRoot(ContractRevert):
     signature = "AnchorZeroRoot()"
     arg_names = ()
     arg_types = ()
+    notice = "the zero root cannot be anchored"
 
 
 class EscrowAttestationExpired(ContractRevert):
@@ -206,6 +220,7 @@ class EscrowAttestationExpired(ContractRevert):
     signature = "EscrowAttestationExpired(uint64)"
     arg_names = ("expiredAt",)
     arg_types = ("uint64",)
+    notice = "attestations are accepted only until deadline + refundGrace; this one came later"
 
 
 class EscrowDeadlineNotPassed(ContractRevert):
@@ -214,6 +229,7 @@ class EscrowDeadlineNotPassed(ContractRevert):
     signature = "EscrowDeadlineNotPassed(uint64)"
     arg_names = ("refundableAt",)
     arg_types = ("uint64",)
+    notice = "the attestation window is still open; refund() succeeds from refundableAt on"
 
 
 class EscrowDeliveryInFuture(ContractRevert):
@@ -222,6 +238,7 @@ class EscrowDeliveryInFuture(ContractRevert):
     signature = "EscrowDeliveryInFuture(uint64,uint64)"
     arg_names = ("deliveredAt", "blockTimestamp")
     arg_types = ("uint64", "uint64")
+    notice = "the attested delivery time is after the current block's time"
 
 
 class EscrowDisputePending(ContractRevert):
@@ -230,6 +247,7 @@ class EscrowDisputePending(ContractRevert):
     signature = "EscrowDisputePending(uint64)"
     arg_names = ("timesOutAt",)
     arg_types = ("uint64",)
+    notice = "the dispute is still the arbiter's to resolve; settle() succeeds from timesOutAt on"
 
 
 class EscrowDisputeTimedOut(ContractRevert):
@@ -238,6 +256,7 @@ class EscrowDisputeTimedOut(ContractRevert):
     signature = "EscrowDisputeTimedOut(uint64)"
     arg_names = ("timedOutAt",)
     arg_types = ("uint64",)
+    notice = "the dispute timed out at timedOutAt: only the attestation's split can settle it now"
 
 
 class EscrowDisputeWindowClosed(ContractRevert):
@@ -246,6 +265,7 @@ class EscrowDisputeWindowClosed(ContractRevert):
     signature = "EscrowDisputeWindowClosed(uint64)"
     arg_names = ("endedAt",)
     arg_types = ("uint64",)
+    notice = "the dispute window closed at endedAt; the attestation can no longer be disputed"
 
 
 class EscrowDisputeWindowOpen(ContractRevert):
@@ -254,6 +274,7 @@ class EscrowDisputeWindowOpen(ContractRevert):
     signature = "EscrowDisputeWindowOpen(uint64)"
     arg_names = ("endsAt",)
     arg_types = ("uint64",)
+    notice = "the dispute window is still open; settle() succeeds from endsAt on"
 
 
 class EscrowEvidenceNotAttested(ContractRevert):
@@ -262,6 +283,9 @@ class EscrowEvidenceNotAttested(ContractRevert):
     signature = "EscrowEvidenceNotAttested(bytes32,bytes32)"
     arg_names = ("readingDigest", "evidenceRoot")
     arg_types = ("bytes32", "bytes32")
+    notice = (
+        "the proof does not lead from the reading's evidence leaf to the attested evidence root"
+    )
 
 
 class EscrowInvalidArbiter(ContractRevert):
@@ -270,6 +294,7 @@ class EscrowInvalidArbiter(ContractRevert):
     signature = "EscrowInvalidArbiter(address)"
     arg_names = ("arbiter",)
     arg_types = ("address",)
+    notice = "the arbiter is the buyer or the payee, or an arbiter is named without a timeout"
 
 
 class EscrowInvalidDeadline(ContractRevert):
@@ -278,6 +303,7 @@ class EscrowInvalidDeadline(ContractRevert):
     signature = "EscrowInvalidDeadline(uint64)"
     arg_names = ("deadline",)
     arg_types = ("uint64",)
+    notice = "the deadline is not in the future"
 
 
 class EscrowInvalidDurations(ContractRevert):
@@ -286,6 +312,7 @@ class EscrowInvalidDurations(ContractRevert):
     signature = "EscrowInvalidDurations(uint64,uint64,uint64,uint64)"
     arg_names = ("deadline", "refundGrace", "disputeWindow", "disputeTimeout")
     arg_types = ("uint64", "uint64", "uint64", "uint64")
+    notice = "deadline + refundGrace + disputeWindow + disputeTimeout does not fit a uint64"
 
 
 class EscrowInvalidPayee(ContractRevert):
@@ -294,6 +321,7 @@ class EscrowInvalidPayee(ContractRevert):
     signature = "EscrowInvalidPayee(address)"
     arg_names = ("payee",)
     arg_types = ("address",)
+    notice = "the payee is zero or the buyer itself"
 
 
 class EscrowInvalidPenaltyCap(ContractRevert):
@@ -302,6 +330,7 @@ class EscrowInvalidPenaltyCap(ContractRevert):
     signature = "EscrowInvalidPenaltyCap(uint32)"
     arg_names = ("penaltyCapBps",)
     arg_types = ("uint32",)
+    notice = "the penalty cap exceeds 10000 basis points"
 
 
 class EscrowInvalidReadingSignature(ContractRevert):
@@ -310,6 +339,7 @@ class EscrowInvalidReadingSignature(ContractRevert):
     signature = "EscrowInvalidReadingSignature(address,address)"
     arg_names = ("device", "signer")
     arg_types = ("address", "address")
+    notice = "the reading's signature does not recover to device (signer is what it recovers to)"
 
 
 class EscrowInvalidSignature(ContractRevert):
@@ -318,6 +348,7 @@ class EscrowInvalidSignature(ContractRevert):
     signature = "EscrowInvalidSignature(address)"
     arg_names = ("expectedSigner",)
     arg_types = ("address",)
+    notice = "a signature over the terms is not valid for expectedSigner (buyer or payee)"
 
 
 class EscrowInvalidSplit(ContractRevert):
@@ -326,6 +357,7 @@ class EscrowInvalidSplit(ContractRevert):
     signature = "EscrowInvalidSplit(uint256,uint256)"
     arg_names = ("payout", "amount")
     arg_types = ("uint256", "uint256")
+    notice = "the arbiter's payout exceeds the deposit"
 
 
 class EscrowInvalidState(ContractRevert):
@@ -334,6 +366,7 @@ class EscrowInvalidState(ContractRevert):
     signature = "EscrowInvalidState(bytes32,uint8)"
     arg_names = ("shipmentId", "state")
     arg_types = ("bytes32", "uint8")
+    notice = "the shipment is not in a state that allows the call"
 
 
 class EscrowInvalidTemperatureBand(ContractRevert):
@@ -342,6 +375,7 @@ class EscrowInvalidTemperatureBand(ContractRevert):
     signature = "EscrowInvalidTemperatureBand(int32,int32)"
     arg_names = ("minTempCentiC", "maxTempCentiC")
     arg_types = ("int32", "int32")
+    notice = "the temperature band is empty (minTempCentiC > maxTempCentiC)"
 
 
 class EscrowInvalidToken(ContractRevert):
@@ -350,6 +384,7 @@ class EscrowInvalidToken(ContractRevert):
     signature = "EscrowInvalidToken(address)"
     arg_names = ("token",)
     arg_types = ("address",)
+    notice = "the allowlist takes only contracts (ETH is always accepted as address(0))"
 
 
 class EscrowLateDelivery(ContractRevert):
@@ -358,6 +393,7 @@ class EscrowLateDelivery(ContractRevert):
     signature = "EscrowLateDelivery(uint64,uint64)"
     arg_names = ("deliveredAt", "deadline")
     arg_types = ("uint64", "uint64")
+    notice = "the attested delivery time is after the deadline"
 
 
 class EscrowNoArbiter(ContractRevert):
@@ -366,6 +402,7 @@ class EscrowNoArbiter(ContractRevert):
     signature = "EscrowNoArbiter(bytes32)"
     arg_names = ("shipmentId",)
     arg_types = ("bytes32",)
+    notice = "the terms name no arbiter, so the attestation cannot be disputed"
 
 
 class EscrowNotArbiter(ContractRevert):
@@ -374,6 +411,7 @@ class EscrowNotArbiter(ContractRevert):
     signature = "EscrowNotArbiter(address,address)"
     arg_names = ("caller", "arbiter")
     arg_types = ("address", "address")
+    notice = "only the arbiter named in the terms may resolve the dispute"
 
 
 class EscrowNotBuyer(ContractRevert):
@@ -382,6 +420,7 @@ class EscrowNotBuyer(ContractRevert):
     signature = "EscrowNotBuyer(address,address)"
     arg_names = ("caller", "buyer")
     arg_types = ("address", "address")
+    notice = "only the buyer named in the terms may fund them"
 
 
 class EscrowNotOracle(ContractRevert):
@@ -390,6 +429,7 @@ class EscrowNotOracle(ContractRevert):
     signature = "EscrowNotOracle(address)"
     arg_names = ("signer",)
     arg_types = ("address",)
+    notice = "the attestation's signer (zero if the signature is malformed) lacks ORACLE_ROLE"
 
 
 class EscrowNotParty(ContractRevert):
@@ -398,6 +438,7 @@ class EscrowNotParty(ContractRevert):
     signature = "EscrowNotParty(address)"
     arg_names = ("caller",)
     arg_types = ("address",)
+    notice = "only the shipment's buyer or payee may dispute or submit evidence"
 
 
 class EscrowNothingOwed(ContractRevert):
@@ -406,6 +447,7 @@ class EscrowNothingOwed(ContractRevert):
     signature = "EscrowNothingOwed(address,address)"
     arg_names = ("account", "token")
     arg_types = ("address", "address")
+    notice = "the account has no balance of the token to withdraw"
 
 
 class EscrowShipmentExists(ContractRevert):
@@ -414,6 +456,7 @@ class EscrowShipmentExists(ContractRevert):
     signature = "EscrowShipmentExists(bytes32)"
     arg_names = ("shipmentId",)
     arg_types = ("bytes32",)
+    notice = "a shipment with this id was funded before; ids are never reused"
 
 
 class EscrowTermsMismatch(ContractRevert):
@@ -422,6 +465,7 @@ class EscrowTermsMismatch(ContractRevert):
     signature = "EscrowTermsMismatch(bytes32,bytes32)"
     arg_names = ("expected", "attested")
     arg_types = ("bytes32", "bytes32")
+    notice = "the attestation names terms other than those the shipment was funded with"
 
 
 class EscrowTransferFailed(ContractRevert):
@@ -430,6 +474,7 @@ class EscrowTransferFailed(ContractRevert):
     signature = "EscrowTransferFailed(address,uint256)"
     arg_names = ("account", "amount")
     arg_types = ("address", "uint256")
+    notice = "sending amount ETH to account failed; its balance is kept"
 
 
 class EscrowUnsupportedToken(ContractRevert):
@@ -438,6 +483,7 @@ class EscrowUnsupportedToken(ContractRevert):
     signature = "EscrowUnsupportedToken(address)"
     arg_names = ("token",)
     arg_types = ("address",)
+    notice = "the token is neither ETH (address(0)) nor on the admin's allowlist"
 
 
 class EscrowV2ArrivalNotAcceptable(ContractRevert):
@@ -446,6 +492,7 @@ class EscrowV2ArrivalNotAcceptable(ContractRevert):
     signature = "EscrowV2ArrivalNotAcceptable(uint256)"
     arg_names = ("acceptableAt",)
     arg_types = ("uint256",)
+    notice = "device arrival can be attested only when autoAcceptAfter > 0, from acceptableAt on"
 
 
 class EscrowV2AttestationExpired(ContractRevert):
@@ -454,6 +501,7 @@ class EscrowV2AttestationExpired(ContractRevert):
     signature = "EscrowV2AttestationExpired(uint256)"
     arg_names = ("expiredAt",)
     arg_types = ("uint256",)
+    notice = "attestations are accepted only until expiredAt (deadline + refundGrace + suspension)"
 
 
 class EscrowV2DeviceNotInShipment(ContractRevert):
@@ -462,6 +510,7 @@ class EscrowV2DeviceNotInShipment(ContractRevert):
     signature = "EscrowV2DeviceNotInShipment(address)"
     arg_names = ("device",)
     arg_types = ("address",)
+    notice = "the proof does not show device in the shipment's devicesRoot"
 
 
 class EscrowV2DisputeNotOpenable(ContractRevert):
@@ -470,6 +519,7 @@ class EscrowV2DisputeNotOpenable(ContractRevert):
     signature = "EscrowV2DisputeNotOpenable(bytes32)"
     arg_names = ("shipmentId",)
     arg_types = ("bytes32",)
+    notice = "no dispute can be opened now (window closed, before the deadline, or after the refund time)"
 
 
 class EscrowV2DisputePending(ContractRevert):
@@ -478,6 +528,7 @@ class EscrowV2DisputePending(ContractRevert):
     signature = "EscrowV2DisputePending(uint256)"
     arg_names = ("settleableAt",)
     arg_types = ("uint256",)
+    notice = "the dispute is still the arbiter's to resolve; settle() succeeds from settleableAt on"
 
 
 class EscrowV2DisputeTimedOut(ContractRevert):
@@ -486,6 +537,7 @@ class EscrowV2DisputeTimedOut(ContractRevert):
     signature = "EscrowV2DisputeTimedOut(uint256)"
     arg_names = ("timedOutAt",)
     arg_types = ("uint256",)
+    notice = "the dispute timed out at timedOutAt; only settle() or a mutual release can end it"
 
 
 class EscrowV2DisputeWindowOpen(ContractRevert):
@@ -494,6 +546,7 @@ class EscrowV2DisputeWindowOpen(ContractRevert):
     signature = "EscrowV2DisputeWindowOpen(uint256)"
     arg_names = ("endsAt",)
     arg_types = ("uint256",)
+    notice = "the dispute window is still open; settle() succeeds from endsAt on"
 
 
 class EscrowV2FundingClosed(ContractRevert):
@@ -502,6 +555,7 @@ class EscrowV2FundingClosed(ContractRevert):
     signature = "EscrowV2FundingClosed(uint64)"
     arg_names = ("fundBy",)
     arg_types = ("uint64",)
+    notice = "the terms could be funded only until fundBy"
 
 
 class EscrowV2InvalidArbiter(ContractRevert):
@@ -510,6 +564,7 @@ class EscrowV2InvalidArbiter(ContractRevert):
     signature = "EscrowV2InvalidArbiter(address)"
     arg_names = ("arbiter",)
     arg_types = ("address",)
+    notice = "the arbiter is a party, lacks a timeout, or is missing although autoAcceptAfter > 0"
 
 
 class EscrowV2InvalidAutoAccept(ContractRevert):
@@ -518,6 +573,7 @@ class EscrowV2InvalidAutoAccept(ContractRevert):
     signature = "EscrowV2InvalidAutoAccept(uint64)"
     arg_names = ("autoAcceptAfter",)
     arg_types = ("uint64",)
+    notice = "autoAcceptAfter is neither 0 (off) nor at least one hour"
 
 
 class EscrowV2InvalidDeadline(ContractRevert):
@@ -526,6 +582,7 @@ class EscrowV2InvalidDeadline(ContractRevert):
     signature = "EscrowV2InvalidDeadline(uint64)"
     arg_names = ("deadline",)
     arg_types = ("uint64",)
+    notice = "the deadline is not in the future"
 
 
 class EscrowV2InvalidDeliveryBasis(ContractRevert):
@@ -534,6 +591,7 @@ class EscrowV2InvalidDeliveryBasis(ContractRevert):
     signature = "EscrowV2InvalidDeliveryBasis(uint8)"
     arg_names = ("deliveryBasis",)
     arg_types = ("uint8",)
+    notice = "deliveryBasis is neither 0 (receiving) nor 1 (device arrival)"
 
 
 class EscrowV2InvalidDeliveryTime(ContractRevert):
@@ -542,6 +600,7 @@ class EscrowV2InvalidDeliveryTime(ContractRevert):
     signature = "EscrowV2InvalidDeliveryTime(uint64,uint64)"
     arg_names = ("windowStart", "deliveredAt")
     arg_types = ("uint64", "uint64")
+    notice = "deliveredAt is in the future, or windowStart is after deliveredAt"
 
 
 class EscrowV2InvalidDurations(ContractRevert):
@@ -550,6 +609,7 @@ class EscrowV2InvalidDurations(ContractRevert):
     signature = "EscrowV2InvalidDurations(uint64,uint64,uint64,uint64)"
     arg_names = ("deadline", "refundGrace", "disputeWindow", "disputeTimeout")
     arg_types = ("uint64", "uint64", "uint64", "uint64")
+    notice = "deadline + refundGrace + disputeWindow + disputeTimeout does not fit a uint64"
 
 
 class EscrowV2InvalidHumidityBand(ContractRevert):
@@ -558,6 +618,7 @@ class EscrowV2InvalidHumidityBand(ContractRevert):
     signature = "EscrowV2InvalidHumidityBand(uint32,uint32)"
     arg_names = ("minHumidityCentiPct", "maxHumidityCentiPct")
     arg_types = ("uint32", "uint32")
+    notice = "the humidity bounds are neither both 0 (off) nor min <= max <= 10000"
 
 
 class EscrowV2InvalidParties(ContractRevert):
@@ -566,6 +627,7 @@ class EscrowV2InvalidParties(ContractRevert):
     signature = "EscrowV2InvalidParties(address,address,address)"
     arg_names = ("buyer", "payee", "carrier")
     arg_types = ("address", "address", "address")
+    notice = "buyer, payee or carrier is zero, or the payee is the buyer"
 
 
 class EscrowV2InvalidPenaltyCap(ContractRevert):
@@ -574,6 +636,7 @@ class EscrowV2InvalidPenaltyCap(ContractRevert):
     signature = "EscrowV2InvalidPenaltyCap(uint32)"
     arg_names = ("penaltyCapBps",)
     arg_types = ("uint32",)
+    notice = "the penalty cap exceeds 10000 basis points"
 
 
 class EscrowV2InvalidRadius(ContractRevert):
@@ -582,6 +645,7 @@ class EscrowV2InvalidRadius(ContractRevert):
     signature = "EscrowV2InvalidRadius(uint32)"
     arg_names = ("destRadiusM",)
     arg_types = ("uint32",)
+    notice = "the destination radius is outside 100 m to 50 km"
 
 
 class EscrowV2InvalidReadingSignature(ContractRevert):
@@ -590,6 +654,7 @@ class EscrowV2InvalidReadingSignature(ContractRevert):
     signature = "EscrowV2InvalidReadingSignature(address,address)"
     arg_names = ("device", "signer")
     arg_types = ("address", "address")
+    notice = "the reading's signature does not recover to device (signer is what it recovers to)"
 
 
 class EscrowV2InvalidRefundGrace(ContractRevert):
@@ -598,6 +663,7 @@ class EscrowV2InvalidRefundGrace(ContractRevert):
     signature = "EscrowV2InvalidRefundGrace(uint64,uint256)"
     arg_names = ("refundGrace", "minimum")
     arg_types = ("uint64", "uint256")
+    notice = "refundGrace is shorter than arrivalDwellMinutes * 60 + autoAcceptAfter + 3600"
 
 
 class EscrowV2InvalidSignature(ContractRevert):
@@ -606,6 +672,7 @@ class EscrowV2InvalidSignature(ContractRevert):
     signature = "EscrowV2InvalidSignature(address)"
     arg_names = ("expectedSigner",)
     arg_types = ("address",)
+    notice = "a signature over the terms or a release is not valid for expectedSigner"
 
 
 class EscrowV2InvalidSplit(ContractRevert):
@@ -614,6 +681,7 @@ class EscrowV2InvalidSplit(ContractRevert):
     signature = "EscrowV2InvalidSplit(uint256,uint256)"
     arg_names = ("payout", "amount")
     arg_types = ("uint256", "uint256")
+    notice = "the payout exceeds the deposit"
 
 
 class EscrowV2InvalidState(ContractRevert):
@@ -622,6 +690,7 @@ class EscrowV2InvalidState(ContractRevert):
     signature = "EscrowV2InvalidState(bytes32,uint8)"
     arg_names = ("shipmentId", "state")
     arg_types = ("bytes32", "uint8")
+    notice = "the shipment is not in a state that allows the call"
 
 
 class EscrowV2InvalidTemperatureBand(ContractRevert):
@@ -630,6 +699,7 @@ class EscrowV2InvalidTemperatureBand(ContractRevert):
     signature = "EscrowV2InvalidTemperatureBand(int32,int32)"
     arg_names = ("minTempCentiC", "maxTempCentiC")
     arg_types = ("int32", "int32")
+    notice = "the temperature band is empty (minTempCentiC > maxTempCentiC)"
 
 
 class EscrowV2InvalidToken(ContractRevert):
@@ -638,6 +708,7 @@ class EscrowV2InvalidToken(ContractRevert):
     signature = "EscrowV2InvalidToken(address)"
     arg_names = ("token",)
     arg_types = ("address",)
+    notice = "the allowlist takes only contracts (ETH is always accepted as address(0))"
 
 
 class EscrowV2InvalidTraceAnchor(ContractRevert):
@@ -646,6 +717,7 @@ class EscrowV2InvalidTraceAnchor(ContractRevert):
     signature = "EscrowV2InvalidTraceAnchor()"
     arg_names = ()
     arg_types = ()
+    notice = "the TraceAnchor given to the constructor is the zero address"
 
 
 class EscrowV2NoArbiter(ContractRevert):
@@ -654,6 +726,7 @@ class EscrowV2NoArbiter(ContractRevert):
     signature = "EscrowV2NoArbiter(bytes32)"
     arg_names = ("shipmentId",)
     arg_types = ("bytes32",)
+    notice = "the terms name no arbiter, so there can be no dispute"
 
 
 class EscrowV2NoDevices(ContractRevert):
@@ -662,6 +735,7 @@ class EscrowV2NoDevices(ContractRevert):
     signature = "EscrowV2NoDevices()"
     arg_names = ()
     arg_types = ()
+    notice = "the terms name no device set (devicesRoot == 0)"
 
 
 class EscrowV2NotArbiter(ContractRevert):
@@ -670,6 +744,7 @@ class EscrowV2NotArbiter(ContractRevert):
     signature = "EscrowV2NotArbiter(address,address)"
     arg_names = ("caller", "arbiter")
     arg_types = ("address", "address")
+    notice = "only the arbiter named in the terms may resolve the dispute"
 
 
 class EscrowV2NotBuyer(ContractRevert):
@@ -678,6 +753,7 @@ class EscrowV2NotBuyer(ContractRevert):
     signature = "EscrowV2NotBuyer(address,address)"
     arg_names = ("caller", "buyer")
     arg_types = ("address", "address")
+    notice = "only the buyer named in the terms may fund them"
 
 
 class EscrowV2NotParty(ContractRevert):
@@ -686,6 +762,7 @@ class EscrowV2NotParty(ContractRevert):
     signature = "EscrowV2NotParty(address)"
     arg_names = ("caller",)
     arg_types = ("address",)
+    notice = "only the shipment's buyer or payee (or carrier, for evidence) may make this call"
 
 
 class EscrowV2NotRefundable(ContractRevert):
@@ -694,6 +771,7 @@ class EscrowV2NotRefundable(ContractRevert):
     signature = "EscrowV2NotRefundable(uint256)"
     arg_names = ("refundableAt",)
     arg_types = ("uint256",)
+    notice = "refund() succeeds from refundableAt on (later while the oracle is suspended)"
 
 
 class EscrowV2NothingOwed(ContractRevert):
@@ -702,6 +780,7 @@ class EscrowV2NothingOwed(ContractRevert):
     signature = "EscrowV2NothingOwed(address,address)"
     arg_names = ("account", "token")
     arg_types = ("address", "address")
+    notice = "the account has no balance of the token to withdraw"
 
 
 class EscrowV2OracleInactive(ContractRevert):
@@ -710,6 +789,7 @@ class EscrowV2OracleInactive(ContractRevert):
     signature = "EscrowV2OracleInactive(address)"
     arg_names = ("oracle",)
     arg_types = ("address",)
+    notice = "the oracle lacks ORACLE_ROLE or is paused by a guardian"
 
 
 class EscrowV2PauseUnchanged(ContractRevert):
@@ -718,6 +798,7 @@ class EscrowV2PauseUnchanged(ContractRevert):
     signature = "EscrowV2PauseUnchanged(address,bool)"
     arg_names = ("oracle", "paused")
     arg_types = ("address", "bool")
+    notice = "the oracle is already in the requested pause state"
 
 
 class EscrowV2ReadingOutsideWindow(ContractRevert):
@@ -726,6 +807,7 @@ class EscrowV2ReadingOutsideWindow(ContractRevert):
     signature = "EscrowV2ReadingOutsideWindow(uint64,uint256,uint256)"
     arg_names = ("takenAtMs", "fromMs", "toMs")
     arg_types = ("uint64", "uint256", "uint256")
+    notice = "the reading was taken outside the shipment's window [fromMs, toMs]"
 
 
 class EscrowV2ShipmentExists(ContractRevert):
@@ -734,6 +816,7 @@ class EscrowV2ShipmentExists(ContractRevert):
     signature = "EscrowV2ShipmentExists(bytes32)"
     arg_names = ("shipmentId",)
     arg_types = ("bytes32",)
+    notice = "a shipment with this id was funded before; ids are funded once"
 
 
 class EscrowV2ShipmentMismatch(ContractRevert):
@@ -742,6 +825,7 @@ class EscrowV2ShipmentMismatch(ContractRevert):
     signature = "EscrowV2ShipmentMismatch(bytes32,bytes32)"
     arg_names = ("expected", "given")
     arg_types = ("bytes32", "bytes32")
+    notice = "the attestation is for another shipment"
 
 
 class EscrowV2TermsMismatch(ContractRevert):
@@ -750,6 +834,7 @@ class EscrowV2TermsMismatch(ContractRevert):
     signature = "EscrowV2TermsMismatch(bytes32,bytes32)"
     arg_names = ("expected", "given")
     arg_types = ("bytes32", "bytes32")
+    notice = "the terms passed do not hash to the terms the shipment was funded with"
 
 
 class EscrowV2TransferFailed(ContractRevert):
@@ -758,6 +843,7 @@ class EscrowV2TransferFailed(ContractRevert):
     signature = "EscrowV2TransferFailed(address,uint256)"
     arg_names = ("account", "amount")
     arg_types = ("address", "uint256")
+    notice = "sending amount ETH to account failed; its balance is kept"
 
 
 class EscrowV2UnsupportedToken(ContractRevert):
@@ -766,6 +852,7 @@ class EscrowV2UnsupportedToken(ContractRevert):
     signature = "EscrowV2UnsupportedToken(address)"
     arg_names = ("token",)
     arg_types = ("address",)
+    notice = "the token is neither ETH (address(0)) nor on the admin's allowlist"
 
 
 class EscrowV2WrongAmount(ContractRevert):
@@ -774,6 +861,7 @@ class EscrowV2WrongAmount(ContractRevert):
     signature = "EscrowV2WrongAmount(uint256,uint256)"
     arg_names = ("expected", "received")
     arg_types = ("uint256", "uint256")
+    notice = "msg.value differs from what the call needs (the amount for ETH, zero for a token)"
 
 
 class EscrowV2ZeroAmount(ContractRevert):
@@ -782,6 +870,7 @@ class EscrowV2ZeroAmount(ContractRevert):
     signature = "EscrowV2ZeroAmount()"
     arg_names = ()
     arg_types = ()
+    notice = "the deposit (as the terms state it, or as received) must be greater than zero"
 
 
 class EscrowWrongAmount(ContractRevert):
@@ -790,6 +879,7 @@ class EscrowWrongAmount(ContractRevert):
     signature = "EscrowWrongAmount(uint256,uint256)"
     arg_names = ("expected", "received")
     arg_types = ("uint256", "uint256")
+    notice = "msg.value differs from what the call needs (the amount for ETH, zero for a token)"
 
 
 class EscrowZeroAmount(ContractRevert):
@@ -798,6 +888,7 @@ class EscrowZeroAmount(ContractRevert):
     signature = "EscrowZeroAmount()"
     arg_names = ()
     arg_types = ()
+    notice = "the deposit (as the terms state it, or as received) must be greater than zero"
 
 
 class InvalidShortString(ContractRevert):

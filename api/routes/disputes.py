@@ -80,14 +80,13 @@ def _when(ts: Any) -> str:
 
 
 def _refusal(exc: ContractRevert) -> _Refused:
-    """A sentence for the escrow's dispute errors (the error's name stays in the text)."""
+    """A sentence for the escrow's dispute errors (the error's name stays in the text): the
+    notice, or for the errors whose arguments a user needs, a sentence that shows them."""
     a = exc.args_dict
     name = exc.name
     if name == "EscrowInvalidState":
         state = ShipmentState(int(a["state"])).name.lower()
         text, status = f"the escrow holds this shipment as {state}, which does not allow this", 409
-    elif name == "EscrowNoArbiter":
-        text, status = "the terms name no arbiter, so the attestation cannot be disputed", 409
     elif name == "EscrowDisputeWindowClosed":
         text, status = f"the dispute window closed at {_when(a['endedAt'])}", 409
     elif name == "EscrowDisputeTimedOut":
@@ -95,13 +94,7 @@ def _refusal(exc: ContractRevert) -> _Refused:
         text, status = f"the dispute timed out at {timed_out}; settle() applies the split", 409
     elif name == "EscrowInvalidSplit":
         text, status = f"the payout {a['payout']} exceeds the deposit {a['amount']}", 422
-    elif name == "EscrowInvalidReadingSignature":
-        text, status = "the reading's signature does not recover to its device", 422
-    elif name == "EscrowEvidenceNotAttested":
-        text, status = "the reading is not part of the evidence the oracle attested", 409
-    elif name in ("EscrowNotParty", "EscrowNotArbiter"):
-        text, status = "the wallet is not the one the escrow expects for this call", 409
-    else:  # escrow v2 and the rest: the sentence of the error's NatSpec (api/errors.py)
+    else:  # the rest: the error's NatSpec notice (api.errors.revert_message)
         text, status = revert_message(name) or str(exc), revert_status(exc)
     return _Refused(status, f"the contract refused: {text} ({name})")
 

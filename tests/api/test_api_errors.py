@@ -43,8 +43,9 @@ def test_every_project_error_has_a_sentence(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "status", "words"),
     [
-        ("EscrowUnsupportedToken", 422, "token not on the allowlist"),
-        ("EscrowInvalidDurations", 422, "dispute timeout"),
+        # The words are the error's NatSpec @notice, the one source of revert text.
+        ("EscrowUnsupportedToken", 422, "nor on the admin's allowlist"),
+        ("EscrowInvalidDurations", 422, "disputeTimeout does not fit a uint64"),
         ("EscrowInvalidArbiter", 422, "arbiter"),
         ("EscrowZeroAmount", 422, "greater than zero"),
         *((name, 409, "") for name in DISPUTE_ERRORS),

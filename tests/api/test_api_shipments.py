@@ -128,7 +128,9 @@ def test_both_signatures_then_funding_tx_funds_the_escrow(world: World) -> None:
     )
     assert again.status_code == 409
     assert again.json()["error"] == "EscrowShipmentExists"
-    assert again.json()["detail"] == "the contract refused: this shipment is already funded"
+    assert again.json()["detail"] == (
+        "the contract refused: a shipment with this id was funded before; ids are never reused"
+    )
 
 
 def _sign_both(world: World) -> None:

@@ -10,8 +10,9 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from chain import errors, solidity_errors
+from chain._generate_errors import user_sentence
 from chain.artifacts import abi_signature
-from chain.compile import compile_contracts
+from chain.compile import compile_contracts, error_notices
 from chain.revert import REGISTRY, decode_revert
 
 ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -132,3 +133,16 @@ def test_builtin_bases() -> None:
     assert issubclass(errors.ChainValueError, ValueError)
     assert issubclass(errors.ChainConnectionError, ConnectionError)
     assert issubclass(errors.DeploymentNotFound, LookupError)
+
+
+def test_an_error_s_notice_is_its_natspec_as_a_user_reads_it() -> None:
+    """The generated classes carry the contracts' @notice (compiled with solc's userdoc)."""
+    notices = error_notices()
+    assert notices["EscrowV2DisputeWindowOpen"] == (
+        "The dispute window is still open; {settle} succeeds from `endsAt` on."
+    )
+    assert solidity_errors.EscrowV2DisputeWindowOpen.notice == (
+        "the dispute window is still open; settle() succeeds from endsAt on"
+    )
+    assert user_sentence("ETH is `address(0)`.") == "ETH is address(0)"
+    assert solidity_errors.AnchorUnknownRoot.notice is None  # released without: see api/errors

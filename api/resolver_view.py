@@ -73,8 +73,12 @@ def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
     try:
         return leaf_proof(leaf, batch)
     except MerkleError as exc:
-        _LOGGER.error("leaf %d: no proof in batch %s's tree: %s", leaf.id,
-                      None if batch is None else batch.id, exc)  # fmt: skip
+        _LOGGER.error(
+            "leaf %d: no proof in batch %s's tree: %s",
+            leaf.id,
+            None if batch is None else batch.id,
+            exc,
+        )
         return None
 
 

@@ -80,11 +80,17 @@ def produce(url: str, rate: float, stop: Any, stored: Any, cpu: Any) -> None:
             time.sleep(0.005)
             continue
         rows: list[EventRow] = [
-            {"kind": 0, "event_hash": secrets.token_bytes(32), "event_type": "ObjectEvent",
-             "event_json": f'{{"type":"ObjectEvent","bench":"{tag}-{next(ids)}"}}',
-             "biz_step": "shipping", "event_time_ms": 1_700_000_000_000, "recorded_by": None}
+            {
+                "kind": 0,
+                "event_hash": secrets.token_bytes(32),
+                "event_type": "ObjectEvent",
+                "event_json": f'{{"type":"ObjectEvent","bench":"{tag}-{next(ids)}"}}',
+                "biz_step": "shipping",
+                "event_time_ms": 1_700_000_000_000,
+                "recorded_by": None,
+            }
             for _ in range(min(due, CHUNK))
-        ]  # fmt: skip
+        ]
         for _attempt in range(100):
             try:
                 with store.transaction(sessions) as session:
@@ -119,31 +125,68 @@ def fresh_database(database_url: str | None, workdir: Path, label: str) -> tuple
 
 
 def run_setting(
-    node: AnvilNode, w3: Web3, deployment: Deployment, account: Any, workdir: Path,
-    label: str, max_batch_size: int, max_batch_delay: float, rate: int, duration: float,
-    drain: float, producers: int, database_url: str | None,
-) -> dict[str, Any]:  # fmt: skip
+    node: AnvilNode,
+    w3: Web3,
+    deployment: Deployment,
+    account: Any,
+    workdir: Path,
+    label: str,
+    max_batch_size: int,
+    max_batch_delay: float,
+    rate: int,
+    duration: float,
+    drain: float,
+    producers: int,
+    database_url: str | None,
+) -> dict[str, Any]:
     """One setting on a fresh database: produce for `duration`, then drain up to `drain` s."""
     url, drop = fresh_database(database_url, workdir, label)
     try:
-        return _run_setting(node, w3, deployment, account, label, url, max_batch_size,
-                            max_batch_delay, rate, duration, drain, producers)  # fmt: skip
+        return _run_setting(
+            node,
+            w3,
+            deployment,
+            account,
+            label,
+            url,
+            max_batch_size,
+            max_batch_delay,
+            rate,
+            duration,
+            drain,
+            producers,
+        )
     finally:
         drop()
 
 
 def _run_setting(
-    node: AnvilNode, w3: Web3, deployment: Deployment, account: Any, label: str, url: str,
-    max_batch_size: int, max_batch_delay: float, rate: int, duration: float, drain: float,
+    node: AnvilNode,
+    w3: Web3,
+    deployment: Deployment,
+    account: Any,
+    label: str,
+    url: str,
+    max_batch_size: int,
+    max_batch_delay: float,
+    rate: int,
+    duration: float,
+    drain: float,
     producers: int,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     store.upgrade(url)
     engine = store.make_engine(url)
     settings = AnchorSettings(
-        chaintrace_dev=True, database_url=url, chain_rpc_url=node.rpc_url,
-        finality="confirmations", confirmations=CONFIRMATIONS, max_batch_size=max_batch_size,
-        max_batch_delay=max_batch_delay, poll_interval=0.05, follow_chain=False,
-    )  # fmt: skip
+        chaintrace_dev=True,
+        database_url=url,
+        chain_rpc_url=node.rpc_url,
+        finality="confirmations",
+        confirmations=CONFIRMATIONS,
+        max_batch_size=max_batch_size,
+        max_batch_delay=max_batch_delay,
+        poll_interval=0.05,
+        follow_chain=False,
+    )
     worker = AnchorWorker(settings, engine, w3, account, deployment, lease_holder=label)
     # Producers are their own processes, as gateways and the API are: no GIL shared with the
     # worker; more than one because hashing leaves (keccak) costs ~65 us an event in Python.
@@ -251,8 +294,15 @@ def run_baseline(
             time.sleep(0.002)
             continue
         data = anchor.contract.encode_abi("anchor", [os.urandom(32), 1])
-        tx = {"chainId": chain_id, "to": anchor.address, "value": 0, "gas": gas,
-              "nonce": nonce, "data": data, **fees}  # fmt: skip
+        tx = {
+            "chainId": chain_id,
+            "to": anchor.address,
+            "value": 0,
+            "gas": gas,
+            "nonce": nonce,
+            "data": data,
+            **fees,
+        }
         hashes.append(
             bytes(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
         )
@@ -282,19 +332,24 @@ def main() -> None:
     parser.add_argument("--baseline-rate", type=int, default=2_000, help="baseline tx/s cap")
     parser.add_argument("--producers", type=int, default=2, help="producer processes")
     parser.add_argument(
-        "--default-rate", type=int, default=5_000,
+        "--default-rate",
+        type=int,
+        default=5_000,
         help="events stored per second in the default-policy setting (below its capacity)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--size-delay", type=float, default=1.0,
+        "--size-delay",
+        type=float,
+        default=1.0,
         help="max batch delay (s) in the batch-size settings: closes the last partial batch",
-    )  # fmt: skip
+    )
     parser.add_argument("--default-policy", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--database-url", default=None,
+        "--database-url",
+        default=None,
         help="a PostgreSQL server URL: each setting gets a fresh database there (default SQLite)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bench-anchor-"))
@@ -308,20 +363,47 @@ def main() -> None:
         for size in [int(s) for s in args.sizes.split(",") if s]:
             # Batches close at size while production runs (size fills in under the delay at
             # the rate asked); the delay closes the leftovers after production ends.
-            result = run_setting(node, w3, deployment, accts[2], workdir, f"size{size}", size,
-                                 args.size_delay, *common)  # fmt: skip
+            result = run_setting(
+                node,
+                w3,
+                deployment,
+                accts[2],
+                workdir,
+                f"size{size}",
+                size,
+                args.size_delay,
+                *common,
+            )
             print(json.dumps(result), flush=True)
-            batches.append({k: result[k] for k in
-                            ("batch_size", "gas_per_event", "events_per_s", "p50_final_s",
-                             "p99_final_s")})  # fmt: skip
+            batches.append(
+                {
+                    k: result[k]
+                    for k in (
+                        "batch_size",
+                        "gas_per_event",
+                        "events_per_s",
+                        "p50_final_s",
+                        "p99_final_s",
+                    )
+                }
+            )
         default: dict[str, Any] | None = None
         if args.default_policy:
             defaults = AnchorSettings(chaintrace_dev=True)
             # Latency means something below capacity only (above it the queue grows without
             # bound): the default policy gets its own offered rate.
-            default = run_setting(node, w3, deployment, accts[2], workdir, "default",
-                                  defaults.max_batch_size, defaults.max_batch_delay,
-                                  args.default_rate, *common[1:])  # fmt: skip
+            default = run_setting(
+                node,
+                w3,
+                deployment,
+                accts[2],
+                workdir,
+                "default",
+                defaults.max_batch_size,
+                defaults.max_batch_delay,
+                args.default_rate,
+                *common[1:],
+            )
             print(json.dumps(default), flush=True)
         baseline: dict[str, Any] | None = None
         if args.baseline:
@@ -330,19 +412,37 @@ def main() -> None:
     finally:
         node.stop()
     database = "sqlite" if args.database_url is None else "postgresql"
-    print(json.dumps({
-        "batches": batches,
-        "default_policy": default and {k: default[k] for k in ("batch_size",
-                          "max_batch_delay_s", "gas_per_event", "events_per_s", "p50_final_s",
-                          "p99_final_s")},
-        "baseline_per_event_tx": baseline and {k: baseline[k] for k in ("gas_per_event",
-                                 "events_per_s")},
-        "settings": {"duration_s": args.duration, "rate_events_per_s": args.rate,
-                     "default_policy_rate_events_per_s": args.default_rate,
-                     "producers": args.producers, "block_time_s": BLOCK_TIME,
-                     "confirmations": CONFIRMATIONS, "database": database,
-                     "baseline": baseline and baseline["contract_call"]},
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "batches": batches,
+                "default_policy": default
+                and {
+                    k: default[k]
+                    for k in (
+                        "batch_size",
+                        "max_batch_delay_s",
+                        "gas_per_event",
+                        "events_per_s",
+                        "p50_final_s",
+                        "p99_final_s",
+                    )
+                },
+                "baseline_per_event_tx": baseline
+                and {k: baseline[k] for k in ("gas_per_event", "events_per_s")},
+                "settings": {
+                    "duration_s": args.duration,
+                    "rate_events_per_s": args.rate,
+                    "default_policy_rate_events_per_s": args.default_rate,
+                    "producers": args.producers,
+                    "block_time_s": BLOCK_TIME,
+                    "confirmations": CONFIRMATIONS,
+                    "database": database,
+                    "baseline": baseline and baseline["contract_call"],
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

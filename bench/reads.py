@@ -45,11 +45,17 @@ BATCH = 1_000  # leaves per anchoring batch
 
 def _rows(n: int) -> list[EventRow]:
     return [
-        {"kind": 0, "event_hash": secrets.token_bytes(32), "event_json": '{"type":"ObjectEvent"}',
-         "event_type": "ObjectEvent", "biz_step": "shipping", "event_time_ms": i,
-         "recorded_by": None}
+        {
+            "kind": 0,
+            "event_hash": secrets.token_bytes(32),
+            "event_json": '{"type":"ObjectEvent"}',
+            "event_type": "ObjectEvent",
+            "biz_step": "shipping",
+            "event_time_ms": i,
+            "recorded_by": None,
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def _store_and_batch(sessions: sessionmaker[Session], n: int) -> None:
@@ -137,12 +143,16 @@ def main() -> None:
         stop.set()
         writer.join(60)
         engine.dispose()
-    print(json.dumps({
-        "baseline_immediate": immediate,
-        "read_transaction": read_only,
-        "p99_ratio": round(immediate["p99_ms"] / read_only["p99_ms"], 1),
-        "reads_ratio": round(read_only["reads_per_s"] / immediate["reads_per_s"], 2),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "baseline_immediate": immediate,
+                "read_transaction": read_only,
+                "p99_ratio": round(immediate["p99_ms"] / read_only["p99_ms"], 1),
+                "reads_ratio": round(read_only["reads_per_s"] / immediate["reads_per_s"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

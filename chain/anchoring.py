@@ -381,8 +381,11 @@ class AnchorWorker(PollingWorker):
         if info.leaf_count != batch.leaf_count:
             _LOGGER.warning(
                 "batch %d: root on chain with leafCount %d brand %s (batch has %d leaves)",
-                batch.id, info.leaf_count, info.brand, batch.leaf_count,
-            )  # fmt: skip
+                batch.id,
+                info.leaf_count,
+                info.brand,
+                batch.leaf_count,
+            )
         if batch.brand is not None and info.brand != batch.brand:
             # Another signer anchored the brand's root first (a registered brand copying the
             # pending relay, or the anchorer as a platform root): what is on chain is not the

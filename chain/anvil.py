@@ -125,9 +125,12 @@ class AnvilNode:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         node = cls(process, "", log_path, chain_id, mnemonic)
         try:
             node.rpc_url = node._wait_ready(host, timeout)

@@ -172,8 +172,13 @@ class Deployment:
         for prefix, spec in (("trace_anchor", TRACE_ANCHOR_V1), ("shipment_escrow", ESCROW_V1)):
             found = self.release(spec)
             if found is not None:
-                data.update({prefix: found.address, f"{prefix}_block": found.block,
-                             f"{prefix}_tx": found.tx})  # fmt: skip
+                data.update(
+                    {
+                        prefix: found.address,
+                        f"{prefix}_block": found.block,
+                        f"{prefix}_tx": found.tx,
+                    }
+                )
         return data
 
     @classmethod
@@ -287,9 +292,15 @@ def deploy(
     )
     if escrow_v2:
         deployment = upgrade(
-            w3, deployer, deployment, admin, oracle,
-            anchorer=anchorer, registrar=registrar, admin_delay=admin_delay,
-        )  # fmt: skip
+            w3,
+            deployer,
+            deployment,
+            admin,
+            oracle,
+            anchorer=anchorer,
+            registrar=registrar,
+            admin_delay=admin_delay,
+        )
     _LOGGER.info("deployed %s", deployment)
     return deployment
 
@@ -336,14 +347,20 @@ def _hand_over(sender: Any, contract: Any, deployer: str, admin: str, delay: int
         sender.send(contract.address, contract.encode_abi("beginDefaultAdminTransfer", [admin]))
         _LOGGER.warning(
             "%s: %s must call acceptDefaultAdminTransfer() after %d s",
-            contract.address, admin, delay,
-        )  # fmt: skip
+            contract.address,
+            admin,
+            delay,
+        )
 
 
 def _deploy_escrow_v2(
-    w3: Web3, deployer: LocalAccount, deployment: Deployment, admin: str, oracle: str | None,
+    w3: Web3,
+    deployer: LocalAccount,
+    deployment: Deployment,
+    admin: str,
+    oracle: str | None,
     admin_delay: int,
-) -> Deployment:  # fmt: skip
+) -> Deployment:
     sender = sender_for(w3, deployer)
     art = release_artifact(ESCROW_V2)
     args = (deployer.address, admin_delay, deployment.trace_anchor)
@@ -361,9 +378,14 @@ def _deploy_escrow_v2(
 
 
 def _deploy_anchor_v2(
-    w3: Web3, deployer: LocalAccount, deployment: Deployment, admin: str, anchorer: str,
-    admin_delay: int, registrar: str,
-) -> Deployment:  # fmt: skip
+    w3: Web3,
+    deployer: LocalAccount,
+    deployment: Deployment,
+    admin: str,
+    anchorer: str,
+    admin_delay: int,
+    registrar: str,
+) -> Deployment:
     sender = sender_for(w3, deployer)
     art = release_artifact(TRACE_ANCHOR_V2)
     # The deployer registers v1's brands first (REGISTRAR_ROLE), then hands the role over.
@@ -374,8 +396,9 @@ def _deploy_anchor_v2(
         try:
             sender.send(anchor.address, anchor.encode_abi("registerBrand", [brand, prefix]))
         except ContractRevert as exc:  # v1 allowed nested prefixes; v2 takes the first only
-            _LOGGER.warning("TraceAnchor v2: brand %s (prefix %s) not carried over: %s",
-                            brand, prefix, exc)  # fmt: skip
+            _LOGGER.warning(
+                "TraceAnchor v2: brand %s (prefix %s) not carried over: %s", brand, prefix, exc
+            )
     if registrar != deployer.address:
         with chain_errors():
             role = anchor.functions.REGISTRAR_ROLE().call()

@@ -277,8 +277,10 @@ class ChainFollower(PollingWorker):
                     report.unfunded += unfunded
                 _LOGGER.warning(
                     "reorg: block %d changed; view rolled back (%d shipments, %d no longer funded)",
-                    number, len(touched), len(report.unfunded),
-                )  # fmt: skip
+                    number,
+                    len(touched),
+                    len(report.unfunded),
+                )
                 report.reorged_from = number
                 return
 
@@ -329,8 +331,11 @@ class ChainFollower(PollingWorker):
         except Exception as exc:  # the batch as a whole, refused: then one by one
             if self._batch_refusal != str(exc):  # log once, not every pass
                 self._batch_refusal = str(exc)
-                _LOGGER.warning("the node refused a batch of %d block reads (%s); reading "
-                                "them one at a time", len(chunk), exc)  # fmt: skip
+                _LOGGER.warning(
+                    "the node refused a batch of %d block reads (%s); reading them one at a time",
+                    len(chunk),
+                    exc,
+                )
         return [self.w3.eth.get_block(block_id) for block_id in chunk]
 
 

@@ -233,21 +233,29 @@ class SettlementWorker(PollingWorker):
         after = self.escrow.shipment(shipment_id)
         # The split applies to the deposit received (less than terms.amount for fee-on-transfer).
         expected = split_deposit(
-            view.amount, facts.excursion_minutes, terms.penalty_bps_per_minute,
+            view.amount,
+            facts.excursion_minutes,
+            terms.penalty_bps_per_minute,
             terms.penalty_cap_bps,
-        )  # fmt: skip
+        )
         if (after.payout, after.refund) != expected:
             _LOGGER.error(
                 "shipment %s: escrow split %s differs from formats.md %s",
-                shipment_id, (after.payout, after.refund), expected,
-            )  # fmt: skip
+                shipment_id,
+                (after.payout, after.refund),
+                expected,
+            )
         self._record_attestation(
             shipment_id, facts.excursion_minutes, after, as_hex(result.tx_hash)
         )
         _LOGGER.info(
             "shipment %s attested: %d excursion minutes (%d readings), payout %d, refund %d",
-            shipment_id, facts.excursion_minutes, facts.readings_used, after.payout, after.refund,
-        )  # fmt: skip
+            shipment_id,
+            facts.excursion_minutes,
+            facts.readings_used,
+            after.payout,
+            after.refund,
+        )
         report.attested.append(shipment_id)
 
     def _follow_chain(
@@ -371,8 +379,11 @@ class SettlementWorker(PollingWorker):
         if resolution is not None:
             _LOGGER.info(
                 "shipment %s resolved by arbiter %s: payout %d, refund %d",
-                shipment_id, resolution, view.payout, view.refund,
-            )  # fmt: skip
+                shipment_id,
+                resolution,
+                view.payout,
+                view.refund,
+            )
             report.resolved.append(shipment_id)
         else:
             _LOGGER.info(
@@ -441,18 +452,24 @@ class SettlementWorker(PollingWorker):
         if (after.payout, after.refund) != expected:
             _LOGGER.error(
                 "shipment %s: escrow v2 split %s differs from formats.md %s",
-                shipment_id, (after.payout, after.refund), expected,
-            )  # fmt: skip
+                shipment_id,
+                (after.payout, after.refund),
+                expected,
+            )
         self._record_attestation(
             shipment_id, rules.excursion_minutes, after, as_hex(result.tx_hash), rules.evidence
         )
         _LOGGER.info(
             "shipment %s (v2) attested on %s at %d: %d excursion minutes, %d shocks, "
             "payout %d, refund %d",
-            shipment_id, rules.delivery_basis.name if rules.delivery_basis else "?",
-            rules.delivered_at, rules.excursion_minutes, rules.shock_count, after.payout,
+            shipment_id,
+            rules.delivery_basis.name if rules.delivery_basis else "?",
+            rules.delivered_at,
+            rules.excursion_minutes,
+            rules.shock_count,
+            after.payout,
             after.refund,
-        )  # fmt: skip
+        )
         report.attested.append(shipment_id)
 
     def _settle_v2(self, shipment_id: str, report: SettleReport) -> None:
@@ -467,8 +484,9 @@ class SettlementWorker(PollingWorker):
         unattested = (ShipmentStateV2.FUNDED, ShipmentStateV2.DISPUTED)
         if not view.attested_at and view.state in unattested:
             # A reorg dropped the attestation: attest again from the same evidence.
-            _LOGGER.warning("shipment %s: v2 attestation no longer on chain; re-attesting",
-                            shipment_id)  # fmt: skip
+            _LOGGER.warning(
+                "shipment %s: v2 attestation no longer on chain; re-attesting", shipment_id
+            )
             self._attest_v2(shipment_id, report)
             return
         if self._settle_when_due(escrow, shipment_id, view, report):

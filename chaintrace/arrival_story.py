@@ -69,16 +69,26 @@ class ArrivalTrip:
             "destination": "urn:epc:id:sgln:0614141.00003.0",
             "destinationGeofence": {"latE7": SHOP[0], "lonE7": SHOP[1], "radiusM": RADIUS_M},
             "terms": {
-                "amountWei": amount_wei, "minTempCentiC": BAND[0], "maxTempCentiC": BAND[1],
-                "graceMinutes": 2, "penaltyBpsPerMinute": 100, "penaltyCapBps": 3000,
-                "maxGapMinutes": 5, "deadline": now + 86_400, "refundGrace": 86_400,
-                "disputeWindow": 3_600, "arbiter": acc.admin.address, "disputeTimeout": 86_400,
+                "amountWei": amount_wei,
+                "minTempCentiC": BAND[0],
+                "maxTempCentiC": BAND[1],
+                "graceMinutes": 2,
+                "penaltyBpsPerMinute": 100,
+                "penaltyCapBps": 3000,
+                "maxGapMinutes": 5,
+                "deadline": now + 86_400,
+                "refundGrace": 86_400,
+                "disputeWindow": 3_600,
+                "arbiter": acc.admin.address,
+                "disputeTimeout": 86_400,
             },
             "escrowV2": {
-                "oracle": acc.oracle.address, "fundBy": now + 3_600,
-                "arrivalDwellMinutes": 0, "autoAcceptAfter": AUTO_ACCEPT_S,
+                "oracle": acc.oracle.address,
+                "fundBy": now + 3_600,
+                "arrivalDwellMinutes": 0,
+                "autoAcceptAfter": AUTO_ACCEPT_S,
             },
-        }  # fmt: skip
+        }
         created = s._call("POST", "/shipments", p.buyer_key, json=body)
         sid = created["shipmentId"]
         self.result.shipment_id, self.result.amount_wei = sid, amount_wei

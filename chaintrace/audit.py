@@ -84,10 +84,17 @@ def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
     if batch is not None and batch.status is BatchStatus.FAILED:
         # A brand's refused root keeps its leaves and is on no chain: nothing to prove.
         return AuditRecord(
-            kind=event.kind, event_json=event.event_json, event_hash="0x" + event.event_hash.hex(),
-            salt="0x" + leaf.salt.hex(), proof=[], root=None, tx_hash=None, block_number=None,
-            anchor_version=batch.anchor_version, refused=True,
-        )  # fmt: skip
+            kind=event.kind,
+            event_json=event.event_json,
+            event_hash="0x" + event.event_hash.hex(),
+            salt="0x" + leaf.salt.hex(),
+            proof=[],
+            root=None,
+            tx_hash=None,
+            block_number=None,
+            anchor_version=batch.anchor_version,
+            refused=True,
+        )
     return AuditRecord(
         kind=event.kind,
         event_json=event.event_json,

@@ -103,12 +103,16 @@ def second_trip(story: Story) -> ArrivalTrip:
     trip = ArrivalTrip(story)
     story.arrival = trip
     for title, step in (
-        ("buyer orders a second delivery under escrow v2; buyer and carrier sign; funded",
-         trip.buyer_agrees_and_funds),
+        (
+            "buyer orders a second delivery under escrow v2; buyer and carrier sign; funded",
+            trip.buyer_agrees_and_funds,
+        ),
         ("carrier records shipping of the second delivery", trip.carrier_ships),
-        ("loggers publish live readings: on the road, then inside the shop's fence",
-         trip.loggers_drive_to_the_shop),
-    ):  # fmt: skip
+        (
+            "loggers publish live readings: on the road, then inside the shop's fence",
+            trip.loggers_drive_to_the_shop,
+        ),
+    ):
         with console.status(title):
             step()
         console.print(f"[green]done[/green] {title}")

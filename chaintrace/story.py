@@ -183,9 +183,11 @@ class Story:
         )
         sig = sign_typed(self.acc.brand, draft["typedData"])
         self._call(
-            "POST", f"/commissionings/{draft['id']}/signature", self.parties.brand_key,
+            "POST",
+            f"/commissionings/{draft['id']}/signature",
+            self.parties.brand_key,
             json={"signature": sig},
-        )  # fmt: skip
+        )
         self.result.items = [(GTIN, s) for s in SERIALS]
 
     def carrier_registers_devices(self) -> None:
@@ -193,9 +195,11 @@ class Story:
         for key in self.device_keys:
             address = Account.from_key(key).address
             typed = self._call(
-                "GET", "/devices/registration-typed-data", self.parties.carrier_key,
+                "GET",
+                "/devices/registration-typed-data",
+                self.parties.carrier_key,
                 params={"address": address},
-            )  # fmt: skip
+            )
             body = {
                 "address": address,
                 "label": "cold-chain logger",
@@ -271,9 +275,11 @@ class Story:
         """A party records shipping / arriving / receiving for the shipment (default: the
         first)."""
         self._call(
-            "POST", f"/shipments/{shipment_id or self.result.shipment_id}/events", key,
+            "POST",
+            f"/shipments/{shipment_id or self.result.shipment_id}/events",
+            key,
             json={"bizStep": biz_step, "eventTime": _iso(at_ms)},
-        )  # fmt: skip
+        )
 
     def devices_publish(self) -> None:
         """Both loggers publish their signed readings over MQTT; one rode through an excursion."""
@@ -349,9 +355,11 @@ class Story:
             raise StoryError("no reading was logged out of band: nothing to submit as evidence")
         device, seq, digest = self.result.hot_readings[0]
         tx = self._call(
-            "POST", f"/shipments/{self.result.shipment_id}/dispute/evidence-tx",
-            self.parties.buyer_key, json={"device": device, "seq": seq},
-        )  # fmt: skip
+            "POST",
+            f"/shipments/{self.result.shipment_id}/dispute/evidence-tx",
+            self.parties.buyer_key,
+            json={"device": device, "seq": seq},
+        )
         self.result.evidence_tx = self._send_unsigned(self.acc.buyer, tx)
         self.result.evidence_digest = digest
 
@@ -360,9 +368,11 @@ class Story:
         if self.arbiter is None:
             raise StoryError("no arbiter was onboarded")
         tx = self._call(
-            "POST", f"/shipments/{self.result.shipment_id}/dispute/resolve-tx",
-            self.parties.arbiter_key, json={"payoutWei": payout_wei},
-        )  # fmt: skip
+            "POST",
+            f"/shipments/{self.result.shipment_id}/dispute/resolve-tx",
+            self.parties.arbiter_key,
+            json={"payoutWei": payout_wei},
+        )
         self.result.resolve_tx = self._send_unsigned(self.arbiter, tx)
         self.result.arbiter_payout_wei = payout_wei
 

@@ -260,15 +260,20 @@ class AtRiskWarner:
             if window == EXPIRED:
                 self._logger.error(
                     "shipment %s: not attested by %s (deadline + refund grace, %s): %s",
-                    escrow.shipment_id, format_time(escrow.attest_by), format_left(left),
+                    escrow.shipment_id,
+                    format_time(escrow.attest_by),
+                    format_left(left),
                     escrow.reason(now),
-                )  # fmt: skip
+                )
             else:
                 self._logger.warning(
                     "shipment %s: %s left to attest (by %s, deadline + refund grace; T-%s): "
                     "%s; after that the buyer can refund() the whole deposit",
-                    escrow.shipment_id, format_left(left), format_time(escrow.attest_by),
-                    window, escrow.reason(now),
-                )  # fmt: skip
+                    escrow.shipment_id,
+                    format_left(left),
+                    format_time(escrow.attest_by),
+                    window,
+                    escrow.reason(now),
+                )
         self._warned = seen
         return logged

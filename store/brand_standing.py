@@ -119,8 +119,9 @@ class BrandLedger:
             elif current is None:
                 continue  # not registered on the followed chain: nothing to qualify
             elif log.event == "BrandRevoked" and current.revoked_block is None:
-                found[key] = replace(current, revoked_block=log.block_number,
-                                     revoked_at=log_time(session, log))  # fmt: skip
+                found[key] = replace(
+                    current, revoked_block=log.block_number, revoked_at=log_time(session, log)
+                )
             elif log.event == "BrandCompromised":
                 since = int(log.args["since"])
                 if current.compromised_since is None or since < current.compromised_since:

@@ -91,10 +91,15 @@ def record_log(
     if existing is not None:
         return None
     log = ChainLog(
-        block_number=block_number, block_hash=block_hash, log_index=log_index,
-        tx_hash=hex32(tx_hash, "tx_hash"), contract=contract, event=event[:64],
-        subject=subject.lower(), args=args,
-    )  # fmt: skip
+        block_number=block_number,
+        block_hash=block_hash,
+        log_index=log_index,
+        tx_hash=hex32(tx_hash, "tx_hash"),
+        contract=contract,
+        event=event[:64],
+        subject=subject.lower(),
+        args=args,
+    )
     session.add(log)
     session.flush()
     if event == "RootAnchored":
@@ -123,9 +128,12 @@ def _fold(session: Session, log: ChainLog) -> None:
         if state is None:
             return  # an event about a shipment never funded on this chain: nothing to show
         row = EscrowView(
-            shipment_id=log.subject, contract=log.contract, state=state, block_number=0,
+            shipment_id=log.subject,
+            contract=log.contract,
+            state=state,
+            block_number=0,
             tx_hash=log.tx_hash,
-        )  # fmt: skip
+        )
         session.add(row)
     if state is not None:
         row.state = state

@@ -56,8 +56,9 @@ def acquire_lease(session: Session, name: str, holder: str, ttl: float) -> Lease
         try:
             # A savepoint: a concurrent first insert must not spoil the caller's transaction.
             with session.begin_nested():
-                session.add(Lease(name=name, holder=holder, token=1, expires_at=expires,
-                                  acquired_at=now))  # fmt: skip
+                session.add(
+                    Lease(name=name, holder=holder, token=1, expires_at=expires, acquired_at=now)
+                )
                 session.flush()
         except IntegrityError:
             lease = _locked(session, name)

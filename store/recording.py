@@ -181,9 +181,15 @@ _PG_LEAVES = text(
     " CAST(:salt AS bytea[]), CAST(:leaf_hash AS bytea[])) AS u"
 )
 _EVENT_COLUMNS = (
-    "kind", "event_hash", "event_json", "event_type", "biz_step", "event_time_ms", "recorded_by",
+    "kind",
+    "event_hash",
+    "event_json",
+    "event_type",
+    "biz_step",
+    "event_time_ms",
+    "recorded_by",
     "shipment_id",
-)  # fmt: skip
+)
 
 
 class _AlreadyStored(Exception):
@@ -283,9 +289,14 @@ def record_events(
             raise StoreValueError(f"row {position} must be a mapping")
         try:
             kind, event_hash, salt = _checked_event(
-                row["kind"], row["event_hash"], row["event_json"], row["event_type"],
-                row["biz_step"], row["event_time_ms"], row.get("salt"),
-            )  # fmt: skip
+                row["kind"],
+                row["event_hash"],
+                row["event_json"],
+                row["event_type"],
+                row["biz_step"],
+                row["event_time_ms"],
+                row.get("salt"),
+            )
             recorded_by, shipment_id = row["recorded_by"], row.get("shipment_id")
         except KeyError as exc:
             raise StoreValueError(f"row {position} has no {exc.args[0]!r}") from None
@@ -296,11 +307,17 @@ def record_events(
         salts.append(salt)
         links.extend((position, item_id) for item_id in sorted(set(row.get("item_ids", ()))))
         events.append(
-            {"kind": kind, "event_hash": event_hash, "event_json": row["event_json"],
-             "event_type": row["event_type"], "biz_step": row["biz_step"],
-             "event_time_ms": row["event_time_ms"], "recorded_by": recorded_by,
-             "shipment_id": shipment_id}
-        )  # fmt: skip
+            {
+                "kind": kind,
+                "event_hash": event_hash,
+                "event_json": row["event_json"],
+                "event_type": row["event_type"],
+                "biz_step": row["biz_step"],
+                "event_time_ms": row["event_time_ms"],
+                "recorded_by": recorded_by,
+                "shipment_id": shipment_id,
+            }
+        )
     leaf_hashes = [
         bytes_of(leaf_hash_fn(kind, event_hash, salt), 32, "leaf_hash_fn result")
         for (kind, event_hash), salt in zip(keys, salts, strict=True)

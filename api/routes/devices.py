@@ -75,9 +75,11 @@ def register(
     session.add(device)
     session.flush()
     # Anchored as the carrier's event: an auditor checks the registration from the chain.
-    _record(session, principal, device_event(
-        device.address, operator, device.registered_at, signature=body.signature
-    ))  # fmt: skip
+    _record(
+        session,
+        principal,
+        device_event(device.address, operator, device.registered_at, signature=body.signature),
+    )
     session.commit()
     return device_public(device)
 
@@ -108,9 +110,11 @@ def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -
     device = own_device(session, principal, address)
     if device.revoked_at is None:
         device.revoked_at = utcnow()
-        _record(session, principal, device_event(
-            device.address, wallet_of(principal), device.revoked_at
-        ))  # fmt: skip
+        _record(
+            session,
+            principal,
+            device_event(device.address, wallet_of(principal), device.revoked_at),
+        )
         session.commit()
     return device_public(device)
 

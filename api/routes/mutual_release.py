@@ -75,9 +75,12 @@ def release_tx(
     sender = principal.wallet_address or view.buyer
     try:
         tx = escrow.build_mutual_release(
-            sender, shipment.shipment_id, body.payout_wei,
-            bytes.fromhex(body.buyer_signature[2:]), bytes.fromhex(body.payee_signature[2:]),
-        )  # fmt: skip
+            sender,
+            shipment.shipment_id,
+            body.payout_wei,
+            bytes.fromhex(body.buyer_signature[2:]),
+            bytes.fromhex(body.payee_signature[2:]),
+        )
         escrow.simulate(tx)
     except ContractRevert as exc:
         raise Conflict(f"the contract refused: {exc}") from None

@@ -113,9 +113,11 @@ class EscrowClient(ContractClient):
     ) -> SignedTransaction:
         # The estimate runs the call: one that would revert now raises its named exception.
         tx: dict[str, Any] = {
-            "from": account.address, "to": self.address, "data": self._data(function, *args),
+            "from": account.address,
+            "to": self.address,
+            "data": self._data(function, *args),
             "value": 0,
-        }  # fmt: skip
+        }
         tx["gas"] = estimate_gas(self.w3, cast(TxParams, tx))
         tx.update(fee_fields(self.w3), chainId=self.chain_id(), nonce=nonce)
         return account.sign_transaction(tx)
@@ -150,10 +152,12 @@ class EscrowClient(ContractClient):
         """Replay a mined, reverted tx as a call on its block's state to name the revert."""
         fields = signed_fields(raw_tx)
         call: TxParams = {
-            "from": Account.recover_transaction(raw_tx), "to": checksum(fields["to"]),
-            "data": bytes(fields["data"]), "value": Wei(int(fields.get("value", 0))),
+            "from": Account.recover_transaction(raw_tx),
+            "to": checksum(fields["to"]),
+            "data": bytes(fields["data"]),
+            "value": Wei(int(fields.get("value", 0))),
             "gas": int(fields["gas"]),
-        }  # fmt: skip
+        }
         with chain_errors():
             self.w3.eth.call(call, int(receipt["blockNumber"]))
         raise TransactionFailed(

@@ -53,15 +53,30 @@ class ShipmentEscrowV2Client(EscrowClient):
         """The stored record of a shipment (state NONE and zeros if unknown)."""
         f = self._call("shipment", as_bytes32(shipment_id, "shipment_id"), block=block)
         return ShipmentViewV2(
-            terms_hash=bytes(f[0]), buyer=checksum(f[1]), funded_at=int(f[2]),
-            state=ShipmentStateV2(int(f[3])), payee=checksum(f[4]), deadline=int(f[5]),
-            carrier=checksum(f[6]), refund_grace=int(f[7]), token=checksum(f[8]),
-            dispute_window=int(f[9]), arbiter=checksum(f[10]), dispute_timeout=int(f[11]),
-            oracle=checksum(f[12]), oracle_suspended_at_fund=int(f[13]), amount=int(f[14]),
-            devices_root=bytes(f[15]), evidence_root=bytes(f[16]), attested_at=int(f[17]),
-            disputed_at=int(f[18]), window_start=int(f[19]), delivered_at=int(f[20]),
-            payout=int(f[21]), refund=int(f[22]),
-        )  # fmt: skip
+            terms_hash=bytes(f[0]),
+            buyer=checksum(f[1]),
+            funded_at=int(f[2]),
+            state=ShipmentStateV2(int(f[3])),
+            payee=checksum(f[4]),
+            deadline=int(f[5]),
+            carrier=checksum(f[6]),
+            refund_grace=int(f[7]),
+            token=checksum(f[8]),
+            dispute_window=int(f[9]),
+            arbiter=checksum(f[10]),
+            dispute_timeout=int(f[11]),
+            oracle=checksum(f[12]),
+            oracle_suspended_at_fund=int(f[13]),
+            amount=int(f[14]),
+            devices_root=bytes(f[15]),
+            evidence_root=bytes(f[16]),
+            attested_at=int(f[17]),
+            disputed_at=int(f[18]),
+            window_start=int(f[19]),
+            delivered_at=int(f[20]),
+            payout=int(f[21]),
+            refund=int(f[22]),
+        )
 
     def attestation_deadline(self, shipment_id: bytes | str) -> int:
         """The last second an attestation is accepted (deadline + refund grace + suspension)."""
@@ -151,10 +166,14 @@ class ShipmentEscrowV2Client(EscrowClient):
         to the attested evidence root if it is part of it (else an empty one)."""
         components = self._components("submitEvidence", 1)
         return self._build(
-            sender, "submitEvidence", as_bytes32(shipment_id, "shipment_id"),
-            struct_tuple(components, reading), signature_bytes(signature, "signature"),
-            _hashes(device_proof, "device_proof"), _hashes(evidence_proof, "evidence_proof"),
-        )  # fmt: skip
+            sender,
+            "submitEvidence",
+            as_bytes32(shipment_id, "shipment_id"),
+            struct_tuple(components, reading),
+            signature_bytes(signature, "signature"),
+            _hashes(device_proof, "device_proof"),
+            _hashes(evidence_proof, "evidence_proof"),
+        )
 
     def build_mutual_release(
         self,
@@ -173,9 +192,11 @@ class ShipmentEscrowV2Client(EscrowClient):
         self, shipment_id: bytes | str, payout: int, buyer_sig: bytes, payee_sig: bytes
     ) -> tuple[Any, ...]:
         return (
-            as_bytes32(shipment_id, "shipment_id"), uint256(payout, "payout"),
-            signature_bytes(buyer_sig, "buyer_sig"), signature_bytes(payee_sig, "payee_sig"),
-        )  # fmt: skip
+            as_bytes32(shipment_id, "shipment_id"),
+            uint256(payout, "payout"),
+            signature_bytes(buyer_sig, "buyer_sig"),
+            signature_bytes(payee_sig, "payee_sig"),
+        )
 
     def send_mutual_release(
         self,

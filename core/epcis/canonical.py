@@ -19,19 +19,44 @@ _EPCS: Order = (("epc", None),)
 _SENSOR_METADATA: Order = tuple(
     (name, None)
     for name in (
-        "time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData",
-        "dataProcessingMethod", "bizRules",
+        "time",
+        "startTime",
+        "endTime",
+        "deviceID",
+        "deviceMetadata",
+        "rawData",
+        "dataProcessingMethod",
+        "bizRules",
     )
-)  # fmt: skip
+)
 _SENSOR_REPORT: Order = tuple(
     (name, None)
     for name in (
-        "type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod",
-        "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue",
-        "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue",
-        "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem",
+        "type",
+        "exception",
+        "deviceID",
+        "deviceMetadata",
+        "rawData",
+        "dataProcessingMethod",
+        "time",
+        "microorganism",
+        "chemicalSubstance",
+        "value",
+        "component",
+        "stringValue",
+        "booleanValue",
+        "hexBinaryValue",
+        "uriValue",
+        "minValue",
+        "maxValue",
+        "meanValue",
+        "sDev",
+        "percRank",
+        "percValue",
+        "uom",
+        "coordinateReferenceSystem",
     )
-)  # fmt: skip
+)
 
 PROP_ORDER: Order = (
     ("eventTime", None),

@@ -36,51 +36,61 @@ EVENT_TYPES = frozenset(
     }
 )
 
-BIZ_STEPS = (
-    "accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",
-    "creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying",
-    "disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting",
-    "installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing",
-    "repackaging", "repairing", "replacing", "reserving", "retail_selling", "sampling",
-    "sensor_reporting", "shipping", "staging_outbound", "stock_taking", "stocking", "storing",
-    "transporting", "unloading", "unpacking", "void_shipping",
-)  # fmt: skip
-DISPOSITIONS = (
-    "active", "available", "completeness_verified", "completeness_inferred", "conformant",
-    "container_closed", "container_open", "damaged", "destroyed", "dispensed", "disposed",
-    "encoded", "expired", "in_progress", "in_transit", "inactive", "mismatch_instance",
-    "mismatch_class", "mismatch_quantity", "needs_replacement", "no_pedigree_match",
-    "non_conformant", "non_sellable_other", "partially_dispensed", "recalled", "reserved",
-    "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen",
-    "unavailable", "unknown",
-)  # fmt: skip
-BIZ_TRANSACTION_TYPES = (
-    "bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma",
-    "testprd", "testres", "upevt",
-)  # fmt: skip
+
+def _words(text: str) -> tuple[str, ...]:
+    """A vocabulary written as words separated by white space."""
+    return tuple(text.split())
+
+
+BIZ_STEPS = _words(
+    """
+    accepting arriving assembling collecting commissioning consigning creating_class_instance
+    cycle_counting decommissioning departing destroying disassembling dispensing encoding
+    entering_exiting holding inspecting installing killing loading other packing picking
+    receiving removing repackaging repairing replacing reserving retail_selling sampling
+    sensor_reporting shipping staging_outbound stock_taking stocking storing transporting
+    unloading unpacking void_shipping
+    """
+)
+DISPOSITIONS = _words(
+    """
+    active available completeness_verified completeness_inferred conformant container_closed
+    container_open damaged destroyed dispensed disposed encoded expired in_progress in_transit
+    inactive mismatch_instance mismatch_class mismatch_quantity needs_replacement
+    no_pedigree_match non_conformant non_sellable_other partially_dispensed recalled reserved
+    retail_sold returned sellable_accessible sellable_not_accessible stolen unavailable unknown
+    """
+)
+BIZ_TRANSACTION_TYPES = _words(
+    """
+    bol cert desadv inv pedigree po poc prodorder recadv rma testprd testres upevt
+    """
+)
 SOURCE_DESTINATION_TYPES = ("owning_party", "possessing_party", "location")
 ERROR_REASONS = ("did_not_occur", "incorrect_data")
-MEASUREMENT_TYPES = (
-    "AbsoluteHumidity", "AbsorbedDose", "AbsorbedDoseRate", "Acceleration", "Radioactivity",
-    "Altitude", "AmountOfSubstance", "AmountOfSubstancePerUnitVolume", "Angle",
-    "AngularAcceleration", "AngularMomentum", "AngularVelocity", "Area", "Capacitance",
-    "Conductance", "Conductivity", "Count", "Density", "Dimensionless", "DoseEquivalent",
-    "DoseEquivalentRate", "DynamicViscosity", "ElectricCharge", "ElectricCurrent",
-    "ElectricCurrentDensity", "ElectricFieldStrength", "Energy", "Exposure", "Force",
-    "Frequency", "Illuminance", "Inductance", "Irradiance", "KinematicViscosity", "Length",
-    "LinearMomentum", "Luminance", "LuminousFlux", "LuminousIntensity", "MagneticFlux",
-    "MagneticFluxDensity", "MagneticVectorPotential", "Mass", "MassConcentration",
-    "MassFlowRate", "MassPerAreaTime", "MemoryCapacity", "MolalityOfSolute", "MolarEnergy",
-    "MolarMass", "MolarVolume", "Power", "Pressure", "RadiantFlux", "RadiantIntensity",
-    "RelativeHumidity", "Resistance", "Resistivity", "SolidAngle", "SpecificVolume", "Speed",
-    "SurfaceDensity", "SurfaceTension", "Temperature", "Time", "Torque", "Voltage", "Volume",
-    "VolumeFlowRate", "VolumeFraction", "VolumetricFlux", "Wavenumber",
-)  # fmt: skip
+MEASUREMENT_TYPES = _words(
+    """
+    AbsoluteHumidity AbsorbedDose AbsorbedDoseRate Acceleration Radioactivity Altitude
+    AmountOfSubstance AmountOfSubstancePerUnitVolume Angle AngularAcceleration AngularMomentum
+    AngularVelocity Area Capacitance Conductance Conductivity Count Density Dimensionless
+    DoseEquivalent DoseEquivalentRate DynamicViscosity ElectricCharge ElectricCurrent
+    ElectricCurrentDensity ElectricFieldStrength Energy Exposure Force Frequency Illuminance
+    Inductance Irradiance KinematicViscosity Length LinearMomentum Luminance LuminousFlux
+    LuminousIntensity MagneticFlux MagneticFluxDensity MagneticVectorPotential Mass
+    MassConcentration MassFlowRate MassPerAreaTime MemoryCapacity MolalityOfSolute MolarEnergy
+    MolarMass MolarVolume Power Pressure RadiantFlux RadiantIntensity RelativeHumidity
+    Resistance Resistivity SolidAngle SpecificVolume Speed SurfaceDensity SurfaceTension
+    Temperature Time Torque Voltage Volume VolumeFlowRate VolumeFraction VolumetricFlux
+    Wavenumber
+    """
+)
 SENSOR_ALERTS = ("ALARM_CONDITION", "ERROR_CONDITION")
-COMPONENTS = (
-    "x", "y", "z", "axial_distance", "azimuth", "height", "spherical_radius", "polar_angle",
-    "elevation_angle", "easting", "northing", "latitude", "longitude", "altitude",
-)  # fmt: skip
+COMPONENTS = _words(
+    """
+    x y z axial_distance azimuth height spherical_radius polar_angle elevation_angle easting
+    northing latitude longitude altitude
+    """
+)
 
 
 @dataclass(frozen=True)

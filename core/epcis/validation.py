@@ -13,9 +13,16 @@ from core.epcis.errors import EpcisError
 MAX_DEPTH = 64
 
 _STRINGS = (
-    "eventTime", "eventTimeZoneOffset", "recordTime", "eventID", "action", "bizStep",
-    "disposition", "parentID", "transformationID",
-)  # fmt: skip
+    "eventTime",
+    "eventTimeZoneOffset",
+    "recordTime",
+    "eventID",
+    "action",
+    "bizStep",
+    "disposition",
+    "parentID",
+    "transformationID",
+)
 _STRING_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 _LOCATIONS = ("readPoint", "bizLocation")

@@ -62,8 +62,12 @@ def test_brand_cannot_add_a_product_outside_its_prefix(api: Api) -> None:
     )
     assert response.status_code == 403
     assert PREFIX in response.json()["detail"]
-    ok(api.client.post("/products", json={"gtin": gtin13(PREFIX, "1"), "name": "ok"},
-                       headers=auth(key)), 201)  # fmt: skip
+    ok(
+        api.client.post(
+            "/products", json={"gtin": gtin13(PREFIX, "1"), "name": "ok"}, headers=auth(key)
+        ),
+        201,
+    )
 
 
 def test_only_brands_add_products_and_only_their_own_items(api: Api) -> None:

@@ -53,14 +53,18 @@ def _commission(api: Api, key: str, account: LocalAccount, serials: list[str]) -
     """Draft and sign a commissioning; the batch waits for the anchoring worker."""
     draft = ok(_draft(api, key, serials), 201)
     signature = sign(
-        Commissioning(brand=account.address, root=bytes.fromhex(draft["root"][2:]),
-                      leaf_count=draft["leafCount"]),
+        Commissioning(
+            brand=account.address,
+            root=bytes.fromhex(draft["root"][2:]),
+            leaf_count=draft["leafCount"],
+        ),
         _v2(api).domain(),
         account.key,
-    )  # fmt: skip
+    )
     url = f"/commissionings/{draft['id']}/signature"
-    return dict(ok(api.client.post(url, json={"signature": "0x" + signature.hex()},
-                                   headers=auth(key))))  # fmt: skip
+    return dict(
+        ok(api.client.post(url, json={"signature": "0x" + signature.hex()}, headers=auth(key)))
+    )
 
 
 def _anchor_final(api: Api) -> None:
@@ -155,12 +159,18 @@ def test_a_root_from_the_compromised_range_is_restored_by_the_new_keys_signature
 
     # The admin's wallet sends what the API prepares: the compromise, then the revocation.
     admin = auth(api.admin_key)
-    denied = api.client.get(f"/brands/{PREFIX}/compromise-tx", params={"since": since},
-                            headers=auth(key))  # fmt: skip
+    denied = api.client.get(
+        f"/brands/{PREFIX}/compromise-tx", params={"since": since}, headers=auth(key)
+    )
     assert denied.status_code == 403  # the brand itself cannot
     for path, params in (("compromise-tx", {"since": since}), ("revocation-tx", {})):
-        built = ok(api.client.get(f"/brands/{PREFIX}/{path}", headers=admin,
-                                  params={**params, "sender": chain.admin.address}))  # fmt: skip
+        built = ok(
+            api.client.get(
+                f"/brands/{PREFIX}/{path}",
+                headers=admin,
+                params={**params, "sender": chain.admin.address},
+            )
+        )
         send_tx(chain.w3, chain.admin, built["tx"])
     follow(api)
     assert ok(api.client.get(f"/brands/{PREFIX}"))["onChain"]["status"] == "compromised"

@@ -63,8 +63,11 @@ def _attested(world: World) -> Disputed:
     approve_custody(api, world.brand_key, sid)
     for account, key in ((chain.buyer, world.buyer_key), (chain.payee, world.carrier_key)):
         signature = sign_typed(account, created["typedData"])
-        ok(api.client.post(f"/shipments/{sid}/signatures", json={"signature": signature},
-                           headers=auth(key)))  # fmt: skip
+        ok(
+            api.client.post(
+                f"/shipments/{sid}/signatures", json={"signature": signature}, headers=auth(key)
+            )
+        )
     funding = ok(api.client.get(f"/shipments/{sid}/funding-tx", headers=auth(world.buyer_key)))
     _send(api, chain.buyer, funding["tx"])
 
@@ -92,15 +95,26 @@ def _attested(world: World) -> Disputed:
     ]
     rows = []
     for reading in readings:
-        rows.append({
-            **{k: getattr(reading, k) for k in (
-                "seq", "taken_at_ms", "temperature_centi_c", "humidity_centi_pct",
-                "shock_milli_g", "lat_e7", "lon_e7")},
-            "device_address": reading.device,
-            "signature": sign(reading, domain, bytes(world.device.key)),
-            "digest": reading_digest(reading, domain),
-            "shipment_id": shipment_pk(api, sid),
-        })  # fmt: skip
+        rows.append(
+            {
+                **{
+                    k: getattr(reading, k)
+                    for k in (
+                        "seq",
+                        "taken_at_ms",
+                        "temperature_centi_c",
+                        "humidity_centi_pct",
+                        "shock_milli_g",
+                        "lat_e7",
+                        "lon_e7",
+                    )
+                },
+                "device_address": reading.device,
+                "signature": sign(reading, domain, bytes(world.device.key)),
+                "digest": reading_digest(reading, domain),
+                "shipment_id": shipment_pk(api, sid),
+            }
+        )
     with transaction(session_factory(api.engine)) as session:
         insert_readings(session, rows)
 
@@ -184,8 +198,11 @@ def test_party_opens_payee_proves_arbiter_resolves(attested: Disputed) -> None:
     )
     assert too_much.status_code == 422
     payout = amount * 3 // 4
-    resolved = ok(api.client.post(f"{base}/resolve-tx", json={"payoutWei": payout},
-                                  headers=auth(attested.arbiter_key)))  # fmt: skip
+    resolved = ok(
+        api.client.post(
+            f"{base}/resolve-tx", json={"payoutWei": payout}, headers=auth(attested.arbiter_key)
+        )
+    )
     assert resolved["tx"]["from"] == attested.arbiter.address
     _send(api, attested.arbiter, resolved["tx"])
     view = chain.escrow.shipment(sid)
@@ -249,8 +266,11 @@ def test_shipment_without_arbiter_cannot_be_disputed(world: World) -> None:
     sid = world.shipment_id
     for account, key in ((chain.buyer, world.buyer_key), (chain.payee, world.carrier_key)):
         signature = sign_typed(account, world.typed_data)
-        ok(api.client.post(f"/shipments/{sid}/signatures", json={"signature": signature},
-                           headers=auth(key)))  # fmt: skip
+        ok(
+            api.client.post(
+                f"/shipments/{sid}/signatures", json={"signature": signature}, headers=auth(key)
+            )
+        )
     funding = ok(api.client.get(f"/shipments/{sid}/funding-tx", headers=auth(world.buyer_key)))
     _send(api, chain.buyer, funding["tx"])
     escrow = chain.escrow

@@ -39,11 +39,18 @@ def _reading_row(
     reading = Reading(key.address, seq, at_ms, temp, 5500, 20, 523_456_789, 134_567_890)
     domain = anchor_domain(chain.w3.eth.chain_id, chain.deployment.trace_anchor)
     return {
-        "device_address": key.address, "seq": seq, "taken_at_ms": at_ms,
-        "temperature_centi_c": temp, "humidity_centi_pct": 5500, "shock_milli_g": 20,
-        "lat_e7": 523_456_789, "lon_e7": 134_567_890, "signature": sign(reading, domain, key.key),
-        "digest": reading_digest(reading, domain), "shipment_id": None,
-    }  # fmt: skip
+        "device_address": key.address,
+        "seq": seq,
+        "taken_at_ms": at_ms,
+        "temperature_centi_c": temp,
+        "humidity_centi_pct": 5500,
+        "shock_milli_g": 20,
+        "lat_e7": 523_456_789,
+        "lon_e7": 134_567_890,
+        "signature": sign(reading, domain, key.key),
+        "digest": reading_digest(reading, domain),
+        "shipment_id": None,
+    }
 
 
 def _delivered(world: World) -> tuple[str, int, SettlementWorker]:
@@ -167,10 +174,11 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     amount = escrow.shipment(sid).amount
     resolve = ok(
         api.client.post(
-            f"{base}/resolve-tx", json={"payoutWei": amount // 2},
+            f"{base}/resolve-tx",
+            json={"payoutWei": amount // 2},
             headers=auth(world.other_carrier_key),
         )
-    )  # fmt: skip
+    )
     _send(chain, chain.stranger, resolve["tx"])
     view = escrow.shipment(sid)
     assert (view.payout, view.refund) == (amount // 2, amount - amount // 2)
@@ -218,7 +226,8 @@ def test_mutual_release_settles_while_the_oracle_is_paused(world: World) -> None
     assert view.state is ShipmentStateV2.SETTLED
     assert (view.payout, view.refund) == (amount * 3 // 4, amount - amount * 3 // 4)
     v1 = api.client.post(
-        f"/shipments/{world.shipment_id}/mutual-release/typed-data", json=payout,
+        f"/shipments/{world.shipment_id}/mutual-release/typed-data",
+        json=payout,
         headers=auth(world.buyer_key),
-    )  # fmt: skip
+    )
     assert v1.status_code == 409

@@ -201,8 +201,12 @@ def test_shipment_events_appear_in_the_history(world: World) -> None:
     api = world.api
     url = f"/shipments/{world.shipment_id}/events"
     headers = {"Authorization": f"Bearer {world.carrier_key}"}
-    ok(api.client.post(url, json={"bizStep": "shipping", "gps": {"lat": 53.55, "lon": 9.99}},
-                       headers=headers), 201)  # fmt: skip
+    ok(
+        api.client.post(
+            url, json={"bizStep": "shipping", "gps": {"lat": 53.55, "lon": 9.99}}, headers=headers
+        ),
+        201,
+    )
     body = ok(api.client.get(f"/01/{world.gtin}/21/A1", params={"format": "json"}))
     steps = [e["bizStep"] for e in body["history"]]
     assert steps == ["commissioning", "shipping"]

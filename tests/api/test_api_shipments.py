@@ -368,8 +368,10 @@ def test_a_token_shipment_is_approved_then_funded(
     assert step1["tx"] is None and "approve" in step1["description"]
     approval = step1["approval"]["tx"]
     assert (approval["from"], approval["to"], approval["value"]) == (
-        chain.buyer.address, token.address, 0,
-    )  # fmt: skip
+        chain.buyer.address,
+        token.address,
+        0,
+    )
     _send(chain, approval)
     assert token.functions.allowance(chain.buyer.address, chain.escrow.address).call() == amount
 

@@ -110,8 +110,10 @@ def test_one_tx_anchors_every_pending_leaf_and_every_proof_verifies(
 
     assert batch.gas_used == receipt["gasUsed"]
     with capsys.disabled():
-        print(f"\n[anchoring] {n} events, one tx: {batch.gas_used} gas, "
-              f"{batch.gas_used / n:.1f} gas per event")  # fmt: skip
+        print(
+            f"\n[anchoring] {n} events, one tx: {batch.gas_used} gas, "
+            f"{batch.gas_used / n:.1f} gas per event"
+        )
 
     # Nothing left: a second pass sends nothing.
     again = make_worker().run_once()

@@ -182,9 +182,12 @@ def test_a_worker_started_before_an_upgrade_waits_for_the_new_release(
         releases=tuple(r for r in env.deployment.releases if r.spec != TRACE_ANCHOR_V2),
     )
     settings = AnchorSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
-        finality="confirmations", max_batch_delay=0,
-    )  # fmt: skip
+        chaintrace_dev=True,
+        database_url=db_url,
+        chain_rpc_url=env.node.rpc_url,
+        finality="confirmations",
+        max_batch_delay=0,
+    )
     stale = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, v1_only)
     report = stale.run_once()
     assert report.failed == report.signed == []

@@ -15,10 +15,19 @@ from chain.settings import AnchorSettings
 # anvil's account 0: public, so only acceptable in dev mode.
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 _ENV = (
-    "CHAINTRACE_DEV", "DATABASE_URL", "CHAIN_RPC_URL", "DEPLOYMENTS_FILE", "FINALITY",
-    "CONFIRMATIONS", "POLL_INTERVAL", "MAX_BATCH_SIZE", "MAX_BATCH_DELAY",
-    "ANCHORER_PRIVATE_KEY", "ANCHORER_KEYSTORE", "ANCHORER_KEYSTORE_PASSWORD",
-)  # fmt: skip
+    "CHAINTRACE_DEV",
+    "DATABASE_URL",
+    "CHAIN_RPC_URL",
+    "DEPLOYMENTS_FILE",
+    "FINALITY",
+    "CONFIRMATIONS",
+    "POLL_INTERVAL",
+    "MAX_BATCH_SIZE",
+    "MAX_BATCH_DELAY",
+    "ANCHORER_PRIVATE_KEY",
+    "ANCHORER_KEYSTORE",
+    "ANCHORER_KEYSTORE_PASSWORD",
+)
 
 
 @pytest.fixture(autouse=True)

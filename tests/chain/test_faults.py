@@ -45,15 +45,25 @@ def make_worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) 
 
     def make(holder: str | None = None, **overrides: Any) -> AnchorWorker:
         values: dict[str, Any] = {
-            "chaintrace_dev": True, "database_url": db_url, "chain_rpc_url": env.node.rpc_url,
-            "finality": "confirmations", "confirmations": CONFIRMATIONS, "max_batch_delay": 0,
-            "max_batch_size": 5, "poll_interval": 0.02, "replace_after_blocks": 2,
-        }  # fmt: skip
+            "chaintrace_dev": True,
+            "database_url": db_url,
+            "chain_rpc_url": env.node.rpc_url,
+            "finality": "confirmations",
+            "confirmations": CONFIRMATIONS,
+            "max_batch_delay": 0,
+            "max_batch_size": 5,
+            "poll_interval": 0.02,
+            "replace_after_blocks": 2,
+        }
         values.update(overrides)
         return AnchorWorker(
-            AnchorSettings(**values), db_sessions, env.w3, env.anchorer, env.deployment,
+            AnchorSettings(**values),
+            db_sessions,
+            env.w3,
+            env.anchorer,
+            env.deployment,
             lease_holder=holder,
-        )  # fmt: skip
+        )
 
     return make
 

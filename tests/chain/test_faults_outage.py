@@ -29,9 +29,14 @@ def test_events_are_accepted_while_the_node_is_down_and_anchoring_resumes_withou
     try:
         env = deploy_env(node)
         settings = AnchorSettings(
-            chaintrace_dev=True, database_url=db_url, chain_rpc_url=node.rpc_url,
-            finality="confirmations", confirmations=2, max_batch_delay=0, max_batch_size=4,
-        )  # fmt: skip
+            chaintrace_dev=True,
+            database_url=db_url,
+            chain_rpc_url=node.rpc_url,
+            finality="confirmations",
+            confirmations=2,
+            max_batch_delay=0,
+            max_batch_size=4,
+        )
         worker = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment)
         start_nonce = int(env.w3.eth.get_transaction_count(env.anchorer.address))
         record_events(db_sessions, 4)

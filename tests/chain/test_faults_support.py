@@ -50,9 +50,11 @@ def crash_at(target: Any, name: str) -> None:
 
 
 def drive(
-    make_worker: Callable[[], AnchorWorker], env: ChainEnv, sessions: sessionmaker[Session],
+    make_worker: Callable[[], AnchorWorker],
+    env: ChainEnv,
+    sessions: sessionmaker[Session],
     passes: int = 20,
-) -> None:  # fmt: skip
+) -> None:
     """Run passes of a fresh worker, mining a block after each, until every leaf is final."""
     worker = make_worker()
     for _ in range(passes):

@@ -45,10 +45,14 @@ def _stored_v2(sessions: sessionmaker[Session], terms: eip712.TermsV2) -> str:
 
 def _fund_v2(env: ChainEnv, escrow: ShipmentEscrowV2Client) -> eip712.TermsV2:
     terms = terms_v2(
-        now=latest_timestamp(env.w3), buyer=env.buyer.address, payee=env.payee.address,
-        carrier=env.payee.address, arbiter=env.stranger.address, oracle=env.oracle.address,
+        now=latest_timestamp(env.w3),
+        buyer=env.buyer.address,
+        payee=env.payee.address,
+        carrier=env.payee.address,
+        arbiter=env.stranger.address,
+        oracle=env.oracle.address,
         devices=[env.stranger.address],
-    )  # fmt: skip
+    )
     buyer_sig, payee_sig = signatures(terms, escrow.domain(), env.buyer, env.payee)
     escrow.send_fund(env.buyer, terms, buyer_sig, payee_sig, b"")
     return terms
@@ -62,9 +66,11 @@ def _squat_v1(env: ChainEnv, make_terms: MakeTerms, shipment_id: bytes) -> None:
     )
     domain = env.escrow.domain()
     env.escrow.send_fund(
-        env.buyer, terms, eip712.sign(terms, domain, env.buyer.key),
+        env.buyer,
+        terms,
+        eip712.sign(terms, domain, env.buyer.key),
         eip712.sign(terms, domain, env.payee.key),
-    )  # fmt: skip
+    )
 
 
 def test_a_v2_deposit_funds_its_shipment_and_a_v1_squat_changes_nothing(
@@ -104,10 +110,14 @@ def test_a_squatting_deposit_is_not_shown_as_the_shipments_own(
     settings = FollowSettings(chaintrace_dev=True, database_url=db_url, follow_reorg_depth=8)
     follow = ChainFollower(settings, db_sessions, env.w3, env.deployment)
     terms = terms_v2(
-        now=latest_timestamp(env.w3), buyer=env.buyer.address, payee=env.payee.address,
-        carrier=env.payee.address, arbiter=env.stranger.address, oracle=env.oracle.address,
+        now=latest_timestamp(env.w3),
+        buyer=env.buyer.address,
+        payee=env.payee.address,
+        carrier=env.payee.address,
+        arbiter=env.stranger.address,
+        oracle=env.oracle.address,
         devices=[env.stranger.address],
-    )  # fmt: skip
+    )
     sid = _stored_v2(db_sessions, terms)
     _squat_v1(env, make_terms, terms.shipment_id)
     assert follow.run_once().funded == []

@@ -242,9 +242,15 @@ def test_trace_anchor_v2_joins_beside_v1_whose_roots_brands_and_readings_stay_va
     signature = eip712.sign(message, v1.domain(), env.brand.key)
     v1.send_anchor_commissioning(env.anchorer, tree.root, 2, env.brand.address, signature)
     reading = eip712.Reading(
-        device=env.payee.address, seq=1, taken_at_ms=1_700_000_000_000, temperature_centi_c=450,
-        humidity_centi_pct=0, shock_milli_g=0, lat_e7=0, lon_e7=0,
-    )  # fmt: skip
+        device=env.payee.address,
+        seq=1,
+        taken_at_ms=1_700_000_000_000,
+        temperature_centi_c=450,
+        humidity_centi_pct=0,
+        shock_milli_g=0,
+        lat_e7=0,
+        lon_e7=0,
+    )
     reading_sig = eip712.sign(reading, v1.domain(), env.payee.key)
 
     new = ensure_deployed(env.w3, env.deployer, *roles, path=path)
@@ -265,9 +271,12 @@ def test_trace_anchor_v2_joins_beside_v1_whose_roots_brands_and_readings_stay_va
     written = json.loads(path.read_text())[new.key]
     assert written["trace_anchor"] == old.trace_anchor
     settings = GatewaySettings(
-        chaintrace_dev=True, database_url="sqlite://", mqtt_url="mqtt://127.0.0.1:1883",
-        reading_chain_id=new.chain_id, reading_verifying_contract=written["trace_anchor"],
-    )  # fmt: skip
+        chaintrace_dev=True,
+        database_url="sqlite://",
+        mqtt_url="mqtt://127.0.0.1:1883",
+        reading_chain_id=new.chain_id,
+        reading_verifying_contract=written["trace_anchor"],
+    )
     assert eip712.recover(reading, reading_domain(settings), reading_sig) == env.payee.address
     assert v1.reading_digest(reading) == eip712.reading_digest(reading, reading_domain(settings))
     assert new.shipment_escrow_v2 is not None

@@ -88,9 +88,13 @@ def shipment_row(
 
 
 def funded(
-    env: ChainEnv, sessions: sessionmaker[Session], parties: tuple[int, int],
-    deadline: int, grace: int, **row: Any,
-) -> str:  # fmt: skip
+    env: ChainEnv,
+    sessions: sessionmaker[Session],
+    parties: tuple[int, int],
+    deadline: int,
+    grace: int,
+    **row: Any,
+) -> str:
     """A shipment funded on chain with these limits, and its store row; its id."""
     terms = make_terms(env, deadline=deadline, refund_grace=grace)
     fund(env, terms)
@@ -121,8 +125,12 @@ def status_table(db_url: str) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # this tree's code
     return subprocess.run(
         [str(_CLI), "settle", "--status"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -175,9 +183,12 @@ def at_risk(
 
 
 def test_metrics_show_money_at_risk_while_no_settlement_worker_runs(
-    at_risk: AtRisk, db_url: str, db_engine: Engine, db_sessions: sessionmaker[Session],
+    at_risk: AtRisk,
+    db_url: str,
+    db_engine: Engine,
+    db_sessions: sessionmaker[Session],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     # The API alone (no settlement worker, no chain): /metrics reads the store.
     settings = ApiSettings(
         database_url=db_url,
@@ -220,9 +231,12 @@ def test_settle_status_lists_money_at_risk_without_key_or_chain(
 
 
 def test_a_settlement_pass_warns_once_per_threshold(
-    env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session],
-    caplog: pytest.LogCaptureFixture, parties: tuple[int, int],
-) -> None:  # fmt: skip
+    env: ChainEnv,
+    db_url: str,
+    db_sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+    parties: tuple[int, int],
+) -> None:
     t0 = fresh_block(env)
     sid = funded(env, db_sessions, parties, t0 + 24 * HOUR, HOUR)  # attest by t0 + 25 h
     follow(env, db_url, db_sessions)

@@ -113,9 +113,10 @@ def test_a_token_deposit_settles_exactly_what_the_escrow_received(
     kind: str,
 ) -> None:
     args: tuple[list[str], list[object]] = (
-        (["string", "string"], ["Euro coin", "EURX"]) if kind == "TestToken" else
-        (["uint256"], [FEE_BPS])
-    )  # fmt: skip
+        (["string", "string"], ["Euro coin", "EURX"])
+        if kind == "TestToken"
+        else (["uint256"], [FEE_BPS])
+    )
     token = _deploy(env, token_artifacts[kind], *args)
     env.escrow.send_set_token_allowed(env.admin, token.address, True)
     terms = make_terms(env, token=token.address, amount=1_000_003)

@@ -48,9 +48,12 @@ def make_worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) 
 
     def make(**overrides: Any) -> SettlementWorker:
         settings = SettleSettings(
-            chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
-            poll_interval=0.02, **overrides,
-        )  # fmt: skip
+            chaintrace_dev=True,
+            database_url=db_url,
+            chain_rpc_url=env.node.rpc_url,
+            poll_interval=0.02,
+            **overrides,
+        )
         return SettlementWorker(
             settings, db_sessions, connect(env.node), env.oracle, env.deployment
         )
@@ -87,9 +90,11 @@ def received(env: ChainEnv, sessions: sessionmaker[Session], terms: Terms | None
 
 
 def assert_attested_once(
-    env: ChainEnv, sessions: sessionmaker[Session], sid: str,
+    env: ChainEnv,
+    sessions: sessionmaker[Session],
+    sid: str,
     state: ShipmentState = ShipmentState.ATTESTED,
-) -> None:  # fmt: skip
+) -> None:
     """One DeliveryAttested with the delivery's minutes; store and escrow agree on the split."""
     (log,) = escrow_logs(env, "DeliveryAttested", sid)
     view = env.escrow.shipment(sid)
@@ -157,9 +162,13 @@ def pass_then_mine(env: ChainEnv, worker: SettlementWorker) -> SettleReport:
 
 
 def crash_then_restart(
-    env: ChainEnv, make_worker: WorkerFactory, step: str, sign: str, record: str,
+    env: ChainEnv,
+    make_worker: WorkerFactory,
+    step: str,
+    sign: str,
+    record: str,
     left: list[OracleTx | None] | None = None,
-) -> SettleReport:  # fmt: skip
+) -> SettleReport:
     """Kill a worker at `step`, then run a fresh one (while the doomed tx is unmined if so).
 
     `left` receives the oracle tx the dead worker left stored (None if none).
@@ -449,9 +458,11 @@ def test_an_rpc_outage_mid_settlement_heals_by_itself(
         sid = received(env, db_sessions)
         start = oracle_nonce(env)
         settings = SettleSettings(
-            chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
+            chaintrace_dev=True,
+            database_url=db_url,
+            chain_rpc_url=env.node.rpc_url,
             poll_interval=0.05,
-        )  # fmt: skip
+        )
         # The `chaintrace settle` process: run() in a thread, through both outages.
         worker = SettlementWorker(
             settings, db_sessions, connect(env.node), env.oracle, env.deployment

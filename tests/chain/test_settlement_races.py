@@ -64,11 +64,16 @@ def send_unmined(
     """`account` calls the escrow with a fixed gas limit (an estimate may not pass yet)."""
     base = int(env.w3.eth.get_block("latest")["baseFeePerGas"])
     tx: dict[str, Any] = {
-        "to": env.escrow.address, "data": env.escrow.contract.encode_abi(function, list(args)),
-        "value": 0, "gas": 300_000, "chainId": env.w3.eth.chain_id, "type": 2,
+        "to": env.escrow.address,
+        "data": env.escrow.contract.encode_abi(function, list(args)),
+        "value": 0,
+        "gas": 300_000,
+        "chainId": env.w3.eth.chain_id,
+        "type": 2,
         "nonce": env.w3.eth.get_transaction_count(account.address, "pending"),
-        "maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip,
-    }  # fmt: skip
+        "maxPriorityFeePerGas": tip,
+        "maxFeePerGas": 2 * base + tip,
+    }
     raw = account.sign_transaction(tx).raw_transaction
     return env.w3.eth.send_raw_transaction(raw)
 

@@ -12,9 +12,15 @@ from pydantic import ValidationError
 from chain.settings import SettleSettings
 
 _ENV = (
-    "CHAINTRACE_DEV", "DATABASE_URL", "CHAIN_RPC_URL", "ORACLE_PRIVATE_KEY", "ORACLE_KEYSTORE",
-    "ORACLE_KEYSTORE_PASSWORD", "ANCHORER_PRIVATE_KEY", "POLL_INTERVAL",
-)  # fmt: skip
+    "CHAINTRACE_DEV",
+    "DATABASE_URL",
+    "CHAIN_RPC_URL",
+    "ORACLE_PRIVATE_KEY",
+    "ORACLE_KEYSTORE",
+    "ORACLE_KEYSTORE_PASSWORD",
+    "ANCHORER_PRIVATE_KEY",
+    "POLL_INTERVAL",
+)
 
 
 @pytest.fixture(autouse=True)

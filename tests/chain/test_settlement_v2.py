@@ -69,11 +69,18 @@ def _row(
     reading = Reading(key.address, seq, at_ms, temp, 5500, 20, *pos)
     domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
     return {
-        "device_address": key.address, "seq": seq, "taken_at_ms": at_ms,
-        "temperature_centi_c": temp, "humidity_centi_pct": 5500, "shock_milli_g": 20,
-        "lat_e7": pos[0], "lon_e7": pos[1], "signature": sign(reading, domain, key.key),
-        "digest": reading_digest(reading, domain), "shipment_id": None,
-    }  # fmt: skip
+        "device_address": key.address,
+        "seq": seq,
+        "taken_at_ms": at_ms,
+        "temperature_centi_c": temp,
+        "humidity_centi_pct": 5500,
+        "shock_milli_g": 20,
+        "lat_e7": pos[0],
+        "lon_e7": pos[1],
+        "signature": sign(reading, domain, key.key),
+        "digest": reading_digest(reading, domain),
+        "shipment_id": None,
+    }
 
 
 def start_trip(
@@ -98,9 +105,15 @@ def start_trip(
             at_fence = arrives and seq >= TRAVEL_STEPS
             temp = 1000 if n == 0 and seq in HOT else 450
             rows.append(
-                _row(env, key, seq, trip.shipped_ms + seq * STEP_MS, temp,
-                     IN_FENCE if at_fence else ON_THE_ROAD)
-            )  # fmt: skip
+                _row(
+                    env,
+                    key,
+                    seq,
+                    trip.shipped_ms + seq * STEP_MS,
+                    temp,
+                    IN_FENCE if at_fence else ON_THE_ROAD,
+                )
+            )
     with store.transaction(sessions) as session:
         store.insert_readings(session, rows)
     return trip
@@ -267,9 +280,12 @@ def test_rejection_attests_at_once_on_receiving(
             select(Shipment).where(Shipment.shipment_id == trip.shipment_id)
         ).one()
         make_event(
-            session, event_time_ms=rejected_ms, biz_step="receiving", shipment_id=shipment.id,
+            session,
+            event_time_ms=rejected_ms,
+            biz_step="receiving",
+            shipment_id=shipment.id,
             fields={"disposition": "urn:epcglobal:cbv:disp:damaged"},
-        )  # fmt: skip
+        )
     increase_time(env.w3, (rejected_ms - trip.shipped_ms) // 1000 + 60)
     report = worker.run_once()
     assert report.attested == [trip.shipment_id]  # no auto-accept wait: basis 0
@@ -334,9 +350,14 @@ def test_late_delivery_costs_late_hours_capped(
     logger = Account.create()
     deadline = latest_timestamp(env.w3) + 2 * 3_600
     trip = fund_trip(
-        env, escrow, db_sessions, [logger], deadline=deadline,
-        fund_by=deadline, penalty_bps_per_late_hour=bps_per_hour,
-    )  # fmt: skip
+        env,
+        escrow,
+        db_sessions,
+        [logger],
+        deadline=deadline,
+        fund_by=deadline,
+        penalty_bps_per_late_hour=bps_per_hour,
+    )
     received_ms = (deadline + 2 * 3_600 + 1_800) * 1000  # 2.5 h late: 3 late hours
     steps = (received_ms - trip.shipped_ms) // STEP_MS + 1
     with store.transaction(db_sessions) as session:
@@ -362,9 +383,14 @@ def test_a_dispute_opened_before_any_attestation_does_not_stop_it(
     logger = Account.create()
     deadline = latest_timestamp(env.w3) + 2 * 3_600
     trip = fund_trip(
-        env, escrow, db_sessions, [logger], deadline=deadline, fund_by=deadline,
+        env,
+        escrow,
+        db_sessions,
+        [logger],
+        deadline=deadline,
+        fund_by=deadline,
         penalty_bps_per_late_hour=100,
-    )  # fmt: skip
+    )
     increase_time(env.w3, deadline - latest_timestamp(env.w3) + 1)
     escrow.send_open_dispute(env.buyer, trip.terms.shipment_id)
     received_ms = (deadline + 1_800) * 1000

@@ -66,14 +66,25 @@ def anchored(
         for n in range(N):
             body = epcis_event(n)
             store.record_event(
-                session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
-                event_type="ObjectEvent", biz_step="shipping", event_time_ms=n,
-                recorded_by=None, leaf_hash_fn=leaf_hash,
-            )  # fmt: skip
+                session,
+                kind=0,
+                event_hash=event_hash(body),
+                event_json=json.dumps(body),
+                event_type="ObjectEvent",
+                biz_step="shipping",
+                event_time_ms=n,
+                recorded_by=None,
+                leaf_hash_fn=leaf_hash,
+            )
     settings = AnchorSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
-        finality="confirmations", confirmations=1, max_batch_delay=0, max_batch_size=N // 2,
-    )  # fmt: skip
+        chaintrace_dev=True,
+        database_url=db_url,
+        chain_rpc_url=env.node.rpc_url,
+        finality="confirmations",
+        confirmations=1,
+        max_batch_delay=0,
+        max_batch_size=N // 2,
+    )
     worker = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment)
     worker.run_once()
     env.w3.provider.make_request("anvil_mine", ["0x2"])  # type: ignore[arg-type]
@@ -170,10 +181,16 @@ def one_leaf_batch(
     `signed_by_brand`, the brand's signature on its root (else a platform batch)."""
     body = commissioning(serial)
     store.record_event(
-        session, kind=0, event_hash=event_hash(body), event_json=json.dumps(body),
-        event_type="ObjectEvent", biz_step="commissioning", event_time_ms=1,
-        recorded_by=None, leaf_hash_fn=leaf_hash,
-    )  # fmt: skip
+        session,
+        kind=0,
+        event_hash=event_hash(body),
+        event_json=json.dumps(body),
+        event_type="ObjectEvent",
+        biz_step="commissioning",
+        event_time_ms=1,
+        recorded_by=None,
+        leaf_hash_fn=leaf_hash,
+    )
     leaves = store.claim_pending_leaves(session, 1)
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
     batch = store.create_batch(session, tree, leaves, anchor_version=2)
@@ -186,9 +203,13 @@ def one_leaf_batch(
 
 def anchor_worker(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -> AnchorWorker:
     settings = AnchorSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url,
-        finality="confirmations", confirmations=1, max_batch_delay=0,
-    )  # fmt: skip
+        chaintrace_dev=True,
+        database_url=db_url,
+        chain_rpc_url=env.node.rpc_url,
+        finality="confirmations",
+        confirmations=1,
+        max_batch_delay=0,
+    )
     return AnchorWorker(settings, sessions, env.w3, env.anchorer, env.deployment)
 
 
@@ -262,10 +283,16 @@ def test_a_root_signed_by_a_key_an_earlier_release_registered_after_the_upgrade_
     signature = sign(message, env.anchor_v1.domain(), env.stranger.key)
     env.anchor_v1.send_anchor_commissioning(env.stranger, leaf, 1, env.stranger.address, signature)
     forged = AuditRecord(
-        kind=0, event_json=json.dumps(body), event_hash="0x" + event_hash(body).hex(),
-        salt="0x" + salt.hex(), proof=[], root="0x" + leaf.hex(), tx_hash=None,
-        block_number=None, anchor_version=1,
-    )  # fmt: skip
+        kind=0,
+        event_json=json.dumps(body),
+        event_hash="0x" + event_hash(body).hex(),
+        salt="0x" + salt.hex(),
+        proof=[],
+        root="0x" + leaf.hex(),
+        tx_hash=None,
+        block_number=None,
+        anchor_version=1,
+    )
     report = audit([forged], env.anchors, env.deployment.roots_anchor.block)
     assert report.ok and report.proofs_verified_on_chain == 1
     assert report.brand_confirmed == 0

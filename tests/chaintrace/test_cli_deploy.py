@@ -39,8 +39,17 @@ def test_deploy_upgrades_a_recorded_chain_and_keeps_its_releases(
     monkeypatch.setenv("DEPLOYMENTS_FILE", str(path))
     monkeypatch.setenv("DEPLOYER_PRIVATE_KEY", "0x" + bytes(deployer.key).hex())
     monkeypatch.delenv("CHAINTRACE_DEV", raising=False)
-    args = ["deploy", "--admin", roles[0], "--anchorer", roles[1], "--oracle", roles[2],
-            "--registrar", env.stranger.address]  # fmt: skip
+    args = [
+        "deploy",
+        "--admin",
+        roles[0],
+        "--anchorer",
+        roles[1],
+        "--oracle",
+        roles[2],
+        "--registrar",
+        env.stranger.address,
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     entry = next(iter(json.loads(path.read_text()).values()))

@@ -80,9 +80,14 @@ def test_the_demo_story_on_postgres_and_mosquitto(
         admin_key = create_admin_key(pg_db_url, "e2e admin", services.accounts.admin.address)
         w3 = services.w3()
         story = Story(
-            platform.api_url, w3, services.deployment, services.accounts, admin_key,
-            services.mqtt_url, services.mqtt_protocol,
-        )  # fmt: skip
+            platform.api_url,
+            w3,
+            services.deployment,
+            services.accounts,
+            admin_key,
+            services.mqtt_url,
+            services.mqtt_protocol,
+        )
         watcher = FinalityWatcher(story, w3)
         watcher.start()
         play(story, services, platform)

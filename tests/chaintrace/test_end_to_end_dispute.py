@@ -35,9 +35,15 @@ def test_a_dispute_with_evidence_resolved_by_the_arbiter(
         admin_key = create_admin_key(pg_db_url, "e2e admin", services.accounts.admin.address)
         w3 = services.w3()
         story = Story(
-            platform.api_url, w3, services.deployment, services.accounts, admin_key,
-            services.mqtt_url, services.mqtt_protocol, readings_per_device=30,
-        )  # fmt: skip
+            platform.api_url,
+            w3,
+            services.deployment,
+            services.accounts,
+            admin_key,
+            services.mqtt_url,
+            services.mqtt_protocol,
+            readings_per_device=30,
+        )
         arbiter = dev_accounts(8)[7]  # a wallet no DevAccounts role uses
         assert arbiter.address not in {a.address for a in vars(services.accounts).values()}
         p = story.parties
@@ -88,8 +94,10 @@ def _assert_on_chain(story: Story, escrow: ShipmentEscrowClient) -> None:
     args = evidence["args"]
     assert "0x" + bytes(args["readingDigest"]).hex() == digest
     assert (args["device"], args["seq"], args["submitter"]) == (
-        device, seq, story.acc.buyer.address,
-    )  # fmt: skip
+        device,
+        seq,
+        story.acc.buyer.address,
+    )
     assert args["temperatureCentiC"] == 950  # the excursion the buyer put on record
     (attested,) = escrow.contract.events.DeliveryAttested().get_logs(
         argument_filters={"shipmentId": sid}, from_block=0
@@ -100,6 +108,7 @@ def _assert_on_chain(story: Story, escrow: ShipmentEscrowClient) -> None:
         argument_filters={"shipmentId": sid}, from_block=0
     )
     assert (resolved["args"]["arbiter"], resolved["args"]["payout"]) == (
-        story.arbiter.address if story.arbiter else None, ARBITER_PAYOUT,
-    )  # fmt: skip
+        story.arbiter.address if story.arbiter else None,
+        ARBITER_PAYOUT,
+    )
     assert escrow.owed(story.acc.carrier.address) == escrow.owed(story.acc.buyer.address) == 0

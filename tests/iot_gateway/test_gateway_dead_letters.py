@@ -179,10 +179,14 @@ def test_the_gateway_purges_dead_letters_past_the_retention(
     with transaction(db_sessions) as session:
         add_dead_letters(
             session,
-            [NewDeadLetter(f"old/{i}", b"{", "malformed_json", received_at=now - timedelta(hours=1))
-             for i in range(7)]
+            [
+                NewDeadLetter(
+                    f"old/{i}", b"{", "malformed_json", received_at=now - timedelta(hours=1)
+                )
+                for i in range(7)
+            ]
             + [NewDeadLetter("recent", b"{", "malformed_json", received_at=now)],
-        )  # fmt: skip
+        )
     settings = make_settings(db_url, dead_letter_retention_s=600, dead_letter_purge_interval_s=0.5)
     with running_gateway(settings) as gateway:
         wait_for(

@@ -45,14 +45,36 @@ def test_simulate_fleet_script_publishes_signed_readings(
     with running_gateway(settings):
         done = subprocess.run(
             [
-                sys.executable, str(SCRIPT), "--mqtt-url", settings.mqtt_url,
-                "--chain-id", str(CHAIN_ID), "--verifying-contract", ANCHOR,
-                "--devices", "2", "--seed", seed, "--rate", "20", "--count", "6",
-                "--excursion-start", "0", "--excursion-seconds", "1000",
-                "--excursion-delta-c", "10", "--excursion-device", "1",
+                sys.executable,
+                str(SCRIPT),
+                "--mqtt-url",
+                settings.mqtt_url,
+                "--chain-id",
+                str(CHAIN_ID),
+                "--verifying-contract",
+                ANCHOR,
+                "--devices",
+                "2",
+                "--seed",
+                seed,
+                "--rate",
+                "20",
+                "--count",
+                "6",
+                "--excursion-start",
+                "0",
+                "--excursion-seconds",
+                "1000",
+                "--excursion-delta-c",
+                "10",
+                "--excursion-device",
+                "1",
             ],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr
     first, *_, last = done.stdout.strip().splitlines()
     assert json.loads(first) == {"devices": addresses}
@@ -76,10 +98,21 @@ def test_simulate_fleet_script_reports_unreachable_broker() -> None:
 
     done = subprocess.run(
         [
-            sys.executable, str(SCRIPT), "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}",
-            "--chain-id", "1", "--verifying-contract", ANCHOR, "--count", "1",
+            sys.executable,
+            str(SCRIPT),
+            "--mqtt-url",
+            f"mqtt://127.0.0.1:{free_port()}",
+            "--chain-id",
+            "1",
+            "--verifying-contract",
+            ANCHOR,
+            "--count",
+            "1",
         ],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2
     assert "cannot connect" in done.stderr

@@ -26,10 +26,17 @@ from store.models import AnchorBatch
 
 def _rows(n: int) -> list[EventRow]:
     return [
-        {"kind": 0, "event_hash": secrets.token_bytes(32), "event_json": f'{{"n":{i}}}',
-         "event_type": "ObjectEvent", "biz_step": None, "event_time_ms": i, "recorded_by": None}
+        {
+            "kind": 0,
+            "event_hash": secrets.token_bytes(32),
+            "event_json": f'{{"n":{i}}}',
+            "event_type": "ObjectEvent",
+            "biz_step": None,
+            "event_time_ms": i,
+            "recorded_by": None,
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def test_the_batch_keeps_its_tree_and_proofs_are_read_from_it(

@@ -23,9 +23,16 @@ def _log(session: Session, block: int, contract: str, event: str, **args: Any) -
     record_block(session, block, f"0x{block:064x}", f"0x{block - 1:064x}", 1_000 + block)
     subject = str(args.get("brand", contract))
     record_log(
-        session, block_number=block, block_hash=f"0x{block:064x}", log_index=0,
-        tx_hash=f"0x{block:064x}", contract=contract, event=event, subject=subject, args=args,
-    )  # fmt: skip
+        session,
+        block_number=block,
+        block_hash=f"0x{block:064x}",
+        log_index=0,
+        tx_hash=f"0x{block:064x}",
+        contract=contract,
+        event=event,
+        subject=subject,
+        args=args,
+    )
 
 
 def test_an_earlier_release_cannot_register_behind_the_newest_ones_back(

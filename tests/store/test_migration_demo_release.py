@@ -171,8 +171,10 @@ def test_0011_downgrade_is_refused_while_an_id_has_rows_of_two_escrows(
             downgrade(release_store, "0010_shipment_escrow_version")
         engine.dispose()
         with engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM escrow_view WHERE contract = :other"),
-                         {"other": "0x" + "ab" * 20})  # fmt: skip
+            conn.execute(
+                sa.text("DELETE FROM escrow_view WHERE contract = :other"),
+                {"other": "0x" + "ab" * 20},
+            )
         engine.dispose()
         downgrade(release_store, "0010_shipment_escrow_version")
         with engine.connect() as conn:

@@ -89,8 +89,10 @@ def test_upgrade_moves_records_into_columns_and_downgrade_moves_them_back(
     try:
         with engine.begin() as conn:
             _skeleton_rows(conn)
-            before = {key: conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
-                      for key in _keys(conn)}  # fmt: skip
+            before = {
+                key: conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+                for key in _keys(conn)
+            }
         upgrade(empty_db_url, "0002_signatures")
         with engine.connect() as conn:
             assert _keys(conn) == {"deployment", f"commissioning:batch:{_hex(BAD_ROOT)}"}
@@ -113,8 +115,10 @@ def test_upgrade_moves_records_into_columns_and_downgrade_moves_them_back(
             assert _utc(draft[3]) == DRAFT_TIME
         downgrade(empty_db_url, "0001")
         with engine.connect() as conn:
-            after = {key: conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
-                     for key in _keys(conn)}  # fmt: skip
+            after = {
+                key: conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+                for key in _keys(conn)
+            }
             columns = {c["name"] for c in sa.inspect(conn).get_columns("anchor_batches")}
         assert "brand_signature" not in columns
         assert after.keys() == before.keys()

@@ -85,11 +85,17 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
 
     def rows(n: int, start: int) -> list[dict[str, object]]:
         return [
-            {"kind": 0, "event_hash": bytes([start + i]) * 32, "event_json": f'{{"n":{i}}}',
-             "event_type": "ObjectEvent", "biz_step": None, "event_time_ms": i,
-             "recorded_by": None}
+            {
+                "kind": 0,
+                "event_hash": bytes([start + i]) * 32,
+                "event_json": f'{{"n":{i}}}',
+                "event_type": "ObjectEvent",
+                "biz_step": None,
+                "event_time_ms": i,
+                "recorded_by": None,
+            }
             for i in range(n)
-        ]  # fmt: skip
+        ]
 
     upgrade(empty_db_url, "0006_leaf_hash_not_unique")
     engine = make_engine(empty_db_url)
@@ -101,17 +107,24 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
             leaves = conn.execute(sa.text("SELECT id, leaf_hash FROM leaves ORDER BY id")).all()
             old = MerkleTree.build([bytes(h) for _, h in leaves])
             conn.execute(
-                sa.text("INSERT INTO anchor_batches (root, leaf_count, status, created_at)"
-                        " VALUES (:root, 3, 'pending', CURRENT_TIMESTAMP)"),
+                sa.text(
+                    "INSERT INTO anchor_batches (root, leaf_count, status, created_at)"
+                    " VALUES (:root, 3, 'pending', CURRENT_TIMESTAMP)"
+                ),
                 {"root": old.root},
-            )  # fmt: skip
+            )
             for index, (leaf_id, _) in enumerate(leaves):
                 conn.execute(
-                    sa.text("UPDATE leaves SET batch_id = (SELECT id FROM anchor_batches),"
-                            " leaf_index = :i, proof = :p WHERE id = :id"),
-                    {"i": index, "id": leaf_id,
-                     "p": json.dumps(["0x" + n.hex() for n in old.proof_at(index)])},
-                )  # fmt: skip
+                    sa.text(
+                        "UPDATE leaves SET batch_id = (SELECT id FROM anchor_batches),"
+                        " leaf_index = :i, proof = :p WHERE id = :id"
+                    ),
+                    {
+                        "i": index,
+                        "id": leaf_id,
+                        "p": json.dumps(["0x" + n.hex() for n in old.proof_at(index)]),
+                    },
+                )
         upgrade(empty_db_url)
         with transaction(session_factory(engine)) as session:
             for index, leaf in enumerate(session.scalars(sa.select(Leaf).order_by(Leaf.id))):

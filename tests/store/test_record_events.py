@@ -67,8 +67,10 @@ def test_record_events_stores_events_leaves_and_items_in_order(
             assert event.event_hash == row["event_hash"] and event.kind == row["kind"]
             assert event.event_json == row["event_json"] and event.recorded_by == recorder.id
             assert (event.event_type, event.biz_step, event.event_time_ms) == (
-                row["event_type"], row["biz_step"], row["event_time_ms"]
-            )  # fmt: skip
+                row["event_type"],
+                row["biz_step"],
+                row["event_time_ms"],
+            )
             leaf = event.leaf
             assert leaf is not None and leaf.batch_id is None and leaf.proof is None
             assert event.created_at.tzinfo is not None and event.created_at == leaf.created_at

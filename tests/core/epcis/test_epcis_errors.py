@@ -145,11 +145,29 @@ _json = st.recursive(
     max_leaves=12,
 )
 _FIELDS = [
-    "type", "eventTime", "eventTimeZoneOffset", "action", "epcList", "childEPCs", "parentID",
-    "quantityList", "bizStep", "disposition", "persistentDisposition", "readPoint",
-    "bizTransactionList", "sourceList", "sensorElementList", "certificationInfo", "ilmd",
-    "errorDeclaration", "example:x", "#text", "comment", "@context",
-]  # fmt: skip
+    "type",
+    "eventTime",
+    "eventTimeZoneOffset",
+    "action",
+    "epcList",
+    "childEPCs",
+    "parentID",
+    "quantityList",
+    "bizStep",
+    "disposition",
+    "persistentDisposition",
+    "readPoint",
+    "bizTransactionList",
+    "sourceList",
+    "sensorElementList",
+    "certificationInfo",
+    "ilmd",
+    "errorDeclaration",
+    "example:x",
+    "#text",
+    "comment",
+    "@context",
+]
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from api.epcis_events import commissioning_event, dump, iso_ms, to_ms
 from core.eip712 import Commissioning, Domain, typed_data
 from core.epcis import event_hash, event_hash_ni
+from core.epcis.events import commissioning_event, dump, iso_ms, to_ms
 from core.gs1 import sgtin_urn
+from core.hexstr import hex0x
 from core.merkle import MerkleTree, leaf_hash
 from store.models import Product
 from store.models.types import utcnow
@@ -43,10 +44,10 @@ def build_draft(
             {
                 "serial": serial,
                 "epc": epc,
-                "eventHash": "0x" + digest.hex(),
+                "eventHash": hex0x(digest),
                 "eventHashNi": event_hash_ni(event),
-                "salt": "0x" + salt.hex(),
-                "leaf": "0x" + leaf_hash(0, digest, salt).hex(),
+                "salt": hex0x(salt),
+                "leaf": hex0x(leaf_hash(0, digest, salt)),
                 "eventJson": dump(event),
                 "eventTimeMs": to_ms(event_time),
             }
@@ -60,7 +61,7 @@ def build_draft(
         "productId": product.id,
         "gtin": product.gtin,
         "brand": brand_wallet,
-        "root": "0x" + tree.root.hex(),
+        "root": hex0x(tree.root),
         "leafCount": len(entries),
         "eventTime": iso_ms(event_time),
         "typedData": typed_data(msg, domain),

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from api.commissioning import AWAITING_SIGNATURE, SUBMITTED
 from api.errors import ApiError
-from core.merkle import MerkleTree, leaf_hash
+from core.epcis.hashed_event import HashedEvent
+from core.hexstr import hex0x
+from core.merkle import MerkleTree
 from store import create_batch, record_event
 from store.models import AnchorBatch, CommissioningDraft, Event, Item
 from store.models.types import utcnow
@@ -108,10 +110,10 @@ def commissioning_of_batch(session: Session, root: bytes | str) -> Commissioning
         # The chain refused the brand's signature on it: it never speaks for the brand.
         return None
     return CommissioningBatch(
-        root="0x" + raw.hex(),
+        root=hex0x(raw),
         leaf_count=batch.leaf_count,
         brand=batch.brand_address,
-        signature="0x" + bytes(batch.brand_signature).hex(),
+        signature=hex0x(batch.brand_signature),
     )
 
 
@@ -135,17 +137,19 @@ def store_commissioning(
         item = Item(product_id=product_id, serial=entry["serial"])
         session.add(item)
         session.flush()
-        event = record_event(
-            session,
+        hashed = HashedEvent(
             kind=0,
             event_hash=bytes.fromhex(entry["eventHash"][2:]),
             event_json=entry["eventJson"],
             event_type="ObjectEvent",
             biz_step="commissioning",
             event_time_ms=int(entry["eventTimeMs"]),
+        )
+        event = record_event(
+            session,
+            hashed,
             recorded_by=recorded_by,
             item_ids=[item.id],
-            leaf_hash_fn=leaf_hash,
             # The brand signed a root over these salts: the leaf must carry them.
             salt=bytes.fromhex(entry["salt"][2:]),
         )
@@ -155,7 +159,7 @@ def store_commissioning(
     session.flush()
     leaves = [event.leaf for event in events if event.leaf is not None]
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
-    if "0x" + tree.root.hex() != draft["root"]:
+    if hex0x(tree.root) != draft["root"]:
         raise ValueError("the stored leaves do not rebuild the signed root")
     batch = create_batch(session, tree, leaves, anchor_version=anchor_version)
     batch.brand_address = brand_address

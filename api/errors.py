@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from chain import solidity_errors as se
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from core.errors import CoreValueError
+from core.hexstr import hex0x
 from store.errors import (
     DuplicateEventError,
     InvalidTransitionError,
@@ -152,7 +153,7 @@ class FieldError(ApiError):
 
 def _json(value: Any) -> Any:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return hex0x(value)
     if isinstance(value, list | tuple):
         return [_json(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:

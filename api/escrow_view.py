@@ -20,6 +20,7 @@ from api.schemas.disputes import EvidencePublic
 from api.schemas.shipments import EscrowPublic
 from api.shipment_store import terms_of
 from core.eip712 import Terms, TermsV2
+from core.escrow_times import dispute_ends_at, refundable_at
 from store import chain_view
 from store.models import Shipment
 from store.models.chain_view import EscrowView
@@ -127,9 +128,9 @@ def escrow_public(session: Session, f: Followed | None) -> EscrowPublic | None:
         refund_wei=_wei(None if view is None else view.refund),
         attested_at=attested_at,
         dispute_ends_at=None
-        if attested_at is None or terms is None
-        else attested_at + terms.dispute_window,
-        refundable_at=None if terms is None else terms.deadline + terms.refund_grace + 1,
+        if terms is None
+        else dispute_ends_at(attested_at, terms.dispute_window),
+        refundable_at=None if terms is None else refundable_at(terms.deadline, terms.refund_grace),
     )
 
 

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.commissioning_store import commissioning_of_batch
-from api.epcis_events import describe
 from api.errors import ChainUnavailable
+from api.event_summary import describe
 from api.finality import finality_of
 from api.links import item_link
 from api.state import ChainAccess
+from core.epcis.hashing import event_id
 from core.errors import MerkleError
+from core.hexstr import hex0x
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
 from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
@@ -39,7 +41,7 @@ _TITLES = {
 
 
 def _hex(value: bytes | None) -> str | None:
-    return None if value is None else "0x" + value.hex()
+    return None if value is None else hex0x(value)
 
 
 def _display_time(ms: int) -> str:
@@ -112,7 +114,7 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
         "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
         "eventTime": body.get("eventTime"),
         "displayTime": _display_time(event.event_time_ms),
-        "eventHash": "ni:///sha-256;" + event.event_hash.hex() + "?ver=CBV2.0",
+        "eventHash": event_id(event.event_hash),
         "eventHashHex": _hex(event.event_hash),
         "salt": _hex(leaf.salt) if leaf else None,
         "leaf": _hex(leaf.leaf_hash) if leaf else None,

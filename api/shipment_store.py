@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import NotFound
 from core.eip712 import Terms, TermsV2
+from core.hexstr import hex0x
 from store.models import Principal, Role, Shipment
 from store.shipments import shipment_by_hex
 
@@ -51,7 +52,7 @@ def signatures(session: Session, shipment: Shipment) -> dict[str, str]:
         PAYEE: shipment.payee_signature,
         CARRIER: shipment.carrier_signature,
     }
-    return {party: "0x" + bytes(sig).hex() for party, sig in stored.items() if sig is not None}
+    return {party: hex0x(sig) for party, sig in stored.items() if sig is not None}
 
 
 def add_signature(session: Session, shipment: Shipment, party: str, signature: str) -> None:

@@ -47,7 +47,7 @@ from chain.clients import TraceAnchorClient
 from chain.deploy import Deployment, deploy
 from chain.settings import AnchorSettings
 from chain.transactions import fee_fields
-from core.merkle import leaf_hash
+from core.epcis.hashed_event import HashedEvent
 from store.models import AnchorBatch, BatchStatus, Leaf
 from store.recording import EventRow, record_events
 
@@ -81,12 +81,14 @@ def produce(url: str, rate: float, stop: Any, stored: Any, cpu: Any) -> None:
             continue
         rows: list[EventRow] = [
             {
-                "kind": 0,
-                "event_hash": secrets.token_bytes(32),
-                "event_type": "ObjectEvent",
-                "event_json": f'{{"type":"ObjectEvent","bench":"{tag}-{next(ids)}"}}',
-                "biz_step": "shipping",
-                "event_time_ms": 1_700_000_000_000,
+                "event": HashedEvent(
+                    kind=0,
+                    event_hash=secrets.token_bytes(32),
+                    event_json=f'{{"type":"ObjectEvent","bench":"{tag}-{next(ids)}"}}',
+                    event_type="ObjectEvent",
+                    biz_step="shipping",
+                    event_time_ms=1_700_000_000_000,
+                ),
                 "recorded_by": None,
             }
             for _ in range(min(due, CHUNK))
@@ -94,7 +96,7 @@ def produce(url: str, rate: float, stop: Any, stored: Any, cpu: Any) -> None:
         for _attempt in range(100):
             try:
                 with store.transaction(sessions) as session:
-                    record_events(session, rows, leaf_hash)
+                    record_events(session, rows)
                 break
             except OperationalError:  # SQLite busy past its timeout: the writer waits its turn
                 time.sleep(0.05)

@@ -1,7 +1,7 @@
 """Benchmark: a consumer's scan (one event, its leaf and proof) while a writer stores events.
 
 SQLite in WAL mode, as in dev mode. A writer process stores events 200 per transaction
-(store.recording.record_events, as the gateway's batched writer does) as fast as it can, and
+(store.recording.record_events, as the gateway's roll-up does) as fast as it can, and
 the anchoring worker's batch writes (store.create_batch) every 1,000 events. Meanwhile the
 main process reads random anchored events the way the resolver does: the event, its leaf, its
 batch and the proof from the batch's tree. Twice, in the same run and under the same writer:
@@ -35,7 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from core.merkle import MerkleTree, leaf_hash
+from core.epcis.hashed_event import HashedEvent
+from core.merkle import MerkleTree
 from store.models import AnchorBatch, Event, Leaf
 from store.recording import EventRow, record_events
 
@@ -46,12 +47,14 @@ BATCH = 1_000  # leaves per anchoring batch
 def _rows(n: int) -> list[EventRow]:
     return [
         {
-            "kind": 0,
-            "event_hash": secrets.token_bytes(32),
-            "event_json": '{"type":"ObjectEvent"}',
-            "event_type": "ObjectEvent",
-            "biz_step": "shipping",
-            "event_time_ms": i,
+            "event": HashedEvent(
+                kind=0,
+                event_hash=secrets.token_bytes(32),
+                event_json='{"type":"ObjectEvent"}',
+                event_type="ObjectEvent",
+                biz_step="shipping",
+                event_time_ms=i,
+            ),
             "recorded_by": None,
         }
         for i in range(n)
@@ -61,7 +64,7 @@ def _rows(n: int) -> list[EventRow]:
 def _store_and_batch(sessions: sessionmaker[Session], n: int) -> None:
     """Store `n` events, and batch the pending leaves by BATCH as the anchoring worker does."""
     with store.transaction(sessions) as session:
-        record_events(session, _rows(n), leaf_hash)
+        record_events(session, _rows(n))
     with store.transaction(sessions) as session:
         while len(pending := store.claim_pending(session, BATCH)) == BATCH:
             tree = MerkleTree.build([leaf.leaf_hash for leaf in pending])

@@ -25,15 +25,11 @@ from chain.clients import TraceAnchorClient
 from chain.durable_tx import SignedTx
 from chain.errors import ChainValueError, DeploymentNotFound
 from chain.transactions import chain_errors, estimate_gas, fee_fields
+from core.hexstr import hex0x
 from store.models import AnchorBatch, BatchStatus
 from store.models.types import utcnow
 
 _LOGGER = logging.getLogger(__name__)
-
-
-def hex0x(value: bytes) -> str:
-    """0x-prefixed lowercase hex."""
-    return "0x" + bytes(value).hex()
 
 
 def _batch_of(session: Session, root: bytes) -> AnchorBatch | None:

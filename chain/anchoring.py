@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 import store
-from chain.anchor_tx import AnchorTransactions, hex0x, store_replacement
+from chain.anchor_tx import AnchorTransactions, store_replacement
 from chain.clients.trace_anchor_v2 import trace_anchors
 from chain.deploy import Deployment
 from chain.durable_tx import DurableSender, Step
@@ -30,6 +30,7 @@ from chain.polling import PollingWorker
 from chain.settings import AnchorSettings
 from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
 from chain.transactions import chain_errors, receipt_or_none
+from core.hexstr import hex0x
 from core.merkle import MerkleTree
 from store.errors import LeavesTakenError
 from store.models import BatchStatus, Leaf

@@ -12,6 +12,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from chain.errors import CompilationError
+from core.hexstr import hex0x
 
 _CACHE_FORMAT = 1
 
@@ -43,9 +44,7 @@ class ContractArtifact:
             "bytecode": self.bytecode.hex(),
             "deployedBytecode": self.deployed_bytecode.hex(),
             "immutableReferences": self.immutable_references,
-            "errors": {
-                "0x" + sel.hex(): abi_signature(e) for sel, e in self.error_selectors.items()
-            },
+            "errors": {hex0x(sel): abi_signature(e) for sel, e in self.error_selectors.items()},
         }
 
     @classmethod

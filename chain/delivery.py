@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from chain.errors import ChainValueError
 from core.eip712 import Domain, Reading, Terms, TermsV2, reading_digest, terms_hash
 from core.errors import CoreValueError
 from core.evidence import evidence_root
+from core.hexstr import hex0x
 from core.signature import recover_digest
 from core.sla import SlaPolicy, SlaReading, excursion_minutes
 from store.models import Reading as ReadingRow
@@ -69,7 +70,7 @@ def stored_terms(shipment: Shipment, chain_terms_hash: bytes, terms_type: type[T
         terms = terms_type.from_json(json.loads(shipment.terms_json))
     except (ValueError, TypeError) as exc:  # json and Eip712Error are both ValueErrors
         raise TermsMismatch(f"stored terms are not valid {terms_type.__name__}: {exc}") from None
-    if "0x" + terms.shipment_id.hex() != shipment.shipment_id.lower():
+    if hex0x(terms.shipment_id) != shipment.shipment_id.lower():
         raise TermsMismatch("stored terms name another shipment")
     computed = terms_hash(terms)
     if computed != chain_terms_hash:
@@ -178,8 +179,3 @@ def split_deposit(
     penalty_bps = min(excursion_minutes * penalty_bps_per_minute, penalty_cap_bps)
     penalty = amount * penalty_bps // 10_000
     return amount - penalty, penalty
-
-
-def as_hex(value: Any) -> str:
-    """0x-hex of bytes-like values (tx hashes from receipts and logs)."""
-    return "0x" + bytes(value).hex()

@@ -27,6 +27,7 @@ from chain.releases import (
     spec_of,
 )
 from chain.transactions import chain_errors, ranged_logs, sender_for
+from core.hexstr import hex0x
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ def chain_identity(w3: Web3) -> tuple[int, str]:
     """(chain id, genesis block hash as 0x-hex) of the connected chain."""
     with chain_errors():
         genesis = w3.eth.get_block(0)["hash"]
-        return int(w3.eth.chain_id), "0x" + bytes(genesis).hex()
+        return int(w3.eth.chain_id), hex0x(genesis)
 
 
 def _constructor_data(artifact: ContractArtifact, *args: Any) -> bytes:
@@ -238,7 +239,7 @@ def _receipt_release(spec: ReleaseSpec, receipt: Any) -> Release:
         version=spec.version,
         address=Web3.to_checksum_address(receipt["contractAddress"]),
         block=int(receipt["blockNumber"]),
-        tx="0x" + bytes(receipt["transactionHash"]).hex(),
+        tx=hex0x(receipt["transactionHash"]),
         code_hash=runtime_code_hash(release_artifact(spec)),
     )
 

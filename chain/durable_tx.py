@@ -36,6 +36,7 @@ from chain.transactions import (
     replacement_fields,
     signed_fields,
 )
+from core.hexstr import hex0x
 
 
 class Step(enum.Enum):
@@ -63,7 +64,7 @@ class SignedTx:
         """The stored form of a freshly signed transaction."""
         raw = bytes(signed.raw_transaction)
         fields = signed_fields(raw)
-        return cls("0x" + bytes(signed.hash).hex(), raw, int(fields["nonce"]), fee_of(fields))
+        return cls(hex0x(signed.hash), raw, int(fields["nonce"]), fee_of(fields))
 
 
 class DurableSender:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from core.hexstr import hex0x
+
 
 class ChainError(Exception):
     """Root of every error raised by chain/."""
@@ -69,7 +71,7 @@ class TransactionFailed(ChainError):
 
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return hex0x(value)
     if isinstance(value, tuple | list):
         return "(" + ", ".join(_show(v) for v in value) + ")"
     return repr(value) if isinstance(value, str) else str(value)

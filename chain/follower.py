@@ -36,6 +36,7 @@ from chain.errors import ChainError
 from chain.polling import PollingWorker
 from chain.settings import FollowSettings
 from chain.transactions import chain_errors
+from core.hexstr import hex0x
 from store import chain_view
 from store.kv import get_setting, set_setting
 from store.shipments import follow_funding, funding_due
@@ -59,7 +60,7 @@ def _plain(value: Any) -> Any:
     """Decoded event args as JSON: bytes as 0x-hex, addresses as given, ints as ints, structs
     as objects by field name."""
     if isinstance(value, bytes | bytearray | HexBytes):
-        return "0x" + bytes(value).hex()
+        return hex0x(value)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):  # a struct (escrow v2's EvidenceSubmitted reading)
@@ -250,9 +251,9 @@ class ChainFollower(PollingWorker):
         stored = chain_view.record_log(
             session,
             block_number=int(log["blockNumber"]),
-            block_hash="0x" + bytes(log["blockHash"]).hex(),
+            block_hash=hex0x(log["blockHash"]),
             log_index=int(log["logIndex"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+            tx_hash=hex0x(log["transactionHash"]),
             contract=address,
             event=name,
             subject=subject,
@@ -344,12 +345,12 @@ class _MissingBlock(Exception):
 
 
 def _hash(block: Any) -> str:
-    return "0x" + bytes(block["hash"]).hex()
+    return hex0x(block["hash"])
 
 
 def _header(block: Any) -> tuple[str, str, int]:
     return (
         _hash(block),
-        "0x" + bytes(block["parentHash"]).hex(),
+        hex0x(block["parentHash"]),
         int(block["timestamp"]),
     )

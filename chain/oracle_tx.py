@@ -25,6 +25,7 @@ from chain.durable_tx import DurableSender, SignedTx, Step
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from chain.settings import SettleSettings
 from chain.transactions import chain_errors, receipt_or_none, signed_fields
+from core.hexstr import hex0x
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class OracleTx:
             "shipment_id": self.shipment_id,
             "nonce": self.nonce,
             "tx_hash": self.tx_hash,
-            "raw_tx": "0x" + self.raw_tx.hex(),
+            "raw_tx": hex0x(self.raw_tx),
             "fees": self.fees,
             "block": self.block,
             "hashes": list(self.hashes),

@@ -21,6 +21,7 @@ from eth_utils.crypto import keccak
 
 from chain.artifacts import ContractArtifact
 from chain.errors import ChainValueError
+from core.hexstr import hex0x
 
 ARTIFACTS_DIR = Path(__file__).with_name("release_artifacts")
 
@@ -66,7 +67,7 @@ def release_artifact(spec: ReleaseSpec) -> ContractArtifact:
 
 def runtime_code_hash(artifact: ContractArtifact) -> str:
     """keccak256 of the runtime code with its immutables as compiled (zeros), as 0x-hex."""
-    return "0x" + keccak(artifact.deployed_bytecode).hex()
+    return hex0x(keccak(artifact.deployed_bytecode))
 
 
 def strip_metadata(code: bytes) -> bytes:

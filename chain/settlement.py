@@ -32,7 +32,7 @@ from chain.clients import (
     ShipmentView,
     ShipmentViewV2,
 )
-from chain.delivery import DeliveryError, as_hex, delivery_facts, split_deposit, verified_terms
+from chain.delivery import DeliveryError, delivery_facts, split_deposit, verified_terms
 from chain.delivery_v2 import shipment_facts, verified_terms_v2
 from chain.deploy import Deployment
 from chain.errors import ChainError
@@ -43,6 +43,7 @@ from chain.settings import SettleSettings
 from chain.transactions import chain_errors
 from core import shipment_report as v2_rules
 from core.eip712 import DeliveryAttestation, Domain, anchor_domain, escrow_domain, sign
+from core.hexstr import hex0x
 from store.at_risk import AtRiskWarner, open_escrows, store_now
 from store.models import Shipment, ShipmentStatus
 from store.shipments import set_shipment_status
@@ -245,9 +246,7 @@ class SettlementWorker(PollingWorker):
                 (after.payout, after.refund),
                 expected,
             )
-        self._record_attestation(
-            shipment_id, facts.excursion_minutes, after, as_hex(result.tx_hash)
-        )
+        self._record_attestation(shipment_id, facts.excursion_minutes, after, hex0x(result.tx_hash))
         _LOGGER.info(
             "shipment %s attested: %d excursion minutes (%d readings), payout %d, refund %d",
             shipment_id,
@@ -295,7 +294,7 @@ class SettlementWorker(PollingWorker):
         if not logs:
             return None, None
         last = logs[-1]
-        return int(last["args"]["excursionMinutes"]), as_hex(last["transactionHash"])
+        return int(last["args"]["excursionMinutes"]), hex0x(last["transactionHash"])
 
     def _record_attestation(
         self,
@@ -457,7 +456,7 @@ class SettlementWorker(PollingWorker):
                 expected,
             )
         self._record_attestation(
-            shipment_id, rules.excursion_minutes, after, as_hex(result.tx_hash), rules.evidence
+            shipment_id, rules.excursion_minutes, after, hex0x(result.tx_hash), rules.evidence
         )
         _LOGGER.info(
             "shipment %s (v2) attested on %s at %d: %d excursion minutes, %d shocks, "

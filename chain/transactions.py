@@ -33,6 +33,7 @@ from chain.errors import (
     node_refusal,
 )
 from chain.revert import decode_revert, revert_data_from
+from core.hexstr import hex0x
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def unsigned_transaction(
 
 
 def _hex(data: bytes | str) -> str:
-    return "0x" + data.hex() if isinstance(data, bytes) else data
+    return hex0x(data) if isinstance(data, bytes) else data
 
 
 class TransactionSender:

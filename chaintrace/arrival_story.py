@@ -19,6 +19,7 @@ from eth_typing import HexStr
 from chain.clients import ShipmentEscrowV2Client
 from chaintrace.story import BAND, Story, StoryError, sign_typed
 from core.eip712 import anchor_domain
+from core.hexstr import hex0x
 from iot_gateway.device import DeviceClient, SimulatedDevice
 from iot_gateway.mqtt import parse_mqtt_url
 
@@ -151,4 +152,4 @@ class ArrivalTrip:
             time.sleep(0.5)
         owed = self.escrow.owed(carrier.address)
         result = self.escrow.send_withdraw(carrier)
-        self.result.withdraw_tx, self.result.withdrawn_wei = "0x" + result.tx_hash.hex(), owed
+        self.result.withdraw_tx, self.result.withdrawn_wei = hex0x(result.tx_hash), owed

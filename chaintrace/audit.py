@@ -15,6 +15,7 @@ from chain.clients.trace_anchor import TraceAnchorClient
 from chaintrace.audit_authenticity import ChainFacts, CommissioningCheck, check_commissioning
 from core.epcis import EpcisError, event_hash
 from core.errors import MerkleError
+from core.hexstr import hex0x
 from core.merkle import MerkleTree, leaf_hash
 from core.verdict import Verdict
 from store.db import read_transaction
@@ -86,8 +87,8 @@ def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
         return AuditRecord(
             kind=event.kind,
             event_json=event.event_json,
-            event_hash="0x" + event.event_hash.hex(),
-            salt="0x" + leaf.salt.hex(),
+            event_hash=hex0x(event.event_hash),
+            salt=hex0x(leaf.salt),
             proof=[],
             root=None,
             tx_hash=None,
@@ -98,10 +99,10 @@ def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
     return AuditRecord(
         kind=event.kind,
         event_json=event.event_json,
-        event_hash="0x" + event.event_hash.hex(),
-        salt="0x" + leaf.salt.hex(),
+        event_hash=hex0x(event.event_hash),
+        salt=hex0x(leaf.salt),
         proof=_proof(leaf, batch),
-        root=None if batch is None else "0x" + batch.root.hex(),
+        root=None if batch is None else hex0x(batch.root),
         tx_hash=None if batch is None else batch.tx_hash,
         block_number=None if batch is None else batch.block_number,
         anchor_version=1 if batch is None else batch.anchor_version,
@@ -172,7 +173,7 @@ def audit(
         except (EpcisError, ValueError) as exc:
             report.failures.append(f"{where}: stored JSON does not hash: {exc}")
             continue
-        if "0x" + recomputed.hex() != r.event_hash:
+        if hex0x(recomputed) != r.event_hash:
             report.failures.append(f"{where}: canonical hash of the stored JSON differs")
             continue
         report.hashes_recomputed += 1

@@ -24,6 +24,7 @@ from chaintrace.platform import Platform
 from chaintrace.story import Story, StoryError
 from core.digital_link import build_link
 from core.epcis import event_hash
+from core.hexstr import hex0x
 from store.db import make_engine, read_transaction, session_factory
 from store.models import AnchorBatch, BatchStatus, Event, Leaf, Reading
 
@@ -87,7 +88,7 @@ def verify_item(
             problems.append(f"{serial}: no {needed} event in its history")
     for e in history:
         recomputed = event_hash(e["event"])
-        if "0x" + recomputed.hex() != e["eventHashHex"]:
+        if hex0x(recomputed) != e["eventHashHex"]:
             problems.append(f"{serial}: event {e['id']} JSON does not hash to its recorded hash")
             continue
         if e["finality"] != "final":

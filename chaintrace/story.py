@@ -18,6 +18,7 @@ from web3 import Web3
 from chain.deploy import Deployment
 from chaintrace.embedded import DevAccounts
 from core.eip712 import anchor_domain, reading_digest
+from core.hexstr import hex0x
 from iot_gateway.device import DeviceClient, SimulatedDevice
 from iot_gateway.mqtt import parse_mqtt_url
 
@@ -74,7 +75,7 @@ def sign_typed(account: LocalAccount | bytes, typed: dict[str, Any]) -> str:
     """Sign an EIP-712 payload exactly as a wallet's eth_signTypedData_v4 would."""
     signer = account if isinstance(account, LocalAccount) else Account.from_key(account)
     signed = signer.sign_message(encode_typed_data(full_message=typed))
-    return "0x" + bytes(signed.signature).hex()
+    return hex0x(signed.signature)
 
 
 class Story:
@@ -145,7 +146,7 @@ class Story:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         if receipt["status"] != 1:
             raise StoryError(f"{unsigned.get('description')}: transaction reverted")
-        return "0x" + bytes(tx_hash).hex()
+        return hex0x(tx_hash)
 
     # -- the story -------------------------------------------------------------------------
 
@@ -303,7 +304,7 @@ class Story:
                     )
                     last = reading.seq
                     if hot:
-                        digest = "0x" + reading_digest(reading, domain).hex()
+                        digest = hex0x(reading_digest(reading, domain))
                         self.result.hot_readings.append((device.address, reading.seq, digest))
                     self.result.readings_sent += 1
                 if not client.wait_acked(last, timeout=60):
@@ -332,7 +333,7 @@ class Story:
             time.sleep(0.5)
         owed = escrow.owed(account.address)
         result = escrow.send_withdraw(account)
-        return "0x" + result.tx_hash.hex(), owed
+        return hex0x(result.tx_hash), owed
 
     # -- the dispute story (an arbiter named in the terms) ----------------------------------
 

@@ -18,6 +18,7 @@ from eth_account import Account
 
 from core.abi_values import check_address, check_bytes32, check_int, hex32
 from core.errors import Eip712Error
+from core.hexstr import hex0x
 from core.keccak import keccak
 from core.signature import recover_digest as recover_digest
 from core.signature import signature_from_hex as signature_from_hex
@@ -77,7 +78,7 @@ class Struct:
     def to_json(self) -> dict[str, Any]:
         """The EIP-712 `message` object: ints, checksummed addresses, 0x-hex bytes32."""
         return {
-            f.name: "0x" + v.hex() if isinstance(v, bytes) else v
+            f.name: hex0x(v) if isinstance(v, bytes) else v
             for f, v in zip(self.FIELDS, self.values(), strict=True)
         }
 

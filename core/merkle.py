@@ -16,6 +16,7 @@ from enum import IntEnum
 from typing import Any
 
 from core.errors import MerkleError
+from core.hexstr import hex0x
 from core.keccak import keccak
 
 HASH_LEN = 32
@@ -200,9 +201,9 @@ class MerkleTree:
         """JSON-ready form: `tree` equals StandardMerkleTree.dump().tree (0x-hex)."""
         return {
             "format": "chaintrace-merkle-v1",
-            "tree": ["0x" + node.hex() for node in self._tree],
+            "tree": [hex0x(node) for node in self._tree],
             "values": [
-                {"leaf": "0x" + leaf.hex(), "treeIndex": idx}
+                {"leaf": hex0x(leaf), "treeIndex": idx}
                 for leaf, idx in zip(self._leaves, self._input_tree_index, strict=True)
             ],
         }

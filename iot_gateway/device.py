@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 from eth_account import Account
 
 from core.eip712 import Domain, Reading, sign
+from core.hexstr import hex0x
 from core.json_bounds import check_json_bounds
 from iot_gateway.mqtt import MqttEndpoint, ProtocolName, acks_topic, make_client, readings_topic
 
@@ -25,7 +26,7 @@ _MAX_ACK_BYTES = 1024
 
 def reading_payload(reading: Reading, signature: bytes) -> bytes:
     """The JSON a device publishes: the Reading fields by their EIP-712 names plus signature."""
-    body = {**reading.to_json(), "signature": "0x" + signature.hex()}
+    body = {**reading.to_json(), "signature": hex0x(signature)}
     body["device"] = body["device"].lower()
     return json.dumps(body, separators=(",", ":")).encode()
 

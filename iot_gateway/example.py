@@ -10,6 +10,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from core.eip712 import Reading, anchor_domain, domain_separator, reading_digest, sign, struct_hash
+from core.hexstr import hex0x
 from iot_gateway.device import reading_payload
 from iot_gateway.mqtt import readings_topic
 
@@ -53,15 +54,15 @@ def worked_example() -> dict[str, str]:
     signature = sign(reading, domain, EXAMPLE_KEY)
     payload = reading_payload(reading, signature)
     return {
-        "private_key": "0x" + EXAMPLE_KEY.hex(),
+        "private_key": hex0x(EXAMPLE_KEY),
         "address": address,
         "topic": readings_topic(address),
-        "domain_separator": "0x" + domain_separator(domain).hex(),
-        "type_hash": "0x" + Reading.TYPE_HASH.hex(),
+        "domain_separator": hex0x(domain_separator(domain)),
+        "type_hash": hex0x(Reading.TYPE_HASH),
         "encoded": "\n".join(encoded[i : i + 32].hex() for i in range(0, len(encoded), 32)),
-        "struct_hash": "0x" + struct_hash(reading).hex(),
-        "digest": "0x" + reading_digest(reading, domain).hex(),
-        "signature": "0x" + signature.hex(),
+        "struct_hash": hex0x(struct_hash(reading)),
+        "digest": hex0x(reading_digest(reading, domain)),
+        "signature": hex0x(signature),
         "payload": payload.decode(),
         "payload_pretty": json.dumps(json.loads(payload), indent=2),
     }

@@ -19,9 +19,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.eip712 import Terms
+from core.epcis.sensor_events import centi, sensor_observation
 from core.errors import SlaError
 from core.sla import Episode, SlaPolicy, SlaReading, excursion_minutes
-from iot_gateway.sensor_event import centi, sensor_observation
 from store.models import Reading, Shipment
 
 _LOGGER = logging.getLogger(__name__)

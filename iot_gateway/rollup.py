@@ -6,14 +6,13 @@ shipment and moves in the same transaction that records the events, so restarts 
 gateways neither skip nor repeat a window. A second key per shipment keeps, per device, the
 seqs each recorded window passed over (holes, with that window's event hash) and how many
 readings below the watermark were rolled up: a reading that lands in a hole later gets a
-supplementary event (iot_gateway.sensor_event.supplement_event); the original is never changed.
+supplementary event (core.epcis.sensor_events.supplement_event); the original is never changed.
 In the same pass each visited device's closed temperature excursions (iot_gateway.excursions,
 from core.sla) are recorded; they are deterministic, so repeats are refused as duplicates.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any, cast
@@ -24,24 +23,23 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.epcis import event_hash
-from core.errors import CoreValueError
-from core.gs1 import sgtin_urn
-from core.merkle import leaf_hash
-from iot_gateway.excursions import device_excursions, excursion_event, shipment_policy
-from iot_gateway.sensor_event import (
-    BIZ_STEP,
+from core.epcis.hashed_event import HashedEvent
+from core.epcis.sensor_events import (
     WindowSample,
     device_uri,
     supplement_event,
     window_event,
 )
+from core.errors import CoreValueError
+from core.gs1 import sgtin_urn
+from core.hexstr import hex0x
+from iot_gateway.excursions import device_excursions, excursion_event, shipment_policy
 from iot_gateway.windows import Hole, WindowRule, fill_holes, hole_of, next_window, window_gaps
 from store.db import read_transaction, transaction
 from store.errors import DuplicateEventError, StoreError
 from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
 from store.models.types import utcnow
-from store.recording import record_event
+from store.recording import EventRow, record_event, record_events
 
 if TYPE_CHECKING:
     from iot_gateway.settings import GatewaySettings
@@ -152,39 +150,50 @@ class _ShipmentRollup:
             Reading.shipment_id == self.shipment.id, Reading.device_address == address
         )
 
-    def _record(
-        self, event: dict[str, Any], event_time_ms: int, owner: int | None, repeat: bool = False
-    ) -> bytes:
+    def _record(self, event: dict[str, Any], owner: int | None, repeat: bool = False) -> bytes:
         """Record the event; a repeat (same hash) is logged, at debug level when expected."""
-        event_json = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-        # Hash the stored text itself, so event_json is exactly what was hashed.
-        digest = event_hash(json.loads(event_json))
+        return self._record_hashed(HashedEvent.of(event), owner, repeat)
+
+    def _record_hashed(self, hashed: HashedEvent, owner: int | None, repeat: bool = False) -> bytes:
         try:
             record_event(
                 self.session,
-                kind=0,
-                event_hash=digest,
-                event_json=event_json,
-                event_type="ObjectEvent",
-                biz_step=BIZ_STEP,
-                event_time_ms=event_time_ms,
+                hashed,
                 recorded_by=owner,
                 shipment_id=self.shipment.id,
                 item_ids=self.item_ids,
-                leaf_hash_fn=leaf_hash,
             )
             self.recorded += 1
         except DuplicateEventError:
             level = logging.DEBUG if repeat else logging.INFO
             _LOGGER.log(level, "event already recorded: shipment %d", self.shipment.id)
-        return digest
+        return hashed.event_hash
+
+    def _record_all(self, events: list[HashedEvent], owner: int | None) -> None:
+        """Record a device's window events in one bulk insert; if one is stored already (a pass
+        redone after a crash), each on its own, the repeats logged."""
+        rows: list[EventRow] = [
+            {
+                "event": hashed,
+                "recorded_by": owner,
+                "shipment_id": self.shipment.id,
+                "item_ids": self.item_ids,
+            }
+            for hashed in events
+        ]
+        try:
+            self.recorded += len(record_events(self.session, rows))
+        except DuplicateEventError:
+            for hashed in events:
+                self._record_hashed(hashed, owner)
 
     def windows(
         self, address: str, after: int | None, late: _LateState, owner: int | None
     ) -> int | None:
         """Record the device's closed windows; returns the new watermark."""
         device_id = device_uri(self.settings.reading_chain_id, address)
-        while self.recorded < MAX_WINDOWS_PER_PASS:
+        closed: list[HashedEvent] = []
+        while self.recorded + len(closed) < MAX_WINDOWS_PER_PASS:
             stmt = self._readings(address)
             if after is not None:
                 stmt = stmt.where(Reading.seq > after)
@@ -198,10 +207,13 @@ class _ShipmentRollup:
             event = window_event(
                 samples=samples, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz
             )
-            digest = self._record(event, max(s.taken_at_ms for s in samples), owner)
-            late.holes += window_gaps(after, [r.seq for r in window], "0x" + digest.hex())
+            closed.append(HashedEvent.of(event))
+            digest = closed[-1].event_hash
+            late.holes += window_gaps(after, [r.seq for r in window], hex0x(digest))
             late.counted = (late.counted or 0) + len(window)
             after = window[-1].seq
+        if closed:
+            self._record_all(closed, owner)
         return after
 
     def supplements(
@@ -242,7 +254,7 @@ class _ShipmentRollup:
                     supplements=bytes.fromhex(original.removeprefix("0x")),
                     biz_transactions=self.biz,
                 )
-                self._record(event, max(s.taken_at_ms for s in samples), owner)
+                self._record(event, owner)
         late.holes = fill_holes(late.holes, [r.seq for r in found])
         late.counted = (late.counted or 0) + len(found)
 
@@ -255,7 +267,7 @@ class _ShipmentRollup:
             event = excursion_event(
                 excursion, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz
             )
-            self._record(event, excursion.episode.end_ms, owner, repeat=True)
+            self._record(event, owner, repeat=True)
 
     def _late_readings(self, address: str, holes: list[Hole]) -> list[Reading]:
         found: list[Reading] = []

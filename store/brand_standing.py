@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.hexstr import hex0x
 from core.verdict import BrandFacts, ItemFacts, RootFacts
 from store.chain_view import log_time
 from store.models import AnchorBatch, BatchStatus, Event, Item
@@ -152,7 +153,7 @@ def root_facts(session: Session, batch: AnchorBatch, contract: str | None) -> Ro
     re-signing, finality. Not on chain (or no such release): anchored_at None."""
     signer = anchored_at = endorser = endorsed_at = None
     on_chain = False
-    root = "0x" + batch.root.hex()
+    root = hex0x(batch.root)
     logs = session.scalars(
         select(ChainLog)
         .where(ChainLog.subject == root, ChainLog.event.in_(("RootAnchored", "RootEndorsed")))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.hexstr import hex0x
 from core.merkle import MerkleTree, proof_from_nodes
 from store._validate import IN_CHUNK
 from store.errors import LeavesTakenError, StoreValueError
@@ -127,7 +128,7 @@ def leaf_proof(leaf: Leaf, batch: AnchorBatch | None) -> list[str] | None:
         return None
     if batch.tree_nodes is None:
         return None if leaf.proof is None else list(leaf.proof)
-    return ["0x" + node.hex() for node in proof_from_nodes(batch.tree_nodes, leaf.leaf_hash)]
+    return [hex0x(node) for node in proof_from_nodes(batch.tree_nodes, leaf.leaf_hash)]
 
 
 def _count_pending(session: Session, leaf_ids: list[int]) -> int:

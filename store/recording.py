@@ -1,9 +1,13 @@
-"""Recording events with their pending leaf in the caller's transaction: one by one or in bulk."""
+"""Recording events with their pending leaf in the caller's transaction: one by one or in bulk.
+
+An event arrives hashed (core.epcis.hashed_event.HashedEvent); the store draws its salt (or
+takes the one a brand signed over) and computes its leaf (core.merkle.leaf_hash) itself.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Required, TypedDict
 
@@ -11,12 +15,13 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.epcis.hashed_event import HashedEvent
+from core.merkle import leaf_hash
 from store._validate import IN_CHUNK, bytes_of
 from store.errors import DuplicateEventError, NotFoundError, StoreValueError
 from store.models import Event, EventKind, Item, Leaf, event_items
 from store.models.types import utcnow
 
-LeafHashFn = Callable[[int, bytes, bytes], bytes]
 _MAX_INT64 = 2**63 - 1
 # The Core tables, for executemany statements without ORM bookkeeping.
 _EVENTS = Event.metadata.tables["events"]
@@ -29,30 +34,21 @@ def _existing_event_id(session: Session, kind: int, event_hash: bytes) -> int | 
 
 
 class EventRow(TypedDict, total=False):
-    """One event for record_events: the keyword arguments of record_event, by name."""
+    """One event for record_events: the arguments of record_event, by name."""
 
-    kind: Required[int]
-    event_hash: Required[bytes]
-    event_json: Required[str]
-    event_type: Required[str]
-    biz_step: Required[str | None]
-    event_time_ms: Required[int]
+    event: Required[HashedEvent]
     recorded_by: Required[int | None]
     shipment_id: int | None
     item_ids: Iterable[int]
     salt: bytes | None
 
 
-def _checked_event(
-    kind: int,
-    event_hash: bytes,
-    event_json: str,
-    event_type: str,
-    biz_step: str | None,
-    event_time_ms: int,
-    salt: bytes | None,
-) -> tuple[int, bytes, bytes]:
+def _checked_event(event: HashedEvent, salt: bytes | None) -> tuple[int, bytes, bytes]:
     """(kind, event_hash, salt) normalised; StoreValueError for any bad field."""
+    if not isinstance(event, HashedEvent):
+        raise StoreValueError("the event must be a core.epcis HashedEvent")
+    kind, event_hash, event_json = event.kind, event.event_hash, event.event_json
+    event_type, biz_step, event_time_ms = event.event_type, event.biz_step, event.event_time_ms
     try:
         kind = int(EventKind(kind))
     except ValueError:
@@ -74,28 +70,21 @@ def _checked_event(
 
 def record_event(
     session: Session,
+    event: HashedEvent,
     *,
-    kind: int,
-    event_hash: bytes,
-    event_json: str,
-    event_type: str,
-    biz_step: str | None,
-    event_time_ms: int,
     recorded_by: int | None,
     shipment_id: int | None = None,
     item_ids: Iterable[int] = (),
-    leaf_hash_fn: LeafHashFn,
     salt: bytes | None = None,
 ) -> Event:
     """Insert an event and its pending leaf in the caller's transaction (DESIGN: one transaction).
 
-    `leaf_hash_fn(kind, event_hash, salt)` computes the leaf (core.merkle.leaf_hash); the salt is
-    `salt` when given (a brand signed a root over salts it chose before), else 32 fresh random
-    bytes. Raises DuplicateEventError if (kind, event_hash) is already stored.
+    The leaf is core.merkle.leaf_hash(kind, event_hash, salt); the salt is `salt` when given (a
+    brand signed a root over salts it chose before), else 32 fresh random bytes. Raises
+    DuplicateEventError if (kind, event_hash) is already stored.
     """
-    kind, event_hash, salt = _checked_event(
-        kind, event_hash, event_json, event_type, biz_step, event_time_ms, salt
-    )
+    hashed = event
+    kind, event_hash, salt = _checked_event(hashed, salt)
     wanted = sorted(set(item_ids))
     items = list(session.scalars(select(Item).where(Item.id.in_(wanted)))) if wanted else []
     if len(items) != len(wanted):
@@ -105,31 +94,30 @@ def record_event(
     existing = _existing_event_id(session, kind, event_hash)
     if existing is not None:
         raise DuplicateEventError(kind, event_hash, existing)
-    leaf_hash = bytes_of(leaf_hash_fn(kind, event_hash, salt), 32, "leaf_hash_fn result")
-    event = Event(
+    row = Event(
         kind=kind,
         event_hash=event_hash,
-        event_json=event_json,
-        event_type=event_type,
-        biz_step=biz_step,
-        event_time_ms=event_time_ms,
+        event_json=hashed.event_json,
+        event_type=hashed.event_type,
+        biz_step=hashed.biz_step,
+        event_time_ms=hashed.event_time_ms,
         recorded_by=recorded_by,
         shipment_id=shipment_id,
         items=items,
     )
-    event.leaf = Leaf(salt=salt, leaf_hash=leaf_hash)
+    row.leaf = Leaf(salt=salt, leaf_hash=leaf_hash(kind, event_hash, salt))
     try:
         # A savepoint, so losing a race to a concurrent identical insert leaves the caller's
         # transaction usable.
         with session.begin_nested():
-            session.add(event)
+            session.add(row)
             session.flush()
     except IntegrityError:
         existing = _existing_event_id(session, kind, event_hash)
         if existing is None:
             raise
         raise DuplicateEventError(kind, event_hash, existing) from None
-    return event
+    return row
 
 
 _PG_STORED = text(
@@ -264,9 +252,7 @@ def _insert_sqlite(session: Session, new: _NewEvents) -> list[int]:
     return ids
 
 
-def record_events(
-    session: Session, rows: Sequence[EventRow], leaf_hash_fn: LeafHashFn
-) -> list[int]:
+def record_events(session: Session, rows: Sequence[EventRow]) -> list[int]:
     """Insert many events and their pending leaves at once: their ids, in the order of `rows`.
 
     The same rules as record_event, all or nothing: every row is checked first, and if any
@@ -288,15 +274,8 @@ def record_events(
         if not isinstance(row, Mapping):
             raise StoreValueError(f"row {position} must be a mapping")
         try:
-            kind, event_hash, salt = _checked_event(
-                row["kind"],
-                row["event_hash"],
-                row["event_json"],
-                row["event_type"],
-                row["biz_step"],
-                row["event_time_ms"],
-                row.get("salt"),
-            )
+            hashed = row["event"]
+            kind, event_hash, salt = _checked_event(hashed, row.get("salt"))
             recorded_by, shipment_id = row["recorded_by"], row.get("shipment_id")
         except KeyError as exc:
             raise StoreValueError(f"row {position} has no {exc.args[0]!r}") from None
@@ -310,16 +289,16 @@ def record_events(
             {
                 "kind": kind,
                 "event_hash": event_hash,
-                "event_json": row["event_json"],
-                "event_type": row["event_type"],
-                "biz_step": row["biz_step"],
-                "event_time_ms": row["event_time_ms"],
+                "event_json": hashed.event_json,
+                "event_type": hashed.event_type,
+                "biz_step": hashed.biz_step,
+                "event_time_ms": hashed.event_time_ms,
                 "recorded_by": recorded_by,
                 "shipment_id": shipment_id,
             }
         )
     leaf_hashes = [
-        bytes_of(leaf_hash_fn(kind, event_hash, salt), 32, "leaf_hash_fn result")
+        leaf_hash(kind, event_hash, salt)
         for (kind, event_hash), salt in zip(keys, salts, strict=True)
     ]
     wanted = sorted({item_id for _, item_id in links})

@@ -10,6 +10,7 @@ from api.deps import SessionDep
 from api.errors import FieldError, NotFound
 from api.finality import finality_of
 from api.schemas.batches import BatchPublic
+from core.hexstr import hex0x
 from store.models import AnchorBatch
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -19,7 +20,7 @@ def batch_public(session: SessionDep, batch: AnchorBatch) -> BatchPublic:
     """The public view of a batch."""
     commissioning = commissioning_of_batch(session, batch.root)
     return BatchPublic(
-        root="0x" + batch.root.hex(),
+        root=hex0x(batch.root),
         leaf_count=batch.leaf_count,
         status=batch.status.value,
         finality=finality_of(batch),

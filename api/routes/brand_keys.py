@@ -23,6 +23,7 @@ from api.schemas.common import Address, Hex32, SignatureHex, UnsignedTx
 from api.state import ChainAccess
 from chain.clients import TraceAnchorClient, TraceAnchorV2Client
 from core.eip712 import Commissioning, anchor_domain_v2, typed_data
+from core.hexstr import hex0x
 from core.verdict import ItemFacts, verdict
 from store.brand_standing import BrandLedger, root_facts
 from store.models import AnchorBatch, Principal
@@ -127,7 +128,7 @@ def roots_to_resign(
         message = Commissioning(brand=wallet, root=batch.root, leaf_count=batch.leaf_count)
         found.append(
             {
-                "root": "0x" + batch.root.hex(),
+                "root": hex0x(batch.root),
                 "leafCount": batch.leaf_count,
                 "signedBy": facts.signer,
                 "anchoredAt": facts.anchored_at,

@@ -8,14 +8,13 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from api.deps import CarrierPrincipal, ChainDep, SessionDep, wallet_of
-from api.epcis_events import device_event, dump, parse_time, to_ms
 from api.errors import Conflict, FieldError, NotFound
 from api.schemas.common import Address, TypedData
 from api.schemas.devices import DeviceCreate, DevicePublic
 from api.signing import recover_signer, trace_anchor_domain
 from core.eip712 import DeviceRegistration, typed_data
-from core.epcis import event_hash
-from core.merkle import leaf_hash
+from core.epcis.events import device_event
+from core.epcis.hashed_event import HashedEvent
 from store import record_event
 from store.models import Device, Principal
 from store.models.types import utcnow
@@ -121,14 +120,4 @@ def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -
 
 def _record(session: SessionDep, principal: Principal, event: dict[str, Any]) -> None:
     """Store the carrier's device event with its pending leaf (anchored with the next batch)."""
-    record_event(
-        session,
-        kind=0,
-        event_hash=event_hash(event),
-        event_json=dump(event),
-        event_type=str(event["type"]),
-        biz_step=str(event["bizStep"]),
-        event_time_ms=to_ms(parse_time(str(event["eventTime"]))),
-        recorded_by=principal.id,
-        leaf_hash_fn=leaf_hash,
-    )
+    record_event(session, HashedEvent.of(event), recorded_by=principal.id)

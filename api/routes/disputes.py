@@ -58,6 +58,7 @@ from chain.delivery_v2 import shipment_facts, verified_terms_v2
 from chain.errors import ContractRevert
 from core.device_set import device_proof as device_set_proof
 from core.eip712 import Domain, TermsV2
+from core.escrow_times import dispute_ends_at, dispute_times_out_at
 from core.evidence import evidence_leaf, evidence_root, evidence_tree
 from store.models import Principal, Shipment
 from store.models import Reading as ReadingRow
@@ -238,12 +239,12 @@ def dispute(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) 
         payout_wei=str(view.payout or 0),
         refund_wei=str(view.refund or 0),
         dispute_window_ends_at=None
-        if attested_at is None or terms is None
-        else attested_at + terms.dispute_window,
+        if terms is None
+        else dispute_ends_at(attested_at, terms.dispute_window),
         disputed_at=disputed_at,
         dispute_times_out_at=None
-        if disputed_at is None or terms is None
-        else disputed_at + terms.dispute_timeout,
+        if terms is None
+        else dispute_times_out_at(disputed_at, terms.dispute_timeout),
         evidence=evidence(session, shipment),
     )
 

@@ -19,21 +19,21 @@ from sqlalchemy.orm import Session
 
 from api.catalog import epc_of
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
-from api.epcis_events import (
+from api.errors import Conflict, FieldError, Forbidden
+from api.finality import PENDING, finality_of
+from api.schemas.events import EventRecorded, MinimalEventIn, ShipmentEventPublic
+from api.shipment_store import is_party, visible_shipment
+from core.epcis import EpcisError
+from core.epcis.events import (
     SHIPMENT_URN,
-    dump,
     iso_ms,
     parse_time,
     shipment_event,
     short_biz_step,
     to_ms,
 )
-from api.errors import Conflict, FieldError, Forbidden
-from api.finality import PENDING, finality_of
-from api.schemas.events import EventRecorded, MinimalEventIn, ShipmentEventPublic
-from api.shipment_store import is_party, visible_shipment
-from core.epcis import EpcisError, event_hash, event_hash_ni, is_error_declaration
-from core.merkle import leaf_hash
+from core.epcis.hashed_event import HashedEvent
+from core.epcis.hashing import event_id
 from store import record_event
 from store.custody import missing_consent
 from store.errors import DuplicateEventError
@@ -248,11 +248,10 @@ def record(
     if shipment.status in _CLOSED:
         raise Conflict(f"the shipment is {shipment.status.value}: no more events")
     try:
-        digest = event_hash(event)
-        ni = event_hash_ni(event)
-        kind = 1 if is_error_declaration(event) else 0
+        hashed = HashedEvent.of(event)
     except EpcisError as exc:
         raise FieldError(["body"], f"not a valid EPCIS 2.0 event: {exc}") from None
+    digest, ni, kind = hashed.event_hash, hashed.event_id, hashed.kind
     moment = _event_time(event)
     target = _STATUS_AFTER[biz_step]
     if kind == 1:
@@ -268,16 +267,10 @@ def record(
     try:
         stored = record_event(
             session,
-            kind=kind,
-            event_hash=digest,
-            event_json=dump(event),
-            event_type=str(event["type"]),
-            biz_step=biz_step,
-            event_time_ms=to_ms(moment),
+            hashed,
             recorded_by=principal.id,
             shipment_id=shipment.id,
             item_ids=[item.id for item in shipment.items if epc_of(item) in set(event["epcList"])],
-            leaf_hash_fn=leaf_hash,
         )
     except DuplicateEventError as exc:
         if _shipment_of_event(session, exc.existing_event_id) == shipment.id:
@@ -320,7 +313,7 @@ def list_events(
         out.append(
             ShipmentEventPublic(
                 id=event.id,
-                event_hash="ni:///sha-256;" + event.event_hash.hex() + "?ver=CBV2.0",
+                event_hash=event_id(event.event_hash),
                 kind=event.kind,
                 biz_step=event.biz_step,
                 event_time=json.loads(event.event_json).get("eventTime", ""),

@@ -19,6 +19,7 @@ from chain.clients import ShipmentStateV2
 from chain.delivery import DeliveryError
 from chain.delivery_v2 import shipment_facts, verified_terms_v2
 from chain.transactions import chain_errors
+from core.hexstr import hex0x
 from core.shipment_report import penalty_bps, split_deposit
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
@@ -67,7 +68,7 @@ def report(
         penalty_bps=bps,
         payout_wei=None if split is None else str(split[0]),
         refund_wei=None if split is None else str(split[1]),
-        evidence_root="0x" + r.evidence_root.hex(),
+        evidence_root=hex0x(r.evidence_root),
         evidence_readings=len(r.evidence),
         readings_ignored=r.readings_ignored,
         devices=[

@@ -43,6 +43,7 @@ from chain.clients import EscrowClient, ShipmentEscrowClient, ShipmentEscrowV2Cl
 from chain.transactions import chain_errors
 from core.device_set import MAX_DEVICES, devices_root
 from core.eip712 import Terms, TermsV2, terms_hash, typed_data
+from core.hexstr import hex0x
 from store.custody import approve, items_held_elsewhere, missing_consent
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
 from store.queries import find_item
@@ -158,7 +159,7 @@ def create(
         devices.append(device)
     if body.terms.deadline <= now:
         raise FieldError(["body", "terms", "deadline"], "the deadline has passed")
-    shipment_id = "0x" + secrets.token_bytes(32).hex()
+    shipment_id = hex0x(secrets.token_bytes(32))
     if body.escrow_v2 is None:
         terms: Terms | TermsV2 = _terms_v1(body, chain, buyer, shipment_id)
     else:
@@ -171,7 +172,7 @@ def create(
         payee_address=body.payee,
         buyer_address=buyer,
         terms_json=json.dumps(terms.to_json()),
-        terms_hash="0x" + terms_hash(terms).hex(),
+        terms_hash=hex0x(terms_hash(terms)),
         origin=body.origin,
         destination=body.destination,
         dest_lat_e7=fence.lat_e7 if fence else None,

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from core import escrow_times
+
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -103,12 +105,12 @@ class ShipmentView:
     @property
     def dispute_ends_at(self) -> int | None:
         """When the dispute window closes and settle() of an undisputed one becomes possible."""
-        return self.attested_at + self.dispute_window if self.attested_at else None
+        return escrow_times.dispute_ends_at(self.attested_at, self.dispute_window)
 
     @property
     def dispute_times_out_at(self) -> int | None:
         """When an unresolved dispute may be settled with the attestation's split (None if none)."""
-        return self.disputed_at + self.dispute_timeout if self.disputed_at else None
+        return escrow_times.dispute_times_out_at(self.disputed_at, self.dispute_timeout)
 
     @property
     def settleable_at(self) -> int | None:
@@ -122,7 +124,7 @@ class ShipmentView:
     @property
     def refundable_at(self) -> int:
         """When refund() becomes possible if no attestation came (deadline + refund grace)."""
-        return self.deadline + self.refund_grace + 1
+        return escrow_times.refundable_at(self.deadline, self.refund_grace)
 
 
 class ShipmentStateV2(enum.IntEnum):
@@ -168,7 +170,7 @@ class ShipmentViewV2:
     def settleable_at(self) -> int | None:
         """When settle() succeeds: the window's end, or a dispute's timeout; None otherwise."""
         if self.state is ShipmentStateV2.ATTESTED:
-            return self.attested_at + self.dispute_window
+            return escrow_times.dispute_ends_at(self.attested_at, self.dispute_window)
         if self.state is ShipmentStateV2.DISPUTED:
-            return self.disputed_at + self.dispute_timeout
+            return escrow_times.dispute_times_out_at(self.disputed_at, self.dispute_timeout)
         return None

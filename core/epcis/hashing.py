@@ -38,7 +38,14 @@ def event_hash(event: Mapping[str, Any], context: Mapping[str, str] | None = Non
 
 def event_hash_ni(event: Mapping[str, Any], context: Mapping[str, str] | None = None) -> str:
     """The event hash as the CBV 2.0 event ID: ni:///sha-256;<hex>?ver=CBV2.0."""
-    return "ni:///sha-256;" + event_hash(event, context).hex() + "?ver=CBV2.0"
+    return event_id(event_hash(event, context))
+
+
+def event_id(digest: bytes) -> str:
+    """An event hash as the CBV 2.0 event ID (ni:///sha-256;<hex>?ver=CBV2.0)."""
+    if len(digest) != 32:
+        raise ValueError("an event hash is 32 bytes")
+    return "ni:///sha-256;" + digest.hex() + "?ver=CBV2.0"
 
 
 def is_error_declaration(event: Mapping[str, Any]) -> bool:

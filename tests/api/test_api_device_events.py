@@ -9,9 +9,9 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.epcis_events import CT_OPERATOR, CT_REGISTRATION, DEVICE_URN
 from core.eip712 import DeviceRegistration, recover
 from core.epcis import event_hash
+from core.epcis.events import CT_OPERATOR, CT_REGISTRATION, DEVICE_URN
 from store.models import Event, Leaf
 from store.outbox import leaf_proof
 from tests.api.flows import Api, anchor_worker, auth, ok

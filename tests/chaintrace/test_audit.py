@@ -28,6 +28,7 @@ from chaintrace.audit import (
 from chaintrace.audit_authenticity import ChainFacts
 from core.eip712 import Commissioning, sign
 from core.epcis import event_hash
+from core.epcis.hashed_event import HashedEvent
 from core.gs1 import check_digit
 from core.merkle import MerkleTree, leaf_hash
 from store.brand_standing import BrandLedger, Registry
@@ -65,17 +66,10 @@ def anchored(
     with store.transaction(db_sessions) as session:
         for n in range(N):
             body = epcis_event(n)
-            store.record_event(
-                session,
-                kind=0,
-                event_hash=event_hash(body),
-                event_json=json.dumps(body),
-                event_type="ObjectEvent",
-                biz_step="shipping",
-                event_time_ms=n,
-                recorded_by=None,
-                leaf_hash_fn=leaf_hash,
+            hashed = HashedEvent(
+                0, event_hash(body), json.dumps(body), "ObjectEvent", "shipping", n
             )
+            store.record_event(session, hashed, recorded_by=None)
     settings = AnchorSettings(
         chaintrace_dev=True,
         database_url=db_url,
@@ -180,17 +174,8 @@ def one_leaf_batch(
     """A commissioning event of `serial` in a one-leaf batch for TraceAnchor v2; with
     `signed_by_brand`, the brand's signature on its root (else a platform batch)."""
     body = commissioning(serial)
-    store.record_event(
-        session,
-        kind=0,
-        event_hash=event_hash(body),
-        event_json=json.dumps(body),
-        event_type="ObjectEvent",
-        biz_step="commissioning",
-        event_time_ms=1,
-        recorded_by=None,
-        leaf_hash_fn=leaf_hash,
-    )
+    hashed = HashedEvent(0, event_hash(body), json.dumps(body), "ObjectEvent", "commissioning", 1)
+    store.record_event(session, hashed, recorded_by=None)
     leaves = store.claim_pending_leaves(session, 1)
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
     batch = store.create_batch(session, tree, leaves, anchor_version=2)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Terms
 from core.epcis import event_hash
+from core.epcis.sensor_events import device_uri, iso_ms
 from core.sla import SlaPolicy, SlaReading, excursion_minutes
 from iot_gateway.excursions import (
     ALARM,
@@ -22,7 +23,6 @@ from iot_gateway.excursions import (
     excursion_event,
 )
 from iot_gateway.rollup import SHIPMENT_URN, rollup_once, shipment_epcs
-from iot_gateway.sensor_event import device_uri, iso_ms
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.models import Device, Event, Role, Shipment

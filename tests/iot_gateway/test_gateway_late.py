@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.epcis import event_hash, event_hash_ni
-from core.evidence import evidence_root
-from iot_gateway.rollup import late_key, rollup_once
-from iot_gateway.sensor_event import (
+from core.epcis.sensor_events import (
     CT_SUPPLEMENTS,
     DATA_PROCESSING_METHOD,
     RAW_DATA_PREFIX,
     SUPPLEMENT_METHOD,
 )
+from core.evidence import evidence_root
+from iot_gateway.rollup import late_key, rollup_once
 from iot_gateway.settings import GatewaySettings
 from iot_gateway.windows import Hole, fill_holes, window_gaps
 from store.db import transaction

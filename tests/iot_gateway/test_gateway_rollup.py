@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.epcis import event_hash
+from core.epcis.sensor_events import RAW_DATA_PREFIX
 from core.evidence import evidence_root
 from iot_gateway.rollup import rollup_once, watermark_key
-from iot_gateway.sensor_event import RAW_DATA_PREFIX
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.kv import get_setting

@@ -7,8 +7,7 @@ import hashlib
 import pytest
 
 from core.epcis import event_hash, prehash_string
-from core.evidence import evidence_root, evidence_tree
-from iot_gateway.sensor_event import (
+from core.epcis.sensor_events import (
     DATA_PROCESSING_METHOD,
     RAW_DATA_PREFIX,
     WindowSample,
@@ -16,6 +15,7 @@ from iot_gateway.sensor_event import (
     iso_ms,
     window_event,
 )
+from core.evidence import evidence_root, evidence_tree
 
 EPC = "urn:epc:id:sgtin:9520001.012345.S1"
 SHIPMENT = "urn:chaintrace:shipment:0x" + "11" * 32

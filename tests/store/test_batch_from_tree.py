@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.merkle import MerkleTree, leaf_hash, verify
+from core.merkle import MerkleTree, verify
 from store import (
     EventRow,
     LeavesTakenError,
@@ -22,17 +22,13 @@ from store import (
     transaction,
 )
 from store.models import AnchorBatch
+from tests.utils.store_factories import hashed_event
 
 
 def _rows(n: int) -> list[EventRow]:
     return [
         {
-            "kind": 0,
-            "event_hash": secrets.token_bytes(32),
-            "event_json": f'{{"n":{i}}}',
-            "event_type": "ObjectEvent",
-            "biz_step": None,
-            "event_time_ms": i,
+            "event": hashed_event(event_json=f'{{"n":{i}}}', biz_step=None, event_time_ms=i),
             "recorded_by": None,
         }
         for i in range(n)
@@ -43,7 +39,7 @@ def test_the_batch_keeps_its_tree_and_proofs_are_read_from_it(
     db_sessions: sessionmaker[Session],
 ) -> None:
     with transaction(db_sessions) as session:
-        record_events(session, _rows(37), leaf_hash)
+        record_events(session, _rows(37))
     trees = {}
     with transaction(db_sessions) as session:
         for size in (20, 17):
@@ -72,7 +68,7 @@ def test_a_batch_stored_before_trees_were_kept_reads_the_leaves_proofs(
 ) -> None:
     # Before migration 0007 each leaf kept its proof and the batch no tree.
     with transaction(db_sessions) as session:
-        record_events(session, _rows(5), leaf_hash)
+        record_events(session, _rows(5))
         leaves = claim_pending(session, 5)
         tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
         batch_id = create_batch(session, tree, leaves).id
@@ -90,7 +86,7 @@ def test_a_batch_stored_before_trees_were_kept_reads_the_leaves_proofs(
 
 def test_leaves_taken_since_they_were_read(db_sessions: sessionmaker[Session]) -> None:
     with transaction(db_sessions) as session:
-        record_events(session, _rows(6), leaf_hash)
+        record_events(session, _rows(6))
     with transaction(db_sessions) as session:
         read = claim_pending(session, 6)  # read, then the transaction ends
     with transaction(db_sessions) as session:  # another writer takes two of them meanwhile
@@ -110,7 +106,7 @@ def test_leaves_taken_since_they_were_read(db_sessions: sessionmaker[Session]) -
 
 def test_tree_must_match_the_leaves(db_sessions: sessionmaker[Session]) -> None:
     with transaction(db_sessions) as session:
-        record_events(session, _rows(3), leaf_hash)
+        record_events(session, _rows(3))
         leaves = claim_pending(session, 3)
         hashes = [leaf.leaf_hash for leaf in leaves]
         for wrong in (hashes[:2], hashes[::-1], [*hashes[:2], secrets.token_bytes(32)]):
@@ -121,7 +117,7 @@ def test_tree_must_match_the_leaves(db_sessions: sessionmaker[Session]) -> None:
 
 def test_the_same_leaves_batched_meanwhile(db_sessions: sessionmaker[Session]) -> None:
     with transaction(db_sessions) as session:
-        record_events(session, _rows(4), leaf_hash)
+        record_events(session, _rows(4))
     with transaction(db_sessions) as session:
         read = claim_pending(session, 4)
     tree = MerkleTree.build([leaf.leaf_hash for leaf in read])

@@ -77,21 +77,22 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
 ) -> None:
     import pytest
 
-    from core.merkle import MerkleTree, leaf_hash
+    from core.merkle import MerkleTree
     from store.db import session_factory, transaction
     from store.models import AnchorBatch, Leaf
     from store.outbox import claim_pending, create_batch, leaf_proof
-    from store.recording import record_events
+    from store.recording import EventRow, record_events
+    from tests.utils.store_factories import hashed_event
 
-    def rows(n: int, start: int) -> list[dict[str, object]]:
+    def rows(n: int, start: int) -> list[EventRow]:
         return [
             {
-                "kind": 0,
-                "event_hash": bytes([start + i]) * 32,
-                "event_json": f'{{"n":{i}}}',
-                "event_type": "ObjectEvent",
-                "biz_step": None,
-                "event_time_ms": i,
+                "event": hashed_event(
+                    event_hash=bytes([start + i]) * 32,
+                    event_json=f'{{"n":{i}}}',
+                    biz_step=None,
+                    event_time_ms=i,
+                ),
                 "recorded_by": None,
             }
             for i in range(n)
@@ -102,7 +103,7 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
     try:
         # A batch as stored before 0007: proofs on the leaves (written as that schema had them).
         with transaction(session_factory(engine)) as session:
-            record_events(session, rows(3, 1), leaf_hash)  # type: ignore[arg-type]
+            record_events(session, rows(3, 1))
         with engine.begin() as conn:
             leaves = conn.execute(sa.text("SELECT id, leaf_hash FROM leaves ORDER BY id")).all()
             old = MerkleTree.build([bytes(h) for _, h in leaves])
@@ -134,7 +135,7 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
         downgrade(empty_db_url, "0006_leaf_hash_not_unique")  # no tree kept yet: allowed
         upgrade(empty_db_url)
         with transaction(session_factory(engine)) as session:
-            record_events(session, rows(2, 9), leaf_hash)  # type: ignore[arg-type]
+            record_events(session, rows(2, 9))
             pending = claim_pending(session, 10)
             create_batch(session, MerkleTree.build([p.leaf_hash for p in pending]), pending)
         engine.dispose()

@@ -15,7 +15,13 @@ from store.errors import DuplicateEventError, NotFoundError, StoreValueError
 from store.models import Event, Leaf
 from store.outbox import pending_leaf_count
 from store.recording import record_event
-from tests.utils.store_factories import make_event, make_item, make_principal, make_product
+from tests.utils.store_factories import (
+    hashed_event,
+    make_event,
+    make_item,
+    make_principal,
+    make_product,
+)
 
 
 def _count(session: Session, model: type[Event] | type[Leaf]) -> int:
@@ -98,19 +104,12 @@ def test_unknown_item_is_refused_before_anything_is_written(db_session: Session)
     ],
 )
 def test_bad_event_fields_are_refused(db_session: Session, field: str, value: object) -> None:
-    args: dict[str, object] = {
-        "kind": 0,
-        "event_hash": secrets.token_bytes(32),
-        "event_json": "{}",
-        "event_type": "ObjectEvent",
-        "biz_step": None,
-        "event_time_ms": 1,
-        "recorded_by": None,
-        "leaf_hash_fn": leaf_hash,
-    }
-    args[field] = value
+    fields: dict[str, object] = {"event_json": "{}", "biz_step": None, "event_time_ms": 1}
+    salt = value if field == "salt" else None
+    if field != "salt":
+        fields[field] = value
     with pytest.raises(StoreValueError):
-        record_event(db_session, **args)  # type: ignore[arg-type]
+        record_event(db_session, hashed_event(**fields), recorded_by=None, salt=salt)  # type: ignore[arg-type]
     assert _count(db_session, Event) == 0
 
 
@@ -118,38 +117,13 @@ def test_a_given_salt_is_used_instead_of_a_random_one(db_sessions: sessionmaker[
     # A brand signs a root over salts chosen before recording: the leaf must carry exactly those.
     salt, event_hash = secrets.token_bytes(32), secrets.token_bytes(32)
     with transaction(db_sessions) as session:
-        event = record_event(
-            session,
-            kind=0,
-            event_hash=event_hash,
-            event_json="{}",
-            event_type="ObjectEvent",
-            biz_step="commissioning",
-            event_time_ms=1,
-            recorded_by=None,
-            leaf_hash_fn=leaf_hash,
-            salt=salt,
-        )
+        hashed = hashed_event(event_hash=event_hash, event_json="{}", biz_step="commissioning")
+        event = record_event(session, hashed, recorded_by=None, salt=salt)
         event_id = event.id
     with db_sessions() as session:
         leaf = session.get_one(Event, event_id).leaf
         assert leaf is not None
         assert leaf.salt == salt and leaf.leaf_hash == leaf_hash(0, event_hash, salt)
-
-
-def test_leaf_hash_fn_returning_garbage_is_refused(db_session: Session) -> None:
-    with pytest.raises(StoreValueError):
-        record_event(
-            db_session,
-            kind=0,
-            event_hash=secrets.token_bytes(32),
-            event_json="{}",
-            event_type="ObjectEvent",
-            biz_step=None,
-            event_time_ms=1,
-            recorded_by=None,
-            leaf_hash_fn=lambda kind, h, salt: b"short",
-        )
 
 
 def test_concurrent_duplicate_on_postgres_keeps_the_loser_usable(pg_engine: Engine) -> None:

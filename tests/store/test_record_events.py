@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -24,20 +25,23 @@ from store.outbox import (
 from store.queries import batch_leaves
 from store.recording import EventRow
 from store.recording import record_events as store_events
-from tests.utils.store_factories import make_event, make_item, make_principal, make_product
+from tests.utils.store_factories import (
+    hashed_event,
+    make_event,
+    make_item,
+    make_principal,
+    make_product,
+)
+
+_ROW_KEYS = ("recorded_by", "shipment_id", "item_ids", "salt")
 
 
 def _row(n: int, **overrides: Any) -> EventRow:
-    row: EventRow = {
-        "kind": 0,
-        "event_hash": secrets.token_bytes(32),
-        "event_json": f'{{"type":"ObjectEvent","n":{n}}}',
-        "event_type": "ObjectEvent",
-        "biz_step": "shipping",
-        "event_time_ms": 1_700_000_000_000 + n,
-        "recorded_by": None,
-    }
-    row.update(overrides)  # type: ignore[typeddict-item]
+    """A row: the event's fields and the row's own (recorded_by, item_ids, salt) by name."""
+    row: EventRow = {"event": hashed_event(n), "recorded_by": None}
+    row.update({k: v for k, v in overrides.items() if k in _ROW_KEYS})  # type: ignore[typeddict-item]
+    fields = {k: v for k, v in overrides.items() if k not in _ROW_KEYS}
+    row["event"] = replace(row["event"], **fields)
     return row
 
 
@@ -56,20 +60,20 @@ def test_record_events_stores_events_leaves_and_items_in_order(
         rows = [_row(i, recorded_by=recorder.id) for i in range(5)]
         rows[1]["item_ids"] = items
         rows[2]["salt"] = salt
-        rows[3]["kind"] = 1
+        rows[3] = _row(3, recorded_by=recorder.id, kind=1)
         before = utcnow()
-        ids = store_events(session, rows, leaf_hash)
+        ids = store_events(session, rows)
         orm_id = make_event(session).id  # stored the ORM way, for the timestamps' form
     assert len(ids) == 5 and ids == sorted(ids)
     with db_sessions() as session:
         for event_id, row in zip(ids, rows, strict=True):
-            event = session.get_one(Event, event_id)
-            assert event.event_hash == row["event_hash"] and event.kind == row["kind"]
-            assert event.event_json == row["event_json"] and event.recorded_by == recorder.id
+            event, sent = session.get_one(Event, event_id), row["event"]
+            assert event.event_hash == sent.event_hash and event.kind == sent.kind
+            assert event.event_json == sent.event_json and event.recorded_by == recorder.id
             assert (event.event_type, event.biz_step, event.event_time_ms) == (
-                row["event_type"],
-                row["biz_step"],
-                row["event_time_ms"],
+                sent.event_type,
+                sent.biz_step,
+                sent.event_time_ms,
             )
             leaf = event.leaf
             assert leaf is not None and leaf.batch_id is None and leaf.proof is None
@@ -96,15 +100,13 @@ def test_record_events_is_all_or_nothing(db_sessions: sessionmaker[Session]) -> 
         stored_id, stored_hash = stored.id, stored.event_hash
     with transaction(db_sessions) as session:
         with pytest.raises(DuplicateEventError) as info:
-            store_events(session, [_row(1), _row(2, event_hash=stored_hash)], leaf_hash)
+            store_events(session, [_row(1), _row(2, event_hash=stored_hash)])
         assert info.value.existing_event_id == stored_id
         repeated = secrets.token_bytes(32)
         with pytest.raises(StoreValueError, match="row 1 repeats"):
-            store_events(
-                session, [_row(1, event_hash=repeated), _row(2, event_hash=repeated)], leaf_hash
-            )
+            store_events(session, [_row(1, event_hash=repeated), _row(2, event_hash=repeated)])
         with pytest.raises(NotFoundError):
-            store_events(session, [_row(1), _row(2, item_ids=[10**6])], leaf_hash)
+            store_events(session, [_row(1), _row(2, item_ids=[10**6])])
         for bad in (
             {"kind": 7},
             {"event_hash": b"short"},
@@ -116,20 +118,20 @@ def test_record_events_is_all_or_nothing(db_sessions: sessionmaker[Session]) -> 
             {"salt": b"\x00" * 31},
         ):
             with pytest.raises(StoreValueError):
-                store_events(session, [_row(1), _row(2, **bad)], leaf_hash)
+                store_events(session, [_row(1), _row(2, **bad)])
         broken = dict(_row(1))
-        del broken["event_type"]
-        with pytest.raises(StoreValueError, match="event_type"):
-            store_events(session, [broken], leaf_hash)  # type: ignore[list-item]
+        del broken["recorded_by"]
+        with pytest.raises(StoreValueError, match="recorded_by"):
+            store_events(session, [broken])  # type: ignore[list-item]
         with pytest.raises(StoreValueError):
-            store_events(session, [1], leaf_hash)  # type: ignore[list-item]
+            store_events(session, [1])  # type: ignore[list-item]
         with pytest.raises(StoreValueError):
-            store_events(session, _row(1), leaf_hash)  # type: ignore[arg-type]
+            store_events(session, _row(1))  # type: ignore[arg-type]
         with pytest.raises(StoreValueError):
-            store_events(session, [_row(1)], lambda *_: b"\x01")
-        assert store_events(session, [], leaf_hash) == []
+            store_events(session, [{"event": {"kind": 0}, "recorded_by": None}])  # type: ignore[list-item]
+        assert store_events(session, []) == []
         # The transaction is still usable after every refusal.
-        store_events(session, [_row(3)], leaf_hash)
+        store_events(session, [_row(3)])
     with db_sessions() as session:
         assert _events(session) == 2
 
@@ -138,7 +140,7 @@ def test_claim_pending_batches_like_claim_pending_leaves(
     db_sessions: sessionmaker[Session],
 ) -> None:
     with transaction(db_sessions) as session:
-        ids = store_events(session, [_row(i) for i in range(7)], leaf_hash)
+        ids = store_events(session, [_row(i) for i in range(7)])
     with transaction(db_sessions) as session:
         with pytest.raises(StoreValueError):
             claim_pending(session, 0)

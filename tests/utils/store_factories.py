@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.merkle import leaf_hash
+from core.epcis.hashed_event import HashedEvent
 from store.models import Brand, Device, Event, Item, Principal, Product, Role, Shipment
 from store.principals import create_principal
 from store.recording import record_event
@@ -74,19 +74,31 @@ def make_event(
         "n": next(_counter),
         **(fields or {}),
     }
-    return record_event(
-        session,
+    hashed = hashed_event(
         kind=kind,
         event_hash=event_hash or secrets.token_bytes(32),
         event_json=json.dumps(body, separators=(",", ":")),
-        event_type="ObjectEvent",
         biz_step=biz_step,
         event_time_ms=event_time_ms,
-        recorded_by=recorded_by,
-        shipment_id=shipment_id,
-        item_ids=item_ids,
-        leaf_hash_fn=leaf_hash,
     )
+    return record_event(
+        session, hashed, recorded_by=recorded_by, shipment_id=shipment_id, item_ids=item_ids
+    )
+
+
+def hashed_event(n: int = 0, **fields: Any) -> HashedEvent:
+    """A HashedEvent with a random hash (the store does not re-hash): `fields` override any of
+    kind, event_hash, event_json, event_type, biz_step, event_time_ms."""
+    values: dict[str, Any] = {
+        "kind": 0,
+        "event_hash": secrets.token_bytes(32),
+        "event_json": f'{{"type":"ObjectEvent","n":{n}}}',
+        "event_type": "ObjectEvent",
+        "biz_step": "shipping",
+        "event_time_ms": 1_700_000_000_000 + n,
+    }
+    values.update(fields)
+    return HashedEvent(**values)
 
 
 def make_device(session: Session, owner: Principal) -> Device:

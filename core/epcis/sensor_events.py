@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from core.epcis.events import iso_ms
 from core.epcis.extension import event_context
+from core.epcis.hashing import event_id
 from core.evidence import evidence_root
+from core.hexstr import hex0x
 
 RAW_DATA_PREFIX = "urn:chaintrace:evidence-root:v1:"
 DATA_PROCESSING_METHOD = "urn:chaintrace:sensor-rollup:v1"
@@ -38,12 +40,6 @@ class WindowSample:
     digest: bytes
 
 
-def iso_ms(ms: int) -> str:
-    """Unix milliseconds as EPCIS dateTime, UTC with millisecond precision."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
 def centi(value: int) -> float:
     """A value in hundredths (0.01 degC, 0.01 %) as the event's number."""
     # Two decimals from integers: exact to the reading's resolution, same text every run.
@@ -61,13 +57,6 @@ def _stats(values: Sequence[int]) -> dict[str, float]:
 def device_uri(chain_id: int, address: str) -> str:
     """The device's id as a DID for an EVM account (did:pkh, CAIP-10), lowercase address."""
     return f"did:pkh:eip155:{chain_id}:{address.lower()}"
-
-
-def event_id(digest: bytes) -> str:
-    """An event hash as the CBV 2.0 event ID (ni:///sha-256;<hex>?ver=CBV2.0)."""
-    if len(digest) != 32:
-        raise ValueError("an event hash is 32 bytes")
-    return "ni:///sha-256;" + digest.hex() + "?ver=CBV2.0"
 
 
 def supplement_event(
@@ -112,7 +101,7 @@ def window_event(
         device_id=device_id,
         epcs=epcs,
         biz_transactions=biz_transactions,
-        metadata={"rawData": RAW_DATA_PREFIX + "0x" + root.hex(), "dataProcessingMethod": method},
+        metadata={"rawData": RAW_DATA_PREFIX + hex0x(root), "dataProcessingMethod": method},
         reports=[
             {
                 # Bare CBV terms: the canonical hash expands them to https://gs1.org/voc/...,
@@ -143,7 +132,7 @@ def sensor_observation(
     context: bool = False,
 ) -> dict[str, Any]:
     """An ObjectEvent (OBSERVE, sensor_reporting) with one device's sensorElement over a span."""
-    # Key order is part of the stored JSON (see api.epcis_events.dump): keep it.
+    # Key order is part of the stored JSON (see core.epcis.events.dump): keep it.
     event: dict[str, Any] = {"@context": event_context()} if context else {}
     event.update(
         {

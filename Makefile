@@ -31,7 +31,7 @@ lint: deps
 	$(BIN)/ruff format --check .
 
 typecheck: deps
-	$(BIN)/mypy core store chain iot_gateway api chaintrace
+	$(BIN)/mypy core store chain device iot_gateway api chaintrace
 
 pytest: deps system-deps
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.errors import FieldError, Forbidden, NotFound
+from api.errors import Forbidden, NotFound
 from api.links import item_link
 from api.schemas.products import ItemPublic, ProductPublic
-from core.errors import Gs1Error
-from core.gs1 import normalize_gtin, sgtin_urn, validate_serial
+from core.gs1 import sgtin_urn
 from store.models import Brand, Item, Principal, Product
-
-
-def gtin14(value: str, loc: Sequence[str | int]) -> str:
-    """A GTIN from the request as 14 digits; a bad one is a 422 naming `loc`."""
-    try:
-        return normalize_gtin(value)
-    except Gs1Error as exc:
-        raise FieldError(loc, str(exc)) from None
-
-
-def serial_value(value: str, loc: Sequence[str | int]) -> str:
-    """An AI (21) serial from the request; a bad one is a 422 naming `loc`."""
-    try:
-        return validate_serial(value)
-    except Gs1Error as exc:
-        raise FieldError(loc, str(exc)) from None
 
 
 def product_or_404(session: Session, gtin: str) -> Product:

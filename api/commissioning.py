@@ -14,11 +14,9 @@ from core.epcis.events import commissioning_event, dump, iso_ms, to_ms
 from core.gs1 import sgtin_urn
 from core.hexstr import hex0x
 from core.merkle import MerkleTree, leaf_hash
+from store.commissioning import AWAITING_SIGNATURE
 from store.models import Product
 from store.models.types import utcnow
-
-AWAITING_SIGNATURE = "awaiting_signature"
-SUBMITTED = "submitted"
 
 
 def build_draft(

@@ -16,6 +16,7 @@ from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from core.errors import CoreValueError
 from core.hexstr import hex0x
 from store.errors import (
+    DraftExpiredError,
     DuplicateEventError,
     InvalidTransitionError,
     NotFoundError,
@@ -213,6 +214,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DraftExpiredError)
+    async def _draft_expired(_request: Request, exc: DraftExpiredError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 410)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from api.schemas.disputes import EvidencePublic
 from api.schemas.shipments import EscrowPublic
-from api.shipment_store import terms_of
 from core.eip712 import Terms, TermsV2
 from core.escrow_times import dispute_ends_at, refundable_at
 from store import chain_view
 from store.models import Shipment
 from store.models.chain_view import EscrowView
+from store.shipment_access import terms_of
 
 NONE = "none"  # no ShipmentFunded seen up to the follower's tip
 _ZERO = "0x0000000000000000000000000000000000000000"

@@ -34,7 +34,7 @@ from api.routes import (
 from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
-from chain.deploy import Deployment
+from chain.toolchain.deploy import Deployment
 from core.recursion import bound_recursion_limit
 from store.db import make_engine, session_factory, sqlite_url
 

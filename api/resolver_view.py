@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
-from api.commissioning_store import commissioning_of_batch
 from api.errors import ChainUnavailable
 from api.event_summary import describe
 from api.finality import finality_of
@@ -23,6 +22,7 @@ from core.errors import MerkleError
 from core.hexstr import hex0x
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
+from store.commissioning import commissioning_of_batch
 from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
 from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history

@@ -8,7 +8,7 @@ from web3 import Web3
 
 from api.main import create_app
 from api.settings import ApiSettings
-from chain.deploy import Deployment
+from chain.toolchain.deploy import Deployment
 
 
 class ApiServer:

@@ -12,8 +12,8 @@ from web3 import Web3
 from api.errors import ChainUnavailable
 from api.rate_limit import RateLimits
 from api.settings import ApiSettings
-from chain.deploy import Deployment, load_deployment
 from chain.errors import ChainError
+from chain.toolchain.deploy import Deployment, load_deployment
 
 
 @dataclass

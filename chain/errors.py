@@ -85,7 +85,7 @@ class ContractRevert(ChainError):
     """
 
     signature: ClassVar[str] = ""
-    # The error's NatSpec @notice as a user reads it (chain._generate_errors): None without one.
+    # The error's NatSpec @notice as a user reads it (chain.toolchain.generate_errors), or None.
     notice: ClassVar[str | None] = None
     arg_names: ClassVar[tuple[str, ...]] = ()
     arg_types: ClassVar[tuple[str, ...]] = ()

@@ -23,7 +23,6 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 import store
-from chain.artifacts import abi_signature
 from chain.clients import (
     ContractClient,
     ShipmentEscrowClient,
@@ -31,10 +30,11 @@ from chain.clients import (
     TraceAnchorClient,
     TraceAnchorV2Client,
 )
-from chain.deploy import Deployment
 from chain.errors import ChainError
 from chain.polling import PollingWorker
 from chain.settings import FollowSettings
+from chain.toolchain.artifacts import abi_signature
+from chain.toolchain.deploy import Deployment
 from chain.transactions import chain_errors
 from core.hexstr import hex0x
 from store import chain_view

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from eth_utils.crypto import keccak
 
-from chain.artifacts import ContractArtifact
 from chain.errors import ChainValueError
+from chain.toolchain.artifacts import ContractArtifact
 from core.hexstr import hex0x
 
 ARTIFACTS_DIR = Path(__file__).with_name("release_artifacts")
@@ -97,7 +97,7 @@ def freeze(compiled: dict[str, ContractArtifact]) -> list[Path]:
 
 def main() -> None:  # pragma: no cover - a maintainer's command
     """`python -m chain.releases`: commit the artifacts of new releases."""
-    from chain.compile import compile_contracts
+    from chain.toolchain.compile import compile_contracts
 
     for path in freeze(compile_contracts()):
         sys.stdout.write(f"wrote {path}\n")

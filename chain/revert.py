@@ -11,8 +11,8 @@ from eth_utils.address import to_checksum_address
 from web3.exceptions import ContractLogicError
 
 from chain import solidity_errors
-from chain.artifacts import selector_of
 from chain.errors import ContractRevert, Panic, RevertMessage, UnknownRevert
+from chain.toolchain.artifacts import selector_of
 
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
 

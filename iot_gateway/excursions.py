@@ -43,7 +43,7 @@ class Excursion:
 def shipment_policy(shipment: Shipment) -> SlaPolicy | None:
     """The SLA policy of the shipment's stored terms, or None if they do not parse."""
     try:
-        # The same parsing as chain.delivery.verified_terms (the payout authority).
+        # The same parsing as chain.settlement.attestation.verified_terms (the payout authority).
         terms = Terms.from_json(json.loads(shipment.terms_json))
         return SlaPolicy.from_terms(terms)
     except (ValueError, TypeError) as exc:  # json, Eip712Error and SlaError are ValueErrors

@@ -16,13 +16,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, anchor_domain
+from device.mqtt_link import make_client
 from iot_gateway.metrics import GatewayMetrics
-from iot_gateway.mqtt import (
-    AckPublisher,
-    connect_properties,
-    make_client,
-    subscription_filter,
-)
+from iot_gateway.mqtt import AckPublisher, connect_properties, subscription_filter
 from iot_gateway.payload import PayloadLimits, PayloadRejected, RejectReason
 from iot_gateway.pipeline import BatchWriter, Inbound, cap_payload
 from iot_gateway.registry import DeviceRegistry

@@ -13,7 +13,7 @@ from core.eip712 import Domain, Reading, reading_digest
 from core.errors import CoreValueError
 from core.json_bounds import JsonTooDeepError, JsonTooLargeError, check_json_bounds
 from core.signature import recover_digest_raw
-from iot_gateway.mqtt import READINGS_PREFIX
+from device.mqtt_link import READINGS_PREFIX
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SIGNATURE_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")

@@ -16,8 +16,8 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from device.mqtt_link import READINGS_PREFIX
 from iot_gateway.metrics import GatewayMetrics
-from iot_gateway.mqtt import READINGS_PREFIX
 from iot_gateway.payload import (
     PayloadRejected,
     RejectReason,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from iot_gateway.mqtt import MqttEndpoint, parse_mqtt_url
+from device.mqtt_link import MqttEndpoint, parse_mqtt_url
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 # Mosquitto accepts longer ids; keep them printable and free of MQTT wildcards.

@@ -46,6 +46,10 @@ class InvalidTransitionError(StoreError):
         self.requested = requested
 
 
+class DraftExpiredError(StoreError):
+    """A commissioning draft was not signed in time; the brand starts a new one (410)."""
+
+
 class LeavesTakenError(StoreError):
     """Leaves read as pending were put in another batch before this one could take them."""
 

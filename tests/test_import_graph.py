@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "store": {"core"},
     "chain": {"core", "store"},
-    "iot_gateway": {"core", "store"},
+    "iot_gateway": {"core", "store", "device"},
     "device": {"core"},
     "api": {"core", "store", "chain"},
     "chaintrace": {"core", "store", "chain", "iot_gateway", "device", "api"},

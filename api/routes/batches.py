@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.commissioning_store import commissioning_of_batch
 from api.deps import SessionDep
 from api.errors import FieldError, NotFound
 from api.finality import finality_of
 from api.schemas.batches import BatchPublic
 from core.hexstr import hex0x
+from store.commissioning import commissioning_of_batch
 from store.models import AnchorBatch
 
 router = APIRouter(prefix="/batches", tags=["batches"])

@@ -18,8 +18,8 @@ from api.catalog import brand_of_principal
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError
-from api.routes.brands import brand_by_prefix, validated_prefix
-from api.schemas.common import Address, Hex32, SignatureHex, UnsignedTx
+from api.routes.brands import brand_by_prefix
+from api.schemas.common import Address, CompanyPrefix, Hex32, SignatureHex, UnsignedTx
 from api.state import ChainAccess
 from chain.clients import TraceAnchorClient, TraceAnchorV2Client
 from core.eip712 import Commissioning, anchor_domain_v2, typed_data
@@ -46,7 +46,7 @@ def _sender(admin: Principal, sender: str | None) -> str:
 
 @router.get("/{prefix}/revocation-tx", response_model=UnsignedTx)
 def revocation_tx(
-    prefix: str,
+    prefix: CompanyPrefix,
     session: SessionDep,
     chain: ChainDep,
     admin: AdminPrincipal,
@@ -54,7 +54,7 @@ def revocation_tx(
 ) -> UnsignedTx:
     """The unsigned TraceAnchor v2 revokeBrand transaction (admin): the brand's wallet signs
     no more roots; its earlier roots stay confirmed unless a compromise is recorded."""
-    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
+    brand = brand_by_prefix(session, prefix)
     wallet = wallet_of(brand.principal)
     tx = _v2(chain).build_revoke_brand(_sender(admin, sender), wallet)
     return UnsignedTx(description=f"TraceAnchor.revokeBrand({wallet})", tx=dict(tx))
@@ -62,7 +62,7 @@ def revocation_tx(
 
 @router.get("/{prefix}/compromise-tx", response_model=UnsignedTx)
 def compromise_tx(
-    prefix: str,
+    prefix: CompanyPrefix,
     session: SessionDep,
     chain: ChainDep,
     admin: AdminPrincipal,
@@ -71,7 +71,7 @@ def compromise_tx(
 ) -> UnsignedTx:
     """The unsigned TraceAnchor v2 markCompromised transaction (admin): roots the brand's
     wallet signed from `since` on are no longer the brand's word until its new key re-signs."""
-    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
+    brand = brand_by_prefix(session, prefix)
     wallet = wallet_of(brand.principal)
     if not 0 < since < 2**64:  # not in the future by the chain's clock: the contract checks it
         raise FieldError(["query", "since"], "must be a unix time in seconds")
@@ -92,7 +92,7 @@ def _new_key(brands: BrandLedger, prefix: str, wallet: str) -> None:
 
 @router.get("/{prefix}/roots-to-resign")
 def roots_to_resign(
-    prefix: str,
+    prefix: CompanyPrefix,
     session: SessionDep,
     chain: ChainDep,
     principal: BrandPrincipal,
@@ -101,7 +101,6 @@ def roots_to_resign(
     """The brand's own roots on TraceAnchor v2 that are not the brand's word (signed by a key
     from its compromised range), each with the Commissioning payload the new key signs."""
     brand = brand_of_principal(session, principal)
-    prefix = validated_prefix(prefix, ["path", "prefix"])
     if brand.company_prefix != prefix:
         raise Conflict(f"company prefix {prefix} is not yours")
     brands = ledger(session, chain)
@@ -140,7 +139,7 @@ def roots_to_resign(
 
 @router.get("/{prefix}/resign-tx", response_model=UnsignedTx)
 def resign_tx(
-    prefix: str,
+    prefix: CompanyPrefix,
     session: SessionDep,
     chain: ChainDep,
     principal: BrandPrincipal,
@@ -152,7 +151,6 @@ def resign_tx(
     """The unsigned TraceAnchor v2 endorseRoot transaction: anyone may relay the new key's
     re-signature; the contract checks it (a refusal is a 409 naming why)."""
     brand = brand_of_principal(session, principal)
-    prefix = validated_prefix(prefix, ["path", "prefix"])
     if brand.company_prefix != prefix:
         raise Conflict(f"company prefix {prefix} is not yours")
     _new_key(ledger(session, chain), prefix, wallet)

@@ -8,23 +8,13 @@ from sqlalchemy import select
 from api.brand_state import brand_on_chain, ledger
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
-from api.errors import Conflict, FieldError, NotFound
+from api.errors import Conflict, NotFound
 from api.schemas.brands import BrandCreate, BrandOnChain, BrandPublic
-from api.schemas.common import Address, UnsignedTx
+from api.schemas.common import Address, CompanyPrefix, UnsignedTx
 from api.state import ChainAccess
-from core.errors import Gs1Error
-from core.gs1 import validate_company_prefix
 from store.models import Brand
 
 router = APIRouter(prefix="/brands", tags=["brands"])
-
-
-def validated_prefix(value: str, loc: list[str | int]) -> str:
-    """A GS1 company prefix from the request, or 422 at `loc`."""
-    try:
-        return validate_company_prefix(value)
-    except Gs1Error as exc:
-        raise FieldError(loc, str(exc)) from None
 
 
 def brand_by_prefix(session: SessionDep, prefix: str) -> Brand:
@@ -56,7 +46,7 @@ def brand_public(brand: Brand, on_chain: BrandOnChain | None = None) -> BrandPub
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BrandPublic)
 def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) -> BrandPublic:
     """Register the calling brand's GS1 company prefix (one per brand principal)."""
-    prefix = validated_prefix(body.company_prefix, ["body", "companyPrefix"])
+    prefix = body.company_prefix
     wallet_of(principal)
     if session.scalar(select(Brand).where(Brand.principal_id == principal.id)) is not None:
         raise Conflict("this principal already registered its brand")
@@ -74,16 +64,16 @@ def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) 
 
 
 @router.get("/{prefix}", response_model=BrandPublic)
-def get(prefix: str, session: SessionDep, chain: ChainDep) -> BrandPublic:
+def get(prefix: CompanyPrefix, session: SessionDep, chain: ChainDep) -> BrandPublic:
     """A brand by company prefix, with its standing on chain (registered, revoked at block N,
     compromised since T) as the chain follower saw it, when a chain is configured."""
-    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
+    brand = brand_by_prefix(session, prefix)
     return brand_public(brand, _on_chain(session, chain, brand))
 
 
 @router.get("/{prefix}/registration-tx", response_model=UnsignedTx)
 def registration_tx(
-    prefix: str,
+    prefix: CompanyPrefix,
     session: SessionDep,
     chain: ChainDep,
     admin: AdminPrincipal,
@@ -92,7 +82,7 @@ def registration_tx(
     ),
 ) -> UnsignedTx:
     """The unsigned TraceAnchor.registerBrand transaction for the platform admin's wallet."""
-    brand = brand_by_prefix(session, validated_prefix(prefix, ["path", "prefix"]))
+    brand = brand_by_prefix(session, prefix)
     brand_wallet = wallet_of(brand.principal)
     client = trace_anchor(chain)
     owner = client.brand_of(brand.company_prefix)

@@ -9,13 +9,7 @@ from sqlalchemy import select
 
 from api.brand_state import ledger, refuse_if_barred
 from api.catalog import item_public
-from api.commissioning import AWAITING_SIGNATURE, draft_message
-from api.commissioning_store import (
-    check_not_expired,
-    load_draft,
-    mark_submitted,
-    store_commissioning,
-)
+from api.commissioning import draft_message
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
 from api.finality import finality_of
@@ -23,6 +17,13 @@ from api.schemas.common import SignatureIn, TypedData
 from api.schemas.products import CommissioningPublic, DraftEvent, ItemPublic
 from api.settings import ApiSettings
 from api.signing import commissioning_domain, recover_signer
+from store.commissioning import (
+    AWAITING_SIGNATURE,
+    check_not_expired,
+    load_draft,
+    mark_submitted,
+    store_commissioning,
+)
 from store.models import AnchorBatch, CommissioningDraft, Item, Principal
 
 router = APIRouter(prefix="/commissionings", tags=["products"])

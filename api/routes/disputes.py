@@ -35,7 +35,6 @@ from api.errors import (
 from api.escrow_view import arbiter, as_of, evidence, followed
 from api.schemas.common import UnsignedTx
 from api.schemas.disputes import DisputePublic, EvidenceIn, ResolutionIn
-from api.shipment_store import is_party, shipment_for_write, terms_of, visible_shipment
 from api.signing import trace_anchor_domain
 from api.state import ChainAccess
 from chain.clients import (
@@ -47,21 +46,22 @@ from chain.clients import (
     ShipmentView,
     ShipmentViewV2,
 )
-from chain.delivery import (
+from chain.errors import ContractRevert
+from chain.settlement.attestation import (
     DeliveryError,
     delivery_facts,
     reading_of,
     verified_digest,
     verified_terms,
 )
-from chain.delivery_v2 import shipment_facts, verified_terms_v2
-from chain.errors import ContractRevert
+from chain.settlement.attestation_v2 import shipment_facts, verified_terms_v2
 from core.device_set import device_proof as device_set_proof
 from core.eip712 import Domain, TermsV2
 from core.escrow_times import dispute_ends_at, dispute_times_out_at
 from core.evidence import evidence_leaf, evidence_root, evidence_tree
 from store.models import Principal, Shipment
 from store.models import Reading as ReadingRow
+from store.shipment_access import is_party, shipment_for_write, terms_of, visible_shipment
 
 router = APIRouter(prefix="/shipments/{shipment_id}/dispute", tags=["disputes"])
 
@@ -181,11 +181,11 @@ def _view(escrow: ShipmentEscrowClient, shipment: Shipment) -> ShipmentView:
 def evidence_digests(
     session: Session, shipment: Shipment, view: ShipmentView, domain: Domain
 ) -> list[bytes]:
-    """The reading digests of the attested evidence, as chain.delivery selects them.
+    """The reading digests of the attested evidence, as chain.settlement.attestation selects them.
 
-    chain.delivery.delivery_facts selects them: the shipment's devices' verified readings
-    inside its window (shipping..receiving). A set whose root is not
-    the escrow's evidenceRoot is refused (409): a proof from it would not verify.
+    chain.settlement.attestation.delivery_facts selects them: the shipment's devices' verified
+    readings inside its window (shipping..receiving). A set whose root is not the escrow's
+    evidenceRoot is refused (409): a proof from it would not verify.
     """
     try:
         facts = delivery_facts(session, shipment, verified_terms(shipment, view.terms_hash), domain)

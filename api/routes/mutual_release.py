@@ -11,12 +11,12 @@ from api.deps import ChainDep, CurrentPrincipal, SessionDep
 from api.errors import Conflict, FieldError, Forbidden
 from api.schemas.common import TypedData, UnsignedTx
 from api.schemas.disputes import MutualReleaseIn, MutualReleaseTxIn
-from api.shipment_store import is_party, visible_shipment
 from api.signing import recover_signer, shipment_escrow_domain
 from chain.clients import ShipmentStateV2
 from chain.errors import ContractRevert
 from core.eip712 import MutualRelease, typed_data
 from store.models import Shipment
+from store.shipment_access import is_party, visible_shipment
 
 router = APIRouter(prefix="/shipments/{shipment_id}/mutual-release", tags=["disputes"])
 

@@ -10,18 +10,16 @@ from sqlalchemy import select
 from api.brand_state import brand_on_chain, ledger, refuse_if_barred
 from api.catalog import (
     brand_of_principal,
-    gtin14,
     item_public,
     own_product,
     product_or_404,
     product_public,
-    serial_value,
 )
 from api.commissioning import build_draft
-from api.commissioning_store import purge_expired_drafts, save_draft
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden
 from api.routes.commissionings import commissioning_public
+from api.schemas.common import Gtin
 from api.schemas.products import (
     CommissioningPublic,
     ItemPublic,
@@ -31,6 +29,7 @@ from api.schemas.products import (
 )
 from api.signing import commissioning_domain
 from core.gs1 import gtin_has_prefix
+from store.commissioning import purge_expired_drafts, save_draft
 from store.models import Item, Product
 from store.models.types import utcnow
 
@@ -43,7 +42,7 @@ _MAX_FUTURE = timedelta(minutes=5)
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
 def create(body: ProductCreate, session: SessionDep, principal: BrandPrincipal) -> ProductPublic:
     """Add a product; its GTIN must carry the calling brand's company prefix (403 otherwise)."""
-    gtin = gtin14(body.gtin, ["body", "gtin"])
+    gtin = body.gtin
     brand = brand_of_principal(session, principal)
     if not gtin_has_prefix(gtin, brand.company_prefix):
         raise Forbidden(f"GTIN {gtin} is not under your company prefix {brand.company_prefix}")
@@ -67,17 +66,17 @@ def list_own(session: SessionDep, principal: BrandPrincipal) -> list[ProductPubl
 
 
 @router.get("/{gtin}", response_model=ProductPublic)
-def get(gtin: str, session: SessionDep) -> ProductPublic:
+def get(gtin: Gtin, session: SessionDep) -> ProductPublic:
     """A product by GTIN (any of GTIN-8/12/13/14)."""
-    return product_public(product_or_404(session, gtin14(gtin, ["path", "gtin"])))
+    return product_public(product_or_404(session, gtin))
 
 
 @router.get("/{gtin}/items", response_model=list[ItemPublic])
 def list_items(
-    gtin: str, session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
+    gtin: Gtin, session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
 ) -> list[ItemPublic]:
     """The items of one of the calling brand's products."""
-    product = own_product(session, principal, gtin14(gtin, ["path", "gtin"]))
+    product = own_product(session, principal, gtin)
     items = session.scalars(select(Item).where(Item.product_id == product.id).order_by(Item.id))
     return [item_public(item, settings.base_url) for item in items]
 
@@ -86,7 +85,7 @@ def list_items(
     "/{gtin}/items", status_code=status.HTTP_201_CREATED, response_model=CommissioningPublic
 )
 def commission_items(
-    gtin: str,
+    gtin: Gtin,
     body: ItemsCommission,
     session: SessionDep,
     chain: ChainDep,
@@ -97,8 +96,8 @@ def commission_items(
 
     The brand signs within COMMISSIONING_DRAFT_TTL_SECONDS (default 24 h), or starts again.
     """
-    product = own_product(session, principal, gtin14(gtin, ["path", "gtin"]))
-    serials = [serial_value(s, ["body", "serials", i]) for i, s in enumerate(body.serials)]
+    product = own_product(session, principal, gtin)
+    serials = body.serials
     seen: set[str] = set()
     for index, serial in enumerate(serials):
         if serial in seen:

@@ -22,7 +22,6 @@ from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.errors import Conflict, FieldError, Forbidden
 from api.finality import PENDING, finality_of
 from api.schemas.events import EventRecorded, MinimalEventIn, ShipmentEventPublic
-from api.shipment_store import is_party, visible_shipment
 from core.epcis import EpcisError
 from core.epcis.events import (
     SHIPMENT_URN,
@@ -41,6 +40,7 @@ from store.models import Event, Principal, Shipment, ShipmentStatus
 from store.models.types import utcnow
 from store.queries import shipment_events
 from store.readings import file_unfiled
+from store.shipment_access import is_party, visible_shipment
 from store.shipments import can_transition, lock_shipment, set_shipment_status, step_events
 
 router = APIRouter(prefix="/shipments", tags=["events"])

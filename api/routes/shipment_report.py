@@ -13,14 +13,14 @@ from api.chain_access import shipment_escrow_v2
 from api.deps import ChainDep, CurrentPrincipal, SessionDep
 from api.errors import Conflict
 from api.schemas.shipment_report import DeviceReportPublic, ShipmentReportPublic
-from api.shipment_store import visible_shipment
 from api.signing import trace_anchor_domain
 from chain.clients import ShipmentStateV2
-from chain.delivery import DeliveryError
-from chain.delivery_v2 import shipment_facts, verified_terms_v2
+from chain.settlement.attestation import DeliveryError
+from chain.settlement.attestation_v2 import shipment_facts, verified_terms_v2
 from chain.transactions import chain_errors
 from core.hexstr import hex0x
 from core.shipment_report import penalty_bps, split_deposit
+from store.shipment_access import visible_shipment
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 

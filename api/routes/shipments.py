@@ -9,7 +9,6 @@ import time
 from fastapi import APIRouter, status
 from sqlalchemy import or_, select
 
-from api.catalog import gtin14, serial_value
 from api.chain_access import shipment_escrow, shipment_escrow_v2
 from api.deps import BuyerPrincipal, ChainDep, CurrentPrincipal, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden, NotFound
@@ -26,17 +25,6 @@ from api.schemas.shipments import (
     ShipmentPublic,
     SignatureAccepted,
 )
-from api.shipment_store import (
-    BUYER,
-    CARRIER,
-    PAYEE,
-    add_signature,
-    is_party,
-    signatures,
-    signers,
-    terms_of,
-    visible_shipment,
-)
 from api.signing import recover_signer, shipment_escrow_domain
 from api.state import ChainAccess
 from chain.clients import EscrowClient, ShipmentEscrowClient, ShipmentEscrowV2Client
@@ -47,6 +35,17 @@ from core.hexstr import hex0x
 from store.custody import approve, items_held_elsewhere, missing_consent
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
 from store.queries import find_item
+from store.shipment_access import (
+    BUYER,
+    CARRIER,
+    PAYEE,
+    add_signature,
+    is_party,
+    signatures,
+    signers,
+    terms_of,
+    visible_shipment,
+)
 from store.shipments import shipment_by_hex
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
@@ -131,9 +130,7 @@ def create(
     items: list[Item] = []
     for index, ref in enumerate(body.items):
         loc: list[str | int] = ["body", "items", index]
-        item = find_item(
-            session, gtin14(ref.gtin, [*loc, "gtin"]), serial_value(ref.serial, [*loc, "serial"])
-        )
+        item = find_item(session, ref.gtin, ref.serial)
         if item is None:
             raise FieldError(loc, f"no item with GTIN {ref.gtin} and serial {ref.serial!r}")
         if item in items:

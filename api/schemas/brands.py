@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, CompanyPrefix
 
 
 class BrandBase(ApiModel):
     """A brand's name and GS1 company prefix."""
 
-    company_prefix: str = Field(description="GS1 company prefix, 6 to 12 digits")
+    company_prefix: CompanyPrefix = Field(description="GS1 company prefix, 6 to 12 digits")
     name: str = Field(min_length=1, max_length=200)
 
 

@@ -1,13 +1,17 @@
-"""Shared pydantic pieces: camelCase JSON, addresses, 32-byte hashes, signatures."""
+"""Shared pydantic pieces: camelCase JSON, addresses, 32-byte hashes, signatures, GS1 keys."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from eth_utils.address import is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from core.errors import Gs1Error
+from core.gs1 import normalize_gtin, validate_company_prefix, validate_serial
 
 _HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
 _SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
@@ -47,6 +51,18 @@ def _uri(value: str) -> str:
     return value
 
 
+def _gs1(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A core.gs1 check as a pydantic validator: its Gs1Error becomes the 422's message."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except Gs1Error as exc:
+            raise ValueError(str(exc)) from None
+
+    return validate
+
+
 # Database ids and sequence numbers are signed 64-bit: a larger number is the client's error
 # (422), never an overflow inside the database driver (500).
 INT64_MAX = 2**63 - 1
@@ -55,6 +71,10 @@ Address = Annotated[str, AfterValidator(_address)]
 Uri = Annotated[str, AfterValidator(_uri)]
 Hex32 = Annotated[str, AfterValidator(_hex32)]
 SignatureHex = Annotated[str, AfterValidator(_signature)]
+# GS1 keys from outside, checked and normalised by core.gs1 (a GTIN becomes its 14 digits).
+Gtin = Annotated[str, AfterValidator(_gs1(normalize_gtin))]
+Serial = Annotated[str, AfterValidator(_gs1(validate_serial))]
+CompanyPrefix = Annotated[str, AfterValidator(_gs1(validate_company_prefix))]
 
 
 class TypedData(ApiModel):

@@ -6,13 +6,13 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas.common import ApiModel, TypedData, Uri
+from api.schemas.common import ApiModel, Gtin, Serial, TypedData, Uri
 
 
 class ProductBase(ApiModel):
     """A trade item: GTIN-8/12/13/14 (stored as GTIN-14) and a name."""
 
-    gtin: str = Field(description="GTIN-8, -12, -13 or -14 with a valid check digit")
+    gtin: Gtin = Field(description="GTIN-8, -12, -13 or -14 with a valid check digit")
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -40,7 +40,7 @@ class ItemPublic(ApiModel):
 class ItemsCommission(ApiModel):
     """Serials to commission; one ObjectEvent (ADD, commissioning) per serial."""
 
-    serials: list[str] = Field(min_length=1, max_length=1000)
+    serials: list[Serial] = Field(min_length=1, max_length=1000)
     event_time: datetime | None = Field(default=None, description="Default: now")
     read_point: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
     biz_location: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")

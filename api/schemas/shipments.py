@@ -7,7 +7,15 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import INT64_MAX, Address, ApiModel, TypedData, UnsignedTx
+from api.schemas.common import (
+    INT64_MAX,
+    Address,
+    ApiModel,
+    Gtin,
+    Serial,
+    TypedData,
+    UnsignedTx,
+)
 
 ETH = "0x0000000000000000000000000000000000000000"
 _INT32 = 2**31
@@ -74,8 +82,8 @@ class EscrowV2TermsIn(ApiModel):
 class ItemRef(ApiModel):
     """An item by GTIN and serial."""
 
-    gtin: str
-    serial: str
+    gtin: Gtin
+    serial: Serial
 
 
 class Geofence(ApiModel):

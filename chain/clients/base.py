@@ -11,10 +11,10 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.types import BlockIdentifier, TxParams, Wei
 
-from chain.artifacts import ContractArtifact
 from chain.clients.types import ZERO_ADDRESS, TxResult
 from chain.errors import ChainValueError
 from chain.releases import ReleaseSpec, release_artifact
+from chain.toolchain.artifacts import ContractArtifact
 from chain.transactions import TransactionSender, chain_errors, sender_for, unsigned_transaction
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")

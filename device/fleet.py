@@ -13,8 +13,8 @@ from pathlib import Path
 from eth_account import Account
 
 from core.eip712 import Domain
-from iot_gateway.device import DeviceClient, SimulatedDevice
-from iot_gateway.mqtt import MqttEndpoint, ProtocolName
+from device.client import DeviceClient, SimulatedDevice
+from device.mqtt_link import MqttEndpoint, ProtocolName
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Shipments for the API: lookups by visibility, and the parties' terms signatures."""
+"""Shipments by who may see them, their signed terms, and the parties' terms signatures."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound
 from core.eip712 import Terms, TermsV2
 from core.hexstr import hex0x
+from store.errors import NotFoundError
 from store.models import Principal, Role, Shipment
 from store.shipments import shipment_by_hex
 
@@ -23,10 +23,11 @@ def is_party(shipment: Shipment, principal: Principal) -> bool:
 
 
 def visible_shipment(session: Session, principal: Principal, shipment_id: str) -> Shipment:
-    """The shipment if the principal is a party (or admin/auditor); otherwise 404, as if absent."""
+    """The shipment if the principal is a party (or admin/auditor); otherwise NotFoundError, as
+    if absent (404)."""
     shipment = shipment_by_hex(session, shipment_id)
     if shipment is None or not (is_party(shipment, principal) or principal.role in _OVERSEERS):
-        raise NotFound(f"no shipment {shipment_id} among yours")
+        raise NotFoundError(f"no shipment {shipment_id} among yours")
     return shipment
 
 
@@ -70,8 +71,8 @@ def add_signature(session: Session, shipment: Shipment, party: str, signature: s
 
 
 def shipment_for_write(session: Session, shipment_id: str) -> Shipment:
-    """The shipment (404 if absent); non-parties get 403 from the caller's role checks."""
+    """The shipment (NotFoundError if absent); non-parties get 403 from the caller's role checks."""
     shipment = shipment_by_hex(session, shipment_id)
     if shipment is None:
-        raise NotFound(f"no shipment {shipment_id}")
+        raise NotFoundError(f"no shipment {shipment_id}")
     return shipment

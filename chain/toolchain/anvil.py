@@ -21,8 +21,8 @@ from typing import Self
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain.child_process import tied_to_parent
 from chain.errors import ChainConnectionError, ChainError
+from chain.toolchain.child_process import tied_to_parent
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def dev_accounts(n: int = 10, mnemonic: str = DEFAULT_MNEMONIC) -> list[LocalAcc
 
 def find_anvil(root: Path | None = None) -> Path:
     """The project's npm anvil (native binary, else its node wrapper), else `anvil` on PATH."""
-    root = root or Path(__file__).resolve().parents[1]
+    root = root or Path(__file__).resolve().parents[2]
     # The platform package's binary directly: the node wrapper would sit between us and anvil,
     # and an anvil orphaned by the wrapper's exit is never reaped by us.
     for native in sorted((root / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
@@ -107,8 +107,8 @@ class AnvilNode:
     ) -> AnvilNode:
         """Start anvil (port None = a free port chosen by the OS) and wait until it answers.
 
-        `die_with_parent`: anvil gets SIGTERM if this process dies (chain.child_process); only
-        from a thread that lives as long as the process.
+        `die_with_parent`: anvil gets SIGTERM if this process dies (chain.toolchain.child_process);
+        only from a thread that lives as long as the process.
         """
         args = [str(binary or find_anvil()), "--host", host, "--port", str(port or 0)]
         args += ["--chain-id", str(chain_id), "--mnemonic", mnemonic, "--accounts", str(accounts)]

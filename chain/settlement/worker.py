@@ -3,8 +3,9 @@
 Idempotent by reading the escrow first: a shipment the chain shows attested (or settled) is
 recorded from the chain, never attested again, whatever the store says. Nothing is sent while
 an oracle transaction is still unmined: the escrow does not show its effect yet, and a second
-one would revert. Each transaction is stored before it is sent (chain/oracle_tx.py), so a stored
-one that was dropped is sent again unchanged and a stuck one is replaced with higher fees.
+one would revert. Each transaction is stored before it is sent (chain/settlement/oracle_tx.py),
+so a stored one that was dropped is sent again unchanged and a stuck one is replaced with higher
+fees.
 Payout withdrawal is the payee's own act (pull payment), not the worker's.
 """
 
@@ -32,14 +33,19 @@ from chain.clients import (
     ShipmentView,
     ShipmentViewV2,
 )
-from chain.delivery import DeliveryError, delivery_facts, split_deposit, verified_terms
-from chain.delivery_v2 import shipment_facts, verified_terms_v2
-from chain.deploy import Deployment
 from chain.errors import ChainError
-from chain.oracle_tx import OracleSender
 from chain.polling import PollingWorker
 from chain.releases import ESCROW_V2
 from chain.settings import SettleSettings
+from chain.settlement.attestation import (
+    DeliveryError,
+    delivery_facts,
+    split_deposit,
+    verified_terms,
+)
+from chain.settlement.attestation_v2 import shipment_facts, verified_terms_v2
+from chain.settlement.oracle_tx import OracleSender
+from chain.toolchain.deploy import Deployment
 from chain.transactions import chain_errors
 from core import shipment_report as v2_rules
 from core.eip712 import DeliveryAttestation, Domain, anchor_domain, escrow_domain, sign

@@ -15,20 +15,17 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from api.commissioning import AWAITING_SIGNATURE, SUBMITTED
-from api.errors import ApiError
 from core.epcis.hashed_event import HashedEvent
 from core.hexstr import hex0x
 from core.merkle import MerkleTree
 from store import create_batch, record_event
+from store.errors import DraftExpiredError
 from store.models import AnchorBatch, CommissioningDraft, Event, Item
 from store.models.types import utcnow
 
-
-class DraftExpired(ApiError):
-    """410: the draft was not signed in time; the brand starts a new one."""
-
-    status_code = 410
+# A draft's status: waiting for the brand's signature, then submitted (its batch queued).
+AWAITING_SIGNATURE = "awaiting_signature"
+SUBMITTED = "submitted"
 
 
 @dataclass(frozen=True)
@@ -56,10 +53,10 @@ def expires_at(row: CommissioningDraft, ttl: timedelta) -> datetime | None:
 
 
 def check_not_expired(row: CommissioningDraft, ttl: timedelta) -> None:
-    """Raise DraftExpired (410) if the draft is still unsigned and older than `ttl`."""
+    """Raise DraftExpiredError (410) if the draft is still unsigned and older than `ttl`."""
     deadline = expires_at(row, ttl)
     if deadline is not None and utcnow() >= deadline:
-        raise DraftExpired(
+        raise DraftExpiredError(
             f"commissioning {row.id} expired unsigned at {deadline.isoformat()} "
             f"(drafts must be signed within {int(ttl.total_seconds())} s): start a new one"
         )

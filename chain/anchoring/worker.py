@@ -18,17 +18,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 import store
-from chain.anchor_tx import AnchorTransactions, store_replacement
+from chain.anchoring.finality import BlockStatus, FinalityTracker
+from chain.anchoring.lease import LeaseLost, SenderLease, lease_name
+from chain.anchoring.transactions import AnchorTransactions, store_replacement
 from chain.clients.trace_anchor_v2 import trace_anchors
-from chain.deploy import Deployment
 from chain.durable_tx import DurableSender, Step
 from chain.errors import ChainError, ChainValueError, ContractRevert, DeploymentNotFound
-from chain.finality import BlockStatus, FinalityTracker
 from chain.follower import ChainFollower
-from chain.lease import LeaseLost, SenderLease, lease_name
 from chain.polling import PollingWorker
 from chain.settings import AnchorSettings
 from chain.solidity_errors import AnchorRootExists, AnchorUnknownBrand
+from chain.toolchain.deploy import Deployment
 from chain.transactions import chain_errors, receipt_or_none
 from core.hexstr import hex0x
 from core.merkle import MerkleTree

@@ -14,7 +14,6 @@ from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from chain.artifacts import ContractArtifact, abi_type_string
 from chain.errors import ChainValueError, ContractRevert, DeploymentNotFound
 from chain.releases import (
     ESCROW_V1,
@@ -26,6 +25,7 @@ from chain.releases import (
     runtime_code_hash,
     spec_of,
 )
+from chain.toolchain.artifacts import ContractArtifact, abi_type_string
 from chain.transactions import chain_errors, ranged_logs, sender_for
 from core.hexstr import hex0x
 

@@ -11,8 +11,8 @@ from eth_utils.crypto import keccak
 
 from core.eip712 import Reading, anchor_domain, domain_separator, reading_digest, sign, struct_hash
 from core.hexstr import hex0x
-from iot_gateway.device import reading_payload
-from iot_gateway.mqtt import readings_topic
+from device.client import reading_payload
+from device.mqtt_link import readings_topic
 
 EXAMPLE_CHAIN_ID = 31337
 EXAMPLE_ANCHOR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

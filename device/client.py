@@ -17,7 +17,7 @@ from eth_account import Account
 from core.eip712 import Domain, Reading, sign
 from core.hexstr import hex0x
 from core.json_bounds import check_json_bounds
-from iot_gateway.mqtt import MqttEndpoint, ProtocolName, acks_topic, make_client, readings_topic
+from device.mqtt_link import MqttEndpoint, ProtocolName, acks_topic, make_client, readings_topic
 
 _LOGGER = logging.getLogger(__name__)
 # {"device":"0x...","ackedSeq":N} is under 100 bytes; anything much larger is not an ack.

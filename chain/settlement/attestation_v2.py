@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from chain.delivery import DeliveryError, reading_of, stored_terms, verified_digest
+from chain.settlement.attestation import DeliveryError, reading_of, stored_terms, verified_digest
 from core.eip712 import Domain, TermsV2
 from core.shipment_report import (
     Receiving,

@@ -19,8 +19,13 @@ import solcx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from solcx.exceptions import SolcError
 
-from chain.artifacts import ContractArtifact, artifacts_from_output, read_cache, write_cache
 from chain.errors import CompilationError
+from chain.toolchain.artifacts import (
+    ContractArtifact,
+    artifacts_from_output,
+    read_cache,
+    write_cache,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ class SolcSettings(BaseSettings):
 
 def project_root() -> Path:
     """The repository root: the package is installed editable, so it sits next to chain/."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if not (root / "foundry.toml").is_file():
         raise CompilationError(f"no foundry.toml in {root}; pass the project root explicitly")
     return root

@@ -41,11 +41,11 @@ from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
 import store
-from chain.anchoring import AnchorWorker
-from chain.anvil import AnvilNode
+from chain.anchoring.worker import AnchorWorker
 from chain.clients import TraceAnchorClient
-from chain.deploy import Deployment, deploy
 from chain.settings import AnchorSettings
+from chain.toolchain.anvil import AnvilNode
+from chain.toolchain.deploy import Deployment, deploy
 from chain.transactions import fee_fields
 from core.epcis.hashed_event import HashedEvent
 from store.models import AnchorBatch, BatchStatus, Leaf

@@ -47,7 +47,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from iot_gateway.device import SimulatedDevice  # noqa: E402
+from device.client import SimulatedDevice  # noqa: E402
 
 CHAIN_ID = 31337
 ANCHOR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -64,8 +64,8 @@ def sign_payloads(
     from eth_account import Account
 
     from core.eip712 import Reading, anchor_domain, reading_digest
-    from iot_gateway.device import reading_payload
-    from iot_gateway.mqtt import readings_topic
+    from device.client import reading_payload
+    from device.mqtt_link import readings_topic
 
     domain = anchor_domain(chain_id, anchor)
     signers = [coincurve.PrivateKey(k) for k in keys]

@@ -20,8 +20,8 @@ from chain.clients import ShipmentEscrowV2Client
 from chaintrace.story import BAND, Story, StoryError, sign_typed
 from core.eip712 import anchor_domain
 from core.hexstr import hex0x
-from iot_gateway.device import DeviceClient, SimulatedDevice
-from iot_gateway.mqtt import parse_mqtt_url
+from device.client import DeviceClient, SimulatedDevice
+from device.mqtt_link import parse_mqtt_url
 
 # The shop: the destination fence (WGS84 x 1e7), and a point on the road 30 km away.
 SHOP = (525_200_000, 134_050_000)

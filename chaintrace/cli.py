@@ -147,8 +147,8 @@ def deploy(
     DEPLOYER_PRIVATE_KEY / DEPLOYER_KEYSTORE; earlier releases on it are kept."""
     _logging(verbose)
     settings = _settings(DeploySettings)
-    from chain.deploy import deploy as do_deploy
-    from chain.deploy import load_deployment, save_deployment, upgrade
+    from chain.toolchain.deploy import deploy as do_deploy
+    from chain.toolchain.deploy import load_deployment, save_deployment, upgrade
 
     w3 = _w3(settings.chain_rpc_url)
     # A chain already recorded is upgraded beside what it has, never redeployed: its releases
@@ -184,8 +184,8 @@ def gateway(verbose: Verbose = False) -> None:
 
 
 def _worker(kind: str) -> tuple[Any, Any]:
-    from chain.deploy import require_deployment
     from chain.settings import AnchorSettings, SettleSettings
+    from chain.toolchain.deploy import require_deployment
 
     settings = _settings(AnchorSettings if kind == "anchor" else SettleSettings)
     w3 = _w3(settings.chain_rpc_url)
@@ -197,7 +197,7 @@ def _worker(kind: str) -> tuple[Any, Any]:
 def anchor(verbose: Verbose = False) -> None:
     """Run the anchoring worker (anchorer key): outbox -> Merkle root -> TraceAnchor -> proofs."""
     _logging(verbose)
-    from chain.anchoring import AnchorWorker
+    from chain.anchoring.worker import AnchorWorker
 
     settings, (w3, account, deployment) = _worker("anchor")
     worker = AnchorWorker(settings, _engine(settings.database_url), w3, account, deployment)
@@ -221,7 +221,7 @@ def settle(
     if status:
         _settle_status()
         return
-    from chain.settlement import SettlementWorker
+    from chain.settlement.worker import SettlementWorker
 
     settings, (w3, account, deployment) = _worker("settle")
     worker = SettlementWorker(settings, _engine(settings.database_url), w3, account, deployment)
@@ -377,7 +377,7 @@ def verify(
     """Auditor: recompute every hash, leaf and root and check every proof on chain."""
     _logging(verbose)
     from chain.clients.trace_anchor_v2 import trace_anchors
-    from chain.deploy import require_deployment
+    from chain.toolchain.deploy import require_deployment
     from chaintrace.audit import audit, read_export, records_from_store
     from store.db import session_factory
 

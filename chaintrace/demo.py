@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from chain.anvil import rpc_request
+from chain.toolchain.anvil import rpc_request
 from chaintrace.arrival_story import AUTO_ACCEPT_S, ArrivalTrip
 from chaintrace.bootstrap import create_admin_key
 from chaintrace.checks import DemoChecks, run_checks

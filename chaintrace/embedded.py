@@ -11,8 +11,8 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from chain.anvil import AnvilNode, dev_accounts
-from chain.deploy import Deployment, ensure_deployed
+from chain.toolchain.anvil import AnvilNode, dev_accounts
+from chain.toolchain.deploy import Deployment, ensure_deployed
 from chaintrace.embedded_broker import EmbeddedBroker
 from chaintrace.runinfo import RunInfo
 from store.db import sqlite_url, upgrade

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chain.child_process import tied_to_parent
+from chain.toolchain.child_process import tied_to_parent
 
 _LOGGER = logging.getLogger(__name__)
 _MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -89,8 +89,8 @@ class EmbeddedBroker:
             "max_queued_messages 100000\n"
             "max_inflight_messages 0\n"
             # Mosquitto started as root switches to its own user, and a change of user clears
-            # the parent-death signal (chain.child_process): this loopback-only dev broker keeps
-            # its owner's user, so it ends with its owner. The effective uid's name, not
+            # the parent-death signal (chain.toolchain.child_process): this loopback-only dev broker
+            # keeps its owner's user, so it ends with its owner. The effective uid's name, not
             # getpass.getuser() (that reads USER/LOGNAME from the environment).
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
         )

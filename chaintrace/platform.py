@@ -14,11 +14,11 @@ from web3 import Web3
 
 from api.main import create_app
 from api.settings import ApiSettings
-from chain.anchoring import AnchorWorker
-from chain.anvil import dev_accounts
-from chain.deploy import Deployment
+from chain.anchoring.worker import AnchorWorker
 from chain.settings import AnchorSettings, SettleSettings
-from chain.settlement import SettlementWorker
+from chain.settlement.worker import SettlementWorker
+from chain.toolchain.anvil import dev_accounts
+from chain.toolchain.deploy import Deployment
 from chaintrace.embedded import EmbeddedServices
 from chaintrace.embedded_broker import free_port
 from chaintrace.wiring import load_settings

@@ -15,12 +15,12 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from web3 import Web3
 
-from chain.deploy import Deployment
+from chain.toolchain.deploy import Deployment
 from chaintrace.embedded import DevAccounts
 from core.eip712 import anchor_domain, reading_digest
 from core.hexstr import hex0x
-from iot_gateway.device import DeviceClient, SimulatedDevice
-from iot_gateway.mqtt import parse_mqtt_url
+from device.client import DeviceClient, SimulatedDevice
+from device.mqtt_link import parse_mqtt_url
 
 _LOGGER = logging.getLogger(__name__)
 

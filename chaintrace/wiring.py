@@ -14,8 +14,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from chain.anvil import dev_accounts
 from chain.settings import SigningKeyMixin
+from chain.toolchain.anvil import dev_accounts
 from chaintrace.runinfo import RunInfo
 
 S = TypeVar("S", bound=BaseSettings)

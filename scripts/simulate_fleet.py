@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
 from core.eip712 import anchor_domain
-from iot_gateway.fleet import Excursion, Fleet, SensorProfile, fleet_keys
-from iot_gateway.mqtt import parse_mqtt_url
+from device.fleet import Excursion, Fleet, SensorProfile, fleet_keys
+from device.mqtt_link import parse_mqtt_url
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from api.settings import ApiSettings
-from chain.deploy import save_deployment
+from chain.toolchain.deploy import save_deployment
 from store.db import make_engine, session_factory, transaction, upgrade
 from store.models import Role
 from store.principals import create_api_key, create_principal

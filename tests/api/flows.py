@@ -14,11 +14,12 @@ from httpx import Response
 from sqlalchemy import Engine, event
 from web3 import Web3
 
-from chain.anchoring import AnchorWorker
+from chain.anchoring.worker import AnchorWorker
 from chain.follower import ChainFollower, FollowReport
-from chain.settings import AnchorSettings, FollowSettings
+from chain.settings import FollowSettings
 from core.gs1 import check_digit
 from store.db import session_factory
+from tests.utils import workers
 from tests.utils.anvil import ChainEnv, latest_timestamp
 
 PUBLIC_BASE_URL = "https://id.example.test"
@@ -174,18 +175,10 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE")
 
 def anchor_worker(api: Api, confirmations: int = CONFIRMATIONS) -> AnchorWorker:
     """The anchoring worker (`chaintrace anchor`), following the chain after each pass."""
-    chain = api.chain
-    assert chain is not None
-    settings = AnchorSettings(
-        chaintrace_dev=True,
-        database_url=api.engine.url.render_as_string(hide_password=False),
-        chain_rpc_url=chain.node.rpc_url,
-        finality="confirmations",
-        confirmations=confirmations,
-        max_batch_delay=0,
-    )
-    return AnchorWorker(
-        settings, session_factory(api.engine), chain.w3, chain.anchorer, chain.deployment
+    assert api.chain is not None
+    url = api.engine.url.render_as_string(hide_password=False)
+    return workers.anchor_worker(
+        api.chain, url, session_factory(api.engine), confirmations=confirmations
     )
 
 

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 import store
 from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
-from chain.settings import SettleSettings
-from chain.settlement import SettlementWorker
+from chain.settlement.worker import SettlementWorker
 from core.eip712 import Reading, anchor_domain, reading_digest, sign
 from store.db import session_factory
 from store.models import Shipment
@@ -20,6 +19,7 @@ from tests.api.flows import World, auth, follow, ok, sign_typed
 from tests.api.test_api_shipments_v2 import _body, _create, _escrow, _funding_tx
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 from tests.utils.store_factories import make_event
+from tests.utils.workers import settlement_worker
 
 STEP_MS = 5 * 60_000
 HOT = range(4, 10)  # six readings at 10 degC
@@ -86,14 +86,8 @@ def _delivered(world: World) -> tuple[str, int, SettlementWorker]:
         ]
         store.insert_readings(session, rows)
     increase_time(chain.w3, 2 * 3_600)
-    settings = SettleSettings(
-        chaintrace_dev=True,
-        database_url=api.engine.url.render_as_string(hide_password=False),
-        chain_rpc_url=chain.node.rpc_url,
-    )
-    worker = SettlementWorker(
-        settings, session_factory(api.engine), chain.w3, chain.oracle, chain.deployment
-    )
+    url = api.engine.url.render_as_string(hide_password=False)
+    worker = settlement_worker(chain, url, session_factory(api.engine))
     return sid, shipped_ms, worker
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from chain.artifacts import ContractArtifact
 from chain.clients import ShipmentState
+from chain.toolchain.artifacts import ContractArtifact
 from chain.transactions import sender_for
 from core.gs1 import normalize_gtin
 from store.models import Shipment

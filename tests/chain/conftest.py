@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.utils.anvil import (  # noqa: F401 (anvil_node, chain_env: pytest fix
     revert,
     snapshot,
 )
+from tests.utils.terms import terms_abi
 
 ETH = 10**18
 
@@ -36,27 +36,7 @@ def make_terms(env: ChainEnv) -> Callable[..., dict[str, Any]]:
     """Terms between env.buyer and env.payee (ETH, deadline one day ahead); override any field."""
 
     def make(**overrides: Any) -> dict[str, Any]:
-        now = latest_timestamp(env.w3)
-        terms: dict[str, Any] = {
-            "shipmentId": os.urandom(32),
-            "buyer": env.buyer.address,
-            "payee": env.payee.address,
-            "token": "0x" + "00" * 20,
-            "amount": 3 * ETH,
-            "minTempCentiC": 200,
-            "maxTempCentiC": 800,
-            "graceMinutes": 15,
-            "penaltyBpsPerMinute": 25,
-            "penaltyCapBps": 5000,
-            "maxGapMinutes": 30,
-            "deadline": now + 86_400,
-            "refundGrace": 3_600,
-            "disputeWindow": 7_200,
-            "arbiter": env.stranger.address,
-            "disputeTimeout": 86_400,
-        }
-        terms.update(overrides)
-        return terms
+        return terms_abi(env, **overrides)
 
     return make
 

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import TransactionNotFound
 
 import store
-from chain.anchoring import AnchorWorker
+from chain.anchoring.worker import AnchorWorker
 from chain.errors import ContractRevert
-from chain.settings import AnchorSettings
 from core.merkle import MerkleTree
 from store.models import AnchorBatch, BatchStatus, Event, Leaf
 from tests.utils.anvil import ChainEnv, revert, snapshot
 from tests.utils.store_factories import make_event
+from tests.utils.workers import anchor_worker
 
 WorkerFactory = Callable[..., AnchorWorker]
 
@@ -29,18 +29,8 @@ def make_worker(
     """Workers on the test database and chain (confirmations finality unless overridden)."""
 
     def make(account: Any = None, **overrides: Any) -> AnchorWorker:
-        values: dict[str, Any] = {
-            "chaintrace_dev": True,
-            "database_url": db_url,
-            "chain_rpc_url": env.node.rpc_url,
-            "finality": "confirmations",
-            "confirmations": 2,
-            "max_batch_delay": 0,
-            "poll_interval": 0.05,
-        }
-        values.update(overrides)
-        settings = AnchorSettings(**values)
-        return AnchorWorker(settings, db_sessions, env.w3, account or env.anchorer, env.deployment)
+        values: dict[str, Any] = {"confirmations": 2, "poll_interval": 0.05, **overrides}
+        return anchor_worker(env, db_url, db_sessions, account=account, **values)
 
     yield make
 

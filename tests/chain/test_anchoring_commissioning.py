@@ -9,28 +9,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from chain.anchoring import AnchorWorker
+from chain.anchoring.worker import AnchorWorker
 from chain.clients import TraceAnchorV2Client
 from chain.releases import TRACE_ANCHOR_V2
-from chain.settings import AnchorSettings
 from core.eip712 import Commissioning, sign
 from core.merkle import MerkleTree
 from store.models import AnchorBatch, BatchStatus, Leaf
 from tests.utils.anvil import ChainEnv
 from tests.utils.store_factories import make_event
+from tests.utils.workers import anchor_worker
 
 PREFIX = "9520001"
 
 
 def worker(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -> AnchorWorker:
-    settings = AnchorSettings(
-        chaintrace_dev=True,
-        database_url=db_url,
-        chain_rpc_url=env.node.rpc_url,
-        finality="confirmations",
-        max_batch_delay=0,
-    )
-    return AnchorWorker(settings, sessions, env.w3, env.anchorer, env.deployment)
+    return anchor_worker(env, db_url, sessions)
 
 
 def commissioning_batch(
@@ -181,14 +174,7 @@ def test_a_worker_started_before_an_upgrade_waits_for_the_new_release(
         env.deployment,
         releases=tuple(r for r in env.deployment.releases if r.spec != TRACE_ANCHOR_V2),
     )
-    settings = AnchorSettings(
-        chaintrace_dev=True,
-        database_url=db_url,
-        chain_rpc_url=env.node.rpc_url,
-        finality="confirmations",
-        max_batch_delay=0,
-    )
-    stale = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, v1_only)
+    stale = anchor_worker(env, db_url, db_sessions, deployment=v1_only)
     report = stale.run_once()
     assert report.failed == report.signed == []
     assert batch_row(db_sessions, batch_id).status is BatchStatus.PENDING

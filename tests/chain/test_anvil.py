@@ -1,4 +1,4 @@
-"""chain.anvil: a real anvil process started, answered, stopped; dev accounts; persisted state."""
+"""chain.toolchain.anvil: a real anvil started, answered, stopped; dev accounts; persisted state."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chain.anvil import AnvilNode, dev_accounts, rpc_request
 from chain.errors import ChainConnectionError
+from chain.toolchain.anvil import AnvilNode, dev_accounts, rpc_request
 
 
 def _alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""chain.compile: same bytecode as forge, content-keyed cache, import resolution, solc choice."""
+"""chain.toolchain.compile: bytecode as forge's, content-keyed cache, imports, solc chosen."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import solcx
 
-from chain import compile as compile_mod
-from chain._generate_errors import TARGET, render
-from chain.compile import (
+from chain.errors import CompilationError
+from chain.toolchain import compile as compile_mod
+from chain.toolchain.compile import (
     _imports,
     _resolve_import,
     compile_contracts,
@@ -22,7 +22,7 @@ from chain.compile import (
     project_root,
     resolve_solc,
 )
-from chain.errors import CompilationError
+from chain.toolchain.generate_errors import TARGET, render
 from tests.utils.db_fixtures import service_unavailable
 
 ROOT = project_root()
@@ -192,5 +192,5 @@ def test_solc_binary_from_the_process_environment(
 
 def test_generated_error_classes_are_current() -> None:
     # Every custom error of the compiled ABIs has a class; regenerate with
-    # `python -m chain._generate_errors` when this fails.
+    # `python -m chain.toolchain.generate_errors` when this fails.
     assert TARGET.read_text(encoding="utf-8") == render(compile_contracts())

@@ -1,4 +1,4 @@
-"""chain.deploy: roles after deployment, the deployments file, code checks on load."""
+"""chain.toolchain.deploy: roles after deployment, the deployments file, code checks on load."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from chain.clients import ShipmentEscrowClient
-from chain.compile import compile_contracts
-from chain.deploy import (
+from chain.errors import ChainValueError, DeploymentNotFound
+from chain.releases import ESCROW_V1, TRACE_ANCHOR_V1, ReleaseSpec
+from chain.toolchain.compile import compile_contracts
+from chain.toolchain.deploy import (
     Deployment,
     chain_identity,
     code_matches,
@@ -20,8 +22,6 @@ from chain.deploy import (
     require_deployment,
     save_deployment,
 )
-from chain.errors import ChainValueError, DeploymentNotFound
-from chain.releases import ESCROW_V1, TRACE_ANCHOR_V1, ReleaseSpec
 from tests.utils.anvil import ChainEnv
 
 

@@ -10,10 +10,10 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from chain import errors, solidity_errors
-from chain._generate_errors import user_sentence
-from chain.artifacts import abi_signature
-from chain.compile import compile_contracts, error_notices
 from chain.revert import REGISTRY, decode_revert
+from chain.toolchain.artifacts import abi_signature
+from chain.toolchain.compile import compile_contracts, error_notices
+from chain.toolchain.generate_errors import user_sentence
 
 ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

@@ -11,9 +11,9 @@ from eth_abi.abi import encode as abi_encode
 from web3.contract import Contract
 
 from chain import solidity_errors as se
-from chain.artifacts import ContractArtifact, artifacts_from_output
 from chain.clients import ShipmentState
-from chain.compile import collect_sources, load_config, resolve_solc
+from chain.toolchain.artifacts import ContractArtifact, artifacts_from_output
+from chain.toolchain.compile import collect_sources, load_config, resolve_solc
 from chain.transactions import sender_for
 from core.eip712 import Terms
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp

@@ -18,11 +18,10 @@ from hexbytes import HexBytes
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from chain.anchoring import AnchorWorker
-from chain.lease import LeaseLost
-from chain.settings import AnchorSettings
+from chain.anchoring.lease import LeaseLost
+from chain.anchoring.worker import AnchorWorker
 from store.models import AnchorBatch, BatchStatus
-from tests.chain.test_faults_support import (
+from tests.chain.faults_support import (
     Crash,
     FinalityWatch,
     all_final,
@@ -34,6 +33,7 @@ from tests.chain.test_faults_support import (
     rpc,
 )
 from tests.utils.anvil import ChainEnv
+from tests.utils.workers import anchor_worker
 
 CONFIRMATIONS = 2
 WorkerFactory = Callable[..., AnchorWorker]
@@ -45,25 +45,13 @@ def make_worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) 
 
     def make(holder: str | None = None, **overrides: Any) -> AnchorWorker:
         values: dict[str, Any] = {
-            "chaintrace_dev": True,
-            "database_url": db_url,
-            "chain_rpc_url": env.node.rpc_url,
-            "finality": "confirmations",
             "confirmations": CONFIRMATIONS,
-            "max_batch_delay": 0,
             "max_batch_size": 5,
             "poll_interval": 0.02,
             "replace_after_blocks": 2,
+            **overrides,
         }
-        values.update(overrides)
-        return AnchorWorker(
-            AnchorSettings(**values),
-            db_sessions,
-            env.w3,
-            env.anchorer,
-            env.deployment,
-            lease_holder=holder,
-        )
+        return anchor_worker(env, db_url, db_sessions, lease_holder=holder, **values)
 
     return make
 

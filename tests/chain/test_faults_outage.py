@@ -8,10 +8,8 @@ from urllib.parse import urlparse
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.anchoring import AnchorWorker
-from chain.anvil import AnvilNode
-from chain.settings import AnchorSettings
-from tests.chain.test_faults_support import (
+from chain.toolchain.anvil import AnvilNode
+from tests.chain.faults_support import (
     FinalityWatch,
     all_final,
     assert_final_exactly_once,
@@ -19,6 +17,7 @@ from tests.chain.test_faults_support import (
     record_events,
 )
 from tests.utils.anvil import connect, deploy_env
+from tests.utils.workers import anchor_worker
 
 
 def test_events_are_accepted_while_the_node_is_down_and_anchoring_resumes_without_gaps(
@@ -28,16 +27,7 @@ def test_events_are_accepted_while_the_node_is_down_and_anchoring_resumes_withou
     node = AnvilNode.start(state_path=state, log_path=tmp_path / "anvil.log")
     try:
         env = deploy_env(node)
-        settings = AnchorSettings(
-            chaintrace_dev=True,
-            database_url=db_url,
-            chain_rpc_url=node.rpc_url,
-            finality="confirmations",
-            confirmations=2,
-            max_batch_delay=0,
-            max_batch_size=4,
-        )
-        worker = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment)
+        worker = anchor_worker(env, db_url, db_sessions, confirmations=2, max_batch_size=4)
         start_nonce = int(env.w3.eth.get_transaction_count(env.anchorer.address))
         record_events(db_sessions, 4)
         worker.run_once()

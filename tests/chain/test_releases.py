@@ -26,8 +26,6 @@ from chain.clients import (
     TraceAnchorClient,
     TraceAnchorV2Client,
 )
-from chain.compile import compile_contracts
-from chain.deploy import chain_identity, deploy, ensure_deployed, load_deployment
 from chain.releases import (
     ESCROW_V1,
     ESCROW_V2,
@@ -38,6 +36,8 @@ from chain.releases import (
     runtime_code_hash,
     strip_metadata,
 )
+from chain.toolchain.compile import compile_contracts
+from chain.toolchain.deploy import chain_identity, deploy, ensure_deployed, load_deployment
 from core import eip712
 from core.merkle import MerkleTree, leaf_hash
 from iot_gateway.gateway import reading_domain
@@ -207,8 +207,8 @@ def test_v2_roles_after_deploy(env: ChainEnv) -> None:
 def test_a_release_at_the_wrong_address_is_refused(env: ChainEnv, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from chain.deploy import save_deployment
     from chain.errors import DeploymentNotFound
+    from chain.toolchain.deploy import save_deployment
 
     path = tmp_path / "deployments.json"
     v2 = env.deployment.release(ESCROW_V2)

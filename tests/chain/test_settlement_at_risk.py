@@ -28,16 +28,17 @@ import store
 from api.main import create_app
 from api.settings import ApiSettings
 from chain.follower import ChainFollower
-from chain.settings import FollowSettings, SettleSettings
-from chain.settlement import SettlementWorker
+from chain.settings import FollowSettings
 from core.eip712 import Terms, terms_hash
 from store.models import Role, Shipment, ShipmentStatus
 from store.principals import create_api_key, create_principal
 from store.shipments import shipment_by_hex
 from tests.utils.anvil import ChainEnv, increase_time
 from tests.utils.store_factories import make_event
+from tests.utils.terms import make_terms
+from tests.utils.workers import settlement_worker
 
-from .test_settlement import fund, make_terms, stored
+from .settlement_support import fund, stored
 
 HOUR = 3_600
 _CLI = Path(sys.executable).with_name("chaintrace")
@@ -240,11 +241,8 @@ def test_a_settlement_pass_warns_once_per_threshold(
     t0 = fresh_block(env)
     sid = funded(env, db_sessions, parties, t0 + 24 * HOUR, HOUR)  # attest by t0 + 25 h
     follow(env, db_url, db_sessions)
-    settings = SettleSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url
-    )
-    worker = SettlementWorker(settings, db_sessions, env.w3, env.oracle, env.deployment)
-    caplog.set_level(logging.WARNING, logger="chain.settlement")
+    worker = settlement_worker(env, db_url, db_sessions)
+    caplog.set_level(logging.WARNING, logger="chain.settlement.worker")
 
     def warnings() -> list[logging.LogRecord]:
         found = [r for r in caplog.records if sid in r.getMessage()]
@@ -274,7 +272,7 @@ def test_a_settlement_pass_warns_once_per_threshold(
     worker.run_once()
     assert warnings() == []
     # A restarted worker says once what is at risk.
-    SettlementWorker(settings, db_sessions, env.w3, env.oracle, env.deployment).run_once()
+    settlement_worker(env, db_url, db_sessions).run_once()
     (again,) = warnings()
     assert again.levelno == logging.ERROR
 

@@ -10,18 +10,19 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from web3.contract import Contract
 
-from chain.artifacts import ContractArtifact
 from chain.clients import ShipmentState
-from chain.delivery import split_deposit
-from chain.settlement import SettlementWorker
+from chain.settlement.attestation import split_deposit
+from chain.settlement.worker import SettlementWorker
+from chain.toolchain.artifacts import ContractArtifact
 from chain.transactions import sender_for
 from core.eip712 import Terms
 from store.models import ShipmentStatus
 from tests.utils.anvil import ChainEnv, increase_time
+from tests.utils.terms import make_terms
 
+from .settlement_support import fund, oracle_nonce, record_shipment, stored, worker
 from .test_escrow_tokens import FEE_BPS, _deploy
 from .test_escrow_tokens import token_artifacts as token_artifacts  # the module fixture
-from .test_settlement import fund, make_terms, oracle_nonce, record_shipment, stored, worker
 
 __all__ = ["token_artifacts", "worker"]  # fixtures used by name
 

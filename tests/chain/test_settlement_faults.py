@@ -25,18 +25,19 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.anvil import AnvilNode
 from chain.clients import ShipmentState
-from chain.delivery import split_deposit
-from chain.oracle_tx import OracleTx
-from chain.settings import SettleSettings
-from chain.settlement import SettlementWorker, SettleReport
+from chain.settlement.attestation import split_deposit
+from chain.settlement.oracle_tx import OracleTx
+from chain.settlement.worker import SettlementWorker, SettleReport
+from chain.toolchain.anvil import AnvilNode
 from core.eip712 import Terms
 from store.models import ShipmentStatus
-from tests.chain.test_faults_support import Crash, crash_at, mine, rpc
+from tests.chain.faults_support import Crash, crash_at, mine, rpc
 from tests.utils.anvil import ChainEnv, connect, deploy_env, increase_time
+from tests.utils.terms import make_terms
+from tests.utils.workers import settlement_worker
 
-from .test_settlement import fund, make_terms, oracle_nonce, record_shipment, stored
+from .settlement_support import fund, oracle_nonce, record_shipment, stored
 
 WorkerFactory = Callable[..., SettlementWorker]
 MINUTES = 15
@@ -47,16 +48,8 @@ def make_worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) 
     """Each call is a new `chaintrace settle` process: its own Web3, so its own nonce cache."""
 
     def make(**overrides: Any) -> SettlementWorker:
-        settings = SettleSettings(
-            chaintrace_dev=True,
-            database_url=db_url,
-            chain_rpc_url=env.node.rpc_url,
-            poll_interval=0.02,
-            **overrides,
-        )
-        return SettlementWorker(
-            settings, db_sessions, connect(env.node), env.oracle, env.deployment
-        )
+        values: dict[str, Any] = {"poll_interval": 0.02, **overrides}
+        return settlement_worker(env, db_url, db_sessions, w3=connect(env.node), **values)
 
     return make
 
@@ -457,15 +450,9 @@ def test_an_rpc_outage_mid_settlement_heals_by_itself(
         env = deploy_env(nodes[0])
         sid = received(env, db_sessions)
         start = oracle_nonce(env)
-        settings = SettleSettings(
-            chaintrace_dev=True,
-            database_url=db_url,
-            chain_rpc_url=env.node.rpc_url,
-            poll_interval=0.05,
-        )
         # The `chaintrace settle` process: run() in a thread, through both outages.
-        worker = SettlementWorker(
-            settings, db_sessions, connect(env.node), env.oracle, env.deployment
+        worker = settlement_worker(
+            env, db_url, db_sessions, w3=connect(env.node), poll_interval=0.05
         )
         passes = counted_passes(worker)
         # The node goes down right after the attestation is broadcast, before its receipt.

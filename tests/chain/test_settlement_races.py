@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain import solidity_errors as se
 from chain.clients import ShipmentState, ShipmentView
-from chain.settlement import SettlementWorker, SettleReport
+from chain.settlement.worker import SettlementWorker, SettleReport
 from chain.transactions import resync_nonces
 from store.models import ShipmentStatus
-from tests.chain.test_faults_support import rpc
+from tests.chain.faults_support import rpc
 from tests.utils.anvil import ChainEnv, increase_time
+from tests.utils.terms import make_terms
 
-from .test_settlement import make_terms, oracle_nonce, stored
+from .settlement_support import oracle_nonce, stored
 from .test_settlement_faults import (
     MINUTES,
     WorkerFactory,

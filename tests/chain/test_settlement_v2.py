@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import store
 from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
-from chain.settings import SettleSettings
-from chain.settlement import SettlementWorker
+from chain.settlement.worker import SettlementWorker
 from core.eip712 import Reading, TermsV2, anchor_domain, reading_digest, sign, terms_hash
 from store.models import Device, Principal, Role, Shipment, ShipmentStatus
 from store.principals import create_principal
 from tests.chain.terms_v2 import signatures, terms_v2
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 from tests.utils.store_factories import make_event
+from tests.utils.workers import settlement_worker
 
 MINUTE_MS = 60_000
 STEP_MS = 5 * MINUTE_MS
@@ -57,10 +57,7 @@ def escrow(env: ChainEnv) -> ShipmentEscrowV2Client:
 
 @pytest.fixture
 def worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) -> SettlementWorker:
-    settings = SettleSettings(
-        chaintrace_dev=True, database_url=db_url, chain_rpc_url=env.node.rpc_url
-    )
-    return SettlementWorker(settings, db_sessions, env.w3, env.oracle, env.deployment)
+    return settlement_worker(env, db_url, db_sessions)
 
 
 def _row(

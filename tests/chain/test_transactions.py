@@ -13,7 +13,6 @@ from eth_account import Account
 from web3 import Web3
 
 from chain import solidity_errors as se
-from chain.anvil import AnvilNode
 from chain.clients import TraceAnchorClient
 from chain.errors import (
     AlreadyKnown,
@@ -24,6 +23,7 @@ from chain.errors import (
     Underpriced,
     node_refusal,
 )
+from chain.toolchain.anvil import AnvilNode
 from chain.transactions import (
     TransactionSender,
     chain_errors,

@@ -11,12 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from chain.anchoring import AnchorWorker
+from chain.anchoring.worker import AnchorWorker
 from chain.clients.trace_anchor_v2 import trace_anchors
-from chain.deploy import ensure_deployed
 from chain.follower import ChainFollower
 from chain.releases import TRACE_ANCHOR_V1
-from chain.settings import AnchorSettings, FollowSettings
+from chain.settings import FollowSettings
+from chain.toolchain.deploy import ensure_deployed
 from chaintrace.audit import (
     AuditRecord,
     AuditReport,
@@ -33,6 +33,7 @@ from core.gs1 import check_digit
 from core.merkle import MerkleTree, leaf_hash
 from store.brand_standing import BrandLedger, Registry
 from store.models import AnchorBatch, Event, Leaf
+from tests.utils import workers
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
     anvil_node,
@@ -70,16 +71,7 @@ def anchored(
                 0, event_hash(body), json.dumps(body), "ObjectEvent", "shipping", n
             )
             store.record_event(session, hashed, recorded_by=None)
-    settings = AnchorSettings(
-        chaintrace_dev=True,
-        database_url=db_url,
-        chain_rpc_url=env.node.rpc_url,
-        finality="confirmations",
-        confirmations=1,
-        max_batch_delay=0,
-        max_batch_size=N // 2,
-    )
-    worker = AnchorWorker(settings, db_sessions, env.w3, env.anchorer, env.deployment)
+    worker = workers.anchor_worker(env, db_url, db_sessions, confirmations=1, max_batch_size=N // 2)
     worker.run_once()
     env.w3.provider.make_request("anvil_mine", ["0x2"])  # type: ignore[arg-type]
     worker.run_once()
@@ -187,15 +179,7 @@ def one_leaf_batch(
 
 
 def anchor_worker(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -> AnchorWorker:
-    settings = AnchorSettings(
-        chaintrace_dev=True,
-        database_url=db_url,
-        chain_rpc_url=env.node.rpc_url,
-        finality="confirmations",
-        confirmations=1,
-        max_batch_delay=0,
-    )
-    return AnchorWorker(settings, sessions, env.w3, env.anchorer, env.deployment)
+    return workers.anchor_worker(env, db_url, sessions, confirmations=1)
 
 
 def test_a_commissioning_in_a_platform_root_is_reported_and_a_brand_signed_one_confirmed(

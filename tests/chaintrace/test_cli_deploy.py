@@ -11,8 +11,8 @@ from eth_account import Account
 from typer.testing import CliRunner
 
 from chain.clients import TraceAnchorV2Client
-from chain.deploy import deploy, save_deployment
 from chain.releases import ESCROW_V1, ESCROW_V2, TRACE_ANCHOR_V1, TRACE_ANCHOR_V2
+from chain.toolchain.deploy import deploy, save_deployment
 from chain.transactions import sender_for
 from chaintrace.cli import app
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chain.anvil import dev_accounts
 from chain.clients.shipment_escrow import ShipmentEscrowClient
+from chain.toolchain.anvil import dev_accounts
 from chaintrace.bootstrap import create_admin_key
 from chaintrace.checks import dispute_checks
 from chaintrace.demo import wait_for

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, anchor_domain
-from iot_gateway.device import SimulatedDevice
+from device.client import SimulatedDevice
 from iot_gateway.settings import GatewaySettings
 from tests.iot_gateway.gateway_helpers import register_new_device
 from tests.utils.mosquitto import mqtt_broker_url

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain
 from core.gs1 import check_digit
-from iot_gateway.device import DeviceClient, SimulatedDevice
+from device.client import DeviceClient, SimulatedDevice
+from device.mqtt_link import make_client
 from iot_gateway.gateway import Gateway
-from iot_gateway.mqtt import make_client
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.models import Brand, Device, Product, Reading, Role, Shipment, ShipmentStatus
@@ -75,7 +75,7 @@ def discard_session(settings: GatewaySettings) -> None:
 @contextmanager
 def connected(devices: Sequence[SimulatedDevice], mqtt_url: str) -> Iterator[list[DeviceClient]]:
     """One connected DeviceClient per device (MQTT 5), closed afterwards."""
-    from iot_gateway.mqtt import parse_mqtt_url
+    from device.mqtt_link import parse_mqtt_url
 
     clients = [DeviceClient(d, parse_mqtt_url(mqtt_url)) for d in devices]
     try:

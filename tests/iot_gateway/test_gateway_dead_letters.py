@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, sign
-from iot_gateway.device import SimulatedDevice, reading_payload
-from iot_gateway.mqtt import parse_mqtt_url
+from device.client import SimulatedDevice, reading_payload
+from device.mqtt_link import parse_mqtt_url
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.dead_letters import (

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain
-from iot_gateway.device import SimulatedDevice
+from device.client import SimulatedDevice
 from iot_gateway.settings import GatewaySettings
 from store.db import make_engine, session_factory, upgrade
 from tests.iot_gateway.gateway_helpers import (

@@ -14,9 +14,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import anchor_domain
-from iot_gateway.device import SimulatedDevice
-from iot_gateway.fleet import Fleet
-from iot_gateway.mqtt import parse_mqtt_url
+from device.client import SimulatedDevice
+from device.fleet import Fleet
+from device.mqtt_link import parse_mqtt_url
 from iot_gateway.settings import GatewaySettings
 from tests.iot_gateway.conftest import ANCHOR, CHAIN_ID, key_for
 from tests.iot_gateway.gateway_helpers import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.eip712 import anchor_domain
-from iot_gateway.example import EXAMPLE_ANCHOR, EXAMPLE_CHAIN_ID, worked_example
+from device.example import EXAMPLE_ANCHOR, EXAMPLE_CHAIN_ID, worked_example
 from iot_gateway.payload import DeviceStatus, PayloadLimits, parse_signed_reading
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "devices.md"

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain
+from device.mqtt_link import parse_mqtt_url
 from iot_gateway.gateway import Gateway
-from iot_gateway.mqtt import parse_mqtt_url
 from iot_gateway.settings import GatewaySettings
 from store.db import make_engine, session_factory, upgrade
 from store.models import Reading

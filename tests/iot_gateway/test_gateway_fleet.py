@@ -12,7 +12,7 @@ from eth_account import Account
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from iot_gateway.fleet import Excursion, fleet_keys
+from device.fleet import Excursion, fleet_keys
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.models import Device, Reading, Role

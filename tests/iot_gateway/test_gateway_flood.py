@@ -23,8 +23,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from core.eip712 import Reading, anchor_domain, reading_digest
-from iot_gateway.device import reading_payload
-from iot_gateway.mqtt import readings_topic
+from device.client import reading_payload
+from device.mqtt_link import readings_topic
 from store.db import make_engine, session_factory, transaction, upgrade
 from store.models import Device, Role
 from store.models import Reading as StoredReading

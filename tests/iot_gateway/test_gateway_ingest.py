@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.epcis import event_hash
 from core.epcis.sensor_events import RAW_DATA_PREFIX, device_uri
 from core.evidence import evidence_root
-from iot_gateway.device import SimulatedDevice
+from device.client import SimulatedDevice
 from iot_gateway.rollup import rollup_once, watermark_key
 from iot_gateway.settings import GatewaySettings
 from store.kv import get_setting

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from iot_gateway.device import SimulatedDevice
+from device.client import SimulatedDevice
 from iot_gateway.payload import MAX_JSON_DEPTH
 from store.dead_letters import MAX_PAYLOAD_BYTES, list_dead_letters
 from tests.iot_gateway.gateway_helpers import DEADLINE_S, connected, reading_count, wait_for

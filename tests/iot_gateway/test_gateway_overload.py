@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from core.eip712 import Domain, Reading, reading_digest
-from iot_gateway.device import SimulatedDevice
+from device.client import SimulatedDevice
 from iot_gateway.settings import GatewaySettings
 from store.db import make_engine, session_factory, transaction, upgrade
 from store.models import Device, Role
@@ -234,7 +234,8 @@ class _RecordingClient:
 
 def test_ack_publisher_sends_each_device_its_newest_ack_one_at_a_time() -> None:
     """Acks superseded while one is unconfirmed are never sent; the newest always is."""
-    from iot_gateway.mqtt import AckPublisher, ack_payload, acks_topic
+    from device.mqtt_link import ack_payload, acks_topic
+    from iot_gateway.mqtt import AckPublisher
 
     client = _RecordingClient()
     acks = AckPublisher(client, max_in_flight=2)  # type: ignore[arg-type]

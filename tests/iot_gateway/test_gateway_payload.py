@@ -10,7 +10,7 @@ from eth_account import Account
 
 from core.eip712 import Domain, Reading, anchor_domain, reading_digest, sign
 from core.signature import SECP256K1_N
-from iot_gateway.device import SimulatedDevice, reading_payload
+from device.client import SimulatedDevice, reading_payload
 from iot_gateway.payload import (
     INT_FIELDS,
     MAX_JSON_DEPTH,

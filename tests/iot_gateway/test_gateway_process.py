@@ -13,8 +13,8 @@ from eth_account import Account
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Domain, sign
-from iot_gateway.device import SimulatedDevice
-from iot_gateway.mqtt import readings_topic
+from device.client import SimulatedDevice
+from device.mqtt_link import readings_topic
 from tests.iot_gateway.gateway_helpers import connected, reading_count, wait_for
 from tests.iot_gateway.gateway_process_helpers import gateway_process as start_gateway_process
 from tests.iot_gateway.gateway_process_helpers import metrics

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from iot_gateway.device import SimulatedDevice, reading_payload
+from device.client import SimulatedDevice, reading_payload
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.dead_letters import list_dead_letters

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from iot_gateway.mqtt import (
-    MqttUrlError,
-    acks_topic,
-    parse_mqtt_url,
-    readings_topic,
-    subscription_filter,
-)
+from device.mqtt_link import MqttUrlError, acks_topic, parse_mqtt_url, readings_topic
+from iot_gateway.mqtt import subscription_filter
 from iot_gateway.settings import GatewaySettings
 
 ANCHOR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

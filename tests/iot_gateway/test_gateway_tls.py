@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from iot_gateway.device import SimulatedDevice
-from iot_gateway.mqtt import make_client, parse_mqtt_url
+from device.client import SimulatedDevice
+from device.mqtt_link import make_client, parse_mqtt_url
 from iot_gateway.settings import GatewaySettings
 from tests.iot_gateway.gateway_helpers import connected, reading_count, running_gateway, wait_for
 from tests.utils.mosquitto import MosquittoBroker, TlsFiles, make_test_ca, start_private_broker

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from chain.delivery import verified_digest
+from chain.settlement.attestation import verified_digest
 from core.eip712 import anchor_domain
 from core.epcis.hashing import event_hash
 from core.merkle import verify

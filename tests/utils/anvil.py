@@ -20,11 +20,11 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from chain.anvil import AnvilNode
 from chain.clients import ShipmentEscrowClient, TraceAnchorClient
 from chain.clients.trace_anchor_v2 import anchor_client, trace_anchors
-from chain.deploy import Deployment, deploy
 from chain.releases import release_artifact
+from chain.toolchain.anvil import AnvilNode
+from chain.toolchain.deploy import Deployment, deploy
 from chain.transactions import resync_nonces, sender_for
 
 

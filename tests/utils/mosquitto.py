@@ -288,7 +288,7 @@ def mqtt_broker_url(workdir: Path) -> Iterator[str]:
     """Yield MQTT_URL if set (after checking it answers), else a private broker's URL."""
     url = os.environ.get("MQTT_URL")
     if url:
-        from iot_gateway.mqtt import parse_mqtt_url
+        from device.mqtt_link import parse_mqtt_url
 
         endpoint = parse_mqtt_url(url)
         try:

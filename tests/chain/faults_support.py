@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
-from chain.anchoring import AnchorWorker
+from chain.anchoring.worker import AnchorWorker
 from store.models import AnchorBatch, BatchStatus, Event, Leaf
 from tests.utils.anvil import ChainEnv
 from tests.utils.store_factories import make_event

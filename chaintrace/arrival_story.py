@@ -17,7 +17,7 @@ from eth_account import Account
 from eth_typing import HexStr
 
 from chain.clients import ShipmentEscrowV2Client
-from chaintrace.story import BAND, Story, StoryError, sign_typed
+from chaintrace.story import Story, StoryError, demo_terms, sign_typed
 from core.eip712 import anchor_domain
 from core.hexstr import hex0x
 from device.client import DeviceClient, SimulatedDevice
@@ -69,20 +69,8 @@ class ArrivalTrip:
             "origin": "urn:epc:id:sgln:0614141.00002.0",
             "destination": "urn:epc:id:sgln:0614141.00003.0",
             "destinationGeofence": {"latE7": SHOP[0], "lonE7": SHOP[1], "radiusM": RADIUS_M},
-            "terms": {
-                "amountWei": amount_wei,
-                "minTempCentiC": BAND[0],
-                "maxTempCentiC": BAND[1],
-                "graceMinutes": 2,
-                "penaltyBpsPerMinute": 100,
-                "penaltyCapBps": 3000,
-                "maxGapMinutes": 5,
-                "deadline": now + 86_400,
-                "refundGrace": 86_400,
-                "disputeWindow": 3_600,
-                "arbiter": acc.admin.address,
-                "disputeTimeout": 86_400,
-            },
+            "terms": demo_terms(now, amount_wei)
+            | {"arbiter": acc.admin.address, "disputeTimeout": 86_400},
             "escrowV2": {
                 "oracle": acc.oracle.address,
                 "fundBy": now + 3_600,

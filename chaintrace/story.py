@@ -78,6 +78,23 @@ def sign_typed(account: LocalAccount | bytes, typed: dict[str, Any]) -> str:
     return hex0x(signed.signature)
 
 
+def demo_terms(now: int, amount_wei: int) -> dict[str, Any]:
+    """The demo's SLA terms (the API's body): 2-8 degC, 2 minutes' grace, then 1 % of the deposit
+    a minute up to 30 %; a day to deliver, a day's refund grace, an hour to dispute."""
+    return {
+        "amountWei": amount_wei,
+        "minTempCentiC": BAND[0],
+        "maxTempCentiC": BAND[1],
+        "graceMinutes": 2,
+        "penaltyBpsPerMinute": 100,
+        "penaltyCapBps": 3000,
+        "maxGapMinutes": 5,
+        "deadline": now + 86_400,
+        "refundGrace": 86_400,
+        "disputeWindow": 3_600,
+    }
+
+
 class Story:
     """Each step is what one user does; `run` plays them in order."""
 
@@ -212,19 +229,7 @@ class Story:
         self, amount_wei: int = 10**18, arbiter: str | None = None, dispute_timeout: int = 0
     ) -> None:
         """Buyer and carrier sign the SLA terms; the buyer funds the escrow from its wallet."""
-        now = int(time.time())
-        terms: dict[str, Any] = {
-            "amountWei": amount_wei,
-            "minTempCentiC": BAND[0],
-            "maxTempCentiC": BAND[1],
-            "graceMinutes": 2,
-            "penaltyBpsPerMinute": 100,
-            "penaltyCapBps": 3000,
-            "maxGapMinutes": 5,
-            "deadline": now + 86_400,
-            "refundGrace": 86_400,
-            "disputeWindow": 3_600,
-        }
+        terms = demo_terms(int(time.time()), amount_wei)
         if arbiter is not None:  # without one the attestation cannot be disputed
             terms |= {"arbiter": arbiter, "disputeTimeout": dispute_timeout}
         body = {

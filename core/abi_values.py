@@ -45,8 +45,10 @@ def _checksummed(value: str) -> str | None:
     return to_checksum_address(value)
 
 
-def check_address(value: object, what: str, error: type[CoreValueError] = CoreValueError) -> str:
-    """A 0x-prefixed 20-byte hex address, returned checksummed; a wrong checksum is refused."""
+def check_address(value: object, what: str, error: type[ValueError] = CoreValueError) -> str:
+    """A 0x-prefixed 20-byte hex address, returned checksummed; a wrong checksum is refused.
+
+    The one address check of the project: each layer passes its own error type."""
     if not isinstance(value, str) or (checksummed := _checksummed(value)) is None:
         raise error(f"{what} must be a 0x-prefixed 20-byte hex address, got {value!r:.80}")
     body = value[2:]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from eth_utils.address import is_hex_address, to_checksum_address
-
+from core.abi_values import check_address
 from store.errors import StoreValueError
 
 # Values per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -17,9 +16,7 @@ _DIGITS = re.compile(r"[0-9]+")
 
 def checksum_address(value: str, what: str = "address") -> str:
     """The EIP-55 checksummed form of a 20-byte hex address, or StoreValueError."""
-    if not isinstance(value, str) or not is_hex_address(value):
-        raise StoreValueError(f"{what} is not a 20-byte hex address: {value!r}")
-    return str(to_checksum_address(value))
+    return check_address(value, what, StoreValueError)
 
 
 def hex32(value: str, what: str = "hash") -> str:

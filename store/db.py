@@ -113,8 +113,11 @@ def _begin_postgresql(connection: Any) -> None:
         connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to `engine`; objects stay readable after commit."""
+def session_factory(engine: Engine | sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; objects stay readable after commit (a factory is returned as
+    it is)."""
+    if isinstance(engine, sessionmaker):
+        return engine
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from eth_utils.address import is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from core.abi_values import check_address
 from core.errors import Gs1Error
 from core.gs1 import normalize_gtin, validate_company_prefix, validate_serial
 
@@ -28,9 +28,7 @@ class ApiModel(BaseModel):
 
 
 def _address(value: str) -> str:
-    if not is_hex_address(value):
-        raise ValueError("must be a 20-byte hex address (0x + 40 hex digits)")
-    return str(to_checksum_address(value))
+    return check_address(value, "the address", ValueError)
 
 
 def _hex32(value: str) -> str:

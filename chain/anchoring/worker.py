@@ -86,9 +86,7 @@ class AnchorWorker(PollingWorker):
     ) -> None:
         super().__init__(settings.poll_interval)
         self.settings = settings
-        self.sessions = (
-            sessions if isinstance(sessions, sessionmaker) else store.session_factory(sessions)
-        )
+        self.sessions = store.session_factory(sessions)
         self.w3 = w3
         self.account = account
         # Every TraceAnchor release deployed: batches stored for an earlier one still go there.

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
+from eth_typing import ChecksumAddress, HexAddress, HexStr
 from web3 import Web3
 from web3.types import BlockIdentifier, TxParams, Wei
 
@@ -16,6 +16,8 @@ from chain.errors import ChainValueError
 from chain.releases import ReleaseSpec, release_artifact
 from chain.toolchain.artifacts import ContractArtifact
 from chain.transactions import TransactionSender, chain_errors, sender_for, unsigned_transaction
+from core.abi_values import check_address
+from core.hexstr import hex0x
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -47,11 +49,11 @@ def struct_tuple(components: list[dict[str, Any]], value: Any) -> tuple[Any, ...
 
 
 def checksum(value: Any, what: str = "address") -> ChecksumAddress:
-    """The checksum form of an address; anything else raises ChainValueError."""
-    try:
-        return Web3.to_checksum_address(value)
-    except (ValueError, TypeError):
-        raise ChainValueError(f"{what} is not an address: {str(value)[:50]!r}") from None
+    """The checksum form of an address (0x-hex, or 20 raw bytes from the chain); anything else
+    raises ChainValueError."""
+    if isinstance(value, bytes) and len(value) == 20:
+        value = hex0x(value)
+    return ChecksumAddress(HexAddress(HexStr(check_address(value, what, ChainValueError))))
 
 
 def optional_address(value: str) -> str | None:

@@ -93,9 +93,7 @@ class SettlementWorker(PollingWorker):
     ) -> None:
         super().__init__(settings.poll_interval)
         self.settings = settings
-        self.sessions = (
-            sessions if isinstance(sessions, sessionmaker) else store.session_factory(sessions)
-        )
+        self.sessions = store.session_factory(sessions)
         self.w3 = w3
         self.oracle = oracle
         self.deployment = deployment
@@ -245,13 +243,7 @@ class SettlementWorker(PollingWorker):
             terms.penalty_bps_per_minute,
             terms.penalty_cap_bps,
         )
-        if (after.payout, after.refund) != expected:
-            _LOGGER.error(
-                "shipment %s: escrow split %s differs from formats.md %s",
-                shipment_id,
-                (after.payout, after.refund),
-                expected,
-            )
+        _check_split(shipment_id, (after.payout, after.refund), expected)
         self._record_attestation(shipment_id, facts.excursion_minutes, after, hex0x(result.tx_hash))
         _LOGGER.info(
             "shipment %s attested: %d excursion minutes (%d readings), payout %d, refund %d",
@@ -454,13 +446,7 @@ class SettlementWorker(PollingWorker):
             terms, rules.excursion_minutes, rules.shock_count, rules.delivered_at
         )
         expected = v2_rules.split_deposit(view.amount, bps)
-        if (after.payout, after.refund) != expected:
-            _LOGGER.error(
-                "shipment %s: escrow v2 split %s differs from formats.md %s",
-                shipment_id,
-                (after.payout, after.refund),
-                expected,
-            )
+        _check_split(shipment_id, (after.payout, after.refund), expected)
         self._record_attestation(
             shipment_id, rules.excursion_minutes, after, hex0x(result.tx_hash), rules.evidence
         )
@@ -496,6 +482,14 @@ class SettlementWorker(PollingWorker):
             return
         if self._settle_when_due(escrow, shipment_id, view, report):
             self._record_final(shipment_id, escrow.shipment(shipment_id), report, escrow)
+
+
+def _check_split(shipment_id: str, split: tuple[int, int], expected: tuple[int, int]) -> None:
+    """Log an error if the escrow's (payout, refund) is not what formats.md's rules give."""
+    if split != expected:
+        _LOGGER.error(
+            "shipment %s: escrow split %s differs from formats.md %s", shipment_id, split, expected
+        )
 
 
 def _shipment(session: Session, shipment_id: str) -> Shipment:

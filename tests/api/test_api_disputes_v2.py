@@ -16,7 +16,7 @@ from core.eip712 import Reading, anchor_domain, reading_digest, sign
 from store.db import session_factory
 from store.models import Shipment
 from tests.api.flows import World, auth, follow, ok, sign_typed
-from tests.api.test_api_shipments_v2 import _body, _create, _escrow, _funding_tx
+from tests.api.shipments_v2_support import _body, _create, _escrow, _funding_tx
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 from tests.utils.store_factories import make_event
 from tests.utils.workers import settlement_worker

@@ -18,8 +18,8 @@ from core.gs1 import normalize_gtin
 from store.models import Shipment
 from store.queries import find_item
 from tests.api.flows import World, approve_custody, auth, follow, ok, sign_typed, sql_writes
-from tests.chain.test_escrow_tokens import _deploy
-from tests.chain.test_escrow_tokens import token_artifacts as token_artifacts  # the fixture
+from tests.chain.token_support import _deploy
+from tests.chain.token_support import token_artifacts as token_artifacts  # the fixture
 from tests.utils.anvil import ChainEnv
 
 

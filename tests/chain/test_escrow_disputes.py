@@ -16,7 +16,7 @@ from core import eip712
 from core.evidence import evidence_leaf, evidence_root, evidence_tree
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 
-from .test_shipment_escrow import MakeTerms, _signed_terms
+from .escrow_support import MakeTerms, _signed_terms
 
 DEVICE: LocalAccount = Account.from_key(b"\x42" * 32)
 

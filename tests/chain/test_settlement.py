@@ -37,6 +37,7 @@ from tests.chain.settlement_support import (
     signed_reading,
     stored,
 )
+from tests.chain.settlement_support import worker as worker  # the fixture
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
 from tests.utils.terms import make_terms
 

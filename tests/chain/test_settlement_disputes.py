@@ -21,8 +21,8 @@ from tests.utils.anvil import ChainEnv, increase_time
 from tests.utils.terms import make_terms
 
 from .settlement_support import fund, oracle_nonce, record_shipment, stored, worker
-from .test_escrow_tokens import FEE_BPS, _deploy
-from .test_escrow_tokens import token_artifacts as token_artifacts  # the module fixture
+from .token_support import FEE_BPS, _deploy
+from .token_support import token_artifacts as token_artifacts  # the module fixture
 
 __all__ = ["token_artifacts", "worker"]  # fixtures used by name
 

@@ -27,8 +27,7 @@ from tests.chain.faults_support import rpc
 from tests.utils.anvil import ChainEnv, increase_time
 from tests.utils.terms import make_terms
 
-from .settlement_support import oracle_nonce, stored
-from .test_settlement_faults import (
+from .settlement_faults_support import (
     MINUTES,
     WorkerFactory,
     assert_attested_once,
@@ -38,7 +37,8 @@ from .test_settlement_faults import (
     received,
     wait_until,
 )
-from .test_settlement_faults import make_worker as make_worker  # the fixture
+from .settlement_faults_support import make_worker as make_worker  # the fixture
+from .settlement_support import oracle_nonce, stored
 
 
 def spy(target: Any, name: str) -> list[BaseException | None]:

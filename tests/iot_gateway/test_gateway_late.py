@@ -25,7 +25,7 @@ from store.db import transaction
 from store.kv import get_setting
 from store.models import Event, Leaf, Reading
 from store.readings import insert_readings
-from tests.iot_gateway.test_gateway_rollup import _setup
+from tests.iot_gateway.rollup_support import _setup
 from tests.utils.store_factories import reading_row
 
 T0 = 1_700_000_000_000

@@ -16,34 +16,14 @@ from iot_gateway.rollup import rollup_once, watermark_key
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.kv import get_setting
-from store.models import Device, Event, Role, Shipment
+from store.models import Event, Shipment
 from store.readings import insert_readings
-from tests.iot_gateway.gateway_helpers import shipment_with
-from tests.utils.store_factories import make_item, make_principal, make_product, random_address
+from tests.iot_gateway.rollup_support import _setup
+from tests.utils.store_factories import make_item, make_product
 from tests.utils.store_factories import reading_row as base_row
 
 T0 = 1_700_000_000_000
 LATER = T0 + 10**9  # far past every window's span and lateness
-
-
-class FakeDevice:
-    """Just an address, for shipment_with (these tests insert rows directly)."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-
-
-def _setup(sessions: sessionmaker[Session], n_devices: int = 1) -> tuple[int, list[str]]:
-    with transaction(sessions) as session:
-        owner = make_principal(session, Role.CARRIER)
-        addresses = []
-        for _ in range(n_devices):
-            device = Device(address=random_address(), owner_principal_id=owner.id)
-            session.add(device)
-            session.flush()
-            addresses.append(device.address)
-    shipment_pk = shipment_with(sessions, [FakeDevice(a) for a in addresses])
-    return shipment_pk, addresses
 
 
 def _insert(

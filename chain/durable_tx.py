@@ -19,7 +19,7 @@ nothing here matches a message.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +60,12 @@ class SignedTx:
     fees: dict[str, int]
 
     @classmethod
-    def of(cls, signed: SignedTransaction) -> SignedTx:
-        """The stored form of a freshly signed transaction."""
+    def of(cls, signed: SignedTransaction, fields: Mapping[str, Any] | None = None) -> SignedTx:
+        """The stored form of a freshly signed transaction; `fields`: what was signed (read
+        from the raw bytes when not given, which needs a typed EIP-1559 transaction)."""
         raw = bytes(signed.raw_transaction)
-        fields = signed_fields(raw)
-        return cls(hex0x(signed.hash), raw, int(fields["nonce"]), fee_of(fields))
+        fields = signed_fields(raw) if fields is None else fields
+        return cls(hex0x(signed.hash), raw, int(fields["nonce"]), fee_of(dict(fields)))
 
 
 class DurableSender:
@@ -77,7 +78,7 @@ class DurableSender:
 
     def sign(self, fields: dict[str, Any]) -> SignedTx:
         """Sign complete transaction fields (nonce, gas, fees, chain id included)."""
-        return SignedTx.of(self.account.sign_transaction(fields))
+        return SignedTx.of(self.account.sign_transaction(fields), fields)
 
     def replacement(self, raw_tx: bytes) -> SignedTx:
         """The stored transaction re-signed at its nonce, same call, fees bumped >= 12.5 %

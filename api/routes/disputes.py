@@ -96,7 +96,9 @@ def _refusal(exc: ContractRevert) -> _Refused:
     elif name == "EscrowInvalidSplit":
         text, status = f"the payout {a['payout']} exceeds the deposit {a['amount']}", 422
     else:  # the rest: the error's NatSpec notice (api.errors.revert_message)
-        text, status = revert_message(name) or str(exc), revert_status(exc)
+        text = revert_message(name) or str(exc)
+        # Evidence whose signature is not its device's is the caller's bad input here.
+        status = 422 if name == "EscrowInvalidReadingSignature" else revert_status(exc)
     return _Refused(status, f"the contract refused: {text} ({name})")
 
 

@@ -82,6 +82,13 @@ class EscrowV2TermsIn(ApiModel):
 class ItemRef(ApiModel):
     """An item by GTIN and serial."""
 
+    gtin: str
+    serial: str
+
+
+class ItemRefIn(ItemRef):
+    """An item named in a request: the GTIN (any length, as 14 digits) and serial checked."""
+
     gtin: Gtin
     serial: Serial
 
@@ -99,7 +106,7 @@ class ShipmentCreate(ApiModel):
 
     carrier: int = Field(ge=1, le=INT64_MAX, description="Principal id of the carrier")
     payee: Address = Field(description="Who is paid on delivery (usually the carrier's wallet)")
-    items: list[ItemRef] = Field(min_length=1, max_length=10_000)
+    items: list[ItemRefIn] = Field(min_length=1, max_length=10_000)
     devices: list[Address] = Field(default_factory=list, max_length=100)
     origin: str = Field(default="", max_length=200)
     destination: str = Field(default="", max_length=200)

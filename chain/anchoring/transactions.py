@@ -155,7 +155,7 @@ class AnchorTransactions:
         nonce = self.next_nonce(session, int(base["pending_nonce"]))
         tx: dict[str, Any] = {k: v for k, v in base.items() if k != "pending_nonce"}
         tx.update(nonce=nonce, data=call.data)
-        signed = SignedTx.of(self.account.sign_transaction(tx))
+        signed = SignedTx.of(self.account.sign_transaction(tx), tx)
         store.mark_sent(
             session, batch.id, tx_hash=signed.tx_hash, raw_tx=signed.raw_tx, nonce=nonce
         )

@@ -51,7 +51,7 @@ def struct_tuple(components: list[dict[str, Any]], value: Any) -> tuple[Any, ...
 def checksum(value: Any, what: str = "address") -> ChecksumAddress:
     """The checksum form of an address (0x-hex, or 20 raw bytes from the chain); anything else
     raises ChainValueError."""
-    if isinstance(value, bytes) and len(value) == 20:
+    if isinstance(value, bytes | bytearray) and len(value) == 20:
         value = hex0x(value)
     return ChecksumAddress(HexAddress(HexStr(check_address(value, what, ChainValueError))))
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.epcis.errors import EpcisError
 from core.epcis.events import dump, parse_time, short_biz_step, to_ms
 from core.epcis.hashing import event_hash, event_id, is_error_declaration
 
@@ -32,7 +33,10 @@ class HashedEvent:
     def of(cls, event: Mapping[str, Any]) -> HashedEvent:
         """Hash `event` once, as stored: the compact JSON text is what is hashed (so the stored
         text always re-hashes to the stored hash). EpcisError for an event that does not hash."""
-        text = dump(event)
+        try:
+            text = dump(event)
+        except (TypeError, ValueError) as exc:  # NaN, Infinity: not JSON, so never hashed
+            raise EpcisError(f"the event is not JSON: {exc}") from None
         stored = json.loads(text)
         return cls(
             kind=1 if is_error_declaration(stored) else 0,

@@ -14,6 +14,7 @@ from web3 import Web3
 
 from chain import solidity_errors as se
 from chain.clients import TraceAnchorClient
+from chain.durable_tx import SignedTx
 from chain.errors import (
     AlreadyKnown,
     ChainConnectionError,
@@ -142,3 +143,22 @@ def test_node_refusal_sorts_every_client_s_wording() -> None:
     assert isinstance(node_refusal("max fee per gas less than block base fee"), Underpriced)
     refusal = node_refusal("insufficient funds for gas * price + value")
     assert type(refusal) is NodeRefused
+
+
+def test_a_legacy_transaction_is_stored_from_what_was_signed() -> None:
+    """A pre-London node prices with gasPrice: the raw bytes are no typed transaction, so the
+    stored form comes from the signed fields."""
+    account = Account.from_key(b"\x07" * 32)
+    fields: dict[str, Any] = {
+        "to": account.address,
+        "value": 0,
+        "gas": 21_000,
+        "gasPrice": 10**9,
+        "nonce": 4,
+        "chainId": 1337,
+        "data": "0x",
+    }
+    signed = account.sign_transaction(fields)
+    stored = SignedTx.of(signed, fields)
+    assert (stored.nonce, stored.fees) == (4, {"gasPrice": 10**9})
+    assert stored.raw_tx == bytes(signed.raw_transaction)

@@ -40,3 +40,11 @@ def test_an_event_that_does_not_hash_is_refused() -> None:
 def test_milliseconds_and_datetimes_print_alike() -> None:
     assert iso_ms(AT) == iso_ms(to_ms(AT)) == "2026-12-06T10:30:15.123Z"
     assert iso_ms(-1) == "1969-12-31T23:59:59.999Z"
+
+
+def test_an_event_that_is_not_json_is_an_epcis_error() -> None:
+    """NaN passes Python's JSON parser (FastAPI's) but is no JSON: a 422, never a 500."""
+    event = shipment_event("shipping", [EPC], AT, "0x" + "ab" * 32)
+    event["ct:reading"] = float("nan")
+    with pytest.raises(EpcisError, match="not JSON"):
+        HashedEvent.of(event)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Forbidden, Unauthorized
 from api.rate_limit import Bucket
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
-from store import principal_for_key, read_only
-from store.models import Principal, Role
+from store import read_only, transaction
+from store.models import ApiKey, Principal, Role
+from store.principals import live_api_key, mark_used
+
+_LOGGER = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="API key as `Authorization: Bearer ct_...`")
 _api_key_header = APIKeyHeader(
@@ -78,14 +83,26 @@ def get_current_principal(
     secret = bearer.credentials if bearer is not None else api_key
     if not secret:
         raise Unauthorized("missing API key: send `Authorization: Bearer ct_...` or `X-API-Key`")
-    principal = principal_for_key(session, secret.strip())
-    if principal is None:
+    key = live_api_key(session, secret.strip())
+    if key is None:
         client = limits.client(request)
         limits.check(Bucket.AUTH_FAILURES, client)
         limits.hit(Bucket.AUTH_FAILURES, client)
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized("unknown or revoked API key")  # expired, or its principal disabled
+    principal = key.principal
     limits.write(request.method, principal.id)
+    _mark_used(state, key)
     return principal
+
+
+def _mark_used(state: AppState, key: ApiKey) -> None:
+    """Record the key's use (at most every few minutes) in a transaction of its own: a GET's
+    session is read-only, and a failure here must not fail the request."""
+    try:
+        with transaction(state.sessions) as session:
+            mark_used(session, key)
+    except SQLAlchemyError as exc:
+        _LOGGER.warning("could not record the use of API key %d: %s", key.id, exc)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
@@ -112,5 +129,8 @@ BuyerPrincipal = Annotated[Principal, Depends(require_role(Role.BUYER))]
 def wallet_of(principal: Principal) -> str:
     """The principal's wallet address, or 409 when it has none (signing flows need one)."""
     if principal.wallet_address is None:
-        raise Conflict(f"principal {principal.id} has no wallet address; an admin must set one")
+        pid = principal.id
+        raise Conflict(
+            f"principal {pid} has no wallet address; an admin sets one (PATCH /principals/{pid})"
+        )
     return principal.wallet_address

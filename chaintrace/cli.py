@@ -405,8 +405,55 @@ def admin_key(
     """Bootstrap: create an admin principal in the database and print its API key once."""
     from chaintrace.bootstrap import create_admin_key
 
-    url = _settings(AuditSettings).database_url
+    print(create_admin_key(_database_url(), name, wallet))
+
+
+principals_app = typer.Typer(no_args_is_help=True, help="Principals and their API keys (admin).")
+app.add_typer(principals_app, name="principals")
+
+
+def _database_url() -> str:
+    url: str | None = _settings(AuditSettings).database_url
     if not url:
-        console.print("[red]DATABASE_URL is not set[/red]")
+        console.print(
+            "[red]DATABASE_URL is not set:[/red] set it, or in dev mode (CHAINTRACE_DEV=1) start"
+            " `chaintrace up` first: the URL is then read from .chaintrace/run.json"
+        )
         raise typer.Exit(2)
-    print(create_admin_key(url, name, wallet))
+    return url
+
+
+@principals_app.command("keys")
+def principal_keys(
+    principal_id: Annotated[int, typer.Argument(help="The principal's id.")],
+) -> None:
+    """List a principal's API keys: id, label, created, expires, last used, revoked."""
+    from chaintrace.bootstrap import list_keys
+
+    for row in list_keys(_database_url(), principal_id):
+        print(json.dumps(row))
+
+
+@principals_app.command("revoke-key")
+def principal_revoke_key(
+    principal_id: Annotated[int, typer.Argument(help="The principal's id.")],
+    key_id: Annotated[int, typer.Argument(help="The key's id (from `principals keys`).")],
+) -> None:
+    """Revoke one of a principal's API keys, at once and for good."""
+    from chaintrace.bootstrap import revoke_key
+
+    print(json.dumps(revoke_key(_database_url(), principal_id, key_id)))
+
+
+@principals_app.command("update")
+def principal_update(
+    principal_id: Annotated[int, typer.Argument(help="The principal's id.")],
+    wallet: Annotated[str | None, typer.Option(help="Set the principal's wallet.")] = None,
+    disable: Annotated[
+        bool | None, typer.Option("--disable/--enable", help="Disable or enable it.")
+    ] = None,
+) -> None:
+    """Set a principal's wallet, disable it (none of its keys works) or enable it."""
+    from chaintrace.bootstrap import update_principal
+
+    print(json.dumps(update_principal(_database_url(), principal_id, wallet, disable)))

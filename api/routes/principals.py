@@ -1,7 +1,8 @@
-"""Principals and API keys (admin), and who-am-I."""
+"""Principals and API keys (admin), and who-am-I; a principal lists and revokes its own keys."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, status
@@ -13,16 +14,21 @@ from api.schemas.common import INT64_MAX
 from api.schemas.principals import (
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyPublic,
     PrincipalCreate,
     PrincipalCreated,
+    PrincipalPatch,
     PrincipalPublic,
 )
 from store import create_api_key, create_principal
-from store.models import Principal, Role
+from store.models import ApiKey, Principal, Role
+from store.models.types import utcnow
+from store.principals import api_keys_of, revoke_api_key_by_id, set_disabled, set_wallet
 
 router = APIRouter(prefix="/principals", tags=["principals"])
 
 PrincipalId = Annotated[int, Path(ge=1, le=INT64_MAX, description="A principal's id")]
+KeyId = Annotated[int, Path(ge=1, le=INT64_MAX, description="An API key's id")]
 
 
 def principal_public(principal: Principal) -> PrincipalPublic:
@@ -32,7 +38,26 @@ def principal_public(principal: Principal) -> PrincipalPublic:
         name=principal.name,
         role=principal.role,
         wallet_address=principal.wallet_address,
+        disabled_at=principal.disabled_at,
     )
+
+
+def key_public(key: ApiKey) -> ApiKeyPublic:
+    """A key's public view: everything but the secret, which is not stored."""
+    return ApiKeyPublic(
+        id=key.id,
+        label=key.label,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _own_or_admin(caller: Principal, principal_id: int) -> None:
+    # The directory is the admin's: another tenant learns neither names nor whether an id exists.
+    if caller.role is not Role.ADMIN and caller.id != principal_id:
+        raise NotFound(f"no principal with id {principal_id}")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PrincipalCreated)
@@ -67,9 +92,7 @@ def get(
     principal_id: PrincipalId, session: SessionDep, caller: CurrentPrincipal
 ) -> PrincipalPublic:
     """A principal's name, role and wallet (admins; anyone else only their own)."""
-    # The directory is the admin's: another tenant learns neither names nor whether an id exists.
-    if caller.role is not Role.ADMIN and caller.id != principal_id:
-        raise NotFound(f"no principal with id {principal_id}")
+    _own_or_admin(caller, principal_id)
     principal = session.get(Principal, principal_id)
     if principal is None:
         raise NotFound(f"no principal with id {principal_id}")
@@ -85,9 +108,57 @@ def issue_key(
     _admin: AdminPrincipal,
     body: ApiKeyCreate = Body(default_factory=ApiKeyCreate),
 ) -> ApiKeyCreated:
-    """Issue another API key for a principal (admin only); the secret is shown once."""
+    """Issue another API key for a principal (admin only); the secret is shown once. With
+    `expiresInDays` it stops working that many days from now."""
     if session.get(Principal, principal_id) is None:
         raise NotFound(f"no principal with id {principal_id}")
-    secret = create_api_key(session, principal_id, body.label)
+    days = body.expires_in_days
+    expires_at = None if days is None else utcnow() + timedelta(days=days)
+    secret = create_api_key(session, principal_id, body.label, expires_at)
     session.commit()
     return ApiKeyCreated(principal_id=principal_id, api_key=secret)
+
+
+@router.get("/{principal_id}/api-keys", response_model=list[ApiKeyPublic])
+def list_keys(
+    principal_id: PrincipalId, session: SessionDep, caller: CurrentPrincipal
+) -> list[ApiKeyPublic]:
+    """A principal's keys, revoked and expired ones included (admins; anyone else its own)."""
+    _own_or_admin(caller, principal_id)
+    return [key_public(key) for key in api_keys_of(session, principal_id)]
+
+
+@router.delete("/{principal_id}/api-keys/{key_id}", response_model=ApiKeyPublic)
+def revoke_key(
+    principal_id: PrincipalId, key_id: KeyId, session: SessionDep, caller: CurrentPrincipal
+) -> ApiKeyPublic:
+    """Revoke a key by id, at once and for good (admins; anyone else its own keys, e.g. a leaked
+    one, the key of this very request included)."""
+    _own_or_admin(caller, principal_id)
+    key = revoke_api_key_by_id(session, principal_id, key_id)
+    session.commit()
+    return key_public(key)
+
+
+@router.patch("/{principal_id}", response_model=PrincipalPublic)
+def update(
+    principal_id: PrincipalId, body: PrincipalPatch, session: SessionDep, admin: AdminPrincipal
+) -> PrincipalPublic:
+    """Set or clear a principal's wallet (e.g. a brand's new key after a compromise), disable a
+    principal (none of its keys works until it is enabled) or enable it (admin only)."""
+    if session.get(Principal, principal_id) is None:
+        raise NotFound(f"no principal with id {principal_id}")
+    if body.disabled and principal_id == admin.id:
+        raise Conflict("an admin cannot disable itself: another admin can")
+    if "wallet_address" in body.model_fields_set:
+        taken = body.wallet_address and session.scalar(
+            select(Principal.id).where(Principal.wallet_address == body.wallet_address)
+        )
+        if taken and taken != principal_id:
+            raise Conflict(f"wallet {body.wallet_address} already belongs to principal {taken}")
+        set_wallet(session, principal_id, body.wallet_address)
+    if body.disabled is not None:
+        set_disabled(session, principal_id, body.disabled)
+    principal = session.get_one(Principal, principal_id)
+    session.commit()
+    return principal_public(principal)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from api.schemas.common import Address, ApiModel
@@ -26,12 +28,34 @@ class PrincipalPublic(PrincipalBase):
     """A principal as others see it."""
 
     id: int
+    disabled_at: datetime | None = Field(
+        default=None, description="Set while the principal is disabled: none of its keys works"
+    )
+
+
+class PrincipalPatch(ApiModel):
+    """What an admin changes on a principal: its wallet (null clears it), disabled or not."""
+
+    wallet_address: Address | None = None
+    disabled: bool | None = None
 
 
 class ApiKeyCreate(ApiModel):
-    """A label for a new key."""
+    """A label for a new key, and when it stops working (never if absent)."""
 
     label: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiKeyPublic(ApiModel):
+    """A key as its holder and the admin see it; never its secret (only its hash is stored)."""
+
+    id: int
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="To within 5 minutes")
+    revoked_at: datetime | None
 
 
 class ApiKeyCreated(ApiModel):

@@ -22,6 +22,7 @@ class Principal(CreatedAt, Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), nullable=False)
     wallet_address: Mapped[str | None] = mapped_column(String(42), unique=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no key works then
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="principal")
 
@@ -48,6 +49,8 @@ class ApiKey(CreatedAt, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     label: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: never
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # to LAST_USED_STEP
 
     principal: Mapped[Principal] = relationship(back_populates="api_keys")
 

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from store.db import downgrade, make_engine, upgrade
+from store.db import downgrade, make_engine, session_factory, upgrade
 from store.models import Base
 
 
@@ -143,5 +143,42 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
             downgrade(empty_db_url, "0006_leaf_hash_not_unique")
         with engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(AnchorBatch)).scalar() == 2
+    finally:
+        engine.dispose()
+
+
+def test_0015_keeps_every_stored_key_working(empty_db_url: str) -> None:
+    """Keys issued before expiry and disabling existed stay live, never expiring."""
+    from store.principals import hash_api_key, principal_for_key
+
+    upgrade(empty_db_url, "0014_chain_logs_event_index")
+    engine = make_engine(empty_db_url)
+    secret = "ct_" + "k" * 43
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at)"
+                    " VALUES ('old carrier', 'carrier', CURRENT_TIMESTAMP)"
+                )
+            )
+            pid = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO api_keys (principal_id, key_hash, label, created_at)"
+                    " VALUES (:pid, :hash, 'old', CURRENT_TIMESTAMP)"
+                ),
+                {"pid": pid, "hash": hash_api_key(secret)},
+            )
+        upgrade(empty_db_url)
+        with session_factory(engine)() as session:
+            principal = principal_for_key(session, secret)
+            assert principal is not None and principal.id == pid
+            assert principal.disabled_at is None
+            (key,) = principal.api_keys
+            assert key.expires_at is None and key.last_used_at is None
+        downgrade(empty_db_url, "0014_chain_logs_event_index")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1
     finally:
         engine.dispose()

@@ -17,7 +17,7 @@ from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
 from store import read_only, transaction
 from store.models import ApiKey, Principal, Role
-from store.principals import live_api_key, mark_used
+from store.principals import live_api_key, mark_used, needs_marking
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,13 +91,20 @@ def get_current_principal(
         raise Unauthorized("unknown or revoked API key")  # expired, or its principal disabled
     principal = key.principal
     limits.write(request.method, principal.id)
-    _mark_used(state, key)
+    if request.method in ("GET", "HEAD"):
+        _mark_used_apart(state, key)
+    else:
+        # The request's own transaction: on SQLite it already holds the write lock, which a
+        # second transaction would wait for in vain. Kept if the endpoint commits.
+        mark_used(session, key)
     return principal
 
 
-def _mark_used(state: AppState, key: ApiKey) -> None:
-    """Record the key's use (at most every few minutes) in a transaction of its own: a GET's
-    session is read-only, and a failure here must not fail the request."""
+def _mark_used_apart(state: AppState, key: ApiKey) -> None:
+    """Record a read's use of the key (at most every few minutes) in a transaction of its own:
+    a GET's session is read-only (and holds no lock); a failure must not fail the request."""
+    if not needs_marking(key):
+        return
     try:
         with transaction(state.sessions) as session:
             mark_used(session, key)

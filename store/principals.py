@@ -88,10 +88,16 @@ def principal_for_key(session: Session, secret: str) -> Principal | None:
     return None if key is None else key.principal
 
 
+def needs_marking(key: ApiKey, now: datetime | None = None) -> bool:
+    """Whether `key`'s last use is unrecorded or older than LAST_USED_STEP."""
+    now = now or utcnow()
+    return key.last_used_at is None or now - key.last_used_at >= LAST_USED_STEP
+
+
 def mark_used(session: Session, key: ApiKey, now: datetime | None = None) -> bool:
     """Record that `key` was used, at most once per LAST_USED_STEP; True if it wrote."""
     now = now or utcnow()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_STEP:
+    if not needs_marking(key, now):
         return False
     session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
     return True

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from store._validate import checksum_address
 from store.errors import NotFoundError, StoreValueError
@@ -72,6 +72,7 @@ def live_api_key(session: Session, secret: str) -> ApiKey | None:
     stmt = (
         select(ApiKey)
         .join(Principal, ApiKey.principal_id == Principal.id)
+        .options(contains_eager(ApiKey.principal))  # one query per request, not two
         .where(
             ApiKey.key_hash == hash_api_key(secret),
             ApiKey.revoked_at.is_(None),

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 import store
 from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
 from chain.settlement.worker import SettlementWorker
-from core.eip712 import Reading, anchor_domain, reading_digest, sign
 from store.db import session_factory
 from store.models import Shipment
 from tests.api.flows import World, auth, follow, ok, sign_typed
 from tests.api.shipments_v2_support import _body, _create, _escrow, _funding_tx
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.readings import signed_reading_row
 from tests.utils.store_factories import make_event
 from tests.utils.workers import settlement_worker
 
@@ -36,21 +36,7 @@ def _send(chain: ChainEnv, account: LocalAccount, tx: dict[str, Any]) -> None:
 def _reading_row(
     chain: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int = 450
 ) -> dict[str, Any]:
-    reading = Reading(key.address, seq, at_ms, temp, 5500, 20, 523_456_789, 134_567_890)
-    domain = anchor_domain(chain.w3.eth.chain_id, chain.deployment.trace_anchor)
-    return {
-        "device_address": key.address,
-        "seq": seq,
-        "taken_at_ms": at_ms,
-        "temperature_centi_c": temp,
-        "humidity_centi_pct": 5500,
-        "shock_milli_g": 20,
-        "lat_e7": 523_456_789,
-        "lon_e7": 134_567_890,
-        "signature": sign(reading, domain, key.key),
-        "digest": reading_digest(reading, domain),
-        "shipment_id": None,
-    }
+    return {**signed_reading_row(chain, key, seq, at_ms, temp), "shipment_id": None}
 
 
 def _delivered(world: World) -> tuple[str, int, SettlementWorker]:

@@ -17,17 +17,15 @@ import store
 from chain.clients import ShipmentState
 from chain.settlement.worker import SettlementWorker
 from core.eip712 import (
-    Reading,
     Terms,
-    anchor_domain,
     escrow_domain,
-    reading_digest,
     sign,
     terms_hash,
 )
 from store.models import Device, Role, Shipment, ShipmentStatus
 from store.principals import create_principal
 from tests.utils.anvil import ChainEnv, latest_timestamp
+from tests.utils.readings import signed_reading_row
 from tests.utils.store_factories import make_event
 from tests.utils.workers import settlement_worker
 
@@ -62,21 +60,7 @@ def signed_reading(
     env: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int, device: str | None = None
 ) -> dict[str, Any]:
     """A reading row for `device` (default: the key's address) signed by `key`."""
-    device = device or key.address
-    reading = Reading(device, seq, at_ms, temp, 5500, 20, 523_456_789, 134_567_890)
-    domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
-    return {
-        "device_address": device,
-        "seq": seq,
-        "taken_at_ms": at_ms,
-        "temperature_centi_c": temp,
-        "humidity_centi_pct": 5500,
-        "shock_milli_g": 20,
-        "lat_e7": 523_456_789,
-        "lon_e7": 134_567_890,
-        "signature": sign(reading, domain, key.key),
-        "digest": reading_digest(reading, domain),
-    }
+    return signed_reading_row(env, key, seq, at_ms, temp, device=device)
 
 
 def record_shipment(

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 import store
 from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
 from chain.settlement.worker import SettlementWorker
-from core.eip712 import Reading, TermsV2, anchor_domain, reading_digest, sign, terms_hash
+from core.eip712 import TermsV2, terms_hash
 from store.models import Device, Principal, Role, Shipment, ShipmentStatus
 from store.principals import create_principal
 from tests.chain.terms_v2 import signatures, terms_v2
 from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
+from tests.utils.readings import signed_reading_row
 from tests.utils.store_factories import make_event
 from tests.utils.workers import settlement_worker
 
@@ -63,21 +64,7 @@ def worker(env: ChainEnv, db_url: str, db_sessions: sessionmaker[Session]) -> Se
 def _row(
     env: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int, pos: tuple[int, int]
 ) -> dict[str, Any]:
-    reading = Reading(key.address, seq, at_ms, temp, 5500, 20, *pos)
-    domain = anchor_domain(env.w3.eth.chain_id, env.deployment.trace_anchor)
-    return {
-        "device_address": key.address,
-        "seq": seq,
-        "taken_at_ms": at_ms,
-        "temperature_centi_c": temp,
-        "humidity_centi_pct": 5500,
-        "shock_milli_g": 20,
-        "lat_e7": pos[0],
-        "lon_e7": pos[1],
-        "signature": sign(reading, domain, key.key),
-        "digest": reading_digest(reading, domain),
-        "shipment_id": None,
-    }
+    return {**signed_reading_row(env, key, seq, at_ms, temp, pos=pos), "shipment_id": None}
 
 
 def start_trip(

@@ -77,7 +77,8 @@ class TlsFiles:
     key_file: Path
 
 
-def _owned_by_mosquitto(folder: Path, *files: Path) -> None:
+def owned_by_mosquitto(folder: Path, *files: Path) -> None:
+    """Give the folder and files to the mosquitto user when root (the broker drops to it)."""
     # Started as root, mosquitto reads its files as its own user after dropping privileges
     # (pytest's tmp dirs are private to root).
     if os.geteuid() != 0:
@@ -124,7 +125,7 @@ def make_test_ca(host: str = "127.0.0.1") -> TlsFiles:
         shutil.rmtree(folder, ignore_errors=True)
         skip_or_fail(f"openssl could not make a test CA: {exc}")
     key.chmod(0o600)
-    _owned_by_mosquitto(folder, key, cert, ca)
+    owned_by_mosquitto(folder, key, cert, ca)
     return TlsFiles(ca_file=ca, cert_file=cert, key_file=key)
 
 
@@ -202,6 +203,19 @@ class MosquittoBroker:
                 os.chown(path, owner.pw_uid, owner.pw_gid)
         return f"allow_anonymous false\npassword_file {path}\n"
 
+    def config_text(self) -> str:
+        """The mosquitto.conf for `self.port` (a subclass may give its own)."""
+        return (
+            f"listener {self.port} 127.0.0.1\n"
+            + self._tls_lines()
+            + self._auth_lines()
+            + "persistence false\n"
+            f"max_inflight_messages {self.max_inflight}\n"
+            f"max_queued_messages {self.max_queued}\n"
+            f"log_dest file {self.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+
     @property
     def log_path(self) -> Path:
         """Where the broker writes its log."""
@@ -214,16 +228,7 @@ class MosquittoBroker:
             self.port = port or free_port()
             self.tls_port = free_port() if self.tls is not None else 0
             conf = self.workdir / "mosquitto.conf"
-            conf.write_text(
-                f"listener {self.port} 127.0.0.1\n"
-                + self._tls_lines()
-                + self._auth_lines()
-                + "persistence false\n"
-                f"max_inflight_messages {self.max_inflight}\n"
-                f"max_queued_messages {self.max_queued}\n"
-                f"log_dest file {self.log_path}\n"
-                "log_type error\nlog_type warning\nlog_type notice\n"
-            )
+            conf.write_text(self.config_text())
             self._proc = subprocess.Popen(
                 [self.binary, "-c", str(conf)],
                 stdout=subprocess.DEVNULL,

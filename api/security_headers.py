@@ -1,7 +1,8 @@
 """Security headers, one policy per class of route, all of it written here.
 
-Classes: the consumer pages (resolver HTML, QR PNG), the interactive API docs (Swagger UI, which
-loads its script from a CDN), and everything else (JSON API). A route class that later needs CORS
+Classes: the consumer pages (resolver HTML, QR PNG), the interactive API docs (Swagger UI and
+ReDoc, their scripts and styles served by the app itself under DOCS_ASSETS), and everything else
+(JSON API). A route class that later needs CORS
 or scripts of its own (the resolver) changes its entry in `POLICIES`, nowhere else.
 """
 
@@ -38,13 +39,13 @@ POLICIES: dict[RouteClass, dict[str, str]] = {
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         ),
     },
-    # FastAPI's Swagger UI / ReDoc pages: an inline bootstrap script plus the CDN bundle.
+    # Swagger UI / ReDoc pages: an inline bootstrap script plus bundles from the app itself;
+    # no other origin (ReDoc's search runs in a blob: worker, both inline their styles).
     RouteClass.DOCS: {
         **_COMMON,
         "Content-Security-Policy": (
-            "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src https://fonts.gstatic.com; img-src 'self' data: https:; "
+            "default-src 'none'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'none'"
         ),
@@ -57,6 +58,8 @@ POLICIES: dict[RouteClass, dict[str, str]] = {
 }
 
 _DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# Where the docs' scripts, styles and icon are served (fastapi-offline's package files).
+DOCS_ASSETS = "/docs-assets"
 # GS1 Digital Link primary keys the resolver serves, and the QR codes of those links.
 _PAGE_PREFIXES = ("/01/", "/qr/")
 

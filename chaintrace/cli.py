@@ -116,11 +116,17 @@ def node(
     """Dev mode: start anvil, SQLite and a broker, deploy, write run.json, wait for Ctrl-C."""
     _logging(verbose)
     from chaintrace.embedded import start_embedded
+    from chaintrace.endpoints import endpoint_lines
+    from chaintrace.progress import StartupProgress
 
-    services = start_embedded(_cli().chaintrace_home, fresh=fresh, block_time=block_time or None)
+    services = start_embedded(
+        _cli().chaintrace_home,
+        fresh=fresh,
+        block_time=block_time or None,
+        progress=StartupProgress(console),
+    )
+    print(*endpoint_lines(services.run_info, services.state_dir), sep="\n", flush=True)
     console.print(
-        f"chain {services.rpc_url}\ndatabase {services.database_url}\n"
-        f"broker {services.mqtt_url} (MQTT {services.mqtt_protocol})\n"
         f"TraceAnchor {services.deployment.trace_anchor}\n"
         f"ShipmentEscrow v1 {services.deployment.shipment_escrow}\n"
         f"ShipmentEscrow v2 {services.deployment.shipment_escrow_v2}\n"
@@ -317,17 +323,42 @@ def up(
     fresh: Annotated[bool, typer.Option(help="Start from an empty state directory.")] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Dev mode: embedded chain, database and broker plus every process, until Ctrl-C."""
+    """Dev mode: embedded chain, database and broker plus every process, until Ctrl-C.
+
+    The API listens on API_HOST:API_PORT (any free port without API_PORT); every endpoint is
+    printed and written to .chaintrace/run.json."""
     _logging(verbose)
     from chaintrace.embedded import start_embedded
-    from chaintrace.platform import Endpoints, Platform
+    from chaintrace.endpoints import endpoint_lines
+    from chaintrace.platform import ApiPortUnavailable, Endpoints, Platform, api_address, bind_api
+    from chaintrace.progress import StartupProgress
 
-    services = start_embedded(_cli().chaintrace_home, fresh=fresh)
     try:
-        platform = Platform.for_dev(Endpoints.of(services)).start()
+        # Bound first: a taken API port fails at once, before anvil and the broker start.
+        api_socket = bind_api(*api_address())
+    except ValidationError as exc:
+        console.print(f"[red]invalid ApiSettings:[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    except ApiPortUnavailable as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    progress = StartupProgress(console)
+    try:
+        services = start_embedded(_cli().chaintrace_home, fresh=fresh, progress=progress)
+    except BaseException:
+        api_socket.close()
+        raise
+    try:
+        platform = Platform.for_dev(Endpoints.of(services), api_socket=api_socket)
+        platform.start(progress)
         try:
+            services.publish_api(platform.api_url)
+            lines = endpoint_lines(services.run_info, services.state_dir)
+            print("chaintrace is up (dev mode):", *lines, sep="\n", flush=True)
             console.print(
-                f"chaintrace is up: API {platform.api_url}/docs, broker {services.mqtt_url}"
+                "other commands attach with CHAINTRACE_DEV=1 (an admin key: "
+                "CHAINTRACE_DEV=1 chaintrace admin-key NAME); Ctrl-C stops",
+                soft_wrap=True,
             )
             _wait_for_signal()
         finally:
@@ -402,10 +433,34 @@ def admin_key(
     name: Annotated[str, typer.Argument(help="Name of the admin principal.")],
     wallet: Annotated[str | None, typer.Option(help="The admin's wallet address.")] = None,
 ) -> None:
-    """Bootstrap: create an admin principal in the database and print its API key once."""
+    """Bootstrap: create an admin principal in the database and print its API key once.
+
+    In dev mode (CHAINTRACE_DEV=1 while `chaintrace up` runs) the database comes from run.json
+    and the wallet, unless given, is the dev chain's deployer (the contracts' admin)."""
+    from chaintrace.admin_key import AdminWalletUnknown, dev_admin_wallet, missing_database_hint
     from chaintrace.bootstrap import create_admin_key
 
-    print(create_admin_key(_database_url(), name, wallet))
+    cli = _cli()
+    settings: AuditSettings = _settings(AuditSettings)
+    if not settings.database_url:
+        console.print(f"[red]{missing_database_hint(cli.chaintrace_home)}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
+    if wallet is None and cli.chaintrace_dev:
+        try:
+            wallet = dev_admin_wallet(settings.chain_rpc_url, settings.deployments_file)
+        except AdminWalletUnknown as exc:
+            console.print(f"[red]{exc}[/red]", soft_wrap=True)
+            raise typer.Exit(2) from None
+        console.print(
+            f"wallet {wallet}: the dev chain's deployer, admin of its contracts", soft_wrap=True
+        )
+    elif wallet is None:
+        console.print(
+            "[yellow]no --wallet:[/yellow] set the admin's wallet later with "
+            "`chaintrace principals update ID --wallet ADDRESS`",
+            soft_wrap=True,
+        )
+    print(create_admin_key(settings.database_url, name, wallet))
 
 
 principals_app = typer.Typer(no_args_is_help=True, help="Principals and their API keys (admin).")

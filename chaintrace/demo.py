@@ -140,6 +140,7 @@ def run_demo(state_root: Path, *, keep: bool = False) -> int:
         endpoints = Endpoints.of(services)
         platform = Platform.for_dev(endpoints)
         platform.start()
+        services.publish_api(platform.api_url)
         admin_key = create_admin_key(
             services.database_url, "demo admin", services.accounts.admin.address
         )

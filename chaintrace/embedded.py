@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -14,6 +14,8 @@ from web3 import Web3
 from chain.toolchain.anvil import AnvilNode, dev_accounts
 from chain.toolchain.deploy import Deployment, ensure_deployed
 from chaintrace.embedded_broker import EmbeddedBroker
+from chaintrace.endpoints import masked
+from chaintrace.progress import StartupProgress
 from chaintrace.runinfo import RunInfo
 from store.db import sqlite_url, upgrade
 
@@ -48,6 +50,7 @@ class EmbeddedServices:
     mqtt_protocol: str
     deployment: Deployment
     accounts: DevAccounts
+    run_info: RunInfo  # what run.json holds
     anvil: AnvilNode | None = None
     broker: EmbeddedBroker | None = None
     _stopped: bool = field(default=False, repr=False)
@@ -58,6 +61,11 @@ class EmbeddedServices:
 
     def w3(self) -> Web3:
         return Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
+
+    def publish_api(self, api_url: str) -> None:
+        """Add the API's URL to run.json once the API listens."""
+        self.run_info = replace(self.run_info, api_url=api_url)
+        self.run_info.write(self.state_dir)
 
     def stop(self) -> None:
         if self._stopped:
@@ -79,8 +87,13 @@ def start_embedded(
     mqtt_url: str | None = None,
     mqtt_protocol: str = "5",
     rpc_url: str | None = None,
+    progress: StartupProgress | None = None,
 ) -> EmbeddedServices:
-    """Start what is not given (anvil, SQLite, broker), migrate, deploy, write run.json."""
+    """Start what is not given (anvil, SQLite, broker), migrate, deploy, write run.json.
+
+    Each step is reported on `progress` (`chaintrace up`: a line on stderr per step).
+    """
+    steps = progress or StartupProgress()
     state_dir = state_dir.resolve()  # run.json's paths must work from any working directory
     if fresh and state_dir.exists():
         shutil.rmtree(state_dir)
@@ -88,32 +101,47 @@ def start_embedded(
     anvil = broker = None
     try:
         if rpc_url is None:
-            anvil = AnvilNode.start(
-                block_time=block_time, log_path=state_dir / "anvil.log", die_with_parent=True
-            )
-            rpc_url = anvil.rpc_url
+            with steps.step("anvil") as step:
+                anvil = AnvilNode.start(
+                    block_time=block_time, log_path=state_dir / "anvil.log", die_with_parent=True
+                )
+                rpc_url = step.detail = anvil.rpc_url
         if database_url is None:
             database_url = sqlite_url(state_dir / "chaintrace.db")
-        upgrade(database_url)
+        with steps.step("database") as step:
+            upgrade(database_url)
+            step.detail = f"{masked(database_url)} migrated"
         if mqtt_url is None:
-            broker = EmbeddedBroker().start()
-            mqtt_url, mqtt_protocol = broker.url, broker.protocol
+            with steps.step("MQTT broker") as step:
+                broker = EmbeddedBroker().start()
+                mqtt_url, mqtt_protocol = broker.url, broker.protocol
+                step.detail = f"{masked(mqtt_url)}, {broker.kind}"
         accounts = DevAccounts.from_dev_chain()
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-        deployment = ensure_deployed(
-            w3,
-            accounts.admin,
-            admin=accounts.admin.address,
-            anchorer=accounts.anchorer.address,
-            oracle=accounts.oracle.address,
-            path=state_dir / "deployments.json",
-        )
+        with steps.step("contracts") as step:
+            deployment = ensure_deployed(
+                w3,
+                accounts.admin,
+                admin=accounts.admin.address,
+                anchorer=accounts.anchorer.address,
+                oracle=accounts.oracle.address,
+                path=state_dir / "deployments.json",
+            )
+            step.detail = f"deployed, TraceAnchor v1 at {deployment.trace_anchor}"
     except BaseException:
         if broker is not None:
             broker.stop()
         if anvil is not None:
             anvil.stop()
         raise
+    run_info = RunInfo(
+        owner_pid=os.getpid(),
+        chain_rpc_url=rpc_url,
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        mqtt_protocol=mqtt_protocol,
+        deployments_file=str(state_dir / "deployments.json"),
+    )
     services = EmbeddedServices(
         state_dir=state_dir,
         rpc_url=rpc_url,
@@ -124,14 +152,8 @@ def start_embedded(
         accounts=accounts,
         anvil=anvil,
         broker=broker,
+        run_info=run_info,
     )
-    RunInfo(
-        owner_pid=os.getpid(),
-        chain_rpc_url=rpc_url,
-        database_url=database_url,
-        mqtt_url=mqtt_url,
-        mqtt_protocol=mqtt_protocol,
-        deployments_file=str(services.deployments_file),
-    ).write(state_dir)
+    run_info.write(state_dir)
     _LOGGER.info("embedded services up: %s", services)
     return services

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,13 +22,49 @@ from chain.settlement.worker import SettlementWorker
 from chain.toolchain.anvil import dev_accounts
 from chain.toolchain.deploy import Deployment
 from chaintrace.embedded import EmbeddedServices
-from chaintrace.embedded_broker import free_port
+from chaintrace.progress import StartupProgress
 from chaintrace.wiring import load_settings
 from iot_gateway.gateway import Gateway
 from iot_gateway.settings import GatewaySettings
 from store.db import make_engine
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class ApiPortUnavailable(RuntimeError):
+    """The API cannot listen where API_HOST / API_PORT say (the port is taken, say)."""
+
+
+def api_address() -> tuple[str, int]:
+    """API_HOST and API_PORT from the environment; without API_PORT, 0: any free port."""
+    settings = load_settings(ApiSettings, {"chaintrace_dev": True})
+    return settings.api_host, settings.api_port if "api_port" in settings.model_fields_set else 0
+
+
+def bind_api(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound now so a taken port fails before anything starts."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = (
+            "another process listens there: stop it, or set API_PORT to a free port "
+            "(unset, `up` takes any free port)"
+            if exc.errno == errno.EADDRINUSE
+            else "check API_HOST and API_PORT"
+        )
+        raise ApiPortUnavailable(
+            f"the API cannot listen on {host}:{port} ({exc.strerror}): {hint}"
+        ) from None
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 class _Runnable(Protocol):
@@ -67,15 +105,12 @@ class Platform:
     settle_settings: SettleSettings
     gateway_settings: GatewaySettings
     api_settings: ApiSettings
-    api_port: int = 0
+    api_socket: socket.socket | None = None
+    api_url: str = ""  # where the API answers (127.0.0.1 when it listens on every interface)
     gateway: Gateway | None = None
     workers: list[_Runnable] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
     _server: uvicorn.Server | None = None
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
 
     @classmethod
     def for_dev(
@@ -84,9 +119,17 @@ class Platform:
         *,
         public_base_url: str | None = None,
         overrides: dict[str, Any] | None = None,
+        api_socket: socket.socket | None = None,
     ) -> Platform:
-        """Settings for every process in dev mode from the embedded endpoints (env still wins)."""
-        api_port = free_port()
+        """Settings for every process in dev mode from the embedded endpoints (env still wins).
+
+        The API listens on `api_socket`, else where API_HOST / API_PORT say (any free port
+        without API_PORT); ApiPortUnavailable if it cannot.
+        """
+        if api_socket is None:
+            api_socket = bind_api(*api_address())
+        host, api_port = api_socket.getsockname()[:2]
+        api_url = f"http://{_url_host(host)}:{api_port}"
         common: dict[str, Any] = {
             "chaintrace_dev": True,
             "database_url": endpoints.database_url,
@@ -115,62 +158,76 @@ class Platform:
             ApiSettings,
             {
                 **common,
-                "public_base_url": public_base_url or f"http://127.0.0.1:{api_port}",
+                "public_base_url": public_base_url or api_url,
+                "api_host": host,
                 "api_port": api_port,
             },
         )
-        return cls(endpoints, anchor, settle, gateway, api, api_port)
+        return cls(endpoints, anchor, settle, gateway, api, api_socket, api_url)
 
-    def start(self) -> Platform:
+    def start(self, progress: StartupProgress | None = None) -> Platform:
         """Start every process and wait until the API answers and the gateway subscribed.
 
-        If any part fails to start, what already started is stopped before the error propagates.
+        Each step is reported on `progress`. If any part fails to start, what already started
+        is stopped before the error propagates.
         """
         try:
-            return self._start()
+            return self._start(progress or StartupProgress())
         except BaseException:
             self.stop()
             raise
 
-    def _start(self) -> Platform:
+    def _start(self, steps: StartupProgress) -> Platform:
         ep = self.endpoints
         w3 = Web3(Web3.HTTPProvider(ep.chain_rpc_url, request_kwargs={"timeout": 30}))
         engine = make_engine(ep.database_url)
-        self.gateway = Gateway(self.gateway_settings, engine=engine)
-        self.gateway.start()
-        anchor = AnchorWorker(
-            self.anchor_settings, engine, w3, self.anchor_settings.load_account(), ep.deployment
-        )
-        settle = SettlementWorker(
-            self.settle_settings, engine, w3, self.settle_settings.load_account(), ep.deployment
-        )
-        self.workers += [anchor, settle]
-        for worker in self.workers:
-            t = threading.Thread(target=worker.run, name=type(worker).__name__, daemon=True)
-            t.start()
-            self._threads.append(t)
+        with steps.step("gateway") as step:
+            self.gateway = Gateway(self.gateway_settings, engine=engine)
+            self.gateway.start()
+            if not self.gateway.ready.wait(30):
+                raise RuntimeError("the gateway did not subscribe to the broker")
+            step.detail = "subscribed to the broker's reading topics"
+        with steps.step("workers") as step:
+            anchor = AnchorWorker(
+                self.anchor_settings, engine, w3, self.anchor_settings.load_account(), ep.deployment
+            )
+            settle = SettlementWorker(
+                self.settle_settings, engine, w3, self.settle_settings.load_account(), ep.deployment
+            )
+            self.workers += [anchor, settle]
+            for worker in self.workers:
+                t = threading.Thread(target=worker.run, name=type(worker).__name__, daemon=True)
+                t.start()
+                self._threads.append(t)
+            step.detail = "anchoring (anchorer key), settlement (oracle key)"
+        with steps.step("API") as step:
+            self._serve_api(engine, w3)
+            step.detail = self.api_url
+        _LOGGER.info("platform up: api %s", self.api_url)
+        return self
+
+    def _serve_api(self, engine: Any, w3: Web3) -> None:
+        assert self.api_socket is not None
+        host, port = self.api_socket.getsockname()[:2]
         app = create_app(self.api_settings, engine=engine, w3=w3)
         config = uvicorn.Config(
             app,
-            host="127.0.0.1",
-            port=self.api_port,
+            host=host,
+            port=port,
             log_level="warning",
             lifespan="on",
             proxy_headers=False,  # TRUSTED_PROXIES decides (api/rate_limit.py)
         )
-        self._server = uvicorn.Server(config)
-        t = threading.Thread(target=self._server.run, name="api", daemon=True)
+        self._server = server = uvicorn.Server(config)
+        sockets = [self.api_socket]
+        t = threading.Thread(target=lambda: server.run(sockets=sockets), name="api", daemon=True)
         t.start()
         self._threads.append(t)
         deadline = time.monotonic() + 30
-        while not self._server.started:
+        while not server.started:
             if time.monotonic() > deadline or not t.is_alive():
-                raise RuntimeError("the API did not start")
+                raise RuntimeError(f"the API did not start on {self.api_url}")
             time.sleep(0.05)
-        if not self.gateway.ready.wait(30):
-            raise RuntimeError("the gateway did not subscribe to the broker")
-        _LOGGER.info("platform up: api %s", self.api_url)
-        return self
 
     def stop(self) -> None:
         """Stop the API, the workers and the gateway, and wait for their threads."""
@@ -182,3 +239,5 @@ class Platform:
             self.gateway.stop()
         for t in self._threads:
             t.join(timeout=15)
+        if self.api_socket is not None:
+            self.api_socket.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 
@@ -14,7 +14,10 @@ class RunInfoMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class RunInfo:
-    """Endpoints of the embedded services owned by one `up`/`demo`/`node` process."""
+    """Endpoints of the embedded services owned by one `up`/`demo`/`node` process.
+
+    Fields are only ever added (with a default), so a reader of an older or newer file works.
+    """
 
     owner_pid: int
     chain_rpc_url: str | None = None
@@ -22,6 +25,7 @@ class RunInfo:
     mqtt_url: str | None = None
     mqtt_protocol: str = "5"
     deployments_file: str | None = None
+    api_url: str | None = None  # set once the API listens (`up`, `demo`)
 
     def write(self, state_dir: Path) -> Path:
         """Write atomically, so a reader never sees half a file."""
@@ -43,7 +47,8 @@ class RunInfo:
                 f"{path} not found: start the embedded services with `chaintrace up` "
                 "(dev mode) or set the URLs explicitly"
             ) from exc
-        info = cls(**data)
+        known = {f.name for f in fields(cls)}
+        info = cls(**{k: v for k, v in data.items() if k in known})
         if not _alive(info.owner_pid):
             raise RunInfoMissing(f"{path} is stale: process {info.owner_pid} is gone")
         return info

@@ -45,7 +45,10 @@ def dev_fallback(state_dir: Path) -> dict[str, Any]:
     }
     if info.deployments_file:
         values["deployments_file"] = Path(info.deployments_file)
-        entries = json.loads(Path(info.deployments_file).read_text())
+        try:
+            entries = json.loads(Path(info.deployments_file).read_text())
+        except (OSError, ValueError):  # missing or torn: require_deployment says so later
+            entries = None
         entry = next(iter(entries.values()), None) if isinstance(entries, dict) else None
         if isinstance(entry, dict):
             values["reading_chain_id"] = entry["chain_id"]

@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.limits import BodyGuard
 from api.rate_limit import RateLimits
 from api.routes import (
+    audit_log,
     batches,
     brand_keys,
     brands,
@@ -22,6 +23,7 @@ from api.routes import (
     custody,
     devices,
     disputes,
+    erasures,
     health,
     mutual_release,
     principals,
@@ -115,6 +117,8 @@ def create_app(
         disputes,
         mutual_release,
         batches,
+        erasures,
+        audit_log,
         qr,
         resolver,
     ):

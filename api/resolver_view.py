@@ -23,6 +23,7 @@ from core.hexstr import hex0x
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
 from store.commissioning import commissioning_of_batch
+from store.erasure import erasure_of
 from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
 from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history
@@ -84,10 +85,17 @@ def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
         return None
 
 
+_ERASED_DETAILS: dict[str, Any] = dict.fromkeys(
+    ("readPoint", "bizLocation", "place", "gps", "sensors")
+)
+
+
 def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
     event, leaf, batch = record
-    body = json.loads(event.event_json)
-    details = describe(body)
+    erasure = erasure_of(session, event.id)
+    # An erased event's JSON and salt are gone: what stays is its kind, step, time and leaf.
+    body = None if erasure is not None else json.loads(event.event_json)
+    details = dict(_ERASED_DETAILS) if body is None else describe(body)
     biz_step = event.biz_step
     commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
     # A sensor report summarises its own window; the receiving event sums up the whole trip
@@ -112,11 +120,11 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
         "type": event.event_type,
         "bizStep": biz_step,
         "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
-        "eventTime": body.get("eventTime"),
+        "eventTime": None if body is None else body.get("eventTime"),
         "displayTime": _display_time(event.event_time_ms),
-        "eventHash": event_id(event.event_hash),
-        "eventHashHex": _hex(event.event_hash),
-        "salt": _hex(leaf.salt) if leaf else None,
+        "eventHash": None if erasure else event_id(event.event_hash),
+        "eventHashHex": None if erasure else _hex(event.event_hash),
+        "salt": _hex(leaf.salt) if leaf and not erasure else None,
         "leaf": _hex(leaf.leaf_hash) if leaf else None,
         "proof": _proof(leaf, batch),
         "root": _hex(batch.root) if batch is not None else None,
@@ -136,6 +144,10 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
         "gps": details["gps"],
         "sensorSummary": sensor_summary,
         "event": body,
+        # Set when an admin erased the event's personal data (its leaf still proves into root).
+        "erasure": None
+        if erasure is None
+        else {"status": "erased", "erasedAt": erasure.erased_at.isoformat()},
     }
 
 

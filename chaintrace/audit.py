@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,16 @@ from chaintrace.audit_authenticity import ChainFacts, CommissioningCheck, check_
 from core.epcis import EpcisError, event_hash
 from core.errors import MerkleError
 from core.hexstr import hex0x
-from core.merkle import MerkleTree, leaf_hash
+from core.merkle import MerkleTree, leaf_hash, verify
 from core.verdict import Verdict
 from store.db import read_transaction
-from store.models import AnchorBatch, BatchStatus, Event, Leaf
+from store.models import AnchorBatch, BatchStatus, Event, EventErasure, Leaf
 from store.outbox import leaf_proof
 
-# v2 adds each record's TraceAnchor release; v1 exports (every root on TraceAnchor v1) still read.
-EXPORT_FORMAT = "chaintrace-audit-export/v2"
-_EXPORT_FORMATS = ("chaintrace-audit-export/v1", EXPORT_FORMAT)
+# v2 adds each record's TraceAnchor release; v3 each leaf hash and erasure. Earlier exports
+# (v1: every root on TraceAnchor v1; none erased) still read.
+EXPORT_FORMAT = "chaintrace-audit-export/v3"
+_EXPORT_FORMATS = ("chaintrace-audit-export/v1", "chaintrace-audit-export/v2", EXPORT_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class AuditRecord:
     block_number: int | None
     anchor_version: int = 1  # the TraceAnchor release its root went to
     refused: bool = False  # a brand's root the chain refused: never anchored, root is None
+    leaf_hash: str | None = None  # the stored leaf (what an erased event's tree keeps)
+    # Set when the event's personal data was erased: its event_json and salt are then empty.
+    erased_at: str | None = None
+    erased_by: str | None = None
 
 
 @dataclass
@@ -53,6 +58,9 @@ class AuditReport:
     batches: int = 0
     roots_rebuilt: int = 0
     pending: int = 0
+    # Events whose personal data an admin erased: their leaves still prove into their anchored
+    # roots (checked off chain; the contract needs the salt); each with when and by whom.
+    erased: list[dict[str, str | None]] = field(default_factory=list)
     refused: int = 0  # in a brand's root the chain refused (kept with it, never anchored)
     commissionings: int = 0
     brand_confirmed: int = 0
@@ -73,12 +81,21 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
     """Every stored event with its salt, proof and batch, in recording order."""
     with read_transaction(factory) as session:  # on SQLite: no write lock held meanwhile
         rows = session.execute(
-            select(Event, Leaf, AnchorBatch)
+            select(Event, Leaf, AnchorBatch, EventErasure)
             .join(Leaf, Leaf.event_id == Event.id)
             .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
+            .outerjoin(EventErasure, EventErasure.event_id == Event.id)
             .order_by(Event.id)
         )
-        return [_record(event, leaf, batch) for event, leaf, batch in rows]
+        return [
+            _erased(_record(event, leaf, batch), erasure) for event, leaf, batch, erasure in rows
+        ]
+
+
+def _erased(record: AuditRecord, erasure: EventErasure | None) -> AuditRecord:
+    if erasure is None:
+        return record
+    return replace(record, erased_at=erasure.erased_at.isoformat(), erased_by=erasure.erased_by)
 
 
 def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
@@ -95,6 +112,7 @@ def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
             block_number=None,
             anchor_version=batch.anchor_version,
             refused=True,
+            leaf_hash=hex0x(leaf.leaf_hash),
         )
     return AuditRecord(
         kind=event.kind,
@@ -106,6 +124,7 @@ def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
         tx_hash=None if batch is None else batch.tx_hash,
         block_number=None if batch is None else batch.block_number,
         anchor_version=1 if batch is None else batch.anchor_version,
+        leaf_hash=hex0x(leaf.leaf_hash),
     )
 
 
@@ -136,12 +155,34 @@ def read_export(path: Path) -> list[AuditRecord]:
         raise ValueError(f"{path}: malformed record: {exc}") from None
 
 
-def _by_root(records: Iterable[AuditRecord]) -> Iterator[tuple[str, list[AuditRecord]]]:
-    groups: dict[str, list[AuditRecord]] = {}
-    for r in records:
+def _by_root(records: Iterable[AuditRecord]) -> Iterator[tuple[str, list[int]]]:
+    """Each root with the positions of its records."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
         if r.root is not None:
-            groups.setdefault(r.root, []).append(r)
+            groups.setdefault(r.root, []).append(i)
     yield from groups.items()
+
+
+def _check_erased(report: AuditReport, r: AuditRecord) -> bytes | None:
+    """An erased record's stored leaf, if it proves into its root (off chain: without the salt
+    the contract cannot rebuild the leaf); else the failure is reported and None returned."""
+    where = f"erased event {r.event_hash[:18]}"
+    if r.event_json or r.salt not in ("", "0x"):
+        report.failures.append(f"{where}: its JSON or salt is still stored")
+        return None
+    if r.leaf_hash is None or r.root is None:
+        report.failures.append(f"{where}: no leaf in an anchored root")
+        return None
+    leaf = bytes.fromhex(r.leaf_hash.removeprefix("0x"))
+    proof = [bytes.fromhex(p.removeprefix("0x")) for p in r.proof]
+    if not verify(bytes.fromhex(r.root.removeprefix("0x")), leaf, proof):
+        report.failures.append(f"{where}: its leaf does not prove into root {r.root}")
+        return None
+    report.erased.append(
+        {"event": r.event_hash, "erasedAt": r.erased_at, "erasedBy": r.erased_by, "root": r.root}
+    )
+    return leaf
 
 
 def _judge(report: AuditReport, check: CommissioningCheck | None) -> None:
@@ -165,9 +206,14 @@ def audit(
     only before it)."""
     report = AuditReport(events=len(records))
     facts = ChainFacts(anchors, upgrade_block)
-    leaves: dict[str, bytes] = {}
-    for r in records:
+    leaves: dict[int, bytes] = {}
+    for i, r in enumerate(records):
         where = f"event {r.event_hash[:18]}"
+        if r.erased_at is not None:
+            erased_leaf = _check_erased(report, r)
+            if erased_leaf is not None:
+                leaves[i] = erased_leaf
+            continue
         try:
             recomputed = event_hash(json.loads(r.event_json))
         except (EpcisError, ValueError) as exc:
@@ -177,8 +223,12 @@ def audit(
             report.failures.append(f"{where}: canonical hash of the stored JSON differs")
             continue
         report.hashes_recomputed += 1
-        salt = bytes.fromhex(r.salt.removeprefix("0x"))
-        leaves[r.event_hash + r.salt] = leaf_hash(r.kind, recomputed, salt)
+        try:
+            salt = bytes.fromhex(r.salt.removeprefix("0x"))
+            leaves[i] = leaf_hash(r.kind, recomputed, salt)
+        except ValueError as exc:  # bad hex, or a MerkleError (a salt not 32 bytes)
+            report.failures.append(f"{where}: no salt to rebuild its leaf: {exc}")
+            continue
         if r.refused:
             report.refused += 1
             continue
@@ -198,13 +248,11 @@ def audit(
         _judge(report, check_commissioning(r, facts))
     for root_hex, members in _by_root(records):
         report.batches += 1
-        member_leaves = [
-            leaves[m.event_hash + m.salt] for m in members if m.event_hash + m.salt in leaves
-        ]
+        member_leaves = [leaves[m] for m in members if m in leaves]
         if len(member_leaves) != len(members):
             continue  # already reported per event
         root = bytes.fromhex(root_hex.removeprefix("0x"))
-        anchor = anchors.get(members[0].anchor_version)
+        anchor = anchors.get(records[members[0]].anchor_version)
         if anchor is None:
             continue  # already reported per event
         info = anchor.root_info(root)

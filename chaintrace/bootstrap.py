@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from store.admin_log import Actor, record_admin_action
 from store.db import make_engine, session_factory, transaction
 from store.models import ApiKey, Principal
 from store.principals import (
@@ -24,7 +25,11 @@ def create_admin_key(database_url: str, name: str, wallet_address: str | None = 
     try:
         with transaction(session_factory(engine)) as session:
             admin = create_principal(session, name, "admin", wallet_address)
-            return create_api_key(session, admin.id, "bootstrap")
+            secret = create_api_key(session, admin.id, "bootstrap")
+            details = {"name": name, "role": "admin", "wallet": admin.wallet_address}
+            target = f"principal {admin.id}"
+            record_admin_action(session, Actor.cli(), "principal.create", target, details)
+            return secret
     finally:
         engine.dispose()
 
@@ -58,7 +63,10 @@ def revoke_key(database_url: str, principal_id: int, key_id: int) -> dict[str, A
     engine = make_engine(database_url)
     try:
         with transaction(session_factory(engine)) as session:
-            return _key_row(revoke_api_key_by_id(session, principal_id, key_id))
+            key = revoke_api_key_by_id(session, principal_id, key_id)
+            target = f"principal {principal_id} key {key_id}"
+            record_admin_action(session, Actor.cli(), "api_key.revoke", target)
+            return _key_row(key)
     finally:
         engine.dispose()
 
@@ -75,6 +83,11 @@ def update_principal(
                 principal = set_disabled(session, principal_id, disabled)
             if principal is None:
                 principal = session.get_one(Principal, principal_id)
+            changes: dict[str, Any] = {} if wallet is None else {"walletAddress": wallet}
+            if disabled is not None:
+                changes["disabled"] = disabled
+            target = f"principal {principal_id}"
+            record_admin_action(session, Actor.cli(), "principal.update", target, changes)
             disabled_at = principal.disabled_at
             return {
                 "id": principal.id,

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from web3 import Web3
 
+from chaintrace import cli_ops
 from chaintrace.runinfo import RunInfoMissing
 from chaintrace.wiring import (
     AuditSettings,
@@ -476,6 +477,9 @@ def _database_url() -> str:
         )
         raise typer.Exit(2)
     return url
+
+
+cli_ops.register(app, _database_url)  # backup, restore, erase, audit-log
 
 
 @principals_app.command("keys")

@@ -21,6 +21,7 @@ from api.schemas.principals import (
     PrincipalPublic,
 )
 from store import create_api_key, create_principal
+from store.admin_log import Actor, record_admin_action
 from store.models import ApiKey, Principal, Role
 from store.models.types import utcnow
 from store.principals import api_keys_of, revoke_api_key_by_id, set_disabled, set_wallet
@@ -61,7 +62,7 @@ def _own_or_admin(caller: Principal, principal_id: int) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PrincipalCreated)
-def create(body: PrincipalCreate, session: SessionDep, _admin: AdminPrincipal) -> PrincipalCreated:
+def create(body: PrincipalCreate, session: SessionDep, admin: AdminPrincipal) -> PrincipalCreated:
     """Create a principal with one role and return its first API key (admin only)."""
     if body.wallet_address is not None:
         taken = session.scalar(
@@ -71,6 +72,10 @@ def create(body: PrincipalCreate, session: SessionDep, _admin: AdminPrincipal) -
             raise Conflict(f"wallet {body.wallet_address} already belongs to principal {taken}")
     principal = create_principal(session, body.name, body.role, body.wallet_address)
     secret = create_api_key(session, principal.id, body.key_label)
+    details = {"name": body.name, "role": str(body.role), "wallet": body.wallet_address}
+    record_admin_action(
+        session, Actor.of(admin), "principal.create", f"principal {principal.id}", details
+    )
     session.commit()
     return PrincipalCreated(**principal_public(principal).model_dump(), api_key=secret)
 
@@ -105,7 +110,7 @@ def get(
 def issue_key(
     principal_id: PrincipalId,
     session: SessionDep,
-    _admin: AdminPrincipal,
+    admin: AdminPrincipal,
     body: ApiKeyCreate = Body(default_factory=ApiKeyCreate),
 ) -> ApiKeyCreated:
     """Issue another API key for a principal (admin only); the secret is shown once. With
@@ -115,6 +120,10 @@ def issue_key(
     days = body.expires_in_days
     expires_at = None if days is None else utcnow() + timedelta(days=days)
     secret = create_api_key(session, principal_id, body.label, expires_at)
+    details = {"label": body.label, "expiresAt": None if expires_at is None else str(expires_at)}
+    record_admin_action(
+        session, Actor.of(admin), "api_key.create", f"principal {principal_id}", details
+    )
     session.commit()
     return ApiKeyCreated(principal_id=principal_id, api_key=secret)
 
@@ -136,6 +145,9 @@ def revoke_key(
     one, the key of this very request included)."""
     _own_or_admin(caller, principal_id)
     key = revoke_api_key_by_id(session, principal_id, key_id)
+    if caller.role is Role.ADMIN:  # a principal revoking its own key is no admin action
+        target = f"principal {principal_id} key {key_id}"
+        record_admin_action(session, Actor.of(caller), "api_key.revoke", target)
     session.commit()
     return key_public(key)
 
@@ -159,6 +171,13 @@ def update(
         set_wallet(session, principal_id, body.wallet_address)
     if body.disabled is not None:
         set_disabled(session, principal_id, body.disabled)
+    record_admin_action(
+        session,
+        Actor.of(admin),
+        "principal.update",
+        f"principal {principal_id}",
+        body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+    )
     principal = session.get_one(Principal, principal_id)
     session.commit()
     return principal_public(principal)

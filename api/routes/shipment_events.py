@@ -35,6 +35,7 @@ from core.epcis.hashed_event import HashedEvent
 from core.epcis.hashing import event_id
 from store import record_event
 from store.custody import missing_consent
+from store.erasure import erasure_of
 from store.errors import DuplicateEventError
 from store.models import Event, Principal, Shipment, ShipmentStatus
 from store.models.types import utcnow
@@ -310,15 +311,21 @@ def list_events(
     out = []
     for record_ in shipment_events(session, shipment.id):
         event = record_.event
+        erasure = erasure_of(session, event.id)
+        # An erased event's JSON is gone (only a closed shipment's event can be erased).
+        body = None if erasure is not None else json.loads(event.event_json)
         out.append(
             ShipmentEventPublic(
                 id=event.id,
                 event_hash=event_id(event.event_hash),
                 kind=event.kind,
                 biz_step=event.biz_step,
-                event_time=json.loads(event.event_json).get("eventTime", ""),
+                event_time=iso_ms(event.event_time_ms)
+                if body is None
+                else body.get("eventTime", ""),
                 finality=finality_of(record_.batch),
-                event=json.loads(event.event_json),
+                event=body,
+                erased_at=None if erasure is None else erasure.erased_at,
             )
         )
     return out

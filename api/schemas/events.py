@@ -48,4 +48,7 @@ class ShipmentEventPublic(ApiModel):
     biz_step: str | None
     event_time: str
     finality: str
-    event: dict[str, object]
+    event: dict[str, object] | None = Field(
+        description="The EPCIS event; null once an admin erased its personal data"
+    )
+    erased_at: datetime | None = Field(default=None, description="When its data was erased")

@@ -7,12 +7,14 @@ from store.models.dead_letters import DeadLetter as DeadLetter
 from store.models.events import AnchorBatch, Event, Leaf, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
 from store.models.leases import Lease as Lease
+from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
 from store.models.settings import Setting
 from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
 from store.models.types import BatchStatus, EventKind, Role, ShipmentStatus
 
 __all__ = [
+    "AdminLogEntry",
     "AnchorBatch",
     "ApiKey",
     "Base",
@@ -21,6 +23,7 @@ __all__ = [
     "CommissioningDraft",
     "Device",
     "Event",
+    "EventErasure",
     "EventKind",
     "Item",
     "Leaf",

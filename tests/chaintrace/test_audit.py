@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +18,6 @@ from chain.settings import FollowSettings
 from chain.toolchain.deploy import ensure_deployed
 from chaintrace.audit import (
     AuditRecord,
-    AuditReport,
     audit,
     read_export,
     records_from_store,
@@ -34,6 +32,8 @@ from core.merkle import MerkleTree, leaf_hash
 from store.brand_standing import BrandLedger, Registry
 from store.models import AnchorBatch, Event, Leaf
 from tests.utils import workers
+from tests.utils.anchored_store import N, audited
+from tests.utils.anchored_store import anchored as anchored  # the fixture
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
     anvil_node,
@@ -41,47 +41,6 @@ from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot a
     chain_snapshot,
     first_release,
 )
-
-N = 12
-
-
-def epcis_event(n: int) -> dict[str, object]:
-    return {
-        "type": "ObjectEvent",
-        "eventTime": f"2026-11-22T10:{n:02d}:00.000Z",
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": [f"urn:epc:id:sgtin:4012345.011111.{n}"],
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-    }
-
-
-@pytest.fixture
-def anchored(
-    chain_snapshot: ChainEnv,  # noqa: F811 (the fixture)
-    db_url: str,
-    db_sessions: sessionmaker[Session],
-) -> ChainEnv:
-    """N real EPCIS events stored, anchored in two batches and final (reverted after)."""
-    env = chain_snapshot
-    with store.transaction(db_sessions) as session:
-        for n in range(N):
-            body = epcis_event(n)
-            hashed = HashedEvent(
-                0, event_hash(body), json.dumps(body), "ObjectEvent", "shipping", n
-            )
-            store.record_event(session, hashed, recorded_by=None)
-    worker = workers.anchor_worker(env, db_url, db_sessions, confirmations=1, max_batch_size=N // 2)
-    worker.run_once()
-    env.w3.provider.make_request("anvil_mine", ["0x2"])  # type: ignore[arg-type]
-    worker.run_once()
-    with db_sessions() as session:
-        assert store.pending_leaf_count(session) == 0
-    return env
-
-
-def audited(env: ChainEnv, sessions: sessionmaker[Session]) -> AuditReport:
-    return audit(records_from_store(sessions), env.anchors, env.deployment.roots_anchor.block)
 
 
 def test_an_untouched_store_passes_and_its_export_rechecks_alike(
@@ -209,10 +168,12 @@ def test_an_export_of_the_previous_format_still_reads(
     path = tmp_path / "export.json"
     write_export(records_from_store(db_sessions), path)
     data = json.loads(path.read_text())
-    assert data["format"] == "chaintrace-audit-export/v2"
+    assert data["format"] == "chaintrace-audit-export/v3"
     data["format"] = "chaintrace-audit-export/v1"
     for record in data["records"]:
         assert record.pop("anchor_version") == anchored.deployment.roots_anchor.version
+        for v3_field in ("leaf_hash", "erased_at", "erased_by"):
+            record.pop(v3_field)
     path.write_text(json.dumps(data))
     assert {r.anchor_version for r in read_export(path)} == {1}
 

@@ -33,6 +33,12 @@ def _find_bin(name: str) -> str | None:
     return shutil.which(name)
 
 
+def pg_bin_dir() -> Path | None:
+    """The directory of the PostgreSQL tools the private server runs (pg_dump, pg_restore)."""
+    found = _find_bin("pg_dump")
+    return None if found is None else Path(found).parent
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,0 +1,111 @@
+"""Erasing one event's personal data: its salt and its JSON go, its leaf and root stay.
+
+The leaf on chain is keccak256(kind, eventHash, salt) with a random salt (DESIGN.md): without
+the salt nobody can link the anchored leaf to the event's content, and without the JSON nothing
+of it is left in the store. The leaf hash stays, so the batch's tree, its root on chain and
+every other event's proof are untouched; an erasure record says when, by whom and why.
+
+What stays of the event: its row (kind, type, bizStep, time, the items it names, its CBV hash
+for duplicate detection) and its leaf hash. Device readings are a record of their own (the
+evidence settlements are computed from) and are not erased with a roll-up event.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.hexstr import hex0x
+from store.admin_log import Actor, record_admin_action
+from store.errors import NotFoundError, StoreError, StoreValueError
+from store.models import (
+    AnchorBatch,
+    BatchStatus,
+    CommissioningDraft,
+    Event,
+    EventErasure,
+    Leaf,
+    Shipment,
+    ShipmentStatus,
+)
+
+ERASED_JSON = ""  # what an erased event's event_json holds (the column is NOT NULL)
+ERASED_SALT = b""  # likewise leaves.salt
+_CLOSED = (ShipmentStatus.SETTLED, ShipmentStatus.REFUNDED)
+_ON_CHAIN = (BatchStatus.ANCHORED, BatchStatus.FINAL)
+MAX_REASON = 2000
+
+
+class Erased(NamedTuple):
+    """An erasure just made, with the leaf and batch that stay."""
+
+    record: EventErasure
+    leaf: Leaf
+    batch: AnchorBatch
+
+
+class ErasureRefused(StoreError):
+    """The event cannot be erased now (already erased, not anchored yet, an open shipment's)."""
+
+
+def erasure_of(session: Session, event_id: int) -> EventErasure | None:
+    """The event's erasure record, or None if it was not erased."""
+    return session.scalar(select(EventErasure).where(EventErasure.event_id == event_id))
+
+
+def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> Erased:
+    """Erase the event's salt and JSON (and the copies in its commissioning draft), record the
+    erasure and the admin action, in the caller's transaction."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise StoreValueError(f"an erasure needs a reason of 1-{MAX_REASON} characters")
+    event = session.get(Event, event_id, with_for_update=True)
+    if event is None:
+        raise NotFoundError(f"no event with id {event_id}")
+    done = erasure_of(session, event_id)
+    if done is not None:
+        raise ErasureRefused(
+            f"event {event_id} was erased at {done.erased_at.isoformat()} by {done.erased_by}"
+        )
+    leaf = session.scalar(select(Leaf).where(Leaf.event_id == event_id))
+    batch = (
+        None if leaf is None or leaf.batch_id is None else session.get(AnchorBatch, leaf.batch_id)
+    )
+    if leaf is None or batch is None or batch.status not in _ON_CHAIN:
+        # Until its root is on chain a leaf may still be re-batched or re-signed from its salt.
+        raise ErasureRefused(f"event {event_id} is not anchored yet: erase it once it is")
+    if event.shipment_id is not None:
+        shipment = session.get_one(Shipment, event.shipment_id)
+        if shipment.status not in _CLOSED:
+            raise ErasureRefused(
+                f"event {event_id} belongs to shipment {shipment.shipment_id}, which is"
+                f" {shipment.status.value}: its settlement may still need it"
+            )
+    _scrub_drafts(session, event, batch, leaf)
+    event.event_json = ERASED_JSON
+    leaf.salt = ERASED_SALT
+    erasure = EventErasure(event_id=event_id, erased_by=actor.name, reason=reason)
+    session.add(erasure)
+    details = {"reason": reason, "leaf": hex0x(leaf.leaf_hash), "root": hex0x(batch.root)}
+    record_admin_action(session, actor, "event.erase", f"event {event_id}", details)
+    session.flush()
+    return Erased(erasure, leaf, batch)
+
+
+def _scrub_drafts(session: Session, event: Event, batch: AnchorBatch, leaf: Leaf) -> None:
+    """A brand's signed commissioning draft keeps each event's JSON and salt: drop this one's."""
+    if event.recorded_by is None or batch.brand_address is None:
+        return
+    root, leaf_hex = hex0x(batch.root), hex0x(leaf.leaf_hash)
+    drafts = session.scalars(
+        select(CommissioningDraft).where(CommissioningDraft.principal_id == event.recorded_by)
+    )
+    for draft in drafts:
+        if draft.draft.get("root") != root:
+            continue
+        entries = [
+            {**entry, "eventJson": None, "salt": None} if entry.get("leaf") == leaf_hex else entry
+            for entry in draft.draft.get("events", [])
+        ]
+        draft.draft = {**draft.draft, "events": entries}  # a new dict: the JSON column notices

@@ -1,0 +1,99 @@
+"""Erasing one event's personal data on a store anchored on anvil: its salt and JSON go, its
+leaf and root stay, every other proof still verifies on chain, and the audit reports it as
+erased (when, by whom), not as failed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import store
+from core.epcis import event_hash
+from core.epcis.hashed_event import HashedEvent
+from store.admin_log import Actor, admin_log_page
+from store.erasure import ErasureRefused, erase_event
+from store.models import Event, EventErasure, Leaf
+from tests.utils.anchored_store import N, audited, epcis_event
+from tests.utils.anchored_store import anchored as anchored  # the fixture
+from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
+    ChainEnv,
+    anvil_node,
+    chain_env,
+    chain_snapshot,
+)
+
+
+def _third_event(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return session.scalars(select(Event.id).order_by(Event.id)).all()[2]
+
+
+def test_an_erased_event_is_reported_erased_and_every_other_proof_still_verifies(
+    anchored: ChainEnv, db_sessions: sessionmaker[Session]
+) -> None:
+    event_id = _third_event(db_sessions)
+    with store.transaction(db_sessions) as session:
+        before = session.scalars(select(Leaf).where(Leaf.event_id == event_id)).one().leaf_hash
+        erased_hash = "0x" + session.get_one(Event, event_id).event_hash.hex()
+        erase_event(session, event_id, Actor.cli("dpo"), "data subject request 2026-41")
+    with db_sessions() as session:
+        event = session.get_one(Event, event_id)
+        leaf = session.scalars(select(Leaf).where(Leaf.event_id == event_id)).one()
+        assert event.event_json == "" and leaf.salt == b""  # gone
+        assert leaf.leaf_hash == before  # its tree and root untouched
+        assert "urn:epc:id:sgtin:4012345.011111.2" not in event.event_json
+        (logged,) = admin_log_page(session, action="event.erase")
+        assert logged.target == f"event {event_id}" and logged.actor == "cli:dpo"
+        assert logged.details["reason"] == "data subject request 2026-41"
+    report = audited(anchored, db_sessions)
+    assert report.ok, report.failures
+    assert report.proofs_verified_on_chain == N - 1  # every other event, with eth_call
+    assert report.roots_rebuilt == report.batches == 2  # the erased leaf still in its tree
+    (erased,) = report.erased
+    assert erased["erasedBy"] == "cli:dpo" and erased["erasedAt"] is not None
+    assert erased["event"] == erased_hash
+
+
+def test_an_erasure_cannot_be_hidden_from_the_audit(
+    anchored: ChainEnv, db_sessions: sessionmaker[Session]
+) -> None:
+    """Without its erasure record an erased event is a broken record: named, not passed."""
+    event_id = _third_event(db_sessions)
+    with store.transaction(db_sessions) as session:
+        erase_event(session, event_id, Actor.cli("dpo"), "request")
+    with store.transaction(db_sessions) as session:
+        session.execute(delete(EventErasure))
+    report = audited(anchored, db_sessions)
+    assert not report.ok and report.erased == []
+    assert len(report.failures) == 1 and "stored JSON does not hash" in report.failures[0]
+
+
+def test_an_erasure_is_refused_twice_before_anchoring_and_for_unknown_events(
+    anchored: ChainEnv, db_sessions: sessionmaker[Session]
+) -> None:
+    event_id = _third_event(db_sessions)
+    with store.transaction(db_sessions) as session:
+        erase_event(session, event_id, Actor.cli("dpo"), "request")
+    with (
+        pytest.raises(ErasureRefused, match="was erased at"),
+        store.transaction(db_sessions) as session,
+    ):
+        erase_event(session, event_id, Actor.cli("dpo"), "again")
+    with store.transaction(db_sessions) as session:
+        body = epcis_event(N + 1)
+        hashed = HashedEvent(0, event_hash(body), json.dumps(body), "ObjectEvent", "shipping", 1)
+        pending = store.record_event(session, hashed, recorded_by=None).id
+    with (
+        pytest.raises(ErasureRefused, match="not anchored yet"),
+        store.transaction(db_sessions) as session,
+    ):
+        erase_event(session, pending, Actor.cli("dpo"), "too early")
+    with pytest.raises(store.NotFoundError), store.transaction(db_sessions) as session:
+        erase_event(session, 10**9, Actor.cli("dpo"), "no such event")
+    with pytest.raises(store.StoreValueError), store.transaction(db_sessions) as session:
+        erase_event(session, event_id, Actor.cli("dpo"), " ")
+    with db_sessions() as session:
+        assert len(admin_log_page(session, action="event.erase")) == 1  # refusals log nothing

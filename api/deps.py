@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Forbidden, Unauthorized
+from api.openapi_doc import answers
 from api.rate_limit import Bucket
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
@@ -41,6 +42,7 @@ def get_settings(state: StateDep) -> ApiSettings:
     return state.settings
 
 
+@answers(502, 503)
 def get_chain(state: StateDep) -> ChainAccess:
     """The optional chain connection and its deployment."""
     return state.chain
@@ -64,6 +66,7 @@ ChainDep = Annotated[ChainAccess, Depends(get_chain)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+@answers(401, 429)
 def get_current_principal(
     request: Request,
     state: StateDep,
@@ -119,6 +122,7 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only principals with one of `roles` through (403 otherwise)."""
     names = " or ".join(role.value for role in roles)
 
+    @answers(403)
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise Forbidden(f"this needs the {names} role; your key's role is {principal.role}")

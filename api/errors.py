@@ -10,6 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from chain import solidity_errors as se
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
@@ -204,6 +207,17 @@ def validation_body(exc: RequestValidationError) -> dict[str, Any]:
     return body
 
 
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route serves at the request's path (Starlette's 405 names only those of
+    the first route it found: GET /x and POST /x are two routes)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers; every error body is JSON with a `detail`."""
 
@@ -261,6 +275,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _chain(_request: Request, exc: ChainError) -> JSONResponse:
         _LOGGER.warning("chain error: %s", exc)
         return JSONResponse({"detail": f"chain error: {exc}"}, 502)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from web3 import HTTPProvider, Web3
 
 from api.errors import install_error_handlers
 from api.limits import BodyGuard
+from api.openapi_doc import document_errors
 from api.rate_limit import RateLimits
 from api.routes import (
     audit_log,
@@ -33,7 +34,10 @@ from api.routes import (
     shipment_events,
     shipment_report,
     shipments,
+    withdrawals,
 )
+from api.schemas.events import MinimalEventIn
+from api.schemas.resolver import ResolvedItem, UnresolvedItem
 from api.security_headers import DOCS_ASSETS, SecurityHeaders
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
@@ -116,6 +120,7 @@ def create_app(
         shipment_events,
         disputes,
         mutual_release,
+        withdrawals,
         batches,
         erasures,
         audit_log,
@@ -123,4 +128,5 @@ def create_app(
         resolver,
     ):
         app.include_router(module.router)
+    document_errors(app, models=[MinimalEventIn, ResolvedItem, UnresolvedItem])
     return app

@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from api.errors import ApiError
+from api.openapi_doc import answers
 from api.settings import ApiSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def limits_of(request: Request) -> RateLimits:
 def per_client(bucket: Bucket) -> Callable[[Request], None]:
     """A route dependency spending one request of the calling client's budget in `bucket`."""
 
+    @answers(429)
     def spend(request: Request) -> None:
         limits = limits_of(request)
         limits.hit(bucket, limits.client(request))

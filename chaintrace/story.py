@@ -82,7 +82,7 @@ def demo_terms(now: int, amount_wei: int) -> dict[str, Any]:
     """The demo's SLA terms (the API's body): 2-8 degC, 2 minutes' grace, then 1 % of the deposit
     a minute up to 30 %; a day to deliver, a day's refund grace, an hour to dispute."""
     return {
-        "amountWei": amount_wei,
+        "amountWei": str(amount_wei),  # uint256 as a decimal string
         "minTempCentiC": BAND[0],
         "maxTempCentiC": BAND[1],
         "graceMinutes": 2,
@@ -377,7 +377,7 @@ class Story:
             "POST",
             f"/shipments/{self.result.shipment_id}/dispute/resolve-tx",
             self.parties.arbiter_key,
-            json={"payoutWei": payout_wei},
+            json={"payoutWei": str(payout_wei)},
         )
         self.result.resolve_tx = self._send_unsigned(self.arbiter, tx)
         self.result.arbiter_payout_wei = payout_wei

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from api.deps import SessionDep
 from api.errors import FieldError, NotFound
 from api.finality import finality_of
+from api.openapi_doc import errors
 from api.schemas.batches import BatchPublic
 from core.hexstr import hex0x
 from store.commissioning import commissioning_of_batch
@@ -34,7 +35,7 @@ def batch_public(session: SessionDep, batch: AnchorBatch) -> BatchPublic:
     )
 
 
-@router.get("/{root}", response_model=BatchPublic)
+@router.get("/{root}", response_model=BatchPublic, responses=errors(404))
 def get(root: str, session: SessionDep) -> BatchPublic:
     """A batch by its Merkle root (0x + 64 hex digits): status, transaction, block, finality."""
     try:

@@ -18,8 +18,9 @@ from api.catalog import brand_of_principal
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError
+from api.openapi_doc import errors
 from api.routes.brands import brand_by_prefix
-from api.schemas.common import Address, CompanyPrefix, Hex32, SignatureHex, UnsignedTx
+from api.schemas.common import Address, CompanyPrefix, EthTx, Hex32, SignatureHex, UnsignedTx
 from api.state import ChainAccess
 from chain.clients import TraceAnchorClient, TraceAnchorV2Client
 from core.eip712 import Commissioning, anchor_domain_v2, typed_data
@@ -44,7 +45,7 @@ def _sender(admin: Principal, sender: str | None) -> str:
     return sender or wallet_of(admin)
 
 
-@router.get("/{prefix}/revocation-tx", response_model=UnsignedTx)
+@router.get("/{prefix}/revocation-tx", response_model=UnsignedTx, responses=errors(404, 409))
 def revocation_tx(
     prefix: CompanyPrefix,
     session: SessionDep,
@@ -57,10 +58,10 @@ def revocation_tx(
     brand = brand_by_prefix(session, prefix)
     wallet = wallet_of(brand.principal)
     tx = _v2(chain).build_revoke_brand(_sender(admin, sender), wallet)
-    return UnsignedTx(description=f"TraceAnchor.revokeBrand({wallet})", tx=dict(tx))
+    return UnsignedTx(description=f"TraceAnchor.revokeBrand({wallet})", tx=EthTx.of(tx))
 
 
-@router.get("/{prefix}/compromise-tx", response_model=UnsignedTx)
+@router.get("/{prefix}/compromise-tx", response_model=UnsignedTx, responses=errors(404, 409))
 def compromise_tx(
     prefix: CompanyPrefix,
     session: SessionDep,
@@ -76,7 +77,9 @@ def compromise_tx(
     if not 0 < since < 2**64:  # not in the future by the chain's clock: the contract checks it
         raise FieldError(["query", "since"], "must be a unix time in seconds")
     tx = _v2(chain).build_mark_compromised(_sender(admin, sender), wallet, since)
-    return UnsignedTx(description=f"TraceAnchor.markCompromised({wallet}, {since})", tx=dict(tx))
+    return UnsignedTx(
+        description=f"TraceAnchor.markCompromised({wallet}, {since})", tx=EthTx.of(tx)
+    )
 
 
 def _new_key(brands: BrandLedger, prefix: str, wallet: str) -> None:
@@ -90,7 +93,7 @@ def _new_key(brands: BrandLedger, prefix: str, wallet: str) -> None:
         )
 
 
-@router.get("/{prefix}/roots-to-resign")
+@router.get("/{prefix}/roots-to-resign", responses=errors(404, 409))
 def roots_to_resign(
     prefix: CompanyPrefix,
     session: SessionDep,
@@ -137,7 +140,7 @@ def roots_to_resign(
     return found
 
 
-@router.get("/{prefix}/resign-tx", response_model=UnsignedTx)
+@router.get("/{prefix}/resign-tx", response_model=UnsignedTx, responses=errors(404, 409))
 def resign_tx(
     prefix: CompanyPrefix,
     session: SessionDep,
@@ -156,4 +159,4 @@ def resign_tx(
     _new_key(ledger(session, chain), prefix, wallet)
     signed = bytes.fromhex(signature.removeprefix("0x"))
     tx = _v2(chain).build_endorse_root(sender or wallet, root, wallet, signed)
-    return UnsignedTx(description=f"TraceAnchor.endorseRoot({root}, {wallet})", tx=dict(tx))
+    return UnsignedTx(description=f"TraceAnchor.endorseRoot({root}, {wallet})", tx=EthTx.of(tx))

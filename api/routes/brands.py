@@ -9,8 +9,9 @@ from api.brand_state import brand_on_chain, ledger
 from api.chain_access import trace_anchor
 from api.deps import AdminPrincipal, BrandPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, NotFound
+from api.openapi_doc import errors
 from api.schemas.brands import BrandCreate, BrandOnChain, BrandPublic
-from api.schemas.common import Address, CompanyPrefix, UnsignedTx
+from api.schemas.common import Address, CompanyPrefix, EthTx, UnsignedTx
 from api.state import ChainAccess
 from store.models import Brand
 
@@ -43,7 +44,9 @@ def brand_public(brand: Brand, on_chain: BrandOnChain | None = None) -> BrandPub
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=BrandPublic)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=BrandPublic, responses=errors(409)
+)
 def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) -> BrandPublic:
     """Register the calling brand's GS1 company prefix (one per brand principal)."""
     prefix = body.company_prefix
@@ -63,7 +66,7 @@ def register(body: BrandCreate, session: SessionDep, principal: BrandPrincipal) 
     return brand_public(brand)
 
 
-@router.get("/{prefix}", response_model=BrandPublic)
+@router.get("/{prefix}", response_model=BrandPublic, responses=errors(404))
 def get(prefix: CompanyPrefix, session: SessionDep, chain: ChainDep) -> BrandPublic:
     """A brand by company prefix, with its standing on chain (registered, revoked at block N,
     compromised since T) as the chain follower saw it, when a chain is configured."""
@@ -71,7 +74,7 @@ def get(prefix: CompanyPrefix, session: SessionDep, chain: ChainDep) -> BrandPub
     return brand_public(brand, _on_chain(session, chain, brand))
 
 
-@router.get("/{prefix}/registration-tx", response_model=UnsignedTx)
+@router.get("/{prefix}/registration-tx", response_model=UnsignedTx, responses=errors(404, 409))
 def registration_tx(
     prefix: CompanyPrefix,
     session: SessionDep,
@@ -94,5 +97,5 @@ def registration_tx(
     tx = client.build_register_brand(sender, brand_wallet, brand.company_prefix)
     return UnsignedTx(
         description=f"TraceAnchor.registerBrand({brand_wallet}, {brand.company_prefix!r})",
-        tx=dict(tx),
+        tx=EthTx.of(tx),
     )

@@ -13,6 +13,7 @@ from api.commissioning import draft_message
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
 from api.finality import finality_of
+from api.openapi_doc import errors
 from api.schemas.common import SignatureIn, TypedData
 from api.schemas.products import CommissioningPublic, DraftEvent, ItemPublic
 from api.settings import ApiSettings
@@ -76,7 +77,7 @@ def _batch(session: SessionDep, root: str) -> AnchorBatch | None:
     return session.scalar(select(AnchorBatch).where(AnchorBatch.root == bytes.fromhex(root[2:])))
 
 
-@router.get("/{draft_id}", response_model=CommissioningPublic)
+@router.get("/{draft_id}", response_model=CommissioningPublic, responses=errors(404))
 def get(
     draft_id: str, session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
 ) -> CommissioningPublic:
@@ -88,7 +89,9 @@ def get(
     return commissioning_public(draft, batch=_batch(session, draft["root"]))
 
 
-@router.post("/{draft_id}/signature", response_model=CommissioningPublic)
+@router.post(
+    "/{draft_id}/signature", response_model=CommissioningPublic, responses=errors(404, 409, 410)
+)
 def submit_signature(
     draft_id: str,
     body: SignatureIn,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from api.deps import CarrierPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
+from api.openapi_doc import errors
 from api.schemas.common import Address, TypedData
 from api.schemas.devices import DeviceCreate, DevicePublic
 from api.signing import recover_signer, trace_anchor_domain
@@ -43,7 +44,7 @@ def own_device(session: SessionDep, principal: Principal, address: str) -> Devic
     return device
 
 
-@router.get("/registration-typed-data", response_model=TypedData)
+@router.get("/registration-typed-data", response_model=TypedData, responses=errors(409))
 def registration_typed_data(
     chain: ChainDep,
     principal: CarrierPrincipal,
@@ -54,7 +55,9 @@ def registration_typed_data(
     return TypedData.model_validate(typed_data(msg, trace_anchor_domain(chain)))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DevicePublic)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=DevicePublic, responses=errors(409)
+)
 def register(
     body: DeviceCreate, session: SessionDep, chain: ChainDep, principal: CarrierPrincipal
 ) -> DevicePublic:
@@ -96,13 +99,13 @@ def list_own(
     return [device_public(d) for d in session.scalars(stmt)]
 
 
-@router.get("/{address}", response_model=DevicePublic)
+@router.get("/{address}", response_model=DevicePublic, responses=errors(404))
 def get(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
     """One of the caller's devices."""
     return device_public(own_device(session, principal, address))
 
 
-@router.delete("/{address}", response_model=DevicePublic)
+@router.delete("/{address}", response_model=DevicePublic, responses=errors(404, 409))
 def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
     """Revoke one of the caller's devices: readings taken from now on are refused (its backlog
     taken before is still accepted for GATEWAY_REVOKED_BACKLOG_S)."""

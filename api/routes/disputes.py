@@ -33,7 +33,8 @@ from api.errors import (
     revert_status,
 )
 from api.escrow_view import arbiter, as_of, evidence, followed
-from api.schemas.common import UnsignedTx
+from api.openapi_doc import errors
+from api.schemas.common import EthTx, UnsignedTx
 from api.schemas.disputes import DisputePublic, EvidenceIn, ResolutionIn
 from api.signing import trace_anchor_domain
 from api.state import ChainAccess
@@ -102,7 +103,7 @@ def _refusal(exc: ContractRevert) -> _Refused:
     return _Refused(status, f"the contract refused: {text} ({name})")
 
 
-def _checked(escrow: EscrowClient, build: Callable[[], TxParams]) -> dict[str, Any]:
+def _checked(escrow: EscrowClient, build: Callable[[], TxParams]) -> EthTx:
     """The built transaction, once an eth_call from its sender shows the escrow accepts it.
 
     Building estimates gas, which runs the call too: a revert there gets the same sentence.
@@ -112,7 +113,7 @@ def _checked(escrow: EscrowClient, build: Callable[[], TxParams]) -> dict[str, A
         escrow.simulate(tx)
     except ContractRevert as exc:
         raise _refusal(exc) from None
-    return dict(tx)
+    return EthTx.of(tx)
 
 
 def _wallet_role(principal: Principal, shipment: Shipment) -> tuple[str, str]:
@@ -218,7 +219,7 @@ def _evidence_row(session: Session, shipment: Shipment, body: EvidenceIn) -> Rea
 # ---------------------------------------------------------------- routes
 
 
-@router.get("", response_model=DisputePublic)
+@router.get("", response_model=DisputePublic, responses=errors(404, 409))
 def dispute(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) -> DisputePublic:
     """The escrow's dispute state and the evidence on record, as the chain follower read them."""
     at = as_of(session)  # first: state and evidence read below include every block up to it
@@ -251,7 +252,7 @@ def dispute(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) 
     )
 
 
-@router.get("/open-tx", response_model=UnsignedTx)
+@router.get("/open-tx", response_model=UnsignedTx, responses=errors(403, 404, 409))
 def open_tx(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
 ) -> UnsignedTx:
@@ -267,7 +268,7 @@ def open_tx(
     )
 
 
-@router.post("/evidence-tx", response_model=UnsignedTx)
+@router.post("/evidence-tx", response_model=UnsignedTx, responses=errors(403, 404, 409))
 def evidence_tx(
     shipment_id: str,
     body: EvidenceIn,
@@ -380,7 +381,7 @@ def _attested_digests_v2(
     return digests if evidence_root(digests) == view.evidence_root else []
 
 
-@router.post("/resolve-tx", response_model=UnsignedTx)
+@router.post("/resolve-tx", response_model=UnsignedTx, responses=errors(403, 404, 409))
 def resolve_tx(
     shipment_id: str,
     body: ResolutionIn,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 
 from api.deps import AdminPrincipal, SessionDep
 from api.errors import Conflict
+from api.openapi_doc import errors
 from api.schemas.common import INT64_MAX
 from api.schemas.operations import ErasureCreate, ErasurePublic
 from core.hexstr import hex0x
@@ -22,7 +23,10 @@ EventId = Annotated[
 
 
 @router.post(
-    "/{event_id}/erasure", status_code=status.HTTP_201_CREATED, response_model=ErasurePublic
+    "/{event_id}/erasure",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ErasurePublic,
+    responses=errors(404, 409),
 )
 def erase(
     event_id: EventId, body: ErasureCreate, session: SessionDep, admin: AdminPrincipal

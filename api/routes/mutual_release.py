@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from api.chain_access import shipment_escrow_v2
 from api.deps import ChainDep, CurrentPrincipal, SessionDep
 from api.errors import Conflict, FieldError, Forbidden
-from api.schemas.common import TypedData, UnsignedTx
+from api.openapi_doc import errors
+from api.schemas.common import EthTx, TypedData, UnsignedTx
 from api.schemas.disputes import MutualReleaseIn, MutualReleaseTxIn
 from api.signing import recover_signer, shipment_escrow_domain
 from chain.clients import ShipmentStateV2
@@ -34,7 +35,7 @@ def _v2_party(session: SessionDep, principal: CurrentPrincipal, shipment_id: str
     return shipment
 
 
-@router.post("/typed-data", response_model=TypedData)
+@router.post("/typed-data", response_model=TypedData, responses=errors(403, 404, 409))
 def release_typed_data(
     shipment_id: str,
     body: MutualReleaseIn,
@@ -48,7 +49,7 @@ def release_typed_data(
     return TypedData.model_validate(typed_data(_release(shipment, body.payout_wei), domain))
 
 
-@router.post("/tx", response_model=UnsignedTx)
+@router.post("/tx", response_model=UnsignedTx, responses=errors(403, 404, 409))
 def release_tx(
     shipment_id: str,
     body: MutualReleaseTxIn,
@@ -87,5 +88,5 @@ def release_tx(
     return UnsignedTx(
         description=f"ShipmentEscrow v2.mutualRelease for shipment {shipment.shipment_id}: "
         f"{body.payout_wei} wei to the payee, {view.amount - body.payout_wei} wei to the buyer",
-        tx=dict(tx),
+        tx=EthTx.of(tx),
     )

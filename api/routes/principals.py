@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api.deps import AdminPrincipal, CurrentPrincipal, SessionDep
 from api.errors import Conflict, NotFound
+from api.openapi_doc import errors
 from api.schemas.common import INT64_MAX
 from api.schemas.principals import (
     ApiKeyCreate,
@@ -61,7 +62,9 @@ def _own_or_admin(caller: Principal, principal_id: int) -> None:
         raise NotFound(f"no principal with id {principal_id}")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PrincipalCreated)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=PrincipalCreated, responses=errors(409)
+)
 def create(body: PrincipalCreate, session: SessionDep, admin: AdminPrincipal) -> PrincipalCreated:
     """Create a principal with one role and return its first API key (admin only)."""
     if body.wallet_address is not None:
@@ -92,7 +95,7 @@ def me(principal: CurrentPrincipal) -> PrincipalPublic:
     return principal_public(principal)
 
 
-@router.get("/{principal_id}", response_model=PrincipalPublic)
+@router.get("/{principal_id:int}", response_model=PrincipalPublic, responses=errors(404))
 def get(
     principal_id: PrincipalId, session: SessionDep, caller: CurrentPrincipal
 ) -> PrincipalPublic:
@@ -105,7 +108,10 @@ def get(
 
 
 @router.post(
-    "/{principal_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated
+    "/{principal_id:int}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=errors(404),
 )
 def issue_key(
     principal_id: PrincipalId,
@@ -128,7 +134,9 @@ def issue_key(
     return ApiKeyCreated(principal_id=principal_id, api_key=secret)
 
 
-@router.get("/{principal_id}/api-keys", response_model=list[ApiKeyPublic])
+@router.get(
+    "/{principal_id:int}/api-keys", response_model=list[ApiKeyPublic], responses=errors(404)
+)
 def list_keys(
     principal_id: PrincipalId, session: SessionDep, caller: CurrentPrincipal
 ) -> list[ApiKeyPublic]:
@@ -137,7 +145,9 @@ def list_keys(
     return [key_public(key) for key in api_keys_of(session, principal_id)]
 
 
-@router.delete("/{principal_id}/api-keys/{key_id}", response_model=ApiKeyPublic)
+@router.delete(
+    "/{principal_id:int}/api-keys/{key_id:int}", response_model=ApiKeyPublic, responses=errors(404)
+)
 def revoke_key(
     principal_id: PrincipalId, key_id: KeyId, session: SessionDep, caller: CurrentPrincipal
 ) -> ApiKeyPublic:
@@ -152,7 +162,7 @@ def revoke_key(
     return key_public(key)
 
 
-@router.patch("/{principal_id}", response_model=PrincipalPublic)
+@router.patch("/{principal_id:int}", response_model=PrincipalPublic, responses=errors(404, 409))
 def update(
     principal_id: PrincipalId, body: PrincipalPatch, session: SessionDep, admin: AdminPrincipal
 ) -> PrincipalPublic:

@@ -18,6 +18,7 @@ from api.catalog import (
 from api.commissioning import build_draft
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden
+from api.openapi_doc import errors
 from api.routes.commissionings import commissioning_public
 from api.schemas.common import Gtin
 from api.schemas.products import (
@@ -39,7 +40,12 @@ router = APIRouter(prefix="/products", tags=["products"])
 _MAX_FUTURE = timedelta(minutes=5)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductPublic,
+    responses=errors(403, 409),
+)
 def create(body: ProductCreate, session: SessionDep, principal: BrandPrincipal) -> ProductPublic:
     """Add a product; its GTIN must carry the calling brand's company prefix (403 otherwise)."""
     gtin = body.gtin
@@ -65,13 +71,13 @@ def list_own(session: SessionDep, principal: BrandPrincipal) -> list[ProductPubl
     return [product_public(p) for p in products]
 
 
-@router.get("/{gtin}", response_model=ProductPublic)
+@router.get("/{gtin}", response_model=ProductPublic, responses=errors(404))
 def get(gtin: Gtin, session: SessionDep) -> ProductPublic:
     """A product by GTIN (any of GTIN-8/12/13/14)."""
     return product_public(product_or_404(session, gtin))
 
 
-@router.get("/{gtin}/items", response_model=list[ItemPublic])
+@router.get("/{gtin}/items", response_model=list[ItemPublic], responses=errors(404))
 def list_items(
     gtin: Gtin, session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
 ) -> list[ItemPublic]:
@@ -82,7 +88,10 @@ def list_items(
 
 
 @router.post(
-    "/{gtin}/items", status_code=status.HTTP_201_CREATED, response_model=CommissioningPublic
+    "/{gtin}/items",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommissioningPublic,
+    responses=errors(404, 409),
 )
 def commission_items(
     gtin: Gtin,

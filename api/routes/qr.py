@@ -10,6 +10,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from api.deps import SessionDep, SettingsDep
 from api.links import item_link, item_or_404, request_item_key
+from api.openapi_doc import errors
 from api.rate_limit import Bucket, per_client
 
 router = APIRouter(prefix="/qr", tags=["resolver"], dependencies=[Depends(per_client(Bucket.QR))])
@@ -28,7 +29,13 @@ def qr_png(text: str) -> bytes:
 @router.get(
     "/01/{gtin}/21/{serial:path}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "The QR code as PNG"}},
+    responses={
+        200: {
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The QR code as PNG",
+        },
+        **errors(404),
+    },
 )
 def item_qr(
     gtin: str, serial: str, request: Request, session: SessionDep, settings: SettingsDep

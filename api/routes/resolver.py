@@ -68,9 +68,18 @@ def _error(
     )
 
 
+def _either(model: str) -> dict[str, Any]:
+    """A page for people, or with Accept: application/json (or ?format=json) the JSON `model`."""
+    return {
+        "text/html": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}},
+    }
+
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/html": {}, "application/json": {}}, "description": "The item"},
-    404: {"description": "Unknown item (HTML page or JSON)"},
+    200: {"content": _either("ResolvedItem"), "description": "The item, its history and proofs"},
+    404: {"content": _either("UnresolvedItem"), "description": "Unknown item, with a verdict"},
+    422: {"content": _either("UnresolvedItem"), "description": "Not a valid GTIN or serial"},
 }
 
 

@@ -21,9 +21,11 @@ from api.catalog import epc_of
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.errors import Conflict, FieldError, Forbidden
 from api.finality import PENDING, finality_of
+from api.openapi_doc import errors
 from api.schemas.events import EventRecorded, MinimalEventIn, ShipmentEventPublic
 from core.epcis import EpcisError
 from core.epcis.events import (
+    BIZ_STEP_PREFIXES,
     SHIPMENT_URN,
     iso_ms,
     parse_time,
@@ -56,6 +58,12 @@ _STATUS_AFTER = {
 }
 _CLOSED = frozenset({ShipmentStatus.ATTESTED, ShipmentStatus.SETTLED, ShipmentStatus.REFUNDED})
 
+# Every spelling of the three bizSteps a partner records (core.epcis.events.short_biz_step).
+_BIZ_STEPS = [
+    prefix + step
+    for step in ("shipping", "arriving", "receiving")
+    for prefix in ("", *BIZ_STEP_PREFIXES)
+]
 _BODY_DOC = {
     "requestBody": {
         "content": {
@@ -66,8 +74,19 @@ _BODY_DOC = {
                         {
                             "type": "object",
                             "description": "A full EPCIS 2.0 ObjectEvent (JSON-LD); 'type' "
-                            "marks it. Its epcList must name the shipment's items.",
+                            "marks it. Its epcList must name the shipment's items, its bizStep "
+                            "be shipping, arriving or receiving, its eventTime carry an offset.",
                             "required": ["type", "eventTime", "bizStep", "epcList"],
+                            "properties": {
+                                "type": {"const": "ObjectEvent"},
+                                "eventTime": {"type": "string", "format": "date-time"},
+                                "bizStep": {"enum": _BIZ_STEPS},
+                                "epcList": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "minItems": 1,
+                                },
+                            },
                         },
                     ]
                 }
@@ -220,6 +239,7 @@ def _check_correction(
     status_code=status.HTTP_201_CREATED,
     response_model=EventRecorded,
     openapi_extra=_BODY_DOC,
+    responses=errors(403, 404, 409),
 )
 def record(
     shipment_id: str,
@@ -302,7 +322,9 @@ def _shipment_of_event(session: Session, event_id: int) -> int | None:
     return None if stored is None else stored.shipment_id
 
 
-@router.get("/{shipment_id}/events", response_model=list[ShipmentEventPublic])
+@router.get(
+    "/{shipment_id}/events", response_model=list[ShipmentEventPublic], responses=errors(404)
+)
 def list_events(
     shipment_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> list[ShipmentEventPublic]:

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from api.chain_access import shipment_escrow_v2
 from api.deps import ChainDep, CurrentPrincipal, SessionDep
 from api.errors import Conflict
+from api.openapi_doc import errors
 from api.schemas.shipment_report import DeviceReportPublic, ShipmentReportPublic
 from api.signing import trace_anchor_domain
 from chain.clients import ShipmentStateV2
@@ -25,7 +26,9 @@ from store.shipment_access import visible_shipment
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 
 
-@router.get("/{shipment_id}/report", response_model=ShipmentReportPublic)
+@router.get(
+    "/{shipment_id}/report", response_model=ShipmentReportPublic, responses=errors(404, 409)
+)
 def report(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
 ) -> ShipmentReportPublic:

@@ -13,7 +13,8 @@ from api.chain_access import shipment_escrow, shipment_escrow_v2
 from api.deps import BuyerPrincipal, ChainDep, CurrentPrincipal, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden, NotFound
 from api.escrow_view import as_of, escrow_public, followed, followed_many
-from api.schemas.common import SignatureIn, TypedData, UnsignedTx
+from api.openapi_doc import errors
+from api.schemas.common import EthTx, SignatureIn, TypedData, UnsignedTx
 from api.schemas.shipments import (
     CustodyApproved,
     EscrowPublic,
@@ -110,7 +111,9 @@ _OPEN = (
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ShipmentCreated)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=ShipmentCreated, responses=errors(409)
+)
 def create(
     body: ShipmentCreate, session: SessionDep, chain: ChainDep, principal: BuyerPrincipal
 ) -> ShipmentCreated:
@@ -317,7 +320,7 @@ def list_own(session: SessionDep, principal: CurrentPrincipal) -> list[ShipmentP
     ]
 
 
-@router.get("/{shipment_id}", response_model=ShipmentPublic)
+@router.get("/{shipment_id}", response_model=ShipmentPublic, responses=errors(404))
 def get(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) -> ShipmentPublic:
     """A shipment: status, terms, signatures, and the escrow as the chain follower read it."""
     at = as_of(session)  # first: the status read below includes every block up to it
@@ -326,7 +329,7 @@ def get(shipment_id: str, session: SessionDep, principal: CurrentPrincipal) -> S
     return shipment_public(session, shipment, escrow)
 
 
-@router.get("/{shipment_id}/typed-data", response_model=TypedData)
+@router.get("/{shipment_id}/typed-data", response_model=TypedData, responses=errors(404))
 def terms_typed_data(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
 ) -> TypedData:
@@ -336,7 +339,9 @@ def terms_typed_data(
     return TypedData.model_validate(typed_data(terms_of(shipment), domain))
 
 
-@router.post("/{shipment_id}/signatures", response_model=SignatureAccepted)
+@router.post(
+    "/{shipment_id}/signatures", response_model=SignatureAccepted, responses=errors(403, 404, 409)
+)
 def add_terms_signature(
     shipment_id: str,
     body: SignatureIn,
@@ -374,7 +379,9 @@ def add_terms_signature(
     )
 
 
-@router.post("/{shipment_id}/custody-approval", response_model=CustodyApproved)
+@router.post(
+    "/{shipment_id}/custody-approval", response_model=CustodyApproved, responses=errors(404, 409)
+)
 def custody_approval(
     shipment_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> CustodyApproved:
@@ -393,7 +400,7 @@ def custody_approval(
     )
 
 
-@router.get("/{shipment_id}/funding-tx", response_model=FundingTx)
+@router.get("/{shipment_id}/funding-tx", response_model=FundingTx, responses=errors(403, 404, 409))
 def funding_tx(
     shipment_id: str, session: SessionDep, chain: ChainDep, principal: CurrentPrincipal
 ) -> FundingTx:
@@ -429,7 +436,7 @@ def funding_tx(
             tx=None,
             approval=UnsignedTx(
                 description=f"ERC-20 approve({escrow.address}, {terms.amount}) on {terms.token}",
-                tx=dict(approval),
+                tx=EthTx.of(approval),
             ),
         )
     buyer_sig, payee_sig = (bytes.fromhex(have[p][2:]) for p in (BUYER, PAYEE))
@@ -448,7 +455,7 @@ def funding_tx(
     return FundingTx(
         description=f"ShipmentEscrow v{shipment.escrow_version}.fund for shipment "
         f"{shipment.shipment_id}, {what}",
-        tx=dict(tx),
+        tx=EthTx.of(tx),
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.schemas.common import INT64_MAX, Address, ApiModel, SignatureHex
+from api.schemas.common import Address, ApiModel, SignatureHex
+from api.schemas.eth_json import DecimalString, Uint63In, Uint256In
 
 
 class EvidenceIn(ApiModel):
@@ -12,13 +13,13 @@ class EvidenceIn(ApiModel):
 
     device: Address
     # Stored readings' seqs fit a signed 64-bit column (the gateway refuses larger ones).
-    seq: int = Field(ge=0, le=INT64_MAX)
+    seq: Uint63In
 
 
 class ResolutionIn(ApiModel):
     """The arbiter's split: `payoutWei` of the deposit to the payee, the rest to the buyer."""
 
-    payout_wei: int = Field(ge=0, lt=2**256)
+    payout_wei: Uint256In
 
 
 class EvidencePublic(ApiModel):
@@ -50,9 +51,9 @@ class DisputePublic(ApiModel):
     as_of_time: int | None = Field(description="Unix seconds: the timestamp of asOfBlock")
     arbiter: str | None
     evidence_root: str | None
-    amount_wei: str
-    payout_wei: str
-    refund_wei: str
+    amount_wei: DecimalString
+    payout_wei: DecimalString
+    refund_wei: DecimalString
     dispute_window_ends_at: int | None = Field(
         description="Unix seconds: openDispute works before it (after attestation)"
     )
@@ -67,7 +68,7 @@ class DisputePublic(ApiModel):
 class MutualReleaseIn(ApiModel):
     """A split buyer and payee agree on (escrow v2 MutualRelease): `payoutWei` to the payee."""
 
-    payout_wei: int = Field(ge=0, lt=2**256)
+    payout_wei: Uint256In
 
 
 class MutualReleaseTxIn(MutualReleaseIn):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from api.schemas.common import Address, ApiModel
 from store.models import Role
@@ -37,7 +37,7 @@ class PrincipalPatch(ApiModel):
     """What an admin changes on a principal: its wallet (null clears it), disabled or not."""
 
     wallet_address: Address | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
 
 
 class ApiKeyCreate(ApiModel):

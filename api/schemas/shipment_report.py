@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from api.schemas.common import ApiModel
+from api.schemas.eth_json import DecimalString
 
 
 class DeviceReportPublic(ApiModel):
@@ -39,8 +40,8 @@ class ShipmentReportPublic(ApiModel):
     excursion_minutes: int
     shock_count: int
     penalty_bps: int | None = Field(description="Capped penalty if attested at deliveredAt")
-    payout_wei: str | None
-    refund_wei: str | None
+    payout_wei: DecimalString | None
+    refund_wei: DecimalString | None
     evidence_root: str
     evidence_readings: int
     readings_ignored: int

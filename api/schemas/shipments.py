@@ -11,16 +11,22 @@ from api.schemas.common import (
     INT64_MAX,
     Address,
     ApiModel,
+    EthTx,
     Gtin,
     Serial,
     TypedData,
     UnsignedTx,
 )
+from api.schemas.eth_json import (
+    DecimalString,
+    PositiveUint64In,
+    PositiveUint256In,
+    Uint64In,
+)
 
 ETH = "0x0000000000000000000000000000000000000000"
 _INT32 = 2**31
 _UINT32 = 2**32
-_UINT64 = 2**64
 
 
 class TermsIn(ApiModel):
@@ -29,8 +35,8 @@ class TermsIn(ApiModel):
     token: Address = Field(
         default=ETH, description="ERC-20 on the escrow's allowlist, or the zero address for ETH"
     )
-    amount_wei: int = Field(
-        gt=0, lt=2**256, description="Deposit in the token's smallest unit (wei for ETH)"
+    amount_wei: PositiveUint256In = Field(
+        description="Deposit in the token's smallest unit (wei for ETH)"
     )
     min_temp_centi_c: int = Field(ge=-_INT32, lt=_INT32, description="Band floor, 0.01 degC")
     max_temp_centi_c: int = Field(ge=-_INT32, lt=_INT32, description="Band ceiling, 0.01 degC")
@@ -38,11 +44,11 @@ class TermsIn(ApiModel):
     penalty_bps_per_minute: int = Field(ge=0, lt=_UINT32)
     penalty_cap_bps: int = Field(ge=0, le=10_000)
     max_gap_minutes: int = Field(ge=0, lt=_UINT32)
-    deadline: int = Field(gt=0, lt=_UINT64, description="Unix seconds: latest delivery")
-    refund_grace: int = Field(ge=0, lt=_UINT64, description="Seconds after the deadline")
-    dispute_window: int = Field(ge=0, lt=_UINT64, description="Seconds after attestation")
+    deadline: PositiveUint64In = Field(description="Unix seconds: latest delivery")
+    refund_grace: Uint64In = Field(description="Seconds after the deadline")
+    dispute_window: Uint64In = Field(description="Seconds after attestation")
     arbiter: Address = "0x0000000000000000000000000000000000000000"
-    dispute_timeout: int = Field(default=0, ge=0, lt=_UINT64)
+    dispute_timeout: Uint64In = 0
 
     @model_validator(mode="after")
     def _band(self) -> TermsIn:
@@ -57,15 +63,15 @@ class EscrowV2TermsIn(ApiModel):
     `destinationGeofence` (then required, radius 100 m to 50 km)."""
 
     oracle: Address = Field(description="The oracle that attests (holds ORACLE_ROLE on v2)")
-    fund_by: int = Field(gt=0, lt=_UINT64, description="Unix seconds: funding refused after it")
+    fund_by: PositiveUint64In = Field(description="Unix seconds: funding refused after it")
     min_humidity_centi_pct: int = Field(default=0, ge=0, le=10_000, description="0: off")
     max_humidity_centi_pct: int = Field(default=0, ge=0, le=10_000, description="0: off")
     max_shock_milli_g: int = Field(default=0, ge=0, lt=_UINT32, description="0: off")
     penalty_bps_per_shock: int = Field(default=0, ge=0, lt=_UINT32)
     penalty_bps_per_late_hour: int = Field(default=0, ge=0, lt=_UINT32)
     arrival_dwell_minutes: int = Field(default=20, ge=0, lt=_UINT32)
-    auto_accept_after: int = Field(
-        default=0, ge=0, lt=_UINT64, description="Seconds after arrival + dwell; 0 off, else >= 1 h"
+    auto_accept_after: Uint64In = Field(
+        default=0, description="Seconds after arrival + dwell; 0 off, else >= 1 h"
     )
 
     @model_validator(mode="after")
@@ -148,9 +154,9 @@ class EscrowPublic(ApiModel):
     changed_at_block: int | None = Field(description="The block of the state's last change")
     tx_hash: str | None = Field(description="The transaction of the state's last change")
     terms_hash_matches: bool
-    amount_wei: str
-    payout_wei: str
-    refund_wei: str
+    amount_wei: DecimalString
+    payout_wei: DecimalString
+    refund_wei: DecimalString
     attested_at: int | None
     dispute_ends_at: int | None
     refundable_at: int | None
@@ -180,8 +186,8 @@ class ShipmentPublic(ApiModel):
     created_at: datetime
     fund_tx_hash: str | None
     excursion_minutes: int | None
-    payout_wei: str | None
-    refund_wei: str | None
+    payout_wei: DecimalString | None
+    refund_wei: DecimalString | None
     escrow: EscrowPublic | None = Field(
         default=None, description="Null until the platform's chain follower has read a block"
     )
@@ -192,8 +198,14 @@ class FundingTx(ApiModel):
     `tx` (ShipmentEscrow.fund); `tx` is null while the escrow's allowance is short."""
 
     description: str
-    tx: dict[str, Any] | None
+    tx: EthTx | None
     approval: UnsignedTx | None = None
+
+
+class WithdrawTx(UnsignedTx):
+    """The withdraw transaction and what it pays out."""
+
+    owed_wei: DecimalString = Field(description="What the escrow credits the wallet, in wei")
 
 
 class CustodyRequest(ApiModel):

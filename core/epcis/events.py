@@ -20,7 +20,7 @@ DEVICE_URN = "urn:chaintrace:device:"
 CT_OPERATOR, CT_REGISTRATION = "ct:operator", "ct:deviceRegistrationSignature"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_BIZ_STEP_PREFIXES = (
+BIZ_STEP_PREFIXES = (
     "urn:epcglobal:cbv:bizstep:",
     "https://ref.gs1.org/cbv/BizStep-",
     "https://gs1.org/voc/BizStep-",
@@ -68,7 +68,7 @@ def short_biz_step(value: object) -> str | None:
     """The CBV short name of a bizStep ('shipping'), whichever spelling it came in; else None."""
     if not isinstance(value, str):
         return None
-    for prefix in _BIZ_STEP_PREFIXES:
+    for prefix in BIZ_STEP_PREFIXES:
         if value.startswith(prefix):
             return value[len(prefix) :]
     return value if value.isidentifier() else None

@@ -41,6 +41,16 @@ def sign_typed(account: LocalAccount, typed_data: dict[str, Any]) -> str:
     return "0x" + bytes(signed.signature).hex()
 
 
+def typed_message(typed_data: dict[str, Any]) -> dict[str, Any]:
+    """The message with its integers back as ints (the API sends those wider than 53 bits as
+    decimal strings)."""
+    fields = {f["name"]: f["type"] for f in typed_data["types"][typed_data["primaryType"]]}
+    return {
+        name: int(value) if "int" in fields[name] and isinstance(value, str) else value
+        for name, value in typed_data["message"].items()
+    }
+
+
 def auth(key: str) -> dict[str, str]:
     """The Authorization header for an API key."""
     return {"Authorization": f"Bearer {key}"}
@@ -127,7 +137,7 @@ class Api:
         """SLA terms with a deadline a day after the chain's clock."""
         assert self.chain is not None
         terms: dict[str, Any] = {
-            "amountWei": amount_wei,
+            "amountWei": str(amount_wei),  # uint256 travels as a decimal string
             "minTempCentiC": 200,
             "maxTempCentiC": 800,
             "graceMinutes": 10,
@@ -205,7 +215,7 @@ def register_brand_on_chain(api: Api, prefix: str = PREFIX) -> None:
     )
     # Brands register on the TraceAnchor release new roots go to (v2), by its registrar.
     assert built["tx"]["to"] == chain.deployment.roots_anchor.address
-    assert built["tx"]["chainId"] == chain.w3.eth.chain_id
+    assert int(built["tx"]["chainId"], 16) == chain.w3.eth.chain_id  # a JSON-RPC quantity
     send_tx(chain.w3, chain.admin, built["tx"])
     follow(api)
 

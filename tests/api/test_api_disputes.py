@@ -194,13 +194,17 @@ def test_party_opens_payee_proves_arbiter_resolves(attested: Disputed) -> None:
     assert refused.status_code == 403
     amount = chain.escrow.shipment(sid).amount
     too_much = api.client.post(
-        f"{base}/resolve-tx", json={"payoutWei": amount + 1}, headers=auth(attested.arbiter_key)
+        f"{base}/resolve-tx",
+        json={"payoutWei": str(amount + 1)},
+        headers=auth(attested.arbiter_key),
     )
     assert too_much.status_code == 422
     payout = amount * 3 // 4
     resolved = ok(
         api.client.post(
-            f"{base}/resolve-tx", json={"payoutWei": payout}, headers=auth(attested.arbiter_key)
+            f"{base}/resolve-tx",
+            json={"payoutWei": str(payout)},
+            headers=auth(attested.arbiter_key),
         )
     )
     assert resolved["tx"]["from"] == attested.arbiter.address

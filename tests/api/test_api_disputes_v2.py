@@ -155,7 +155,7 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     resolve = ok(
         api.client.post(
             f"{base}/resolve-tx",
-            json={"payoutWei": amount // 2},
+            json={"payoutWei": str(amount // 2)},
             headers=auth(world.other_carrier_key),
         )
     )
@@ -178,7 +178,7 @@ def test_mutual_release_settles_while_the_oracle_is_paused(world: World) -> None
     assert worker.run_once().attested == []  # nothing can be attested now
     amount = escrow.shipment(sid).amount
     base = f"/shipments/{sid}/mutual-release"
-    payout = {"payoutWei": amount * 3 // 4}
+    payout = {"payoutWei": str(amount * 3 // 4)}
     typed = ok(api.client.post(f"{base}/typed-data", json=payout, headers=auth(world.buyer_key)))
     assert typed["primaryType"] == "MutualRelease" and typed["domain"]["version"] == "2"
     signatures = {
@@ -192,7 +192,7 @@ def test_mutual_release_settles_while_the_oracle_is_paused(world: World) -> None
     assert refused.status_code == 422 and "payeeSignature" in str(
         refused.json()["detail"][0]["loc"]
     )
-    other = {"payoutWei": amount // 2, **signatures}  # signatures over another split
+    other = {"payoutWei": str(amount // 2), **signatures}  # signatures over another split
     assert (
         api.client.post(f"{base}/tx", json=other, headers=auth(world.buyer_key)).status_code == 422
     )

@@ -17,7 +17,16 @@ from chain.transactions import sender_for
 from core.gs1 import normalize_gtin
 from store.models import Shipment
 from store.queries import find_item
-from tests.api.flows import World, approve_custody, auth, follow, ok, sign_typed, sql_writes
+from tests.api.flows import (
+    World,
+    approve_custody,
+    auth,
+    follow,
+    ok,
+    sign_typed,
+    sql_writes,
+    typed_message,
+)
 from tests.chain.token_support import _deploy
 from tests.chain.token_support import token_artifacts as token_artifacts  # the fixture
 from tests.utils.anvil import ChainEnv
@@ -69,7 +78,8 @@ def test_terms_typed_data_matches_the_deployed_escrow(world: World) -> None:
     shown = ok(
         world.api.client.get(f"/shipments/{world.shipment_id}", headers=auth(world.buyer_key))
     )
-    terms = {**message, "shipmentId": bytes.fromhex(message["shipmentId"][2:])}
+    assert message["amount"] == str(10**18)  # uint256 as a decimal string
+    terms = {**typed_message(typed), "shipmentId": bytes.fromhex(message["shipmentId"][2:])}
     assert shown["termsHash"] == "0x" + chain.escrow.hash_terms(terms).hex()
 
 
@@ -100,7 +110,7 @@ def test_both_signatures_then_funding_tx_funds_the_escrow(world: World) -> None:
     )
     assert carrier_try.status_code == 403
     tx = _fund(world)
-    assert tx["from"] == chain.buyer.address and tx["value"] == 10**18
+    assert tx["from"] == chain.buyer.address and tx["value"] == hex(10**18)
     view = chain.escrow.shipment(world.shipment_id)
     assert view.state is ShipmentState.FUNDED and view.amount == 10**18
     # The API shows what the follower read: before its first pass, no escrow at all.
@@ -370,14 +380,14 @@ def test_a_token_shipment_is_approved_then_funded(
     assert (approval["from"], approval["to"], approval["value"]) == (
         chain.buyer.address,
         token.address,
-        0,
+        "0x0",
     )
     _send(chain, approval)
     assert token.functions.allowance(chain.buyer.address, chain.escrow.address).call() == amount
 
     # Step 2: the fund transaction, moving no ETH.
     step2 = ok(world.api.client.get(url, headers=auth(world.buyer_key)))
-    assert step2["approval"] is None and step2["tx"]["value"] == 0
+    assert step2["approval"] is None and step2["tx"]["value"] == "0x0"
     assert step2["tx"]["to"] == chain.escrow.address
     _send(chain, step2["tx"])
     view = chain.escrow.shipment(tokened.shipment_id)

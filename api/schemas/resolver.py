@@ -1,0 +1,110 @@
+"""The resolver's JSON (GET /01/{gtin}/21/{serial} with Accept: application/json or ?format=json),
+described for the OpenAPI document; api/resolver_view.py builds it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Authenticity(_Out):
+    """The verdict and what it rests on; `verdict` is null when it cannot be checked now."""
+
+    verdict: str | None
+    text: str
+    confirmed_by: str | None = Field(alias="confirmedBy")
+    notes: list[str]
+    status: str = Field(description="Finality of the commissioning: none, pending, ... final")
+    signed_by_brand: str | None = Field(alias="signedByBrand")
+
+
+class Anchoring(_Out):
+    status: str
+    root: str | None
+    tx_hash: str | None = Field(alias="txHash")
+    block_number: int | None = Field(alias="blockNumber")
+    signed_by_brand: str | None = Field(alias="signedByBrand")
+    contract: str | None = Field(description="The TraceAnchor release holding the root")
+
+
+class SensorSummary(_Out):
+    readings: int | None
+    min_temperature_c: float | None = Field(alias="minTemperatureC")
+    max_temperature_c: float | None = Field(alias="maxTemperatureC")
+    excursion_minutes: int | None = Field(alias="excursionMinutes")
+
+
+class HistoryEvent(_Out):
+    """One EPCIS event of the item, with its leaf, salt and Merkle proof once anchored."""
+
+    id: int
+    kind: int
+    kind_name: str = Field(alias="kindName")
+    type: str
+    biz_step: str | None = Field(alias="bizStep")
+    title: str
+    event_time: str | None = Field(alias="eventTime")
+    display_time: str = Field(alias="displayTime")
+    event_hash: str = Field(alias="eventHash", description="ni:///sha-256;... (CBV 2.0)")
+    event_hash_hex: str = Field(alias="eventHashHex")
+    salt: str | None
+    leaf: str | None
+    proof: list[str] | None
+    root: str | None
+    finality: str
+    anchoring: Anchoring
+    read_point: Any = Field(alias="readPoint")
+    biz_location: Any = Field(alias="bizLocation")
+    place: Any
+    gps: Any
+    sensor_summary: SensorSummary | None = Field(alias="sensorSummary")
+    event: dict[str, Any] = Field(description="The EPCIS 2.0 event as hashed")
+
+
+class Verify(_Out):
+    contract: str | None
+    contracts: dict[str, str]
+    chain_id: int | None = Field(alias="chainId")
+    function: str
+    how: str
+
+
+class ItemKey(_Out):
+    gtin: str
+    serial: str
+    epc: str
+    link: str
+
+
+class ProductRef(_Out):
+    gtin: str
+    name: str
+
+
+class BrandRef(_Out):
+    name: str
+    company_prefix: str = Field(alias="companyPrefix")
+    wallet_address: str | None = Field(alias="walletAddress")
+
+
+class ResolvedItem(_Out):
+    """An item's history with proofs anyone can check against the chain."""
+
+    item: ItemKey
+    product: ProductRef
+    brand: BrandRef
+    authentic: Authenticity
+    history: list[HistoryEvent]
+    verify: Verify
+
+
+class UnresolvedItem(_Out):
+    """404 as JSON: why, and the verdict on the unknown serial when the GTIN could be read."""
+
+    detail: str | list[dict[str, Any]]
+    authentic: Authenticity | None = None

@@ -21,7 +21,6 @@ from core.eip712 import Domain
 from device.client import reading_payload
 from device.mqtt_link import ack_payload, make_client, parse_mqtt_url
 from iot_gateway.settings import GatewaySettings
-from store.db import make_engine, session_factory, upgrade
 from tests.iot_gateway.doc_broker import CONF, DocConfigBroker, doc_blocks, doc_broker, setting
 from tests.iot_gateway.doc_broker import gateway_user as doc_gateway_user
 from tests.iot_gateway.gateway_helpers import (
@@ -94,17 +93,6 @@ def tls() -> Iterator[TlsFiles]:
         yield files
     finally:
         shutil.rmtree(files.ca_file.parent, ignore_errors=True)
-
-
-@pytest.fixture
-def sqlite_sessions(sqlite_file_url: str) -> Iterator[sessionmaker[Session]]:
-    """The gateway's store: a migrated SQLite file."""
-    upgrade(sqlite_file_url)
-    engine = make_engine(sqlite_file_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

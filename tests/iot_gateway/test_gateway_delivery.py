@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.eip712 import Domain
 from device.client import SimulatedDevice
 from iot_gateway.settings import GatewaySettings
-from store.db import make_engine, session_factory, upgrade
 from tests.iot_gateway.gateway_helpers import (
     DEADLINE_S,
     connected,
@@ -23,17 +22,6 @@ from tests.iot_gateway.gateway_helpers import (
     wait_for,
 )
 from tests.utils.mosquitto import MosquittoBroker, start_private_broker
-
-
-@pytest.fixture
-def sqlite_sessions(sqlite_file_url: str) -> Iterator[sessionmaker[Session]]:
-    """A migrated SQLite file (its write lock is what the redelivery test holds)."""
-    upgrade(sqlite_file_url)
-    engine = make_engine(sqlite_file_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def test_messages_are_acked_only_after_commit_and_redelivered_otherwise(

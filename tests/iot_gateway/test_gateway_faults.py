@@ -10,12 +10,11 @@ import sys
 import threading
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +23,6 @@ from core.eip712 import Domain
 from device.mqtt_link import parse_mqtt_url
 from iot_gateway.gateway import Gateway
 from iot_gateway.settings import GatewaySettings
-from store.db import make_engine, session_factory, upgrade
 from store.models import Reading
 from tests.iot_gateway.conftest import ANCHOR, CHAIN_ID
 from tests.iot_gateway.gateway_helpers import (
@@ -39,17 +37,6 @@ from tests.iot_gateway.gateway_helpers import (
 from tests.utils.mosquitto import free_port, start_private_broker
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def sqlite_sessions(sqlite_file_url: str) -> Iterator[sessionmaker[Session]]:
-    """A migrated SQLite file whose write lock a test may hold."""
-    upgrade(sqlite_file_url)
-    engine = make_engine(sqlite_file_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _distinct(sessions: sessionmaker[Session]) -> int:

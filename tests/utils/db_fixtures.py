@@ -62,6 +62,17 @@ def sqlite_file_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'chaintrace.db'}"
 
 
+@pytest.fixture
+def sqlite_sessions(sqlite_file_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions of a migrated SQLite file (one whose write lock a test may hold)."""
+    upgrade(sqlite_file_url)
+    engine = make_engine(sqlite_file_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=DIALECTS)
 def empty_db_url(request: pytest.FixtureRequest) -> str:
     """An empty database, once on SQLite and once on PostgreSQL."""

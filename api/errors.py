@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from api.openapi_doc import api_routes
 from chain import solidity_errors as se
 from chain.errors import ChainConnectionError, ChainError, ContractRevert
 from core.errors import CoreValueError
@@ -211,10 +212,10 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route serves at the request's path (Starlette's 405 names only those of
     the first route it found: GET /x and POST /x are two routes)."""
     methods: set[str] = set()
-    for route in app.router.routes:
+    for route in api_routes(app.router.routes):
         match, _ = route.matches(scope)
         if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+            methods |= route.methods or set()
     return sorted(methods)
 
 

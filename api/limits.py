@@ -1,4 +1,5 @@
-"""Request bodies bounded before anything parses them: size (413) and JSON depth (400).
+"""Requests bounded before anything parses them: body size (413), JSON depth (400), and no NUL
+character anywhere (422: PostgreSQL text cannot hold one, SQLite would store it silently).
 
 The whole body is read here, up to the cap, before the application sees a byte of it: a body over
 the cap gets 413 whether it was announced by Content-Length or streamed in chunks (an exception
@@ -9,6 +10,7 @@ raised inside FastAPI's body reading would become a 400), and a nesting depth ov
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import anyio.to_thread
@@ -40,6 +42,11 @@ class BodyGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        where = _nul_in_url(scope)
+        if where is not None:
+            self.refused["nul"] += 1
+            await _refuse_nul(send, where)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
@@ -74,10 +81,35 @@ class BodyGuard:
             self.refused["too_deep"] += 1
             await _refuse(send, 400, str(exc))
             return
+        if b"\x00" in body or _JSON_NUL.search(body):
+            self.refused["nul"] += 1
+            await _refuse_nul(send, "body")
+            return
         await self.app(scope, _replay(body, receive), send)
 
     def _check(self, body: bytes) -> None:
         check_json_bounds(body, max_depth=self.max_depth)
+
+
+# A \u0000 escape in JSON text, unless its backslash is itself escaped ("\\u0000" is text).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+def _nul_in_url(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    if b"%00" in scope.get("query_string", b"") or b"\x00" in scope.get("query_string", b""):
+        return "query"
+    return None
+
+
+async def _refuse_nul(send: Send, where: str) -> None:
+    problem: dict[str, object] = {
+        "loc": [where],
+        "msg": "NUL characters are not accepted",
+        "type": "value_error",
+    }
+    await _refuse(send, 422, [problem])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -94,7 +126,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+async def _refuse(send: Send, status: int, detail: str | list[dict[str, object]]) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(
         {

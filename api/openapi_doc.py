@@ -128,6 +128,27 @@ def _path_parameters(document: dict[str, Any], route: APIRoute) -> Iterator[dict
                 yield parameter
 
 
+# api/limits.py refuses NUL anywhere in a request (PostgreSQL text cannot hold it).
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def _no_nul(node: Any) -> None:
+    """Every free-form string (no pattern, enum, const or format of its own) says: no NUL."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not node.keys() & {
+            "pattern",
+            "enum",
+            "const",
+            "format",
+        }:
+            node["pattern"] = NO_NUL_PATTERN
+        for value in node.values():
+            _no_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value)
+
+
 def _fastapi_default(response: dict[str, Any]) -> bool:
     """FastAPI's own 422 entry (HTTPValidationError): the API's handler answers ErrorBody."""
     return "HTTPValidationError" in str(response.get("content", {}))
@@ -175,6 +196,7 @@ def document_errors(app: FastAPI, models: Iterable[type[BaseModel]] = ()) -> Non
                     }
             for parameter in _path_parameters(document, route):
                 parameter["schema"].update(PATH_PARAMETERS.get(parameter["name"], {}))
+        _no_nul(document)
         app.openapi_schema = document
         return document
 

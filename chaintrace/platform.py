@@ -47,6 +47,7 @@ def bind_api(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen()  # with SO_REUSEADDR a second bind succeeds: only listen() is exclusive
     except OSError as exc:
         sock.close()
         hint = (

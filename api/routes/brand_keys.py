@@ -8,7 +8,7 @@ sign (it never holds a key).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -51,7 +51,7 @@ def revocation_tx(
     session: SessionDep,
     chain: ChainDep,
     admin: AdminPrincipal,
-    sender: Address | None = Query(default=None, description="The admin wallet that sends it"),
+    sender: Annotated[Address | None, Query(description="The admin wallet that sends it")] = None,
 ) -> UnsignedTx:
     """The unsigned TraceAnchor v2 revokeBrand transaction (admin): the brand's wallet signs
     no more roots; its earlier roots stay confirmed unless a compromise is recorded."""
@@ -67,8 +67,10 @@ def compromise_tx(
     session: SessionDep,
     chain: ChainDep,
     admin: AdminPrincipal,
-    since: int = Query(description="Unix seconds from which the key was out of the brand's hands"),
-    sender: Address | None = Query(default=None, description="The admin wallet that sends it"),
+    since: Annotated[
+        int, Query(description="Unix seconds from which the key was out of the brand's hands")
+    ],
+    sender: Annotated[Address | None, Query(description="The admin wallet that sends it")] = None,
 ) -> UnsignedTx:
     """The unsigned TraceAnchor v2 markCompromised transaction (admin): roots the brand's
     wallet signed from `since` on are no longer the brand's word until its new key re-signs."""
@@ -99,7 +101,7 @@ def roots_to_resign(
     session: SessionDep,
     chain: ChainDep,
     principal: BrandPrincipal,
-    wallet: Address = Query(description="The prefix's new key, which re-signs"),
+    wallet: Annotated[Address, Query(description="The prefix's new key, which re-signs")],
 ) -> list[dict[str, Any]]:
     """The brand's own roots on TraceAnchor v2 that are not the brand's word (signed by a key
     from its compromised range), each with the Commissioning payload the new key signs."""
@@ -146,10 +148,10 @@ def resign_tx(
     session: SessionDep,
     chain: ChainDep,
     principal: BrandPrincipal,
-    root: Hex32 = Query(description="The root to re-sign"),
-    wallet: Address = Query(description="The prefix's new key, which signed"),
-    signature: SignatureHex = Query(description="The new key's Commissioning signature"),
-    sender: Address | None = Query(default=None, description="Who relays it (default: wallet)"),
+    root: Annotated[Hex32, Query(description="The root to re-sign")],
+    wallet: Annotated[Address, Query(description="The prefix's new key, which signed")],
+    signature: Annotated[SignatureHex, Query(description="The new key's Commissioning signature")],
+    sender: Annotated[Address | None, Query(description="Who relays it (default: wallet)")] = None,
 ) -> UnsignedTx:
     """The unsigned TraceAnchor v2 endorseRoot transaction: anyone may relay the new key's
     re-signature; the contract checks it (a refusal is a 409 naming why)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
@@ -80,9 +82,10 @@ def registration_tx(
     session: SessionDep,
     chain: ChainDep,
     admin: AdminPrincipal,
-    sender: Address | None = Query(
-        default=None, description="The admin wallet that sends it (default: the caller's wallet)"
-    ),
+    sender: Annotated[
+        Address | None,
+        Query(description="The admin wallet that sends it (default: the caller's wallet)"),
+    ] = None,
 ) -> UnsignedTx:
     """The unsigned TraceAnchor.registerBrand transaction for the platform admin's wallet."""
     brand = brand_by_prefix(session, prefix)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
+import api.path_convertors  # noqa: F401 (registers {x:address})
 from api.deps import CarrierPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
 from api.openapi_doc import errors
@@ -48,7 +49,7 @@ def own_device(session: SessionDep, principal: Principal, address: str) -> Devic
 def registration_typed_data(
     chain: ChainDep,
     principal: CarrierPrincipal,
-    address: Address = Query(description="The device's address"),
+    address: Annotated[Address, Query(description="The device's address")],
 ) -> TypedData:
     """The DeviceRegistration typed data the device key signs to register with the caller."""
     msg = DeviceRegistration(device=address, operator=wallet_of(principal))
@@ -99,13 +100,13 @@ def list_own(
     return [device_public(d) for d in session.scalars(stmt)]
 
 
-@router.get("/{address}", response_model=DevicePublic, responses=errors(404))
+@router.get("/{address:address}", response_model=DevicePublic, responses=errors(404))
 def get(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
     """One of the caller's devices."""
     return device_public(own_device(session, principal, address))
 
 
-@router.delete("/{address}", response_model=DevicePublic, responses=errors(404, 409))
+@router.delete("/{address:address}", response_model=DevicePublic, responses=errors(404, 409))
 def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
     """Revoke one of the caller's devices: readings taken from now on are refused (its backlog
     taken before is still accepted for GATEWAY_REVOKED_BACKLOG_S)."""

@@ -13,7 +13,6 @@ from api.schemas.eth_json import Quantity, quantity, typed_data_json
 from core.abi_values import check_address
 from core.errors import Gs1Error
 from core.gs1 import (
-    CS82,
     PREFIX_MAX_LEN,
     PREFIX_MIN_LEN,
     SERIAL_MAX_LEN,
@@ -81,7 +80,8 @@ HEX32_PATTERN = "^0x[0-9a-fA-F]{64}$"
 SIGNATURE_PATTERN = "^0x[0-9a-fA-F]{130}$"
 GTIN_PATTERN = "^([0-9]{8}|[0-9]{12,14})$"
 PREFIX_PATTERN = f"^[0-9]{{{PREFIX_MIN_LEN},{PREFIX_MAX_LEN}}}$"
-SERIAL_PATTERN = f"^[{re.escape(''.join(sorted(CS82)))}]{{1,{SERIAL_MAX_LEN}}}$"
+# GS1 CS82 written out (re.escape's "\&" is invalid in an ECMA-262 unicode-mode pattern).
+SERIAL_PATTERN = f"^[!\"%&'()*+,./0-9:;<=>?A-Z_a-z-]{{1,{SERIAL_MAX_LEN}}}$"
 URI_PATTERN = "^[A-Za-z][A-Za-z0-9+.\\-]*:[\\x21-\\x7e]+$"
 
 

@@ -214,3 +214,22 @@ def test_a_non_string_epc_is_named_not_a_server_error(world: World) -> None:
     )
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["body", "epcList", 0]
+
+
+def test_nul_characters_are_refused_in_bodies_queries_and_paths(api_no_chain: Api) -> None:
+    """PostgreSQL text cannot hold NUL (a 500 from the driver) and SQLite would store it: 422."""
+    client, key = api_no_chain.client, auth(api_no_chain.admin_key)
+    headers = {**key, "Content-Type": "application/json"}
+    nul = '{"name": "a\\u0000b", "role": "brand"}'
+    after_a_backslash = '{"name": "a\\\\\\u0000", "role": "brand"}'
+    for body in (nul, after_a_backslash):
+        answer = client.post("/principals", content=body, headers=headers)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body"]
+    text = '{"name": "a\\\\u0000b", "role": "brand"}'  # a backslash, then the text u0000
+    created = client.post("/principals", content=text, headers=headers)
+    assert created.status_code == 201 and created.json()["name"] == "a\\u0000b"
+    query = client.get("/audit-log?action=a%00b", headers=key)
+    assert query.status_code == 422 and query.json()["detail"][0]["loc"] == ["query"]
+    path = client.get("/products/0%0012", headers=key)
+    assert path.status_code == 422 and path.json()["detail"][0]["loc"] == ["path"]
+    assert client.get("/principals/me", headers=key).status_code == 200  # the API lives on

@@ -143,3 +143,16 @@ def test_a_taken_api_port_fails_at_once_saying_what_to_set(tmp_path: Path) -> No
     assert f"127.0.0.1:{port}" in done.stderr and "set API_PORT to a free port" in done.stderr
     assert "ok  anvil" not in done.stderr  # refused before anything started
     assert not (tmp_path / "home" / "run.json").exists()
+
+
+def test_two_stacks_cannot_both_claim_one_api_port() -> None:
+    """SO_REUSEADDR lets a second bind() of the port succeed: the first must already listen."""
+    from chaintrace.platform import ApiPortUnavailable, bind_api
+
+    port = free_port()
+    first = bind_api("127.0.0.1", port)
+    try:
+        with pytest.raises(ApiPortUnavailable, match="set API_PORT"):
+            bind_api("127.0.0.1", port).close()
+    finally:
+        first.close()

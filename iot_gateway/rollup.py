@@ -8,7 +8,8 @@ seqs each recorded window passed over (holes, with that window's event hash) and
 readings below the watermark were rolled up: a reading that lands in a hole later gets a
 supplementary event (core.epcis.sensor_events.supplement_event); the original is never changed.
 In the same pass each visited device's closed temperature excursions (iot_gateway.excursions,
-from core.sla) are recorded; they are deterministic, so repeats are refused as duplicates.
+from core.sla) are recorded; they are deterministic, so repeats are refused as duplicates, and
+one stored with the version 1 shipment transaction (untyped) is not recorded again typed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.epcis.events import SHIPMENT_TRANSACTION_V1, shipment_transaction
 from core.epcis.hashed_event import HashedEvent
 from core.epcis.sensor_events import (
     WindowSample,
@@ -33,20 +35,24 @@ from core.epcis.sensor_events import (
 from core.errors import CoreValueError
 from core.gs1 import sgtin_urn
 from core.hexstr import hex0x
-from iot_gateway.excursions import device_excursions, excursion_event, shipment_policy
+from iot_gateway.excursions import (
+    Excursion,
+    device_excursions,
+    excursion_event,
+    shipment_policy,
+)
 from iot_gateway.windows import Hole, WindowRule, fill_holes, hole_of, next_window, window_gaps
 from store.db import read_transaction, transaction
 from store.errors import DuplicateEventError, StoreError
 from store.models import Brand, Device, Item, Product, Reading, Setting, Shipment, shipment_items
-from store.models.types import utcnow
+from store.models.types import EventKind, utcnow
+from store.queries import event_record
 from store.recording import EventRow, record_event, record_events
 
 if TYPE_CHECKING:
     from iot_gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
-# The same bizTransaction the API writes on a shipment's events.
-SHIPMENT_URN = "urn:chaintrace:shipment:"
 WATERMARK_KEY = "iot_gateway.rollup.v1.shipment.{shipment_pk}"
 _WATERMARK_LIKE = "iot_gateway.rollup.v1.shipment.%"
 LATE_KEY = "iot_gateway.rollup.v1.late.{shipment_pk}"
@@ -141,7 +147,11 @@ class _ShipmentRollup:
             settings.rollup_lateness_s * 1000,
         )
         self.epcs, self.item_ids = shipment_epcs(session, shipment.id)
-        self.biz = [{"bizTransaction": SHIPMENT_URN + shipment.shipment_id}]
+        # The same bizTransaction the API writes on a shipment's events.
+        self.biz = [shipment_transaction(shipment.shipment_id)]
+        # How events stored before version 2 named it: an excursion rebuilt each pass must not
+        # be recorded a second time in the new form.
+        self.biz_v1 = [shipment_transaction(shipment.shipment_id, SHIPMENT_TRANSACTION_V1)]
         self.policy = shipment_policy(shipment)
         self.recorded = 0
 
@@ -264,10 +274,20 @@ class _ShipmentRollup:
             return
         device_id = device_uri(self.settings.reading_chain_id, address)
         for excursion in device_excursions(self.session, self.shipment.id, address, self.policy):
+            if self._stored_v1(excursion, device_id):
+                continue
             event = excursion_event(
                 excursion, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz
             )
             self._record(event, owner, repeat=True)
+
+    def _stored_v1(self, excursion: Excursion, device_id: str) -> bool:
+        """Whether the excursion is stored as written before typed shipment transactions."""
+        old = excursion_event(
+            excursion, device_id=device_id, epcs=self.epcs, biz_transactions=self.biz_v1
+        )
+        digest = HashedEvent.of(old).event_hash
+        return event_record(self.session, EventKind.EVENT, digest) is not None
 
     def _late_readings(self, address: str, holes: list[Hole]) -> list[Reading]:
         found: list[Reading] = []

@@ -18,6 +18,11 @@ CT_GEO = "ct:geo"
 SHIPMENT_URN = "urn:chaintrace:shipment:"
 DEVICE_URN = "urn:chaintrace:device:"
 CT_OPERATOR, CT_REGISTRATION = "ct:operator", "ct:deviceRegistrationSignature"
+# CBV 2.0 BizTransactionType of the shipment reference: bol, the carriage of the goods under the
+# terms the carrier signed. Version 1 wrote the reference without a type (EPCIS allows it, GS1's
+# reference hash tool crashes on it); version 2 names the type. Stored events keep their JSON.
+SHIPMENT_TRANSACTION_TYPE = "bol"
+SHIPMENT_TRANSACTION_V1, SHIPMENT_TRANSACTION_V2 = 1, 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 BIZ_STEP_PREFIXES = (
@@ -92,6 +97,19 @@ def geo_uri(lat: float, lon: float) -> str:
     return f"geo:{lat:.7f},{lon:.7f}"
 
 
+def shipment_transaction(
+    shipment_id: str, version: int = SHIPMENT_TRANSACTION_V2
+) -> dict[str, str]:
+    """The bizTransaction naming a chaintrace shipment. Version 2 (what is written now) puts the
+    type first, as GS1's examples do (the reference tool hashes pairs in JSON key order);
+    version 1 only recognises events stored before it (docs/formats.md)."""
+    if version == SHIPMENT_TRANSACTION_V1:
+        return {"bizTransaction": SHIPMENT_URN + shipment_id}
+    if version == SHIPMENT_TRANSACTION_V2:
+        return {"type": SHIPMENT_TRANSACTION_TYPE, "bizTransaction": SHIPMENT_URN + shipment_id}
+    raise ValueError(f"unknown shipment transaction version {version!r}")
+
+
 def commissioning_event(
     epc: str, event_time: datetime, read_point: str | None, biz_location: str | None
 ) -> dict[str, Any]:
@@ -120,7 +138,7 @@ def shipment_event(
         event["readPoint"] = {"id": read_point}
     if biz_location:
         event["bizLocation"] = {"id": biz_location}
-    event["bizTransactionList"] = [{"bizTransaction": SHIPMENT_URN + shipment_id}]
+    event["bizTransactionList"] = [shipment_transaction(shipment_id)]
     if gps is not None:
         event[CT_GEO] = geo_uri(*gps)
     return event

@@ -268,7 +268,7 @@ def test_events_move_the_shipment_forward(world: World) -> None:
     ]
     assert shipping["readPoint"] == {"id": dock}
     assert shipping["bizTransactionList"] == [
-        {"bizTransaction": f"urn:chaintrace:shipment:{world.shipment_id}"}
+        {"type": "bol", "bizTransaction": f"urn:chaintrace:shipment:{world.shipment_id}"}
     ]
     assert events[1]["event"]["ct:geo"] == "geo:52.5200000,13.4050000"
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.eip712 import Terms
 from core.epcis import event_hash
+from core.epcis.events import SHIPMENT_TRANSACTION_V1, SHIPMENT_URN, shipment_transaction
+from core.epcis.hashed_event import HashedEvent
 from core.epcis.sensor_events import device_uri, iso_ms
 from core.sla import SlaPolicy, SlaReading, excursion_minutes
 from iot_gateway.excursions import (
@@ -22,11 +24,12 @@ from iot_gateway.excursions import (
     closed_excursions,
     excursion_event,
 )
-from iot_gateway.rollup import SHIPMENT_URN, rollup_once, shipment_epcs
+from iot_gateway.rollup import rollup_once, shipment_epcs
 from iot_gateway.settings import GatewaySettings
 from store.db import transaction
 from store.models import Device, Event, Role, Shipment
 from store.readings import insert_readings
+from store.recording import record_event
 from tests.iot_gateway.conftest import CHAIN_ID
 from tests.iot_gateway.gateway_helpers import shipment_with
 from tests.utils.store_factories import make_principal, random_address
@@ -156,7 +159,7 @@ def test_one_closed_excursion_is_one_event_as_core_sla_counts_it(
         assert stored is not None
         assert sorted(item.id for item in stored.items) == item_ids
         assert body["bizTransactionList"] == [
-            {"bizTransaction": SHIPMENT_URN + shipment.shipment_id}
+            {"type": "bol", "bizTransaction": SHIPMENT_URN + shipment.shipment_id}
         ]
     assert body["epcList"] == sorted(epcs) and len(epcs) == 2
     assert event.event_hash == event_hash(json.loads(event.event_json))
@@ -220,3 +223,33 @@ def test_closed_excursions_pairs_runs_with_core_sla_episodes() -> None:
     body = excursion_event(found[0], device_id="did:x", epcs=["urn:b", "urn:a"])
     assert body["epcList"] == ["urn:a", "urn:b"] and "bizTransactionList" not in body
     assert body == excursion_event(found[0], device_id="did:x", epcs=["urn:a", "urn:b"])
+
+
+def test_an_excursion_stored_untyped_is_not_recorded_again_typed(
+    db_sessions: sessionmaker[Session], make_settings: Callable[..., GatewaySettings], db_url: str
+) -> None:
+    # As the gateway recorded it before bizTransactions were typed (shipment transaction v1).
+    settings = make_settings(db_url, window_readings=10)
+    shipment_pk, device = _shipment(db_sessions)
+    temps = {seq: 500 for seq in range(0, 5)} | {seq: 950 for seq in range(5, 13)} | {13: 500}
+    (excursion,) = closed_excursions(_insert(db_sessions, device, shipment_pk, temps), POLICY)
+    with transaction(db_sessions) as session:
+        shipment = session.get(Shipment, shipment_pk)
+        assert shipment is not None
+        epcs, item_ids = shipment_epcs(session, shipment_pk)
+        v1 = shipment_transaction(shipment.shipment_id, SHIPMENT_TRANSACTION_V1)
+        old = excursion_event(
+            excursion, device_id=device_uri(CHAIN_ID, device), epcs=epcs, biz_transactions=[v1]
+        )
+        record_event(
+            session,
+            HashedEvent.of(old),
+            recorded_by=None,
+            shipment_id=shipment_pk,
+            item_ids=item_ids,
+        )
+
+    rollup_once(db_sessions, settings, now_ms=LATER)
+
+    ((_event, body),) = _excursion_events(db_sessions)
+    assert body["bizTransactionList"] == [v1]

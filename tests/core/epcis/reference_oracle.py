@@ -4,11 +4,14 @@ and where the GS1 EPCIS examples live."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.resources
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from core.epcis.extension import EPCIS_CONTEXT
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "epcis-examples"
 EXAMPLES_MISSING = f"EPCIS examples not found at {EXAMPLES} (a clone without ../shared)"
@@ -100,3 +103,20 @@ def reference_prehashes(doc: dict[str, Any], workaround: bool = False) -> list[s
         result = hash_generator.derive_prehashes_from_events(("EventList", "", [event]))
         prehashes.append(result[0] if result else None)
     return prehashes
+
+
+def reference_event_hash(event: dict[str, Any]) -> bytes | None:
+    """The unpatched reference's CBV 2.0 hash of one event as the platform stores it, published
+    the EPCIS 2.0 way: in a document whose @context is the event's own (the reference hashes an
+    @context left on an event, a divergence of its own: test_epcis_divergences). None: it
+    dropped the event; its exceptions propagate."""
+    body = {k: v for k, v in event.items() if k != "@context"}
+    doc = {
+        "@context": event.get("@context", [EPCIS_CONTEXT]),
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2024-01-01T00:00:00.000Z",
+        "epcisBody": {"eventList": [body]},
+    }
+    (prehash,) = reference_prehashes(doc)
+    return None if prehash is None else hashlib.sha256(prehash.encode()).digest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from chaintrace.story import SERIALS, Story
 from core.digital_link import build_link
 from store.db import make_engine, session_factory
 from store.models import AnchorBatch, Event, Leaf
+from tests.core.epcis.reference_oracle import reference_event_hash
 
 CONFIRMATIONS = 2
 
@@ -103,6 +105,7 @@ def test_the_demo_story_on_postgres_and_mosquitto(
             pg_db_url, list(trace_anchors(w3, services.deployment.releases).values())
         )
         _assert_money_exact(story, ShipmentEscrowClient(w3, services.deployment.shipment_escrow))
+        _assert_reference_hashes_every_event(pg_db_url)
     finally:
         if watcher is not None:
             watcher.stop()
@@ -131,6 +134,27 @@ def _assert_each_event_final_once(url: str, anchors: list[TraceAnchorClient]) ->
         for log in anchor.contract.events.RootAnchored().get_logs(from_block=0)
     ]
     assert sorted(roots) == sorted(b.root for b in batches)
+
+
+def _assert_reference_hashes_every_event(url: str) -> None:
+    """GS1's reference tool, unpatched, hashes each event the story stored to its stored hash."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            stored = s.execute(select(Event.event_json, Event.event_hash)).all()
+    finally:
+        engine.dispose()
+    kinds = {json.loads(text).get("bizStep") for text, _ in stored}
+    assert {"commissioning", "shipping", "receiving", "sensor_reporting"} <= kinds
+    failed = []
+    for text, digest in stored:
+        try:
+            theirs: object = reference_event_hash(json.loads(text))
+        except Exception as exc:  # the reference's own failure (IndexError, ...), reported
+            theirs = repr(exc)
+        if theirs != bytes(digest):
+            failed.append((json.loads(text).get("bizStep"), theirs))
+    assert not failed, f"{len(failed)} of {len(stored)} events: {failed[:3]}"
 
 
 def _assert_money_exact(story: Story, escrow: ShipmentEscrowClient) -> None:

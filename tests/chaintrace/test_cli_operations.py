@@ -37,14 +37,16 @@ def test_each_admin_command_writes_one_log_entry(db_url: str) -> None:
     rows, _ = _run(db_url, "audit-log")
     assert [(r["action"], r["target"], r["via"]) for r in rows] == [
         ("principal.create", "principal 1", "cli"),
+        ("api_key.create", "principal 1", "cli"),
         ("api_key.revoke", "principal 1 key 1", "cli"),
         ("principal.update", "principal 1", "cli"),
         ("principal.update", "principal 1", "cli"),
     ]
-    assert rows[2]["details"] == {"disabled": True} and rows[3]["details"] == {"disabled": False}
+    assert rows[1]["details"] == {"label": "bootstrap", "expiresAt": None}
+    assert rows[3]["details"] == {"disabled": True} and rows[4]["details"] == {"disabled": False}
     assert all(str(r["actor"]).startswith("cli:") for r in rows)
-    page, _ = _run(db_url, "audit-log", "--after", str(rows[1]["id"]), "--limit", "1")
-    assert [r["id"] for r in page] == [rows[2]["id"]]
+    page, _ = _run(db_url, "audit-log", "--after", str(rows[2]["id"]), "--limit", "1")
+    assert [r["id"] for r in page] == [rows[3]["id"]]
 
 
 def test_erase_from_the_cli(

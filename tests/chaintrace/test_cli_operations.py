@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from chaintrace.cli import app
 from store.models import Event
+from tests.utils.anchored_store import N
 from tests.utils.anchored_store import anchored as anchored  # the fixture
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
@@ -62,3 +64,14 @@ def test_erase_from_the_cli(
     assert "no event with id 999999" in output
     rows, _ = _run(db_url, "audit-log", "--action", "event.erase")
     assert [(r["target"], r["actor"]) for r in rows] == [(f"event {event_id}", "cli:dpo")]
+
+
+def test_an_export_holds_every_salt_and_is_logged(
+    anchored: ChainEnv, db_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "export.json"
+    _run(db_url, "export", str(out))
+    rows, _ = _run(db_url, "audit-log", "--action", "store.export")
+    assert [(r["target"], r["details"]) for r in rows] == [
+        ("store", {"file": str(out.resolve()), "records": N})
+    ]

@@ -267,3 +267,20 @@ def test_a_backup_is_readable_by_its_owner_only_and_logged(
     with db_sessions() as session:
         (entry,) = admin_log_page(session, action="store.backup")
     assert entry.actor == "cli:ops" and entry.details == {"file": str(path.resolve())}
+
+
+def test_a_backup_older_than_the_admin_log_is_upgraded_to_keep_the_stores_log(
+    request: pytest.FixtureRequest, db_url: str, db_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    old = _new_store(request, db_url, tmp_path, "old")
+    upgrade(old, "0015_key_lifecycle")
+    backup(old, tmp_path / "old.backup", pg_bin=pg_bin_dir())
+    with store.transaction(db_sessions) as session:
+        record_admin_action(session, Actor.cli("alice"), "principal.update", "principal 9")
+    done = restore(db_url, tmp_path / "old.backup", force=True, pg_bin=pg_bin_dir())
+    assert done.logged and not done.needs_upgrade  # upgraded at once: the log would be lost
+    with db_sessions() as session:
+        assert [(e.action, e.actor) for e in admin_log_page(session)][:1] == [
+            ("principal.update", "cli:alice")
+        ]
+        assert admin_log_page(session)[-1].action == "store.restore"

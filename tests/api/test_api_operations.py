@@ -84,6 +84,9 @@ def test_only_admins_and_auditors_read_the_log(api_no_chain: Api) -> None:
     assert api.client.get("/audit-log").status_code == 401
     bad = api.client.get("/audit-log", params={"limit": 0}, headers=auth(api.admin_key))
     assert bad.status_code == 422
+    for action in ("a\x00b", "Event.Erase", "a b"):  # not an action's name: 422, never a 500
+        bad = api.client.get("/audit-log", params={"action": action}, headers=auth(api.admin_key))
+        assert bad.status_code == 422, action
     # No route writes to it: only GET is served.
     assert api.client.delete("/audit-log", headers=auth(api.admin_key)).status_code == 405
 

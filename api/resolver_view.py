@@ -24,7 +24,7 @@ from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
 from store.commissioning import commissioning_of_batch
 from store.erasure import erasure_of
-from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
+from store.models import AnchorBatch, Event, EventErasure, Item, Leaf, Reading, Shipment
 from store.outbox import leaf_proof
 from store.queries import EventRecord, item_history
 
@@ -85,19 +85,79 @@ def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
         return None
 
 
-_ERASED_DETAILS: dict[str, Any] = dict.fromkeys(
-    ("readPoint", "bizLocation", "place", "gps", "sensors")
+def _erased_view(
+    event: Event, leaf: Leaf | None, batch: AnchorBatch | None, erasure: EventErasure
+) -> dict[str, Any]:
+    """An erased event: its JSON and salt are gone, and what its row still says (step, time,
+    places, CBV hash) is no evidence any more: nothing anchored backs it, and the unsalted hash
+    would confirm a guess of the erased content. Only its leaf, root and proof are shown."""
+    view = _anchored_view(event, leaf, batch)
+    return {
+        **view,
+        **dict.fromkeys(_CONTENT),
+        "finality": finality_of(batch),
+        "erasure": {
+            "status": "erased",
+            "erasedAt": erasure.erased_at.isoformat(),
+            "erasedBy": erasure.erased_by,
+        },
+    }
+
+
+# What an erased event's view leaves out: everything its row or JSON says of its content.
+_CONTENT = (
+    "type",
+    "bizStep",
+    "title",
+    "eventTime",
+    "displayTime",
+    "eventHash",
+    "eventHashHex",
+    "salt",
+    "readPoint",
+    "bizLocation",
+    "place",
+    "gps",
+    "sensorSummary",
+    "event",
 )
+
+
+def _anchored_view(event: Event, leaf: Leaf | None, batch: AnchorBatch | None) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "kindName": "errorDeclaration" if event.kind == 1 else "event",
+        "leaf": _hex(leaf.leaf_hash) if leaf else None,
+        "proof": _proof(leaf, batch),
+        "root": _hex(batch.root) if batch is not None else None,
+    }
+
+
+def _anchoring(
+    session: Session, batch: AnchorBatch | None, contracts: dict[int, str]
+) -> dict[str, Any]:
+    commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
+    return {
+        "status": batch.status.value if batch is not None else "pending",
+        "root": _hex(batch.root) if batch is not None else None,
+        "txHash": batch.tx_hash if batch is not None else None,
+        "blockNumber": batch.block_number if batch is not None else None,
+        "signedByBrand": commissioning.brand if commissioning else None,
+        # The TraceAnchor release the root goes to (None without a chain).
+        "contract": contracts.get(batch.anchor_version) if batch is not None else None,
+    }
 
 
 def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
     event, leaf, batch = record
     erasure = erasure_of(session, event.id)
-    # An erased event's JSON and salt are gone: what stays is its kind, step, time and leaf.
-    body = None if erasure is not None else json.loads(event.event_json)
-    details = dict(_ERASED_DETAILS) if body is None else describe(body)
+    if erasure is not None:
+        erased = _erased_view(event, leaf, batch, erasure)
+        return {**erased, "anchoring": _anchoring(session, batch, contracts)}
+    body = json.loads(event.event_json)
+    details = describe(body)
     biz_step = event.biz_step
-    commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
     # A sensor report summarises its own window; the receiving event sums up the whole trip
     # (with the attested excursion minutes once there are some); other events carry none.
     sensor_summary = None
@@ -114,40 +174,24 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
         if shipment is not None:
             sensor_summary = _readings_summary(session, shipment, event.event_time_ms)
     return {
-        "id": event.id,
-        "kind": event.kind,
-        "kindName": "errorDeclaration" if event.kind == 1 else "event",
+        **_anchored_view(event, leaf, batch),
         "type": event.event_type,
         "bizStep": biz_step,
         "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
-        "eventTime": None if body is None else body.get("eventTime"),
+        "eventTime": body.get("eventTime"),
         "displayTime": _display_time(event.event_time_ms),
-        "eventHash": None if erasure else event_id(event.event_hash),
-        "eventHashHex": None if erasure else _hex(event.event_hash),
-        "salt": _hex(leaf.salt) if leaf and not erasure else None,
-        "leaf": _hex(leaf.leaf_hash) if leaf else None,
-        "proof": _proof(leaf, batch),
-        "root": _hex(batch.root) if batch is not None else None,
+        "eventHash": event_id(event.event_hash),
+        "eventHashHex": _hex(event.event_hash),
+        "salt": _hex(leaf.salt) if leaf else None,
         "finality": finality_of(batch),
-        "anchoring": {
-            "status": batch.status.value if batch is not None else "pending",
-            "root": _hex(batch.root) if batch is not None else None,
-            "txHash": batch.tx_hash if batch is not None else None,
-            "blockNumber": batch.block_number if batch is not None else None,
-            "signedByBrand": commissioning.brand if commissioning else None,
-            # The TraceAnchor release the root goes to (None without a chain).
-            "contract": contracts.get(batch.anchor_version) if batch is not None else None,
-        },
+        "anchoring": _anchoring(session, batch, contracts),
         "readPoint": details["readPoint"],
         "bizLocation": details["bizLocation"],
         "place": details["place"],
         "gps": details["gps"],
         "sensorSummary": sensor_summary,
         "event": body,
-        # Set when an admin erased the event's personal data (its leaf still proves into root).
-        "erasure": None
-        if erasure is None
-        else {"status": "erased", "erasedAt": erasure.erased_at.isoformat()},
+        "erasure": None,
     }
 
 

@@ -19,7 +19,7 @@ from core.hexstr import hex0x
 from core.merkle import MerkleTree, leaf_hash, verify
 from core.verdict import Verdict
 from store.db import read_transaction
-from store.models import AnchorBatch, BatchStatus, Event, EventErasure, Leaf
+from store.models import AdminLogEntry, AnchorBatch, BatchStatus, Event, EventErasure, Leaf
 from store.outbox import leaf_proof
 
 # v2 adds each record's TraceAnchor release; v3 each leaf hash and erasure. Earlier exports
@@ -46,6 +46,10 @@ class AuditRecord:
     # Set when the event's personal data was erased: its event_json and salt are then empty.
     erased_at: str | None = None
     erased_by: str | None = None
+    event_id: int | None = None  # the store's id of the event
+    # An erased event's `event.erase` entry in the append-only admin log: {id, leaf, root}.
+    # Without it an erasure is not the platform's: blanking JSON and salt would hide tampering.
+    erasure_log: dict[str, Any] | None = None
 
 
 @dataclass
@@ -58,8 +62,9 @@ class AuditReport:
     batches: int = 0
     roots_rebuilt: int = 0
     pending: int = 0
-    # Events whose personal data an admin erased: their leaves still prove into their anchored
-    # roots (checked off chain; the contract needs the salt); each with when and by whom.
+    # Events whose personal data an admin erased (each with its admin-log entry): their content
+    # is unverifiable, their leaves still prove into their anchored roots (checked off chain:
+    # the contract needs the salt); each with when and by whom.
     erased: list[dict[str, str | None]] = field(default_factory=list)
     refused: int = 0  # in a brand's root the chain refused (kept with it, never anchored)
     commissionings: int = 0
@@ -80,6 +85,14 @@ class AuditReport:
 def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
     """Every stored event with its salt, proof and batch, in recording order."""
     with read_transaction(factory) as session:  # on SQLite: no write lock held meanwhile
+        logged = {
+            entry.target: entry
+            for entry in session.scalars(
+                select(AdminLogEntry)
+                .where(AdminLogEntry.action == "event.erase")
+                .order_by(AdminLogEntry.id)
+            )
+        }
         rows = session.execute(
             select(Event, Leaf, AnchorBatch, EventErasure)
             .join(Leaf, Leaf.event_id == Event.id)
@@ -88,14 +101,27 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
             .order_by(Event.id)
         )
         return [
-            _erased(_record(event, leaf, batch), erasure) for event, leaf, batch, erasure in rows
+            _erased(replace(_record(event, leaf, batch), event_id=event.id), erasure, logged)
+            for event, leaf, batch, erasure in rows
         ]
 
 
-def _erased(record: AuditRecord, erasure: EventErasure | None) -> AuditRecord:
+def _erased(
+    record: AuditRecord, erasure: EventErasure | None, logged: Mapping[str, AdminLogEntry]
+) -> AuditRecord:
     if erasure is None:
         return record
-    return replace(record, erased_at=erasure.erased_at.isoformat(), erased_by=erasure.erased_by)
+    entry = logged.get(f"event {erasure.event_id}")
+    log = None
+    if entry is not None:
+        log = {"id": entry.id, "leaf": entry.details.get("leaf"), "root": entry.details.get("root")}
+    return replace(
+        record,
+        event_hash="",  # unsalted, it would confirm a guess of the erased content
+        erased_at=erasure.erased_at.isoformat(),
+        erased_by=erasure.erased_by,
+        erasure_log=log,
+    )
 
 
 def _record(event: Event, leaf: Leaf, batch: AnchorBatch | None) -> AuditRecord:
@@ -165,11 +191,21 @@ def _by_root(records: Iterable[AuditRecord]) -> Iterator[tuple[str, list[int]]]:
 
 
 def _check_erased(report: AuditReport, r: AuditRecord) -> bytes | None:
-    """An erased record's stored leaf, if it proves into its root (off chain: without the salt
-    the contract cannot rebuild the leaf); else the failure is reported and None returned."""
-    where = f"erased event {r.event_hash[:18]}"
+    """An erased record's stored leaf, if its erasure is in the admin log and the leaf proves
+    into its root (off chain: without the salt the contract cannot rebuild the leaf); else the
+    failure is reported and None returned. Its content is unverifiable: nothing is said of it."""
+    where = f"erased event {r.event_id}"
     if r.event_json or r.salt not in ("", "0x"):
         report.failures.append(f"{where}: its JSON or salt is still stored")
+        return None
+    if r.erasure_log is None:
+        report.failures.append(f"erasure of event {r.event_id} has no admin-log record")
+        return None
+    if r.erasure_log.get("leaf") != r.leaf_hash or r.erasure_log.get("root") != r.root:
+        report.failures.append(
+            f"erasure of event {r.event_id}: its admin-log record (entry"
+            f" {r.erasure_log.get('id')}) names another leaf or root than the stored ones"
+        )
         return None
     if r.leaf_hash is None or r.root is None:
         report.failures.append(f"{where}: no leaf in an anchored root")
@@ -180,7 +216,15 @@ def _check_erased(report: AuditReport, r: AuditRecord) -> bytes | None:
         report.failures.append(f"{where}: its leaf does not prove into root {r.root}")
         return None
     report.erased.append(
-        {"event": r.event_hash, "erasedAt": r.erased_at, "erasedBy": r.erased_by, "root": r.root}
+        {
+            "eventId": None if r.event_id is None else str(r.event_id),
+            "status": f"erased: content unverifiable, leaf proven in root {r.root}",
+            "erasedAt": r.erased_at,
+            "erasedBy": r.erased_by,
+            "leaf": r.leaf_hash,
+            "root": r.root,
+            "adminLogEntry": str(r.erasure_log.get("id")),
+        }
     )
     return leaf
 

@@ -16,13 +16,22 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
+from chaintrace.restore_keep import Kept, read_kept, reapply
 from store.admin_log import Actor, record_admin_action
-from store.db import alembic_config, make_engine, normalize_url, session_factory, transaction
+from store.db import (
+    alembic_config,
+    make_engine,
+    normalize_url,
+    session_factory,
+    transaction,
+    upgrade,
+)
 
 _PG_TIMEOUT_S = 3600
 
@@ -40,18 +49,51 @@ class RestoreResult:
     logged: bool  # whether the restored store's admin log holds the restore
 
 
-def backup(database_url: str, path: Path, *, pg_bin: Path | None = None) -> str:
-    """Write a backup of the store at `database_url` to `path` (never over an existing file);
-    returns the backup's schema revision."""
+def backup(
+    database_url: str, path: Path, *, pg_bin: Path | None = None, actor: Actor | None = None
+) -> str:
+    """Write a backup of the store at `database_url` to `path` (never over an existing file;
+    readable by its owner only: it holds every salt), logged in the store's admin log as done
+    by `actor` (the CLI always names one); returns the backup's schema revision."""
     if path.exists():
         raise BackupError(f"{path} exists: choose a new file (a backup never overwrites one)")
     url = normalize_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return _backup_sqlite(_sqlite_file(url, must_exist=True), path)
+        revision = _backup_sqlite(_sqlite_file(url, must_exist=True), path)
+    else:
+        revision = _backup_postgres(url, path, pg_bin)
+    if actor is not None:  # after the snapshot: the writers were not held up for it
+        log_store_action(database_url, actor, "store.backup", {"file": str(path.resolve())})
+    return revision
+
+
+def log_store_action(database_url: str, actor: Actor, action: str, details: dict[str, Any]) -> bool:
+    """One admin-log entry about the whole store (a backup, an export), when its schema has the
+    log (0016 on)."""
+    engine = make_engine(database_url)
+    try:
+        if not sa.inspect(engine).has_table("admin_log"):
+            return False
+        with transaction(session_factory(engine)) as session:
+            record_admin_action(session, actor, action, "store", details)
+        return True
+    finally:
+        engine.dispose()
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` empty, readable and writable by its owner only (0600), whatever the umask."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _backup_postgres(url: URL, path: Path, pg_bin: Path | None) -> str:
     partial = path.with_name(path.name + ".partial")
     dump = [_pg_tool("pg_dump", pg_bin), "-Fc", "--no-owner", "-f", str(partial)]
     try:
+        _private_file(partial)  # pg_dump writes into it: it keeps its mode
         _run([*dump, "-d", _conninfo(url)], url)
+        partial.chmod(0o600)
         revision = _dump_revision(partial, pg_bin)
     except BackupError:
         partial.unlink(missing_ok=True)
@@ -88,10 +130,17 @@ def restore(
                 " replace it; pass --force to do so"
             )
     if sqlite:
+        _check_sqlite_backup(path)
+    kept = _read_kept(database_url, url)  # before the store is replaced: restored after
+    if sqlite:
         _restore_sqlite(path, _sqlite_file(url, must_exist=False))
     else:
         _restore_postgres(url, path, pg_bin)
-    logged = _log_restore(database_url, path, revision, actor or Actor.cli())
+    if kept and needs_upgrade and not _has_admin_log(database_url):
+        # A backup older than the admin log: upgraded now, else the erasures are lost.
+        upgrade(database_url)
+        needs_upgrade = False
+    logged = _log_restore(database_url, path, revision, actor or Actor.cli(), kept)
     return RestoreResult(revision, needs_upgrade, logged)
 
 
@@ -107,7 +156,7 @@ def _sqlite_file(url: URL, *, must_exist: bool) -> Path:
 
 def _backup_sqlite(source: Path, path: Path) -> str:
     partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
+    _private_file(partial)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     try:
         dst = sqlite3.connect(partial)
@@ -123,6 +172,44 @@ def _backup_sqlite(source: Path, path: Path) -> str:
         src.close()
     partial.replace(path)
     return _file_revision(path)
+
+
+def _check_sqlite_backup(path: Path) -> None:
+    """Refuse a backup that fails SQLite's integrity check (before the store is touched)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        rows = [(str(exc),)]
+    if rows != [("ok",)]:
+        found = "; ".join(str(r[0]) for r in rows[:5])
+        raise BackupError(f"{path} fails SQLite's integrity check ({found}): the store is kept")
+
+
+def _read_kept(database_url: str, url: URL) -> Kept:
+    if url.get_backend_name() == "sqlite" and not _sqlite_file(url, must_exist=False).is_file():
+        return Kept()
+    engine = make_engine(database_url)
+    try:
+        return read_kept(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise BackupError(
+            f"the store's erasures and admin log cannot be read ({exc}): a restore would lose"
+            " them; the store is kept"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _has_admin_log(database_url: str) -> bool:
+    engine = make_engine(database_url)
+    try:
+        return sa.inspect(engine).has_table("admin_log")
+    finally:
+        engine.dispose()
 
 
 def _restore_sqlite(path: Path, target: Path) -> None:
@@ -234,14 +321,16 @@ def _restore_postgres(url: URL, path: Path, pg_bin: Path | None) -> None:
         ) from None
 
 
-def _log_restore(database_url: str, path: Path, revision: str, actor: Actor) -> bool:
-    """The restore in the restored store's admin log, when its schema has one (0016 on)."""
+def _log_restore(database_url: str, path: Path, revision: str, actor: Actor, kept: Kept) -> bool:
+    """The restore in the restored store's admin log, when its schema has one (0016 on), in
+    one transaction with what the replaced store's later log and erasures bring back."""
     engine = make_engine(database_url)
     try:
         if not sa.inspect(engine).has_table("admin_log"):
             return False
         with transaction(session_factory(engine)) as session:
             details = {"file": str(path.resolve()), "revision": revision}
+            details.update(reapply(session, kept, actor))
             record_admin_action(session, actor, "store.restore", "store", details)
         return True
     finally:

@@ -28,7 +28,10 @@ def create_admin_key(database_url: str, name: str, wallet_address: str | None = 
             secret = create_api_key(session, admin.id, "bootstrap")
             details = {"name": name, "role": "admin", "wallet": admin.wallet_address}
             target = f"principal {admin.id}"
-            record_admin_action(session, Actor.cli(), "principal.create", target, details)
+            actor = Actor.cli()
+            record_admin_action(session, actor, "principal.create", target, details)
+            key_details = {"label": "bootstrap", "expiresAt": None}  # as the API logs a key
+            record_admin_action(session, actor, "api_key.create", target, key_details)
             return secret
     finally:
         engine.dispose()

@@ -396,6 +396,11 @@ def export(
         console.print("[red]DATABASE_URL is not set[/red]")
         raise typer.Exit(2)
     n = write_export(records_from_store(session_factory(_engine(url))), out)
+    from chaintrace.backup import log_store_action
+    from store.admin_log import Actor
+
+    # The export holds every salt, like a backup: who took one is in the admin log.
+    log_store_action(url, Actor.cli(), "store.export", {"file": str(out.resolve()), "records": n})
     console.print(f"{n} records written to {out}")
 
 

@@ -32,13 +32,16 @@ def register(app: typer.Typer, database_url: Callable[[], str]) -> None:
     def backup(
         path: Annotated[Path, typer.Argument(help="New file to write the backup to.")],
         pg_bin: PgBin = None,
+        by: By = None,
     ) -> None:
-        """Back up the whole store, salts included (SQLite online; PostgreSQL: pg_dump -Fc)."""
+        """Back up the whole store, salts included (SQLite online; PostgreSQL: pg_dump -Fc), to a
+        file only its owner can read (0600); logged in the admin log."""
         from chaintrace.backup import BackupError
         from chaintrace.backup import backup as do_backup
+        from store.admin_log import Actor
 
         try:
-            revision = do_backup(database_url(), path, pg_bin=pg_bin)
+            revision = do_backup(database_url(), path, pg_bin=pg_bin, actor=Actor.cli(by))
         except BackupError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None

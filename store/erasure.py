@@ -6,7 +6,10 @@ of it is left in the store. The leaf hash stays, so the batch's tree, its root o
 every other event's proof are untouched; an erasure record says when, by whom and why.
 
 What stays of the event: its row (kind, type, bizStep, time, the items it names, its CBV hash
-for duplicate detection) and its leaf hash. Device readings are a record of their own (the
+for duplicate detection) and its leaf hash; none of it is evidence any more (only the leaf is
+anchored), so nobody shows it. The admin log's `event.erase` entry holds the leaf and root: the
+audit accepts an erased event only with it. A commissioning is never erased (the brand's data,
+and its items' only evidence). Device readings are a record of their own (the
 evidence settlements are computed from) and are not erased with a roll-up event.
 """
 
@@ -23,9 +26,9 @@ from store.errors import NotFoundError, StoreError, StoreValueError
 from store.models import (
     AnchorBatch,
     BatchStatus,
-    CommissioningDraft,
     Event,
     EventErasure,
+    Item,
     Leaf,
     Shipment,
     ShipmentStatus,
@@ -68,6 +71,7 @@ def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> E
         raise ErasureRefused(
             f"event {event_id} was erased at {done.erased_at.isoformat()} by {done.erased_by}"
         )
+    _refuse_commissioning(session, event)
     leaf = session.scalar(select(Leaf).where(Leaf.event_id == event_id))
     batch = (
         None if leaf is None or leaf.batch_id is None else session.get(AnchorBatch, leaf.batch_id)
@@ -82,7 +86,6 @@ def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> E
                 f"event {event_id} belongs to shipment {shipment.shipment_id}, which is"
                 f" {shipment.status.value}: its settlement may still need it"
             )
-    _scrub_drafts(session, event, batch, leaf)
     event.event_json = ERASED_JSON
     leaf.salt = ERASED_SALT
     erasure = EventErasure(event_id=event_id, erased_by=actor.name, reason=reason)
@@ -93,19 +96,12 @@ def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> E
     return Erased(erasure, leaf, batch)
 
 
-def _scrub_drafts(session: Session, event: Event, batch: AnchorBatch, leaf: Leaf) -> None:
-    """A brand's signed commissioning draft keeps each event's JSON and salt: drop this one's."""
-    if event.recorded_by is None or batch.brand_address is None:
-        return
-    root, leaf_hex = hex0x(batch.root), hex0x(leaf.leaf_hash)
-    drafts = session.scalars(
-        select(CommissioningDraft).where(CommissioningDraft.principal_id == event.recorded_by)
-    )
-    for draft in drafts:
-        if draft.draft.get("root") != root:
-            continue
-        entries = [
-            {**entry, "eventJson": None, "salt": None} if entry.get("leaf") == leaf_hex else entry
-            for entry in draft.draft.get("events", [])
-        ]
-        draft.draft = {**draft.draft, "events": entries}  # a new dict: the JSON column notices
+def _refuse_commissioning(session: Session, event: Event) -> None:
+    """A commissioning is the brand's record of its own items, not personal data, and the only
+    evidence behind its items' verdict: erasing it would leave a verdict nobody can check."""
+    item = session.scalar(select(Item.id).where(Item.commission_event_id == event.id).limit(1))
+    if event.biz_step == "commissioning" or item is not None:
+        raise ErasureRefused(
+            f"event {event.id} is a commissioning: it holds the brand's data, not personal"
+            " data, and is the evidence of its items' verdict, so it is never erased"
+        )

@@ -37,7 +37,13 @@ def audit_log(
     after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Entries after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Entries per page")] = 100,
     action: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Only this action")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[a-z][a-z0-9_.]*$",  # an action's name (a NUL would break PostgreSQL)
+            description="Only this action",
+        ),
     ] = None,
 ) -> AdminLogPage:
     """Admin actions, oldest first (admin or auditor key)."""

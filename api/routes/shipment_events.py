@@ -334,20 +334,32 @@ def list_events(
     for record_ in shipment_events(session, shipment.id):
         event = record_.event
         erasure = erasure_of(session, event.id)
-        # An erased event's JSON is gone (only a closed shipment's event can be erased).
-        body = None if erasure is not None else json.loads(event.event_json)
+        if erasure is not None:
+            # Its JSON is gone and what its row says is no evidence: only the erasure shows.
+            out.append(
+                ShipmentEventPublic(
+                    id=event.id,
+                    event_hash=None,
+                    kind=event.kind,
+                    biz_step=None,
+                    event_time=None,
+                    finality=finality_of(record_.batch),
+                    event=None,
+                    erased_at=erasure.erased_at,
+                    erased_by=erasure.erased_by,
+                )
+            )
+            continue
+        body = json.loads(event.event_json)
         out.append(
             ShipmentEventPublic(
                 id=event.id,
                 event_hash=event_id(event.event_hash),
                 kind=event.kind,
                 biz_step=event.biz_step,
-                event_time=iso_ms(event.event_time_ms)
-                if body is None
-                else body.get("eventTime", ""),
+                event_time=body.get("eventTime", ""),
                 finality=finality_of(record_.batch),
                 event=body,
-                erased_at=None if erasure is None else erasure.erased_at,
             )
         )
     return out

@@ -40,15 +40,19 @@ class EventRecorded(ApiModel):
 
 
 class ShipmentEventPublic(ApiModel):
-    """An event of a shipment as its parties see it."""
+    """An event of a shipment as its parties see it; once an admin erased its personal data,
+    only its id, kind, finality and the erasure (its other columns are no evidence then)."""
 
     id: int
-    event_hash: str
+    event_hash: str | None = Field(
+        description="ni:///sha-256;... (CBV 2.0); null once erased (it would confirm a guess)"
+    )
     kind: int
     biz_step: str | None
-    event_time: str
+    event_time: str | None = Field(description="null once erased")
     finality: str
     event: dict[str, object] | None = Field(
         description="The EPCIS event; null once an admin erased its personal data"
     )
     erased_at: datetime | None = Field(default=None, description="When its data was erased")
+    erased_by: str | None = Field(default=None, description="Who erased it")

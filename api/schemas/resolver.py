@@ -39,19 +39,27 @@ class SensorSummary(_Out):
     excursion_minutes: int | None = Field(alias="excursionMinutes")
 
 
+class ErasureNote(_Out):
+    """When and by whom an event's personal data was erased."""
+
+    status: str
+    erased_at: str = Field(alias="erasedAt")
+    erased_by: str = Field(alias="erasedBy")
+
+
 class HistoryEvent(_Out):
     """One EPCIS event of the item, with its leaf, salt and Merkle proof once anchored."""
 
     id: int
     kind: int
     kind_name: str = Field(alias="kindName")
-    type: str
+    type: str | None
     biz_step: str | None = Field(alias="bizStep")
-    title: str
+    title: str | None
     event_time: str | None = Field(alias="eventTime")
-    display_time: str = Field(alias="displayTime")
-    event_hash: str = Field(alias="eventHash", description="ni:///sha-256;... (CBV 2.0)")
-    event_hash_hex: str = Field(alias="eventHashHex")
+    display_time: str | None = Field(alias="displayTime")
+    event_hash: str | None = Field(alias="eventHash", description="ni:///sha-256;... (CBV 2.0)")
+    event_hash_hex: str | None = Field(alias="eventHashHex")
     salt: str | None
     leaf: str | None
     proof: list[str] | None
@@ -63,7 +71,11 @@ class HistoryEvent(_Out):
     place: Any
     gps: Any
     sensor_summary: SensorSummary | None = Field(alias="sensorSummary")
-    event: dict[str, Any] = Field(description="The EPCIS 2.0 event as hashed")
+    event: dict[str, Any] | None = Field(description="The EPCIS 2.0 event as hashed")
+    erasure: ErasureNote | None = Field(
+        description="Set once an admin erased the event's personal data: then only its id,"
+        " kind, leaf, root, proof and anchoring are shown (its other columns are no evidence)"
+    )
 
 
 class Verify(_Out):

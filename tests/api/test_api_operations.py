@@ -6,17 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from eth_utils.address import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.merkle import process_proof
-from tests.api.flows import (
-    PREFIX,
-    Api,
-    anchor_worker,
-    auth,
-    gtin13,
-    ok,
-    register_brand_on_chain,
-)
+from store.models import Shipment, ShipmentStatus
+from tests.api.flows import Api, World, anchor_worker, auth, ok, register_brand_on_chain
 
 JSON = {"Accept": "application/json"}
 
@@ -89,56 +84,73 @@ def test_only_admins_and_auditors_read_the_log(api_no_chain: Api) -> None:
     assert api.client.get("/audit-log").status_code == 401
     bad = api.client.get("/audit-log", params={"limit": 0}, headers=auth(api.admin_key))
     assert bad.status_code == 422
+    for action in ("a\x00b", "Event.Erase", "a b"):  # not an action's name: 422, never a 500
+        bad = api.client.get("/audit-log", params={"action": action}, headers=auth(api.admin_key))
+        assert bad.status_code == 422, action
     # No route writes to it: only GET is served.
     assert api.client.delete("/audit-log", headers=auth(api.admin_key)).status_code == 405
 
 
-def test_an_admin_erases_an_events_personal_data_and_the_resolver_says_so(api: Api) -> None:
-    chain = api.chain
+def _settled(api: Api, shipment_id: str) -> None:
+    """Close the shipment in the store (an open shipment's events are not erased)."""
+    with Session(api.engine) as session, session.begin():
+        shipment = session.scalars(select(Shipment).where(Shipment.shipment_id == shipment_id))
+        shipment.one().status = ShipmentStatus.SETTLED
+
+
+# What the resolver still shows of an erased event: nothing its row says of its content.
+_ERASED_KEYS = {"id", "kind", "kindName", "leaf", "proof", "root", "finality", "anchoring"}
+
+
+def test_an_admin_erases_an_events_personal_data_and_the_resolver_says_so(world: World) -> None:
+    api, chain = world.api, world.api.chain
     assert chain is not None
-    brand = api.brand(chain.brand)
-    gtin = gtin13(PREFIX, "77777")
-    api.product(brand, gtin)
-    api.commission(brand, chain.brand, gtin, ["E1", "E2", "E3"])
+    url = f"/shipments/{world.shipment_id}/events"
+    dock = "urn:epc:id:sgln:0614141.00001.0"
+    body = {"bizStep": "shipping", "readPoint": dock}
+    shipped = ok(api.client.post(url, json=body, headers=auth(world.carrier_key)), 201)
     register_brand_on_chain(api)
     anchor_worker(api).run_once()
-    (event,) = ok(api.client.get(f"/01/{gtin}/21/E1", headers=JSON))["history"]
-    url = f"/events/{event['id']}/erasure"
+    history = ok(api.client.get(f"/01/{world.gtin}/21/A1", headers=JSON))["history"]
+    commissioning, event = history
+    assert event["id"] == shipped["id"] and event["place"] is not None
+    erase_url = f"/events/{event['id']}/erasure"
     reason = {"reason": "data subject request 41"}
-    assert api.client.post(url, json=reason, headers=auth(brand)).status_code == 403
-    assert api.client.post(url, json={}, headers=auth(api.admin_key)).status_code == 422
-    assert (
-        api.client.post(
-            "/events/999999/erasure", json=reason, headers=auth(api.admin_key)
-        ).status_code
-        == 404
+    assert api.client.post(erase_url, json=reason, headers=auth(world.brand_key)).status_code == 403
+    assert api.client.post(erase_url, json={}, headers=auth(api.admin_key)).status_code == 422
+    missing = api.client.post("/events/999999/erasure", json=reason, headers=auth(api.admin_key))
+    assert missing.status_code == 404
+    open_ = api.client.post(erase_url, json=reason, headers=auth(api.admin_key))
+    assert open_.status_code == 409 and "its settlement may still need it" in open_.json()["detail"]
+    # A commissioning is the brand's data and the item's only evidence: never erased.
+    brands = api.client.post(
+        f"/events/{commissioning['id']}/erasure", json=reason, headers=auth(api.admin_key)
     )
-    erased = ok(api.client.post(url, json=reason, headers=auth(api.admin_key)), 201)
+    assert brands.status_code == 409 and "is a commissioning" in brands.json()["detail"]
+    _settled(api, world.shipment_id)
+    erased = ok(api.client.post(erase_url, json=reason, headers=auth(api.admin_key)), 201)
     assert erased["status"] == "erased" and erased["root"] == event["root"]
     assert erased["leaf"] == event["leaf"] and erased["erasedBy"].startswith("principal ")
-    again = api.client.post(url, json=reason, headers=auth(api.admin_key))
+    again = api.client.post(erase_url, json=reason, headers=auth(api.admin_key))
     assert again.status_code == 409 and "was erased at" in again.json()["detail"]
-    # The resolver answers for it: erased, nothing of its data, its leaf still proving the root.
-    (view,) = ok(api.client.get(f"/01/{gtin}/21/E1", headers=JSON))["history"]
-    assert view["erasure"]["status"] == "erased"
-    assert view["event"] is None and view["salt"] is None and view["eventHash"] is None
+    # The resolver shows its leaf proving the root and the erasure; nothing of its content.
+    _, view = ok(api.client.get(f"/01/{world.gtin}/21/A1", headers=JSON))["history"]
+    assert {k for k, v in view.items() if v is not None} == {*_ERASED_KEYS, "erasure"}
+    assert view["erasure"]["status"] == "erased" and view["erasure"]["erasedAt"]
+    assert view["erasure"]["erasedBy"] == erased["erasedBy"]
     leaf = bytes.fromhex(view["leaf"][2:])
     proof = [bytes.fromhex(p[2:]) for p in view["proof"]]
     assert "0x" + process_proof(leaf, proof).hex() == view["root"] == event["root"]
-    page = api.client.get(f"/01/{gtin}/21/E1", headers={"Accept": "text/html"})
+    page = api.client.get(f"/01/{world.gtin}/21/A1", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "personal data erased" in page.text
-    assert "urn:epc:id:sgtin" not in page.text.split("personal data erased")[1].split("</li>")[0]
-    # Another event of the same batch still verifies on chain, by its contract's eth_call.
-    (other,) = ok(api.client.get(f"/01/{gtin}/21/E2", headers=JSON))["history"]
-    assert other["erasure"] is None and other["root"] == event["root"]
-    anchor = chain.anchors[2]
-    assert anchor.verify_against(
-        bytes.fromhex(other["root"][2:]),
-        other["kind"],
-        bytes.fromhex(other["eventHashHex"][2:]),
-        bytes.fromhex(other["salt"][2:]),
-        [bytes.fromhex(p[2:]) for p in other["proof"]],
-    )
+    erased_li = page.text.split("Erased event")[1].split("</li>")[0]
+    assert "Shipped" not in erased_li and dock not in erased_li and "UTC" not in erased_li
+    # The shipment's parties see the erasure, no hash that would confirm a guess of the content.
+    listed = ok(api.client.get(url, headers=auth(world.buyer_key)))
+    (gone,) = [e for e in listed if e["id"] == event["id"]]
+    assert gone["eventHash"] is None and gone["bizStep"] is None and gone["eventTime"] is None
+    assert gone["event"] is None and gone["erasedBy"] == erased["erasedBy"]
     (logged,) = _log(api, api.admin_key, action="event.erase")["entries"]
     assert logged["target"] == f"event {event['id']}"
     assert logged["details"]["reason"] == "data subject request 41"
+    assert logged["details"]["leaf"] == event["leaf"] and logged["details"]["root"] == event["root"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from typer.testing import CliRunner
 import store
 from chaintrace.backup import BackupError, backup, restore
 from chaintrace.cli import app
-from store.admin_log import Actor, admin_log_page
+from store.admin_log import Actor, admin_log_page, record_admin_action
 from store.db import make_engine, session_factory, sqlite_url, upgrade
-from store.erasure import erase_event
+from store.erasure import erase_event, erasure_of
 from store.models import Event, Leaf
 from tests.utils.anchored_store import N, audited
 from tests.utils.anchored_store import anchored as anchored  # the fixture
@@ -179,3 +180,107 @@ def test_a_file_that_is_no_backup_is_refused_and_the_store_kept(
         restore(db_url, tmp_path / "missing", force=True)
     with db_sessions() as session:
         assert store.get_setting(session, "kept") == 1
+
+
+def test_restoring_an_older_backup_keeps_later_erasures_and_admin_log_entries(
+    anchored: ChainEnv, db_url: str, db_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """An erasure is for good and the log append-only: a backup from before them brings back
+    neither the erased JSON and salt nor a store without the later entries."""
+    with store.transaction(db_sessions) as session:
+        first, later = session.scalars(select(Event.id).order_by(Event.id)).all()[4:6]
+        erase_event(session, first, Actor.cli("dpo"), "request 7")
+    path = tmp_path / "store.backup"
+    backup(db_url, path, pg_bin=pg_bin_dir(), actor=Actor.cli("ops"))
+    with store.transaction(db_sessions) as session:
+        erased = erase_event(session, later, Actor.cli("dpo"), "request 8").record
+        when, salt_before = erased.erased_at, None
+        record_admin_action(session, Actor.cli("alice"), "principal.update", "principal 9")
+    with db_sessions() as session:
+        before = [(e.id, e.action, e.actor, e.target) for e in admin_log_page(session)]
+    done = restore(db_url, path, force=True, pg_bin=pg_bin_dir(), actor=Actor.cli("ops"))
+    assert done.logged and not done.needs_upgrade
+    with db_sessions() as session:
+        assert session.get_one(Event, later).event_json == ""
+        salt_before = session.scalars(select(Leaf.salt).where(Leaf.event_id == later)).one()
+        record = erasure_of(session, later)
+        assert record is not None and record.erased_by == "cli:dpo"
+        assert record.reason == "request 8" and record.erased_at == when
+        log = admin_log_page(session)
+    assert salt_before == b""
+    assert [(e.id, e.action, e.actor, e.target) for e in log[:-1]] == before
+    assert [e[1] for e in before] == [
+        "event.erase",
+        "store.backup",
+        "event.erase",
+        "principal.update",
+    ]
+    restored = log[-1]
+    assert restored.action == "store.restore" and restored.actor == "cli:ops"
+    assert restored.details["reappliedErasures"] == [later]
+    assert restored.details["carriedLogEntries"] == [e[0] for e in before[1:]]
+    report = audited(anchored, db_sessions)
+    assert report.ok, report.failures
+    assert sorted(int(str(e["eventId"])) for e in report.erased) == [first, later]
+    with store.transaction(db_sessions) as session:  # the log goes on after the carried ids
+        entry = record_admin_action(session, Actor.cli("bob"), "principal.update", "principal 1")
+        assert entry.id > restored.id
+
+
+def test_a_corrupt_sqlite_backup_is_refused_and_the_store_untouched(
+    sqlite_file_url: str, tmp_path: Path
+) -> None:
+    upgrade(sqlite_file_url)
+    sessions = session_factory(make_engine(sqlite_file_url))
+    with store.transaction(sessions) as session:
+        for n in range(2000):
+            store.set_setting(session, f"setting {n}", "x" * 100)
+    path = tmp_path / "store.backup"
+    backup(sqlite_file_url, path)
+    with store.transaction(sessions) as session:
+        store.set_setting(session, "kept", 1)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 4096] = os.urandom(4096)
+    path.write_bytes(bytes(data))
+    target = Path(sqlite_file_url.removeprefix("sqlite:///"))
+    untouched = target.read_bytes()
+    with pytest.raises(BackupError, match="integrity check"):
+        restore(sqlite_file_url, path, force=True)
+    assert target.read_bytes() == untouched
+    with sessions() as session:
+        assert store.get_setting(session, "kept") == 1
+
+
+def test_a_backup_is_readable_by_its_owner_only_and_logged(
+    db_url: str, db_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """It holds every salt: 0600 whatever the umask, and who took it is in the admin log."""
+    path = tmp_path / "store.backup"
+    old_umask = os.umask(0o022)
+    try:
+        code, output = _cli(db_url, "backup", str(path), "--by", "ops")
+    finally:
+        os.umask(old_umask)
+    assert code == 0, output
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with db_sessions() as session:
+        (entry,) = admin_log_page(session, action="store.backup")
+    assert entry.actor == "cli:ops" and entry.details == {"file": str(path.resolve())}
+
+
+def test_a_backup_older_than_the_admin_log_is_upgraded_to_keep_the_stores_log(
+    request: pytest.FixtureRequest, db_url: str, db_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    old = _new_store(request, db_url, tmp_path, "old")
+    upgrade(old, "0015_key_lifecycle")
+    backup(old, tmp_path / "old.backup", pg_bin=pg_bin_dir())
+    with store.transaction(db_sessions) as session:
+        record_admin_action(session, Actor.cli("alice"), "principal.update", "principal 9")
+    done = restore(db_url, tmp_path / "old.backup", force=True, pg_bin=pg_bin_dir())
+    assert done.logged and not done.needs_upgrade  # upgraded at once: the log would be lost
+    with db_sessions() as session:
+        assert [(e.action, e.actor) for e in admin_log_page(session)][:1] == [
+            ("principal.update", "cli:alice")
+        ]
+        assert admin_log_page(session)[-1].action == "store.restore"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from chaintrace.cli import app
 from store.models import Event
+from tests.utils.anchored_store import N
 from tests.utils.anchored_store import anchored as anchored  # the fixture
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
     ChainEnv,
@@ -37,14 +39,16 @@ def test_each_admin_command_writes_one_log_entry(db_url: str) -> None:
     rows, _ = _run(db_url, "audit-log")
     assert [(r["action"], r["target"], r["via"]) for r in rows] == [
         ("principal.create", "principal 1", "cli"),
+        ("api_key.create", "principal 1", "cli"),
         ("api_key.revoke", "principal 1 key 1", "cli"),
         ("principal.update", "principal 1", "cli"),
         ("principal.update", "principal 1", "cli"),
     ]
-    assert rows[2]["details"] == {"disabled": True} and rows[3]["details"] == {"disabled": False}
+    assert rows[1]["details"] == {"label": "bootstrap", "expiresAt": None}
+    assert rows[3]["details"] == {"disabled": True} and rows[4]["details"] == {"disabled": False}
     assert all(str(r["actor"]).startswith("cli:") for r in rows)
-    page, _ = _run(db_url, "audit-log", "--after", str(rows[1]["id"]), "--limit", "1")
-    assert [r["id"] for r in page] == [rows[2]["id"]]
+    page, _ = _run(db_url, "audit-log", "--after", str(rows[2]["id"]), "--limit", "1")
+    assert [r["id"] for r in page] == [rows[3]["id"]]
 
 
 def test_erase_from_the_cli(
@@ -60,3 +64,14 @@ def test_erase_from_the_cli(
     assert "no event with id 999999" in output
     rows, _ = _run(db_url, "audit-log", "--action", "event.erase")
     assert [(r["target"], r["actor"]) for r in rows] == [(f"event {event_id}", "cli:dpo")]
+
+
+def test_an_export_holds_every_salt_and_is_logged(
+    anchored: ChainEnv, db_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "export.json"
+    _run(db_url, "export", str(out))
+    rows, _ = _run(db_url, "audit-log", "--action", "store.export")
+    assert [(r["target"], r["details"]) for r in rows] == [
+        ("store", {"file": str(out.resolve()), "records": N})
+    ]

@@ -5,15 +5,17 @@ erased (when, by whom), not as failed."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import store
+from chaintrace.audit import audit, read_export, records_from_store, write_export
 from core.epcis import event_hash
 from core.epcis.hashed_event import HashedEvent
-from store.admin_log import Actor, admin_log_page
+from store.admin_log import Actor, admin_log_page, record_admin_action
 from store.erasure import ErasureRefused, erase_event
 from store.models import Event, EventErasure, Leaf
 from tests.utils.anchored_store import N, audited, epcis_event
@@ -32,7 +34,7 @@ def _third_event(sessions: sessionmaker[Session]) -> int:
 
 
 def test_an_erased_event_is_reported_erased_and_every_other_proof_still_verifies(
-    anchored: ChainEnv, db_sessions: sessionmaker[Session]
+    anchored: ChainEnv, db_sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     event_id = _third_event(db_sessions)
     with store.transaction(db_sessions) as session:
@@ -54,7 +56,43 @@ def test_an_erased_event_is_reported_erased_and_every_other_proof_still_verifies
     assert report.roots_rebuilt == report.batches == 2  # the erased leaf still in its tree
     (erased,) = report.erased
     assert erased["erasedBy"] == "cli:dpo" and erased["erasedAt"] is not None
-    assert erased["event"] == erased_hash
+    assert erased["eventId"] == str(event_id) and erased["adminLogEntry"] == str(logged.id)
+    assert erased["status"] == f"erased: content unverifiable, leaf proven in root {erased['root']}"
+    # Nothing in the report or the export would confirm a guess of the erased content.
+    assert erased_hash not in str(report.as_dict())
+    export = tmp_path / "export.json"
+    write_export(records_from_store(db_sessions), export)
+    assert erased_hash not in export.read_text()
+    rechecked = audit(read_export(export), anchored.anchors, anchored.deployment.roots_anchor.block)
+    assert rechecked.ok and rechecked.erased == report.erased
+
+
+def test_a_fake_erasure_cannot_hide_tampering(
+    anchored: ChainEnv, db_sessions: sessionmaker[Session]
+) -> None:
+    """An operator who edits an event, then blanks its JSON and salt and adds an erasure row
+    (no admin-log entry: the log is append-only and written by erase_event) is named."""
+    event_id = _third_event(db_sessions)
+    with store.transaction(db_sessions) as session:
+        event = session.get_one(Event, event_id)
+        event.biz_step, event.event_time_ms = "receiving", 999
+        event.event_json = ""
+        session.execute(update(Leaf).where(Leaf.event_id == event_id).values(salt=b""))
+        session.add(EventErasure(event_id=event_id, erased_by="cli:dpo", reason="GDPR"))
+    report = audited(anchored, db_sessions)
+    assert not report.ok and report.erased == []
+    assert report.failures == [f"erasure of event {event_id} has no admin-log record"]
+    # A log entry for another event's erasure does not cover it either.
+    other = _third_event(db_sessions) + 1
+    with store.transaction(db_sessions) as session:
+        erase_event(session, other, Actor.cli("dpo"), "request")
+        record_admin_action(
+            session, Actor.cli("mallory"), "event.erase", f"event {event_id}", {"leaf": "0x00"}
+        )
+    report = audited(anchored, db_sessions)
+    assert [e["eventId"] for e in report.erased] == [str(other)]
+    (failure,) = report.failures
+    assert failure.startswith(f"erasure of event {event_id}: its admin-log record (entry")
 
 
 def test_an_erasure_cannot_be_hidden_from_the_audit(

@@ -91,3 +91,29 @@ def test_0016_on_a_0015_store_keeps_every_row_and_refuses_a_downgrade_that_loses
             assert conn.execute(sa.text("SELECT count(*) FROM admin_log")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_the_database_refuses_an_insert_over_an_existing_entry(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    """SQLite's INSERT OR REPLACE deletes the old row without firing a DELETE trigger, and
+    PostgreSQL's ON CONFLICT DO UPDATE is an update: both refused."""
+    _log(db_sessions, 2)
+    with db_sessions() as session:
+        first = admin_log_page(session)[0]
+        first_id, principal_id = first.id, first.actor_principal_id
+    columns = "(id, at, actor_principal_id, actor, via, action, target, details)"
+    values = "(:id, CURRENT_TIMESTAMP, NULL, 'cli:mallory', 'cli', 'nothing', 'x', '{}')"
+    sqlite = db_sessions.kw["bind"].dialect.name == "sqlite"
+    statement = (
+        f"INSERT OR REPLACE INTO admin_log {columns} VALUES {values}"
+        if sqlite
+        else f"INSERT INTO admin_log {columns} VALUES {values}"
+        " ON CONFLICT (id) DO UPDATE SET action = EXCLUDED.action, actor = EXCLUDED.actor"
+    )
+    with pytest.raises(DBAPIError, match="append-only"), transaction(db_sessions) as session:
+        session.execute(sa.text(statement), {"id": first_id})
+    with db_sessions() as session:
+        entries = admin_log_page(session)
+        assert [e.action for e in entries] == ["principal.update"] * 2
+        assert entries[0].actor_principal_id == principal_id

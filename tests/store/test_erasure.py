@@ -1,5 +1,5 @@
 """Erasure rules in the store (no chain needed): an open shipment's event is refused until the
-shipment closes; the signed commissioning draft's copies of the salt and JSON go too."""
+shipment closes; a commissioning never is."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.hexstr import hex0x
 from core.merkle import MerkleTree
-from store.admin_log import Actor
+from store.admin_log import Actor, admin_log_page
 from store.db import transaction
 from store.erasure import ErasureRefused, erase_event
 from store.models import (
     AnchorBatch,
     BatchStatus,
-    CommissioningDraft,
     Event,
     Leaf,
     Role,
@@ -23,7 +21,13 @@ from store.models import (
     ShipmentStatus,
 )
 from store.outbox import claim_pending_leaves, create_batch
-from tests.utils.store_factories import make_event, make_principal, make_shipment, random_address
+from tests.utils.store_factories import (
+    make_event,
+    make_item,
+    make_principal,
+    make_product,
+    make_shipment,
+)
 
 DPO = Actor.cli("dpo")
 
@@ -57,31 +61,23 @@ def test_an_open_shipments_event_is_erased_only_once_the_shipment_closes(
         assert session.get_one(Event, event_id).event_json == ""
 
 
-def test_the_signed_commissioning_drafts_copies_go_too(db_sessions: sessionmaker[Session]) -> None:
+@pytest.mark.parametrize("how", ["biz step", "item's commissioning"])
+def test_a_commissioning_is_never_erased(db_sessions: sessionmaker[Session], how: str) -> None:
+    """Its items' verdict rests on it: erasing it would leave a verdict nobody can check."""
     with transaction(db_sessions) as session:
         brand = make_principal(session, Role.BRAND)
-        erased = make_event(session, recorded_by=brand.id, biz_step="commissioning")
-        kept = make_event(session, recorded_by=brand.id, biz_step="commissioning")
-        batch = _anchor_all(session)
-        batch.brand_address = random_address()
-        leaves = {leaf.event_id: leaf for leaf in session.scalars(select(Leaf).order_by(Leaf.id))}
-        entries = [
-            {
-                "serial": str(event.id),
-                "leaf": hex0x(leaves[event.id].leaf_hash),
-                "salt": hex0x(leaves[event.id].salt),
-                "eventJson": event.event_json,
-            }
-            for event in (erased, kept)
-        ]
-        draft = {"root": hex0x(batch.root), "events": entries, "status": "submitted"}
-        session.add(
-            CommissioningDraft(id="d" * 32, principal_id=brand.id, status="submitted", draft=draft)
-        )
-        erased_id, kept_json = erased.id, kept.event_json
-    with transaction(db_sessions) as session:
-        erase_event(session, erased_id, DPO, "request")
+        step = "commissioning" if how == "biz step" else "observing"
+        event = make_event(session, recorded_by=brand.id, biz_step=step)
+        if how != "biz step":
+            make_item(session, make_product(session)).commission_event_id = event.id
+        _anchor_all(session)
+        event_id, json_before = event.id, event.event_json
+    with (
+        pytest.raises(ErasureRefused, match="is a commissioning"),
+        transaction(db_sessions) as session,
+    ):
+        erase_event(session, event_id, DPO, "request")
     with db_sessions() as session:
-        first, second = session.get_one(CommissioningDraft, "d" * 32).draft["events"]
-    assert first["eventJson"] is None and first["salt"] is None and first["leaf"]
-    assert second["eventJson"] == kept_json and second["salt"] is not None
+        assert session.get_one(Event, event_id).event_json == json_before
+        assert session.scalars(select(Leaf.salt).where(Leaf.event_id == event_id)).one() != b""
+        assert admin_log_page(session, action="event.erase") == []

@@ -1,4 +1,6 @@
-"""admin_log (append-only: a trigger refuses UPDATE and DELETE) and event_erasures.
+"""admin_log (append-only: triggers refuse UPDATE, DELETE and, on SQLite, an INSERT over an
+existing id, which INSERT OR REPLACE would do without firing a DELETE trigger) and
+event_erasures.
 
 Two new tables and nothing else: no stored row changes, no table is copied (on SQLite a copy of
 a table others reference cascades deletes to them).
@@ -23,6 +25,10 @@ _SQLITE_TRIGGERS = [
     f"CREATE TRIGGER admin_log_no_{verb.lower()} BEFORE {verb} ON admin_log"
     f" BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END"
     for verb in ("UPDATE", "DELETE")
+] + [
+    "CREATE TRIGGER admin_log_no_replace BEFORE INSERT ON admin_log"
+    " WHEN EXISTS (SELECT 1 FROM admin_log WHERE id = NEW.id)"
+    f" BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END"
 ]
 _PG_FUNCTION = (
     "CREATE FUNCTION admin_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"

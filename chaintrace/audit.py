@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chain.clients.trace_anchor import TraceAnchorClient
 from chaintrace.audit_authenticity import ChainFacts, CommissioningCheck, check_commissioning
+from chaintrace.private_files import private_file
 from core.epcis import EpcisError, event_hash
 from core.errors import MerkleError
 from core.hexstr import hex0x
@@ -166,6 +167,7 @@ def _proof(leaf: Leaf, batch: AnchorBatch | None) -> list[str]:
 def write_export(records: Iterable[AuditRecord], path: Path) -> int:
     """Write an audit export (JSON): events exactly as hashed, salts, proofs, roots."""
     items = [asdict(r) for r in records]
+    private_file(path)  # it holds every salt
     path.write_text(json.dumps({"format": EXPORT_FORMAT, "records": items}, indent=1))
     return len(items)
 

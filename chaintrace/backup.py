@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
+from chaintrace.private_files import private_file
 from chaintrace.restore_keep import Kept, read_kept, reapply
 from store.admin_log import Actor, record_admin_action
 from store.db import (
@@ -81,17 +82,11 @@ def log_store_action(database_url: str, actor: Actor, action: str, details: dict
         engine.dispose()
 
 
-def _private_file(path: Path) -> None:
-    """Create `path` empty, readable and writable by its owner only (0600), whatever the umask."""
-    path.unlink(missing_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
 def _backup_postgres(url: URL, path: Path, pg_bin: Path | None) -> str:
     partial = path.with_name(path.name + ".partial")
     dump = [_pg_tool("pg_dump", pg_bin), "-Fc", "--no-owner", "-f", str(partial)]
     try:
-        _private_file(partial)  # pg_dump writes into it: it keeps its mode
+        private_file(partial)  # pg_dump writes into it: it keeps its mode
         _run([*dump, "-d", _conninfo(url)], url)
         partial.chmod(0o600)
         revision = _dump_revision(partial, pg_bin)
@@ -156,7 +151,7 @@ def _sqlite_file(url: URL, *, must_exist: bool) -> Path:
 
 def _backup_sqlite(source: Path, path: Path) -> str:
     partial = path.with_name(path.name + ".partial")
-    _private_file(partial)
+    private_file(partial)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     try:
         dst = sqlite3.connect(partial)

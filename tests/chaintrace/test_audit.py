@@ -51,7 +51,10 @@ def test_an_untouched_store_passes_and_its_export_rechecks_alike(
     assert report.events == report.hashes_recomputed == report.proofs_verified_on_chain == N
     assert report.batches == report.roots_rebuilt == 2 and report.pending == 0
     path = tmp_path / "export.json"
+    path.write_text("an older export, readable by all")
+    path.chmod(0o644)
     assert write_export(records_from_store(db_sessions), path) == N
+    assert path.stat().st_mode & 0o777 == 0o600  # it holds every salt
     assert audit(read_export(path), anchored.anchors) == report
 
 

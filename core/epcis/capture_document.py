@@ -94,7 +94,18 @@ def _schema_problems(value: Any, prefix: tuple[str, ...] | None) -> list[Capture
         else:
             index, rest = 0, path
         problems.append(CaptureProblem(index, _pointer(rest), _short(error.message)))
-    return problems
+    return _most_specific(problems)
+
+
+def _most_specific(problems: list[CaptureProblem]) -> list[CaptureProblem]:
+    """Without an event's whole-object echo ("{...} is not valid under any of the schemas")
+    when a deeper field of the same event is named: the deeper one says what is wrong."""
+    deeper = {p.index for p in problems if p.pointer}
+    return [
+        p
+        for p in problems
+        if p.pointer or p.index not in deeper or "is a required property" in p.message
+    ]
 
 
 def _short(message: str, limit: int = 300) -> str:

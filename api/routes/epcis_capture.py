@@ -74,8 +74,17 @@ _VERSION_HEADER_DOC = {
     for name in _VERSION_HEADERS
 }
 
-EpcisVersion = Annotated[str | None, Header(alias="GS1-EPCIS-Version", max_length=16)]
-CbvVersion = Annotated[str | None, Header(alias="GS1-CBV-Version", max_length=16)]
+# Read by the route itself (an unserved version is the binding's 406, not a 422).
+_VERSION_PARAMETERS = [
+    {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "description": f"The {what} version the client speaks: another than 2.0.0 is 406",
+        "schema": {"type": "string", "enum": sorted(_VERSIONS)},
+    }
+    for name, what in (("GS1-EPCIS-Version", "EPCIS"), ("GS1-CBV-Version", "CBV"))
+]
 
 
 def _problem(code: int, title: str, problems: Sequence[CaptureProblem] = ()) -> JSONResponse:
@@ -103,7 +112,9 @@ def _error(problem: CaptureProblem) -> CaptureError:
     )
 
 
-def _versions(epcis: str | None, cbv: str | None) -> JSONResponse | None:
+def _versions(request: Request) -> JSONResponse | None:
+    epcis = request.headers.get("GS1-EPCIS-Version")
+    cbv = request.headers.get("GS1-CBV-Version")
     if epcis is not None and epcis not in _VERSIONS:
         return _problem(406, f"GS1-EPCIS-Version {epcis!r}: this server speaks EPCIS 2.0.0")
     if cbv is not None and cbv not in _VERSIONS:
@@ -195,7 +206,7 @@ def capture_options() -> Response:
     "/capture",
     status_code=status.HTTP_202_ACCEPTED,
     response_class=Response,
-    openapi_extra=CAPTURE_BODY_DOC,
+    openapi_extra={**CAPTURE_BODY_DOC, "parameters": _VERSION_PARAMETERS},
     responses={
         202: {
             "description": "Captured (synchronously: the job is finished). Location names the "
@@ -208,8 +219,7 @@ def capture_options() -> Response:
 def capture(
     session: SessionDep,
     principal: CurrentPrincipal,
-    epcis_version: EpcisVersion = None,
-    cbv_version: CbvVersion = None,
+    request: Request,
     behaviour: Annotated[
         Literal["rollback", "proceed"], Header(alias="GS1-Capture-Error-Behaviour")
     ] = "rollback",
@@ -223,7 +233,7 @@ def capture(
     others. An event naming a chaintrace shipment, or a commissioning, is refused (422) with the
     endpoint that records it.
     """
-    refused_version = _versions(epcis_version, cbv_version)
+    refused_version = _versions(request)
     if refused_version is not None:
         return refused_version
     prefix, events = _events_of(doc)
@@ -309,7 +319,7 @@ def get_job(
     "/events",
     status_code=status.HTTP_201_CREATED,
     response_model=CapturedEvent,
-    openapi_extra=EVENT_BODY_DOC,
+    openapi_extra={**EVENT_BODY_DOC, "parameters": _VERSION_PARAMETERS},
     responses={
         201: {
             "description": "Captured; Location names the event by its CBV 2.0 hash id",
@@ -321,13 +331,12 @@ def get_job(
 def capture_one(
     session: SessionDep,
     principal: CurrentPrincipal,
-    epcis_version: EpcisVersion = None,
-    cbv_version: CbvVersion = None,
+    request: Request,
     event: dict[str, Any] = Body(),
 ) -> Response:
     """Capture one EPCIS event: 201 and Location /epcis/events/{eventID} (its CBV 2.0 hash id,
     percent-encoded). A repeat is answered the same way."""
-    refused_version = _versions(epcis_version, cbv_version)
+    refused_version = _versions(request)
     if refused_version is not None:
         return refused_version
     checked = check_event(event)

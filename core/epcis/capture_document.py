@@ -27,6 +27,9 @@ from core.epcis.hashed_event import HashedEvent
 _EVENT_LIST = ("epcisBody", "eventList")
 _QUERY_EVENT_LIST = ("epcisBody", "queryResults", "resultsBody", "eventList")
 _DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument")
+# What the store indexes (store.recording): event times from 1970, bizSteps of 255 characters.
+_MAX_TIME_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
+_MAX_BIZ_STEP = 255
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,20 @@ def _hash_events(
         if index in skip:
             continue
         try:
-            checked.events[index] = HashedEvent.of(_with_context(event, context))
+            hashed = HashedEvent.of(_with_context(event, context))
         except (EpcisError, KeyError) as exc:
             checked.problems.append(CaptureProblem(index, "", f"not a valid EPCIS event: {exc}"))
+            continue
+        if not 0 <= hashed.event_time_ms < _MAX_TIME_MS:
+            checked.problems.append(
+                CaptureProblem(index, "/eventTime", "must be between 1970 and 9999 (UTC)")
+            )
+        elif hashed.biz_step is not None and len(hashed.biz_step) > _MAX_BIZ_STEP:
+            checked.problems.append(
+                CaptureProblem(index, "/bizStep", f"longer than {_MAX_BIZ_STEP} characters")
+            )
+        else:
+            checked.events[index] = hashed
 
 
 def check_document(doc: Any) -> CheckedDocument:

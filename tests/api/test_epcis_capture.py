@@ -114,6 +114,14 @@ def test_proceed_stores_the_valid_events_and_reports_the_others(api_no_chain: Ap
     assert job["success"] is False and job["captureErrorBehaviour"] == "proceed"
     assert [(e["eventIndex"], e["pointer"]) for e in job["errors"]] == [(1, "/action")]
     assert len(_events(api)) == 2
+    old = _event(4, eventTime="1969-12-31T23:59:59.000Z", eventTimeZoneOffset="+00:00")
+    long_step = _event(5, bizStep="https://ref.gs1.org/cbv/BizStep-" + "s" * 300)
+    job = _capture(api, key, _doc(old, long_step), **{"GS1-Capture-Error-Behaviour": "proceed"})
+    assert [(e["eventIndex"], e["pointer"]) for e in job["errors"]] == [
+        (0, "/eventTime"),
+        (1, "/bizStep"),
+    ]
+    assert len(_events(api)) == 2
 
 
 def test_a_repeat_is_one_event_and_another_capturer_is_recorded(api_no_chain: Api) -> None:

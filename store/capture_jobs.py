@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.epcis.hashed_event import HashedEvent
@@ -41,8 +42,11 @@ def _add_capturer(session: Session, event: Event, principal_id: int) -> None:
     if event.recorded_by == principal_id:
         return
     if session.get(EventCapturer, (event.id, principal_id)) is None:
-        with session.begin_nested():
-            session.add(EventCapturer(event_id=event.id, principal_id=principal_id))
+        try:
+            with session.begin_nested():
+                session.add(EventCapturer(event_id=event.id, principal_id=principal_id))
+        except IntegrityError:
+            pass  # a concurrent capture by the same principal recorded it first
 
 
 def capture_events(session: Session, events: Iterable[HashedEvent], principal_id: int) -> list[int]:

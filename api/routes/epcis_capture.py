@@ -44,6 +44,11 @@ CBV_VERSION = "2.0.0"
 CAPTURE_LIMIT = 5000
 _VERSIONS = {"2.0", "2.0.0"}
 _VALIDATION = "epcisException:ValidationException"
+_EXCEPTIONS = {
+    400: _VALIDATION,
+    406: "epcisException:NotAcceptableException",
+    413: "epcisException:CaptureLimitExceededException",
+}
 _VERSION_HEADERS = {"GS1-EPCIS-Version": EPCIS_VERSION, "GS1-CBV-Version": CBV_VERSION}
 _PROBLEM = {"$ref": "#/components/schemas/EpcisProblem"}
 _ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
@@ -89,7 +94,7 @@ _VERSION_PARAMETERS = [
 
 def _problem(code: int, title: str, problems: Sequence[CaptureProblem] = ()) -> JSONResponse:
     body = EpcisProblem(
-        type=_VALIDATION if code == 400 else "epcisException:ImplementationException",
+        type=_EXCEPTIONS[code],
         title=title,
         status=code,
         detail="; ".join(str(p) for p in problems[:20]) or title,

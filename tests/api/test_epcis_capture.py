@@ -194,8 +194,14 @@ def test_versions_options_and_limits(api_no_chain: Api) -> None:
     assert options.headers["GS1-EPCIS-Version"] == "2.0.0"
     refused = _capture(api, key, _doc(_event(1)), 406, **{"GS1-EPCIS-Version": "1.2"})
     assert "GS1-EPCIS-Version" in refused["title"]
+    assert refused["type"] == "epcisException:NotAcceptableException"
     _capture(api, key, _doc(_event(1)), 202, **{"GS1-EPCIS-Version": "2.0.0"})
     assert api.client.post("/epcis/capture", json=_doc(_event(1))).status_code == 401
+    limit = int(options.headers["GS1-EPCIS-Capture-Limit"])
+    too_many = _capture(api, key, _doc(*[_event(n) for n in range(limit + 1)]), 413)
+    assert "GS1-EPCIS-Capture-Limit" in too_many["title"]
+    assert too_many["type"] == "epcisException:CaptureLimitExceededException"
+    assert len(_events(api)) == 1
 
 
 def test_jobs_are_the_callers_paginated_and_survive_a_restart(

@@ -24,6 +24,7 @@ from api.routes import (
     custody,
     devices,
     disputes,
+    epcis_capture,
     erasures,
     health,
     mutual_release,
@@ -36,6 +37,7 @@ from api.routes import (
     shipments,
     withdrawals,
 )
+from api.schemas.epcis import EpcisProblem
 from api.schemas.events import MinimalEventIn
 from api.schemas.resolver import ResolvedItem, UnresolvedItem
 from api.security_headers import DOCS_ASSETS, SecurityHeaders
@@ -126,7 +128,8 @@ def create_app(
         audit_log,
         qr,
         resolver,
+        epcis_capture,
     ):
         app.include_router(module.router)
-    document_errors(app, models=[MinimalEventIn, ResolvedItem, UnresolvedItem])
+    document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])
     return app

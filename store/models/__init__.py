@@ -1,6 +1,7 @@
 """The mapped classes; importing this package registers every table on Base.metadata."""
 
 from store.models.base import Base
+from store.models.capture import CaptureJob, EventCapturer
 from store.models.chain_view import EscrowView as EscrowView  # + the follower's other tables
 from store.models.commissioning import CommissioningDraft
 from store.models.dead_letters import DeadLetter as DeadLetter
@@ -20,9 +21,11 @@ __all__ = [
     "Base",
     "BatchStatus",
     "Brand",
+    "CaptureJob",
     "CommissioningDraft",
     "Device",
     "Event",
+    "EventCapturer",
     "EventErasure",
     "EventKind",
     "Item",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -180,5 +181,62 @@ def test_0015_keeps_every_stored_key_working(empty_db_url: str) -> None:
         downgrade(empty_db_url, "0014_chain_logs_event_index")
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_0017_adds_capture_jobs_and_capturers_beside_stored_events(empty_db_url: str) -> None:
+    """A 0016 store keeps its events; 0017's tables take jobs and further capturers; the
+    downgrade drops only them."""
+    upgrade(empty_db_url, "0016_admin_log_erasures")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at)"
+                    " VALUES ('partner', 'carrier', CURRENT_TIMESTAMP),"
+                    " ('other', 'buyer', CURRENT_TIMESTAMP)"
+                )
+            )
+            first, second = conn.execute(sa.text("SELECT id FROM principals ORDER BY id")).scalars()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (kind, event_hash, event_json, event_type, event_time_ms,"
+                    " recorded_by, created_at) VALUES (0, :hash, '{}', 'ObjectEvent', 1, :pid,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"hash": b"\x01" * 32, "pid": first},
+            )
+            event = conn.execute(sa.text("SELECT id FROM events")).scalar_one()
+        upgrade(empty_db_url)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO capture_jobs (capture_id, principal_id, created_at, running,"
+                    " success, error_behaviour, event_count, errors)"
+                    " VALUES ('id1', :pid, CURRENT_TIMESTAMP, false, true, 'rollback', 1, '[]')"
+                ),
+                {"pid": first},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO event_capturers (event_id, principal_id, captured_at)"
+                    " VALUES (:event, :pid, CURRENT_TIMESTAMP)"
+                ),
+                {"event": event, "pid": second},
+            )
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO event_capturers (event_id, principal_id, captured_at)"
+                    " VALUES (:event, :pid, CURRENT_TIMESTAMP)"
+                ),
+                {"event": event, "pid": second},
+            )
+        downgrade(empty_db_url, "0016_admin_log_erasures")
+        assert not {"capture_jobs", "event_capturers"} & _tables(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
     finally:
         engine.dispose()

@@ -42,6 +42,10 @@ def play(story: Story, services: EmbeddedServices, platform: Platform) -> None:
         ("admin onboards a brand, a carrier and a buyer", story.onboard),
         ("brand registers prefix and product", story.brand_registers),
         ("brand commissions 10 items and signs the root", story.brand_commissions),
+        (
+            "brand's EPCIS system captures an inspection at /epcis/capture",
+            story.brand_captures_epcis,
+        ),
         ("carrier registers 2 loggers (proof of possession)", story.carrier_registers_devices),
         ("buyer and carrier sign the SLA; buyer funds escrow", story.buyer_agrees_and_funds),
         (

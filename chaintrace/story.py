@@ -18,6 +18,7 @@ from web3 import Web3
 from chain.toolchain.deploy import Deployment
 from chaintrace.embedded import DevAccounts
 from core.eip712 import anchor_domain, reading_digest
+from core.gs1 import sgln_urn, sgtin_urn
 from core.hexstr import hex0x
 from device.client import DeviceClient, SimulatedDevice
 from device.mqtt_link import parse_mqtt_url
@@ -56,6 +57,7 @@ class StoryResult:
     readings_sent: int = 0
     excursion_readings: int = 0
     amount_wei: int = 0
+    captured_job: str = ""  # the EPCIS capture job's URL
     fund_tx: str = ""
     withdraw_tx: str = ""
     withdrawn_wei: int = 0
@@ -208,6 +210,44 @@ class Story:
         )
         self.result.items = [(GTIN, s) for s in SERIALS]
 
+    def brand_captures_epcis(self) -> None:
+        """The brand's own EPCIS system sends an inspection of two items to the standard
+        interface (GS1 EPCIS 2.0 REST binding: POST /epcis/capture, then the capture job)."""
+        epcs = [sgtin_urn(GTIN, s, len(COMPANY_PREFIX)) for s in SERIALS[:2]]
+        document = {
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": _iso(self.t0_ms - 20 * MINUTE_MS),
+            "epcisBody": {
+                "eventList": [
+                    {
+                        "type": "ObjectEvent",
+                        "eventTime": _iso(self.t0_ms - 20 * MINUTE_MS),
+                        "eventTimeZoneOffset": "+00:00",
+                        "epcList": epcs,
+                        "action": "OBSERVE",
+                        "bizStep": "inspecting",
+                        "disposition": "active",
+                        "readPoint": {"id": sgln_urn("0614141000005", "1", len(COMPANY_PREFIX))},
+                    }
+                ]
+            },
+        }
+        response = self.http.post(
+            "/epcis/capture",
+            json=document,
+            headers={"Authorization": f"Bearer {self.parties.brand_key}"},
+        )
+        if response.status_code != 202:
+            raise StoryError(
+                f"POST /epcis/capture -> {response.status_code}: {response.text[:500]}"
+            )
+        job = self._call("GET", response.headers["Location"], self.parties.brand_key)
+        if not job.get("success") or job.get("running"):
+            raise StoryError(f"the capture job did not succeed: {job}")
+        self.result.captured_job = response.headers["Location"]
+
     def carrier_registers_devices(self) -> None:
         """The carrier registers two loggers, each proving possession of its key."""
         for key in self.device_keys:
@@ -319,26 +359,30 @@ class Story:
 
     def payee_withdraws(self, wait_s: float = 120) -> None:
         """After settlement, the carrier pulls its payout from the escrow with its own wallet."""
-        tx, owed = self._withdraw(self.acc.carrier, "carrier", wait_s)
+        tx, owed = self._withdraw(self.acc.carrier, self.parties.carrier_key, "carrier", wait_s)
         self.result.withdraw_tx, self.result.withdrawn_wei = tx, owed
 
     def buyer_withdraws(self, wait_s: float = 120) -> None:
         """After settlement, the buyer pulls its refund from the escrow with its own wallet."""
-        tx, owed = self._withdraw(self.acc.buyer, "buyer", wait_s)
+        tx, owed = self._withdraw(self.acc.buyer, self.parties.buyer_key, "buyer", wait_s)
         self.result.buyer_withdraw_tx, self.result.buyer_withdrawn_wei = tx, owed
 
-    def _withdraw(self, account: LocalAccount, who: str, wait_s: float) -> tuple[str, int]:
-        from chain.clients.shipment_escrow import ShipmentEscrowClient
-
-        escrow = ShipmentEscrowClient(self.w3, self.deployment.shipment_escrow)
+    def _withdraw(
+        self, account: LocalAccount, key: str, who: str, wait_s: float
+    ) -> tuple[str, int]:
+        """The wallet sends the withdraw GET /withdraw-tx prepares, once the escrow owes it."""
         deadline = time.monotonic() + wait_s
-        while escrow.owed(account.address) == 0:
-            if time.monotonic() > deadline:
-                raise StoryError(f"nothing owed to the {who}: the escrow was never settled")
+        while True:
+            r = self.http.get(
+                "/withdraw-tx?escrowVersion=1", headers={"Authorization": f"Bearer {key}"}
+            )
+            if r.status_code == 200:
+                break
+            if r.status_code != 409 or time.monotonic() > deadline:
+                raise StoryError(f"nothing owed to the {who}: {r.status_code} {r.text[:300]}")
             time.sleep(0.5)
-        owed = escrow.owed(account.address)
-        result = escrow.send_withdraw(account)
-        return hex0x(result.tx_hash), owed
+        prepared = r.json()
+        return self._send_unsigned(account, prepared), int(prepared["owedWei"])
 
     # -- the dispute story (an arbiter named in the terms) ----------------------------------
 

@@ -24,6 +24,7 @@ from api.routes import (
     custody,
     devices,
     disputes,
+    epcis_query,
     erasures,
     health,
     mutual_release,
@@ -126,6 +127,7 @@ def create_app(
         audit_log,
         qr,
         resolver,
+        epcis_query,
     ):
         app.include_router(module.router)
     document_errors(app, models=[MinimalEventIn, ResolvedItem, UnresolvedItem])

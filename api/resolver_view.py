@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.errors import ChainUnavailable
 from api.event_summary import describe
-from api.finality import finality_of
 from api.links import item_link
 from api.state import ChainAccess
-from core.epcis.hashing import event_id
-from core.errors import MerkleError
 from core.hexstr import hex0x
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
-from store.commissioning import commissioning_of_batch
 from store.erasure import erasure_of
-from store.models import AnchorBatch, Item, Leaf, Reading, Shipment
-from store.outbox import leaf_proof
+from store.models import Item, Reading, Shipment
 from store.queries import EventRecord, item_history
-
-_LOGGER = logging.getLogger(__name__)
 
 VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
 _TITLES = {
@@ -68,36 +61,18 @@ def _readings_summary(session: Session, shipment: Shipment, until_ms: int) -> di
     }
 
 
-def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
-    """The leaf's proof; None (logged) if its batch's stored tree does not hold it: one broken
-    record must not take the item's whole history down."""
-    if leaf is None:
-        return None
-    try:
-        return leaf_proof(leaf, batch)
-    except MerkleError as exc:
-        _LOGGER.error(
-            "leaf %d: no proof in batch %s's tree: %s",
-            leaf.id,
-            None if batch is None else batch.id,
-            exc,
-        )
-        return None
-
-
 _ERASED_DETAILS: dict[str, Any] = dict.fromkeys(
     ("readPoint", "bizLocation", "place", "gps", "sensors")
 )
 
 
 def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
-    event, leaf, batch = record
+    event = record.event
     erasure = erasure_of(session, event.id)
     # An erased event's JSON and salt are gone: what stays is its kind, step, time and leaf.
     body = None if erasure is not None else json.loads(event.event_json)
     details = dict(_ERASED_DETAILS) if body is None else describe(body)
     biz_step = event.biz_step
-    commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
     # A sensor report summarises its own window; the receiving event sums up the whole trip
     # (with the attested excursion minutes once there are some); other events carry none.
     sensor_summary = None
@@ -122,22 +97,7 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
         "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
         "eventTime": None if body is None else body.get("eventTime"),
         "displayTime": _display_time(event.event_time_ms),
-        "eventHash": None if erasure else event_id(event.event_hash),
-        "eventHashHex": None if erasure else _hex(event.event_hash),
-        "salt": _hex(leaf.salt) if leaf and not erasure else None,
-        "leaf": _hex(leaf.leaf_hash) if leaf else None,
-        "proof": _proof(leaf, batch),
-        "root": _hex(batch.root) if batch is not None else None,
-        "finality": finality_of(batch),
-        "anchoring": {
-            "status": batch.status.value if batch is not None else "pending",
-            "root": _hex(batch.root) if batch is not None else None,
-            "txHash": batch.tx_hash if batch is not None else None,
-            "blockNumber": batch.block_number if batch is not None else None,
-            "signedByBrand": commissioning.brand if commissioning else None,
-            # The TraceAnchor release the root goes to (None without a chain).
-            "contract": contracts.get(batch.anchor_version) if batch is not None else None,
-        },
+        **anchoring_fields(session, record, contracts, erased=erasure is not None),
         "readPoint": details["readPoint"],
         "bizLocation": details["bizLocation"],
         "place": details["place"],

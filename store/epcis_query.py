@@ -54,6 +54,7 @@ class EventQuery:
     lt_event_time_ms: int | None = None
     ge_record_time: datetime | None = None
     lt_record_time: datetime | None = None
+    event_hashes: tuple[bytes, ...] = ()  # the canonical hash is one of these (SQL only)
     json: JsonFilters = field(default_factory=JsonFilters)
 
 
@@ -150,6 +151,9 @@ def _conditions(query: EventQuery) -> list[ColumnElement[bool]]:
         out.append(Event.event_time_ms >= query.ge_event_time_ms)
     if query.lt_event_time_ms is not None:
         out.append(Event.event_time_ms < query.lt_event_time_ms)
+    if query.event_hashes:
+        # kind leads the unique (kind, event_hash) index: an event's kind is 0 or 1.
+        out += [Event.kind.in_((0, 1)), Event.event_hash.in_(query.event_hashes)]
     if query.ge_record_time is not None:
         out.append(Event.created_at >= query.ge_record_time)
     if query.lt_record_time is not None:
@@ -231,6 +235,13 @@ def query_events(
 def find_event(session: Session, viewer: Viewer, wanted: str) -> EventRecord | None:
     """The visible event whose ni:/// hash or eventID is `wanted`, else None (absent and
     invisible alike)."""
+    digest = _ni_hash(wanted)
+    if digest is not None:  # by the hash first: an index lookup, where the text is a scan
+        page = query_events(
+            session, viewer, EventQuery(event_hashes=(digest,)), after=None, per_page=1
+        )
+        if page.records:
+            return page.records[0]
     query = EventQuery(json=JsonFilters(event_ids=(wanted,)))
     page = query_events(session, viewer, query, after=None, per_page=1)
     return page.records[0] if page.records else None

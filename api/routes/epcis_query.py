@@ -23,8 +23,7 @@ from api.deps import CurrentPrincipal, SessionDep, StateDep
 from api.errors import FieldError
 from api.openapi_doc import errors
 from api.schemas.epcis_query import Collection, EpcisQueryDocument
-from core.epcis.errors import EpcisError
-from core.epcis.events import iso_ms, parse_time, to_ms
+from core.epcis.events import iso_ms, to_ms
 from core.epcis.extension import CT_NAMESPACE, EPCIS_CONTEXT
 from core.epcis.hashing import event_id
 from store.epcis_match import JsonFilters
@@ -53,6 +52,20 @@ MAX_PER_PAGE = 1000
 _TOKEN_PREFIX = "ct1:"
 
 
+def _paged(*codes: int, link: bool = True) -> dict[int | str, dict[str, Any]]:
+    """The responses of a route: its errors, and the binding's headers on its 200."""
+    headers = {
+        name: {"description": f"{name} of the answer", "schema": {"type": "string"}}
+        for name in VERSION_HEADERS
+    }
+    if link:
+        headers["Link"] = {
+            "description": 'The next page: `<url>; rel="next"` (absent on the last page)',
+            "schema": {"type": "string"},
+        }
+    return {**errors(*codes), 200: {"headers": headers}}
+
+
 def _context() -> list[str | dict[str, str]]:
     return [EPCIS_CONTEXT, {"ct": CT_NAMESPACE}]
 
@@ -77,36 +90,58 @@ def _after(token: str | None) -> int | None:
     return int(number)
 
 
-def _values(name: str, value: str | None) -> tuple[str, ...]:
+def _values(value: str | None) -> tuple[str, ...]:
     """A pipe-delimited list (the binding's style), each value non-empty."""
     if value is None:
         return ()
-    parts = tuple(value.split("|"))
-    if any(not part for part in parts):
-        raise FieldError(["query", name], "a pipe-delimited list of non-empty values")
-    return parts
+    return tuple(value.split("|"))  # PIPE_PATTERN: each non-empty
+
+
+def _aware(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 date-time (TIME_PATTERN: with its offset), else 422."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError as exc:
+        raise FieldError(["query", name], f"not an RFC 3339 date-time: {exc}") from None
 
 
 def _ms(name: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return to_ms(parse_time(value))
-    except (EpcisError, OverflowError, ValueError) as exc:
-        raise FieldError(["query", name], f"an ISO 8601 date-time with an offset: {exc}") from None
+    moment = _aware(name, value)
+    return None if moment is None else to_ms(moment)
 
 
 def _moment(name: str, value: str | None) -> datetime | None:
-    if value is None:
+    """The moment in UTC; one beyond datetime's range in UTC is its bound (0001 or 9999)."""
+    moment = _aware(name, value)
+    if moment is None:
         return None
     try:
-        return parse_time(value).astimezone(UTC)
-    except (EpcisError, OverflowError, ValueError) as exc:
-        raise FieldError(["query", name], f"an ISO 8601 date-time with an offset: {exc}") from None
+        return moment.astimezone(UTC)
+    except OverflowError:
+        bound = datetime.min if moment.year == 1 else datetime.max
+        return bound.replace(tzinfo=UTC)
 
 
-_Pipe = Annotated[str | None, Query(description="Pipe-delimited values (any one matches)")]
-_Time = Annotated[str | None, Query(description="ISO 8601 date-time with a UTC offset")]
+# Non-empty values between pipes, no NUL (api/limits.py refuses it anywhere).
+PIPE_PATTERN = "^[^|\\u0000]+(\\|[^|\\u0000]+)*$"
+_Pipe = Annotated[
+    str | None,
+    Query(pattern=PIPE_PATTERN, description="Pipe-delimited values (any one matches)"),
+]
+TIME_PATTERN = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    "([.][0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_Time = Annotated[
+    str | None,
+    Query(
+        pattern=TIME_PATTERN,
+        json_schema_extra={"format": "date-time"},
+        description="RFC 3339 date-time with its UTC offset",
+    ),
+]
 
 
 def event_query(
@@ -129,23 +164,23 @@ def event_query(
 ) -> EventQuery:
     """The SimpleEventQuery parameters of GET /epcis/events."""
     return EventQuery(
-        event_types=_values("eventType", event_type),
+        event_types=_values(event_type),
         ge_event_time_ms=_ms("GE_eventTime", ge_event_time),
         lt_event_time_ms=_ms("LT_eventTime", lt_event_time),
         ge_record_time=_moment("GE_recordTime", ge_record_time),
         lt_record_time=_moment("LT_recordTime", lt_record_time),
         json=JsonFilters(
-            actions=_values("EQ_action", eq_action),
-            biz_steps=_values("EQ_bizStep", eq_biz_step),
-            dispositions=_values("EQ_disposition", eq_disposition),
-            read_points=_values("EQ_readPoint", eq_read_point),
-            biz_locations=_values("EQ_bizLocation", eq_biz_location),
-            match_epc=_values("MATCH_epc", match_epc),
-            match_any_epc=_values("MATCH_anyEPC", match_any_epc),
-            match_parent_id=_values("MATCH_parentID", match_parent_id),
-            match_input_epc=_values("MATCH_inputEPC", match_input_epc),
-            match_output_epc=_values("MATCH_outputEPC", match_output_epc),
-            event_ids=_values("EQ_eventID", eq_event_id),
+            actions=_values(eq_action),
+            biz_steps=_values(eq_biz_step),
+            dispositions=_values(eq_disposition),
+            read_points=_values(eq_read_point),
+            biz_locations=_values(eq_biz_location),
+            match_epc=_values(match_epc),
+            match_any_epc=_values(match_any_epc),
+            match_parent_id=_values(match_parent_id),
+            match_input_epc=_values(match_input_epc),
+            match_output_epc=_values(match_output_epc),
+            event_ids=_values(eq_event_id),
         ),
     )
 
@@ -204,7 +239,7 @@ def _page(
     return _document(session, state, page.records)
 
 
-@router.get("/events", response_model=EpcisQueryDocument, responses=errors(422))
+@router.get("/events", response_model=EpcisQueryDocument, responses=_paged(422))
 def events(
     request: Request,
     response: Response,
@@ -221,7 +256,9 @@ def events(
     return _page(request, response, session, state, viewer, query, per_page, next_page_token)
 
 
-@router.get("/events/{eventID:path}", response_model=EpcisQueryDocument, responses=errors(404))
+@router.get(
+    "/events/{eventID:path}", response_model=EpcisQueryDocument, responses=_paged(404, link=False)
+)
 def one_event(
     eventID: str,
     response: Response,
@@ -252,7 +289,7 @@ def _by(
     return _page(request, response, session, state, viewer, query, per_page, token)
 
 
-@router.get("/epcs/{epc:path}/events", response_model=EpcisQueryDocument, responses=errors(422))
+@router.get("/epcs/{epc:path}/events", response_model=EpcisQueryDocument, responses=_paged(422))
 def epc_events(
     epc: str,
     request: Request,
@@ -269,7 +306,7 @@ def epc_events(
 
 
 @router.get(
-    "/bizSteps/{bizStep:path}/events", response_model=EpcisQueryDocument, responses=errors(422)
+    "/bizSteps/{bizStep:path}/events", response_model=EpcisQueryDocument, responses=_paged(422)
 )
 def biz_step_events(
     bizStep: str,
@@ -289,7 +326,7 @@ def biz_step_events(
 @router.get(
     "/bizLocations/{bizLocation:path}/events",
     response_model=EpcisQueryDocument,
-    responses=errors(422),
+    responses=_paged(422),
 )
 def biz_location_events(
     bizLocation: str,
@@ -307,7 +344,7 @@ def biz_location_events(
 
 
 @router.get(
-    "/readPoints/{readPoint:path}/events", response_model=EpcisQueryDocument, responses=errors(422)
+    "/readPoints/{readPoint:path}/events", response_model=EpcisQueryDocument, responses=_paged(422)
 )
 def read_point_events(
     readPoint: str,
@@ -327,7 +364,7 @@ def read_point_events(
 @router.get(
     "/dispositions/{disposition:path}/events",
     response_model=EpcisQueryDocument,
-    responses=errors(422),
+    responses=_paged(422),
 )
 def disposition_events(
     disposition: str,
@@ -344,14 +381,14 @@ def disposition_events(
     return _by(request, response, session, state, principal, filters, per_page, next_page_token)
 
 
-@router.get("/eventTypes", response_model=Collection)
+@router.get("/eventTypes", response_model=Collection, responses=_paged(link=False))
 def event_types(response: Response, principal: CurrentPrincipal) -> Collection:
     """The EPCIS 2.0 event types this repository answers queries for."""
     response.headers.update(VERSION_HEADERS)
     return Collection.model_validate({"@context": _context(), "member": list(EVENT_TYPES)})
 
 
-@router.get("/bizSteps", response_model=Collection)
+@router.get("/bizSteps", response_model=Collection, responses=_paged(link=False))
 def biz_steps(response: Response, session: SessionDep, principal: CurrentPrincipal) -> Collection:
     """The CBV bizSteps of the events the caller recorded, is a party of, or whose items are
     the caller's brand's."""

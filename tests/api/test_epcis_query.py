@@ -111,9 +111,21 @@ def test_record_time_and_event_id(data: Data) -> None:
     assert data.events(GE_recordTime=later) == []
     assert data.names(data.events(GE_recordTime=earlier, LT_recordTime=later)) == EVERYTHING
     assert data.events(LT_recordTime=earlier) == []
+    # Beyond datetime's range once in UTC: the bound, not a 500.
+    edges = {
+        "GE_recordTime": "0001-01-01T00:00:00+01:00",
+        "LT_recordTime": "9999-12-31T23:59:59-01:00",
+    }
+    assert data.names(data.events(**edges)) == EVERYTHING
     wanted = f"{data.ids['receiving']}|{data.ids['transformation']}"
     assert data.names(data.events(EQ_eventID=wanted)) == ["receiving", "transformation"]
-    for bad in ({"GE_eventTime": "yesterday"}, {"LT_recordTime": "2026-01-01T00:00:00"}):
+    for bad in (
+        {"GE_eventTime": "yesterday"},
+        {"LT_recordTime": "2026-01-01T00:00:00"},  # no offset
+        {"LT_recordTime": "0.5"},
+        {"GE_eventTime": "2026-13-01T00:00:00Z"},
+        {"EQ_action": "ADD||OBSERVE"},
+    ):
         assert data.get("/epcis/events", data.keys["admin"], **bad).status_code == 422
 
 

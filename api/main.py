@@ -25,6 +25,7 @@ from api.routes import (
     devices,
     disputes,
     epcis_capture,
+    epcis_query,
     erasures,
     health,
     mutual_release,
@@ -129,6 +130,7 @@ def create_app(
         qr,
         resolver,
         epcis_capture,
+        epcis_query,
     ):
         app.include_router(module.router)
     document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.errors import ChainUnavailable
 from api.event_summary import describe
-from api.finality import finality_of
 from api.links import item_link
 from api.state import ChainAccess
-from core.epcis.hashing import event_id
-from core.errors import MerkleError
-from core.hexstr import hex0x
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
-from store.commissioning import commissioning_of_batch
 from store.erasure import erasure_of
-from store.models import AnchorBatch, Event, EventErasure, Item, Leaf, Reading, Shipment
-from store.outbox import leaf_proof
+from store.models import EventErasure, Item, Reading, Shipment
 from store.queries import EventRecord, item_history
-
-_LOGGER = logging.getLogger(__name__)
 
 VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
 _TITLES = {
@@ -39,10 +31,6 @@ _TITLES = {
     "sensor_reporting": "Sensor report",
     "decommissioning": "Decommissioned",
 }
-
-
-def _hex(value: bytes | None) -> str | None:
-    return None if value is None else hex0x(value)
 
 
 def _display_time(ms: int) -> str:
@@ -68,34 +56,13 @@ def _readings_summary(session: Session, shipment: Shipment, until_ms: int) -> di
     }
 
 
-def _proof(leaf: Leaf | None, batch: AnchorBatch | None) -> list[str] | None:
-    """The leaf's proof; None (logged) if its batch's stored tree does not hold it: one broken
-    record must not take the item's whole history down."""
-    if leaf is None:
-        return None
-    try:
-        return leaf_proof(leaf, batch)
-    except MerkleError as exc:
-        _LOGGER.error(
-            "leaf %d: no proof in batch %s's tree: %s",
-            leaf.id,
-            None if batch is None else batch.id,
-            exc,
-        )
-        return None
-
-
-def _erased_view(
-    event: Event, leaf: Leaf | None, batch: AnchorBatch | None, erasure: EventErasure
-) -> dict[str, Any]:
+def _erased_view(base: dict[str, Any], erasure: EventErasure) -> dict[str, Any]:
     """An erased event: its JSON and salt are gone, and what its row still says (step, time,
     places, CBV hash) is no evidence any more: nothing anchored backs it, and the unsalted hash
-    would confirm a guess of the erased content. Only its leaf, root and proof are shown."""
-    view = _anchored_view(event, leaf, batch)
+    would confirm a guess of the erased content. Only its leaf, root, proof and anchoring."""
     return {
-        **view,
+        **base,
         **dict.fromkeys(_CONTENT),
-        "finality": finality_of(batch),
         "erasure": {
             "status": "erased",
             "erasedAt": erasure.erased_at.isoformat(),
@@ -123,38 +90,17 @@ _CONTENT = (
 )
 
 
-def _anchored_view(event: Event, leaf: Leaf | None, batch: AnchorBatch | None) -> dict[str, Any]:
-    return {
+def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
+    event = record.event
+    erasure = erasure_of(session, event.id)
+    base = {
         "id": event.id,
         "kind": event.kind,
         "kindName": "errorDeclaration" if event.kind == 1 else "event",
-        "leaf": _hex(leaf.leaf_hash) if leaf else None,
-        "proof": _proof(leaf, batch),
-        "root": _hex(batch.root) if batch is not None else None,
+        **anchoring_fields(session, record, contracts, erased=erasure is not None),
     }
-
-
-def _anchoring(
-    session: Session, batch: AnchorBatch | None, contracts: dict[int, str]
-) -> dict[str, Any]:
-    commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
-    return {
-        "status": batch.status.value if batch is not None else "pending",
-        "root": _hex(batch.root) if batch is not None else None,
-        "txHash": batch.tx_hash if batch is not None else None,
-        "blockNumber": batch.block_number if batch is not None else None,
-        "signedByBrand": commissioning.brand if commissioning else None,
-        # The TraceAnchor release the root goes to (None without a chain).
-        "contract": contracts.get(batch.anchor_version) if batch is not None else None,
-    }
-
-
-def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
-    event, leaf, batch = record
-    erasure = erasure_of(session, event.id)
     if erasure is not None:
-        erased = _erased_view(event, leaf, batch, erasure)
-        return {**erased, "anchoring": _anchoring(session, batch, contracts)}
+        return _erased_view(base, erasure)
     body = json.loads(event.event_json)
     details = describe(body)
     biz_step = event.biz_step
@@ -174,17 +120,12 @@ def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]
         if shipment is not None:
             sensor_summary = _readings_summary(session, shipment, event.event_time_ms)
     return {
-        **_anchored_view(event, leaf, batch),
+        **base,
         "type": event.event_type,
         "bizStep": biz_step,
         "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
         "eventTime": body.get("eventTime"),
         "displayTime": _display_time(event.event_time_ms),
-        "eventHash": event_id(event.event_hash),
-        "eventHashHex": _hex(event.event_hash),
-        "salt": _hex(leaf.salt) if leaf else None,
-        "finality": finality_of(batch),
-        "anchoring": _anchoring(session, batch, contracts),
         "readPoint": details["readPoint"],
         "bizLocation": details["bizLocation"],
         "place": details["place"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -237,6 +238,12 @@ def test_one_event_is_captured_with_201_and_its_hash_id(api_no_chain: Api) -> No
     assert unquote(answer.headers["Location"]) == "/epcis/events/" + event_id(
         bytes(stored.event_hash)
     )
+    # The Location answers: the query side serves the captured event to its capturer only.
+    fetched = api.client.get(answer.headers["Location"], headers=auth(key))
+    assert fetched.status_code == 200, fetched.text
+    assert json.dumps(fetched.json()).count(event["epcList"][0]) >= 1
+    stranger = api.client.get(answer.headers["Location"], headers=auth(api.principal("buyer")))
+    assert stranger.status_code == 404
     again = api.client.post("/epcis/events", json=copy.deepcopy(event), headers=auth(key))
     assert again.status_code == 201 and again.headers["Location"] == answer.headers["Location"]
     bad = api.client.post("/epcis/events", json=_event(8, action="CREATE"), headers=auth(key))

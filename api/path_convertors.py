@@ -1,16 +1,17 @@
-"""Path convertors: a route's parameter that only ever matches its own shape, so a sibling
-literal path (/devices/registration-typed-data) is never also a {address} (its 405 then names
-only its own methods, and a wrong method there is 405, not a 422 about an address)."""
+"""Path convertors: a parameter segment that never takes a sibling literal path's name, so
+/devices/registration-typed-data is never also /devices/{address} (its 405 names only its own
+methods; a DELETE there is 405, not a 422 about an address). Anything else still reaches the
+route, whose validator names what is wrong with it (422)."""
 
 from __future__ import annotations
 
 from starlette.convertors import Convertor, register_url_convertor
 
 
-class AddressConvertor(Convertor[str]):
-    """A 0x-prefixed 20-byte hex address (its checksum is the route's to check)."""
+class DeviceSegmentConvertor(Convertor[str]):
+    """Any one path segment except the literal device routes."""
 
-    regex = "0x[0-9a-fA-F]{40}"
+    regex = "(?!registration-typed-data$)[^/]+"
 
     def convert(self, value: str) -> str:
         return value
@@ -19,4 +20,4 @@ class AddressConvertor(Convertor[str]):
         return value
 
 
-register_url_convertor("address", AddressConvertor())
+register_url_convertor("device", DeviceSegmentConvertor())

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-import api.path_convertors  # noqa: F401 (registers {x:address})
+import api.path_convertors  # noqa: F401 (registers {x:device})
 from api.deps import CarrierPrincipal, ChainDep, SessionDep, wallet_of
 from api.errors import Conflict, FieldError, NotFound
 from api.openapi_doc import errors
@@ -100,13 +100,13 @@ def list_own(
     return [device_public(d) for d in session.scalars(stmt)]
 
 
-@router.get("/{address:address}", response_model=DevicePublic, responses=errors(404))
+@router.get("/{address:device}", response_model=DevicePublic, responses=errors(404))
 def get(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
     """One of the caller's devices."""
     return device_public(own_device(session, principal, address))
 
 
-@router.delete("/{address:address}", response_model=DevicePublic, responses=errors(404, 409))
+@router.delete("/{address:device}", response_model=DevicePublic, responses=errors(404, 409))
 def revoke(address: Address, session: SessionDep, principal: CarrierPrincipal) -> DevicePublic:
     """Revoke one of the caller's devices: readings taken from now on are refused (its backlog
     taken before is still accepted for GATEWAY_REVOKED_BACKLOG_S)."""

@@ -38,7 +38,12 @@ class Event(CreatedAt, Base):
     """An EPCIS event (or errorDeclaration) exactly as hashed, identified by (kind, event_hash)."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("kind", "event_hash"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "event_hash"),
+        # The EPCIS query's record-time and bizStep-in-a-time-range filters (migration 0018).
+        Index(None, "created_at"),
+        Index(None, "biz_step", "event_time_ms"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[int] = mapped_column(SmallInteger, nullable=False)
@@ -47,7 +52,7 @@ class Event(CreatedAt, Base):
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
     biz_step: Mapped[str | None] = mapped_column(String(255))
     event_time_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("principals.id"))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("principals.id"), index=True)
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
 
     leaf: Mapped[Leaf | None] = relationship(back_populates="event", uselist=False)

@@ -240,3 +240,40 @@ def test_0017_adds_capture_jobs_and_capturers_beside_stored_events(empty_db_url:
             assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_0018_indexes_the_query_filters_and_keeps_every_event(empty_db_url: str) -> None:
+    """A 0017 store's events stay; the EPCIS query's filters then read an index, not the table."""
+    upgrade(empty_db_url, "0017_epcis_capture")
+    engine = make_engine(empty_db_url)
+    names = {"ix_events_created_at", "ix_events_biz_step_event_time_ms", "ix_events_recorded_by"}
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (kind, event_hash, event_json, event_type, biz_step,"
+                    " event_time_ms, created_at) VALUES (0, :hash, '{}', 'ObjectEvent',"
+                    " 'shipping', 5, CURRENT_TIMESTAMP)"
+                ),
+                {"hash": b"\x02" * 32},
+            )
+        upgrade(empty_db_url)
+        indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("events")}
+        assert names <= indexes
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
+            if engine.dialect.name == "sqlite":
+                plan = " ".join(
+                    str(row[-1])
+                    for row in conn.execute(
+                        sa.text(
+                            "EXPLAIN QUERY PLAN SELECT id FROM events"
+                            " WHERE biz_step = 'shipping' AND event_time_ms >= 1"
+                        )
+                    )
+                )
+                assert "ix_events_biz_step_event_time_ms" in plan, plan
+        downgrade(empty_db_url, "0017_epcis_capture")
+        assert not names & {ix["name"] for ix in sa.inspect(engine).get_indexes("events")}
+    finally:
+        engine.dispose()

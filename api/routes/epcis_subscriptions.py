@@ -227,10 +227,6 @@ def create_subscription(
     sha256=<hex HMAC-SHA256 of the body>). `dest` must be http(s) and resolve to public
     addresses (422 otherwise)."""
     query = _query(session, principal, queryName)
-    if body.schedule is not None:
-        raise FieldError(["body", "schedule"], "scheduled subscriptions are not offered: stream")
-    if body.stream is not True:
-        raise FieldError(["body", "stream"], "must be true (scheduled ones are not offered)")
     try:
         check_dest(
             body.dest, allow_private=settings.webhook_allow_private, allow_loopback=settings.dev

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.named_query import query_schema
 from api.routes.epcis_query import TIME_PATTERN
 from api.webhook_dest import MAX_URL
 
@@ -22,7 +23,8 @@ class NamedQueryIn(BaseModel):
     name: str = Field(pattern=QUERY_NAME_PATTERN, description="Unique among your queries")
     query: dict[str, Any] = Field(
         description='SimpleEventQuery parameters, e.g. {"eventType": ["ObjectEvent"], '
-        '"EQ_bizStep": ["shipping", "receiving"]}'
+        '"EQ_bizStep": ["shipping", "receiving"]}',
+        json_schema_extra=query_schema,
     )
 
 
@@ -42,6 +44,7 @@ class SubscriptionIn(BaseModel):
     dest: str = Field(
         min_length=1,
         max_length=MAX_URL,
+        json_schema_extra={"format": "uri"},
         description="http(s) URL the EPCISQueryDocuments are POSTed to; it must resolve to "
         "public addresses",
     )
@@ -54,16 +57,15 @@ class SubscriptionIn(BaseModel):
         "HMAC of the body>`; never shown again",
     )
     report_if_empty: bool = Field(default=False, alias="reportIfEmpty")
-    stream: bool | None = Field(
-        default=None, description="Must be true: each matching event as it is recorded"
-    )
-    schedule: dict[str, Any] | None = Field(
+    stream: Literal[True] = Field(description="Each matching event as it is recorded")
+    schedule: None = Field(
         default=None, description="Not offered here: a subscription with a schedule is refused"
     )
     initial_record_time: str | None = Field(
         default=None,
         alias="initialRecordTime",
         pattern=TIME_PATTERN,
+        json_schema_extra={"format": "date-time"},
         description="Report events recorded from this time on (default: now)",
     )
 

@@ -173,7 +173,7 @@ def test_a_subscription_is_created_listed_and_deleted(
     [
         ({"dest": "http://127.0.0.1:9/h"}, "stream"),  # neither stream nor schedule
         ({"dest": "http://127.0.0.1:9/h", "stream": False}, "stream"),
-        ({"dest": "http://127.0.0.1:9/h", "schedule": {"hour": "1"}}, "schedule"),
+        ({"dest": "http://127.0.0.1:9/h", "stream": True, "schedule": {"hour": "1"}}, "schedule"),
         (
             {"dest": "http://127.0.0.1:9/h", "stream": True, "signatureToken": "short"},
             "signatureToken",
@@ -221,3 +221,15 @@ def test_hostile_destinations_are_refused(
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "dest"]
     assert ok(strict.get("/epcis/queries/all/subscriptions", headers=auth(key))) == []
+
+
+def test_a_named_query_takes_every_parameter_get_events_takes(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    documented = {
+        p["name"]
+        for p in document["paths"]["/epcis/events"]["get"]["parameters"]
+        if p["in"] == "query"
+    } - {"perPage", "nextPageToken"}
+    query_schema = document["components"]["schemas"]["NamedQueryIn"]["properties"]["query"]
+    assert set(query_schema["properties"]) == documented
+    assert query_schema["additionalProperties"] is False

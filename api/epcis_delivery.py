@@ -37,13 +37,16 @@ from api.webhook_dest import DestRefused, check_dest
 from core.epcis.events import iso_ms
 from core.epcis.extension import CT_NAMESPACE, EPCIS_CONTEXT
 from core.epcis.hashing import event_id
+from core.epcis.query_schedule import parse_schedule
 from core.epcis.webhook_signature import SIGNATURE_HEADER, sign
 from store.db import read_transaction, session_factory, transaction
 from store.epcis_query import EventQuery, query_events, viewer_of
 from store.models import Event, NamedQuery, Principal, Subscription
+from store.models.types import utcnow
 from store.subscription_outbox import (
     Claimed,
     claim_due,
+    due_schedules,
     enqueue,
     lock_subscription,
     mark_delivered,
@@ -115,14 +118,14 @@ class DeliveryWorker:
     def run_once(self) -> DeliveryReport:
         """Match every stream subscription once, then send what is due."""
         report = DeliveryReport()
-        report.enqueued = self.match()
+        report.enqueued = self.match() + self.fire()
         report.delivered, report.failed = self.send_due()
         return report
 
     # -- matching ---------------------------------------------------------------------------
 
     def match(self) -> int:
-        """New deliveries for the events recorded since each subscription's cursor."""
+        """New deliveries for the events recorded since each stream subscription's cursor."""
         with read_transaction(self.sessions) as session:
             ids = stream_subscriptions(session)
         made = 0
@@ -138,24 +141,67 @@ class DeliveryWorker:
         subscription = lock_subscription(session, row_id)
         if subscription is None:
             return 0  # deleted, or another worker reads it now
+        reading = self._reading(session, subscription)
+        if reading is None:
+            return 0
+        principal, query, mark = reading
+        found, cursor = self._read(session, principal, query, subscription.cursor_event_id, mark)
+        return 0 if enqueue(session, subscription, found, cursor) is None else 1
+
+    def fire(self) -> int:
+        """Run the scheduled subscriptions that are due: a delivery of every matching event
+        recorded since the last run (an empty one if none and reportIfEmpty)."""
+        with read_transaction(self.sessions) as session:
+            ids = due_schedules(session)
+        made = 0
+        for row_id in ids:
+            try:
+                with transaction(self.sessions) as session:
+                    made += self._fire_one(session, row_id)
+            except Exception:
+                _LOGGER.exception("subscription %d: scheduled run failed", row_id)
+        return made
+
+    def _fire_one(self, session: Session, row_id: int) -> int:
+        subscription = lock_subscription(session, row_id)
+        now = utcnow()
+        due = None if subscription is None else subscription.next_run_at
+        if subscription is None or subscription.schedule is None or due is None or due > now:
+            return 0
+        subscription.next_run_at = parse_schedule(subscription.schedule).next_after(now)
+        reading = self._reading(session, subscription)
+        if reading is None:
+            return 0
+        principal, query, mark = reading
+        made, cursor = 0, subscription.cursor_event_id
+        while True:
+            found, cursor = self._read(session, principal, query, cursor, mark)
+            first_empty = not made and subscription.report_if_empty
+            if enqueue(session, subscription, found, cursor, if_empty=first_empty) is not None:
+                made += 1
+            if cursor >= mark:
+                return made
+
+    def _reading(
+        self, session: Session, subscription: Subscription
+    ) -> tuple[Principal, EventQuery, int] | None:
+        """The owner, the query and how far the events may be read now; None if the
+        subscription cannot read (its owner disabled, its query no longer valid)."""
         principal = session.get(Principal, subscription.principal_id)
         named = session.get(NamedQuery, subscription.query_id)
         if principal is None or named is None or principal.disabled_at is not None:
-            return 0
+            return None
         gap_wait = timedelta(seconds=self.settings.delivery_gap_wait_seconds)
         mark = safe_watermark(session, subscription.cursor_event_id, gap_wait=gap_wait)
-        if mark <= subscription.cursor_event_id:
-            return 0
         try:
             query = event_query_of(named.params)
         except FieldError as exc:
             _LOGGER.error("named query %d no longer valid: %s", named.id, exc)
-            return 0
+            return None
         start = subscription.initial_record_time
         if query.ge_record_time is None or query.ge_record_time < start:
             query = replace(query, ge_record_time=start)
-        found, cursor = self._read(session, principal, query, subscription.cursor_event_id, mark)
-        return 0 if enqueue(session, subscription, found, cursor) is None else 1
+        return principal, query, mark
 
     def _read(
         self, session: Session, principal: Principal, query: EventQuery, cursor: int, mark: int

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.errors import StoreError
+from store.errors import StoreError, StoreValueError
 from store.models import Delivery, Event, NamedQuery, Subscription
 from store.models.types import utcnow
 
@@ -105,9 +105,14 @@ def subscribe(
     signature_token: str | None,
     report_if_empty: bool,
     initial_record_time: datetime | None,
+    schedule: dict[str, str] | None = None,
+    next_run_at: datetime | None = None,
 ) -> Subscription:
-    """A new stream subscription to the query, flushed: it reports the events recorded from
-    `initial_record_time` (default: now) on."""
+    """A new subscription to the query, flushed: it reports the events recorded from
+    `initial_record_time` (default: now) on, as they are recorded (no `schedule`) or at each
+    run of its schedule (the first at `next_run_at`)."""
+    if (schedule is None) != (next_run_at is None):
+        raise StoreValueError("a scheduled subscription has its next run, a stream none")
     count = session.scalar(
         select(func.count()).where(Subscription.principal_id == query.principal_id)
     )
@@ -125,7 +130,9 @@ def subscribe(
         dest=dest,
         signature_token=signature_token,
         report_if_empty=report_if_empty,
-        stream=True,
+        stream=schedule is None,
+        schedule=schedule,
+        next_run_at=next_run_at,
         initial_record_time=start,
         cursor_event_id=before or 0,
     )

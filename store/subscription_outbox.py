@@ -50,6 +50,12 @@ def stream_subscriptions(session: Session) -> list[int]:
     return list(session.scalars(select(Subscription.id).where(Subscription.stream.is_(True))))
 
 
+def due_schedules(session: Session) -> list[int]:
+    """The row ids of the scheduled subscriptions whose next run is now or past."""
+    stmt = select(Subscription.id).where(Subscription.next_run_at <= utcnow())
+    return list(session.scalars(stmt.order_by(Subscription.next_run_at)))
+
+
 def lock_subscription(session: Session, row_id: int) -> Subscription | None:
     """The subscription, locked for this transaction (PostgreSQL: None if another worker holds
     it; SQLite serialises writers instead)."""
@@ -60,13 +66,19 @@ def lock_subscription(session: Session, row_id: int) -> Subscription | None:
 
 
 def enqueue(
-    session: Session, subscription: Subscription, event_ids: Sequence[int], cursor: int
+    session: Session,
+    subscription: Subscription,
+    event_ids: Sequence[int],
+    cursor: int,
+    *,
+    if_empty: bool = False,
 ) -> Delivery | None:
-    """A delivery of `event_ids` (if any) to the subscription, which has read up to `cursor`."""
+    """A delivery of `event_ids` to the subscription (of none only if `if_empty`), which has
+    read up to `cursor`."""
     if cursor < subscription.cursor_event_id:
         raise StoreValueError("a subscription's cursor never moves back")
     subscription.cursor_event_id = cursor
-    if not event_ids:
+    if not event_ids and not if_empty:
         session.flush()
         return None
     now = utcnow()

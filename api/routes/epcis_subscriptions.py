@@ -35,6 +35,7 @@ from api.schemas.epcis_subscriptions import (
 )
 from api.webhook_dest import DestRefused, check_dest
 from core.epcis.events import iso_ms
+from core.epcis.query_schedule import ScheduleError, parse_schedule
 from store.epcis_query import viewer_of
 from store.epcis_subscriptions import (
     NameTaken,
@@ -49,6 +50,7 @@ from store.epcis_subscriptions import (
     unsubscribe,
 )
 from store.models import NamedQuery, Subscription
+from store.models.types import utcnow
 
 router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 queries and subscriptions"])
 
@@ -74,9 +76,12 @@ def _next(request: Request, response: Response, last_id: int) -> None:
 
 
 def _subscription_out(subscription: Subscription, query: NamedQuery) -> SubscriptionOut:
-    notified = subscription.last_notified_at
+    notified, next_run = subscription.last_notified_at, subscription.next_run_at
     return SubscriptionOut.model_validate(
         {
+            "stream": True if subscription.stream else None,
+            "schedule": subscription.schedule,
+            "ct:nextRunAt": None if next_run is None else iso_ms(next_run),
             "subscriptionID": subscription.subscription_id,
             "queryName": query.name,
             "dest": subscription.dest,
@@ -202,10 +207,29 @@ def _initial(value: str | None) -> datetime | None:
         ) from None
 
 
+def _schedule(body: SubscriptionIn) -> tuple[dict[str, str], datetime] | None:
+    """The schedule (as given) and its first run; None for a stream; 422 for neither or both."""
+    if body.stream is None and body.schedule is None:
+        raise FieldError(["body", "stream"], "set stream to true, or give a schedule")
+    if body.schedule is None:
+        return None
+    if body.stream is not None:
+        raise FieldError(["body", "schedule"], "a schedule or stream: true, not both")
+    given = body.schedule.model_dump(by_alias=True, exclude_none=True)
+    try:
+        first = parse_schedule(given).next_after(utcnow())
+    except ScheduleError as exc:
+        raise FieldError(["body", "schedule"], str(exc)) from None
+    if first is None:
+        raise FieldError(["body", "schedule"], "this schedule never runs")
+    return given, first
+
+
 @router.post(
     "/queries/{queryName}/subscriptions",
     status_code=status.HTTP_201_CREATED,
     response_model=SubscriptionOut,
+    response_model_exclude_none=True,
     responses={
         **errors(404, 409),
         201: {
@@ -222,11 +246,13 @@ def create_subscription(
     settings: SettingsDep,
     principal: CurrentPrincipal,
 ) -> SubscriptionOut:
-    """Subscribe a webhook to the named query (`stream: true`): each event you may see that
-    matches is POSTed to `dest` as it is recorded, signed with `signatureToken` (GS1-Signature:
-    sha256=<hex HMAC-SHA256 of the body>). `dest` must be http(s) and resolve to public
-    addresses (422 otherwise)."""
+    """Subscribe a webhook to the named query: with `stream: true` each event you may see that
+    matches is POSTed to `dest` as it is recorded; with a `schedule` the events recorded since
+    the last run, at each run (UTC). Signed with `signatureToken` (GS1-Signature: sha256=<hex
+    HMAC-SHA256 of the body>). `dest` must be http(s) and resolve to public addresses (422
+    otherwise)."""
     query = _query(session, principal, queryName)
+    schedule = _schedule(body)
     try:
         check_dest(
             body.dest, allow_private=settings.webhook_allow_private, allow_loopback=settings.dev
@@ -241,6 +267,8 @@ def create_subscription(
             signature_token=body.signature_token,
             report_if_empty=body.report_if_empty,
             initial_record_time=_initial(body.initial_record_time),
+            schedule=None if schedule is None else schedule[0],
+            next_run_at=None if schedule is None else schedule[1],
         )
     except TooMany as exc:
         raise Conflict(str(exc)) from None
@@ -253,6 +281,7 @@ def create_subscription(
 @router.get(
     "/queries/{queryName}/subscriptions",
     response_model=list[SubscriptionOut],
+    response_model_exclude_none=True,
     responses={**errors(404), 200: {"headers": _LIST_DOC}},
 )
 def list_subscriptions(
@@ -288,6 +317,7 @@ def _subscription(
 @router.get(
     "/queries/{queryName}/subscriptions/{subscriptionID}",
     response_model=SubscriptionOut,
+    response_model_exclude_none=True,
     responses={**errors(404), 200: {"headers": _VERSION_DOC}},
 )
 def get_subscription(

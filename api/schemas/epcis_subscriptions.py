@@ -35,9 +35,38 @@ class NamedQueryOut(BaseModel):
     query: dict[str, Any]
 
 
+# One element: a number or a [lo-hi] range; the field: a comma-separated list of them.
+_ELEMENT = "([0-9]{1,2}|\\[[0-9]{1,2}-[0-9]{1,2}\\])"
+SCHEDULE_PATTERN = f"^{_ELEMENT}(,{_ELEMENT})*$"
+
+
+class QuerySchedule(BaseModel):
+    """When a scheduled subscription runs (UTC): each field a list of numbers and [lo-hi]
+    ranges; an omitted second / minute / hour below the most significant one given is its
+    least value, any other omitted field matches every value."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    second: str | None = Field(default=None, pattern=SCHEDULE_PATTERN, max_length=200)
+    minute: str | None = Field(default=None, pattern=SCHEDULE_PATTERN, max_length=200)
+    hour: str | None = Field(default=None, pattern=SCHEDULE_PATTERN, max_length=200)
+    day_of_month: str | None = Field(
+        default=None, alias="dayOfMonth", pattern=SCHEDULE_PATTERN, max_length=200
+    )
+    month: str | None = Field(default=None, pattern=SCHEDULE_PATTERN, max_length=200)
+    day_of_week: str | None = Field(
+        default=None,
+        alias="dayOfWeek",
+        pattern=SCHEDULE_PATTERN,
+        max_length=200,
+        description="1 Monday ... 7 Sunday",
+    )
+
+
 class SubscriptionIn(BaseModel):
-    """POST /epcis/queries/{queryName}/subscriptions: a webhook subscription. `stream: true`
-    is required (scheduled subscriptions are not offered: a `schedule` is refused)."""
+    """POST /epcis/queries/{queryName}/subscriptions: a webhook subscription, either
+    `stream: true` (each matching event as it is recorded) or a `schedule` (the events recorded
+    since the last run, at each run), not both."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -57,9 +86,11 @@ class SubscriptionIn(BaseModel):
         "HMAC of the body>`; never shown again",
     )
     report_if_empty: bool = Field(default=False, alias="reportIfEmpty")
-    stream: Literal[True] = Field(description="Each matching event as it is recorded")
-    schedule: None = Field(
-        default=None, description="Not offered here: a subscription with a schedule is refused"
+    stream: Literal[True] | None = Field(
+        default=None, description="Each matching event as it is recorded"
+    )
+    schedule: QuerySchedule | None = Field(
+        default=None, description="Or at each run of this schedule"
     )
     initial_record_time: str | None = Field(
         default=None,
@@ -82,5 +113,7 @@ class SubscriptionOut(BaseModel):
     last_notified_at: str | None = Field(default=None, alias="lastNotifiedAt")
     initial_record_time: str = Field(alias="initialRecordTime")
     report_if_empty: bool = Field(alias="reportIfEmpty")
-    stream: Literal[True] = True
+    stream: Literal[True] | None = None
+    schedule: dict[str, str] | None = None
+    next_run_at: str | None = Field(default=None, alias="ct:nextRunAt")
     signed: bool = Field(description="Whether deliveries carry GS1-Signature")

@@ -36,8 +36,9 @@ class NamedQuery(Base):
 
 
 class Subscription(Base):
-    """A webhook subscription to a named query: where to POST, the HMAC secret, and how far the
-    stream has read the events (`cursor_event_id`: every id up to it is matched)."""
+    """A webhook subscription to a named query: where to POST, the HMAC secret, when it runs
+    (`stream`: as events are recorded; else its `schedule`, next at `next_run_at`), and how far
+    it has read the events (`cursor_event_id`: every id up to it is matched)."""
 
     __tablename__ = "epcis_subscriptions"
 
@@ -51,6 +52,8 @@ class Subscription(Base):
     signature_token: Mapped[str | None] = mapped_column(String(512))
     report_if_empty: Mapped[bool] = mapped_column(Boolean, nullable=False)
     stream: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    schedule: Mapped[dict[str, str] | None] = mapped_column(JSON)  # the binding's object
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     initial_record_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     cursor_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

@@ -73,19 +73,26 @@ def test_a_subscriber_that_is_down_misses_nothing(
         if n % 2:
             deliver.run_once()
     # Retries back off: each failed attempt waits twice as long, up to the cap (1 s).
+    # Each failed attempt waits 0.2 s x 2^(attempt - 1), at most 1 s, from when it failed
+    # (between `before` and `after` the round).
     waits: list[tuple[int, float]] = []
     for _ in range(5):
         head = next(d for d in _deliveries(api_engine) if d.delivered_at is None)
         time.sleep(max(0.0, (head.next_attempt_at - utcnow()).total_seconds()) + 0.01)
         before = utcnow()
         deliver.run_once()
+        after = utcnow()
         failed = next(d for d in _deliveries(api_engine) if d.id == head.id)
         assert failed.delivered_at is None and failed.last_error
-        waits.append((failed.attempts, (failed.next_attempt_at - before).total_seconds()))
-    for attempts, wait in waits:  # 0.2 s x 2^(attempt - 1), at most 1 s
-        assert abs(wait - min(1.0, 0.2 * 2 ** (attempts - 1))) < 0.15, waits
+        expected_wait = min(1.0, 0.2 * 2 ** (failed.attempts - 1))
+        assert (
+            (failed.next_attempt_at - after).total_seconds() - 0.01
+            <= expected_wait
+            <= (failed.next_attempt_at - before).total_seconds() + 0.01
+        ), (failed.attempts, before, after, failed.next_attempt_at)
+        waits.append((failed.attempts, expected_wait))
     assert [a for a, _ in waits] == list(range(waits[0][0], waits[0][0] + 5))
-    assert waits[-1][1] > waits[0][1] and waits[-1][1] == pytest.approx(1.0, abs=0.15)
+    assert waits[-1][1] == 1.0 > waits[0][1]
     pending = [d for d in _deliveries(api_engine) if d.delivered_at is None]
     assert len(pending) >= 3 and all(d.attempts == 0 for d in pending[1:])  # head of line
 
@@ -253,3 +260,34 @@ def test_the_watermark_waits_for_an_insert_still_to_commit(pg_db_url: str) -> No
             assert safe_watermark(session, start, gap_wait=wait) == start + 2
     finally:
         engine.dispose()
+
+
+def test_a_scheduled_subscription_reports_each_run(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    every_second = {"second": "[0-59]"}
+    subscribe(
+        client, key, "all", receiver.url, stream=None, schedule=every_second, reportIfEmpty=True
+    )
+    quiet = Receiver().start()
+    try:
+        subscribe(
+            client, key, "all", quiet.url, stream=None, schedule=every_second, reportIfEmpty=False
+        )
+        deliver = worker(api_engine)
+        expected = record(api_engine, pid, observe(SKU + "1"), observe(SKU + "2"))
+        until(lambda: receiver.delivered_ids() == expected, deliver.run_once)
+        until(lambda: quiet.delivered_ids() == expected, deliver.run_once)
+        # Runs with nothing new: an empty document only where reportIfEmpty is set.
+        done = len(receiver.received)
+        until(lambda: len(receiver.received) >= done + 2, deliver.run_once)
+        assert all(item.event_ids == [] for item in receiver.received[done:])
+        assert all(item.signature_ok for item in receiver.received)
+        assert [len(item.event_ids) for item in quiet.received] == [2]
+        expected += record(api_engine, pid, observe(SKU + "3"))
+        until(lambda: quiet.delivered_ids() == expected, deliver.run_once)
+        assert receiver.delivered_ids() == expected
+    finally:
+        quiet.stop()

@@ -174,6 +174,10 @@ def test_a_subscription_is_created_listed_and_deleted(
         ({"dest": "http://127.0.0.1:9/h"}, "stream"),  # neither stream nor schedule
         ({"dest": "http://127.0.0.1:9/h", "stream": False}, "stream"),
         ({"dest": "http://127.0.0.1:9/h", "stream": True, "schedule": {"hour": "1"}}, "schedule"),
+        ({"dest": "http://127.0.0.1:9/h", "schedule": {"hour": "24"}}, "schedule"),
+        ({"dest": "http://127.0.0.1:9/h", "schedule": {"minute": "[9-3]"}}, "schedule"),
+        ({"dest": "http://127.0.0.1:9/h", "schedule": {}}, "schedule"),
+        ({"dest": "http://127.0.0.1:9/h", "schedule": {"hour": "1", "week": "2"}}, "schedule"),
         (
             {"dest": "http://127.0.0.1:9/h", "stream": True, "signatureToken": "short"},
             "signatureToken",
@@ -184,7 +188,7 @@ def test_a_subscription_is_created_listed_and_deleted(
         ),
     ],
 )
-def test_a_subscription_needs_stream_and_a_sound_body(
+def test_a_subscription_needs_stream_or_a_schedule_and_a_sound_body(
     client: TestClient, api_engine: Engine, body: dict[str, object], field: str
 ) -> None:
     _pid, key = principal(api_engine, "partner")
@@ -233,3 +237,22 @@ def test_a_named_query_takes_every_parameter_get_events_takes(client: TestClient
     query_schema = document["components"]["schemas"]["NamedQueryIn"]["properties"]["query"]
     assert set(query_schema["properties"]) == documented
     assert query_schema["additionalProperties"] is False
+
+
+def test_a_scheduled_subscription_shows_its_schedule_and_next_run(
+    client: TestClient, api_engine: Engine
+) -> None:
+    _pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    sub = subscribe(
+        client,
+        key,
+        "all",
+        "http://127.0.0.1:9/h",
+        stream=None,
+        schedule={"hour": "1", "minute": "5"},
+    )
+    assert sub["schedule"] == {"hour": "1", "minute": "5"} and "stream" not in sub
+    assert sub["ct:nextRunAt"].endswith("T01:05:00.000Z")
+    streamed = subscribe(client, key, "all", "http://127.0.0.1:9/h")
+    assert streamed["stream"] is True and "schedule" not in streamed

@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column("signature_token", sa.String(length=512), nullable=True),
         sa.Column("report_if_empty", sa.Boolean(), nullable=False),
         sa.Column("stream", sa.Boolean(), nullable=False),
+        sa.Column("schedule", sa.JSON(), nullable=True),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("initial_record_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cursor_event_id", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -68,6 +70,9 @@ def upgrade() -> None:
     with op.batch_alter_table("epcis_subscriptions", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_epcis_subscriptions_query_id"), ["query_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_epcis_subscriptions_next_run_at"), ["next_run_at"], unique=False
         )
 
     op.create_table(
@@ -114,6 +119,7 @@ def downgrade() -> None:
 
     op.drop_table("epcis_deliveries")
     with op.batch_alter_table("epcis_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epcis_subscriptions_next_run_at"))
         batch_op.drop_index(batch_op.f("ix_epcis_subscriptions_query_id"))
 
     op.drop_table("epcis_subscriptions")

@@ -26,6 +26,7 @@ from api.routes import (
     disputes,
     epcis_capture,
     epcis_query,
+    epcis_subscriptions,
     erasures,
     health,
     mutual_release,
@@ -131,6 +132,7 @@ def create_app(
         resolver,
         epcis_capture,
         epcis_query,
+        epcis_subscriptions,
     ):
         app.include_router(module.router)
     document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])

@@ -46,6 +46,9 @@ class ApiSettings(ProcessSettings):
     rate_limit_key_prefix: str = Field(default="chaintrace", min_length=1)
     # Proxies whose X-Forwarded-For is believed: IPs or CIDRs, comma-separated.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # EPCIS subscriptions: webhook destinations resolving to private, link-local or loopback
+    # addresses are refused unless this is set (dev mode allows loopback only).
+    webhook_allow_private: bool = False
 
     @property
     def commissioning_draft_ttl(self) -> timedelta:

@@ -212,6 +212,23 @@ def anchor(verbose: Verbose = False) -> None:
 
 
 @app.command()
+def deliver(verbose: Verbose = False) -> None:
+    """Run the EPCIS subscription delivery worker: new matching events -> signed webhook POSTs.
+
+    Several may run at once (each delivery is leased to one); it holds no key."""
+    _logging(verbose)
+    from api.delivery_settings import DeliverySettings
+    from api.epcis_delivery import DeliveryWorker
+
+    settings = _settings(DeliverySettings)
+    if not settings.database_url:
+        console.print("[red]DATABASE_URL is not set[/red]")
+        raise typer.Exit(2)
+    worker = DeliveryWorker(settings, _engine(settings.database_url))
+    _run_until_signal(worker.run, worker.stop)
+
+
+@app.command()
 def settle(
     status: Annotated[
         bool,

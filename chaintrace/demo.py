@@ -15,6 +15,7 @@ from chain.toolchain.anvil import rpc_request
 from chaintrace.arrival_story import AUTO_ACCEPT_S, ArrivalTrip
 from chaintrace.bootstrap import create_admin_key
 from chaintrace.checks import DemoChecks, run_checks
+from chaintrace.demo_webhook import DemoSubscriber
 from chaintrace.embedded import EmbeddedServices, start_embedded
 from chaintrace.platform import Endpoints, Platform
 from chaintrace.story import MINUTE_MS, Story, StoryError
@@ -37,6 +38,14 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 120) -> A
 
 def play(story: Story, services: EmbeddedServices, platform: Platform) -> None:
     """Every step of the story, with the waits a real deployment would show as progress."""
+    subscriber = DemoSubscriber().start()
+    try:
+        _play(story, services, subscriber)
+    finally:
+        subscriber.stop()
+
+
+def _play(story: Story, services: EmbeddedServices, subscriber: DemoSubscriber) -> None:
     p = story.parties
     steps: list[tuple[str, Callable[[], None]]] = [
         ("admin onboards a brand, a carrier and a buyer", story.onboard),
@@ -45,6 +54,10 @@ def play(story: Story, services: EmbeddedServices, platform: Platform) -> None:
         (
             "brand's EPCIS system captures an inspection at /epcis/capture",
             story.brand_captures_epcis,
+        ),
+        (
+            "brand's EPCIS system subscribes a webhook to its items' shipping and receiving",
+            lambda: subscriber.subscribe(story),
         ),
         ("carrier registers 2 loggers (proof of possession)", story.carrier_registers_devices),
         ("buyer and carrier sign the SLA; buyer funds escrow", story.buyer_agrees_and_funds),
@@ -70,6 +83,9 @@ def play(story: Story, services: EmbeddedServices, platform: Platform) -> None:
             step()
         console.print(f"[green]done[/green] {title}")
 
+    with console.status("delivery worker POSTs the signed EPCIS documents to the webhook"):
+        wait_for("the webhook's deliveries", subscriber.got_every_step)
+    console.print("[green]done[/green] the brand's webhook got shipping and receiving, signed")
     sid = story.result.shipment_id
 
     def shipment(shipment_id: str = sid) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Every platform process (gateway, anchor, settle, api) in one process, for `up` and `demo`."""
+"""Every platform process (gateway, anchor, settle, deliver, api) in one process, for `up` and
+`demo`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any, Protocol
 import uvicorn
 from web3 import Web3
 
+from api.delivery_settings import DeliverySettings
+from api.epcis_delivery import DeliveryWorker
 from api.main import create_app
 from api.settings import ApiSettings
 from chain.anchoring.worker import AnchorWorker
@@ -99,13 +102,15 @@ class Endpoints:
 
 @dataclass
 class Platform:
-    """Runs the gateway, the anchoring and settlement workers and the API as threads."""
+    """Runs the gateway, the anchoring, settlement and subscription delivery workers and the API
+    as threads."""
 
     endpoints: Endpoints
     anchor_settings: AnchorSettings
     settle_settings: SettleSettings
     gateway_settings: GatewaySettings
     api_settings: ApiSettings
+    delivery_settings: DeliverySettings
     api_socket: socket.socket | None = None
     api_url: str = ""  # where the API answers (127.0.0.1 when it listens on every interface)
     gateway: Gateway | None = None
@@ -164,7 +169,8 @@ class Platform:
                 "api_port": api_port,
             },
         )
-        return cls(endpoints, anchor, settle, gateway, api, api_socket, api_url)
+        deliver = load_settings(DeliverySettings, common)
+        return cls(endpoints, anchor, settle, gateway, api, deliver, api_socket, api_url)
 
     def start(self, progress: StartupProgress | None = None) -> Platform:
         """Start every process and wait until the API answers and the gateway subscribed.
@@ -195,12 +201,15 @@ class Platform:
             settle = SettlementWorker(
                 self.settle_settings, engine, w3, self.settle_settings.load_account(), ep.deployment
             )
-            self.workers += [anchor, settle]
+            deliver = DeliveryWorker(self.delivery_settings, engine)
+            self.workers += [anchor, settle, deliver]
             for worker in self.workers:
                 t = threading.Thread(target=worker.run, name=type(worker).__name__, daemon=True)
                 t.start()
                 self._threads.append(t)
-            step.detail = "anchoring (anchorer key), settlement (oracle key)"
+            step.detail = (
+                "anchoring (anchorer key), settlement (oracle key), EPCIS subscription delivery"
+            )
         with steps.step("API") as step:
             self._serve_api(engine, w3)
             step.detail = self.api_url

@@ -12,6 +12,7 @@ from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
 from store.models.settings import Setting
 from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
+from store.models.subscriptions import Delivery, NamedQuery, Subscription
 from store.models.types import BatchStatus, EventKind, Role, ShipmentStatus
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Brand",
     "CaptureJob",
     "CommissioningDraft",
+    "Delivery",
     "Device",
     "Event",
     "EventCapturer",
@@ -30,6 +32,7 @@ __all__ = [
     "EventKind",
     "Item",
     "Leaf",
+    "NamedQuery",
     "Principal",
     "Product",
     "Reading",
@@ -37,6 +40,7 @@ __all__ = [
     "Setting",
     "Shipment",
     "ShipmentStatus",
+    "Subscription",
     "custody_approvals",
     "event_items",
     "shipment_devices",

@@ -1,0 +1,293 @@
+"""The subscription delivery worker (issue 15) against a real HTTP receiver: signed documents,
+a subscriber that goes down misses nothing and gets everything in order, retries back off,
+two workers never send a delivery twice, only what the owner may see goes out, and the worker
+neither follows redirects nor reaches a destination the check refuses. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, text
+
+from core.epcis.hashed_event import HashedEvent
+from store.db import make_engine, session_factory, transaction, upgrade
+from store.models import Delivery
+from store.models.types import utcnow
+from store.recording import record_event
+from store.subscription_outbox import safe_watermark
+from tests.api.subscription_support import (
+    Receiver,
+    create_query,
+    observe,
+    principal,
+    record,
+    serve,
+    subscribe,
+    until,
+    worker,
+)
+
+SKU = "urn:epc:id:sgtin:0614141.012345."
+
+
+@pytest.fixture
+def client(api_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    yield from serve(api_engine, tmp_path, webhook_allow_private=True)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver().start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _deliveries(engine: Engine) -> list[Delivery]:
+    with session_factory(engine)() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def test_a_subscriber_that_is_down_misses_nothing(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "shipped", {"EQ_bizStep": ["shipping"]})
+    subscribe(client, key, "shipped", receiver.url)
+    deliver = worker(api_engine)
+    expected = record(api_engine, pid, observe(SKU + "1", "shipping"))
+    record(api_engine, pid, observe(SKU + "x", "receiving"))  # does not match
+    until(lambda: receiver.delivered_ids() == expected, deliver.run_once)
+
+    receiver.stop()
+    assert receiver.refuses()
+    for n in range(2, 8):  # six events in three rounds while it is down: three deliveries
+        expected += record(api_engine, pid, observe(SKU + str(n), "shipping"))
+        if n % 2:
+            deliver.run_once()
+    # Retries back off: each failed attempt waits twice as long, up to the cap (1 s).
+    # Each failed attempt waits 0.2 s x 2^(attempt - 1), at most 1 s, from when it failed
+    # (between `before` and `after` the round).
+    waits: list[tuple[int, float]] = []
+    for _ in range(5):
+        head = next(d for d in _deliveries(api_engine) if d.delivered_at is None)
+        time.sleep(max(0.0, (head.next_attempt_at - utcnow()).total_seconds()) + 0.01)
+        before = utcnow()
+        deliver.run_once()
+        after = utcnow()
+        failed = next(d for d in _deliveries(api_engine) if d.id == head.id)
+        assert failed.delivered_at is None and failed.last_error
+        expected_wait = min(1.0, 0.2 * 2 ** (failed.attempts - 1))
+        assert (
+            (failed.next_attempt_at - after).total_seconds() - 0.01
+            <= expected_wait
+            <= (failed.next_attempt_at - before).total_seconds() + 0.01
+        ), (failed.attempts, before, after, failed.next_attempt_at)
+        waits.append((failed.attempts, expected_wait))
+    assert [a for a, _ in waits] == list(range(waits[0][0], waits[0][0] + 5))
+    assert waits[-1][1] == 1.0 > waits[0][1]
+    pending = [d for d in _deliveries(api_engine) if d.delivered_at is None]
+    assert len(pending) >= 3 and all(d.attempts == 0 for d in pending[1:])  # head of line
+
+    receiver.start()  # back, on the same port
+    until(lambda: len(receiver.delivered_ids()) == len(expected), deliver.run_once)
+    assert receiver.delivered_ids() == expected  # nothing missed, in order
+    assert all(item.signature_ok for item in receiver.received)
+    assert len({item.delivery_id for item in receiver.received}) == len(receiver.received)
+    headers = receiver.received[-1].headers
+    assert headers["Idempotency-Key"] == receiver.received[-1].delivery_id
+    assert receiver.received[-1].body["epcisBody"]["queryResults"]["queryName"] == "shipped"
+    assert all(d.delivered_at is not None for d in _deliveries(api_engine))
+    sub_url = "/epcis/queries/shipped/subscriptions"
+    assert client.get(sub_url, headers={"X-API-Key": key}).json()[0]["lastNotifiedAt"]
+
+
+def test_a_subscription_gets_only_what_its_owner_may_see(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    x, x_key = principal(api_engine, "x")
+    y, _y_key = principal(api_engine, "y")
+    create_query(client, x_key, "everything", {})
+    subscribe(client, x_key, "everything", receiver.url)
+    theirs = record(api_engine, y, observe(SKU + "y1"), observe(SKU + "y2"))
+    mine = record(api_engine, x, observe(SKU + "x1"))
+    theirs += record(api_engine, y, observe(SKU + "y3"))
+    deliver = worker(api_engine)
+    until(lambda: receiver.delivered_ids() == mine, deliver.run_once)
+    for _ in range(3):
+        deliver.run_once()
+    assert receiver.delivered_ids() == mine
+    assert not set(theirs) & {e for item in receiver.received for e in item.event_ids}
+    assert "y1" not in str([item.body for item in receiver.received])
+
+
+def test_events_before_initial_record_time_are_not_sent_and_a_past_one_reads_back(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    old = record(api_engine, pid, observe(SKU + "old"))
+    create_query(client, key, "all", {})
+    subscribe(client, key, "all", receiver.url)  # from now on
+    past = (utcnow() - timedelta(hours=1)).isoformat()
+    other = Receiver().start()
+    try:
+        subscribe(client, key, "all", other.url, initialRecordTime=past)
+        new = record(api_engine, pid, observe(SKU + "new"))
+        deliver = worker(api_engine)
+        until(lambda: receiver.delivered_ids() == new, deliver.run_once)
+        until(lambda: other.delivered_ids() == old + new, deliver.run_once)
+    finally:
+        other.stop()
+
+
+def test_two_workers_never_send_one_delivery_twice(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    names = [f"q{i}" for i in range(4)]
+    for name in names:
+        create_query(client, key, name, {})
+        subscribe(client, key, name, receiver.url)
+    receiver.delay = 0.05  # sends overlap in time
+    expected: list[str] = []
+    workers = [worker(api_engine, "a"), worker(api_engine, "b")]
+    stop = threading.Event()
+
+    def loop(index: int) -> None:
+        while not stop.is_set():
+            workers[index].run_once()
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(6):
+            expected += record(api_engine, pid, observe(SKU + f"p{n}"))
+            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while len(receiver.received) < 1 or sum(len(i.event_ids) for i in receiver.received) < len(
+            expected
+        ) * len(names):
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    ids = [item.delivery_id for item in receiver.received]
+    assert len(ids) == len(set(ids))  # no delivery sent twice
+    for name in names:  # each subscription got every event once, in order
+        got = [
+            e
+            for item in receiver.received
+            if item.body["epcisBody"]["queryResults"]["queryName"] == name
+            for e in item.event_ids
+        ]
+        assert got == expected, name
+
+
+def test_redirects_are_not_followed_and_slow_subscribers_time_out(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    target = Receiver().start()
+    try:
+        create_query(client, key, "all", {})
+        subscribe(client, key, "all", receiver.url)
+        receiver.status = 307
+        receiver.extra_headers = {"Location": target.url}
+        record(api_engine, pid, observe(SKU + "r"))
+        deliver = worker(api_engine, delivery_timeout_seconds=0.5)
+        until(lambda: len(receiver.answered) >= 2, deliver.run_once)
+        assert target.answered == []  # the redirect's target never saw a request
+        assert _deliveries(api_engine)[0].last_status == 307
+        assert _deliveries(api_engine)[0].delivered_at is None
+        receiver.status, receiver.delay = 200, 1.5
+        time.sleep(1.1)  # past the backoff
+        started = time.monotonic()
+        deliver.run_once()
+        assert time.monotonic() - started < 1.4  # gave up at the 0.5 s read timeout
+        assert "Timeout" in (_deliveries(api_engine)[0].last_error or "")
+        receiver.delay = 0
+        until(lambda: len(receiver.received) == 1, deliver.run_once)
+    finally:
+        target.stop()
+
+
+def test_the_destination_is_checked_again_at_delivery(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    subscribe(client, key, "all", receiver.url)  # accepted: this app allows loopback
+    record(api_engine, pid, observe(SKU + "1"))
+    strict = worker(api_engine, webhook_allow_private=False)
+    for _ in range(3):
+        strict.run_once()
+        time.sleep(0.25)
+    assert receiver.answered == []
+    assert "destination refused" in (_deliveries(api_engine)[0].last_error or "")
+
+
+def test_the_watermark_waits_for_an_insert_still_to_commit(pg_db_url: str) -> None:
+    # PostgreSQL only: SQLite serialises writers, so its ids commit in order.
+    upgrade(pg_db_url)
+    engine = make_engine(pg_db_url)
+    try:
+        pid, _key = principal(engine, "p")
+        record(engine, pid, observe(SKU + "0"))
+        with session_factory(engine)() as session:
+            start = int(session.scalar(text("SELECT max(id) FROM events")) or 0)
+        slow = session_factory(engine)()
+        slow.begin()
+        record_event(slow, HashedEvent.of(observe(SKU + "slow")), recorded_by=pid)
+        slow.flush()  # holds id start + 1, uncommitted
+        record(engine, pid, observe(SKU + "fast"))  # id start + 2, committed
+        wait = timedelta(seconds=30)
+        with transaction(session_factory(engine)) as session:
+            assert safe_watermark(session, start, gap_wait=wait) == start
+            assert safe_watermark(session, start, gap_wait=timedelta(0)) == start + 2
+        slow.commit()
+        slow.close()
+        with transaction(session_factory(engine)) as session:
+            assert safe_watermark(session, start, gap_wait=wait) == start + 2
+    finally:
+        engine.dispose()
+
+
+def test_a_scheduled_subscription_reports_each_run(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    every_second = {"second": "[0-59]"}
+    subscribe(
+        client, key, "all", receiver.url, stream=None, schedule=every_second, reportIfEmpty=True
+    )
+    quiet = Receiver().start()
+    try:
+        subscribe(
+            client, key, "all", quiet.url, stream=None, schedule=every_second, reportIfEmpty=False
+        )
+        deliver = worker(api_engine)
+        expected = record(api_engine, pid, observe(SKU + "1"), observe(SKU + "2"))
+        until(lambda: receiver.delivered_ids() == expected, deliver.run_once)
+        until(lambda: quiet.delivered_ids() == expected, deliver.run_once)
+        # Runs with nothing new: an empty document only where reportIfEmpty is set.
+        done = len(receiver.received)
+        until(lambda: len(receiver.received) >= done + 2, deliver.run_once)
+        assert all(item.event_ids == [] for item in receiver.received[done:])
+        assert all(item.signature_ok for item in receiver.received)
+        assert [len(item.event_ids) for item in quiet.received] == [2]
+        expected += record(api_engine, pid, observe(SKU + "3"))
+        until(lambda: quiet.delivered_ids() == expected, deliver.run_once)
+        assert receiver.delivered_ids() == expected
+    finally:
+        quiet.stop()

@@ -13,7 +13,8 @@ const args = JSON.parse(process.argv[2]);
 setup({
   apiUrl: args.apiUrl,
   headers: { "content-type": "application/json", authorization: `Bearer ${args.key}` },
-  timeout: 30000,
+  // No `timeout`: epcis2.js races each request against a timer it never clears, which would
+  // keep node alive that long after the work is done; the pytest bounds the process instead.
 });
 
 const document = new EPCISDocument();

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -478,3 +479,47 @@ def test_errors_are_the_bindings_problems(served: Served) -> None:
     assert cases[0][0].headers["WWW-Authenticate"] == "Bearer"  # kept from the API's answer
     options = httpx.options(f"{base}/capture")
     assert options.headers["GS1-Capture-Error-Behaviour"] == "all"
+
+
+def test_the_next_page_link_names_the_path_as_sent(served: Served) -> None:
+    """The Link header names the next page with the path percent-encoded as it was sent: a value
+    holding `%20`, `?` or `/` (a readPoint that is a URL) must come back as the same value, not
+    decoded once more (the second page would then query another readPoint); a header holds ASCII
+    only."""
+    base = f"{served.url}{PREFIX}"
+    bearer = {"Authorization": f"Bearer {served.world.brand_key}"}
+    point = "https://example.org/dock%207?hall=3"  # a %-escape of its own, and a query
+    events = [
+        {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "inspecting",
+            "readPoint": {"id": point},
+            "eventTime": f"2026-07-22T06:4{n}:00.000+02:00",
+            "eventTimeZoneOffset": "+02:00",
+            "epcList": [f"urn:epc:id:sgtin:0614141.107346.77{n}"],
+        }
+        for n in range(2)
+    ]
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-07-22T07:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+    captured = httpx.post(f"{base}/capture", json=doc, headers=bearer)
+    assert captured.status_code == 202, captured.text
+    path = f"{base}/readPoints/{quote(point, safe='')}/events"
+    first = httpx.get(path, params={"perPage": 1}, headers=bearer)
+    assert first.status_code == 200, first.text
+    link = first.headers["Link"]
+    second = httpx.get(link[1 : link.index(">")], headers=bearer)
+    assert second.status_code == 200 and "Link" not in second.headers, second.text
+    points = [
+        e["readPoint"]["id"]
+        for answer in (first, second)
+        for e in answer.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    ]
+    assert points == [point, point], link
+    assert link.isascii() and link.startswith(f"<{path}?"), link

@@ -166,9 +166,10 @@ DEVIATIONS: dict[str, str] = {
     "write rights": "POST /capture and POST /events refuse an event naming a chaintrace shipment "
     "or a commissioning with 422 and the field list, pointing to the endpoint that records it "
     "(issue 15's write rights): documented in the copy for those two operations.",
-    "opaque tokens and bounds": "Schema-valid requests may be answered 400: a nextPageToken only "
-    "this server issued is valid (opaque), perPage is bounded (1..1000, capture jobs 1..500): "
-    "positive data acceptance allows 400 on operations taking them.",
+    "opaque tokens and bounds": "perPage is bounded (1..1000, capture jobs 1..500) and a "
+    "nextPageToken has a shape (capture jobs: digits): the copy takes both from the app's own "
+    "entry. An event page token is opaque (only one this server issued is valid): positive data "
+    "acceptance allows 400 on the GET operations.",
     "capture bodies": "GS1's request schemas for POST /capture and POST /events are looser than "
     "GS1's own EPCIS JSON Schema the routes apply (400 naming each event and field), a "
     "GS1-*-Version other than 2.0.0 is 406 and GS1-Capture-Error-Behaviour 'all' (the server's "
@@ -226,6 +227,25 @@ def _header_or_query(parameter: Document, doc: Document) -> Document:
     return found
 
 
+_PAGING = {"perPage", "nextPageToken"}
+_BOUNDS = {"minimum", "maximum", "pattern", "maxLength"}
+
+
+def _bounded(parameter: Document, ours: Document | None) -> Document:
+    """The paging parameter with the bounds the app's own entry states (DEVIATIONS: opaque
+    tokens and bounds): GS1's perPage is any integer, its nextPageToken any string."""
+    mine = next(
+        (p for p in (ours or {}).get("parameters", []) if p["name"] == parameter["name"]), {}
+    )
+    schema = mine.get("schema", {})
+    if "anyOf" in schema:  # FastAPI's optional: [the type, null]
+        schema = next((s for s in schema["anyOf"] if s.get("type") != "null"), {})
+    kind = "integer" if parameter["name"] == "perPage" else "string"
+    bounded = {k: v for k, v in parameter.items() if k != "schema"}
+    bounded["schema"] = {"type": kind, **{k: v for k, v in schema.items() if k in _BOUNDS}}
+    return bounded
+
+
 def deviate(doc: Document, app: Document) -> None:
     """Apply DEVIATIONS to the patched copy (the app's own OpenAPI document says what it reads)."""
     for path, item in doc["paths"].items():
@@ -239,7 +259,7 @@ def deviate(doc: Document, app: Document) -> None:
             for parameter in [*shared, *operation.get("parameters", [])]:
                 found = _header_or_query(parameter, doc)
                 if found["in"] == "path" or (found["in"], found["name"].lower()) in read:
-                    kept.append(parameter)
+                    kept.append(_bounded(found, ours) if found["name"] in _PAGING else parameter)
             operation["parameters"] = kept
             responses = operation["responses"]
             if (method, path) in _CAPTURES:

@@ -194,6 +194,9 @@ def document_errors(app: FastAPI, models: Iterable[type[BaseModel]] = ()) -> Non
                             }
                         },
                     }
+                answers = getattr(route, "document_answers", None)  # api/epcis_problem.py
+                if answers is not None:
+                    answers(responses)
             for parameter in _path_parameters(document, route):
                 parameter["schema"].update(PATH_PARAMETERS.get(parameter["name"], {}))
         _no_nul(document)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentPrincipal, SessionDep
+from api.epcis_problem import EpcisRoute
 from api.errors import FieldError, NotFound
 from api.limits import MAX_BODY_BYTES
 from api.openapi_doc import errors
@@ -36,7 +37,7 @@ from core.epcis.hashing import event_id
 from store.capture_jobs import capture_events, job_of, jobs_of, new_job
 from store.models import CaptureJob
 
-router = APIRouter(prefix="/epcis", tags=["epcis"])
+router = APIRouter(prefix="/epcis", tags=["epcis"], route_class=EpcisRoute)
 
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
@@ -202,7 +203,7 @@ def capture_options() -> Response:
             "GS1-CBV-Max": CBV_VERSION,
             "GS1-EPCIS-Capture-Limit": str(CAPTURE_LIMIT),
             "GS1-EPCIS-Capture-File-Size-Limit": str(MAX_BODY_BYTES),
-            "GS1-Capture-Error-Behaviour": "rollback, proceed",
+            "GS1-Capture-Error-Behaviour": "all",  # the binding's word for rollback and proceed
         },
     )
 

@@ -13,6 +13,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases
 from api.deps import CurrentPrincipal, SessionDep, StateDep
+from api.epcis_problem import EpcisRoute
 from api.errors import FieldError
 from api.openapi_doc import errors
 from api.schemas.epcis_query import Collection, EpcisQueryDocument
@@ -38,7 +40,7 @@ from store.epcis_query import (
 from store.errors import NotFoundError
 from store.queries import EventRecord
 
-router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 query"])
+router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 query"], route_class=EpcisRoute)
 
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 EVENT_TYPES = (
@@ -235,6 +237,8 @@ def _page(
     response.headers.update(VERSION_HEADERS)
     if page.after is not None:
         url = request.url.include_query_params(nextPageToken=_token(page.after))
+        sent = request.scope.get("raw_path") or request.url.path.encode()  # percent-encoded:
+        url = url.replace(path=quote(sent, safe="/%:@!$&'()*+,;=~"))  # a header is ASCII
         response.headers["Link"] = f'<{url}>; rel="next"'
     return _document(session, state, page.records)
 

@@ -47,13 +47,18 @@ PROBLEM = "application/problem+json"
 _KEPT_HEADERS = {"www-authenticate", "retry-after", "allow"}
 
 
+class RightsRefused(FieldError):
+    """A valid event the caller may not record through this endpoint: the API's 422 with its
+    field list (the binding has no such answer), never re-dressed as a 400."""
+
+
 def _reads_a_query(request: Request) -> bool:
     return request.method in {"GET", "HEAD", "OPTIONS"}
 
 
 def _status_and_type(request: Request, exc: Exception, status: int) -> tuple[int, str]:
     unreadable = isinstance(exc, RequestValidationError) or (
-        isinstance(exc, FieldError) and _reads_a_query(request)
+        isinstance(exc, FieldError) and not isinstance(exc, RightsRefused)
     )
     if status == 422 and unreadable:
         status = 400

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentPrincipal, SessionDep
-from api.epcis_problem import EpcisRoute
-from api.errors import FieldError, NotFound
+from api.epcis_problem import EpcisRoute, RightsRefused
+from api.errors import NotFound
 from api.limits import MAX_BODY_BYTES
 from api.openapi_doc import errors
 from api.schemas.epcis import (
@@ -138,13 +138,13 @@ def _refuse_rights(checked: CheckedDocument, events: Sequence[Any]) -> list[Capt
     return refused
 
 
-def _rights_error(prefix: list[str | int], problem: CaptureProblem) -> FieldError:
+def _rights_error(prefix: list[str | int], problem: CaptureProblem) -> RightsRefused:
     parts = problem.pointer.split("/")[1:]
     loc: list[str | int] = ["body", *prefix]
     if problem.index is not None:
         loc.append(problem.index)
     loc.extend(int(p) if p.isdigit() else p.replace("~1", "/").replace("~0", "~") for p in parts)
-    return FieldError(loc, problem.message)
+    return RightsRefused(loc, problem.message)
 
 
 def _events_of(doc: dict[str, Any]) -> tuple[list[str | int], list[Any]]:

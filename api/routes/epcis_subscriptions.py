@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, StateDep
+from api.epcis_problem import EpcisRoute
 from api.errors import Conflict, FieldError, NotFound
 from api.named_query import event_query_of
 from api.openapi_doc import errors
@@ -52,7 +53,9 @@ from store.epcis_subscriptions import (
 from store.models import NamedQuery, Subscription
 from store.models.types import utcnow
 
-router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 queries and subscriptions"])
+router = APIRouter(
+    prefix="/epcis", tags=["EPCIS 2.0 queries and subscriptions"], route_class=EpcisRoute
+)
 
 _ListPerPage = Annotated[int, Query(alias="perPage", ge=1, le=100)]
 _ListToken = Annotated[str | None, Query(alias="nextPageToken", pattern="^[0-9]{1,18}$")]

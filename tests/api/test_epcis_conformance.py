@@ -93,6 +93,24 @@ def _query_issues(doc: Document) -> None:
             get["responses"]["400"] = {"$ref": "#/components/responses/400QueryIssues"}
 
 
+def _body_issues(doc: Document) -> None:
+    for path in ("/queries", "/queries/{queryName}/subscriptions"):
+        doc["paths"][path]["post"]["responses"].setdefault(
+            "400", {"$ref": "#/components/responses/400QueryIssues"}
+        )
+
+
+def _problem_answers(doc: Document) -> None:
+    answers = doc["components"]["responses"]
+    answers["409ResourceAlreadyExistsException"]["content"]["application/problem+json"]["schema"][
+        "allOf"
+    ][0]["properties"]["status"] = {"type": "integer", "enum": [409], "default": 409}
+    subscription = answers["400SubscriptionIssues"]["content"]
+    schema = copy.deepcopy(subscription["application/json"]["schema"])
+    schema["allOf"][0]["properties"]["type"]["enum"].append(QUERY_PARAMETER)
+    subscription["application/problem+json"] = {"schema": schema}
+
+
 def _link_header(doc: Document) -> None:
     doc["components"]["schemas"]["Link"].pop("format")
 
@@ -130,6 +148,21 @@ PATCHES: list[tuple[str, Callable[[Document], None]]] = [
         "per-resource query endpoints with the same parameters document 400QueryIssues (the "
         "standard's QueryParameterException): added to every GET taking them.",
         _query_issues,
+    ),
+    (
+        "POST /queries and POST /queries/{queryName}/subscriptions take a body (a query's "
+        "parameters, a subscription's dest and schedule) but document no 400, though an invalid "
+        "query is the standard's QueryParameterException, as on the query endpoints: the same "
+        "400 (400QueryIssues) added to both.",
+        _body_issues,
+    ),
+    (
+        "409ResourceAlreadyExistsException's schema says status 406 (its own example says 409); "
+        "400SubscriptionIssues is application/json (every other problem of the document is "
+        "application/problem+json) and omits QueryParameterException, though the GETs it "
+        "answers take perPage and nextPageToken: status 409, the problem media type and the "
+        "query exception added.",
+        _problem_answers,
     ),
     (
         "The Link header's schema says format: uri, but a Link value is `<url>; "
@@ -170,6 +203,11 @@ DEVIATIONS: dict[str, str] = {
     "nextPageToken has a shape (capture jobs: digits): the copy takes both from the app's own "
     "entry. An event page token is opaque (only one this server issued is valid): positive data "
     "acceptance allows 400 on the GET operations.",
+    "named query bodies": "POST /queries and POST /queries/{queryName}/subscriptions check "
+    "more than GS1's schemas say (a name of 1-128 unreserved characters, the query's "
+    "parameters as GET /events reads them, a dest that resolves to public addresses only, a "
+    "schedule that runs): 400 naming the field; positive data acceptance allows 400 there, and 409 "
+    "(documented by GS1) for a name already taken or the per-principal limit.",
     "capture bodies": "GS1's request schemas for POST /capture and POST /events are looser than "
     "GS1's own EPCIS JSON Schema the routes apply (400 naming each event and field), a "
     "GS1-*-Version other than 2.0.0 is 406 and GS1-Capture-Error-Behaviour 'all' (the server's "
@@ -216,6 +254,7 @@ _RIGHTS_REFUSAL = {
     },
 }
 _CAPTURES = {("post", "/capture"), ("post", "/events")}
+_NAMED = {("post", "/queries"), ("post", "/queries/{queryName}/subscriptions")}
 _ANY_VALUE = {"epc", "bizLocation", "readPoint"}
 
 
@@ -295,6 +334,8 @@ def config(operations: set[str]) -> str:
             statuses.append("400")  # opaque tokens and bounds
         if (method.lower(), path) in _CAPTURES:
             statuses += ["400", "406"]  # capture bodies
+        if (method.lower(), path) in _NAMED:
+            statuses += ["400", "409"]  # named query bodies; a name (a subscription) repeated
         lines += [
             "",
             "[[operations]]",

@@ -153,36 +153,31 @@ def test_a_repeat_is_one_event_and_another_capturer_is_recorded(api_no_chain: Ap
     assert _count(api, EventCapturer) == 1
 
 
-def test_shipment_and_commissioning_events_are_refused_toward_their_endpoints(
+def test_an_unknown_shipment_is_404_and_a_shipment_named_elsewhere_422(
     api_no_chain: Api,
 ) -> None:
+    """Shipment events pass the shipment's rules (tests/api/test_epcis_capture_shipments.py);
+    here: one naming a shipment that is none of the caller's, or naming it outside
+    bizTransactionList."""
     api = api_no_chain
     key = api.principal("carrier")
-    naming = _event(
-        2,
-        bizTransactionList=[
-            {"type": "bol", "bizTransaction": "urn:chaintrace:shipment:0x" + "ab" * 32}
-        ],
-    )
-    refused = _capture(api, key, _doc(_event(1), naming), 422)
-    (problem,) = refused["detail"]
-    assert problem["loc"] == [
-        "body",
-        "epcisBody",
-        "eventList",
-        1,
-        "bizTransactionList",
-        0,
-        "bizTransaction",
-    ]
-    assert "POST /shipments/{shipment_id}/events" in problem["msg"]
-    commissioning = _event(3, action="ADD", bizStep="commissioning")
-    refused = _capture(api, key, _doc(commissioning), 422)
-    assert refused["detail"][0]["loc"][-1] == "bizStep"
-    assert "POST /products/{gtin}/items" in refused["detail"][0]["msg"]
+    unknown = "urn:chaintrace:shipment:0x" + "ab" * 32
+    naming = _event(2, bizTransactionList=[{"type": "bol", "bizTransaction": unknown}])
+    refused = api.client.post("/epcis/capture", json=_doc(_event(1), naming), headers=auth(key))
+    assert refused.status_code == 404
+    assert refused.json()["detail"] == f"event 1: no shipment 0x{'ab' * 32} among yours"
+    elsewhere = _event(3, **{"example:shipment": unknown})
+    refused_doc = _capture(api, key, _doc(elsewhere), 422)
+    (problem,) = refused_doc["detail"]
+    assert problem["loc"] == ["body", "epcisBody", "eventList", 0, "example:shipment"]
+    assert "outside bizTransactionList" in problem["msg"]
     assert _events(api) == []
     job = _capture(api, key, _doc(naming, _event(1)), **{"GS1-Capture-Error-Behaviour": "proceed"})
-    assert [e["eventIndex"] for e in job["errors"]] == [0] and len(_events(api)) == 1
+    assert [(e["eventIndex"], e["pointer"]) for e in job["errors"]] == [
+        (0, "/bizTransactionList/0/bizTransaction")
+    ]
+    assert job["errors"][0]["detail"].startswith("event 0, /bizTransactionList/0/bizTransaction:")
+    assert len(_events(api)) == 1
 
 
 def test_versions_options_and_limits(api_no_chain: Api) -> None:

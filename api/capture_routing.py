@@ -1,7 +1,9 @@
-"""Where a captured EPCIS event goes: through a shipment's rules, or into the generic store.
+"""Where a captured EPCIS event goes: through a shipment's rules, into a commissioning draft for
+its brand to sign, or into the generic store.
 
 Write rights (DESIGN.md "Public and private views"): an event naming a chaintrace shipment is
-checked and recorded by api.shipment_recording, exactly as POST /shipments/{id}/events does;
+checked and recorded by api.shipment_recording, exactly as POST /shipments/{id}/events does; a
+commissioning (action ADD, bizStep commissioning) becomes a draft (api.capture_commissioning);
 the events of a document are taken in order, as if posted one by one, in the request's one
 transaction. Under all-or-nothing the first refusal refuses the whole document (its status: 403,
 404, 409 or 422, naming the event's index); under `proceed` each refused event is rolled back
@@ -19,8 +21,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.capture_commissioning import draft_from_event
 from api.errors import ApiError, FieldError, NotFound
+from api.settings import ApiSettings
 from api.shipment_recording import record_on_shipment
+from api.state import ChainAccess
 from core.epcis.capture_document import CaptureProblem, CheckedDocument
 from core.epcis.capture_rights import is_commissioning, shipment_reference
 from core.epcis.hashed_event import HashedEvent
@@ -34,9 +39,11 @@ Loc = list[str | int]
 
 @dataclass
 class Captured:
-    """What a capture stored: each event's stored id by index, and the refused ones."""
+    """What a capture stored: each event's stored id by index, the commissioning drafts made
+    (by index), and the refused events."""
 
     ids: dict[int, int] = field(default_factory=dict)
+    drafts: dict[int, dict[str, Any]] = field(default_factory=dict)
     problems: list[CaptureProblem] = field(default_factory=list)
 
 
@@ -93,16 +100,19 @@ def _on_shipment(
     return step.event.id
 
 
-def _commissioning(event: dict[str, Any]) -> None:
-    if is_commissioning(event):
-        raise _Refused(
-            FieldError(
-                ["bizStep"],
-                "a commissioning (action ADD) is the brand's: commission items with POST "
-                "/products/{gtin}/items",
-            ),
-            "/bizStep",
-        )
+def _commissioning(
+    session: Session,
+    principal: Principal,
+    chain: ChainAccess,
+    settings: ApiSettings,
+    event: dict[str, Any],
+    where: Loc,
+) -> dict[str, Any]:
+    try:
+        with session.begin_nested():
+            return draft_from_event(session, principal, chain, settings, event, where)
+    except ApiError as exc:
+        raise _Refused(exc, "/epcList") from None
 
 
 def _located(refused: _Refused, index: int | None, where: Loc) -> ApiError:
@@ -135,7 +145,8 @@ def capture_in_order(
     where: Loc,
     single: bool,
     proceed: bool,
-    max_backdate: timedelta,
+    settings: ApiSettings,
+    chain: ChainAccess,
 ) -> Captured:
     """Record the valid events of `checked` in document order, in the caller's transaction.
 
@@ -148,12 +159,17 @@ def capture_in_order(
         event_where = where if single else [*where, index]
         event = json.loads(hashed.event_json)
         try:
-            stored = _on_shipment(session, principal, event, event_where, max_backdate)
-            if stored is None:
-                _commissioning(event)
-                generic.append((index, hashed))
-            else:
+            stored = _on_shipment(
+                session, principal, event, event_where, settings.event_max_backdate
+            )
+            if stored is not None:
                 captured.ids[index] = stored
+            elif is_commissioning(event):
+                captured.drafts[index] = _commissioning(
+                    session, principal, chain, settings, event, event_where
+                )
+            else:
+                generic.append((index, hashed))
         except _Refused as refused:
             if not proceed:
                 raise _located(refused, None if single else index, event_where) from None

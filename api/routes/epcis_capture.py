@@ -20,10 +20,11 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from api.capture_routing import capture_in_order
-from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.deps import ChainDep, CurrentPrincipal, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.limits import MAX_BODY_BYTES
 from api.openapi_doc import errors
+from api.routes.commissionings import commissioning_public
 from api.schemas.epcis import (
     CAPTURE_BODY_DOC,
     EVENT_BODY_DOC,
@@ -32,6 +33,7 @@ from api.schemas.epcis import (
     CaptureJobOut,
     EpcisProblem,
 )
+from api.schemas.products import CommissioningPublic
 from core.epcis.capture_document import CaptureProblem, check_document, check_event
 from core.epcis.hashing import event_id
 from store.capture_jobs import job_of, jobs_of, new_job
@@ -208,6 +210,7 @@ def capture_options() -> Response:
 def capture(
     session: SessionDep,
     settings: SettingsDep,
+    chain: ChainDep,
     principal: CurrentPrincipal,
     request: Request,
     behaviour: Annotated[
@@ -222,7 +225,8 @@ def capture(
     document (400, nothing stored); `proceed`: the valid events are stored, the job lists the
     others. An event naming a chaintrace shipment passes the rules of POST
     /shipments/{id}/events (403, 404, 409, 422 naming the event's index and field; listed in the
-    job under `proceed`); a commissioning is refused (422) toward POST /products/{gtin}/items.
+    job under `proceed`); a commissioning becomes a draft for the brand holding its EPCs' prefix
+    to sign (GET /commissionings lists them; 422 to anyone else).
     """
     refused_version = _versions(request)
     if refused_version is not None:
@@ -242,7 +246,8 @@ def capture(
         where=["body", *prefix],
         single=False,
         proceed=behaviour == "proceed",
-        max_backdate=settings.event_max_backdate,
+        settings=settings,
+        chain=chain,
     )
     problems = sorted(
         [*checked.problems, *captured.problems],
@@ -314,19 +319,27 @@ def get_job(
             "description": "Captured; Location names the event by its CBV 2.0 hash id",
             "headers": {"Location": {"schema": {"type": "string"}}, **_VERSION_HEADER_DOC},
         },
+        202: {
+            "description": "A commissioning by the brand holding its EPCs' prefix: the draft "
+            "for the brand to sign (Location /commissionings/{id}); no event until it signs",
+            "model": CommissioningPublic,
+            "headers": {"Location": {"schema": {"type": "string"}}, **_VERSION_HEADER_DOC},
+        },
         **_CAPTURE_ERRORS,
     },
 )
 def capture_one(
     session: SessionDep,
     settings: SettingsDep,
+    chain: ChainDep,
     principal: CurrentPrincipal,
     request: Request,
     event: dict[str, Any] = Body(),
 ) -> Response:
     """Capture one EPCIS event: 201 and Location /epcis/events/{eventID} (its CBV 2.0 hash id,
     percent-encoded). A repeat is answered the same way; an event naming a chaintrace shipment
-    passes the rules of POST /shipments/{id}/events (403, 404, 409, 422)."""
+    passes the rules of POST /shipments/{id}/events (403, 404, 409, 422); a commissioning by
+    the brand holding its EPCs' prefix answers 202 with the draft to sign (422 to anyone else)."""
     refused_version = _versions(request)
     if refused_version is not None:
         return refused_version
@@ -334,16 +347,24 @@ def capture_one(
     if checked.problems:
         return _problem(400, "Not a valid EPCIS 2.0 event: nothing captured", checked.problems)
     hashed = checked.events[0]
-    capture_in_order(
+    captured = capture_in_order(
         session,
         principal,
         checked,
         where=["body"],
         single=True,
         proceed=False,
-        max_backdate=settings.event_max_backdate,
+        settings=settings,
+        chain=chain,
     )
     session.commit()
+    if 0 in captured.drafts:  # a commissioning: nothing is an event before the brand signs
+        draft = captured.drafts[0]
+        return JSONResponse(
+            commissioning_public(draft).model_dump(mode="json", by_alias=True),
+            status_code=202,
+            headers={"Location": f"/commissionings/{draft['id']}", **_VERSION_HEADERS},
+        )
     location = "/epcis/events/" + quote(event_id(hashed.event_hash), safe="")
     return JSONResponse(
         json.loads(hashed.event_json),

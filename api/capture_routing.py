@@ -29,7 +29,7 @@ from api.state import ChainAccess
 from core.epcis.capture_document import CaptureProblem, CheckedDocument
 from core.epcis.capture_rights import is_commissioning, shipment_reference
 from core.epcis.hashed_event import HashedEvent
-from store.capture_jobs import capture_events
+from store.capture_jobs import capture_events, captured_by
 from store.errors import DuplicateEventError, NotFoundError
 from store.models import Principal
 from store.shipment_access import visible_shipment
@@ -115,6 +115,21 @@ def _commissioning(
         raise _Refused(exc, "/epcList") from None
 
 
+def _may_declare(
+    session: Session,
+    principal: Principal,
+    hashed: HashedEvent,
+    earlier: Sequence[tuple[int, HashedEvent]],
+) -> bool:
+    """Whether an errorDeclaration is recorded: it corrects an event its sender captured
+    (stored, or earlier in the same document), or one not stored here (it corrects nothing
+    here). A declaration of another's stored event is not recorded, and answered like a first
+    capture, as a declaration of an unknown event is: the answer tells nothing of the event."""
+    if any(e.kind == 0 and e.event_hash == hashed.event_hash for _, e in earlier):
+        return True
+    return captured_by(session, hashed.event_hash, principal.id) is not False
+
+
 def _located(refused: _Refused, index: int | None, where: Loc) -> ApiError:
     """The refusal as the request's answer, naming the event's index."""
     error = refused.error
@@ -168,7 +183,7 @@ def capture_in_order(
                 captured.drafts[index] = _commissioning(
                     session, principal, chain, settings, event, event_where
                 )
-            else:
+            elif hashed.kind == 0 or _may_declare(session, principal, hashed, generic):
                 generic.append((index, hashed))
         except _Refused as refused:
             if not proceed:

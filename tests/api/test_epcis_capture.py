@@ -244,3 +244,60 @@ def test_one_event_is_captured_with_201_and_its_hash_id(api_no_chain: Api) -> No
     bad = api.client.post("/epcis/events", json=_event(8, action="CREATE"), headers=auth(key))
     assert bad.status_code == 400 and bad.json()["errors"][0]["pointer"] == "/action"
     assert len(_events(api)) == 1
+
+
+def _declared(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **event,
+        "errorDeclaration": {
+            "declarationTime": "2026-07-23T08:00:00.000Z",
+            "reason": "incorrect_data",
+        },
+    }
+
+
+def _job_answer(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if k not in ("captureID", "createdAt", "finishedAt")}
+
+
+def _declarations(api: Api) -> list[tuple[bytes, int | None]]:
+    return [(bytes(e.event_hash), e.recorded_by) for e in _events(api) if e.kind == 1]
+
+
+def test_only_a_capturer_corrects_its_event_others_are_answered_as_for_an_unknown_one(
+    api_no_chain: Api,
+) -> None:
+    api = api_no_chain
+    owner, stranger, later = (api.principal(role) for role in ("carrier", "buyer", "carrier"))
+    _capture(api, owner, _doc(_event(1)))
+    (original,) = _events(api)
+    # The stranger declares the owner's event erroneous, and an event never captured here.
+    theirs = _capture(api, stranger, _doc(_declared(_event(1))))
+    unknown = _capture(api, stranger, _doc(_declared(_event(99))))
+    assert _job_answer(theirs) == _job_answer(unknown)
+    one = {"@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"}
+    one.update(_declared(_event(1)))
+    single = api.client.post("/epcis/events", json=one, headers=auth(stranger))
+    assert single.status_code == 201
+    # Only the unknown one is recorded: the owner's event is not declared erroneous.
+    assert [r for _, r in _declarations(api)] == [api.principal_id(stranger)]
+    assert bytes(original.event_hash) not in {h for h, _ in _declarations(api)}
+    # A further capturer of the event (a repeat records it) may correct it, as may its recorder.
+    _capture(api, later, _doc(_event(1)))
+    _capture(api, later, _doc(_declared(_event(1))))
+    declared = {h: r for h, r in _declarations(api)}
+    assert declared[bytes(original.event_hash)] == api.principal_id(later)
+    _capture(api, owner, _doc(_declared(_event(1))))
+    with session_factory(api.engine)() as session:
+        (row,) = session.scalars(
+            select(Event).where(Event.kind == 1, Event.event_hash == original.event_hash)
+        )
+        capturers = set(
+            session.scalars(
+                select(EventCapturer.principal_id).where(EventCapturer.event_id == row.id)
+            )
+        )
+    assert capturers == {api.principal_id(owner)}
+    # An event and its declaration in one document, in order: the sender captured both.
+    _capture(api, stranger, _doc(_event(5), _declared(_event(5))))
+    assert len(_declarations(api)) == 3

@@ -320,15 +320,30 @@ def test_0019_items_take_a_lot_and_expiry_and_old_items_keep_none(empty_db_url: 
             product = conn.execute(sa.text("SELECT id FROM products")).scalar_one()
             conn.execute(
                 sa.text(
-                    "INSERT INTO items (product_id, serial, created_at)"
-                    " VALUES (:product, 'OLD1', CURRENT_TIMESTAMP)"
+                    "INSERT INTO events (kind, event_hash, event_json, event_type, event_time_ms,"
+                    " created_at) VALUES (0, :hash, '{}', 'ObjectEvent', 1, CURRENT_TIMESTAMP)"
                 ),
-                {"product": product},
+                {"hash": b"\x03" * 32},
+            )
+            event = conn.execute(sa.text("SELECT id FROM events")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (product_id, serial, commission_event_id, created_at)"
+                    " VALUES (:product, 'OLD1', :event, CURRENT_TIMESTAMP)"
+                ),
+                {"product": product, "event": event},
+            )
+            item = conn.execute(sa.text("SELECT id FROM items")).scalar_one()
+            # An event naming the item: a table copy of items would fail on it (foreign keys).
+            conn.execute(
+                sa.text("INSERT INTO event_items (event_id, item_id) VALUES (:event, :item)"),
+                {"event": event, "item": item},
             )
         upgrade(empty_db_url)
         with session_factory(engine)() as session:
             (old,) = session.scalars(sa.select(Item))
             assert (old.serial, old.lot, old.expiry) == ("OLD1", None, None)
+            assert old.commission_event_id == event
             session.add(
                 Item(product_id=product, serial="NEW1", lot="LOT-7", expiry=dt.date(2027, 3, 31))
             )
@@ -339,6 +354,7 @@ def test_0019_items_take_a_lot_and_expiry_and_old_items_keep_none(empty_db_url: 
         downgrade(empty_db_url, previous)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM items")).scalar_one() == 2
+            assert conn.execute(sa.text("SELECT count(*) FROM event_items")).scalar_one() == 1
             columns = {c["name"] for c in sa.inspect(conn).get_columns("items")}
             assert not {"lot", "expiry"} & columns
     finally:

@@ -17,15 +17,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# SQLite adds and drops these columns natively (neither is indexed or constrained): never a table
+# copy, whose DROP TABLE items would fail on (or cascade to) every event and shipment naming one.
 def upgrade() -> None:
     """Apply this revision."""
-    with op.batch_alter_table("items") as batch:
+    with op.batch_alter_table("items", recreate="never") as batch:
         batch.add_column(sa.Column("lot", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("expiry", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
-    """Revert this revision."""
-    with op.batch_alter_table("items") as batch:
+    """Revert this revision (lots and expiry dates are forgotten)."""
+    with op.batch_alter_table("items", recreate="never") as batch:
         batch.drop_column("expiry")
         batch.drop_column("lot")

@@ -50,6 +50,8 @@ def item_public(item: Item, base_url: str) -> ItemPublic:
         epc=epc_of(item),
         link=item_link(base_url, item.product.gtin, item.serial),
         commissioned=item.commission_event_id is not None,
+        lot=item.lot,
+        expiry=item.expiry,
     )
 
 

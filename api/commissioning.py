@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.eip712 import Commissioning, Domain, typed_data
@@ -18,6 +18,9 @@ from store.commissioning import AWAITING_SIGNATURE
 from store.models import Product
 from store.models.types import utcnow
 
+# Commissioning is recorded when it happens; a small allowance covers clock skew.
+MAX_FUTURE = timedelta(minutes=5)
+
 
 def build_draft(
     product: Product,
@@ -29,13 +32,18 @@ def build_draft(
     read_point: str | None,
     biz_location: str | None,
     principal_id: int,
+    lot: str | None = None,
+    expiry: date | None = None,
 ) -> dict[str, Any]:
-    """The draft kept until the brand signs: events, salts, leaves, root and typed data."""
+    """The draft kept until the brand signs: events, salts, leaves, root and typed data; the
+    lot and expiry go into each event's ILMD and, once signed, onto the items."""
     prefix_len = len(product.brand.company_prefix)
     entries: list[dict[str, Any]] = []
     for serial in serials:
         epc = sgtin_urn(product.gtin, serial, prefix_len)
-        event = commissioning_event(epc, event_time, read_point, biz_location)
+        event = commissioning_event(
+            epc, event_time, read_point, biz_location, lot=lot, expiry=expiry
+        )
         digest = event_hash(event)
         salt = secrets.token_bytes(32)
         entries.append(
@@ -62,6 +70,8 @@ def build_draft(
         "root": hex0x(tree.root),
         "leafCount": len(entries),
         "eventTime": iso_ms(event_time),
+        "lot": lot,
+        "expiry": None if expiry is None else expiry.isoformat(),
         "typedData": typed_data(msg, domain),
         "events": entries,
         "createdAt": iso_ms(utcnow()),

@@ -6,7 +6,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from api.errors import FieldError, NotFound
-from core.digital_link import build_link, parse_link
+from core.digital_link import build_link, parse_link, parse_link_lot
 from core.errors import DigitalLinkError
 from store.models import Item
 from store.queries import find_item
@@ -19,20 +19,37 @@ def request_item_key(request: Request) -> tuple[str, str]:
     an encoded '/' (%2F) in a serial would otherwise split the path, and an encoded '%' (%25)
     would be decoded twice.
     """
+    try:
+        return parse_link(_raw_path(request))
+    except DigitalLinkError as exc:
+        raise FieldError(["path"], f"not a GS1 Digital Link for an item: {exc}") from None
+
+
+def request_item_lot(request: Request) -> str | None:
+    """The lot (AI 10) of the Digital Link path the request targets, or None (call after
+    request_item_key, which refuses a path that is not a link)."""
+    try:
+        return parse_link_lot(_raw_path(request))
+    except DigitalLinkError:
+        return None
+
+
+def _raw_path(request: Request) -> str:
     raw = request.scope.get("raw_path")
     path = raw.decode("latin-1") if isinstance(raw, bytes) and raw else request.url.path
     root = request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
-    try:
-        return parse_link(path)
-    except DigitalLinkError as exc:
-        raise FieldError(["path"], f"not a GS1 Digital Link for an item: {exc}") from None
+    return path
 
 
-def item_or_404(session: Session, gtin: str, serial: str) -> Item:
-    """The item (gtin14, serial), or 404 with a clear body."""
+def item_or_404(session: Session, gtin: str, serial: str, lot: str | None = None) -> Item:
+    """The item (gtin14, serial), or 404 with a clear body. With a `lot`, an item that recorded
+    another lot answers exactly as a missing one; an item that recorded none is found (items
+    commissioned without a lot, and all items before lots were recorded)."""
     item = find_item(session, gtin, serial)
+    if lot is not None and (item is None or item.lot not in (None, lot)):
+        raise NotFound(f"no item with GTIN {gtin}, lot {lot!r} and serial {serial!r}")
     if item is None:
         raise NotFound(f"no item with GTIN {gtin} and serial {serial!r}")
     return item

@@ -223,13 +223,18 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         _event_view(session, r, contracts) for r in item_history(session, product.gtin, item.serial)
     ]
     commissioning = next((e for e in history if e["id"] == item.commission_event_id), None)
+    key: dict[str, Any] = {
+        "gtin": product.gtin,
+        "serial": item.serial,
+        "epc": epc_of(item),
+        "link": item_link(base_url, product.gtin, item.serial),
+    }
+    if item.lot is not None:
+        key["lot"] = item.lot
+    if item.expiry is not None:
+        key["expiry"] = item.expiry.isoformat()
     return {
-        "item": {
-            "gtin": product.gtin,
-            "serial": item.serial,
-            "epc": epc_of(item),
-            "link": item_link(base_url, product.gtin, item.serial),
-        },
+        "item": key,
         "product": {"gtin": product.gtin, "name": product.name},
         "brand": {
             "name": brand.name,

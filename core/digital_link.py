@@ -65,7 +65,7 @@ def build_link(base_url: str, gtin: str, serial: str) -> str:
     return f"{base}/01/{gtin14}/21/{encode_value(serial)}"
 
 
-def _match_gtin_path(segments: list[str]) -> tuple[str, str] | None:
+def _match_gtin_path(segments: list[str]) -> dict[str, str] | None:
     """Parse ['01', gtin, ('22', v), ('10', lot), '21', serial] exactly, or None."""
     if len(segments) < 4 or segments[0] != "01" or len(segments) % 2:
         return None
@@ -82,11 +82,23 @@ def _match_gtin_path(segments: list[str]) -> tuple[str, str] | None:
             validate_serial(values[key], f"AI ({key})")
     except Gs1Error as exc:
         raise DigitalLinkError(str(exc)) from None
-    return gtin, values["21"]
+    return {**values, "01": gtin}
 
 
 def parse_link(url_or_path: str) -> tuple[str, str]:
     """(gtin14, serial) of a Digital Link URL or path; DigitalLinkError if it is not one."""
+    values = _link_values(url_or_path)
+    return values["01"], values["21"]
+
+
+def parse_link_lot(url_or_path: str) -> str | None:
+    """The lot (AI 10) a Digital Link names before its serial, or None; DigitalLinkError if it
+    is not a link."""
+    return _link_values(url_or_path).get("10")
+
+
+def _link_values(url_or_path: str) -> dict[str, str]:
+    """The AI values of a Digital Link's GTIN path (01 as GTIN-14, 21, and 10 / 22 if given)."""
     if not isinstance(url_or_path, str):
         raise DigitalLinkError(f"link must be a string, got {type(url_or_path).__name__}")
     if len(url_or_path) > MAX_LINK_LEN:

@@ -75,6 +75,17 @@ def capture_events(session: Session, events: Iterable[HashedEvent], principal_id
     raise DuplicateEventError(*keys[0], 0)
 
 
+def captured_by(session: Session, event_hash: bytes, principal_id: int) -> bool | None:
+    """Whether the principal recorded or captured the stored event (kind 0) of this hash; None
+    when no such event is stored."""
+    event = session.scalar(select(Event).where(Event.kind == 0, Event.event_hash == event_hash))
+    if event is None:
+        return None
+    if event.recorded_by == principal_id:
+        return True
+    return session.get(EventCapturer, (event.id, principal_id)) is not None
+
+
 def new_job(
     session: Session,
     principal_id: int,
@@ -121,4 +132,4 @@ def jobs_of(
     return list(session.scalars(query.order_by(CaptureJob.id.desc()).limit(limit)))
 
 
-__all__ = ["capture_events", "job_of", "jobs_of", "new_job"]
+__all__ = ["capture_events", "captured_by", "job_of", "jobs_of", "new_job"]

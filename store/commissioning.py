@@ -9,7 +9,7 @@ turns it into items, events recorded with the draft's salts, and a pending batch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -130,8 +130,15 @@ def store_commissioning(
     """
     items: list[Item] = []
     events: list[Event] = []
+    # Drafts made before revision 0019 carry no lot nor expiry.
+    lot, expiry = draft.get("lot"), draft.get("expiry")
     for entry in draft["events"]:
-        item = Item(product_id=product_id, serial=entry["serial"])
+        item = Item(
+            product_id=product_id,
+            serial=entry["serial"],
+            lot=lot,
+            expiry=None if expiry is None else date.fromisoformat(expiry),
+        )
         session.add(item)
         session.flush()
         hashed = HashedEvent(

@@ -26,8 +26,11 @@ from store.commissioning import (
     store_commissioning,
 )
 from store.models import AnchorBatch, CommissioningDraft, Item, Principal
+from store.models.types import utcnow
 
 router = APIRouter(prefix="/commissionings", tags=["products"])
+# Drafts listed at most (unsigned drafts expire after COMMISSIONING_DRAFT_TTL_SECONDS anyway).
+_LIST_LIMIT = 200
 
 
 def commissioning_public(
@@ -50,6 +53,9 @@ def commissioning_public(
             DraftEvent(serial=e["serial"], epc=e["epc"], event_hash=e["eventHashNi"])
             for e in draft["events"]
         ],
+        # Drafts made before lots were recorded carry neither key.
+        lot=draft.get("lot"),
+        expiry=draft.get("expiry"),
         brand_registered_on_chain=brand_registered_on_chain,
         batch_status=finality_of(batch) if batch is not None else None,
         batch_error=batch.relay_error if batch is not None else None,
@@ -75,6 +81,26 @@ def _own_draft(
 
 def _batch(session: SessionDep, root: str) -> AnchorBatch | None:
     return session.scalar(select(AnchorBatch).where(AnchorBatch.root == bytes.fromhex(root[2:])))
+
+
+@router.get("", response_model=list[CommissioningPublic])
+def list_awaiting(
+    session: SessionDep, settings: SettingsDep, principal: BrandPrincipal
+) -> list[CommissioningPublic]:
+    """The calling brand's drafts awaiting its signature, newest first (an EPCIS commissioning
+    captured by the brand lands here); expired ones are left out."""
+    cutoff = utcnow() - settings.commissioning_draft_ttl
+    rows = session.scalars(
+        select(CommissioningDraft)
+        .where(
+            CommissioningDraft.principal_id == principal.id,
+            CommissioningDraft.status == AWAITING_SIGNATURE,
+            CommissioningDraft.created_at > cutoff,
+        )
+        .order_by(CommissioningDraft.created_at.desc())
+        .limit(_LIST_LIMIT)
+    )
+    return [commissioning_public(row.draft) for row in rows]
 
 
 @router.get("/{draft_id}", response_model=CommissioningPublic, responses=errors(404))

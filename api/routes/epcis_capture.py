@@ -5,7 +5,8 @@ stored in the database. All or nothing by default (`GS1-Capture-Error-Behaviour:
 document with any invalid event is refused whole with 400 (a problem per event, naming its index
 and field) and nothing of it is stored; `proceed` stores the valid events and lists the others in
 the job. Events are deduplicated by (kind, hash): a repeat is answered like a first capture, and
-a repeat by another principal records them as a further capturer.
+a repeat by another principal records them as a further capturer. Write rights: see
+api.capture_routing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentPrincipal, SessionDep
-from api.epcis_problem import EpcisRoute, RightsRefused
+from api.capture_routing import capture_in_order
+from api.deps import ChainDep, CurrentPrincipal, SessionDep, SettingsDep
+from api.epcis_problem import EpcisRoute
 from api.errors import NotFound
 from api.limits import MAX_BODY_BYTES
 from api.openapi_doc import errors
+from api.routes.commissionings import commissioning_public
 from api.schemas.epcis import (
     CAPTURE_BODY_DOC,
     EVENT_BODY_DOC,
@@ -31,10 +34,10 @@ from api.schemas.epcis import (
     CaptureJobOut,
     EpcisProblem,
 )
-from core.epcis.capture_document import CaptureProblem, CheckedDocument, check_document, check_event
-from core.epcis.capture_rights import refusal
+from api.schemas.products import CommissioningPublic
+from core.epcis.capture_document import CaptureProblem, check_document, check_event
 from core.epcis.hashing import event_id
-from store.capture_jobs import capture_events, job_of, jobs_of, new_job
+from store.capture_jobs import job_of, jobs_of, new_job
 from store.models import CaptureJob
 
 router = APIRouter(prefix="/epcis", tags=["epcis"], route_class=EpcisRoute)
@@ -74,6 +77,8 @@ _CAPTURE_ERRORS: dict[int | str, dict[str, Any]] = {
     ),
     406: _problem_doc(406, "GS1-EPCIS-Version or GS1-CBV-Version names a version not served"),
     413: _problem_doc(413, "More events than GS1-EPCIS-Capture-Limit, or a body over the cap"),
+    # An event naming a chaintrace shipment refused by the shipment's rules (all-or-nothing).
+    **errors(403, 404, 409),
 }
 _VERSION_HEADER_DOC = {
     name: {"schema": {"type": "string"}, "description": f"{name} of the answer"}
@@ -126,25 +131,6 @@ def _versions(request: Request) -> JSONResponse | None:
     if cbv is not None and cbv not in _VERSIONS:
         return _problem(406, f"GS1-CBV-Version {cbv!r}: this server speaks CBV 2.0.0")
     return None
-
-
-def _refuse_rights(checked: CheckedDocument, events: Sequence[Any]) -> list[CaptureProblem]:
-    """The write-rights refusals among the valid events (core.epcis.capture_rights)."""
-    refused = []
-    for index in sorted(checked.events):
-        found = refusal(events[index])
-        if found is not None:
-            refused.append(CaptureProblem(index, *found))
-    return refused
-
-
-def _rights_error(prefix: list[str | int], problem: CaptureProblem) -> RightsRefused:
-    parts = problem.pointer.split("/")[1:]
-    loc: list[str | int] = ["body", *prefix]
-    if problem.index is not None:
-        loc.append(problem.index)
-    loc.extend(int(p) if p.isdigit() else p.replace("~1", "/").replace("~0", "~") for p in parts)
-    return RightsRefused(loc, problem.message)
 
 
 def _events_of(doc: dict[str, Any]) -> tuple[list[str | int], list[Any]]:
@@ -224,6 +210,8 @@ def capture_options() -> Response:
 )
 def capture(
     session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
     principal: CurrentPrincipal,
     request: Request,
     behaviour: Annotated[
@@ -236,8 +224,10 @@ def capture(
     Checked against GS1's EPCIS 2.0 JSON Schema, hashed (CBV 2.0), recorded as captured by the
     caller and anchored like every event. `rollback` (default): any invalid event refuses the
     document (400, nothing stored); `proceed`: the valid events are stored, the job lists the
-    others. An event naming a chaintrace shipment, or a commissioning, is refused (422) with the
-    endpoint that records it.
+    others. An event naming a chaintrace shipment passes the rules of POST
+    /shipments/{id}/events (403, 404, 409, 422 naming the event's index and field; listed in the
+    job under `proceed`); a commissioning becomes a draft for the brand holding its EPCs' prefix
+    to sign (GET /commissionings lists them; 422 to anyone else).
     """
     refused_version = _versions(request)
     if refused_version is not None:
@@ -248,22 +238,21 @@ def capture(
     checked = check_document(doc)
     if checked.document_problems:
         return _problem(400, "Not a valid EPCIS 2.0 document", checked.problems)
-    rights = _refuse_rights(checked, events)
-    if behaviour == "rollback":
-        if checked.problems:
-            return _problem(
-                400, "Not a valid EPCIS 2.0 document: nothing captured", checked.problems
-            )
-        if rights:
-            raise _rights_error(prefix, rights[0])
-    problems = sorted(
-        [*checked.problems, *rights], key=lambda p: p.index if p.index is not None else -1
-    )
-    refused = {p.index for p in rights}
-    capture_events(
+    if behaviour == "rollback" and checked.problems:
+        return _problem(400, "Not a valid EPCIS 2.0 document: nothing captured", checked.problems)
+    captured = capture_in_order(
         session,
-        [hashed for index, hashed in sorted(checked.events.items()) if index not in refused],
-        principal.id,
+        principal,
+        checked,
+        where=["body", *prefix],
+        single=False,
+        proceed=behaviour == "proceed",
+        settings=settings,
+        chain=chain,
+    )
+    problems = sorted(
+        [*checked.problems, *captured.problems],
+        key=lambda p: p.index if p.index is not None else -1,
     )
     job = new_job(
         session,
@@ -331,29 +320,52 @@ def get_job(
             "description": "Captured; Location names the event by its CBV 2.0 hash id",
             "headers": {"Location": {"schema": {"type": "string"}}, **_VERSION_HEADER_DOC},
         },
+        202: {
+            "description": "A commissioning by the brand holding its EPCs' prefix: the draft "
+            "for the brand to sign (Location /commissionings/{id}); no event until it signs",
+            "model": CommissioningPublic,
+            "headers": {"Location": {"schema": {"type": "string"}}, **_VERSION_HEADER_DOC},
+        },
         **_CAPTURE_ERRORS,
     },
 )
 def capture_one(
     session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
     principal: CurrentPrincipal,
     request: Request,
     event: dict[str, Any] = Body(),
 ) -> Response:
     """Capture one EPCIS event: 201 and Location /epcis/events/{eventID} (its CBV 2.0 hash id,
-    percent-encoded). A repeat is answered the same way."""
+    percent-encoded). A repeat is answered the same way; an event naming a chaintrace shipment
+    passes the rules of POST /shipments/{id}/events (403, 404, 409, 422); a commissioning by
+    the brand holding its EPCs' prefix answers 202 with the draft to sign (422 to anyone else)."""
     refused_version = _versions(request)
     if refused_version is not None:
         return refused_version
     checked = check_event(event)
     if checked.problems:
         return _problem(400, "Not a valid EPCIS 2.0 event: nothing captured", checked.problems)
-    found = refusal(event)
-    if found is not None:
-        raise _rights_error([], CaptureProblem(None, *found))
     hashed = checked.events[0]
-    capture_events(session, [hashed], principal.id)
+    captured = capture_in_order(
+        session,
+        principal,
+        checked,
+        where=["body"],
+        single=True,
+        proceed=False,
+        settings=settings,
+        chain=chain,
+    )
     session.commit()
+    if 0 in captured.drafts:  # a commissioning: nothing is an event before the brand signs
+        draft = captured.drafts[0]
+        return JSONResponse(
+            commissioning_public(draft).model_dump(mode="json", by_alias=True),
+            status_code=202,
+            headers={"Location": f"/commissionings/{draft['id']}", **_VERSION_HEADERS},
+        )
     location = "/epcis/events/" + quote(event_id(hashed.event_hash), safe="")
     return JSONResponse(
         json.loads(hashed.event_json),

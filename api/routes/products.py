@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
@@ -15,7 +13,7 @@ from api.catalog import (
     product_or_404,
     product_public,
 )
-from api.commissioning import build_draft
+from api.commissioning import MAX_FUTURE, build_draft
 from api.deps import BrandPrincipal, ChainDep, SessionDep, SettingsDep, wallet_of
 from api.errors import Conflict, FieldError, Forbidden
 from api.openapi_doc import errors
@@ -35,9 +33,6 @@ from store.models import Item, Product
 from store.models.types import utcnow
 
 router = APIRouter(prefix="/products", tags=["products"])
-
-# Commissioning is recorded when it happens; a small allowance covers clock skew.
-_MAX_FUTURE = timedelta(minutes=5)
 
 
 @router.post(
@@ -121,7 +116,7 @@ def commission_items(
     event_time = body.event_time or now
     if event_time.tzinfo is None:
         raise FieldError(["body", "eventTime"], "must carry a UTC offset (e.g. Z)")
-    if event_time > now + _MAX_FUTURE:
+    if event_time > now + MAX_FUTURE:
         raise FieldError(["body", "eventTime"], "must not be in the future")
     wallet = wallet_of(principal)
     brands = ledger(session, chain)
@@ -136,6 +131,8 @@ def commission_items(
         read_point=body.read_point,
         biz_location=body.biz_location,
         principal_id=principal.id,
+        lot=body.lot,
+        expiry=body.expiry,
     )
     prefix = product.brand.company_prefix
     registered = brand_on_chain(brands, prefix, wallet).registered

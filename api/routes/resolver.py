@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
-from api.links import item_or_404, request_item_key
+from api.links import item_or_404, request_item_key, request_item_lot
 from api.rate_limit import Bucket, per_client
 from api.resolver_view import item_view, unknown_item_view
 
@@ -99,10 +99,11 @@ def resolve(
     except ApiError as exc:
         return _error(request, exc, as_json)
     try:
-        item = item_or_404(session, *key)
+        item = item_or_404(session, *key, lot=request_item_lot(request))
     except ApiError as exc:
-        # A registered brand's GTIN with an unknown serial is "not recognised"; a GTIN of no
-        # registered brand gets the neutral verdict, never a counterfeit warning.
+        # A registered brand's GTIN with an unknown serial (or a lot other than the item's) is
+        # "not recognised"; a GTIN of no registered brand gets the neutral verdict, never a
+        # counterfeit warning.
         return _error(request, exc, as_json, unknown_item_view(session, key[0], chain))
     view = item_view(session, item, settings.base_url, chain)
     headers = {"Vary": "Accept", "Link": f'<{view["item"]["link"]}>; rel="owl:sameAs"'}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -35,6 +35,8 @@ class ItemPublic(ApiModel):
     epc: str
     link: str
     commissioned: bool
+    lot: str | None = Field(default=None, description="GS1 AI (10), from the commissioning")
+    expiry: date | None = Field(default=None, description="GS1 AI (17), from the commissioning")
 
 
 class ItemsCommission(ApiModel):
@@ -44,6 +46,13 @@ class ItemsCommission(ApiModel):
     event_time: datetime | None = Field(default=None, description="Default: now")
     read_point: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
     biz_location: Uri | None = Field(default=None, description="A URI (e.g. an SGLN URN)")
+    lot: Serial | None = Field(
+        default=None, description="GS1 AI (10) lot, in ILMD as cbvmda:lotNumber; the item keeps it"
+    )
+    expiry: date | None = Field(
+        default=None,
+        description="Expiry date (AI 17), in ILMD as cbvmda:itemExpirationDate; the item keeps it",
+    )
 
 
 class DraftEvent(ApiModel):
@@ -65,6 +74,8 @@ class CommissioningPublic(ApiModel):
     brand: str
     typed_data: TypedData
     events: list[DraftEvent]
+    lot: str | None = None
+    expiry: date | None = None
     brand_registered_on_chain: bool | None = None
     batch_status: str | None = Field(
         default=None, description="pending, anchored, final, or failed (the chain refused it)"

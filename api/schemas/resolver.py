@@ -91,6 +91,10 @@ class ItemKey(_Out):
     serial: str
     epc: str
     link: str
+    lot: str | None = Field(default=None, description="GS1 AI (10), when the item recorded one")
+    expiry: str | None = Field(
+        default=None, description="Expiry date (AI 17, YYYY-MM-DD), when the item recorded one"
+    )
 
 
 class ProductRef(_Out):

@@ -1,19 +1,20 @@
-"""Which captured events the generic EPCIS capture refuses, pointing at their dedicated endpoint.
+"""What a captured event claims rights over: a chaintrace shipment it names, a commissioning.
 
-First slice of the write rights (DESIGN.md "Public and private views"): an event naming a
-chaintrace shipment goes through POST /shipments/{id}/events (role, time order, backdating,
-funding), a commissioning (action ADD, bizStep commissioning) through POST /products/{gtin}/items
-(the brand holding the prefix signs it). Routing them through those checks from here is left.
+Write rights (DESIGN.md "Public and private views"): an event naming a chaintrace shipment passes
+the shipment's rules whichever endpoint it arrives through, so the capture must find which
+shipment it names; a commissioning (action ADD, bizStep commissioning) is the brand's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from core.epcis.events import SHIPMENT_URN, short_biz_step
 
 _SHIPMENT = SHIPMENT_URN.lower()
+_REFERENCE = re.compile(r"/bizTransactionList/[0-9]+/bizTransaction")
 
 
 def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
@@ -27,20 +28,21 @@ def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{pointer}/{index}")
 
 
-def refusal(event: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(JSON pointer, why) if the generic capture must refuse `event`; else None."""
+def shipment_reference(event: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """(JSON pointer, shipment id) of the first string of `event` naming a chaintrace shipment;
+    the id is None when that string is not a bizTransaction of bizTransactionList starting
+    with the shipment URN (the one place an event names its shipment). None: names none."""
     for pointer, text in _strings(event, ""):
         # Case-insensitive: the "urn" scheme and the NID are (RFC 8141), and the id is hex.
-        if _SHIPMENT in text.lower():
-            return (
-                pointer,
-                "names a chaintrace shipment: record its events with POST "
-                "/shipments/{shipment_id}/events, which checks the parties' roles and times",
-            )
-    if event.get("action") == "ADD" and short_biz_step(event.get("bizStep")) == "commissioning":
-        return (
-            "/bizStep",
-            "a commissioning (action ADD) is the brand's: commission items with POST "
-            "/products/{gtin}/items",
-        )
+        lowered = text.lower()
+        if _SHIPMENT not in lowered:
+            continue
+        if _REFERENCE.fullmatch(pointer) and lowered.startswith(_SHIPMENT):
+            return pointer, text[len(SHIPMENT_URN) :]
+        return pointer, None
     return None
+
+
+def is_commissioning(event: Mapping[str, Any]) -> bool:
+    """Whether `event` commissions: action ADD with the CBV bizStep commissioning."""
+    return event.get("action") == "ADD" and short_biz_step(event.get("bizStep")) == "commissioning"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core.epcis.errors import EpcisError
@@ -22,6 +22,8 @@ CT_OPERATOR, CT_REGISTRATION = "ct:operator", "ct:deviceRegistrationSignature"
 # terms the carrier signed. Version 1 wrote the reference without a type (EPCIS allows it, GS1's
 # reference hash tool crashes on it); version 2 names the type. Stored events keep their JSON.
 SHIPMENT_TRANSACTION_TYPE = "bol"
+# CBV 2.0 master data of a commissioning's ILMD (the EPCIS 2.0 context's `cbvmda` prefix).
+LOT_NUMBER, ITEM_EXPIRATION_DATE = "cbvmda:lotNumber", "cbvmda:itemExpirationDate"
 SHIPMENT_TRANSACTION_V1, SHIPMENT_TRANSACTION_V2 = 1, 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -111,14 +113,28 @@ def shipment_transaction(
 
 
 def commissioning_event(
-    epc: str, event_time: datetime, read_point: str | None, biz_location: str | None
+    epc: str,
+    event_time: datetime,
+    read_point: str | None,
+    biz_location: str | None,
+    *,
+    lot: str | None = None,
+    expiry: date | None = None,
 ) -> dict[str, Any]:
-    """ObjectEvent ADD, bizStep commissioning, for one item."""
+    """ObjectEvent ADD, bizStep commissioning, for one item; its lot and expiry date, if any,
+    in ILMD as CBV 2.0 master data (without them the event is as before)."""
     event = _base(event_time, [epc], "ADD", "commissioning")
     if read_point:
         event["readPoint"] = {"id": read_point}
     if biz_location:
         event["bizLocation"] = {"id": biz_location}
+    ilmd: dict[str, str] = {}
+    if lot is not None:
+        ilmd[LOT_NUMBER] = lot
+    if expiry is not None:
+        ilmd[ITEM_EXPIRATION_DATE] = expiry.isoformat()
+    if ilmd:
+        event["ilmd"] = ilmd
     return event
 
 

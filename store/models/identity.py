@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from store._validate import checksum_address, digits
@@ -104,6 +104,10 @@ class Item(CreatedAt, Base):
     # GS1 AI (21) serials are up to 20 characters.
     serial: Mapped[str] = mapped_column(String(20), nullable=False)
     commission_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    # From the commissioning's ILMD (cbvmda:lotNumber, AI 10, and cbvmda:itemExpirationDate,
+    # AI 17); None for items commissioned without them (and all items before revision 0019).
+    lot: Mapped[str | None] = mapped_column(String(20))
+    expiry: Mapped[date | None] = mapped_column(Date)
 
     product: Mapped[Product] = relationship()
 

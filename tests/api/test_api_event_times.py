@@ -4,10 +4,14 @@ The shipping event opens the settlement window and the receiving closes it, so t
 not move the start by adding an earlier shipping event, and neither party may date its step
 outside [now - EVENT_MAX_BACKDATE_SECONDS, now + 60 s]. Also: a 409 never names another party's
 objects (the item lock, an event stored under another shipment).
+
+Write rights (issue 15): every case runs through POST /shipments/{id}/events, POST /epcis/events
+and POST /epcis/capture alike (tests/api/shipment_event_via.py), the checks being one function.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +20,20 @@ from typing import Any
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import Engine
 
 from api.main import create_app
 from api.settings import ApiSettings
 from tests.api.conftest import _bootstrap_admin
 from tests.api.flows import PUBLIC_BASE_URL, Api, World, auth, build_world, ok
+from tests.api.shipment_event_via import (
+    SHIPMENTS,
+    VIAS,
+    Answer,
+    ViaWorld,
+    as_epcis,
+    post_event,
+)
 from tests.utils.anvil import ChainEnv
 
 SKU = "urn:epc:id:sgtin:0614141.012345."
@@ -36,12 +47,17 @@ def _ago(seconds: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
-def _post(world: World, key: str, body: dict[str, Any]) -> Response:
-    url = f"/shipments/{world.shipment_id}/events"
-    return world.api.client.post(url, json=body, headers=auth(key))
+@pytest.fixture(params=VIAS)
+def world(api: Api, request: pytest.FixtureRequest) -> ViaWorld:
+    """The standard world, its shipment events posted through each route in turn."""
+    return ViaWorld(**build_world(api).__dict__, via=request.param)
 
 
-def _step(world: World, key: str, biz_step: str, at: datetime) -> Response:
+def _post(world: World, key: str, body: dict[str, Any]) -> Answer:
+    return post_event(world, key, body)
+
+
+def _step(world: World, key: str, biz_step: str, at: datetime) -> Answer:
     return _post(world, key, {"bizStep": biz_step, "eventTime": _iso(at)})
 
 
@@ -53,14 +69,14 @@ def _full(at: datetime, biz_step: str = "shipping", **overrides: Any) -> dict[st
         "eventTimeZoneOffset": "+00:00",
         "epcList": [SKU + "A1"],
         "action": "OBSERVE",
-        "bizStep": f"urn:epcglobal:cbv:bizstep:{biz_step}",
+        "bizStep": biz_step,  # the CBV 2.0 bare form, which GS1's EPCIS 2.0 schema takes
         "disposition": "in_transit",
     }
     event.update(overrides)
     return event
 
 
-def _time_error(response: Response) -> str:
+def _time_error(response: Answer) -> str:
     """The message of a 422 that names eventTime."""
     assert response.status_code == 422, response.text
     [error] = response.json()["detail"]
@@ -90,9 +106,14 @@ def test_a_second_shipping_event_is_refused_earlier_or_later(world: World) -> No
         assert "already has its shipping event" in detail and "once per shipment" in detail
         assert "eventId" not in refused.json()
     assert _steps(world) == [("shipping", first["eventTime"])]
-    # The very same event again is the usual duplicate, naming the caller's own event.
+    # The very same event again is the usual duplicate, naming the caller's own event; the
+    # EPCIS capture answers it as the binding's repeat (like a first capture, nothing new).
     same = _post(world, carrier, {"bizStep": "shipping", "eventTime": first["eventTime"]})
-    assert same.status_code == 409 and same.json()["eventId"] == first["id"]
+    if world.via == SHIPMENTS:
+        assert same.status_code == 409 and same.json()["eventId"] == first["id"]
+    else:
+        assert same.status_code == 201 and same.json()["id"] == first["id"]
+    assert _steps(world) == [("shipping", first["eventTime"])]
 
 
 def test_arriving_and_receiving_are_recorded_once(world: World) -> None:
@@ -167,8 +188,9 @@ def api_2h(api_engine: Engine, env: ChainEnv, deployments_file: Path) -> Iterato
         yield Api(client, _bootstrap_admin(api_engine), env, api_engine)
 
 
-def test_the_backdate_limit_is_the_setting(api_2h: Api) -> None:
-    world = build_world(api_2h)
+@pytest.mark.parametrize("via", VIAS)
+def test_the_backdate_limit_is_the_setting(api_2h: Api, via: str) -> None:
+    world = ViaWorld(**build_world(api_2h).__dict__, via=via)
     message = _time_error(_step(world, world.carrier_key, "shipping", _ago(7200 + 120)))
     assert "7200 s in the past" in message
     ok(_step(world, world.carrier_key, "shipping", _ago(5400)), 201)
@@ -177,7 +199,9 @@ def test_the_backdate_limit_is_the_setting(api_2h: Api) -> None:
 def test_an_error_declaration_corrects_only_its_senders_event(world: World) -> None:
     when = _ago(600)
     ok(_post(world, world.carrier_key, _full(when)), 201)
-    declared = _full(when, errorDeclaration={"declarationTime": _iso(_ago(0)), "reason": "x"})
+    declared = _full(
+        when, errorDeclaration={"declarationTime": _iso(_ago(0)), "reason": "incorrect_data"}
+    )
     # Not the consignee's to correct (and the consignee does not record shipping at all).
     assert _post(world, world.buyer_key, declared).status_code == 403
     corrected = ok(_post(world, world.carrier_key, declared), 201)
@@ -192,14 +216,17 @@ def test_an_error_declaration_corrects_only_its_senders_event(world: World) -> N
 
 
 def test_an_event_names_only_its_own_shipment(world: World) -> None:
-    other = "0x" + "ab" * 32
-    event = _full(
-        _ago(60), bizTransactionList=[{"bizTransaction": f"urn:chaintrace:shipment:{other}"}]
-    )
-    response = _post(world, world.carrier_key, event)
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "bizTransactionList", 0]
+    other = {"bizTransaction": "urn:chaintrace:shipment:0x" + "ab" * 32}
     own = {"bizTransaction": f"urn:chaintrace:shipment:{world.shipment_id}"}
+    response = _post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[own, other]))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "bizTransactionList", 1]
+    alone = _post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[other]))
+    if world.via == SHIPMENTS:
+        assert alone.status_code == 422
+        assert alone.json()["detail"][0]["loc"] == ["body", "bizTransactionList", 0]
+    else:  # captured, the event is recorded on the shipment it names: none of the caller's
+        assert alone.status_code == 404 and "among yours" in alone.json()["detail"]
     ok(_post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[own])), 201)
 
 
@@ -211,10 +238,10 @@ def test_naming_another_shipment_is_refused_whatever_the_case_of_the_urn(
 ) -> None:
     # RFC 8141: the "urn" scheme and the NID are case-insensitive, and the NSS here is a hex id.
     other = {"bizTransaction": scheme + "0x" + "AB" * 32}
-    response = _post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[other]))
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["body", "bizTransactionList", 0]
     own = {"bizTransaction": scheme + world.shipment_id.upper().replace("0X", "0x")}
+    response = _post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[own, other]))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "bizTransactionList", 1]
     ok(_post(world, world.carrier_key, _full(_ago(60), bizTransactionList=[own])), 201)
 
 
@@ -256,8 +283,14 @@ def test_an_event_stored_under_another_shipment_is_not_named(world: World) -> No
         "terms": api.terms(),
     }
     created = ok(api.client.post("/shipments", json=body, headers=auth(world.buyer_key)), 201)
-    later = World(**{**world.__dict__, "shipment_id": created["shipmentId"]})
-    copied = _post(later, world.other_carrier_key, arrived)
-    assert copied.status_code == 409, copied.text
+    later = dataclasses.replace(world, shipment_id=created["shipmentId"])
+    if world.via == SHIPMENTS:
+        copied = _post(later, world.other_carrier_key, arrived)
+        assert copied.status_code == 409, copied.text
+    else:  # a captured event names its shipment: the very same one names the first
+        copied = _post(later, world.other_carrier_key, as_epcis(world, arrived))
+        assert copied.status_code == 404, copied.text
     assert "eventId" not in copied.json()
-    assert str(first["id"]) not in copied.json()["detail"]
+    assert f"event {first['id']}" not in copied.json()["detail"]
+    if world.via == SHIPMENTS:
+        assert str(first["id"]) not in copied.json()["detail"]

@@ -1,20 +1,26 @@
-"""Readings a carrier's logger took before the carrier recorded shipping are filed with it."""
+"""Readings a carrier's logger took before the carrier recorded shipping are filed with it,
+whichever route recorded the shipping (the dedicated endpoint or the EPCIS capture)."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import store
 from store.models import Reading, Shipment
-from tests.api.flows import World, auth, ok
+from tests.api.flows import World, ok
+from tests.api.shipment_event_via import VIAS, post_event
 from tests.utils.store_factories import reading_row
 
 
-def test_readings_taken_before_shipping_was_recorded_are_filed_with_it(world: World) -> None:
+@pytest.mark.parametrize("via", VIAS)
+def test_readings_taken_before_shipping_was_recorded_are_filed_with_it(
+    world: World, via: str
+) -> None:
     """The gateway files readings only under a shipment the carrier took on; those its logger
     took from the (backdated) shipping time on, before the carrier recorded it, follow then."""
     now_ms = int(time.time() * 1000)
@@ -27,14 +33,8 @@ def test_readings_taken_before_shipping_was_recorded_are_filed_with_it(world: Wo
         store.insert_readings(session, [{**r, "shipment_id": None} for r in rows])
         session.commit()
     iso = datetime.fromtimestamp(shipped_ms / 1000, UTC).isoformat()
-    ok(
-        world.api.client.post(
-            f"/shipments/{world.shipment_id}/events",
-            json={"bizStep": "shipping", "eventTime": iso},
-            headers=auth(world.carrier_key),
-        ),
-        201,
-    )
+    body = {"bizStep": "shipping", "eventTime": iso}
+    ok(post_event(world, world.carrier_key, body, via), 201)
     with Session(world.api.engine) as session:
         pk = session.scalars(
             select(Shipment.id).where(Shipment.shipment_id == world.shipment_id)

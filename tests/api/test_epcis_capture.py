@@ -153,36 +153,31 @@ def test_a_repeat_is_one_event_and_another_capturer_is_recorded(api_no_chain: Ap
     assert _count(api, EventCapturer) == 1
 
 
-def test_shipment_and_commissioning_events_are_refused_toward_their_endpoints(
+def test_an_unknown_shipment_is_404_and_a_shipment_named_elsewhere_422(
     api_no_chain: Api,
 ) -> None:
+    """Shipment events pass the shipment's rules (tests/api/test_epcis_capture_shipments.py);
+    here: one naming a shipment that is none of the caller's, or naming it outside
+    bizTransactionList."""
     api = api_no_chain
     key = api.principal("carrier")
-    naming = _event(
-        2,
-        bizTransactionList=[
-            {"type": "bol", "bizTransaction": "urn:chaintrace:shipment:0x" + "ab" * 32}
-        ],
-    )
-    refused = _capture(api, key, _doc(_event(1), naming), 422)
-    (problem,) = refused["detail"]
-    assert problem["loc"] == [
-        "body",
-        "epcisBody",
-        "eventList",
-        1,
-        "bizTransactionList",
-        0,
-        "bizTransaction",
-    ]
-    assert "POST /shipments/{shipment_id}/events" in problem["msg"]
-    commissioning = _event(3, action="ADD", bizStep="commissioning")
-    refused = _capture(api, key, _doc(commissioning), 422)
-    assert refused["detail"][0]["loc"][-1] == "bizStep"
-    assert "POST /products/{gtin}/items" in refused["detail"][0]["msg"]
+    unknown = "urn:chaintrace:shipment:0x" + "ab" * 32
+    naming = _event(2, bizTransactionList=[{"type": "bol", "bizTransaction": unknown}])
+    refused = api.client.post("/epcis/capture", json=_doc(_event(1), naming), headers=auth(key))
+    assert refused.status_code == 404
+    assert refused.json()["detail"] == f"event 1: no shipment 0x{'ab' * 32} among yours"
+    elsewhere = _event(3, **{"example:shipment": unknown})
+    refused_doc = _capture(api, key, _doc(elsewhere), 422)
+    (problem,) = refused_doc["detail"]
+    assert problem["loc"] == ["body", "epcisBody", "eventList", 0, "example:shipment"]
+    assert "outside bizTransactionList" in problem["msg"]
     assert _events(api) == []
     job = _capture(api, key, _doc(naming, _event(1)), **{"GS1-Capture-Error-Behaviour": "proceed"})
-    assert [e["eventIndex"] for e in job["errors"]] == [0] and len(_events(api)) == 1
+    assert [(e["eventIndex"], e["pointer"]) for e in job["errors"]] == [
+        (0, "/bizTransactionList/0/bizTransaction")
+    ]
+    assert job["errors"][0]["detail"].startswith("event 0, /bizTransactionList/0/bizTransaction:")
+    assert len(_events(api)) == 1
 
 
 def test_versions_options_and_limits(api_no_chain: Api) -> None:
@@ -249,3 +244,60 @@ def test_one_event_is_captured_with_201_and_its_hash_id(api_no_chain: Api) -> No
     bad = api.client.post("/epcis/events", json=_event(8, action="CREATE"), headers=auth(key))
     assert bad.status_code == 400 and bad.json()["errors"][0]["pointer"] == "/action"
     assert len(_events(api)) == 1
+
+
+def _declared(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **event,
+        "errorDeclaration": {
+            "declarationTime": "2026-07-23T08:00:00.000Z",
+            "reason": "incorrect_data",
+        },
+    }
+
+
+def _job_answer(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if k not in ("captureID", "createdAt", "finishedAt")}
+
+
+def _declarations(api: Api) -> list[tuple[bytes, int | None]]:
+    return [(bytes(e.event_hash), e.recorded_by) for e in _events(api) if e.kind == 1]
+
+
+def test_only_a_capturer_corrects_its_event_others_are_answered_as_for_an_unknown_one(
+    api_no_chain: Api,
+) -> None:
+    api = api_no_chain
+    owner, stranger, later = (api.principal(role) for role in ("carrier", "buyer", "carrier"))
+    _capture(api, owner, _doc(_event(1)))
+    (original,) = _events(api)
+    # The stranger declares the owner's event erroneous, and an event never captured here.
+    theirs = _capture(api, stranger, _doc(_declared(_event(1))))
+    unknown = _capture(api, stranger, _doc(_declared(_event(99))))
+    assert _job_answer(theirs) == _job_answer(unknown)
+    one = {"@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"}
+    one.update(_declared(_event(1)))
+    single = api.client.post("/epcis/events", json=one, headers=auth(stranger))
+    assert single.status_code == 201
+    # Only the unknown one is recorded: the owner's event is not declared erroneous.
+    assert [r for _, r in _declarations(api)] == [api.principal_id(stranger)]
+    assert bytes(original.event_hash) not in {h for h, _ in _declarations(api)}
+    # A further capturer of the event (a repeat records it) may correct it, as may its recorder.
+    _capture(api, later, _doc(_event(1)))
+    _capture(api, later, _doc(_declared(_event(1))))
+    declared = {h: r for h, r in _declarations(api)}
+    assert declared[bytes(original.event_hash)] == api.principal_id(later)
+    _capture(api, owner, _doc(_declared(_event(1))))
+    with session_factory(api.engine)() as session:
+        (row,) = session.scalars(
+            select(Event).where(Event.kind == 1, Event.event_hash == original.event_hash)
+        )
+        capturers = set(
+            session.scalars(
+                select(EventCapturer.principal_id).where(EventCapturer.event_id == row.id)
+            )
+        )
+    assert capturers == {api.principal_id(owner)}
+    # An event and its declaration in one document, in order: the sender captured both.
+    _capture(api, stranger, _doc(_event(5), _declared(_event(5))))
+    assert len(_declarations(api)) == 3

@@ -47,7 +47,7 @@ REFUSED = {
         400,
         "event 0, /sensorElementList/0/sensorReport/0/type",
     ),
-    # An ADD commissioning: the brand commissions with POST /products/{gtin}/items.
+    # An ADD commissioning captured by a carrier: only the brand holding the prefix commissions.
     "openepcis-tests/Capture/Documents/ObjectEvent_with_userExtensions.json": (
         422,
         "POST /products/{gtin}/items",

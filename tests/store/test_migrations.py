@@ -277,3 +277,85 @@ def test_0018_indexes_the_query_filters_and_keeps_every_event(empty_db_url: str)
         assert not names & {ix["name"] for ix in sa.inspect(engine).get_indexes("events")}
     finally:
         engine.dispose()
+
+
+def test_0019_items_take_a_lot_and_expiry_and_old_items_keep_none(empty_db_url: str) -> None:
+    """Items of the previous revision survive with no lot; new ones record lot and expiry."""
+    import datetime as dt
+
+    from alembic.script import ScriptDirectory
+
+    from store.db import alembic_config
+    from store.models import Item
+
+    script = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    previous = script.get_revision("0019_item_lot_expiry").down_revision
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at)"
+                    " VALUES ('brand', 'brand', CURRENT_TIMESTAMP)"
+                )
+            )
+            pid = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO brands (principal_id, name, company_prefix, created_at)"
+                    " VALUES (:pid, 'Brand', '0614141', CURRENT_TIMESTAMP)"
+                ),
+                {"pid": pid},
+            )
+            brand = conn.execute(sa.text("SELECT id FROM brands")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO products (brand_id, gtin, name, created_at)"
+                    " VALUES (:brand, '00614141123452', 'Tea', CURRENT_TIMESTAMP)"
+                ),
+                {"brand": brand},
+            )
+            product = conn.execute(sa.text("SELECT id FROM products")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (kind, event_hash, event_json, event_type, event_time_ms,"
+                    " created_at) VALUES (0, :hash, '{}', 'ObjectEvent', 1, CURRENT_TIMESTAMP)"
+                ),
+                {"hash": b"\x03" * 32},
+            )
+            event = conn.execute(sa.text("SELECT id FROM events")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (product_id, serial, commission_event_id, created_at)"
+                    " VALUES (:product, 'OLD1', :event, CURRENT_TIMESTAMP)"
+                ),
+                {"product": product, "event": event},
+            )
+            item = conn.execute(sa.text("SELECT id FROM items")).scalar_one()
+            # An event naming the item: a table copy of items would fail on it (foreign keys).
+            conn.execute(
+                sa.text("INSERT INTO event_items (event_id, item_id) VALUES (:event, :item)"),
+                {"event": event, "item": item},
+            )
+        upgrade(empty_db_url)
+        with session_factory(engine)() as session:
+            (old,) = session.scalars(sa.select(Item))
+            assert (old.serial, old.lot, old.expiry) == ("OLD1", None, None)
+            assert old.commission_event_id == event
+            session.add(
+                Item(product_id=product, serial="NEW1", lot="LOT-7", expiry=dt.date(2027, 3, 31))
+            )
+            session.commit()
+        with session_factory(engine)() as session:
+            new = session.scalars(sa.select(Item).where(Item.serial == "NEW1")).one()
+            assert (new.lot, new.expiry) == ("LOT-7", dt.date(2027, 3, 31))
+        downgrade(empty_db_url, previous)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM items")).scalar_one() == 2
+            assert conn.execute(sa.text("SELECT count(*) FROM event_items")).scalar_one() == 1
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("items")}
+            assert not {"lot", "expiry"} & columns
+    finally:
+        engine.dispose()

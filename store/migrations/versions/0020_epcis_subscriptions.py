@@ -4,7 +4,7 @@ the EPCIS 2.0 named queries and webhook subscriptions (issue 15).
 Three new tables and nothing else: no stored row changes.
 
 Revision ID: 0020_epcis_subscriptions
-Revises: 0018_events_query_indexes
+Revises: 0019_item_lot_expiry
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_epcis_subscriptions"
-down_revision: str | None = "0018_events_query_indexes"
+down_revision: str | None = "0019_item_lot_expiry"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

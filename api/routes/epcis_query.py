@@ -13,7 +13,8 @@ import binascii
 import inspect
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,13 +24,22 @@ from sqlalchemy.orm import Session
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases
 from api.deps import CurrentPrincipal, SessionDep, StateDep
+from api.epcis_parameters import (
+    PARAMETER_PROBLEMS,
+    biz_transactions,
+    check_dynamic,
+    check_names,
+    is_dynamic,
+    sensor_bounds,
+)
 from api.errors import FieldError
 from api.openapi_doc import errors
 from api.schemas.epcis_query import Collection, EpcisQueryDocument
+from core.epcis.cbv import MEASUREMENT_TYPES
 from core.epcis.events import iso_ms, to_ms
 from core.epcis.extension import CT_NAMESPACE, EPCIS_CONTEXT
 from core.epcis.hashing import event_id
-from store.epcis_match import JsonFilters
+from store.epcis_match import JsonFilters, SensorFilters
 from store.epcis_query import (
     EventQuery,
     Viewer,
@@ -55,8 +65,9 @@ MAX_PER_PAGE = 1000
 _TOKEN_PREFIX = "ct1:"
 
 
-def _paged(*codes: int, link: bool = True) -> dict[int | str, dict[str, Any]]:
-    """The responses of a route: its errors, and the binding's headers on its 200."""
+def _paged(*codes: int, link: bool = True, query: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The responses of a route: its errors (a query's parameter problems too), and the
+    binding's headers on its 200."""
     headers = {
         name: {"description": f"{name} of the answer", "schema": {"type": "string"}}
         for name in VERSION_HEADERS
@@ -66,7 +77,8 @@ def _paged(*codes: int, link: bool = True) -> dict[int | str, dict[str, Any]]:
             "description": 'The next page: `<url>; rel="next"` (absent on the last page)',
             "schema": {"type": "string"},
         }
-    return {**errors(*codes), 200: {"headers": headers}}
+    problems = PARAMETER_PROBLEMS if query else {}
+    return {**errors(*codes), **problems, 200: {"headers": headers}}
 
 
 def _context() -> list[str | dict[str, str]]:
@@ -147,6 +159,34 @@ _Time = Annotated[
 ]
 
 
+def _fixed_names() -> frozenset[str]:
+    """The fixed query parameter names of GET /events: event_query's aliases and the paging."""
+    names = {"perPage", "nextPageToken"}
+    for parameter in inspect.signature(event_query, eval_str=True).parameters.values():
+        for meta in getattr(parameter.annotation, "__metadata__", ()):
+            if isinstance(getattr(meta, "alias", None), str):
+                names.add(meta.alias)
+    return frozenset(names)
+
+
+def dynamic_parameters(request: Request) -> dict[str, str]:
+    """The query's open-named parameters (EQ_bizTransaction_<type>, <op>_<field>_<uom>), after
+    checking every name it brings (api/epcis_parameters.py: 400 unknown or twice, 501 a
+    standard one not evaluated here)."""
+    items = request.query_params.multi_items()
+    check_names([name for name, _ in items], _fixed_names())
+    return {name: value for name, value in items if is_dynamic(name)}
+
+
+def _measurement_types(value: str | None) -> tuple[str, ...]:
+    """EQ_type: GS1 measurement types as bare words (Temperature) or URIs; else 422."""
+    types = _values(value)
+    for kind in types:
+        if ":" not in kind and kind not in MEASUREMENT_TYPES:
+            raise FieldError(["query", "EQ_type"], f"{kind!r} is not a GS1 measurement type")
+    return types
+
+
 def event_query(
     event_type: Annotated[_Pipe, Query(alias="eventType")] = None,
     ge_event_time: Annotated[_Time, Query(alias="GE_eventTime")] = None,
@@ -164,8 +204,21 @@ def event_query(
     match_input_epc: Annotated[_Pipe, Query(alias="MATCH_inputEPC")] = None,
     match_output_epc: Annotated[_Pipe, Query(alias="MATCH_outputEPC")] = None,
     eq_event_id: Annotated[_Pipe, Query(alias="EQ_eventID")] = None,
+    eq_type: Annotated[_Pipe, Query(alias="EQ_type")] = None,
+    eq_device_id: Annotated[_Pipe, Query(alias="EQ_deviceID")] = None,
+    dynamic: Annotated[Mapping[str, str] | None, Depends(dynamic_parameters)] = None,
 ) -> EventQuery:
-    """The SimpleEventQuery parameters of GET /epcis/events."""
+    """The SimpleEventQuery parameters of GET /epcis/events.
+
+    Each fixed-name parameter is a keyword argument whose `Query(alias=...)` is the binding's
+    name. `dynamic` holds the open-named ones, name -> raw value: `EQ_bizTransaction_<type>`
+    (pipe list of values) and the sensor bounds `<GT|GE|LT|LE>_<value|minValue|maxValue|
+    meanValue|percValue>_<uom>` (a decimal). Over HTTP the `dynamic_parameters` dependency fills
+    it from the raw query; a direct caller (e.g. a stored named query) passes the mapping
+    itself, and its names are checked the same way (400 unknown, 501 not evaluated here).
+    """
+    dynamic = dynamic or {}
+    check_dynamic(dynamic)
     return EventQuery(
         event_types=_values(event_type),
         ge_event_time_ms=_ms("GE_eventTime", ge_event_time),
@@ -184,6 +237,12 @@ def event_query(
             match_input_epc=_values(match_input_epc),
             match_output_epc=_values(match_output_epc),
             event_ids=_values(eq_event_id),
+            biz_transactions=biz_transactions(dynamic),
+            sensors=SensorFilters(
+                types=_measurement_types(eq_type),
+                device_ids=_values(eq_device_id),
+                bounds=sensor_bounds(dynamic),
+            ),
         ),
     )
 
@@ -242,7 +301,7 @@ def _page(
     return _document(session, state, page.records)
 
 
-@router.get("/events", response_model=EpcisQueryDocument, responses=_paged(422))
+@router.get("/events", response_model=EpcisQueryDocument, responses=_paged(422, query=True))
 def events(
     request: Request,
     response: Response,
@@ -254,7 +313,14 @@ def events(
     next_page_token: PageToken = None,
 ) -> EpcisQueryDocument:
     """SimpleEventQuery over the events the caller may see, in id order; `Link: <...>;
-    rel="next"` while there are more."""
+    rel="next"` while there are more.
+
+    Besides the parameters listed, two open-named families (names OpenAPI cannot list):
+    `EQ_bizTransaction_<type>` (a CBV bizTransaction type, e.g. `EQ_bizTransaction_po`; pipe
+    list of values) and the sensor bounds `<GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|
+    percValue>_<uom>` (e.g. `GE_maxValue_CEL=8`; a decimal, compared in that unit only). One
+    sensorReport must pass EQ_type, EQ_deviceID and every bound together. Any other name is 400
+    (QueryParameterException), an EPCIS 2.0 one not evaluated here 501."""
     viewer = viewer_of(session, principal)
     return _page(request, response, session, state, viewer, query, per_page, next_page_token)
 
@@ -298,14 +364,16 @@ def _value_events(
     session: SessionDep,
     state: StateDep,
     principal: CurrentPrincipal,
+    query: EventQueryDep,
     per_page: PerPage = 30,
     next_page_token: PageToken = None,
     *,
     filters: JsonFilters,
 ) -> EpcisQueryDocument:
-    """The visible events passing `filters` (the path's value), paged like GET /events."""
+    """The visible events passing `filters` (the path's value) and the query's own filters,
+    paged like GET /events."""
     viewer = viewer_of(session, principal)
-    query = EventQuery(json=filters)
+    query = replace(query, scope=filters)
     return _page(request, response, session, state, viewer, query, per_page, next_page_token)
 
 
@@ -314,7 +382,8 @@ def _value_route(parameter: str, field_name: str, summary: str) -> Callable[...,
     parameter in place of `filters`; the call turns the path's value into the row's filter."""
 
     def endpoint(**kwargs: Any) -> EpcisQueryDocument:
-        filters = JsonFilters(**{field_name: (kwargs.pop(parameter),)})
+        values: dict[str, Any] = {field_name: (kwargs.pop(parameter),)}
+        filters = JsonFilters(**values)
         return _value_events(**kwargs, filters=filters)
 
     base = inspect.signature(_value_events, eval_str=True)
@@ -333,7 +402,7 @@ for _parameter, _field_name, _summary in _BY_VALUE:
         # The operationId's stem, as when each had its own function: epc_events, biz_step_events...
         name=re.sub("([A-Z])", r"_\1", _parameter).lower() + "_events",
         response_model=EpcisQueryDocument,
-        responses=_paged(422),
+        responses=_paged(422, query=True),
     )
 
 

@@ -28,6 +28,7 @@ from api.routes import (
     epcis_query,
     erasures,
     health,
+    locations,
     mutual_release,
     principals,
     products,
@@ -131,6 +132,7 @@ def create_app(
         resolver,
         epcis_capture,
         epcis_query,
+        locations,
     ):
         app.include_router(module.router)
     document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from api.errors import EpcisQueryProblem, FieldError
 from store.epcis_match import SENSOR_VALUE_FIELDS, SensorBound
@@ -48,22 +47,6 @@ UNSUPPORTED_FAMILIES = (
 _PARAMETER_EXCEPTION = "epcisException:QueryParameterException"
 _IMPLEMENTATION_EXCEPTION = "epcisException:ImplementationException"
 _BAD = "Invalid query parameter"
-# The OpenAPI responses of a route taking these parameters (the binding's RFC 7807 shape).
-PARAMETER_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/EpcisProblem"}}
-        },
-    }
-    for code, description in (
-        (400, "QueryParameterException: an unknown query parameter, or one given twice"),
-        (
-            501,
-            "ImplementationException: an EPCIS 2.0 query parameter this server does not evaluate",
-        ),
-    )
-}
 _NUMBER = re.compile(r"^-?[0-9]{1,30}([.][0-9]{1,30})?([eE][+-]?[0-9]{1,3})?$")
 _MAX_VALUES = 100
 

@@ -25,13 +25,13 @@ from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases
 from api.deps import CurrentPrincipal, SessionDep, StateDep
 from api.epcis_parameters import (
-    PARAMETER_PROBLEMS,
     biz_transactions,
     check_dynamic,
     check_names,
     is_dynamic,
     sensor_bounds,
 )
+from api.epcis_problems import acceptable, not_found, problem_responses
 from api.errors import FieldError
 from api.openapi_doc import errors
 from api.schemas.epcis_query import Collection, EpcisQueryDocument
@@ -48,10 +48,9 @@ from store.epcis_query import (
     viewer_of,
     visible_biz_steps,
 )
-from store.errors import NotFoundError
 from store.queries import EventRecord
 
-router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 query"])
+router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 query"], dependencies=[Depends(acceptable)])
 
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 EVENT_TYPES = (
@@ -77,7 +76,7 @@ def _paged(*codes: int, link: bool = True, query: bool = False) -> dict[int | st
             "description": 'The next page: `<url>; rel="next"` (absent on the last page)',
             "schema": {"type": "string"},
         }
-    problems = PARAMETER_PROBLEMS if query else {}
+    problems = problem_responses(406, *((400, 501) if query else ()))
     return {**errors(*codes), **problems, 200: {"headers": headers}}
 
 
@@ -326,7 +325,9 @@ def events(
 
 
 @router.get(
-    "/events/{eventID:path}", response_model=EpcisQueryDocument, responses=_paged(404, link=False)
+    "/events/{eventID:path}",
+    response_model=EpcisQueryDocument,
+    responses={**_paged(link=False), **problem_responses(404)},
 )
 def one_event(
     eventID: str,
@@ -338,7 +339,7 @@ def one_event(
     """One event by its ni:/// hash or its eventID; 404 if absent or not the caller's to see."""
     record = find_event(session, viewer_of(session, principal), eventID)
     if record is None:
-        raise NotFoundError("no such event among those you may see")
+        raise not_found("no such event among those you may see")
     response.headers.update(VERSION_HEADERS)
     return _document(session, state, [record])
 

@@ -19,7 +19,7 @@ from store.db import session_factory, transaction
 from store.epcis_match import SensorBound
 from store.recording import record_event
 from tests.api.epcis_query_support import SKU, Data, build, path_of
-from tests.api.flows import World
+from tests.api.flows import World, auth
 
 OTHER_SKU = "urn:epc:id:sgtin:0799999.012345."
 PO = "urn:epcglobal:cbv:bt:0614141000005:PO-1"
@@ -195,10 +195,7 @@ def test_names_values_and_the_binding_errors(data: Data) -> None:
     ):
         answer = data.get("/epcis/events", admin, **params)
         assert repr(next(iter(params))) in _problem(answer, 400, "QueryParameterException")
-    twice = client.get(
-        "/epcis/events?EQ_action=ADD&EQ_action=OBSERVE",
-        headers={"Authorization": f"Bearer {admin}"},
-    )
+    twice = client.get("/epcis/events?EQ_action=ADD&EQ_action=OBSERVE", headers=auth(admin))
     assert "more than once" in _problem(twice, 400, "QueryParameterException")
     for name in ("EQ_quantity", "WD_readPoint", "EQ_value_CEL", "EQ_INNER_ex:field", "orderBy"):
         answer = data.get("/epcis/events", admin, **{name: "1"})
@@ -224,3 +221,28 @@ def test_event_query_takes_the_open_names_directly() -> None:
     with pytest.raises(EpcisQueryProblem) as unsupported:
         check_names(["EQ_quantity"], ())
     assert unsupported.value.status == 501
+
+
+def test_404_and_406_are_the_binding_problems(data: Data) -> None:
+    admin = data.keys["admin"]
+    unknown = "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"
+    missing = data.get(f"/epcis/events/{path_of(unknown)}", admin)
+    assert "no such event" in _problem(missing, 404, "NoSuchResourceException")
+    hidden = data.get(f"/epcis/events/{path_of(data.ids['cold'])}", data.keys["stranger"])
+    assert hidden.text == missing.text  # hidden and absent alike
+    client = data.world.api.client
+    for path in ("/epcis/events", "/epcis/eventTypes", f"/epcis/events/{path_of(unknown)}"):
+        refused = client.get(path, headers={**auth(admin), "Accept": "application/xml"})
+        assert "application/xml" in _problem(refused, 406, "NotAcceptableException")
+    for accept in (
+        "application/json",
+        "application/ld+json;q=0.5, text/html",
+        "*/*",
+        "text/*, */*",
+    ):
+        answer = client.get("/epcis/eventTypes", headers={**auth(admin), "Accept": accept})
+        assert answer.status_code == 200, accept
+    zero = client.get(
+        "/epcis/eventTypes", headers={**auth(admin), "Accept": "application/json;q=0"}
+    )
+    _problem(zero, 406, "NotAcceptableException")

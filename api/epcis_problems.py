@@ -17,7 +17,8 @@ _SERVED = ("application/json", "application/ld+json", "application/*", "*/*")
 
 DESCRIPTIONS = {
     400: "QueryParameterException: an unknown query parameter, or one given twice",
-    404: "NoSuchResourceException: no such resource among those the caller may see",
+    404: "NoSuchResourceException: no such resource among those the caller may see (a path "
+    "no route matches, e.g. one with a line break, is the API's ErrorBody)",
     406: "NotAcceptableException: the Accept header allows no JSON answer",
     501: "ImplementationException: an EPCIS 2.0 query parameter not evaluated here",
 }
@@ -25,13 +26,14 @@ DESCRIPTIONS = {
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` entries of these problem statuses."""
-    return {
-        code: {
-            "description": DESCRIPTIONS[code],
-            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
-        }
-        for code in codes
-    }
+    return {code: _doc(code) for code in codes}
+
+
+def _doc(code: int) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/problem+json": {"schema": _PROBLEM_SCHEMA}}
+    if code == 404:  # the router's own 404 comes before any route
+        content["application/json"] = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    return {"description": DESCRIPTIONS[code], "content": content}
 
 
 def not_found(detail: str) -> EpcisQueryProblem:

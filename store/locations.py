@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.gs1 import SGLN_URN_PREFIX, normalize_gln, parse_sgln_urn
@@ -127,3 +127,17 @@ def delete_location(session: Session, place_id: PlaceId, principal_id: int) -> b
     session.delete(row)
     session.flush()
     return True
+
+
+def known_locations(
+    session: Session, principal_id: int, *, after: int | None, limit: int
+) -> list[Location]:
+    """The places the caller may see (public ones and its own), by row id after `after`."""
+    stmt = (
+        select(Location)
+        .where(or_(Location.public.is_(True), Location.owner_principal_id == principal_id))
+        .where(Location.id > (after or 0))
+        .order_by(Location.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

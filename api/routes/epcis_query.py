@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -48,6 +49,7 @@ from store.epcis_query import (
     viewer_of,
     visible_biz_steps,
 )
+from store.locations import known_locations
 from store.queries import EventRecord
 
 router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 query"], dependencies=[Depends(acceptable)])
@@ -158,6 +160,7 @@ _Time = Annotated[
 ]
 
 
+@cache
 def _fixed_names() -> frozenset[str]:
     """The fixed query parameter names of GET /events: event_query's aliases and the paging."""
     names = {"perPage", "nextPageToken"}
@@ -421,3 +424,35 @@ def biz_steps(response: Response, session: SessionDep, principal: CurrentPrincip
     response.headers.update(VERSION_HEADERS)
     steps = visible_biz_steps(session, viewer_of(session, principal))
     return Collection.model_validate({"@context": _context(), "member": steps})
+
+
+def _known_places(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    per_page: PerPage = 30,
+    next_page_token: PageToken = None,
+) -> Collection:
+    """The locations known to this repository that the caller may see: the registered ones
+    (/locations) that are public or the caller's, by registration; `Link` while there are
+    more. Master data names places, not their role: both collections list the same places."""
+    response.headers.update(VERSION_HEADERS)
+    rows = known_locations(session, principal.id, after=_after(next_page_token), limit=per_page + 1)
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        url = request.url.include_query_params(nextPageToken=_token(rows[-1].id))
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    members = [row.location_id for row in rows]
+    return Collection.model_validate({"@context": _context(), "member": members})
+
+
+for _path, _name in (("/bizLocations", "biz_locations"), ("/readPoints", "read_points")):
+    router.add_api_route(
+        _path,
+        _known_places,
+        methods=["GET"],
+        name=_name,
+        response_model=Collection,
+        responses=_paged(422),
+    )

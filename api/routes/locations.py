@@ -10,7 +10,7 @@ limited per client like the resolver); a non-public one only by its owner: to an
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
@@ -34,21 +34,37 @@ from store.models import Location
 
 router = APIRouter(tags=["locations"])
 
+# The shape; the check digit and an SGLN's 12 digits the routes check (PUT: 422 naming the
+# path; GET and DELETE: 404, as an id that names no place).
+LOCATION_PATTERN = r"^([0-9]{13}|urn:epc:id:sgln:[0-9]{6,12}\.[0-9]{0,6}\.[!-~]{1,60})$"
 LocationId = Annotated[
     str,
     Path(
-        min_length=13,
         max_length=80,
-        description="A GLN (13 digits) or an SGLN EPC URI (urn:epc:id:sgln:...)",
+        pattern=LOCATION_PATTERN,
+        json_schema_extra={"format": "gs1-location"},
+        description="A GLN (13 digits) or an SGLN EPC URI (urn:epc:id:sgln:...), check digit "
+        "and all",
     ),
 ]
+# A key is optional on a public read: an empty requirement says so (OpenAPI 3).
+_OPTIONAL_KEY: dict[str, Any] = {"security": [{}]}  # FastAPI appends it to the key schemes
 
 
 def _place_id(text: str) -> PlaceId:
+    """The id to register: 422 naming the path if it is no GLN or SGLN."""
     try:
         return parse_place_id(text)
     except Gs1Error as exc:
         raise FieldError(["path", "location_id"], str(exc)) from None
+
+
+def _known_id(text: str) -> PlaceId | None:
+    """The id to read or delete; None if it is no GLN or SGLN (it names no place: 404)."""
+    try:
+        return parse_place_id(text)
+    except Gs1Error:
+        return None
 
 
 def _centi(degrees: float | None) -> int | None:
@@ -103,11 +119,13 @@ def put(
     response_model=LocationOut,
     responses=errors(404),
     dependencies=[Depends(per_client(Bucket.RESOLVER))],
+    openapi_extra=_OPTIONAL_KEY,
 )
 def get(location_id: LocationId, session: SessionDep, principal: OptionalPrincipal) -> LocationOut:
     """A public place, to anyone (no key needed); a non-public one, to its owner only."""
     caller = None if principal is None else principal.id
-    row = visible_location(session, _place_id(location_id), caller)
+    place_id = _known_id(location_id)
+    row = None if place_id is None else visible_location(session, place_id, caller)
     if row is None:
         raise NotFound("no such location among those you may see")
     return _out(row, caller)
@@ -124,7 +142,8 @@ def mine(session: SessionDep, principal: CurrentPrincipal) -> LocationList:
 @router.delete("/locations/{location_id}", status_code=204, responses=errors(404))
 def delete(location_id: LocationId, session: SessionDep, principal: CurrentPrincipal) -> Response:
     """Delete the caller's place; 404 if it is not the caller's (absent, hidden or another's)."""
-    if not delete_location(session, _place_id(location_id), principal.id):
+    place_id = _known_id(location_id)
+    if place_id is None or not delete_location(session, place_id, principal.id):
         raise NotFound("no such location of yours")
     session.commit()
     return Response(status_code=204)

@@ -17,9 +17,10 @@ class LocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1, max_length=NAME_MAX, description="No control characters")
-    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
-    public: bool = Field(default=False, description="Readable by anyone, without a key")
+    # strict: a JSON number (an integer too), never a string read as one.
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, strict=True)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False, strict=True)
+    public: bool = Field(default=False, strict=True, description="Readable by anyone, no key")
 
     @field_validator("name")
     @classmethod

@@ -90,8 +90,9 @@ def test_who_sees_a_place(api: Api, keys: dict[str, str]) -> None:
         get(api, keys["carrier"], unknown),
         get(api, None, unknown),
     ]
-    assert [a.status_code for a in hidden] == [404] * 4
-    assert len({a.text for a in hidden}) == 1  # hidden and unknown alike
+    hidden.append(get(api, keys["carrier"], gln(PREFIX, "00001")[:-1] + "0"))  # check digit
+    assert [a.status_code for a in hidden] == [404] * 5
+    assert len({a.text for a in hidden}) == 1  # hidden, unknown and invalid alike
     assert ok(get(api, keys["brand"], BRAND_DOCK))["yours"] is True
     ok(put(api, keys["brand"], BRAND_DOCK, {**PLACE, "public": True}))
     public = ok(get(api, None, BRAND_DOCK))  # no key needed
@@ -138,6 +139,9 @@ def test_the_position_is_kept_coarse(api: Api, keys: dict[str, str]) -> None:
         (BRAND_DOCK, {**PLACE, "latitude": 90.5}, ["body", "latitude"]),
         (BRAND_DOCK, {**PLACE, "longitude": None}, ["body"]),
         (BRAND_DOCK, {**PLACE, "owner": 1}, ["body", "owner"]),
+        (BRAND_DOCK, {**PLACE, "public": 0}, ["body", "public"]),
+        (BRAND_DOCK, {**PLACE, "latitude": "51.9"}, ["body", "latitude"]),
+        (BRAND_DOCK, {**PLACE, "longitude": False}, ["body", "longitude"]),
     ],
 )
 def test_hostile_input_is_refused_and_nothing_stored(
@@ -171,3 +175,28 @@ def test_public_reads_are_rate_limited_per_client(api_engine: Engine, tmp_path: 
         assert refused.status_code == 429 and "resolver" in refused.json()["detail"]
     with TestClient(app, client=("203.0.113.31", 1)) as second:
         assert second.get(f"/locations/{FREE_GLN}").status_code == 200
+
+
+def test_the_epcis_collections_list_the_places_one_may_see(api: Api, keys: dict[str, str]) -> None:
+    hidden = f"urn:epc:id:sgln:{PREFIX}.00002.0"
+    ok(put(api, keys["brand"], BRAND_DOCK, {**PLACE, "public": True}), 201)
+    ok(put(api, keys["brand"], hidden), 201)
+    ok(put(api, keys["carrier"], FREE_GLN), 201)
+
+    def listed(key: str, path: str, **params: Any) -> list[str]:
+        found: list[str] = []
+        url: str | None = path
+        while url is not None:
+            response = api.client.get(url, params=params or None, headers=auth(key))
+            found += ok(response)["member"]
+            link = response.headers.get("Link")
+            url = link[1 : link.index(">")].replace("http://testserver", "") if link else None
+            params = {}
+        return found
+
+    for path in ("/epcis/bizLocations", "/epcis/readPoints"):
+        assert listed(keys["brand"], path) == [BRAND_DOCK, hidden]
+        assert listed(keys["carrier"], path) == [BRAND_DOCK, FREE_GLN]
+        assert listed(keys["carrier"], path, perPage=1) == [BRAND_DOCK, FREE_GLN]  # two pages
+        assert listed(keys["buyer"], path, perPage=1) == [BRAND_DOCK]
+        assert api.client.get(path).status_code == 401

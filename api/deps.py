@@ -118,6 +118,24 @@ def _mark_used_apart(state: AppState, key: ApiKey) -> None:
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
+@answers(401, 429)
+def get_optional_principal(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key_header)],
+) -> Principal | None:
+    """None without a key (a public read); with one, its principal exactly as
+    get_current_principal decides (a wrong key is 401, never read as no key)."""
+    if not (bearer is not None and bearer.credentials) and not api_key:
+        return None
+    return get_current_principal(request, state, session, bearer, api_key)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only principals with one of `roles` through (403 otherwise)."""
     names = " or ".join(role.value for role in roles)

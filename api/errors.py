@@ -156,6 +156,18 @@ class FieldError(ApiError):
         return f"{'.'.join(map(str, self.loc))}: {self.msg}"
 
 
+class EpcisQueryProblem(Exception):
+    """An EPCIS query error in the binding's RFC 7807 shape (application/problem+json): its
+    status, its epcisException type, a title and a sentence."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, bytes):
         return hex0x(value)
@@ -229,6 +241,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(EpcisQueryProblem)
+    async def _epcis_query(_request: Request, exc: EpcisQueryProblem) -> JSONResponse:
+        body = {"type": exc.kind, "title": exc.title, "status": exc.status, "detail": exc.detail}
+        return JSONResponse(body, exc.status, media_type="application/problem+json")
 
     @app.exception_handler(DraftExpiredError)
     async def _draft_expired(_request: Request, exc: DraftExpiredError) -> JSONResponse:

@@ -29,6 +29,7 @@ from api.routes import (
     epcis_subscriptions,
     erasures,
     health,
+    locations,
     mutual_release,
     principals,
     products,
@@ -133,6 +134,7 @@ def create_app(
         epcis_capture,
         epcis_query,
         epcis_subscriptions,
+        locations,
     ):
         app.include_router(module.router)
     document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])

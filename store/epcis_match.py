@@ -4,8 +4,10 @@ JSON, never substrings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from core.epcis.events import short_biz_step
@@ -16,20 +18,42 @@ _DISPOSITION_PREFIXES = (
     "https://gs1.org/voc/Disp-",
     "cbv:Disp-",
 )
+_BIZ_TRANSACTION_TYPE_PREFIXES = (
+    "urn:epcglobal:cbv:btt:",
+    "https://ref.gs1.org/cbv/BTT-",
+    "https://gs1.org/voc/BTT-",
+    "cbv:BTT-",
+)
+_MEASUREMENT_TYPE_PREFIXES = ("https://gs1.org/voc/", "https://ref.gs1.org/voc/", "gs1:")
 _ID, _IDPAT = "urn:epc:id:", "urn:epc:idpat:"
 # Schemes whose second field starts with a digit that is not part of the key under the prefix
 # (the indicator of a GTIN, the extension digit of an SSCC).
 _LEADING_DIGIT = frozenset({"sgtin", "sscc"})
 
 
-def short_disposition(value: object) -> str | None:
-    """The CBV short name of a disposition, whichever spelling; a custom URI as it is."""
+def _short(value: object, prefixes: Sequence[str]) -> str | None:
+    """The CBV / GS1 short name of a vocabulary value, whichever spelling; a custom URI as is."""
     if not isinstance(value, str):
         return None
-    for prefix in _DISPOSITION_PREFIXES:
+    for prefix in prefixes:
         if value.startswith(prefix):
             return value[len(prefix) :]
     return value
+
+
+def short_disposition(value: object) -> str | None:
+    """The CBV short name of a disposition, whichever spelling; a custom URI as it is."""
+    return _short(value, _DISPOSITION_PREFIXES)
+
+
+def short_biz_transaction_type(value: object) -> str | None:
+    """The CBV short name of a bizTransaction type ('po'), whichever spelling."""
+    return _short(value, _BIZ_TRANSACTION_TYPE_PREFIXES)
+
+
+def short_measurement_type(value: object) -> str | None:
+    """The GS1 short name of a sensorReport type ('Temperature'), whichever spelling."""
+    return _short(value, _MEASUREMENT_TYPE_PREFIXES)
 
 
 def epc_matches(epc: object, wanted: str) -> bool:
@@ -75,6 +99,81 @@ def _location(body: Mapping[str, Any], name: str) -> object:
     return place.get("id") if isinstance(place, Mapping) else None
 
 
+def _objects(value: object) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _has_biz_transaction(body: Mapping[str, Any], kind: str, values: Sequence[str]) -> bool:
+    """A bizTransactionList entry of the type (CBV short name) with one of the values."""
+    return any(
+        short_biz_transaction_type(entry.get("type")) == kind
+        and entry.get("bizTransaction") in values
+        for entry in _objects(body.get("bizTransactionList"))
+    )
+
+
+_COMPARE: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "GT": operator.gt,
+    "GE": operator.ge,
+    "LT": operator.lt,
+    "LE": operator.le,
+}
+SENSOR_VALUE_FIELDS = ("value", "minValue", "maxValue", "meanValue", "percValue")
+
+
+@dataclass(frozen=True)
+class SensorBound:
+    """`<op>_<name>_<uom>`: a sensorReport whose `uom` is `uom` and whose field `name` (one of
+    SENSOR_VALUE_FIELDS) compares to `limit` by `op` (GT, GE, LT, LE). No unit conversion: a
+    report in another unit fails it. Compared as decimals (a float by its shortest repr)."""
+
+    op: str
+    name: str
+    uom: str
+    limit: Decimal
+
+    def holds(self, report: Mapping[str, Any]) -> bool:
+        number = report.get(self.name)
+        if report.get("uom") != self.uom or not isinstance(number, int | float):
+            return False
+        if isinstance(number, bool):
+            return False
+        value = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+        return value.is_finite() and _COMPARE[self.op](value, self.limit)
+
+
+@dataclass(frozen=True)
+class SensorFilters:
+    """The sensor parameters. One sensorReport must pass them all together: its type is one of
+    `types` (GS1 short name), its deviceID (or its element's sensorMetadata's) one of
+    `device_ids`, and every bound holds on it."""
+
+    types: tuple[str, ...] = ()
+    device_ids: tuple[str, ...] = ()
+    bounds: tuple[SensorBound, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.types or self.device_ids or self.bounds)
+
+    def _report_passes(self, report: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
+        types = {short_measurement_type(t) for t in self.types}
+        if types and short_measurement_type(report.get("type")) not in types:
+            return False
+        devices = {report.get("deviceID"), metadata.get("deviceID")}
+        if self.device_ids and not devices & set(self.device_ids):
+            return False
+        return all(bound.holds(report) for bound in self.bounds)
+
+    def matches(self, body: Mapping[str, Any]) -> bool:
+        for element in _objects(body.get("sensorElementList")):
+            metadata = element.get("sensorMetadata")
+            metadata = metadata if isinstance(metadata, Mapping) else {}
+            reports = _objects(element.get("sensorReport"))
+            if any(self._report_passes(report, metadata) for report in reports):
+                return True
+        return False
+
+
 @dataclass(frozen=True)
 class JsonFilters:
     """The query's filters on an event's JSON; an empty tuple does not filter."""
@@ -90,6 +189,9 @@ class JsonFilters:
     match_input_epc: tuple[str, ...] = ()
     match_output_epc: tuple[str, ...] = ()
     event_ids: tuple[str, ...] = ()
+    # EQ_bizTransaction_<type>: (type's CBV short name, values); every pair must match.
+    biz_transactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sensors: SensorFilters = field(default_factory=SensorFilters)
 
     def matches(self, body: Mapping[str, Any], ni: str) -> bool:
         """Whether the event (its JSON, and its hash as ni:///) passes every filter."""
@@ -117,7 +219,9 @@ class JsonFilters:
         ):
             if wanted and not _any_epc(body, fields, wanted):
                 return False
-        return True
+        if not all(_has_biz_transaction(body, t, v) for t, v in self.biz_transactions):
+            return False
+        return not self.sensors or self.sensors.matches(body)
 
 
 def key_digits(epc: object) -> str | None:

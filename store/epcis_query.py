@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.epcis.events import short_biz_step
 from core.epcis.hashing import event_id
-from store.epcis_match import JsonFilters, names_prefix
+from store.epcis_match import JsonFilters, names_prefix, short_measurement_type
 from store.models import (
     AnchorBatch,
     Brand,
@@ -56,6 +56,12 @@ class EventQuery:
     lt_record_time: datetime | None = None
     event_hashes: tuple[bytes, ...] = ()  # the canonical hash is one of these (SQL only)
     json: JsonFilters = field(default_factory=JsonFilters)
+    # A second set, ANDed with `json`: the value a per-value route's path names.
+    scope: JsonFilters = field(default_factory=JsonFilters)
+
+    def matches(self, body: dict[str, Any], ni: str) -> bool:
+        """Whether the event's JSON passes both filter sets."""
+        return self.json.matches(body, ni) and self.scope.matches(body, ni)
 
 
 class Page(NamedTuple):
@@ -158,7 +164,12 @@ def _conditions(query: EventQuery) -> list[ColumnElement[bool]]:
         out.append(Event.created_at >= query.ge_record_time)
     if query.lt_record_time is not None:
         out.append(Event.created_at < query.lt_record_time)
-    filters = query.json
+    return out + _json_conditions(query.json) + _json_conditions(query.scope)
+
+
+def _json_conditions(filters: JsonFilters) -> list[ColumnElement[bool]]:
+    """SQL pre-filters for the JSON filters: each keeps every event that can match."""
+    out: list[ColumnElement[bool]] = []
     shorts = [short_biz_step(step) for step in filters.biz_steps]
     if filters.biz_steps and all(shorts):
         out.append(Event.biz_step.in_(shorts))  # the column holds the CBV short name
@@ -175,6 +186,15 @@ def _conditions(query: EventQuery) -> list[ColumnElement[bool]]:
     ):
         if wanted:
             out.append(or_(*(_contains(_epc_text(w)) for w in wanted)))
+    for _kind, values in filters.biz_transactions:
+        out.append(or_(*(_contains(_quoted(v)) for v in values)))
+    sensors = filters.sensors
+    if sensors:
+        out.append(_contains('"sensorElementList"'))
+    if sensors.device_ids:
+        out.append(or_(*(_contains(_quoted(d)) for d in sensors.device_ids)))
+    if sensors.types:  # a standard type's every spelling holds its short name
+        out.append(or_(*(_contains(short_measurement_type(t) or t) for t in sensors.types)))
     return out
 
 
@@ -222,7 +242,7 @@ def query_events(
                     registered = list(session.scalars(select(Brand.company_prefix)))
                 if not _visible_by_prefix(viewer, body, registered):
                     continue
-            if not query.json.matches(body, event_id(event.event_hash)):
+            if not query.matches(body, event_id(event.event_hash)):
                 continue
             if len(found) == per_page:  # one more exists: this page is full
                 return Page(found, found[-1].event.id)

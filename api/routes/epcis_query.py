@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -21,14 +26,23 @@ from sqlalchemy.orm import Session
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases
 from api.deps import CurrentPrincipal, SessionDep, StateDep
+from api.epcis_parameters import (
+    biz_transactions,
+    check_dynamic,
+    check_names,
+    is_dynamic,
+    sensor_bounds,
+)
 from api.epcis_problem import EpcisRoute
+from api.epcis_problems import acceptable, not_found, problem_responses
 from api.errors import FieldError
 from api.openapi_doc import errors
 from api.schemas.epcis_query import Collection, EpcisQueryDocument
+from core.epcis.cbv import MEASUREMENT_TYPES
 from core.epcis.events import iso_ms, to_ms
 from core.epcis.extension import CT_NAMESPACE, EPCIS_CONTEXT
 from core.epcis.hashing import event_id
-from store.epcis_match import JsonFilters
+from store.epcis_match import JsonFilters, SensorFilters
 from store.epcis_query import (
     EventQuery,
     Viewer,
@@ -37,10 +51,15 @@ from store.epcis_query import (
     viewer_of,
     visible_biz_steps,
 )
-from store.errors import NotFoundError
+from store.locations import known_locations
 from store.queries import EventRecord
 
-router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0 query"], route_class=EpcisRoute)
+router = APIRouter(
+    prefix="/epcis",
+    tags=["EPCIS 2.0 query"],
+    route_class=EpcisRoute,
+    dependencies=[Depends(acceptable)],
+)
 
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 EVENT_TYPES = (
@@ -54,8 +73,9 @@ MAX_PER_PAGE = 1000
 _TOKEN_PREFIX = "ct1:"
 
 
-def _paged(*codes: int, link: bool = True) -> dict[int | str, dict[str, Any]]:
-    """The responses of a route: its errors, and the binding's headers on its 200."""
+def _paged(*codes: int, link: bool = True, query: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The responses of a route: its errors (a query's parameter problems too), and the
+    binding's headers on its 200."""
     headers = {
         name: {"description": f"{name} of the answer", "schema": {"type": "string"}}
         for name in VERSION_HEADERS
@@ -65,7 +85,8 @@ def _paged(*codes: int, link: bool = True) -> dict[int | str, dict[str, Any]]:
             "description": 'The next page: `<url>; rel="next"` (absent on the last page)',
             "schema": {"type": "string"},
         }
-    return {**errors(*codes), 200: {"headers": headers}}
+    problems = problem_responses(406, *((400, 501) if query else ()))
+    return {**errors(*codes), **problems, 200: {"headers": headers}}
 
 
 def _context() -> list[str | dict[str, str]]:
@@ -146,6 +167,35 @@ _Time = Annotated[
 ]
 
 
+@cache
+def _fixed_names() -> frozenset[str]:
+    """The fixed query parameter names of GET /events: event_query's aliases and the paging."""
+    names = {"perPage", "nextPageToken"}
+    for parameter in inspect.signature(event_query, eval_str=True).parameters.values():
+        for meta in getattr(parameter.annotation, "__metadata__", ()):
+            if isinstance(getattr(meta, "alias", None), str):
+                names.add(meta.alias)
+    return frozenset(names)
+
+
+def dynamic_parameters(request: Request) -> dict[str, str]:
+    """The query's open-named parameters (EQ_bizTransaction_<type>, <op>_<field>_<uom>), after
+    checking every name it brings (api/epcis_parameters.py: 400 unknown or twice, 501 a
+    standard one not evaluated here)."""
+    items = request.query_params.multi_items()
+    check_names([name for name, _ in items], _fixed_names())
+    return {name: value for name, value in items if is_dynamic(name)}
+
+
+def _measurement_types(value: str | None) -> tuple[str, ...]:
+    """EQ_type: GS1 measurement types as bare words (Temperature) or URIs; else 422."""
+    types = _values(value)
+    for kind in types:
+        if ":" not in kind and kind not in MEASUREMENT_TYPES:
+            raise FieldError(["query", "EQ_type"], f"{kind!r} is not a GS1 measurement type")
+    return types
+
+
 def event_query(
     event_type: Annotated[_Pipe, Query(alias="eventType")] = None,
     ge_event_time: Annotated[_Time, Query(alias="GE_eventTime")] = None,
@@ -163,8 +213,21 @@ def event_query(
     match_input_epc: Annotated[_Pipe, Query(alias="MATCH_inputEPC")] = None,
     match_output_epc: Annotated[_Pipe, Query(alias="MATCH_outputEPC")] = None,
     eq_event_id: Annotated[_Pipe, Query(alias="EQ_eventID")] = None,
+    eq_type: Annotated[_Pipe, Query(alias="EQ_type")] = None,
+    eq_device_id: Annotated[_Pipe, Query(alias="EQ_deviceID")] = None,
+    dynamic: Annotated[Mapping[str, str] | None, Depends(dynamic_parameters)] = None,
 ) -> EventQuery:
-    """The SimpleEventQuery parameters of GET /epcis/events."""
+    """The SimpleEventQuery parameters of GET /epcis/events.
+
+    Each fixed-name parameter is a keyword argument whose `Query(alias=...)` is the binding's
+    name. `dynamic` holds the open-named ones, name -> raw value: `EQ_bizTransaction_<type>`
+    (pipe list of values) and the sensor bounds `<GT|GE|LT|LE>_<value|minValue|maxValue|
+    meanValue|percValue>_<uom>` (a decimal). Over HTTP the `dynamic_parameters` dependency fills
+    it from the raw query; a direct caller (e.g. a stored named query) passes the mapping
+    itself, and its names are checked the same way (400 unknown, 501 not evaluated here).
+    """
+    dynamic = dynamic or {}
+    check_dynamic(dynamic)
     return EventQuery(
         event_types=_values(event_type),
         ge_event_time_ms=_ms("GE_eventTime", ge_event_time),
@@ -183,6 +246,12 @@ def event_query(
             match_input_epc=_values(match_input_epc),
             match_output_epc=_values(match_output_epc),
             event_ids=_values(eq_event_id),
+            biz_transactions=biz_transactions(dynamic),
+            sensors=SensorFilters(
+                types=_measurement_types(eq_type),
+                device_ids=_values(eq_device_id),
+                bounds=sensor_bounds(dynamic),
+            ),
         ),
     )
 
@@ -243,7 +312,7 @@ def _page(
     return _document(session, state, page.records)
 
 
-@router.get("/events", response_model=EpcisQueryDocument, responses=_paged(422))
+@router.get("/events", response_model=EpcisQueryDocument, responses=_paged(422, query=True))
 def events(
     request: Request,
     response: Response,
@@ -255,13 +324,22 @@ def events(
     next_page_token: PageToken = None,
 ) -> EpcisQueryDocument:
     """SimpleEventQuery over the events the caller may see, in id order; `Link: <...>;
-    rel="next"` while there are more."""
+    rel="next"` while there are more.
+
+    Besides the parameters listed, two open-named families (names OpenAPI cannot list):
+    `EQ_bizTransaction_<type>` (a CBV bizTransaction type, e.g. `EQ_bizTransaction_po`; pipe
+    list of values) and the sensor bounds `<GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|
+    percValue>_<uom>` (e.g. `GE_maxValue_CEL=8`; a decimal, compared in that unit only). One
+    sensorReport must pass EQ_type, EQ_deviceID and every bound together. Any other name is 400
+    (QueryParameterException), an EPCIS 2.0 one not evaluated here 501."""
     viewer = viewer_of(session, principal)
     return _page(request, response, session, state, viewer, query, per_page, next_page_token)
 
 
 @router.get(
-    "/events/{eventID:path}", response_model=EpcisQueryDocument, responses=_paged(404, link=False)
+    "/events/{eventID:path}",
+    response_model=EpcisQueryDocument,
+    responses={**_paged(link=False), **problem_responses(404)},
 )
 def one_event(
     eventID: str,
@@ -273,116 +351,72 @@ def one_event(
     """One event by its ni:/// hash or its eventID; 404 if absent or not the caller's to see."""
     record = find_event(session, viewer_of(session, principal), eventID)
     if record is None:
-        raise NotFoundError("no such event among those you may see")
+        raise not_found("no such event among those you may see")
     response.headers.update(VERSION_HEADERS)
     return _document(session, state, [record])
 
 
-def _by(
+# The binding's per-value resources /{parameter}s/{parameter}/events: the path parameter, the
+# filter its value sets, the summary.
+_BY_VALUE = (
+    ("epc", "match_any_epc", "Events naming the EPC anywhere (MATCH_anyEPC)."),
+    ("bizStep", "biz_steps", "Events of the bizStep (short name or CBV URI)."),
+    ("bizLocation", "biz_locations", "Events at the bizLocation."),
+    ("readPoint", "read_points", "Events read at the readPoint."),
+    (
+        "disposition",
+        "dispositions",
+        "Events leaving the goods in the disposition (short name or CBV URI).",
+    ),
+)
+
+
+def _value_events(
     request: Request,
     response: Response,
-    session: Session,
+    session: SessionDep,
     state: StateDep,
     principal: CurrentPrincipal,
+    query: EventQueryDep,
+    per_page: PerPage = 30,
+    next_page_token: PageToken = None,
+    *,
     filters: JsonFilters,
-    per_page: int,
-    token: str | None,
 ) -> EpcisQueryDocument:
+    """The visible events passing `filters` (the path's value) and the query's own filters,
+    paged like GET /events."""
     viewer = viewer_of(session, principal)
-    query = EventQuery(json=filters)
-    return _page(request, response, session, state, viewer, query, per_page, token)
+    query = replace(query, scope=filters)
+    return _page(request, response, session, state, viewer, query, per_page, next_page_token)
 
 
-@router.get("/epcs/{epc:path}/events", response_model=EpcisQueryDocument, responses=_paged(422))
-def epc_events(
-    epc: str,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    state: StateDep,
-    principal: CurrentPrincipal,
-    per_page: PerPage = 30,
-    next_page_token: PageToken = None,
-) -> EpcisQueryDocument:
-    """Events naming the EPC anywhere (MATCH_anyEPC)."""
-    filters = JsonFilters(match_any_epc=(epc,))
-    return _by(request, response, session, state, principal, filters, per_page, next_page_token)
+def _value_route(parameter: str, field_name: str, summary: str) -> Callable[..., Any]:
+    """The endpoint of one _BY_VALUE row: FastAPI sees _value_events' parameters with the path
+    parameter in place of `filters`; the call turns the path's value into the row's filter."""
+
+    def endpoint(**kwargs: Any) -> EpcisQueryDocument:
+        values: dict[str, Any] = {field_name: (kwargs.pop(parameter),)}
+        filters = JsonFilters(**values)
+        return _value_events(**kwargs, filters=filters)
+
+    base = inspect.signature(_value_events, eval_str=True)
+    kept = [p for p in base.parameters.values() if p.name != "filters"]
+    path_parameter = inspect.Parameter(parameter, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+    endpoint.__signature__ = base.replace(parameters=[*kept, path_parameter])  # type: ignore[attr-defined]
+    endpoint.__doc__ = summary
+    return endpoint
 
 
-@router.get(
-    "/bizSteps/{bizStep:path}/events", response_model=EpcisQueryDocument, responses=_paged(422)
-)
-def biz_step_events(
-    bizStep: str,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    state: StateDep,
-    principal: CurrentPrincipal,
-    per_page: PerPage = 30,
-    next_page_token: PageToken = None,
-) -> EpcisQueryDocument:
-    """Events of the bizStep (short name or CBV URI)."""
-    filters = JsonFilters(biz_steps=(bizStep,))
-    return _by(request, response, session, state, principal, filters, per_page, next_page_token)
-
-
-@router.get(
-    "/bizLocations/{bizLocation:path}/events",
-    response_model=EpcisQueryDocument,
-    responses=_paged(422),
-)
-def biz_location_events(
-    bizLocation: str,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    state: StateDep,
-    principal: CurrentPrincipal,
-    per_page: PerPage = 30,
-    next_page_token: PageToken = None,
-) -> EpcisQueryDocument:
-    """Events at the bizLocation."""
-    filters = JsonFilters(biz_locations=(bizLocation,))
-    return _by(request, response, session, state, principal, filters, per_page, next_page_token)
-
-
-@router.get(
-    "/readPoints/{readPoint:path}/events", response_model=EpcisQueryDocument, responses=_paged(422)
-)
-def read_point_events(
-    readPoint: str,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    state: StateDep,
-    principal: CurrentPrincipal,
-    per_page: PerPage = 30,
-    next_page_token: PageToken = None,
-) -> EpcisQueryDocument:
-    """Events read at the readPoint."""
-    filters = JsonFilters(read_points=(readPoint,))
-    return _by(request, response, session, state, principal, filters, per_page, next_page_token)
-
-
-@router.get(
-    "/dispositions/{disposition:path}/events",
-    response_model=EpcisQueryDocument,
-    responses=_paged(422),
-)
-def disposition_events(
-    disposition: str,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    state: StateDep,
-    principal: CurrentPrincipal,
-    per_page: PerPage = 30,
-    next_page_token: PageToken = None,
-) -> EpcisQueryDocument:
-    """Events leaving the goods in the disposition (short name or CBV URI)."""
-    filters = JsonFilters(dispositions=(disposition,))
-    return _by(request, response, session, state, principal, filters, per_page, next_page_token)
+for _parameter, _field_name, _summary in _BY_VALUE:
+    router.add_api_route(
+        f"/{_parameter}s/{{{_parameter}:path}}/events",
+        _value_route(_parameter, _field_name, _summary),
+        methods=["GET"],
+        # The operationId's stem, as when each had its own function: epc_events, biz_step_events...
+        name=re.sub("([A-Z])", r"_\1", _parameter).lower() + "_events",
+        response_model=EpcisQueryDocument,
+        responses=_paged(422, query=True),
+    )
 
 
 @router.get("/eventTypes", response_model=Collection, responses=_paged(link=False))
@@ -399,3 +433,35 @@ def biz_steps(response: Response, session: SessionDep, principal: CurrentPrincip
     response.headers.update(VERSION_HEADERS)
     steps = visible_biz_steps(session, viewer_of(session, principal))
     return Collection.model_validate({"@context": _context(), "member": steps})
+
+
+def _known_places(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    per_page: PerPage = 30,
+    next_page_token: PageToken = None,
+) -> Collection:
+    """The locations known to this repository that the caller may see: the registered ones
+    (/locations) that are public or the caller's, by registration; `Link` while there are
+    more. Master data names places, not their role: both collections list the same places."""
+    response.headers.update(VERSION_HEADERS)
+    rows = known_locations(session, principal.id, after=_after(next_page_token), limit=per_page + 1)
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        url = request.url.include_query_params(nextPageToken=_token(rows[-1].id))
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    members = [row.location_id for row in rows]
+    return Collection.model_validate({"@context": _context(), "member": members})
+
+
+for _path, _name in (("/bizLocations", "biz_locations"), ("/readPoints", "read_points")):
+    router.add_api_route(
+        _path,
+        _known_places,
+        methods=["GET"],
+        name=_name,
+        response_model=Collection,
+        responses=_paged(422),
+    )

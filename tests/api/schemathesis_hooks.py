@@ -26,3 +26,23 @@ schemathesis.openapi.format(
         lambda raw: st.sampled_from(["0x" + raw.hex(), to_checksum_address(raw)])
     ),
 )
+
+
+def _location(company: str, location: str, extension: str | None) -> str:
+    gln = _gtin(company + location)
+    if extension is None:
+        return gln
+    return f"urn:epc:id:sgln:{company}.{location}.{extension}"
+
+
+schemathesis.openapi.format(
+    "gs1-location",  # a GLN, or an SGLN URN whose prefix and location reference make 12 digits
+    st.integers(min_value=6, max_value=12).flatmap(
+        lambda n: st.builds(
+            _location,
+            st.text("0123456789", min_size=n, max_size=n),
+            st.text("0123456789", min_size=12 - n, max_size=12 - n),
+            st.none() | st.text("0123456789ABCxyz", min_size=1, max_size=20),
+        )
+    ),
+)

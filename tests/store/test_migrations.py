@@ -8,9 +8,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from store.db import downgrade, make_engine, session_factory, upgrade
+from store.db import alembic_config, downgrade, make_engine, session_factory, upgrade
 from store.models import Base
 
 
@@ -357,5 +358,51 @@ def test_0019_items_take_a_lot_and_expiry_and_old_items_keep_none(empty_db_url: 
             assert conn.execute(sa.text("SELECT count(*) FROM event_items")).scalar_one() == 1
             columns = {c["name"] for c in sa.inspect(conn).get_columns("items")}
             assert not {"lot", "expiry"} & columns
+    finally:
+        engine.dispose()
+
+
+def test_0021_adds_locations_beside_a_populated_store(empty_db_url: str) -> None:
+    """A store at the previous revision keeps its principals and events; the new table takes a
+    place owned by one of them, and a downgrade drops only the table."""
+    script = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    previous = script.get_revision("0021_locations").down_revision
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at) "
+                    "VALUES ('owner', 'carrier', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (kind, event_hash, event_json, event_type, biz_step,"
+                    " event_time_ms, created_at) VALUES (0, :hash, '{}', 'ObjectEvent',"
+                    " 'shipping', 5, CURRENT_TIMESTAMP)"
+                ),
+                {"hash": b"\x03" * 32},
+            )
+        upgrade(empty_db_url)
+        with engine.begin() as conn:
+            owner = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO locations (location_id, gln, name, lat_centi, lon_centi, public,"
+                    " owner_principal_id, created_at, updated_at) VALUES ('0812345000014',"
+                    " '0812345000014', 'Dock', 5190, 447, :public, :owner, CURRENT_TIMESTAMP,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"owner": owner, "public": True},
+            )
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT name FROM locations")).scalar_one() == "Dock"
+        downgrade(empty_db_url, previous)
+        assert "locations" not in _tables(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM principals")).scalar_one() == 1
     finally:
         engine.dispose()

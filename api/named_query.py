@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from api.epcis_parameters import BIZ_TRANSACTION, SENSOR_BOUND, is_dynamic
 from api.errors import FieldError
 from api.routes.epcis_query import PIPE_PATTERN, event_query
 from store.epcis_query import EventQuery
@@ -34,6 +35,8 @@ def _model() -> type[BaseModel]:
     hints = typing.get_type_hints(event_query, include_extras=True)
     fields: dict[str, Any] = {}
     for name, parameter in inspect.signature(event_query).parameters.items():
+        if name == "dynamic":  # the open-named parameters, read by is_dynamic (event_query_of)
+            continue
         if parameter.default is inspect.Parameter.empty:
             raise TypeError(f"event_query's parameter {name} has no default: not a query filter")
         fields[name] = (hints[name], parameter.default)
@@ -64,7 +67,13 @@ def query_schema(schema: dict[str, Any]) -> None:
         array = {"type": "array", "items": item, "minItems": 1}
         array["maxItems"] = MAX_VALUES if single else 1
         properties[alias] = {"anyOf": [value, array]}
-    schema.update(properties=properties, additionalProperties=False)
+    any_value = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+    open_named = {"anyOf": [any_value, {"type": "array", "items": any_value, "minItems": 1}]}
+    schema.update(
+        properties=properties,
+        patternProperties={BIZ_TRANSACTION.pattern: open_named, SENSOR_BOUND.pattern: open_named},
+        additionalProperties=False,
+    )
 
 
 def parameter_names() -> list[str]:
@@ -82,7 +91,11 @@ def _text(loc: list[str | int], value: Any, numeric: bool) -> str:
 
 def _flat(loc: list[str | int], value: Any) -> str:
     """A parameter's value as GET /epcis/events would receive it."""
-    numeric = _value_schemas().get(str(loc[-1]), {}).get("type") in ("number", "integer")
+    name = str(loc[-1])
+    numeric = bool(SENSOR_BOUND.match(name)) or _value_schemas().get(name, {}).get("type") in (
+        "number",
+        "integer",
+    )
     if not isinstance(value, list):
         return _text(loc, value, numeric)
     if not value or len(value) > MAX_VALUES:
@@ -99,8 +112,11 @@ def event_query_of(params: Any, loc: tuple[str, ...] = ("body", "query")) -> Eve
     if not isinstance(params, dict):
         raise FieldError(list(loc), "must be an object of query parameters")
     flat = {key: _flat([*loc, key], value) for key, value in params.items()}
+    dynamic = {key: value for key, value in flat.items() if is_dynamic(key)}
     try:
-        validated = _model().model_validate(flat)
+        validated = _model().model_validate(
+            {key: value for key, value in flat.items() if key not in dynamic}
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = [*loc, *(str(part) for part in first["loc"])]
@@ -108,6 +124,6 @@ def event_query_of(params: Any, loc: tuple[str, ...] = ("body", "query")) -> Eve
         raise FieldError(where, msg) from None
     call: Callable[..., EventQuery] = event_query
     try:
-        return call(**dict(validated))
+        return call(**dict(validated), dynamic=dynamic)
     except FieldError as exc:  # event_query names it as ["query", alias]
         raise FieldError([*loc, *exc.loc[1:]], exc.msg) from None

@@ -120,6 +120,16 @@ def _values(value: str | None) -> tuple[str, ...]:
     return tuple(value.split("|"))  # PIPE_PATTERN: each non-empty
 
 
+def _event_types(value: str | None) -> tuple[str, ...]:
+    """eventType's values, each one of the five EPCIS 2.0 event types (else 400: GS1's schema
+    names them; an unknown one is a client's mistake, not a filter matching nothing)."""
+    types = _values(value)
+    for named in types:
+        if named not in EVENT_TYPES:
+            raise FieldError(["query", "eventType"], f"{named[:60]!r} is not an EPCIS event type")
+    return types
+
+
 def _aware(name: str, value: str | None) -> datetime | None:
     """An RFC 3339 date-time (TIME_PATTERN: with its offset), else 422."""
     if value is None:
@@ -229,7 +239,7 @@ def event_query(
     dynamic = dynamic or {}
     check_dynamic(dynamic)
     return EventQuery(
-        event_types=_values(event_type),
+        event_types=_event_types(event_type),
         ge_event_time_ms=_ms("GE_eventTime", ge_event_time),
         lt_event_time_ms=_ms("LT_eventTime", lt_event_time),
         ge_record_time=_moment("GE_recordTime", ge_record_time),

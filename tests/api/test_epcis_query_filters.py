@@ -184,8 +184,7 @@ def test_names_values_and_the_binding_errors(data: Data) -> None:
         ({"EQ_type": "Warmth"}, "EQ_type"),
     ):
         response = data.get("/epcis/events", admin, **params)
-        assert response.status_code == 422, params
-        assert response.json()["detail"][0]["loc"] == ["query", name]
+        assert _problem(response, 400, "QueryParameterException").startswith(f"query.{name}:")
     for params in (
         {"foo": "1"},
         {"GE_value": "3"},  # the uom is part of the name

@@ -264,3 +264,16 @@ def test_a_scheduled_subscription_shows_its_schedule_and_next_run(
     assert sub["ct:nextRunAt"].endswith("T01:05:00.000Z")
     streamed = subscribe(client, key, "all", "http://127.0.0.1:9/h")
     assert streamed["stream"] is True and "schedule" not in streamed
+
+
+def test_a_named_query_takes_the_open_named_parameters(
+    client: TestClient, api_engine: Engine
+) -> None:
+    """EQ_bizTransaction_<type> and the sensor bounds (<op>_<field>_<uom>) are a named query's
+    too, checked as GET /epcis/events checks them."""
+    _pid, key = principal(api_engine, "partner")
+    query = {"EQ_bizTransaction_po": ["urn:epcglobal:cbv:bt:0614141000005:PO1"], "GE_value_CEL": 8}
+    create_query(client, key, "warm", query)
+    assert ok(client.get("/epcis/queries/warm/events", headers=auth(key)))["epcisBody"]
+    bad = {"name": "bad", "query": {"GE_value_CEL": "warm"}}
+    refused(client.post("/epcis/queries", json=bad, headers=auth(key)), ["body", "query"])

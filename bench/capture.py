@@ -13,9 +13,10 @@ Baseline, in the same run: bench/anchor.py's direct-store producer (record_event
 transaction, no HTTP, no validation, no hashing) at --baseline-rate under the same worker policy.
 Output: events/s from the first event captured to the last final, capture -> final latency (p50,
 p99: the leaf's stored time to its batch's final time), the ratio to the baseline, the clients'
-request latency, and a per-stage CPU profile of the API process (py-spy samples, summarised as
-validation, hashing, storage, serialization, auth, http/framework) plus the worker's CPU
-(anchoring).
+request latency, and a per-stage profile of the API process (py-spy samples of the thread holding
+the GIL while clients send, summarised as validation, hashing, storage, serialization, auth,
+http/framework; SQLite's own work outside the GIL is not in it) plus the worker's CPU (anchoring)
+and the API process's CPU seconds per 10,000 events.
 
     .venv/bin/python bench/capture.py                 # 60 s per phase (~3 minutes)
     .venv/bin/python bench/capture.py --duration 5 --drain 30 --clients 2
@@ -122,14 +123,15 @@ def client(
     started: Any,
     out: Any,
 ) -> None:
-    """POST the templates round-robin until `stop`; put (events, requests, errors, latencies)."""
+    """POST the templates round-robin until `stop`; put (events, requests, errors, latencies,
+    answers by status or transport error)."""
     import httpx
 
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     next_ms = index * CLIENT_SPAN_MS
     events = requests = errors = 0
     latencies: list[float] = []
-    statuses: collections.Counter[int] = collections.Counter()
+    statuses: collections.Counter[int | str] = collections.Counter()
     with httpx.Client(base_url=base_url, headers=headers, timeout=120) as http:
         started.wait()
         position = index
@@ -139,7 +141,12 @@ def client(
             body = fill(parts, next_ms)
             next_ms += count
             sent = time.monotonic()
-            answer = http.post("/epcis/capture", content=body)
+            try:
+                answer = http.post("/epcis/capture", content=body)
+            except httpx.TransportError as exc:  # counted, and the client goes on
+                statuses[type(exc).__name__] += 1
+                errors += 1
+                continue
             latencies.append(time.monotonic() - sent)
             requests += 1
             statuses[answer.status_code] += 1
@@ -198,7 +205,10 @@ class Api:
     def profile(self, out: Path, seconds: float) -> None:
         """Sample the API process with py-spy (raw stacks to `out`) for `seconds`, from now."""
         spy = str(Path(sys.executable).with_name("py-spy"))
-        command = [spy, "record", "--nonblocking", "-f", "raw", "-r", "100", "-o", str(out)]
+        # --gil: only the thread holding the GIL, i.e. what keeps this one-process API busy
+        # (threads waiting for SQLite's write lock or a socket are left out).
+        command = [spy, "record", "--nonblocking", "--gil", "-f", "raw", "-r", "100"]
+        command += ["-o", str(out)]
         command += ["-d", str(max(1, int(seconds))), "-p", str(self.proc.pid)]
         self.spy = subprocess.Popen(command, stdout=self.log, stderr=self.log)
 

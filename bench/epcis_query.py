@@ -1,7 +1,8 @@
 """Benchmark: GET /epcis/events on a store of 1,000,000 events (SQLite and PostgreSQL).
 
 A fresh store gets --events events bulk-inserted straight into its tables (executemany on
-SQLite, COPY on PostgreSQL; a leaf per event, pending): the five EPCIS event types, 10 CBV
+SQLite, COPY on PostgreSQL; a leaf per event, pending; their EPCs in the EPC index,
+store/epc_index.py, as recording fills it): the five EPCIS event types, 10 CBV
 bizSteps, 1-5 SGTINs per event out of --epcs (events / 5, under 20 company prefixes), readPoint and
 bizLocation SGLNs, dispositions, event times spread over a year, recorded by 10 principals.
 Event hashes are random (the query does not re-hash). The API serves it (uvicorn in its own
@@ -44,8 +45,9 @@ from sqlalchemy import Engine, insert, select  # noqa: E402
 
 import store  # noqa: E402
 from core.epcis.hashing import event_id  # noqa: E402
+from store.epc_index import epc_entries  # noqa: E402
 from store.epcis_match import EPC_FIELDS, epcs_of  # noqa: E402
-from store.models import Event, Leaf, Role  # noqa: E402
+from store.models import Event, Leaf, Role, event_epcs  # noqa: E402
 from store.principals import create_api_key, create_principal  # noqa: E402
 
 RECORDERS = 10
@@ -169,6 +171,12 @@ def fill(engine: Engine, count: int, epcs: int, recorders: list[int]) -> float:
     started = time.monotonic()
     postgresql = engine.dialect.name == "postgresql"
     for chunk in rows(count, epcs, recorders, seed=15):
+        # The EPC index, as store.recording fills it (store/epc_index.py).
+        index = [
+            {"epc": epc, "field": code, "event_id": r["id"]}
+            for r in chunk
+            for epc, code in sorted(epc_entries(r["event_json"]))
+        ]
         if postgresql:
             raw = engine.raw_connection()
             try:
@@ -184,6 +192,9 @@ def fill(engine: Engine, count: int, epcs: int, recorders: list[int]) -> float:
                         copy.write_row(
                             [row["id"], row["id"], row["salt"], row["leaf_hash"], row["created_at"]]
                         )
+                with cursor.copy("COPY event_epcs (epc, field, event_id) FROM STDIN") as copy:
+                    for entry in index:
+                        copy.write_row([entry["epc"], entry["field"], entry["event_id"]])
                 raw.commit()
             finally:
                 raw.close()
@@ -205,14 +216,15 @@ def fill(engine: Engine, count: int, epcs: int, recorders: list[int]) -> float:
                         for r in chunk
                     ],
                 )
+                conn.execute(insert(event_epcs), index)
     with engine.begin() as conn:
         if postgresql:
             for table in ("events", "leaves"):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {count})"
                 )
-            conn.exec_driver_sql("ANALYZE events")
-            conn.exec_driver_sql("ANALYZE leaves")
+            for table in ("events", "leaves", "event_epcs"):
+                conn.exec_driver_sql(f"ANALYZE {table}")
         else:
             conn.exec_driver_sql("ANALYZE")
     return time.monotonic() - started

@@ -11,7 +11,9 @@ recorders (it sees its own tenth of the events):
   - match_epc: MATCH_epc=<an EPC of one of the viewer's events>
   - biz_step_day: EQ_bizStep=<step>&GE_eventTime=<day>&LT_eventTime=<day + 1>
 and, as baselines in the same run, GET /epcis/eventTypes (authentication and HTTP only) and
-GET /epcis/events/{eventID} by its ni:/// hash (a primary-key-like index lookup).
+GET /epcis/events/{eventID} by its ni:/// hash (a primary-key-like index lookup). Then the same
+queries through store/epcis_query.py in this process ("store_level": no HTTP, no answer
+document), against find_event by hash.
 Each query runs for --seconds or --requests, whichever ends first: p50, p99, and ratios to the
 baselines. Target (issue 15): p99 < 50 ms.
 
@@ -42,12 +44,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from anchor import _percentile, fresh_database  # noqa: E402
 from capture import Api  # noqa: E402
 from sqlalchemy import Engine, insert, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 import store  # noqa: E402
 from core.epcis.hashing import event_id  # noqa: E402
 from store.epc_index import epc_entries  # noqa: E402
-from store.epcis_match import EPC_FIELDS, epcs_of  # noqa: E402
-from store.models import Event, Leaf, Role, event_epcs  # noqa: E402
+from store.epcis_match import EPC_FIELDS, JsonFilters, epcs_of  # noqa: E402
+from store.epcis_query import EventQuery, Viewer, find_event, query_events, viewer_of  # noqa: E402
+from store.models import Event, Leaf, Principal, Role, event_epcs  # noqa: E402
 from store.principals import create_api_key, create_principal  # noqa: E402
 
 RECORDERS = 10
@@ -270,6 +274,60 @@ def measure(
     }
 
 
+def store_level(
+    url: str, viewer_id: int, seen: list[str], hashes: list[bytes], seconds: float, most: int
+) -> dict[str, Any]:
+    """The same queries through store/epcis_query.py in this process (no HTTP, no answer
+    document): p50 / p99 (ms) of each, in a read transaction as the API's GETs read."""
+    engine = store.make_engine(url)
+    sessions = store.session_factory(engine)
+    rng = random.Random(8)
+    start_ms = int(START.timestamp() * 1000)
+
+    def by_id(session: Session, viewer: Viewer) -> int:
+        return int(find_event(session, viewer, event_id(rng.choice(hashes))) is not None)
+
+    def match(session: Session, viewer: Viewer) -> int:
+        query = EventQuery(json=JsonFilters(match_epc=(rng.choice(seen),)))
+        return len(query_events(session, viewer, query, after=None, per_page=30).records)
+
+    def step(session: Session, viewer: Viewer) -> int:
+        day = start_ms + rng.randrange(365) * 86_400_000
+        query = EventQuery(
+            ge_event_time_ms=day,
+            lt_event_time_ms=day + 86_400_000,
+            json=JsonFilters(biz_steps=(rng.choice(BIZ_STEPS),)),
+        )
+        return len(query_events(session, viewer, query, after=None, per_page=30).records)
+
+    out: dict[str, Any] = {}
+    try:
+        for name, call in (("by_event_id", by_id), ("match_epc", match), ("biz_step_day", step)):
+            latencies: list[float] = []
+            found = 0
+            started = time.monotonic()
+            while time.monotonic() - started < seconds and len(latencies) < most:
+                sent = time.perf_counter()
+                with store.read_transaction(sessions) as session:
+                    viewer = viewer_of(session, session.get_one(Principal, viewer_id))
+                    found += call(session, viewer)
+                latencies.append(time.perf_counter() - sent)
+            out[name] = {
+                "p50_ms": round(1000 * (_percentile(latencies, 0.50) or 0), 2),
+                "p99_ms": round(1000 * (_percentile(latencies, 0.99) or 0), 2),
+                "requests": len(latencies),
+                "events_per_answer": round(found / max(1, len(latencies)), 2),
+            }
+    finally:
+        engine.dispose()
+    by_id_p99 = out["by_event_id"]["p99_ms"]
+    for name in ("match_epc", "biz_step_day"):
+        p99 = out[name]["p99_ms"]
+        out[name]["p99_vs_by_event_id"] = round(p99 / by_id_p99, 1) if by_id_p99 else None
+        out[name]["p99_under_50ms"] = p99 < 50
+    return out
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Fill a fresh store, serve it, and time the queries."""
     import httpx
@@ -333,6 +391,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 }
         finally:
             api.stop()
+        in_process = store_level(url, recorders[0], seen, hashes, args.seconds, args.requests)
     finally:
         drop()
     trivial, by_id = results["trivial_event_types"]["p99_ms"], results["by_event_id"]["p99_ms"]
@@ -343,12 +402,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results[name]["p99_under_50ms"] = p99 < 50
     return {
         **results,
+        "store_level": in_process,
         "fill_s": round(fill_s, 1),
         "events": args.events,
         "epcs": args.epcs,
         "viewer_sees": f"1/{RECORDERS} (its own recordings)",
         "database": "sqlite" if args.database_url is None else "postgresql",
-        "transport": "HTTP (uvicorn, one request at a time)",
+        "transport": "HTTP (uvicorn, one request at a time); store_level: store/epcis_query.py"
+        " in this process",
     }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.hexstr import hex0x
 from store.admin_log import Actor, record_admin_action
+from store.epc_index import forget_event
 from store.erasure import ERASED_JSON, ERASED_SALT, erasure_of
 from store.models import AdminLogEntry, AnchorBatch, Event, EventErasure, Leaf, Principal
 
@@ -129,6 +130,7 @@ def reapply(session: Session, kept: Kept, actor: Actor) -> dict[str, Any]:
             continue  # the event is not in the backup at all, or erased there already
         event = session.get_one(Event, leaf.event_id)
         event.event_json = ERASED_JSON
+        forget_event(session, event.id)
         leaf.salt = ERASED_SALT
         session.add(
             EventErasure(

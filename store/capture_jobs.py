@@ -31,7 +31,10 @@ def _stored(session: Session, keys: Sequence[tuple[int, bytes]]) -> dict[tuple[i
     for start in range(0, len(keys), IN_CHUNK):
         chunk = keys[start : start + IN_CHUNK]
         hashes = [h for _, h in chunk]
-        for event in session.scalars(select(Event).where(Event.event_hash.in_(hashes))):
+        kinds = sorted({k for k, _ in chunk})
+        # kind leads the unique (kind, event_hash) index: without it the lookup scans events.
+        query = select(Event).where(Event.kind.in_(kinds), Event.event_hash.in_(hashes))
+        for event in session.scalars(query):
             key = (int(event.kind), bytes(event.event_hash))
             if key in chunk:
                 found[key] = event

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from core.epcis.events import short_biz_step
 from core.epcis.hashing import event_id
-from store.epcis_match import JsonFilters, names_prefix, short_measurement_type
+from store.epc_index import indexed, naming
+from store.epcis_match import (
+    ANY_EPC_FIELDS,
+    EPC_FIELDS,
+    JsonFilters,
+    names_prefix,
+    short_measurement_type,
+)
 from store.models import (
     AnchorBatch,
     Brand,
@@ -177,15 +184,15 @@ def _json_conditions(filters: JsonFilters) -> list[ColumnElement[bool]]:
         hashes = [h for h in map(_ni_hash, filters.event_ids) if h is not None]
         named = [_contains('"eventID":' + _quoted(v)) for v in filters.event_ids]
         out.append(or_(Event.event_hash.in_(hashes), *named))
-    for wanted in (
-        filters.match_epc,
-        filters.match_any_epc,
-        filters.match_parent_id,
-        filters.match_input_epc,
-        filters.match_output_epc,
+    for fields, wanted in (
+        (EPC_FIELDS, filters.match_epc),
+        (ANY_EPC_FIELDS, filters.match_any_epc),
+        (("parentID",), filters.match_parent_id),
+        (("inputEPCList",), filters.match_input_epc),
+        (("outputEPCList",), filters.match_output_epc),
     ):
         if wanted:
-            out.append(or_(*(_contains(_epc_text(w)) for w in wanted)))
+            out.append(_naming_epcs(fields, wanted))
     for _kind, values in filters.biz_transactions:
         out.append(or_(*(_contains(_quoted(v)) for v in values)))
     sensors = filters.sensors
@@ -196,6 +203,13 @@ def _json_conditions(filters: JsonFilters) -> list[ColumnElement[bool]]:
     if sensors.types:  # a standard type's every spelling holds its short name
         out.append(or_(*(_contains(short_measurement_type(t) or t) for t in sensors.types)))
     return out
+
+
+def _naming_epcs(fields: Sequence[str], wanted: Sequence[str]) -> ColumnElement[bool]:
+    """Exact EPCs by the EPC index (store/epc_index.py); patterns by the text pre-filter."""
+    exact = indexed(wanted)
+    rest = [_contains(_epc_text(w)) for w in wanted if w not in exact]
+    return or_(*([naming(fields, exact)] if exact else []), *rest)
 
 
 def _epc_text(wanted: str) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.hexstr import hex0x
 from store.admin_log import Actor, record_admin_action
+from store.epc_index import forget_event
 from store.errors import NotFoundError, StoreError, StoreValueError
 from store.models import (
     AnchorBatch,
@@ -87,6 +88,7 @@ def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> E
                 f" {shipment.status.value}: its settlement may still need it"
             )
     event.event_json = ERASED_JSON
+    forget_event(session, event_id)  # the EPCs it named go with its JSON
     leaf.salt = ERASED_SALT
     erasure = EventErasure(event_id=event_id, erased_by=actor.name, reason=reason)
     session.add(erasure)

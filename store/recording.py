@@ -1,7 +1,8 @@
 """Recording events with their pending leaf in the caller's transaction: one by one or in bulk.
 
 An event arrives hashed (core.epcis.hashed_event.HashedEvent); the store draws its salt (or
-takes the one a brand signed over) and computes its leaf (core.merkle.leaf_hash) itself.
+takes the one a brand signed over) and computes its leaf (core.merkle.leaf_hash) itself, and
+indexes the EPCs the event names (store/epc_index.py) in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.epcis.hashed_event import HashedEvent
 from core.merkle import leaf_hash
 from store._validate import IN_CHUNK, bytes_of
+from store.epc_index import index_events
 from store.errors import DuplicateEventError, NotFoundError, StoreValueError
 from store.models import Event, EventKind, Item, Leaf, event_items
 from store.models.types import utcnow
@@ -112,6 +114,7 @@ def record_event(
         with session.begin_nested():
             session.add(row)
             session.flush()
+            index_events(session, [(row.id, hashed.event_json)])
     except IntegrityError:
         existing = _existing_event_id(session, kind, event_hash)
         if existing is None:
@@ -320,6 +323,7 @@ def record_events(session: Session, rows: Sequence[EventRow]) -> list[int]:
         with session.begin_nested():
             insert_rows = _insert_postgresql if postgresql else _insert_sqlite
             ids = insert_rows(session, new)
+            index_events(session, zip(ids, (e["event_json"] for e in events), strict=True))
             if links:
                 session.execute(
                     insert(event_items),

@@ -133,6 +133,14 @@ def _versions(request: Request) -> JSONResponse | None:
     return None
 
 
+def _release_write_lock(session: SessionDep) -> None:
+    """End the transaction the key's look-up began before the events are checked and hashed
+    (the CPU-heavy part): on SQLite it holds the write lock (BEGIN IMMEDIATE), which the
+    anchoring worker and other writers would otherwise wait for meanwhile (bench/capture.py).
+    The capture's writes take it again, in a transaction of their own."""
+    session.commit()
+
+
 def _events_of(doc: dict[str, Any]) -> tuple[list[str | int], list[Any]]:
     if doc.get("type") == "EPCISQueryDocument":
         prefix: list[str | int] = ["epcisBody", "queryResults", "resultsBody", "eventList"]
@@ -235,6 +243,7 @@ def capture(
     prefix, events = _events_of(doc)
     if len(events) > CAPTURE_LIMIT:
         return _problem(413, f"more than {CAPTURE_LIMIT} events (GS1-EPCIS-Capture-Limit)")
+    _release_write_lock(session)
     checked = check_document(doc)
     if checked.document_problems:
         return _problem(400, "Not a valid EPCIS 2.0 document", checked.problems)
@@ -344,6 +353,7 @@ def capture_one(
     refused_version = _versions(request)
     if refused_version is not None:
         return refused_version
+    _release_write_lock(session)
     checked = check_event(event)
     if checked.problems:
         return _problem(400, "Not a valid EPCIS 2.0 event: nothing captured", checked.problems)

@@ -5,7 +5,7 @@ from store.models.capture import CaptureJob, EventCapturer
 from store.models.chain_view import EscrowView as EscrowView  # + the follower's other tables
 from store.models.commissioning import CommissioningDraft
 from store.models.dead_letters import DeadLetter as DeadLetter
-from store.models.events import AnchorBatch, Event, Leaf, event_items
+from store.models.events import AnchorBatch, Event, Leaf, event_epcs, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
 from store.models.leases import Lease as Lease
 from store.models.locations import Location
@@ -44,6 +44,7 @@ __all__ = [
     "ShipmentStatus",
     "Subscription",
     "custody_approvals",
+    "event_epcs",
     "event_items",
     "shipment_devices",
     "shipment_items",

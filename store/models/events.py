@@ -33,6 +33,17 @@ event_items = Table(
     Column("item_id", ForeignKey("items.id"), primary_key=True, index=True),
 )
 
+# Every EPC an event names, with the field naming it (store/epc_index.py: FIELDS), filled as
+# the event is recorded (migration 0022 backfilled the events stored before): the EPCIS query's
+# MATCH_epc, MATCH_anyEPC... seek it instead of scanning the events' JSON.
+event_epcs = Table(
+    "event_epcs",
+    Base.metadata,
+    Column("epc", String(512), primary_key=True),
+    Column("field", SmallInteger, primary_key=True),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
 
 class Event(CreatedAt, Base):
     """An EPCIS event (or errorDeclaration) exactly as hashed, identified by (kind, event_hash)."""

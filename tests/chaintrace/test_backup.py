@@ -22,7 +22,7 @@ from chaintrace.cli import app
 from store.admin_log import Actor, admin_log_page, record_admin_action
 from store.db import make_engine, session_factory, sqlite_url, upgrade
 from store.erasure import erase_event, erasure_of
-from store.models import Event, Leaf
+from store.models import Event, Leaf, event_epcs
 from tests.utils.anchored_store import N, audited
 from tests.utils.anchored_store import anchored as anchored  # the fixture
 from tests.utils.anvil import (  # noqa: F401 (pytest fixtures: chain_snapshot and what it uses)
@@ -207,6 +207,8 @@ def test_restoring_an_older_backup_keeps_later_erasures_and_admin_log_entries(
         assert record is not None and record.erased_by == "cli:dpo"
         assert record.reason == "request 8" and record.erased_at == when
         log = admin_log_page(session)
+        indexed = set(session.scalars(select(event_epcs.c.event_id)))  # store/epc_index.py
+    assert later not in indexed and later + 1 in indexed  # the erased event's EPCs go with it
     assert salt_before == b""
     assert [(e.id, e.action, e.actor, e.target) for e in log[:-1]] == before
     assert [e[1] for e in before] == [

@@ -406,3 +406,60 @@ def test_0021_adds_locations_beside_a_populated_store(empty_db_url: str) -> None
             assert conn.execute(sa.text("SELECT count(*) FROM principals")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+_EPC_INDEX = "0022_event_epc_index"
+
+
+def test_0022_backfills_the_epc_index_from_every_stored_event(empty_db_url: str) -> None:
+    """A store at the previous revision keeps its events; 0022 indexes the EPCs each names, by
+    field (erased and non-object JSON name none, an over-long value is left to the text
+    pre-filter); the downgrade drops only the index."""
+    previous = (
+        ScriptDirectory.from_config(alembic_config(empty_db_url))
+        .get_revision(_EPC_INDEX)
+        .down_revision
+    )
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    a, b = "urn:epc:id:sgtin:0614141.107346.1", "urn:epc:id:sgtin:0614141.107346.2"
+    parent = "urn:epc:id:sscc:0614141.1234567890"
+    bodies = [
+        json.dumps({"type": "ObjectEvent", "epcList": [a, a, b]}),
+        json.dumps({"type": "AggregationEvent", "parentID": parent, "childEPCs": [b]}),
+        json.dumps({"type": "TransformationEvent", "inputEPCList": [a], "outputEPCList": [b]}),
+        json.dumps({"type": "ObjectEvent", "epcList": ["urn:epc:id:sgtin:1." + "9" * 600]}),
+        "",  # an erased event
+        "[]",
+    ]
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            for n, body in enumerate(bodies):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO events (kind, event_hash, event_json, event_type,"
+                        " event_time_ms, created_at) VALUES (0, :hash, :json, 'ObjectEvent', 1,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"hash": bytes([n + 1]) * 32, "json": body},
+                )
+            ids = list(conn.execute(sa.text("SELECT id FROM events ORDER BY id")).scalars())
+        upgrade(empty_db_url, _EPC_INDEX)
+        with engine.connect() as conn:
+            rows = set(conn.execute(sa.text("SELECT epc, field, event_id FROM event_epcs")).all())
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == len(bodies)
+        assert {tuple(row) for row in rows} == {
+            (a, 0, ids[0]),
+            (b, 0, ids[0]),
+            (parent, 1, ids[1]),
+            (b, 0, ids[1]),
+            (a, 2, ids[2]),
+            (b, 3, ids[2]),
+        }
+        downgrade(empty_db_url, previous)
+        assert "event_epcs" not in _tables(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == len(bodies)
+    finally:
+        engine.dispose()

@@ -217,6 +217,10 @@ def test_a_subscription_needs_stream_or_a_schedule_and_a_sound_body(
         "http://192.168.1.1/hook",
         "http://169.254.169.254/latest/meta-data/",  # link-local: cloud metadata
         "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped loopback
+        "http://[::7f00:1]/hook",  # IPv4-compatible loopback
+        "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of the metadata address
+        "http://[64:ff9b:1::a00:7]/hook",  # local-use NAT64 of 10.0.0.7
+        "http://[2002:7f00:1::]/hook",  # 6to4 of loopback
         "http://0.0.0.0/hook",
         "ftp://203.0.113.5/hook",  # not http(s)
         "file:///etc/passwd",

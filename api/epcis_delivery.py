@@ -51,6 +51,7 @@ from store.subscription_outbox import (
     lock_subscription,
     mark_delivered,
     mark_failed,
+    pending_of,
     safe_watermark,
     stream_subscriptions,
 )
@@ -139,8 +140,8 @@ class DeliveryWorker:
 
     def _match_one(self, session: Session, row_id: int) -> int:
         subscription = lock_subscription(session, row_id)
-        if subscription is None:
-            return 0  # deleted, or another worker reads it now
+        if subscription is None or self._room(session, subscription) <= 0:
+            return 0  # deleted, another worker reads it now, or its subscriber is behind
         reading = self._reading(session, subscription)
         if reading is None:
             return 0
@@ -169,6 +170,9 @@ class DeliveryWorker:
         if subscription is None or subscription.schedule is None or due is None or due > now:
             return 0
         subscription.next_run_at = parse_schedule(subscription.schedule).next_after(now)
+        room = self._room(session, subscription)
+        if room <= 0:
+            return 0  # this run is skipped; the next one reports its events
         reading = self._reading(session, subscription)
         if reading is None:
             return 0
@@ -179,8 +183,13 @@ class DeliveryWorker:
             first_empty = not made and subscription.report_if_empty
             if enqueue(session, subscription, found, cursor, if_empty=first_empty) is not None:
                 made += 1
-            if cursor >= mark:
-                return made
+            if cursor >= mark or made >= room:
+                return made  # at `room`, the next run reads on from the cursor
+
+    def _room(self, session: Session, subscription: Subscription) -> int:
+        """How many more undelivered documents the subscription may have (a subscriber that
+        is down or refuses never grows the outbox past DELIVERY_MAX_PENDING)."""
+        return self.settings.delivery_max_pending - pending_of(session, subscription.id)
 
     def _reading(
         self, session: Session, subscription: Subscription

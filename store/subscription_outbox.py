@@ -199,6 +199,14 @@ def mark_failed(
     return True
 
 
+def pending_of(session: Session, subscription_id: int) -> int:
+    """How many deliveries of the subscription wait for their subscriber."""
+    stmt = select(func.count()).where(
+        Delivery.subscription_id == subscription_id, Delivery.delivered_at.is_(None)
+    )
+    return session.scalar(stmt) or 0
+
+
 def pending_count(session: Session) -> int:
     """How many deliveries wait for their subscriber."""
     return session.scalar(select(func.count()).where(Delivery.delivered_at.is_(None))) or 0

@@ -291,3 +291,42 @@ def test_a_scheduled_subscription_reports_each_run(
         assert receiver.delivered_ids() == expected
     finally:
         quiet.stop()
+
+
+def test_a_subscriber_that_stays_down_never_grows_the_outbox_past_its_bound(
+    client: TestClient, api_engine: Engine
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    down = Receiver().start()
+    down.stop()  # its port now refuses
+    stream = subscribe(client, key, "all", down.url)["subscriptionID"]
+    every_second = {"second": "[0-59]"}
+    scheduled = subscribe(
+        client, key, "all", down.url, stream=None, schedule=every_second, reportIfEmpty=True
+    )["subscriptionID"]
+    deliver = worker(api_engine, delivery_max_pending=3)
+    expected: list[str] = []
+    deadline = time.monotonic() + 4  # several scheduled runs, one new event a round
+    while time.monotonic() < deadline:
+        expected += record(api_engine, pid, observe(SKU + f"d{len(expected)}"))
+        deliver.run_once()
+        time.sleep(0.1)
+    assert len(expected) > 10
+    pending = [d.subscription_id for d in _deliveries(api_engine) if d.delivered_at is None]
+    assert len(set(pending)) == 2
+    assert all(pending.count(s) <= 3 for s in pending), pending
+
+    def got(subscription_id: str) -> list[str]:
+        seen: set[str] = set()
+        out: list[str] = []
+        for item in down.received:
+            results = item.body["epcisBody"]["queryResults"]
+            if results["subscriptionID"] == subscription_id and item.delivery_id not in seen:
+                seen.add(item.delivery_id)
+                out += item.event_ids
+        return out
+
+    down.start()  # back, on the same port: both get every event, in order, nothing lost
+    until(lambda: got(stream) == expected and got(scheduled) == expected, deliver.run_once)
+    assert all(item.signature_ok for item in down.received)

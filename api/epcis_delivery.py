@@ -14,6 +14,7 @@ before recording it leaves the delivery to be sent again under the same `ct:deli
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -59,6 +60,7 @@ from store.subscription_outbox import (
 _LOGGER = logging.getLogger(__name__)
 RESPONSE_CAP = 4096  # bytes of a subscriber's answer read at most (then the connection closes)
 _CLAIM = 32
+TOTAL_TIMEOUTS = 3  # a whole POST, answer included, within this many DELIVERY_TIMEOUT_SECONDS
 
 
 @dataclass
@@ -88,29 +90,24 @@ class DeliveryWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         timeout = settings.delivery_timeout_seconds
-        self._client = httpx.Client(
-            follow_redirects=False,
-            trust_env=False,  # no proxy or netrc from the environment
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=settings.delivery_parallel * 2),
-        )
-        # A lease outlives every timeout of one POST (connect, write, reads of the capped
-        # answer), so no second worker sends a delivery whose first send is still running.
-        self._lease = timedelta(seconds=timeout * 6 + 30)
+        # Each operation of a POST (connect, write, each read) within `timeout`, and the whole
+        # POST within TOTAL_TIMEOUTS of them: a subscriber answering a byte at a time is cut off.
+        self._timeout = httpx.Timeout(timeout)
+        self._total = timeout * TOTAL_TIMEOUTS
+        # A lease outlives the whole POST, so no second worker sends a delivery whose first
+        # send is still running.
+        self._lease = timedelta(seconds=self._total * 2 + 30)
 
     def run(self) -> None:
         """Rounds until stop(); a round that fails is logged and the loop goes on."""
-        try:
-            while not self._stop.is_set():
-                try:
-                    report = self.run_once()
-                except Exception:
-                    _LOGGER.exception("delivery round failed")
-                    report = DeliveryReport()
-                if not (report.enqueued or report.delivered or report.failed):
-                    self._stop.wait(self.settings.delivery_poll_seconds)
-        finally:
-            self._client.close()
+        while not self._stop.is_set():
+            try:
+                report = self.run_once()
+            except Exception:
+                _LOGGER.exception("delivery round failed")
+                report = DeliveryReport()
+            if not (report.enqueued or report.delivered or report.failed):
+                self._stop.wait(self.settings.delivery_poll_seconds)
 
     def stop(self) -> None:
         """End run() after the current round."""
@@ -311,28 +308,41 @@ class DeliveryWorker:
         if target.sni_hostname is not None:
             extensions["sni_hostname"] = target.sni_hostname
         try:
-            request = self._client.build_request(
-                "POST", target.url, content=body, headers=headers, extensions=extensions
-            )
-            response = self._client.send(request, stream=True)
-            try:
-                _drain(response)
-            finally:
-                response.close()
+            status = asyncio.run(self._exchange(target.url, headers, body, extensions))
+        except TimeoutError:
+            return _Outcome(False, None, f"Timeout: no whole answer within {self._total:g} s")
         except httpx.HTTPError as exc:
             return _Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
-        if 200 <= response.status_code < 300:
-            return _Outcome(True, response.status_code, "")
-        return _Outcome(False, response.status_code, f"HTTP {response.status_code}")
+        if 200 <= status < 300:
+            return _Outcome(True, status, "")
+        return _Outcome(False, status, f"HTTP {status}")
 
-
-def _drain(response: httpx.Response) -> None:
-    """Read at most RESPONSE_CAP bytes of the answer (its body means nothing to us)."""
-    read = 0
-    for chunk in response.iter_raw(1024):
-        read += len(chunk)
-        if read >= RESPONSE_CAP:
-            break
+    async def _exchange(
+        self, url: str, headers: dict[str, str], body: bytes, extensions: dict[str, Any]
+    ) -> int:
+        """POST `body` and read at most RESPONSE_CAP bytes of the answer, all within the
+        total deadline; the answer's status."""
+        async with (
+            asyncio.timeout(self._total),
+            httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,  # no proxy or netrc from the environment
+                timeout=self._timeout,
+            ) as client,
+        ):
+            request = client.build_request(
+                "POST", url, content=body, headers=headers, extensions=extensions
+            )
+            response = await client.send(request, stream=True)
+            try:
+                read = 0
+                async for chunk in response.aiter_raw(1024):  # its body means nothing to us
+                    read += len(chunk)
+                    if read >= RESPONSE_CAP:
+                        break
+            finally:
+                await response.aclose()
+            return response.status_code
 
 
 def _visible_events(

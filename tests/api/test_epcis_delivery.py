@@ -5,6 +5,7 @@ neither follows redirects nor reaches a destination the check refuses. SQLite an
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -330,3 +331,65 @@ def test_a_subscriber_that_stays_down_never_grows_the_outbox_past_its_bound(
     down.start()  # back, on the same port: both get every event, in order, nothing lost
     until(lambda: got(stream) == expected and got(scheduled) == expected, deliver.run_once)
     assert all(item.signature_ok for item in down.received)
+
+
+def _slowloris(stop: threading.Event) -> tuple[socket.socket, threading.Thread]:
+    """A subscriber that takes the POST and answers its headers a byte every 0.2 s (each byte
+    well within the worker's read timeout), until `stop`."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 1000:
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def serve_slowly() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve_slowly, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def test_a_slow_subscriber_does_not_hold_up_the_others(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    stop = threading.Event()
+    server, thread = _slowloris(stop)
+    slow_url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    deliver = worker(api_engine, delivery_timeout_seconds=0.5)
+    running = threading.Thread(target=deliver.run, daemon=True)
+    try:
+        subscribe(client, key, "all", slow_url)
+        subscribe(client, key, "all", receiver.url)
+        running.start()
+        for n in range(3):  # each event reaches the healthy subscriber within seconds
+            expected = record(api_engine, pid, observe(SKU + f"s{n}"))
+            started = time.monotonic()
+            while expected[0] not in receiver.delivered_ids():
+                assert time.monotonic() - started < 6, f"event {n} held up by the slow one"
+                time.sleep(0.05)
+        slow = next(d for d in _deliveries(api_engine) if d.delivered_at is None)
+        assert "Timeout" in (slow.last_error or "")  # given up on, to be retried
+    finally:
+        stop.set()
+        deliver.stop()
+        running.join(10)
+        thread.join(5)
+        server.close()

@@ -60,6 +60,7 @@ from store.subscription_outbox import (
 _LOGGER = logging.getLogger(__name__)
 RESPONSE_CAP = 4096  # bytes of a subscriber's answer read at most (then the connection closes)
 _CLAIM = 32
+_FIRE_WINDOWS = 10  # watermark windows one scheduled run reads in one round, at most
 TOTAL_TIMEOUTS = 3  # a whole POST, answer included, within this many DELIVERY_TIMEOUT_SECONDS
 
 
@@ -166,22 +167,32 @@ class DeliveryWorker:
         due = None if subscription is None else subscription.next_run_at
         if subscription is None or subscription.schedule is None or due is None or due > now:
             return 0
-        subscription.next_run_at = parse_schedule(subscription.schedule).next_after(now)
         room = self._room(session, subscription)
         if room <= 0:
-            return 0  # this run is skipped; the next one reports its events
+            return 0  # the run waits, due, until its subscriber has taken some of its backlog
+        following = parse_schedule(subscription.schedule).next_after(now)
         reading = self._reading(session, subscription)
         if reading is None:
+            subscription.next_run_at = following
             return 0
         principal, query, mark = reading
+        gap_wait = timedelta(seconds=self.settings.delivery_gap_wait_seconds)
         made, cursor = 0, subscription.cursor_event_id
-        while True:
-            found, cursor = self._read(session, principal, query, cursor, mark)
-            first_empty = not made and subscription.report_if_empty
-            if enqueue(session, subscription, found, cursor, if_empty=first_empty) is not None:
-                made += 1
-            if cursor >= mark or made >= room:
-                return made  # at `room`, the next run reads on from the cursor
+        for _window in range(_FIRE_WINDOWS):
+            while True:
+                found, cursor = self._read(session, principal, query, cursor, mark)
+                first_empty = not made and subscription.report_if_empty
+                if enqueue(session, subscription, found, cursor, if_empty=first_empty) is not None:
+                    made += 1
+                if made >= room:
+                    return made  # the run stays due: it reads on from the cursor next round
+                if cursor >= mark:
+                    break
+            mark = safe_watermark(session, cursor, gap_wait=gap_wait)
+            if mark == cursor:  # read up to now: this run is done
+                subscription.next_run_at = following
+                return made
+        return made  # a long read: the run stays due and reads on next round
 
     def _room(self, session: Session, subscription: Subscription) -> int:
         """How many more undelivered documents the subscription may have (a subscriber that

@@ -393,3 +393,25 @@ def test_a_slow_subscriber_does_not_hold_up_the_others(
         running.join(10)
         thread.join(5)
         server.close()
+
+
+def test_a_scheduled_run_reads_up_to_now_even_past_one_round(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    # One document of one event at a time, two pending at most: the run needs several rounds,
+    # and the events recorded before it all go out before the next run (a minute later).
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    expected = record(api_engine, pid, *(observe(SKU + f"r{n}") for n in range(5)))
+    soon = (utcnow() + timedelta(seconds=2)).second
+    subscribe(
+        client,
+        key,
+        "all",
+        receiver.url,
+        stream=None,
+        schedule={"second": str(soon)},
+        initialRecordTime=(utcnow() - timedelta(minutes=1)).isoformat(),
+    )
+    deliver = worker(api_engine, delivery_max_events=1, delivery_max_pending=2)
+    until(lambda: receiver.delivered_ids() == expected, deliver.run_once, seconds=20)

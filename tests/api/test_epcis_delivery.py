@@ -20,6 +20,7 @@ from core.epcis.hashed_event import HashedEvent
 from store.db import make_engine, session_factory, transaction, upgrade
 from store.models import Delivery
 from store.models.types import utcnow
+from store.principals import set_disabled
 from store.recording import record_event
 from store.subscription_outbox import safe_watermark
 from tests.api.subscription_support import (
@@ -415,3 +416,24 @@ def test_a_scheduled_run_reads_up_to_now_even_past_one_round(
     )
     deliver = worker(api_engine, delivery_max_events=1, delivery_max_pending=2)
     until(lambda: receiver.delivered_ids() == expected, deliver.run_once, seconds=20)
+
+
+def test_a_disabled_principals_subscriptions_send_nothing(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    subscribe(client, key, "all", receiver.url)
+    deliver = worker(api_engine)
+    first = record(api_engine, pid, observe(SKU + "before"))
+    until(lambda: receiver.delivered_ids() == first, deliver.run_once)
+    record(api_engine, pid, observe(SKU + "queued"))
+    deliver.match()  # a document waits for the subscriber
+    with transaction(session_factory(api_engine)) as session:
+        set_disabled(session, pid, True)
+    record(api_engine, pid, observe(SKU + "after"))
+    for _ in range(5):
+        deliver.run_once()
+        time.sleep(0.25)
+    assert receiver.delivered_ids() == first  # neither the waiting document nor a new one
+    assert "disabled" in (_deliveries(api_engine)[-1].last_error or "")

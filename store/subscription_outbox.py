@@ -46,8 +46,13 @@ def safe_watermark(session: Session, start: int, *, gap_wait: timedelta) -> int:
 
 
 def stream_subscriptions(session: Session) -> list[int]:
-    """The row ids of the stream subscriptions."""
-    return list(session.scalars(select(Subscription.id).where(Subscription.stream.is_(True))))
+    """The row ids of the stream subscriptions with events to read (an event id above their
+    cursor): an idle round costs one query, however many subscriptions there are."""
+    latest = select(func.max(Event.id)).scalar_subquery()
+    stmt = select(Subscription.id).where(
+        Subscription.stream.is_(True), Subscription.cursor_event_id < latest
+    )
+    return list(session.scalars(stmt.order_by(Subscription.id)))
 
 
 def due_schedules(session: Session) -> list[int]:

@@ -22,7 +22,7 @@ from store.models import Delivery
 from store.models.types import utcnow
 from store.principals import set_disabled
 from store.recording import record_event
-from store.subscription_outbox import safe_watermark
+from store.subscription_outbox import safe_watermark, stream_subscriptions
 from tests.api.subscription_support import (
     Receiver,
     create_query,
@@ -437,3 +437,25 @@ def test_a_disabled_principals_subscriptions_send_nothing(
         time.sleep(0.25)
     assert receiver.delivered_ids() == first  # neither the waiting document nor a new one
     assert "disabled" in (_deliveries(api_engine)[-1].last_error or "")
+
+
+def test_an_idle_round_reads_no_caught_up_stream(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    # Thousands of subscriptions must not cost a transaction each on every idle round.
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    for _ in range(3):
+        subscribe(client, key, "all", receiver.url)
+    deliver = worker(api_engine)
+    expected = record(api_engine, pid, observe(SKU + "i1"))
+    with session_factory(api_engine)() as session:
+        assert len(stream_subscriptions(session)) == 3
+    until(lambda: receiver.delivered_ids() == expected * 3, deliver.run_once)
+    deliver.run_once()
+    with session_factory(api_engine)() as session:
+        assert stream_subscriptions(session) == []  # caught up: nothing to read
+    expected += record(api_engine, pid, observe(SKU + "i2"))
+    with session_factory(api_engine)() as session:
+        assert len(stream_subscriptions(session)) == 3
+    until(lambda: len(receiver.delivered_ids()) == 6, deliver.run_once)

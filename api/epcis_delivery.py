@@ -229,7 +229,16 @@ class DeliveryWorker:
         limit = self.settings.delivery_max_events
         found: list[int] = []
         while True:
-            page = query_events(session, viewer, query, after=cursor, per_page=limit - len(found))
+            # Scanning mark - cursor rows reaches the mark (ids are distinct): none past it
+            # (but the rest of a chunk) is read, however rarely the query matches.
+            page = query_events(
+                session,
+                viewer,
+                query,
+                after=cursor,
+                per_page=limit - len(found),
+                scan_limit=max(1, mark - cursor),
+            )
             for record in page.records:
                 if record.event.id > mark:
                     return found, mark

@@ -272,7 +272,8 @@ class DeliveryWorker:
             outcome = _Outcome(False, None, f"{type(exc).__name__}: {exc}")
         with transaction(self.sessions) as session:
             if outcome.ok:
-                mark_delivered(session, claimed, self.name, outcome.status or 0)
+                notified = outcome.status is not None  # else: nothing of it was left to send
+                mark_delivered(session, claimed, self.name, outcome.status, notified=notified)
             else:
                 mark_failed(
                     session,

@@ -169,8 +169,11 @@ def _held(session: Session, claimed: Claimed, worker: str) -> Delivery | None:
     return session.scalar(stmt)
 
 
-def mark_delivered(session: Session, claimed: Claimed, worker: str, status: int) -> bool:
-    """The subscriber took the delivery; False if the worker's lease had passed to another."""
+def mark_delivered(
+    session: Session, claimed: Claimed, worker: str, status: int | None, *, notified: bool = True
+) -> bool:
+    """The subscriber took the delivery (`notified`), or there was nothing left of it to send;
+    False if the worker's lease had passed to another."""
     delivery = _held(session, claimed, worker)
     if delivery is None:
         return False
@@ -178,7 +181,7 @@ def mark_delivered(session: Session, claimed: Claimed, worker: str, status: int)
     delivery.delivered_at, delivery.last_status, delivery.last_error = now, status, None
     delivery.leased_by = delivery.leased_until = None
     subscription = session.get(Subscription, delivery.subscription_id)
-    if subscription is not None:
+    if subscription is not None and notified:
         subscription.last_notified_at = now
     session.flush()
     return True

@@ -17,9 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from core.epcis.hashed_event import HashedEvent
+from core.merkle import MerkleTree
+from store.admin_log import Actor
 from store.db import make_engine, session_factory, transaction, upgrade
-from store.models import Delivery
+from store.erasure import erase_event
+from store.models import BatchStatus, Delivery
 from store.models.types import utcnow
+from store.outbox import claim_pending_leaves, create_batch
 from store.principals import set_disabled
 from store.recording import record_event
 from store.subscription_outbox import safe_watermark, stream_subscriptions
@@ -459,3 +463,28 @@ def test_an_idle_round_reads_no_caught_up_stream(
     with session_factory(api_engine)() as session:
         assert len(stream_subscriptions(session)) == 3
     until(lambda: len(receiver.delivered_ids()) == 6, deliver.run_once)
+
+
+def test_an_event_erased_before_it_is_sent_is_not_sent_nor_counted_as_notified(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    sub = subscribe(client, key, "all", receiver.url)
+    sub_url = f"/epcis/queries/all/subscriptions/{sub['subscriptionID']}"
+    deliver = worker(api_engine)
+    record(api_engine, pid, observe(SKU + "personal"))
+    assert deliver.match() == 1  # its document waits
+    with transaction(session_factory(api_engine)) as session:
+        leaves = claim_pending_leaves(session, 100)
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        create_batch(session, tree, leaves).status = BatchStatus.ANCHORED
+        session.flush()
+        erase_event(session, leaves[0].event_id, Actor.cli("dpo"), "request")
+    assert deliver.send_due() == (1, 0)  # done with: there is nothing left to send
+    assert receiver.answered == []
+    shown = client.get(sub_url, headers={"X-API-Key": key}).json()
+    assert "lastNotifiedAt" not in shown  # the subscriber was never notified
+    later = record(api_engine, pid, observe(SKU + "later"))
+    until(lambda: receiver.delivered_ids() == later, deliver.run_once)
+    assert client.get(sub_url, headers={"X-API-Key": key}).json()["lastNotifiedAt"]

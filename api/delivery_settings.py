@@ -27,6 +27,9 @@ class DeliverySettings(ProcessSettings):
     # store/subscription_outbox.py); SQLite never has one.
     delivery_gap_wait_seconds: float = Field(default=30.0, ge=0, le=3600)
     delivery_max_events: int = Field(default=100, ge=1, le=1000)  # per EPCISQueryDocument
+    # Undelivered documents a subscription may have: past it, matching waits (its cursor stays,
+    # so nothing is lost) and a due scheduled run waits.
+    delivery_max_pending: int = Field(default=10, ge=1, le=1000)
     delivery_parallel: int = Field(default=8, ge=1, le=64)  # POSTs in flight (distinct dests)
 
     def backoff(self, attempts: int) -> timedelta:

@@ -14,6 +14,7 @@ before recording it leaves the delivery to be sent again under the same `ct:deli
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -51,6 +52,7 @@ from store.subscription_outbox import (
     lock_subscription,
     mark_delivered,
     mark_failed,
+    pending_of,
     safe_watermark,
     stream_subscriptions,
 )
@@ -58,6 +60,8 @@ from store.subscription_outbox import (
 _LOGGER = logging.getLogger(__name__)
 RESPONSE_CAP = 4096  # bytes of a subscriber's answer read at most (then the connection closes)
 _CLAIM = 32
+_FIRE_WINDOWS = 10  # watermark windows one scheduled run reads in one round, at most
+TOTAL_TIMEOUTS = 3  # a whole POST, answer included, within this many DELIVERY_TIMEOUT_SECONDS
 
 
 @dataclass
@@ -87,29 +91,24 @@ class DeliveryWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         timeout = settings.delivery_timeout_seconds
-        self._client = httpx.Client(
-            follow_redirects=False,
-            trust_env=False,  # no proxy or netrc from the environment
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=settings.delivery_parallel * 2),
-        )
-        # A lease outlives every timeout of one POST (connect, write, reads of the capped
-        # answer), so no second worker sends a delivery whose first send is still running.
-        self._lease = timedelta(seconds=timeout * 6 + 30)
+        # Each operation of a POST (connect, write, each read) within `timeout`, and the whole
+        # POST within TOTAL_TIMEOUTS of them: a subscriber answering a byte at a time is cut off.
+        self._timeout = httpx.Timeout(timeout)
+        self._total = timeout * TOTAL_TIMEOUTS
+        # A lease outlives the whole POST, so no second worker sends a delivery whose first
+        # send is still running.
+        self._lease = timedelta(seconds=self._total * 2 + 30)
 
     def run(self) -> None:
         """Rounds until stop(); a round that fails is logged and the loop goes on."""
-        try:
-            while not self._stop.is_set():
-                try:
-                    report = self.run_once()
-                except Exception:
-                    _LOGGER.exception("delivery round failed")
-                    report = DeliveryReport()
-                if not (report.enqueued or report.delivered or report.failed):
-                    self._stop.wait(self.settings.delivery_poll_seconds)
-        finally:
-            self._client.close()
+        while not self._stop.is_set():
+            try:
+                report = self.run_once()
+            except Exception:
+                _LOGGER.exception("delivery round failed")
+                report = DeliveryReport()
+            if not (report.enqueued or report.delivered or report.failed):
+                self._stop.wait(self.settings.delivery_poll_seconds)
 
     def stop(self) -> None:
         """End run() after the current round."""
@@ -139,8 +138,8 @@ class DeliveryWorker:
 
     def _match_one(self, session: Session, row_id: int) -> int:
         subscription = lock_subscription(session, row_id)
-        if subscription is None:
-            return 0  # deleted, or another worker reads it now
+        if subscription is None or self._room(session, subscription) <= 0:
+            return 0  # deleted, another worker reads it now, or its subscriber is behind
         reading = self._reading(session, subscription)
         if reading is None:
             return 0
@@ -168,19 +167,37 @@ class DeliveryWorker:
         due = None if subscription is None else subscription.next_run_at
         if subscription is None or subscription.schedule is None or due is None or due > now:
             return 0
-        subscription.next_run_at = parse_schedule(subscription.schedule).next_after(now)
+        room = self._room(session, subscription)
+        if room <= 0:
+            return 0  # the run waits, due, until its subscriber has taken some of its backlog
+        following = parse_schedule(subscription.schedule).next_after(now)
         reading = self._reading(session, subscription)
         if reading is None:
+            subscription.next_run_at = following
             return 0
         principal, query, mark = reading
+        gap_wait = timedelta(seconds=self.settings.delivery_gap_wait_seconds)
         made, cursor = 0, subscription.cursor_event_id
-        while True:
-            found, cursor = self._read(session, principal, query, cursor, mark)
-            first_empty = not made and subscription.report_if_empty
-            if enqueue(session, subscription, found, cursor, if_empty=first_empty) is not None:
-                made += 1
-            if cursor >= mark:
+        for _window in range(_FIRE_WINDOWS):
+            while True:
+                found, cursor = self._read(session, principal, query, cursor, mark)
+                first_empty = not made and subscription.report_if_empty
+                if enqueue(session, subscription, found, cursor, if_empty=first_empty) is not None:
+                    made += 1
+                if made >= room:
+                    return made  # the run stays due: it reads on from the cursor next round
+                if cursor >= mark:
+                    break
+            mark = safe_watermark(session, cursor, gap_wait=gap_wait)
+            if mark == cursor:  # read up to now: this run is done
+                subscription.next_run_at = following
                 return made
+        return made  # a long read: the run stays due and reads on next round
+
+    def _room(self, session: Session, subscription: Subscription) -> int:
+        """How many more undelivered documents the subscription may have (a subscriber that
+        is down or refuses never grows the outbox past DELIVERY_MAX_PENDING)."""
+        return self.settings.delivery_max_pending - pending_of(session, subscription.id)
 
     def _reading(
         self, session: Session, subscription: Subscription
@@ -212,7 +229,16 @@ class DeliveryWorker:
         limit = self.settings.delivery_max_events
         found: list[int] = []
         while True:
-            page = query_events(session, viewer, query, after=cursor, per_page=limit - len(found))
+            # Scanning mark - cursor rows reaches the mark (ids are distinct): none past it
+            # (but the rest of a chunk) is read, however rarely the query matches.
+            page = query_events(
+                session,
+                viewer,
+                query,
+                after=cursor,
+                per_page=limit - len(found),
+                scan_limit=max(1, mark - cursor),
+            )
             for record in page.records:
                 if record.event.id > mark:
                     return found, mark
@@ -246,7 +272,8 @@ class DeliveryWorker:
             outcome = _Outcome(False, None, f"{type(exc).__name__}: {exc}")
         with transaction(self.sessions) as session:
             if outcome.ok:
-                mark_delivered(session, claimed, self.name, outcome.status or 0)
+                notified = outcome.status is not None  # else: nothing of it was left to send
+                mark_delivered(session, claimed, self.name, outcome.status, notified=notified)
             else:
                 mark_failed(
                     session,
@@ -302,28 +329,41 @@ class DeliveryWorker:
         if target.sni_hostname is not None:
             extensions["sni_hostname"] = target.sni_hostname
         try:
-            request = self._client.build_request(
-                "POST", target.url, content=body, headers=headers, extensions=extensions
-            )
-            response = self._client.send(request, stream=True)
-            try:
-                _drain(response)
-            finally:
-                response.close()
+            status = asyncio.run(self._exchange(target.url, headers, body, extensions))
+        except TimeoutError:
+            return _Outcome(False, None, f"Timeout: no whole answer within {self._total:g} s")
         except httpx.HTTPError as exc:
             return _Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
-        if 200 <= response.status_code < 300:
-            return _Outcome(True, response.status_code, "")
-        return _Outcome(False, response.status_code, f"HTTP {response.status_code}")
+        if 200 <= status < 300:
+            return _Outcome(True, status, "")
+        return _Outcome(False, status, f"HTTP {status}")
 
-
-def _drain(response: httpx.Response) -> None:
-    """Read at most RESPONSE_CAP bytes of the answer (its body means nothing to us)."""
-    read = 0
-    for chunk in response.iter_raw(1024):
-        read += len(chunk)
-        if read >= RESPONSE_CAP:
-            break
+    async def _exchange(
+        self, url: str, headers: dict[str, str], body: bytes, extensions: dict[str, Any]
+    ) -> int:
+        """POST `body` and read at most RESPONSE_CAP bytes of the answer, all within the
+        total deadline; the answer's status."""
+        async with (
+            asyncio.timeout(self._total),
+            httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,  # no proxy or netrc from the environment
+                timeout=self._timeout,
+            ) as client,
+        ):
+            request = client.build_request(
+                "POST", url, content=body, headers=headers, extensions=extensions
+            )
+            response = await client.send(request, stream=True)
+            try:
+                read = 0
+                async for chunk in response.aiter_raw(1024):  # its body means nothing to us
+                    read += len(chunk)
+                    if read >= RESPONSE_CAP:
+                        break
+            finally:
+                await response.aclose()
+            return response.status_code
 
 
 def _visible_events(

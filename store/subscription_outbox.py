@@ -46,8 +46,13 @@ def safe_watermark(session: Session, start: int, *, gap_wait: timedelta) -> int:
 
 
 def stream_subscriptions(session: Session) -> list[int]:
-    """The row ids of the stream subscriptions."""
-    return list(session.scalars(select(Subscription.id).where(Subscription.stream.is_(True))))
+    """The row ids of the stream subscriptions with events to read (an event id above their
+    cursor): an idle round costs one query, however many subscriptions there are."""
+    latest = select(func.max(Event.id)).scalar_subquery()
+    stmt = select(Subscription.id).where(
+        Subscription.stream.is_(True), Subscription.cursor_event_id < latest
+    )
+    return list(session.scalars(stmt.order_by(Subscription.id)))
 
 
 def due_schedules(session: Session) -> list[int]:
@@ -164,8 +169,11 @@ def _held(session: Session, claimed: Claimed, worker: str) -> Delivery | None:
     return session.scalar(stmt)
 
 
-def mark_delivered(session: Session, claimed: Claimed, worker: str, status: int) -> bool:
-    """The subscriber took the delivery; False if the worker's lease had passed to another."""
+def mark_delivered(
+    session: Session, claimed: Claimed, worker: str, status: int | None, *, notified: bool = True
+) -> bool:
+    """The subscriber took the delivery (`notified`), or there was nothing left of it to send;
+    False if the worker's lease had passed to another."""
     delivery = _held(session, claimed, worker)
     if delivery is None:
         return False
@@ -173,7 +181,7 @@ def mark_delivered(session: Session, claimed: Claimed, worker: str, status: int)
     delivery.delivered_at, delivery.last_status, delivery.last_error = now, status, None
     delivery.leased_by = delivery.leased_until = None
     subscription = session.get(Subscription, delivery.subscription_id)
-    if subscription is not None:
+    if subscription is not None and notified:
         subscription.last_notified_at = now
     session.flush()
     return True
@@ -197,6 +205,14 @@ def mark_failed(
     delivery.leased_by = delivery.leased_until = None
     session.flush()
     return True
+
+
+def pending_of(session: Session, subscription_id: int) -> int:
+    """How many deliveries of the subscription wait for their subscriber."""
+    stmt = select(func.count()).where(
+        Delivery.subscription_id == subscription_id, Delivery.delivered_at.is_(None)
+    )
+    return session.scalar(stmt) or 0
 
 
 def pending_count(session: Session) -> int:

@@ -9,7 +9,7 @@ is delivered, POSTed by the delivery worker (api/epcis_delivery.py) from the dat
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -63,6 +63,7 @@ _VERSION_DOC = {
     name: {"schema": {"type": "string"}, "description": f"{name} of the answer"}
     for name in VERSION_HEADERS
 }
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LIST_DOC = {**_VERSION_DOC, "Link": {"schema": {"type": "string"}}}
 
 
@@ -203,11 +204,13 @@ def _initial(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.upper())
-    except ValueError as exc:
+        moment = datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: outside years 1-9999 in UTC
         raise FieldError(
             ["body", "initialRecordTime"], f"not an RFC 3339 date-time: {exc}"
         ) from None
+    # No event is recorded before 1970: an earlier time means all of them.
+    return max(moment, _EPOCH)
 
 
 def _schedule(body: SubscriptionIn) -> tuple[dict[str, str], datetime] | None:

@@ -5,6 +5,7 @@ neither follows redirects nor reaches a destination the check refuses. SQLite an
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +17,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from core.epcis.hashed_event import HashedEvent
+from core.merkle import MerkleTree
+from store.admin_log import Actor
 from store.db import make_engine, session_factory, transaction, upgrade
-from store.models import Delivery
+from store.erasure import erase_event
+from store.models import BatchStatus, Delivery
 from store.models.types import utcnow
+from store.outbox import claim_pending_leaves, create_batch
+from store.principals import set_disabled
 from store.recording import record_event
-from store.subscription_outbox import safe_watermark
+from store.subscription_outbox import safe_watermark, stream_subscriptions
 from tests.api.subscription_support import (
     Receiver,
     create_query,
@@ -291,3 +297,194 @@ def test_a_scheduled_subscription_reports_each_run(
         assert receiver.delivered_ids() == expected
     finally:
         quiet.stop()
+
+
+def test_a_subscriber_that_stays_down_never_grows_the_outbox_past_its_bound(
+    client: TestClient, api_engine: Engine
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    down = Receiver().start()
+    down.stop()  # its port now refuses
+    stream = subscribe(client, key, "all", down.url)["subscriptionID"]
+    every_second = {"second": "[0-59]"}
+    scheduled = subscribe(
+        client, key, "all", down.url, stream=None, schedule=every_second, reportIfEmpty=True
+    )["subscriptionID"]
+    deliver = worker(api_engine, delivery_max_pending=3)
+    expected: list[str] = []
+    deadline = time.monotonic() + 4  # several scheduled runs, one new event a round
+    while time.monotonic() < deadline:
+        expected += record(api_engine, pid, observe(SKU + f"d{len(expected)}"))
+        deliver.run_once()
+        time.sleep(0.1)
+    assert len(expected) > 10
+    pending = [d.subscription_id for d in _deliveries(api_engine) if d.delivered_at is None]
+    assert len(set(pending)) == 2
+    assert all(pending.count(s) <= 3 for s in pending), pending
+
+    def got(subscription_id: str) -> list[str]:
+        seen: set[str] = set()
+        out: list[str] = []
+        for item in down.received:
+            results = item.body["epcisBody"]["queryResults"]
+            if results["subscriptionID"] == subscription_id and item.delivery_id not in seen:
+                seen.add(item.delivery_id)
+                out += item.event_ids
+        return out
+
+    down.start()  # back, on the same port: both get every event, in order, nothing lost
+    until(lambda: got(stream) == expected and got(scheduled) == expected, deliver.run_once)
+    assert all(item.signature_ok for item in down.received)
+
+
+def _slowloris(stop: threading.Event) -> tuple[socket.socket, threading.Thread]:
+    """A subscriber that takes the POST and answers its headers a byte every 0.2 s (each byte
+    well within the worker's read timeout), until `stop`."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 1000:
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def serve_slowly() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve_slowly, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def test_a_slow_subscriber_does_not_hold_up_the_others(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    stop = threading.Event()
+    server, thread = _slowloris(stop)
+    slow_url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    deliver = worker(api_engine, delivery_timeout_seconds=0.5)
+    running = threading.Thread(target=deliver.run, daemon=True)
+    try:
+        subscribe(client, key, "all", slow_url)
+        subscribe(client, key, "all", receiver.url)
+        running.start()
+        for n in range(3):  # each event reaches the healthy subscriber within seconds
+            expected = record(api_engine, pid, observe(SKU + f"s{n}"))
+            started = time.monotonic()
+            while expected[0] not in receiver.delivered_ids():
+                assert time.monotonic() - started < 6, f"event {n} held up by the slow one"
+                time.sleep(0.05)
+        slow = next(d for d in _deliveries(api_engine) if d.delivered_at is None)
+        assert "Timeout" in (slow.last_error or "")  # given up on, to be retried
+    finally:
+        stop.set()
+        deliver.stop()
+        running.join(10)
+        thread.join(5)
+        server.close()
+
+
+def test_a_scheduled_run_reads_up_to_now_even_past_one_round(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    # One document of one event at a time, two pending at most: the run needs several rounds,
+    # and the events recorded before it all go out before the next run (a minute later).
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    expected = record(api_engine, pid, *(observe(SKU + f"r{n}") for n in range(5)))
+    soon = (utcnow() + timedelta(seconds=2)).second
+    subscribe(
+        client,
+        key,
+        "all",
+        receiver.url,
+        stream=None,
+        schedule={"second": str(soon)},
+        initialRecordTime=(utcnow() - timedelta(minutes=1)).isoformat(),
+    )
+    deliver = worker(api_engine, delivery_max_events=1, delivery_max_pending=2)
+    until(lambda: receiver.delivered_ids() == expected, deliver.run_once, seconds=20)
+
+
+def test_a_disabled_principals_subscriptions_send_nothing(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    subscribe(client, key, "all", receiver.url)
+    deliver = worker(api_engine)
+    first = record(api_engine, pid, observe(SKU + "before"))
+    until(lambda: receiver.delivered_ids() == first, deliver.run_once)
+    record(api_engine, pid, observe(SKU + "queued"))
+    deliver.match()  # a document waits for the subscriber
+    with transaction(session_factory(api_engine)) as session:
+        set_disabled(session, pid, True)
+    record(api_engine, pid, observe(SKU + "after"))
+    for _ in range(5):
+        deliver.run_once()
+        time.sleep(0.25)
+    assert receiver.delivered_ids() == first  # neither the waiting document nor a new one
+    assert "disabled" in (_deliveries(api_engine)[-1].last_error or "")
+
+
+def test_an_idle_round_reads_no_caught_up_stream(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    # Thousands of subscriptions must not cost a transaction each on every idle round.
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    for _ in range(3):
+        subscribe(client, key, "all", receiver.url)
+    deliver = worker(api_engine)
+    expected = record(api_engine, pid, observe(SKU + "i1"))
+    with session_factory(api_engine)() as session:
+        assert len(stream_subscriptions(session)) == 3
+    until(lambda: receiver.delivered_ids() == expected * 3, deliver.run_once)
+    deliver.run_once()
+    with session_factory(api_engine)() as session:
+        assert stream_subscriptions(session) == []  # caught up: nothing to read
+    expected += record(api_engine, pid, observe(SKU + "i2"))
+    with session_factory(api_engine)() as session:
+        assert len(stream_subscriptions(session)) == 3
+    until(lambda: len(receiver.delivered_ids()) == 6, deliver.run_once)
+
+
+def test_an_event_erased_before_it_is_sent_is_not_sent_nor_counted_as_notified(
+    client: TestClient, api_engine: Engine, receiver: Receiver
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    create_query(client, key, "all", {})
+    sub = subscribe(client, key, "all", receiver.url)
+    sub_url = f"/epcis/queries/all/subscriptions/{sub['subscriptionID']}"
+    deliver = worker(api_engine)
+    record(api_engine, pid, observe(SKU + "personal"))
+    assert deliver.match() == 1  # its document waits
+    with transaction(session_factory(api_engine)) as session:
+        leaves = claim_pending_leaves(session, 100)
+        tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
+        create_batch(session, tree, leaves).status = BatchStatus.ANCHORED
+        session.flush()
+        erase_event(session, leaves[0].event_id, Actor.cli("dpo"), "request")
+    assert deliver.send_due() == (1, 0)  # done with: there is nothing left to send
+    assert receiver.answered == []
+    shown = client.get(sub_url, headers={"X-API-Key": key}).json()
+    assert "lastNotifiedAt" not in shown  # the subscriber was never notified
+    later = record(api_engine, pid, observe(SKU + "later"))
+    until(lambda: receiver.delivered_ids() == later, deliver.run_once)
+    assert client.get(sub_url, headers={"X-API-Key": key}).json()["lastNotifiedAt"]

@@ -217,6 +217,10 @@ def test_a_subscription_needs_stream_or_a_schedule_and_a_sound_body(
         "http://192.168.1.1/hook",
         "http://169.254.169.254/latest/meta-data/",  # link-local: cloud metadata
         "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped loopback
+        "http://[::7f00:1]/hook",  # IPv4-compatible loopback
+        "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of the metadata address
+        "http://[64:ff9b:1::a00:7]/hook",  # local-use NAT64 of 10.0.0.7
+        "http://[2002:7f00:1::]/hook",  # 6to4 of loopback
         "http://0.0.0.0/hook",
         "ftp://203.0.113.5/hook",  # not http(s)
         "file:///etc/passwd",
@@ -277,3 +281,28 @@ def test_a_named_query_takes_the_open_named_parameters(
     assert ok(client.get("/epcis/queries/warm/events", headers=auth(key)))["epcisBody"]
     bad = {"name": "bad", "query": {"GE_value_CEL": "warm"}}
     refused(client.post("/epcis/queries", json=bad, headers=auth(key)), ["body", "query"])
+
+
+@pytest.mark.parametrize(
+    ("initial", "status"),
+    [
+        ("0001-01-01T00:00:00Z", 201),  # before every event: all of them (from 1970)
+        ("0001-01-01T00:05:00+14:00", 400),  # before year 1 in UTC
+        ("9999-12-31T23:59:59-23:59", 400),  # after year 9999 in UTC
+        ("9999-12-31T23:59:59Z", 201),
+    ],
+)
+def test_an_initial_record_time_at_the_ends_of_the_calendar_is_no_server_error(
+    client: TestClient, api_engine: Engine, initial: str, status: int
+) -> None:
+    pid, key = principal(api_engine, "partner")
+    record(api_engine, pid, observe(SKU + "1"))
+    create_query(client, key, "all", {})
+    body = {"dest": "http://127.0.0.1:9/hook", "stream": True, "initialRecordTime": initial}
+    response = client.post("/epcis/queries/all/subscriptions", json=body, headers=auth(key))
+    if status == 400:
+        refused(response, ["body", "initialRecordTime"])
+    else:
+        assert response.status_code == status, response.text
+        shown = response.json()["initialRecordTime"]
+        assert shown.startswith("1970-01-01T" if initial < "1970" else initial[:10])

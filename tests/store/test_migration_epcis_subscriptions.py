@@ -15,8 +15,6 @@ from store.db import downgrade, make_engine, session_factory, transaction, upgra
 from store.epcis_subscriptions import create_query, subscribe
 from store.models import Role
 from store.models.types import utcnow
-from store.principals import create_principal
-from store.recording import record_event
 from store.subscription_outbox import enqueue, safe_watermark
 
 REVISION = importlib.import_module("store.migrations.versions.0020_epcis_subscriptions")
@@ -44,9 +42,28 @@ def test_0020_adds_the_subscription_tables_to_a_populated_store(empty_db_url: st
     sessions = session_factory(engine)
     try:
         assert not NEW_TABLES & set(sa.inspect(engine).get_table_names())
-        with transaction(sessions) as session:
-            owner = create_principal(session, "partner", Role.BUYER).id
-            stored = [record_event(session, _event(n), recorded_by=owner).id for n in (1, 2, 3)]
+        # Written as the previous release's schema holds them (today's recording code also
+        # fills tables of later revisions).
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at)"
+                    " VALUES ('partner', :role, CURRENT_TIMESTAMP)"
+                ),
+                {"role": Role.BUYER.value},
+            )
+            owner = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            for n in (1, 2, 3):
+                hashed = _event(n)
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO events (kind, event_hash, event_json, event_type,"
+                        " event_time_ms, recorded_by, created_at) VALUES (0, :hash, :json,"
+                        " 'ObjectEvent', :ms, :owner, CURRENT_TIMESTAMP)"
+                    ),
+                    {"hash": hashed.event_hash, "json": hashed.event_json, "ms": n, "owner": owner},
+                )
+            stored = list(conn.execute(sa.text("SELECT id FROM events ORDER BY id")).scalars())
         with engine.connect() as conn:
             before = conn.execute(sa.text("SELECT id, event_json FROM events ORDER BY id")).all()
         engine.dispose()

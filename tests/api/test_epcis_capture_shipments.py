@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from core.epcis.events import shipment_transaction
 from store.db import session_factory
 from store.models import CaptureJob, Event, Shipment
 from tests.api.flows import World, auth, ok
@@ -163,6 +164,28 @@ def test_a_document_is_taken_in_order_as_if_posted_one_by_one(world: World) -> N
     done = _capture(world, carrier, _full(world, "shipping", 600), _full(world, "arriving", 300))
     assert done.status_code == 202, done.text
     assert _stored(world)[0] == before[0] + 2 and _stored(world)[2] == "arrived"
+
+
+def test_a_shipment_named_after_the_reference_is_refused_as_anywhere_else(world: World) -> None:
+    """The carrier's own shipment first in bizTransactionList does not excuse another shipment
+    named in a later field (a destination, an extension): 422, nothing stored."""
+    before = _stored(world)
+    other = "urn:chaintrace:shipment:0x" + "cd" * 32
+    reference = [shipment_transaction(world.shipment_id)]
+    for extra, loc in (
+        (
+            {"destinationList": [{"type": "owning_party", "destination": other}]},
+            ["destinationList", 0, "destination"],
+        ),
+        ({"example:note": [other]}, ["example:note", 0]),
+    ):
+        event = _full(world, "shipping", 30, **{"bizTransactionList": reference, **extra})
+        answer = _capture(world, world.carrier_key, event)
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["body", "epcisBody", "eventList", 0, *loc]
+        assert "outside bizTransactionList" in error["msg"]
+    assert _stored(world) == before
 
 
 def test_proceed_lists_the_refused_shipment_events_and_keeps_the_others(world: World) -> None:

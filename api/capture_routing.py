@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.capture_commissioning import draft_from_event
@@ -32,7 +33,7 @@ from core.epcis.capture_rights import is_commissioning, shipment_reference
 from core.epcis.hashed_event import HashedEvent
 from store.capture_jobs import capture_events, captured_by
 from store.errors import DuplicateEventError, NotFoundError
-from store.models import Principal
+from store.models import Event, Principal, Shipment
 from store.shipment_access import visible_shipment
 
 Loc = list[str | int]
@@ -67,14 +68,15 @@ def _on_shipment(
     session: Session,
     principal: Principal,
     event: dict[str, Any],
+    hashed: HashedEvent,
     where: Loc,
     max_backdate: timedelta,
 ) -> int | None:
-    """The stored id of a shipment event recorded by the shipment's rules; None if it names
-    no shipment."""
+    """The stored id of a shipment event recorded by the shipment's rules (0: nothing stored,
+    answered like a first capture); None if it is no shipment's."""
     named = shipment_reference(event)
     if named is None:
-        return None
+        return _copy_on_shipment(session, principal, event, hashed, where, max_backdate)
     pointer, shipment_id = named
     if shipment_id is None:
         raise _Refused(
@@ -87,6 +89,51 @@ def _on_shipment(
         )
     try:
         shipment = visible_shipment(session, principal, shipment_id)
+        return _record(session, principal, shipment, event, where, max_backdate)
+    except NotFoundError as exc:
+        raise _Refused(NotFound(str(exc)), pointer) from None
+    except ApiError as exc:
+        raise _Refused(exc, pointer) from None
+
+
+def _copy_on_shipment(
+    session: Session,
+    principal: Principal,
+    event: dict[str, Any],
+    hashed: HashedEvent,
+    where: Loc,
+    max_backdate: timedelta,
+) -> int | None:
+    """An event that names no shipment but is (or declares) a stored shipment event: POST
+    /shipments/{id}/events records a full event without requiring it to name the shipment.
+    Such a copy is the shipment's, checked by its rules for a party; from anyone else it is
+    answered like a first capture and nothing is stored (0): neither a capturer of the
+    shipment's event nor its correction (which would take the place of the capturer's own)."""
+    shipment_pk = session.scalar(
+        select(Event.shipment_id).where(Event.kind == 0, Event.event_hash == hashed.event_hash)
+    )
+    shipment = None if shipment_pk is None else session.get(Shipment, shipment_pk)
+    if shipment is None:
+        return None
+    try:
+        shipment = visible_shipment(session, principal, shipment.shipment_id)
+    except NotFoundError:
+        return 0
+    try:
+        return _record(session, principal, shipment, event, where, max_backdate)
+    except ApiError as exc:
+        raise _Refused(exc, "") from None
+
+
+def _record(
+    session: Session,
+    principal: Principal,
+    shipment: Shipment,
+    event: dict[str, Any],
+    where: Loc,
+    max_backdate: timedelta,
+) -> int:
+    try:
         with session.begin_nested():
             step = record_on_shipment(
                 session, principal, shipment, event, max_backdate=max_backdate, where=where
@@ -94,10 +141,6 @@ def _on_shipment(
     except DuplicateEventError as exc:
         # The very same event on this shipment again: the binding's repeat, not an error.
         return exc.existing_event_id
-    except NotFoundError as exc:
-        raise _Refused(NotFound(str(exc)), pointer) from None
-    except ApiError as exc:
-        raise _Refused(exc, pointer) from None
     return step.event.id
 
 
@@ -176,10 +219,12 @@ def capture_in_order(
         event = json.loads(hashed.event_json)
         try:
             stored = _on_shipment(
-                session, principal, event, event_where, settings.event_max_backdate
+                session, principal, event, hashed, event_where, settings.event_max_backdate
             )
-            if stored is not None:
+            if stored:
                 captured.ids[index] = stored
+            elif stored == 0:
+                continue
             elif is_commissioning(event):
                 captured.drafts[index] = _commissioning(
                     session, principal, chain, settings, event, event_where

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from core.epcis.events import shipment_transaction
 from store.db import session_factory
-from store.models import CaptureJob, Event, Shipment
+from store.models import CaptureJob, Event, EventCapturer, Shipment
 from tests.api.flows import World, auth, ok
 from tests.api.shipment_event_via import (
     VIAS,
@@ -186,6 +186,38 @@ def test_a_shipment_named_after_the_reference_is_refused_as_anywhere_else(world:
         assert error["loc"] == ["body", "epcisBody", "eventList", 0, *loc]
         assert "outside bizTransactionList" in error["msg"]
     assert _stored(world) == before
+
+
+def test_a_copy_of_a_shipment_event_that_does_not_name_it_is_the_shipments(world: World) -> None:
+    """POST /shipments/{id}/events records a full event even when it does not name the
+    shipment; an identical copy captured by a stranger is not a generic event: it stores
+    nothing, makes the stranger no capturer, and its declaration neither corrects the carrier's
+    event nor takes the place of the carrier's own correction."""
+    api, stranger = world.api, world.other_carrier_key
+    shipped = {k: v for k, v in _full(world, "shipping", 30).items() if k != "bizTransactionList"}
+    url = f"/shipments/{world.shipment_id}/events"
+    ok(api.client.post(url, json=shipped, headers=auth(world.carrier_key)), 201)
+    declared = {
+        **shipped,
+        "errorDeclaration": {"declarationTime": _ago(0), "reason": "incorrect_data"},
+    }
+    before = _stored(world)
+    for event in (shipped, declared):
+        # Answered like a first capture, as a declaration of another's generic event is.
+        copy = api.client.post("/epcis/events", json=event, headers=auth(stranger))
+        assert copy.status_code == 201, copy.text
+    assert _capture(world, stranger, shipped, declared).status_code == 202
+    assert _stored(world)[0] == before[0]
+    with session_factory(api.engine)() as session:
+        mine = select(func.count()).where(EventCapturer.principal_id == api.principal_id(stranger))
+        assert session.scalar(mine.select_from(EventCapturer)) == 0
+    # The carrier captures the very same event again (a repeat) and corrects it, as it may.
+    assert (
+        api.client.post("/epcis/events", json=shipped, headers=auth(world.carrier_key)).status_code
+        == 201
+    )
+    corrected = ok(api.client.post(url, json=declared, headers=auth(world.carrier_key)), 201)
+    assert corrected["kind"] == 1
 
 
 def test_proceed_lists_the_refused_shipment_events_and_keeps_the_others(world: World) -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.capture_commissioning import draft_from_event
@@ -31,9 +30,9 @@ from api.state import ChainAccess
 from core.epcis.capture_document import CaptureProblem, CheckedDocument
 from core.epcis.capture_rights import is_commissioning, shipment_reference
 from core.epcis.hashed_event import HashedEvent
-from store.capture_jobs import capture_events, captured_by
+from store.capture_jobs import capture_events, captured_by, shipment_events_of
 from store.errors import DuplicateEventError, NotFoundError
-from store.models import Event, Principal, Shipment
+from store.models import Principal, Shipment
 from store.shipment_access import visible_shipment
 
 Loc = list[str | int]
@@ -68,15 +67,18 @@ def _on_shipment(
     session: Session,
     principal: Principal,
     event: dict[str, Any],
-    hashed: HashedEvent,
+    copy_of: int | None,
     where: Loc,
     max_backdate: timedelta,
 ) -> int | None:
     """The stored id of a shipment event recorded by the shipment's rules (0: nothing stored,
-    answered like a first capture); None if it is no shipment's."""
+    answered like a first capture); None if it is no shipment's. `copy_of`: the shipment a
+    stored event of the same hash was recorded on."""
     named = shipment_reference(event)
     if named is None:
-        return _copy_on_shipment(session, principal, event, hashed, where, max_backdate)
+        if copy_of is None:
+            return None
+        return _copy_on_shipment(session, principal, event, copy_of, where, max_backdate)
     pointer, shipment_id = named
     if shipment_id is None:
         raise _Refused(
@@ -100,22 +102,19 @@ def _copy_on_shipment(
     session: Session,
     principal: Principal,
     event: dict[str, Any],
-    hashed: HashedEvent,
+    shipment_pk: int,
     where: Loc,
     max_backdate: timedelta,
-) -> int | None:
+) -> int:
     """An event that names no shipment but is (or declares) a stored shipment event: POST
     /shipments/{id}/events records a full event without requiring it to name the shipment.
     Such a copy is the shipment's, checked by its rules for a party; from anyone else it is
     answered like a first capture and nothing is stored (0): neither a capturer of the
     shipment's event nor its correction (which would take the place of the capturer's own)."""
-    shipment_pk = session.scalar(
-        select(Event.shipment_id).where(Event.kind == 0, Event.event_hash == hashed.event_hash)
-    )
-    shipment = None if shipment_pk is None else session.get(Shipment, shipment_pk)
-    if shipment is None:
-        return None
+    shipment = session.get(Shipment, shipment_pk)
     try:
+        if shipment is None:
+            raise NotFoundError("no such shipment")
         shipment = visible_shipment(session, principal, shipment.shipment_id)
     except NotFoundError:
         return 0
@@ -214,12 +213,18 @@ def capture_in_order(
     """
     captured = Captured()
     generic: list[tuple[int, HashedEvent]] = []
+    copies = shipment_events_of(session, [e.event_hash for e in checked.events.values()])
     for index, hashed in sorted(checked.events.items()):
         event_where = where if single else [*where, index]
         event = json.loads(hashed.event_json)
         try:
             stored = _on_shipment(
-                session, principal, event, hashed, event_where, settings.event_max_backdate
+                session,
+                principal,
+                event,
+                copies.get(hashed.event_hash),
+                event_where,
+                settings.event_max_backdate,
             )
             if stored:
                 captured.ids[index] = stored

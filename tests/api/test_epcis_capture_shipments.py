@@ -220,6 +220,39 @@ def test_a_copy_of_a_shipment_event_that_does_not_name_it_is_the_shipments(world
     assert corrected["kind"] == 1
 
 
+def test_a_query_document_and_a_second_shipment_change_nothing_of_the_rules(world: World) -> None:
+    """The events of an EPCISQueryDocument pass the same rules; an event naming the carrier's
+    shipment and a second one is refused naming the second."""
+    api = world.api
+    before = _stored(world)
+    shipped = _full(world, "shipping", 30)
+    wrapped = {
+        **document(),
+        "type": "EPCISQueryDocument",
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": [shipped]},
+            }
+        },
+    }
+    stranger = api.client.post(
+        "/epcis/capture", json=wrapped, headers=auth(world.other_carrier_key)
+    )
+    assert stranger.status_code == 404, stranger.text
+    assert stranger.json()["detail"].startswith("event 0: no shipment")
+    second = {"type": "bol", "bizTransaction": "urn:chaintrace:shipment:0x" + "cd" * 32}
+    two = _full(world, "shipping", 30)
+    two["bizTransactionList"] = [*two["bizTransactionList"], second]
+    loc, msg = _field(_capture(world, world.carrier_key, two))
+    assert loc == ["body", "epcisBody", "eventList", 0, "bizTransactionList", 1]
+    assert "names another chaintrace shipment" in msg
+    assert _stored(world) == before
+    carried = api.client.post("/epcis/capture", json=wrapped, headers=auth(world.carrier_key))
+    assert carried.status_code == 202, carried.text
+    assert _stored(world)[2] == "shipping"
+
+
 def test_proceed_lists_the_refused_shipment_events_and_keeps_the_others(world: World) -> None:
     carrier = world.carrier_key
     before = _stored(world)

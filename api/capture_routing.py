@@ -30,9 +30,9 @@ from api.state import ChainAccess
 from core.epcis.capture_document import CaptureProblem, CheckedDocument
 from core.epcis.capture_rights import is_commissioning, shipment_reference
 from core.epcis.hashed_event import HashedEvent
-from store.capture_jobs import capture_events, captured_by
+from store.capture_jobs import capture_events, captured_by, shipment_events_of
 from store.errors import DuplicateEventError, NotFoundError
-from store.models import Principal
+from store.models import Principal, Shipment
 from store.shipment_access import visible_shipment
 
 Loc = list[str | int]
@@ -67,14 +67,18 @@ def _on_shipment(
     session: Session,
     principal: Principal,
     event: dict[str, Any],
+    copy_of: int | None,
     where: Loc,
     max_backdate: timedelta,
 ) -> int | None:
-    """The stored id of a shipment event recorded by the shipment's rules; None if it names
-    no shipment."""
+    """The stored id of a shipment event recorded by the shipment's rules (0: nothing stored,
+    answered like a first capture); None if it is no shipment's. `copy_of`: the shipment a
+    stored event of the same hash was recorded on."""
     named = shipment_reference(event)
     if named is None:
-        return None
+        if copy_of is None:
+            return None
+        return _copy_on_shipment(session, principal, event, copy_of, where, max_backdate)
     pointer, shipment_id = named
     if shipment_id is None:
         raise _Refused(
@@ -87,6 +91,48 @@ def _on_shipment(
         )
     try:
         shipment = visible_shipment(session, principal, shipment_id)
+        return _record(session, principal, shipment, event, where, max_backdate)
+    except NotFoundError as exc:
+        raise _Refused(NotFound(str(exc)), pointer) from None
+    except ApiError as exc:
+        raise _Refused(exc, pointer) from None
+
+
+def _copy_on_shipment(
+    session: Session,
+    principal: Principal,
+    event: dict[str, Any],
+    shipment_pk: int,
+    where: Loc,
+    max_backdate: timedelta,
+) -> int:
+    """An event that names no shipment but is (or declares) a stored shipment event: POST
+    /shipments/{id}/events records a full event without requiring it to name the shipment.
+    Such a copy is the shipment's, checked by its rules for a party; from anyone else it is
+    answered like a first capture and nothing is stored (0): neither a capturer of the
+    shipment's event nor its correction (which would take the place of the capturer's own)."""
+    shipment = session.get(Shipment, shipment_pk)
+    try:
+        if shipment is None:
+            raise NotFoundError("no such shipment")
+        shipment = visible_shipment(session, principal, shipment.shipment_id)
+    except NotFoundError:
+        return 0
+    try:
+        return _record(session, principal, shipment, event, where, max_backdate)
+    except ApiError as exc:
+        raise _Refused(exc, "") from None
+
+
+def _record(
+    session: Session,
+    principal: Principal,
+    shipment: Shipment,
+    event: dict[str, Any],
+    where: Loc,
+    max_backdate: timedelta,
+) -> int:
+    try:
         with session.begin_nested():
             step = record_on_shipment(
                 session, principal, shipment, event, max_backdate=max_backdate, where=where
@@ -94,10 +140,6 @@ def _on_shipment(
     except DuplicateEventError as exc:
         # The very same event on this shipment again: the binding's repeat, not an error.
         return exc.existing_event_id
-    except NotFoundError as exc:
-        raise _Refused(NotFound(str(exc)), pointer) from None
-    except ApiError as exc:
-        raise _Refused(exc, pointer) from None
     return step.event.id
 
 
@@ -171,15 +213,23 @@ def capture_in_order(
     """
     captured = Captured()
     generic: list[tuple[int, HashedEvent]] = []
+    copies = shipment_events_of(session, [e.event_hash for e in checked.events.values()])
     for index, hashed in sorted(checked.events.items()):
         event_where = where if single else [*where, index]
         event = json.loads(hashed.event_json)
         try:
             stored = _on_shipment(
-                session, principal, event, event_where, settings.event_max_backdate
+                session,
+                principal,
+                event,
+                copies.get(hashed.event_hash),
+                event_where,
+                settings.event_max_backdate,
             )
-            if stored is not None:
+            if stored:
                 captured.ids[index] = stored
+            elif stored == 0:
+                continue
             elif is_commissioning(event):
                 captured.drafts[index] = _commissioning(
                     session, principal, chain, settings, event, event_where

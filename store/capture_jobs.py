@@ -41,6 +41,23 @@ def _stored(session: Session, keys: Sequence[tuple[int, bytes]]) -> dict[tuple[i
     return found
 
 
+def shipment_events_of(session: Session, hashes: Iterable[bytes]) -> dict[bytes, int]:
+    """The shipment (its integer id) of each stored event (kind 0) of these hashes that was
+    recorded on a shipment: a copy of it is the shipment's, whatever it names."""
+    wanted = sorted(set(hashes))
+    found: dict[bytes, int] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        query = select(Event.event_hash, Event.shipment_id).where(
+            Event.kind == 0,
+            Event.event_hash.in_(wanted[start : start + IN_CHUNK]),
+            Event.shipment_id.is_not(None),
+        )
+        for digest, pk in session.execute(query):
+            if pk is not None:
+                found[bytes(digest)] = pk
+    return found
+
+
 def _add_capturer(session: Session, event: Event, principal_id: int) -> None:
     if event.recorded_by == principal_id:
         return

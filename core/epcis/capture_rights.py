@@ -29,18 +29,20 @@ def _strings(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
 
 
 def shipment_reference(event: Mapping[str, Any]) -> tuple[str, str | None] | None:
-    """(JSON pointer, shipment id) of the first string of `event` naming a chaintrace shipment;
-    the id is None when that string is not a bizTransaction of bizTransactionList starting
-    with the shipment URN (the one place an event names its shipment). None: names none."""
+    """(JSON pointer, shipment id) of the first bizTransaction of bizTransactionList naming a
+    chaintrace shipment; the id is None, and the pointer the offending string's, when any string
+    of `event` names one elsewhere or not as a bizTransaction starting with the shipment URN
+    (the one place an event names its shipment), wherever it stands. None: names none."""
+    found: tuple[str, str | None] | None = None
     for pointer, text in _strings(event, ""):
         # Case-insensitive: the "urn" scheme and the NID are (RFC 8141), and the id is hex.
         lowered = text.lower()
         if _SHIPMENT not in lowered:
             continue
-        if _REFERENCE.fullmatch(pointer) and lowered.startswith(_SHIPMENT):
-            return pointer, text[len(SHIPMENT_URN) :]
-        return pointer, None
-    return None
+        if not (_REFERENCE.fullmatch(pointer) and lowered.startswith(_SHIPMENT)):
+            return pointer, None
+        found = found or (pointer, text[len(SHIPMENT_URN) :])
+    return found
 
 
 def is_commissioning(event: Mapping[str, Any]) -> bool:

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from core.epcis.events import shipment_transaction
 from store.db import session_factory
-from store.models import CaptureJob, Event, Shipment
+from store.models import CaptureJob, Event, EventCapturer, Shipment
 from tests.api.flows import World, auth, ok
 from tests.api.shipment_event_via import (
     VIAS,
@@ -163,6 +164,93 @@ def test_a_document_is_taken_in_order_as_if_posted_one_by_one(world: World) -> N
     done = _capture(world, carrier, _full(world, "shipping", 600), _full(world, "arriving", 300))
     assert done.status_code == 202, done.text
     assert _stored(world)[0] == before[0] + 2 and _stored(world)[2] == "arrived"
+
+
+def test_a_shipment_named_after_the_reference_is_refused_as_anywhere_else(world: World) -> None:
+    """The carrier's own shipment first in bizTransactionList does not excuse another shipment
+    named in a later field (a destination, an extension): 422, nothing stored."""
+    before = _stored(world)
+    other = "urn:chaintrace:shipment:0x" + "cd" * 32
+    reference = [shipment_transaction(world.shipment_id)]
+    for extra, loc in (
+        (
+            {"destinationList": [{"type": "owning_party", "destination": other}]},
+            ["destinationList", 0, "destination"],
+        ),
+        ({"example:note": [other]}, ["example:note", 0]),
+    ):
+        event = _full(world, "shipping", 30, **{"bizTransactionList": reference, **extra})
+        answer = _capture(world, world.carrier_key, event)
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["body", "epcisBody", "eventList", 0, *loc]
+        assert "outside bizTransactionList" in error["msg"]
+    assert _stored(world) == before
+
+
+def test_a_copy_of_a_shipment_event_that_does_not_name_it_is_the_shipments(world: World) -> None:
+    """POST /shipments/{id}/events records a full event even when it does not name the
+    shipment; an identical copy captured by a stranger is not a generic event: it stores
+    nothing, makes the stranger no capturer, and its declaration neither corrects the carrier's
+    event nor takes the place of the carrier's own correction."""
+    api, stranger = world.api, world.other_carrier_key
+    shipped = {k: v for k, v in _full(world, "shipping", 30).items() if k != "bizTransactionList"}
+    url = f"/shipments/{world.shipment_id}/events"
+    ok(api.client.post(url, json=shipped, headers=auth(world.carrier_key)), 201)
+    declared = {
+        **shipped,
+        "errorDeclaration": {"declarationTime": _ago(0), "reason": "incorrect_data"},
+    }
+    before = _stored(world)
+    for event in (shipped, declared):
+        # Answered like a first capture, as a declaration of another's generic event is.
+        copy = api.client.post("/epcis/events", json=event, headers=auth(stranger))
+        assert copy.status_code == 201, copy.text
+    assert _capture(world, stranger, shipped, declared).status_code == 202
+    assert _stored(world)[0] == before[0]
+    with session_factory(api.engine)() as session:
+        mine = select(func.count()).where(EventCapturer.principal_id == api.principal_id(stranger))
+        assert session.scalar(mine.select_from(EventCapturer)) == 0
+    # The carrier captures the very same event again (a repeat) and corrects it, as it may.
+    assert (
+        api.client.post("/epcis/events", json=shipped, headers=auth(world.carrier_key)).status_code
+        == 201
+    )
+    corrected = ok(api.client.post(url, json=declared, headers=auth(world.carrier_key)), 201)
+    assert corrected["kind"] == 1
+
+
+def test_a_query_document_and_a_second_shipment_change_nothing_of_the_rules(world: World) -> None:
+    """The events of an EPCISQueryDocument pass the same rules; an event naming the carrier's
+    shipment and a second one is refused naming the second."""
+    api = world.api
+    before = _stored(world)
+    shipped = _full(world, "shipping", 30)
+    wrapped = {
+        **document(),
+        "type": "EPCISQueryDocument",
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": [shipped]},
+            }
+        },
+    }
+    stranger = api.client.post(
+        "/epcis/capture", json=wrapped, headers=auth(world.other_carrier_key)
+    )
+    assert stranger.status_code == 404, stranger.text
+    assert stranger.json()["detail"].startswith("event 0: no shipment")
+    second = {"type": "bol", "bizTransaction": "urn:chaintrace:shipment:0x" + "cd" * 32}
+    two = _full(world, "shipping", 30)
+    two["bizTransactionList"] = [*two["bizTransactionList"], second]
+    loc, msg = _field(_capture(world, world.carrier_key, two))
+    assert loc == ["body", "epcisBody", "eventList", 0, "bizTransactionList", 1]
+    assert "names another chaintrace shipment" in msg
+    assert _stored(world) == before
+    carried = api.client.post("/epcis/capture", json=wrapped, headers=auth(world.carrier_key))
+    assert carried.status_code == 202, carried.text
+    assert _stored(world)[2] == "shipping"
 
 
 def test_proceed_lists_the_refused_shipment_events_and_keeps_the_others(world: World) -> None:

@@ -33,3 +33,26 @@ def test_a_commissioning_is_add_with_the_commissioning_step() -> None:
     )
     assert not is_commissioning({"action": "OBSERVE", "bizStep": "commissioning"})
     assert not is_commissioning({"action": "ADD", "bizStep": "packing"})
+
+
+def test_a_shipment_named_elsewhere_after_the_reference_is_refused_too() -> None:
+    # Whatever the key order: a reference in bizTransactionList does not excuse a shipment
+    # named in another field (destinationList, ILMD, an extension) or a second, malformed one.
+    other = "urn:chaintrace:shipment:0x" + "cd" * 32
+    reference = {"bizTransactionList": [{"bizTransaction": "urn:chaintrace:shipment:" + _ID}]}
+    for extra, pointer in (
+        (
+            {"destinationList": [{"type": "owning_party", "destination": other}]},
+            "/destinationList/0/destination",
+        ),
+        ({"ilmd": {"ext:shipment": other}}, "/ilmd/ext:shipment"),
+        ({"ext:note": [other]}, "/ext:note/0"),
+    ):
+        assert shipment_reference({**reference, **extra}) == (pointer, None)
+    twice = {
+        "bizTransactionList": [
+            {"bizTransaction": "urn:chaintrace:shipment:" + _ID},
+            {"bizTransaction": " " + other},
+        ]
+    }
+    assert shipment_reference(twice) == ("/bizTransactionList/1/bizTransaction", None)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from api.epcis_parameters import BIZ_TRANSACTION, SENSOR_BOUND, is_dynamic
 from api.errors import FieldError
-from api.routes.epcis_query import PIPE_PATTERN, event_query
+from api.routes.epcis_query import EVENT_TYPE_PATTERN, PIPE_PATTERN, event_query
 from store.epcis_query import EventQuery
 
 MAX_VALUES = 100  # values in one parameter's array
@@ -62,7 +62,8 @@ def query_schema(schema: dict[str, Any]) -> None:
     each parameter as GET /epcis/events takes it, or an array of such values."""
     properties: dict[str, Any] = {}
     for alias, value in _value_schemas().items():
-        single = value.get("type") == "string" and value.get("pattern") == PIPE_PATTERN
+        piped = value.get("pattern") in (PIPE_PATTERN, EVENT_TYPE_PATTERN)
+        single = value.get("type") == "string" and piped
         item = {"allOf": [value, {"pattern": "^[^|]*$"}]} if single else value
         array = {"type": "array", "items": item, "minItems": 1}
         array["maxItems"] = MAX_VALUES if single else 1

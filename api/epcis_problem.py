@@ -82,7 +82,7 @@ def _detail(body: Any) -> str:
 def problem(request: Request, exc: Exception, answer: Response) -> Response:
     """The API's error answer `answer` to `exc`, as the binding's problem."""
     if not 400 <= answer.status_code < 500 or answer.media_type == PROBLEM:
-        return answer  # not an error, or already the binding's (api/epcis_problems.py)
+        return answer  # not an error, or already the binding's (api/epcis_query_errors.py)
     try:
         body = json.loads(bytes(answer.body))
     except ValueError:

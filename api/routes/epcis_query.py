@@ -34,7 +34,7 @@ from api.epcis_parameters import (
     sensor_bounds,
 )
 from api.epcis_problem import EpcisRoute
-from api.epcis_problems import acceptable, not_found, problem_responses
+from api.epcis_query_errors import acceptable, not_found, problem_responses
 from api.errors import FieldError
 from api.openapi_doc import errors
 from api.schemas.epcis_query import Collection, EpcisQueryDocument

@@ -1,7 +1,7 @@
-"""The EPCIS query routes' errors in the binding's RFC 7807 shape (application/problem+json with
-an epcisException type, api/errors.EpcisQueryProblem): 400 and 501 for query parameters
-(api/epcis_parameters.py), 404 for an event absent or not the caller's, 406 for an Accept header
-no JSON answer satisfies. Invalid values stay the API's 422 (ErrorBody), as everywhere else."""
+"""The EPCIS query routes' own problems (application/problem+json with an epcisException type,
+api/errors.EpcisQueryProblem): 400 and 501 for query parameters (api/epcis_parameters.py), 404
+for an event absent or not the caller's, 406 for an Accept header no JSON answer satisfies. The
+API's other errors on these routes are re-dressed as problems by api/epcis_problem.EpcisRoute."""
 
 from __future__ import annotations
 

@@ -458,6 +458,9 @@ def _schemathesis(served: Served, key: str | None, tmp_path: Path) -> tuple[str,
         "--workers=1",  # CPython 3.11 ast.parse is not thread-safe (hypothesis parses lambdas)
         "--generation-deterministic",
         "--no-color",
+        # A bound for a loaded CI machine, not a timing check (schemathesis's default is 10 s:
+        # one request over it on a busy 2-core runner failed a run that found nothing wrong).
+        "--request-timeout=60",
         *(f"--include-name={name}" for name in sorted(operations)),
     ]
     if key is not None:

@@ -33,6 +33,9 @@ def _schemathesis(base_url: str, key: str | None, tmp_path: Path) -> None:
         "--workers=1",  # CPython 3.11 ast.parse is not thread-safe (hypothesis parses lambdas)
         "--generation-deterministic",
         "--no-color",
+        # A bound for a loaded CI machine, not a timing check (schemathesis's default is 10 s:
+        # one request over it on a busy 2-core runner failed a run that found nothing wrong).
+        "--request-timeout=60",
     ]
     if key is not None:
         command.append(f"--header=Authorization: Bearer {key}")

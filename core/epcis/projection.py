@@ -1,0 +1,200 @@
+"""Public projections of events (consensus-critical: projection v1, leaf kind 2; no I/O).
+
+P(event, epc) is what the public may see of an event for one EPC it names (DESIGN.md "Public and
+private views"): a valid EPCIS 2.0 event keeping only
+
+  @context (the EPCIS 2.0 context alone), type, eventTime, eventTimeZoneOffset, action,
+  bizStep, a CBV disposition,
+  readPoint / bizLocation ids that are public (a geo URI always, at 2 decimals),
+  the one EPC in the field it came from (and a transformation's transformationID, without which
+  a TransformationEvent naming one EPC of one side is not valid EPCIS),
+  sensor statistics (times, type, uom, numeric values) without deviceID, rawData or anything else;
+
+nothing else: no eventID, recordTime, other EPCs, quantities, business transactions, sources,
+destinations, ILMD, certification, error declaration or extension. Its CBV 2.0 canonical hash
+(`projection_hash`) goes into the kind 2 leaf `core.merkle.member_leaf_hash(eventKind,
+projectionHash, salt)`. Only object, aggregation and transformation events are projected.
+
+Changing what P keeps changes every projection hash anchored: that is a projection v2, beside v1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from core.epcis.cbv import CBV, DISPOSITIONS
+from core.epcis.extension import EPCIS_CONTEXT
+from core.epcis.hashing import event_hash
+
+PROJECTION_VERSION = 1
+PROJECTED_TYPES = ("ObjectEvent", "AggregationEvent", "TransformationEvent")
+
+# The instance-level EPC fields of each projected event type, in the order an EPC is looked up
+# (an EPC named in two fields of one event is projected once, from the first). An aggregation's
+# parentID is not projected: an AggregationEvent is valid only with a child.
+EPC_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "ObjectEvent": ("epcList",),
+    "AggregationEvent": ("childEPCs",),
+    "TransformationEvent": ("inputEPCList", "outputEPCList"),
+}
+_KEPT = ("type", "eventTime", "eventTimeZoneOffset", "action", "bizStep")
+_METADATA_KEPT = ("time", "startTime", "endTime")
+_REPORT_KEPT = (
+    "type",
+    "exception",
+    "time",
+    "uom",
+    "value",
+    "minValue",
+    "maxValue",
+    "meanValue",
+    "sDev",
+    "percRank",
+    "percValue",
+)
+_CBV_DISPOSITIONS = frozenset(DISPOSITIONS)
+_GEO = re.compile(r"geo:(-?\d{1,3}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)(?:[;?].*)?", re.IGNORECASE)
+GEO_DECIMALS = 2
+
+
+class ProjectedEpc(NamedTuple):
+    """One EPC of an event and the field naming it."""
+
+    field: str
+    epc: str
+
+
+def projected_epcs(event: Mapping[str, Any]) -> list[ProjectedEpc]:
+    """Every EPC an event gets a projection for, once each, in field order; [] for an event
+    type that is not projected, and for a transformation without a transformationID (with one
+    EPC of one side, a TransformationEvent is valid only with its transformationID)."""
+    found: dict[str, ProjectedEpc] = {}
+    if event.get("type") == "TransformationEvent" and not _transformation_id(event):
+        return []
+    for field in EPC_FIELDS.get(str(event.get("type")), ()):
+        value = event.get(field)
+        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for epc in values:
+            if isinstance(epc, str) and epc and epc not in found:
+                found[epc] = ProjectedEpc(field, epc)
+    return list(found.values())
+
+
+def _transformation_id(event: Mapping[str, Any]) -> str | None:
+    value = event.get("transformationID")
+    return value if isinstance(value, str) and value else None
+
+
+def coarse_geo(uri: str) -> str | None:
+    """A geo URI at GEO_DECIMALS decimals, its parameters dropped; None if it is not one."""
+    match = _GEO.fullmatch(uri.strip())
+    if match is None:
+        return None
+    lat, lon = (float(match.group(i)) for i in (1, 2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    # "+ 0.0" turns -0.00 into 0.00.
+    lat_text, lon_text = (f"{round(v, GEO_DECIMALS) + 0.0:.{GEO_DECIMALS}f}" for v in (lat, lon))
+    return f"geo:{lat_text},{lon_text}"
+
+
+def _location(value: Any, public: Container[str]) -> dict[str, str] | None:
+    location_id = value.get("id") if isinstance(value, Mapping) else None
+    if not isinstance(location_id, str):
+        return None
+    if location_id.lower().startswith("geo:"):
+        geo = coarse_geo(location_id)
+        return None if geo is None else {"id": geo}
+    return {"id": location_id} if location_id in public else None
+
+
+def _disposition(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    for prefix in (CBV + "Disp-", "urn:epcglobal:cbv:disp:"):
+        if value.startswith(prefix) and value[len(prefix) :] in _CBV_DISPOSITIONS:
+            return value
+    return value if value in _CBV_DISPOSITIONS else None
+
+
+def _kept(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    if not isinstance(obj, Mapping):
+        return {}
+    return {name: obj[name] for name in names if name in obj and obj[name] is not None}
+
+
+def _sensor_elements(value: Any) -> list[dict[str, Any]]:
+    elements = []
+    for element in value if isinstance(value, list) else []:
+        if not isinstance(element, Mapping):
+            continue
+        reports = [
+            kept
+            for report in element.get("sensorReport") or []
+            if (kept := _kept(report, _REPORT_KEPT)) and kept.keys() - {"time"}
+        ]
+        if not reports:
+            continue
+        projected: dict[str, Any] = {}
+        metadata = _kept(element.get("sensorMetadata"), _METADATA_KEPT)
+        if metadata:
+            projected["sensorMetadata"] = metadata
+        projected["sensorReport"] = reports
+        elements.append(projected)
+    return elements
+
+
+def projection(
+    event: Mapping[str, Any], epc: str, public_locations: Container[str] = ()
+) -> dict[str, Any]:
+    """P(event, epc): the public projection of `event` for `epc` (which it must name).
+
+    `public_locations` holds the location ids (SGLN, GLN URIs...) the public may see; any other
+    readPoint or bizLocation is left out. Raises ValueError for an event type that is not
+    projected or an EPC the event does not name.
+    """
+    named = {p.epc: p.field for p in projected_epcs(event)}
+    if str(event.get("type")) not in PROJECTED_TYPES:
+        raise ValueError(f"{event.get('type')!r} events have no public projection")
+    if epc not in named:
+        raise ValueError("the event does not name this EPC")
+    # The standard context only (the canonical hash leaves an event's @context out): a valid
+    # event on its own, which GS1's reference tool hashes as it stands.
+    out: dict[str, Any] = {"@context": [EPCIS_CONTEXT], **_kept(event, _KEPT)}
+    field = named[epc]
+    out[field] = [epc]
+    transformation = _transformation_id(event)
+    if transformation is not None:
+        out["transformationID"] = transformation
+    disposition = _disposition(event.get("disposition"))
+    if disposition is not None:
+        out["disposition"] = disposition
+    for name in ("readPoint", "bizLocation"):
+        location = _location(event.get(name), public_locations)
+        if location is not None:
+            out[name] = location
+    sensors = _sensor_elements(event.get("sensorElementList"))
+    if sensors:
+        out["sensorElementList"] = sensors
+    return out
+
+
+def projection_hash(projected: Mapping[str, Any]) -> bytes:
+    """The CBV 2.0 canonical hash of a projection (what a kind 2 leaf commits to)."""
+    return event_hash(projected)
+
+
+def is_projection_of(projected: Mapping[str, Any], event: Mapping[str, Any], epc: str) -> bool:
+    """Whether `projected` is exactly P(event, epc) for the locations it shows as public (the
+    auditor's check: every kept field is the event's, nothing else is there)."""
+    shown = {
+        loc["id"]
+        for name in ("readPoint", "bizLocation")
+        if isinstance(loc := projected.get(name), Mapping) and isinstance(loc.get("id"), str)
+    }
+    try:
+        return projection(event, epc, shown) == dict(projected)
+    except ValueError:
+        return False

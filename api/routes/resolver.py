@@ -126,13 +126,13 @@ def _resolve(
     `compressed` is the key and uncompressed URI of a compressed link; else the raw path is
     parsed. (A linkType branch goes here, right after the key is known.)
     """
-    if request.method == "OPTIONS":
-        return Response(status_code=204, headers={"Allow": ", ".join(ALLOWED_METHODS)})
     as_json = wants_json(request)
     try:
         key, uncompressed = compressed if compressed else (request_gtin_key(request), None)
     except BadDigitalLink as exc:
-        return _error(request, exc, as_json)
+        return _error(request, exc, as_json)  # a preflight too: the link is wrong whatever follows
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": ", ".join(ALLOWED_METHODS)})
     if key.serial is None:
         return _product(request, key, session, settings, chain, as_json, uncompressed)
     return _item(request, key, session, settings, chain, as_json, uncompressed)

@@ -96,6 +96,10 @@ def test_options_answers_204_with_allow_and_a_cors_preflight(
         assert {m.strip() for m in answer.headers["allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
         assert answer.headers["access-control-allow-origin"] == "*"
         assert "GET" in answer.headers["access-control-allow-methods"]
+    # The link itself is wrong whatever the method: 400, still readable cross-origin.
+    answer = http.options("/01/4012345000008", headers=preflight)
+    assert answer.status_code == 400
+    assert answer.headers["access-control-allow-origin"] == "*"
 
 
 # SHALL support CORS; only the resolver's paths do (the rest of the API is no resolver).

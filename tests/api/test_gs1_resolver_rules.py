@@ -267,6 +267,7 @@ def test_a_segment_that_is_no_compressed_link_keeps_its_answer(
     for path in ("/healthz", "/AAAA", "/batches"):
         assert "access-control-allow-origin" not in http.get(path).headers
     assert http.put("/healthz").status_code == 405
+    assert http.get("/brands").status_code == 405  # POST only: a one-segment GET is no link
 
 
 # SHALL describe itself at /.well-known/gs1resolver (the standard's description file schema).

@@ -91,7 +91,9 @@ class ResolverHttp:
                 status, body = 304, b""
                 for name in ("content-type", "content-length", "content-encoding"):
                     del headers[name]
-        if status != 304:
+        if status in (204, 304):  # no body, and no Content-Length either (RFC 9110 8.6)
+            del headers["content-length"]
+        else:
             headers["Content-Length"] = str(len(body))
         await send({**start, "status": status, "headers": headers.raw})
         await send({"type": "http.response.body", "body": b"" if head else body})

@@ -93,6 +93,7 @@ def test_options_answers_204_with_allow_and_a_cors_preflight(
     for path in (_path(lot_world.gtin, "A1"), f"/01/{lot_world.gtin}", "/.well-known/gs1resolver"):
         answer = http.options(path, headers=preflight)
         assert answer.status_code == 204, path
+        assert answer.content == b"" and "content-length" not in answer.headers
         assert {m.strip() for m in answer.headers["allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
         assert answer.headers["access-control-allow-origin"] == "*"
         assert "GET" in answer.headers["access-control-allow-methods"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
@@ -271,12 +272,48 @@ def test_a_segment_that_is_no_compressed_link_keeps_its_answer(
     assert http.get("/brands").status_code == 405  # POST only: a one-segment GET is no link
 
 
+# The description file schema of the GS1-Conformant resolver standard (1.2.0), as published
+# (ref.gs1.org/standards/resolver/description-file-schema): the properties this resolver sends.
+DESCRIPTION_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {
+        "resolverRoot": {"type": "string", "format": "uri"},
+        "supportedPrimaryKeys": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "enum": [
+                    *("all", "01", "8006", "8013", "8010", "410", "411", "412", "413"),
+                    *("414", "415", "417", "8017", "8018", "255", "00", "253", "401"),
+                    *("402", "8003", "8004"),
+                ],
+            },
+        },
+        "name": {"type": "string"},
+        "supportedLinkType": {
+            "type": "array",
+            "items": {
+                "properties": {
+                    "namespace": {"type": "string", "format": "uri"},
+                    "prefix": {"type": "string", "pattern": "^[a-zA-Z_][A-Za-z0-9_-]*?:$"},
+                }
+            },
+        },
+        "linkTypeDefaultCanBeLinkset": {"type": "boolean"},
+        "jsonLdContextLocation": {"type": "string", "format": "uri"},
+    },
+    "required": ["resolverRoot", "supportedPrimaryKeys"],
+}
+
+
 # SHALL describe itself at /.well-known/gs1resolver (the standard's description file schema).
 def test_the_well_known_file_describes_the_resolver(http: httpx.Client) -> None:
     answer = http.get("/.well-known/gs1resolver")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/json")
     body = answer.json()
+    jsonschema_rs.validator_for(DESCRIPTION_SCHEMA, validate_formats=True).validate(body)
     assert body["resolverRoot"] == PUBLIC_BASE_URL
     assert body["supportedPrimaryKeys"] == ["01"]
     assert body["linkTypeDefaultCanBeLinkset"] is False

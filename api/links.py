@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError, FieldError, NotFound
 from core.digital_link import GtinKey, build_link, parse_gtin_key, parse_link, parse_link_lot
+from core.digital_link_compression import decompress_partly, uncompressed_uri
 from core.errors import DigitalLinkError
 from store.models import Item
 from store.queries import find_item
@@ -32,11 +33,16 @@ class BadDigitalLink(ApiError):
     status_code = 400
 
 
-def request_gtin_key(request: Request) -> GtinKey:
-    """The key (GTIN, variant, lot, serial) the resolver request's raw path names; 400 with the
-    reason if the path is not a valid GTIN Digital Link."""
+def request_gtin_key(request: Request, base_url: str) -> tuple[GtinKey, str | None]:
+    """The key (GTIN, variant, lot, serial) the resolver request's raw path names, and for a
+    partly compressed link (/01/{gtin}/{compressed}) the uncompressed URI it stands for; 400 with
+    the reason if the path is not a valid GTIN Digital Link."""
+    path = _raw_path(request)
     try:
-        return parse_gtin_key(_raw_path(request))
+        partly = decompress_partly(path)
+        if partly is not None:
+            return partly.key, uncompressed_uri(base_url, partly)
+        return parse_gtin_key(path), None
     except DigitalLinkError as exc:
         raise BadDigitalLink(f"not a valid GS1 Digital Link: {exc}") from None
 

@@ -31,7 +31,7 @@ import math
 import re
 from typing import NamedTuple
 
-from core.digital_link import GtinKey
+from core.digital_link import GtinKey, encode_value, key_link
 from core.errors import DigitalLinkError, Gs1Error
 from core.gs1 import normalize_gtin, validate_serial
 
@@ -209,9 +209,26 @@ def decompress(segment: str) -> CompressedLink:
     elements = decompress_elements(segment)
     if not elements or elements[0][0] != "01":
         raise DigitalLinkError("a compressed GTIN link starts with AI (01)")
+    return _link(elements[0][1], elements[1:])
+
+
+def decompress_partly(path: str) -> CompressedLink | None:
+    """A partly compressed link, /01/{gtin}/{compressed qualifiers and attributes} (one trailing
+    slash tolerated): its key and attributes; None if the path does not have that shape (three
+    segments never make an uncompressed link); DigitalLinkError if it has it but is no link."""
+    segments = path.removesuffix("/").split("/")[1:]
+    if len(segments) != 3 or segments[0] != "01" or not _SEGMENT.fullmatch(segments[2]):
+        return None
+    elements = decompress_elements(segments[2])
+    if any(ai == "01" for ai, _ in elements):
+        raise DigitalLinkError("AI (01) appears twice")
+    return _link(segments[1], elements)
+
+
+def _link(gtin: str, elements: list[tuple[str, str]]) -> CompressedLink:
     seen: dict[str, str] = {}
     attributes: list[tuple[str, str]] = []
-    for ai, value in elements[1:]:
+    for ai, value in elements:
         if ai == "01" or ai in seen:
             raise DigitalLinkError(f"AI ({ai}) appears twice")
         if ai in _QUALIFIERS:
@@ -219,10 +236,18 @@ def decompress(segment: str) -> CompressedLink:
         else:
             attributes.append((ai, value))
     try:
-        gtin = normalize_gtin(elements[0][1])
+        gtin = normalize_gtin(gtin)
         for ai, value in seen.items():
             validate_serial(value, f"AI ({ai})")
     except Gs1Error as exc:
         raise DigitalLinkError(str(exc)) from None
     key = GtinKey(gtin, seen.get("22"), seen.get("10"), seen.get("21"))
     return CompressedLink(key, tuple(attributes))
+
+
+def uncompressed_uri(base_url: str, link: CompressedLink) -> str:
+    """The uncompressed Digital Link a compressed one stands for (attributes in the query)."""
+    uri = key_link(base_url, link.key)
+    if link.attributes:
+        uri += "?" + "&".join(f"{encode_value(k)}={encode_value(v)}" for k, v in link.attributes)
+    return uri

@@ -26,7 +26,8 @@ from api.rate_limit import Bucket, per_client
 from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
 from api.resolver_view import item_view, unknown_item_view
 from api.schemas.resolver import ResolverDescription
-from core.digital_link import GtinKey, encode_value, key_link
+from core.digital_link import GtinKey
+from core.digital_link_compression import uncompressed_uri
 
 _LIMIT = [Depends(per_client(Bucket.RESOLVER))]
 # One operationId per route (its name); api/openapi_doc.py adds each method to it.
@@ -128,7 +129,7 @@ def _resolve(
     """
     as_json = wants_json(request)
     try:
-        key, uncompressed = compressed if compressed else (request_gtin_key(request), None)
+        key, uncompressed = compressed or request_gtin_key(request, settings.base_url)
     except BadDigitalLink as exc:
         return _error(request, exc, as_json)  # a preflight too: the link is wrong whatever follows
     if request.method == "OPTIONS":
@@ -287,9 +288,5 @@ def resolve_compressed(
     """A compressed Digital Link, answered as its uncompressed link is."""
     found = compressed_link(request.url.path)
     assert found is not None  # the route matched only such a path
-    uncompressed = key_link(settings.base_url, found.key)
-    if found.attributes:
-        uncompressed += "?" + "&".join(
-            f"{encode_value(k)}={encode_value(v)}" for k, v in found.attributes
-        )
+    uncompressed = uncompressed_uri(settings.base_url, found)
     return _resolve(request, session, settings, chain, (found.key, uncompressed))

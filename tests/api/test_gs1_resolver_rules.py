@@ -256,6 +256,40 @@ def test_a_compressed_link_is_answered_as_the_uncompressed_one(
         assert http.get(path + "/", headers=JSON).status_code == 200
 
 
+# The partly compressed form: the primary key as it is, the rest compressed in one segment.
+def test_a_partly_compressed_link_is_answered_as_the_uncompressed_one(
+    http: httpx.Client, lot_world: World
+) -> None:
+    gtin14 = "0" + lot_world.gtin
+    node = shutil.which("node")
+    if node is None or not (REPO / "node_modules" / "digital-link.js").is_dir():
+        pytest.skip("node or the digital-link.js package is not installed (make deps)")
+    script = (
+        "const T = require('digital-link.js/lib/GS1DigitalLinkCompressionPrototype/"
+        "GS1DigitalLinkToolkit'); const t = new T();"
+        "console.log(t.gs1ElementStringsToCompressedGS1DigitalLink("
+        "process.argv[1], false, process.argv[2], true, true))"
+    )
+    elements = f"(01){gtin14}(10){LOT}(21)LOT7-C"
+    done = subprocess.run(
+        [node, "-e", script, elements, PUBLIC_BASE_URL],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=True,
+    )
+    path = done.stdout.strip().removeprefix(PUBLIC_BASE_URL)
+    assert path.startswith(f"/01/{gtin14}/") and path.count("/") == 3, path
+    long = f"/01/{gtin14}/10/L-7%2FB/21/LOT7-C"
+    answer = http.get(path, headers=JSON)
+    assert answer.status_code == 200
+    assert answer.json() == http.get(long, headers=JSON).json()
+    assert answer.headers["link"] == f'<{PUBLIC_BASE_URL}{long}>; rel="owl:sameAs"'
+    broken = http.get(path[:-3] + "~~~", headers=JSON)
+    assert broken.status_code == 400
+
+
 # A compressed link that names no known item is a 404 with its verdict, like an uncompressed one;
 # a path segment that decompresses to no GTIN link keeps its own answer (it is no resolver path).
 def test_a_segment_that_is_no_compressed_link_keeps_its_answer(

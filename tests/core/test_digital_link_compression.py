@@ -14,6 +14,7 @@ from core.digital_link_compression import (
     CompressedLink,
     decompress,
     decompress_elements,
+    decompress_partly,
     length_bits,
     value_bits,
 )
@@ -94,3 +95,17 @@ def test_any_segment_decodes_or_is_refused_cleanly(segment: str) -> None:
     except DigitalLinkError:
         return
     assert len(found.key.gtin) == 14
+
+
+def test_partly_compressed_links() -> None:
+    # GS1's toolkit: gs1ElementStringsToCompressedGS1DigitalLink(..., uncompressedPrimary=true).
+    assert decompress_partly(f"/01/{GTIN}/EGIvUhYktQ") == CompressedLink(
+        GtinKey(GTIN, lot="L1", serial="S1"), ()
+    )
+    assert decompress_partly(f"/01/{GTIN}/IUOrw/") == CompressedLink(
+        GtinKey(GTIN, serial="ABC"), ()
+    )
+    assert decompress_partly(f"/01/{GTIN}/21/S1") is None  # an uncompressed link
+    assert decompress_partly(f"/01/{GTIN}") is None
+    with pytest.raises(DigitalLinkError, match="twice"):
+        decompress_partly(f"/01/{GTIN}/DAdMZMwAkggAY")  # holds a GTIN of its own

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from api.errors import FieldError, NotFound
-from core.digital_link import build_link, parse_link, parse_link_lot
+from api.errors import ApiError, FieldError, NotFound
+from core.digital_link import GtinKey, build_link, parse_gtin_key, parse_link, parse_link_lot
+from core.digital_link_compression import decompress_partly, uncompressed_uri
 from core.errors import DigitalLinkError
 from store.models import Item
 from store.queries import find_item
@@ -23,6 +24,27 @@ def request_item_key(request: Request) -> tuple[str, str]:
         return parse_link(_raw_path(request))
     except DigitalLinkError as exc:
         raise FieldError(["path"], f"not a GS1 Digital Link for an item: {exc}") from None
+
+
+class BadDigitalLink(ApiError):
+    """400: the path is not a syntactically valid GS1 Digital Link (GS1-Conformant resolver
+    standard: never a 200, and not 422: the request, not a field of it, is wrong)."""
+
+    status_code = 400
+
+
+def request_gtin_key(request: Request, base_url: str) -> tuple[GtinKey, str | None]:
+    """The key (GTIN, variant, lot, serial) the resolver request's raw path names, and for a
+    partly compressed link (/01/{gtin}/{compressed}) the uncompressed URI it stands for; 400 with
+    the reason if the path is not a valid GTIN Digital Link."""
+    path = _raw_path(request)
+    try:
+        partly = decompress_partly(path)
+        if partly is not None:
+            return partly.key, uncompressed_uri(base_url, partly)
+        return parse_gtin_key(path), None
+    except DigitalLinkError as exc:
+        raise BadDigitalLink(f"not a valid GS1 Digital Link: {exc}") from None
 
 
 def request_item_lot(request: Request) -> str | None:

@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.limits import BodyGuard
 from api.openapi_doc import document_errors
 from api.rate_limit import RateLimits
+from api.resolver_http import ResolverHttp
 from api.routes import (
     audit_log,
     batches,
@@ -42,7 +43,7 @@ from api.routes import (
 )
 from api.schemas.epcis import EpcisProblem
 from api.schemas.events import MinimalEventIn
-from api.schemas.resolver import ResolvedItem, UnresolvedItem
+from api.schemas.resolver import ResolvedItem, ResolvedProduct, UnresolvedItem
 from api.security_headers import DOCS_ASSETS, SecurityHeaders
 from api.settings import ApiSettings
 from api.state import AppState, ChainAccess
@@ -55,8 +56,9 @@ Traceability and settlement API of chaintrace.
 
 Writes need an API key (`Authorization: Bearer ct_...` or `X-API-Key`) bound to one principal and
 role. The API never holds a private key: it returns EIP-712 payloads and unsigned transactions for
-the user's own wallet to sign. The consumer resolver (`/01/{gtin}/21/{serial}`) and `/qr/...` are
-public.
+the user's own wallet to sign. The consumer resolver (`/01/{gtin}`, `/01/{gtin}/10/{lot}`,
+`/01/{gtin}/21/{serial}`, compressed links, `/.well-known/gs1resolver`; docs/resolver.md) and
+`/qr/...` are public.
 """
 
 
@@ -108,6 +110,7 @@ def create_app(
     app.state.chaintrace = state
     # The last added runs first: headers go on every answer, the body guard's refusals included.
     app.state.body_refusals = body_refusals = Counter[str]()
+    app.add_middleware(ResolverHttp)
     app.add_middleware(BodyGuard, refused=body_refusals)
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
     install_error_handlers(app)
@@ -137,5 +140,10 @@ def create_app(
         locations,
     ):
         app.include_router(module.router)
-    document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])
+    # Last: a compressed Digital Link is one path segment, which must not shadow another route.
+    app.include_router(resolver.compressed_router)
+    document_errors(
+        app,
+        models=[EpcisProblem, MinimalEventIn, ResolvedItem, ResolvedProduct, UnresolvedItem],
+    )
     return app

@@ -9,6 +9,8 @@ fuzzing test (tests/api/test_openapi_fuzz.py) fails on any status a route answer
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -118,6 +120,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "draft_id": {"pattern": "^[A-Za-z0-9]{1,32}$"},
     "gtin": {"pattern": GTIN_PATTERN, "format": "gs1-gtin"},
     "serial": {"pattern": SERIAL_PATTERN, "description": "AI 21: 1-20 GS1 CS82 characters"},
+    "lot": {"pattern": SERIAL_PATTERN, "description": "AI 10: 1-20 GS1 CS82 characters"},
 }
 
 
@@ -163,6 +166,20 @@ def _components(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     return components
 
 
+def _unique_operation_ids(document: dict[str, Any]) -> None:
+    """Suffix every operationId that several operations share with the operation's method
+    (OpenAPI requires them unique)."""
+    operations = [
+        (method, operation)
+        for path_item in document["paths"].values()
+        for method, operation in path_item.items()
+    ]
+    counts = Counter(op.get("operationId") for _, op in operations)
+    for method, operation in operations:
+        if operation.get("operationId") is not None and counts[operation["operationId"]] > 1:
+            operation["operationId"] = f"{operation['operationId']}_{method}"
+
+
 def document_errors(app: FastAPI, models: Iterable[type[BaseModel]] = ()) -> None:
     """Makes the app's OpenAPI document add to every route the error responses its
     dependencies, body and parameters bring, and the schemas of `models`: those a route's own
@@ -173,7 +190,12 @@ def document_errors(app: FastAPI, models: Iterable[type[BaseModel]] = ()) -> Non
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        document = generate()
+        with warnings.catch_warnings():
+            # A route of several methods (the resolver's GET, HEAD, OPTIONS) gives each the same
+            # operationId; _unique_operation_ids names them apart below.
+            warnings.filterwarnings("ignore", message="Duplicate Operation ID")
+            document = generate()
+        _unique_operation_ids(document)
         components = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in _components(models).items():
             components.setdefault(name, schema)

@@ -1,9 +1,10 @@
 """Security headers, one policy per class of route, all of it written here.
 
-Classes: the consumer pages (resolver HTML, QR PNG), the interactive API docs (Swagger UI and
-ReDoc, their scripts and styles served by the app itself under DOCS_ASSETS), and everything else
-(JSON API). A route class that later needs CORS
-or scripts of its own (the resolver) changes its entry in `POLICIES`, nowhere else.
+Classes: the GS1 resolver (Digital Links, compressed ones, its description file: the consumer
+page's headers plus CORS, which GS1-Conformant resolvers must allow), the QR PNGs, the
+interactive API docs (Swagger UI and ReDoc, their scripts and styles served by the app itself
+under DOCS_ASSETS), and everything else (JSON API, without CORS). A route class that later needs
+other headers changes its entry in `POLICIES`, nowhere else.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import enum
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.resolver_paths import ALLOWED_METHODS, is_resolver_path
+
 
 class RouteClass(enum.Enum):
     """Which header policy a path gets."""
 
+    RESOLVER = "resolver"
     PAGE = "page"
     DOCS = "docs"
     API = "api"
@@ -30,15 +34,26 @@ _COMMON = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
+# The consumer page: no script at all, its own inline stylesheet, images from itself.
+_PAGE = {
+    **_COMMON,
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+}
+# Any origin may read the resolver's answers (public data, no credentials) and its headers.
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": ", ".join(ALLOWED_METHODS),
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, If-None-Match",
+    "Access-Control-Expose-Headers": "Link, ETag, Location",
+    "Access-Control-Max-Age": "86400",
+}
+
 POLICIES: dict[RouteClass, dict[str, str]] = {
-    # The consumer page: no script at all, its own inline stylesheet, images from itself.
-    RouteClass.PAGE: {
-        **_COMMON,
-        "Content-Security-Policy": (
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        ),
-    },
+    RouteClass.RESOLVER: {**_PAGE, **CORS},
+    RouteClass.PAGE: _PAGE,
     # Swagger UI / ReDoc pages: an inline bootstrap script plus bundles from the app itself;
     # no other origin (ReDoc's search runs in a blob: worker, both inline their styles).
     RouteClass.DOCS: {
@@ -60,8 +75,8 @@ POLICIES: dict[RouteClass, dict[str, str]] = {
 _DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 # Where the docs' scripts, styles and icon are served (fastapi-offline's package files).
 DOCS_ASSETS = "/docs-assets"
-# GS1 Digital Link primary keys the resolver serves, and the QR codes of those links.
-_PAGE_PREFIXES = ("/01/", "/qr/")
+# The QR codes of the resolver's links.
+_PAGE_PREFIXES = ("/qr/",)
 
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -70,6 +85,8 @@ def route_class(path: str) -> RouteClass:
     """The class of `path`."""
     if path in _DOCS_PATHS:
         return RouteClass.DOCS
+    if is_resolver_path(path):
+        return RouteClass.RESOLVER
     if path.startswith(_PAGE_PREFIXES):
         return RouteClass.PAGE
     return RouteClass.API

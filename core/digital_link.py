@@ -10,6 +10,7 @@ and ignores the query string (data attributes) and fragment. '+' is never read a
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from core.errors import DigitalLinkError, Gs1Error
@@ -132,3 +133,69 @@ def _link_values(url_or_path: str) -> dict[str, str]:
     if first_error is not None:
         raise first_error
     raise DigitalLinkError(f"no /01/<gtin>/21/<serial> path in {url_or_path!r}")
+
+
+class GtinKey(NamedTuple):
+    """What a resolver request names: a GTIN-14, and the qualifiers given (variant, lot,
+    serial), each None when absent."""
+
+    gtin: str
+    variant: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+
+
+_QUALIFIER_NAMES = {"22": "consumer product variant", "10": "lot", "21": "serial"}
+
+
+def parse_gtin_key(path: str) -> GtinKey:
+    """The key a resolver path names: /01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}], one
+    trailing slash tolerated, a raw (still percent-encoded) path without query or fragment.
+
+    DigitalLinkError, with the reason, for anything else: a bad check digit, an AI that is not a
+    GTIN's key qualifier (data attributes belong in the query string), qualifiers out of order or
+    repeated, a value outside GS1's CS82 character set or longer than 20 characters.
+    """
+    if not isinstance(path, str):
+        raise DigitalLinkError(f"path must be a string, got {type(path).__name__}")
+    if len(path) > MAX_LINK_LEN:
+        raise DigitalLinkError(f"link longer than {MAX_LINK_LEN} characters")
+    if path.endswith("/") and path != "/":
+        path = path[:-1]
+    segments = path.split("/")[1:]
+    if not segments or segments[0] != "01":
+        raise DigitalLinkError("a GTIN Digital Link path starts with /01/")
+    if len(segments) == 1 or segments[1] == "":
+        raise DigitalLinkError("no GTIN after /01/")
+    if len(segments) % 2:
+        raise DigitalLinkError(f"every AI needs a value: {len(segments)} path segments after /")
+    pairs = list(zip(segments[0::2], segments[1::2], strict=True))
+    values: dict[str, str] = {}
+    for ai, raw in pairs[1:]:
+        if ai not in _QUALIFIERS:
+            raise DigitalLinkError(
+                f"AI ({ai}) is not a key qualifier of a GTIN (22, 10, 21 in that order); data "
+                "attributes go in the query string"
+            )
+        if ai in values:
+            raise DigitalLinkError(f"AI ({ai}) appears twice")
+        if any(_QUALIFIERS.index(k) > _QUALIFIERS.index(ai) for k in values):
+            raise DigitalLinkError("key qualifiers must appear in the order 22, 10, 21")
+        values[ai] = decode_value(raw, f"AI ({ai})")
+    try:
+        gtin = normalize_gtin(decode_value(pairs[0][1], "AI (01)"))
+        for ai, value in values.items():
+            validate_serial(value, f"{_QUALIFIER_NAMES[ai]} (AI {ai})")
+    except Gs1Error as exc:
+        raise DigitalLinkError(str(exc)) from None
+    return GtinKey(gtin, values.get("22"), values.get("10"), values.get("21"))
+
+
+def key_link(base_url: str, key: GtinKey) -> str:
+    """The uncompressed Digital Link of `key` (qualifiers in the standard's order)."""
+    base = _check_base(base_url)
+    path = f"/01/{normalize_gtin(key.gtin)}"
+    for ai, value in (("22", key.variant), ("10", key.lot), ("21", key.serial)):
+        if value is not None:
+            path += f"/{ai}/{encode_value(validate_serial(value, f'AI ({ai})'))}"
+    return base + path

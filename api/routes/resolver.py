@@ -1,4 +1,10 @@
-"""The public GS1 Digital Link resolver: a page for people, JSON with proofs for machines."""
+"""The public GS1 Digital Link resolver: a page for people, JSON with proofs for machines.
+
+Every resolver route hands its request to `_resolve`, which parses the path into a key (GTIN,
+lot, serial) and answers; compressed links are decompressed first (their uncompressed URI goes
+in `Link: rel="owl:sameAs"`). CORS, caching and compression are api/security_headers.py's and
+api/resolver_http.py's.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,27 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.routing import Match
+from starlette.types import Scope
 
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
-from api.links import item_or_404, request_item_key, request_item_lot
+from api.links import BadDigitalLink, item_or_404, request_gtin_key
+from api.product_view import product_of_key, product_view
 from api.rate_limit import Bucket, per_client
+from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
 from api.resolver_view import item_view, unknown_item_view
+from api.schemas.resolver import ResolverDescription
+from core.digital_link import GtinKey
+from core.digital_link_compression import uncompressed_uri
 
-router = APIRouter(tags=["resolver"], dependencies=[Depends(per_client(Bucket.RESOLVER))])
+_LIMIT = [Depends(per_client(Bucket.RESOLVER))]
+# One operationId per route (its name); api/openapi_doc.py adds each method to it.
+router = APIRouter(
+    tags=["resolver"], dependencies=_LIMIT, generate_unique_id_function=lambda r: r.name
+)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 
 _JSON_TYPES = ("application/json", "application/linkset+json", "application/ld+json")
@@ -76,14 +94,132 @@ def _either(model: str) -> dict[str, Any]:
     }
 
 
+_PREFLIGHT = {"description": "OPTIONS: the methods allowed (Allow) and CORS preflight headers"}
+_INVALID = {"content": _either("UnresolvedItem"), "description": "Not a valid GS1 Digital Link"}
+_NOT_MODIFIED = {"description": "If-None-Match named the answer's ETag"}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": _either("ResolvedItem"), "description": "The item, its history and proofs"},
+    204: _PREFLIGHT,
+    304: _NOT_MODIFIED,
+    400: _INVALID,
     404: {"content": _either("UnresolvedItem"), "description": "Unknown item, with a verdict"},
-    422: {"content": _either("UnresolvedItem"), "description": "Not a valid GTIN or serial"},
+}
+_PRODUCT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_RESPONSES,
+    200: {"content": _either("ResolvedProduct"), "description": "The product (and lot)"},
+    404: {"content": _either("UnresolvedItem"), "description": "Unknown product or lot"},
 }
 
 
-@router.get("/01/{gtin}/21/{serial:path}", response_class=HTMLResponse, responses=_RESPONSES)
+def _same_as(link: str) -> str:
+    return f'<{link}>; rel="owl:sameAs"'
+
+
+def _resolve(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    compressed: tuple[GtinKey, str] | None = None,
+) -> Response:
+    """One resolver answer: a preflight, the 400 of a malformed link, an item, a product or lot.
+
+    `compressed` is the key and uncompressed URI of a compressed link; else the raw path is
+    parsed. (A linkType branch goes here, right after the key is known.)
+    """
+    as_json = wants_json(request)
+    try:
+        key, uncompressed = compressed or request_gtin_key(request, settings.base_url)
+    except BadDigitalLink as exc:
+        return _error(request, exc, as_json)  # a preflight too: the link is wrong whatever follows
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": ", ".join(ALLOWED_METHODS)})
+    if key.serial is None:
+        return _product(request, key, session, settings, chain, as_json, uncompressed)
+    return _item(request, key, session, settings, chain, as_json, uncompressed)
+
+
+def _item(
+    request: Request,
+    key: GtinKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    as_json: bool,
+    uncompressed: str | None,
+) -> Response:
+    assert key.serial is not None
+    try:
+        item = item_or_404(session, key.gtin, key.serial, lot=key.lot)
+    except ApiError as exc:
+        # A registered brand's GTIN with an unknown serial (or a lot other than the item's) is
+        # "not recognised"; a GTIN of no registered brand gets the neutral verdict, never a
+        # counterfeit warning.
+        return _error(request, exc, as_json, unknown_item_view(session, key.gtin, chain))
+    view = item_view(session, item, settings.base_url, chain)
+    headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
+    if as_json:
+        return JSONResponse(view, headers=headers)
+    return templates.TemplateResponse(request, "item.html", view, headers=headers)
+
+
+def _product(
+    request: Request,
+    key: GtinKey,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    as_json: bool,
+    uncompressed: str | None,
+) -> Response:
+    try:
+        product = product_of_key(session, key)
+    except ApiError as exc:
+        return _error(request, exc, as_json, unknown_item_view(session, key.gtin, chain))
+    view = product_view(session, product, key, settings.base_url)
+    headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["link"])}
+    if as_json:
+        return JSONResponse(view, headers=headers)
+    return templates.TemplateResponse(request, "product.html", view, headers=headers)
+
+
+@router.api_route(
+    "/01/{gtin}",
+    methods=list(ALLOWED_METHODS),
+    response_class=HTMLResponse,
+    responses=_PRODUCT_RESPONSES,
+)
+def resolve_product(
+    gtin: str, request: Request, session: SessionDep, settings: SettingsDep, chain: ChainDep
+) -> Response:
+    """Resolve a GTIN's Digital Link: the product and its brand, as HTML or JSON."""
+    return _resolve(request, session, settings, chain)
+
+
+@router.api_route(
+    "/01/{gtin}/10/{lot}",
+    methods=list(ALLOWED_METHODS),
+    response_class=HTMLResponse,
+    responses=_PRODUCT_RESPONSES,
+)
+def resolve_lot(
+    gtin: str,
+    lot: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+) -> Response:
+    """Resolve a lot's Digital Link: the product, the lot and its expiry; never its serials."""
+    return _resolve(request, session, settings, chain)
+
+
+@router.api_route(
+    "/01/{gtin}/21/{serial:path}",
+    methods=list(ALLOWED_METHODS),
+    response_class=HTMLResponse,
+    responses=_RESPONSES,
+)
 def resolve(
     gtin: str,
     serial: str,
@@ -93,32 +229,64 @@ def resolve(
     chain: ChainDep,
 ) -> Response:
     """Resolve an item's GS1 Digital Link: HTML, or JSON history with proofs and finality."""
-    as_json = wants_json(request)
-    try:
-        key = request_item_key(request)
-    except ApiError as exc:
-        return _error(request, exc, as_json)
-    try:
-        item = item_or_404(session, *key, lot=request_item_lot(request))
-    except ApiError as exc:
-        # A registered brand's GTIN with an unknown serial (or a lot other than the item's) is
-        # "not recognised"; a GTIN of no registered brand gets the neutral verdict, never a
-        # counterfeit warning.
-        return _error(request, exc, as_json, unknown_item_view(session, key[0], chain))
-    view = item_view(session, item, settings.base_url, chain)
-    headers = {"Vary": "Accept", "Link": f'<{view["item"]["link"]}>; rel="owl:sameAs"'}
-    if as_json:
-        return JSONResponse(view, headers=headers)
-    return templates.TemplateResponse(request, "item.html", view, headers=headers)
+    return _resolve(request, session, settings, chain)
 
 
-@router.get("/01/{rest:path}", include_in_schema=False)
+@router.api_route("/01/{rest:path}", methods=list(ALLOWED_METHODS), include_in_schema=False)
 def resolve_qualified(
-    rest: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    chain: ChainDep,
+    rest: str, request: Request, session: SessionDep, settings: SettingsDep, chain: ChainDep
 ) -> Response:
-    """Digital Links with qualifiers before the serial (/01/{gtin}/10/{lot}/21/{serial})."""
-    return resolve("", rest, request, session, settings, chain)
+    """Every other path under /01/: qualifiers (/22/, /10/ before /21/), a trailing slash, and
+    the 400 of anything that is no Digital Link."""
+    return _resolve(request, session, settings, chain)
+
+
+@router.api_route(
+    WELL_KNOWN,
+    methods=list(ALLOWED_METHODS),
+    response_model=ResolverDescription,
+    responses={204: _PREFLIGHT, 304: _NOT_MODIFIED},
+)
+def resolver_description(request: Request, settings: SettingsDep) -> Response:
+    """The resolver's description file (GS1-Conformant resolver standard, section 3)."""
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": ", ".join(ALLOWED_METHODS)})
+    description = ResolverDescription.model_validate(
+        {
+            "name": "chaintrace",
+            "resolverRoot": settings.base_url,
+            "supportedPrimaryKeys": ["01"],
+            "supportedLinkType": [{"namespace": "https://gs1.org/voc/", "prefix": "gs1:"}],
+            "linkTypeDefaultCanBeLinkset": False,
+            "jsonLdContextLocation": "https://ref.gs1.org/standards/resolver/linkset-context",
+        }
+    )
+    return JSONResponse(description.model_dump(by_alias=True))
+
+
+class CompressedLinkRoute(APIRoute):
+    """A route that matches only a path segment that decompresses to a GTIN Digital Link, so it
+    never takes another route's path (nor turns another route's 404 or 405 into its own)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if compressed_link(scope.get("path", "")) is None:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+# Included after every other router (api/main.py).
+compressed_router = APIRouter(
+    tags=["resolver"], dependencies=_LIMIT, route_class=CompressedLinkRoute
+)
+
+
+@compressed_router.api_route("/{segment}", methods=list(ALLOWED_METHODS), include_in_schema=False)
+@compressed_router.api_route("/{segment}/", methods=list(ALLOWED_METHODS), include_in_schema=False)
+def resolve_compressed(
+    segment: str, request: Request, session: SessionDep, settings: SettingsDep, chain: ChainDep
+) -> Response:
+    """A compressed Digital Link, answered as its uncompressed link is."""
+    found = compressed_link(request.url.path)
+    assert found is not None  # the route matched only such a path
+    uncompressed = uncompressed_uri(settings.base_url, found)
+    return _resolve(request, session, settings, chain, (found.key, uncompressed))

@@ -124,3 +124,35 @@ class UnresolvedItem(_Out):
 
     detail: str | list[dict[str, Any]]
     authentic: Authenticity | None = None
+
+
+class LotRef(_Out):
+    lot: str = Field(description="GS1 AI (10)")
+    expiry: str | None = Field(
+        description="Expiry date (YYYY-MM-DD) the lot's items record, when they agree on one"
+    )
+
+
+class ResolvedProduct(_Out):
+    """A GTIN-only or lot-level Digital Link: the product, its brand, the lot; never a serial."""
+
+    link: str = Field(description="The uncompressed Digital Link of the product or lot")
+    product: ProductRef
+    brand: BrandRef
+    lot: LotRef | None
+
+
+class SupportedLinkType(_Out):
+    namespace: str
+    prefix: str
+
+
+class ResolverDescription(_Out):
+    """/.well-known/gs1resolver (GS1-Conformant resolver standard, section 3)."""
+
+    name: str
+    resolver_root: str = Field(alias="resolverRoot")
+    supported_primary_keys: list[str] = Field(alias="supportedPrimaryKeys")
+    supported_link_type: list[SupportedLinkType] = Field(alias="supportedLinkType")
+    link_type_default_can_be_linkset: bool = Field(alias="linkTypeDefaultCanBeLinkset")
+    json_ld_context_location: str = Field(alias="jsonLdContextLocation")

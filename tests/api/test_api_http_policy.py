@@ -20,12 +20,14 @@ def test_every_route_class_gets_its_headers_errors_included(world: World) -> Non
     client = world.api.client
     gtin, serial = world.gtin, world.serials[0]
     for path, expected in (
-        (f"/01/{gtin}/21/{serial}", RouteClass.PAGE),
+        (f"/01/{gtin}/21/{serial}", RouteClass.RESOLVER),
+        ("/.well-known/gs1resolver", RouteClass.RESOLVER),
+        ("/ARHKVAdpQg", RouteClass.RESOLVER),  # a compressed Digital Link (an unknown GTIN: 404)
         (f"/qr/01/{gtin}/21/{serial}", RouteClass.PAGE),
         ("/docs", RouteClass.DOCS),
         ("/healthz", RouteClass.API),
         ("/shipments", RouteClass.API),  # 401: refusals carry them too
-        ("/01/12345678901231/21/nothing", RouteClass.PAGE),  # 404 page
+        ("/01/12345678901231/21/nothing", RouteClass.RESOLVER),  # 404 page
     ):
         response = client.get(path)
         assert route_class(path) is expected
@@ -35,6 +37,10 @@ def test_every_route_class_gets_its_headers_errors_included(world: World) -> Non
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     # The consumer page runs no script at all; JSON can never render as a document.
     assert "script-src" not in POLICIES[RouteClass.PAGE]["Content-Security-Policy"]
+    assert (
+        POLICIES[RouteClass.RESOLVER]["Content-Security-Policy"]
+        == (POLICIES[RouteClass.PAGE]["Content-Security-Policy"])
+    )
     assert "sandbox" in POLICIES[RouteClass.API]["Content-Security-Policy"]
     # The body guard's refusals happen before routing and carry the headers as well.
     deep = client.post("/principals", content=b"[" * 100 + b"]" * 100)

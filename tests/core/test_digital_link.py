@@ -9,7 +9,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from core.digital_link import build_link, decode_value, encode_value, parse_link
+from core.digital_link import (
+    GtinKey,
+    build_link,
+    decode_value,
+    encode_value,
+    key_link,
+    parse_gtin_key,
+    parse_link,
+)
 from core.errors import DigitalLinkError, Gs1Error
 from core.gs1 import CS82, check_digit
 
@@ -151,3 +159,38 @@ def test_encode_decode_value() -> None:
     assert encode_value("a/b c") == "a%2Fb%20c"
     assert decode_value("a%2Fb", "v") == "a/b"
     assert decode_value("a+b", "v") == "a+b"
+
+
+@pytest.mark.parametrize(
+    "path, key",
+    [
+        ("/01/9506000134352", GtinKey(GTIN)),
+        ("/01/09506000134352/", GtinKey(GTIN)),
+        ("/01/09506000134352/10/L%2F1", GtinKey(GTIN, lot="L/1")),
+        ("/01/09506000134352/10/L1/21/S1/", GtinKey(GTIN, lot="L1", serial="S1")),
+        ("/01/09506000134352/22/V/10/L/21/S", GtinKey(GTIN, "V", "L", "S")),
+        ("/01/09506000134352/21/%2541", GtinKey(GTIN, serial="%41")),
+    ],
+)
+def test_gtin_keys_of_resolver_paths(path: str, key: GtinKey) -> None:
+    assert parse_gtin_key(path) == key
+    assert key_link("", key) == path.rstrip("/").replace("/9506", "/09506")
+
+
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("/01/09506000134353", "check digit"),
+        ("/01/", "no GTIN"),
+        ("/01/09506000134352/21/S/10/L", "order"),
+        ("/01/09506000134352/21/S/21/T", "twice"),
+        ("/01/09506000134352/17/270531", "not a key qualifier"),
+        ("/01/09506000134352/21", "every AI needs a value"),
+        ("/01/09506000134352/21/a%20b", "CS82"),
+        ("/01/09506000134352//", "every AI needs a value"),
+        ("/00/095060001343520000", "starts with /01/"),
+    ],
+)
+def test_what_is_no_gtin_key(path: str, reason: str) -> None:
+    with pytest.raises(DigitalLinkError, match=reason):
+        parse_gtin_key(path)

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import item_or_404, request_item_key, request_item_lot
+from api.linkset_view import linkset_answer
 from api.rate_limit import Bucket, per_client
 from api.resolver_view import item_view, unknown_item_view
 
@@ -92,7 +93,12 @@ def resolve(
     settings: SettingsDep,
     chain: ChainDep,
 ) -> Response:
-    """Resolve an item's GS1 Digital Link: HTML, or JSON history with proofs and finality."""
+    """Resolve an item's GS1 Digital Link: HTML, or JSON history with proofs and finality; a
+    linkset (?linkType=all|linkset, Accept: application/linkset+json) or, with
+    ?linkType=gs1:<type>, a 307 to that link."""
+    linked = linkset_answer(request, session, settings.base_url)
+    if linked is not None:
+        return linked
     as_json = wants_json(request)
     try:
         key = request_item_key(request)

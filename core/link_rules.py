@@ -1,0 +1,201 @@
+"""What a resolver link may hold: GS1 Web Vocabulary link types, safe hrefs, BCP 47 language
+tags and media types. Each check returns the value as stored or raises LinkError with a reason.
+
+Link types are GS1 Web Vocabulary terms (https://ref.gs1.org/voc/, also published under
+https://gs1.org/voc/ and https://www.gs1.org/voc/), named `gs1:<term>`; custom types are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from core.errors import LinkError
+
+GS1_VOC = "https://gs1.org/voc/"
+# Namespaces a link type may be written in besides the `gs1:` prefix (all the same terms).
+_VOC_NAMESPACES = ("https://gs1.org/voc/", "https://www.gs1.org/voc/", "https://ref.gs1.org/voc/")
+
+# The GS1 Web Vocabulary's link types (subproperties of gs1:linkType).
+LINK_TYPES: frozenset[str] = frozenset(
+    {
+        "activityIdeas",
+        "allergenInfo",
+        "appDownload",
+        "brandHomepageClinical",
+        "brandHomepagePatient",
+        "careersInfo",
+        "certificationInfo",
+        "consumerHandlingStorageInfo",
+        "defaultLink",
+        "defaultLinkMulti",
+        "dpp",
+        "eifu",
+        "epcis",
+        "epil",
+        "eventsInfo",
+        "faqs",
+        "handledBy",
+        "hasRetailers",
+        "homepage",
+        "ingredientsInfo",
+        "instructions",
+        "jws",
+        "leaflet",
+        "locationInfo",
+        "logisticsInfo",
+        "loyaltyProgram",
+        "masterData",
+        "menuInfo",
+        "nutritionalInfo",
+        "paymentLink",
+        "pip",
+        "productSustainabilityInfo",
+        "promotion",
+        "purchaseSuppliesOrAccessories",
+        "quickStartGuide",
+        "recallStatus",
+        "recipeInfo",
+        "recyclingInfo",
+        "registerProduct",
+        "relatedImage",
+        "relatedVideo",
+        "review",
+        "safetyInfo",
+        "scheduleTime",
+        "serviceInfo",
+        "smartLabel",
+        "smpc",
+        "socialMedia",
+        "statisticInfo",
+        "subscribe",
+        "support",
+        "sustainabilityInfo",
+        "traceability",
+        "tutorial",
+        "userAgreement",
+        "verificationService",
+        "whatsInTheBox",
+    }
+)
+DEFAULT_LINK = "gs1:defaultLink"
+
+HREF_MAX_LEN = 1024
+TITLE_MAX_LEN = 200
+HREFLANG_MAX = 10
+LANG_TAG_MAX_LEN = 35
+MEDIA_TYPE_MAX_LEN = 127
+# Hosts an http:// link may name when http is allowed at all (dev mode only).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# RFC 5646 language tag (langtag / privateuse / the irregular grandfathered tags).
+_LANGTAG = re.compile(
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4}|[A-Za-z]{5,8})"  # language
+    r"(?:-[A-Za-z]{4})?"  # script
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"  # region
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"  # variants
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"  # extensions
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"  # private use
+    r"|[Xx](?:-[A-Za-z0-9]{1,8})+"
+    r"|(?i:en-GB-oed|i-ami|i-bnn|i-default|i-enochian|i-hak|i-klingon|i-lux|i-mingo|i-navajo"
+    r"|i-pwn|i-tao|i-tay|i-tsu|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE)"
+)
+# RFC 6838 restricted-name type/subtype, then RFC 9110 parameters (token or quoted string).
+_TOKEN = r"[A-Za-z0-9!#$&^_.+\-]"
+_MEDIA_TYPE = re.compile(
+    rf"[A-Za-z0-9]{_TOKEN}{{0,126}}/[A-Za-z0-9]{_TOKEN}{{0,126}}"
+    rf"(?:[ \t]*;[ \t]*{_TOKEN}+=(?:{_TOKEN}+|\"[\x20\x21\x23-\x5b\x5d-\x7e]*\"))*"
+)
+
+
+def link_type(value: object) -> str:
+    """The `gs1:<term>` name of a link type given as `gs1:<term>` or a vocabulary URI."""
+    if not isinstance(value, str) or len(value) > 100:
+        raise LinkError("a link type is a GS1 Web Vocabulary term such as gs1:pip")
+    term = None
+    if value.startswith("gs1:"):
+        term = value[4:]
+    else:
+        for namespace in (*_VOC_NAMESPACES, "http://gs1.org/voc/", "http://www.gs1.org/voc/"):
+            if value.startswith(namespace):
+                term = value[len(namespace) :]
+    if term not in LINK_TYPES:
+        raise LinkError(
+            f"{value!r} is not a GS1 Web Vocabulary link type (gs1:pip, gs1:certificationInfo,"
+            " ...; custom link types are not accepted)"
+        )
+    return f"gs1:{term}"
+
+
+def link_type_uri(name: str) -> str:
+    """The full URI of a `gs1:<term>` link type, as a linkset names the relation."""
+    return GS1_VOC + link_type(name)[4:]
+
+
+def href(value: object, allow_loopback_http: bool = False) -> str:
+    """An absolute https URL with a host and no credentials (http only to a loopback host, and
+    only when `allow_loopback_http`)."""
+    if not isinstance(value, str) or not value:
+        raise LinkError("href must be a non-empty string")
+    if len(value) > HREF_MAX_LEN:
+        raise LinkError(f"href must have at most {HREF_MAX_LEN} characters")
+    if not value.isascii() or any(c.isspace() or not c.isprintable() for c in value):
+        raise LinkError("href must be ASCII without spaces or control characters (percent-encode)")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError as exc:
+        raise LinkError(f"href is not a URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme == "http" and allow_loopback_http and host in LOOPBACK_HOSTS:
+        pass
+    elif scheme != "https":
+        raise LinkError(f"href must be an absolute https:// URL, not {scheme or 'relative'}")
+    if not host:
+        raise LinkError("href must name a host")
+    if "@" in parts.netloc:
+        raise LinkError("href must not carry a user name or password")
+    if "\\" in value:
+        raise LinkError("href must not contain a backslash")
+    return value
+
+
+def title(value: object) -> str:
+    """A title people read: 1-200 printable characters, not blank."""
+    if not isinstance(value, str) or not value.strip():
+        raise LinkError("title must be a non-blank string")
+    if len(value) > TITLE_MAX_LEN:
+        raise LinkError(f"title must have at most {TITLE_MAX_LEN} characters")
+    if any(not c.isprintable() for c in value):
+        raise LinkError("title must not contain control characters")
+    return value
+
+
+def hreflang(values: object) -> list[str]:
+    """BCP 47 (RFC 5646) language tags, at most HREFLANG_MAX, without repeats."""
+    if not isinstance(values, list | tuple) or len(values) > HREFLANG_MAX:
+        raise LinkError(f"hreflang must be a list of at most {HREFLANG_MAX} language tags")
+    tags: list[str] = []
+    for value in values:
+        if (
+            not isinstance(value, str)
+            or len(value) > LANG_TAG_MAX_LEN
+            or not _LANGTAG.fullmatch(value)
+        ):
+            raise LinkError(f"hreflang {value!r} is not a BCP 47 language tag such as en or de-CH")
+        if value.lower() in (t.lower() for t in tags):
+            raise LinkError(f"hreflang {value!r} appears twice")
+        tags.append(value)
+    return tags
+
+
+def media_type(value: object) -> str:
+    """A media type such as text/html or application/json; charset=utf-8."""
+    if (
+        not isinstance(value, str)
+        or len(value) > MEDIA_TYPE_MAX_LEN
+        or not _MEDIA_TYPE.fullmatch(value)
+    ):
+        raise LinkError(f"type {value!r} is not a media type such as text/html")
+    return value

@@ -8,6 +8,8 @@ own for an item (core.linkset.platform_links); core.linkset decides the one gs1:
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
@@ -35,6 +37,28 @@ from store.models import ResolverLink
 # Media ranges a resolver client may prefer to the linkset (an explicit range only: */* does not
 # ask for a linkset).
 _OTHER_TYPES = ("text/html", "application/xhtml+xml", "application/json", "application/ld+json")
+
+
+_LINKSET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9264 linkset: one context, its anchor the Digital Link, link types as "
+    "GS1 Web Vocabulary URIs (https://gs1.org/voc/...), exactly one gs1:defaultLink",
+    "required": ["linkset"],
+    "properties": {"linkset": {"type": "array", "items": {"type": "object"}}},
+}
+
+
+def with_linkset(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """A resolver route's OpenAPI responses with the linkset (200) and the linkType redirect
+    (307) added."""
+    ok = responses.get(200, {"description": "The linkset"})
+    content = {**ok.get("content", {}), LINKSET_MEDIA_TYPE: {"schema": _LINKSET_SCHEMA}}
+    redirect = {
+        "description": "?linkType=gs1:<type>: to the first link of that type, the request's "
+        "other query parameters passed on",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    }
+    return {**responses, 200: {**ok, "content": content}, 307: redirect}
 
 
 def _accept_q(accept: str) -> dict[str, float]:

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import item_or_404, request_item_key, request_item_lot
-from api.linkset_view import linkset_answer
+from api.linkset_view import linkset_answer, with_linkset
 from api.rate_limit import Bucket, per_client
 from api.resolver_view import item_view, unknown_item_view
 
@@ -84,7 +84,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/01/{gtin}/21/{serial:path}", response_class=HTMLResponse, responses=_RESPONSES)
+@router.get(
+    "/01/{gtin}/21/{serial:path}", response_class=HTMLResponse, responses=with_linkset(_RESPONSES)
+)
 def resolve(
     gtin: str,
     serial: str,

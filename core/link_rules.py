@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 from core.errors import LinkError
 
 GS1_VOC = "https://gs1.org/voc/"
-# Namespaces a link type may be written in besides the `gs1:` prefix (all the same terms).
-_VOC_NAMESPACES = ("https://gs1.org/voc/", "https://www.gs1.org/voc/", "https://ref.gs1.org/voc/")
 
 # The GS1 Web Vocabulary's link types (subproperties of gs1:linkType).
 LINK_TYPES: frozenset[str] = frozenset(
@@ -86,45 +84,60 @@ HREFLANG_MAX = 10
 LANG_TAG_MAX_LEN = 35
 MEDIA_TYPE_MAX_LEN = 127
 # Hosts an http:// link may name when http is allowed at all (dev mode only).
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
 
-# RFC 5646 language tag (langtag / privateuse / the irregular grandfathered tags).
-_LANGTAG = re.compile(
-    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4}|[A-Za-z]{5,8})"  # language
+# The patterns below are written once for both Python's re and ECMA-262 (the OpenAPI document
+# carries them, and a fuzzer generates values from them): what they accept is exactly what the
+# checks accept.
+_TERMS = "|".join(sorted(LINK_TYPES))
+_PREFIXES = r"gs1:|https?://(?:www\.|ref\.)?gs1\.org/voc/"
+LINK_TYPE_PATTERN = rf"^(?:{_PREFIXES})(?:{_TERMS})$"
+# RFC 5646 language tag (langtag / privateuse / the irregular grandfathered tags as registered).
+LANG_TAG_PATTERN = (
+    r"^(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4}|[A-Za-z]{5,8})"  # language
     r"(?:-[A-Za-z]{4})?"  # script
     r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"  # region
     r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"  # variants
     r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"  # extensions
     r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"  # private use
     r"|[Xx](?:-[A-Za-z0-9]{1,8})+"
-    r"|(?i:en-GB-oed|i-ami|i-bnn|i-default|i-enochian|i-hak|i-klingon|i-lux|i-mingo|i-navajo"
-    r"|i-pwn|i-tao|i-tay|i-tsu|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE)"
+    r"|en-GB-oed|i-ami|i-bnn|i-default|i-enochian|i-hak|i-klingon|i-lux|i-mingo|i-navajo"
+    r"|i-pwn|i-tao|i-tay|i-tsu|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE)$"
 )
 # RFC 6838 restricted-name type/subtype, then RFC 9110 parameters (token or quoted string).
 _TOKEN = r"[A-Za-z0-9!#$&^_.+\-]"
-_MEDIA_TYPE = re.compile(
-    rf"[A-Za-z0-9]{_TOKEN}{{0,126}}/[A-Za-z0-9]{_TOKEN}{{0,126}}"
-    rf"(?:[ \t]*;[ \t]*{_TOKEN}+=(?:{_TOKEN}+|\"[\x20\x21\x23-\x5b\x5d-\x7e]*\"))*"
+MEDIA_TYPE_PATTERN = (
+    rf"^[A-Za-z0-9]{_TOKEN}{{0,126}}/[A-Za-z0-9]{_TOKEN}{{0,126}}"
+    rf'(?:[ \t]*;[ \t]*{_TOKEN}+=(?:{_TOKEN}+|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*$'
 )
+# https://host[:port][/path][?query][#fragment]: DNS labels, a port up to 65535, then printable
+# ASCII without backslash (no user info: '@' cannot be in the host).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_REST = r"(?:[/?#][\x21-\x5b\x5d-\x7e]*)?"
+HREF_PATTERN = rf"^https://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?{_REST}$"
+_LOOPBACK_HREF = re.compile(rf"^http://(?:localhost|127\.0\.0\.1)(?::{_PORT})?{_REST}$")
+# No control, bidirectional-override, zero-width or surrogate characters; not only spaces.
+_NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff"
+TITLE_PATTERN = rf"^[^{_NOT_TEXT}]*[^{_NOT_TEXT}\x20][^{_NOT_TEXT}]*$"
+
+_LINK_TYPE = re.compile(LINK_TYPE_PATTERN)
+_LANGTAG = re.compile(LANG_TAG_PATTERN)
+_MEDIA_TYPE = re.compile(MEDIA_TYPE_PATTERN)
+_HREF = re.compile(HREF_PATTERN)
+_TITLE = re.compile(TITLE_PATTERN)
 
 
 def link_type(value: object) -> str:
     """The `gs1:<term>` name of a link type given as `gs1:<term>` or a vocabulary URI."""
     if not isinstance(value, str) or len(value) > 100:
         raise LinkError("a link type is a GS1 Web Vocabulary term such as gs1:pip")
-    term = None
-    if value.startswith("gs1:"):
-        term = value[4:]
-    else:
-        for namespace in (*_VOC_NAMESPACES, "http://gs1.org/voc/", "http://www.gs1.org/voc/"):
-            if value.startswith(namespace):
-                term = value[len(namespace) :]
-    if term not in LINK_TYPES:
+    if not _LINK_TYPE.fullmatch(value):
         raise LinkError(
             f"{value!r} is not a GS1 Web Vocabulary link type (gs1:pip, gs1:certificationInfo,"
             " ...; custom link types are not accepted)"
         )
-    return f"gs1:{term}"
+    return "gs1:" + value.rsplit("/", 1)[-1].removeprefix("gs1:")
 
 
 def link_type_uri(name: str) -> str:
@@ -158,17 +171,23 @@ def href(value: object, allow_loopback_http: bool = False) -> str:
         raise LinkError("href must not carry a user name or password")
     if "\\" in value:
         raise LinkError("href must not contain a backslash")
+    if not (_HREF.fullmatch(value) or (allow_loopback_http and _LOOPBACK_HREF.fullmatch(value))):
+        raise LinkError(
+            "href must be https://host[:port][/path][?query][#fragment]: a DNS host name, "
+            "printable ASCII"
+        )
     return value
 
 
 def title(value: object) -> str:
     """A title people read: 1-200 printable characters, not blank."""
-    if not isinstance(value, str) or not value.strip():
-        raise LinkError("title must be a non-blank string")
-    if len(value) > TITLE_MAX_LEN:
-        raise LinkError(f"title must have at most {TITLE_MAX_LEN} characters")
-    if any(not c.isprintable() for c in value):
-        raise LinkError("title must not contain control characters")
+    if not isinstance(value, str) or len(value) > TITLE_MAX_LEN:
+        raise LinkError(f"title must be a string of at most {TITLE_MAX_LEN} characters")
+    if not _TITLE.fullmatch(value):
+        raise LinkError(
+            "title must not be blank nor hold control, zero-width or bidirectional-override "
+            "characters"
+        )
     return value
 
 
@@ -184,7 +203,7 @@ def hreflang(values: object) -> list[str]:
             or not _LANGTAG.fullmatch(value)
         ):
             raise LinkError(f"hreflang {value!r} is not a BCP 47 language tag such as en or de-CH")
-        if value.lower() in (t.lower() for t in tags):
+        if value in tags:
             raise LinkError(f"hreflang {value!r} appears twice")
         tags.append(value)
     return tags

@@ -203,3 +203,28 @@ def test_unknown_items_answer_also_links_to_the_linkset(
     reply = client.get(path, headers={"Accept": "application/json"})
     assert reply.status_code == 404
     assert any('rel="linkset"' in value for value in reply.headers.get_list("link"))
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/10/L7"])
+def test_gtin_and_lot_links_have_linksets_of_the_brands_links(
+    served: Served,  # noqa: F811
+    client: httpx.Client,
+    links: dict[str, str],
+    suffix: str,
+) -> None:
+    path = f"/01/0{served.world.gtin}{suffix}"
+    context = valid_linkset(client.get(path, params={"linkType": "linkset"}))
+    assert context["anchor"] == PUBLIC_BASE_URL + path.rstrip("/")
+    expected = [links["lot_pip"], links["pip"]] if "/10/" in suffix else [links["pip"]]
+    assert [t["href"] for t in context[PIP]] == expected
+    # No chaintrace page for a GTIN or a lot: the first link is the default.
+    assert [t["href"] for t in context[DEFAULT]] == expected[:1]
+    assert TRACEABILITY not in context
+
+
+def test_a_gtin_without_links_has_no_linkset(
+    served: Served,  # noqa: F811
+    client: httpx.Client,
+) -> None:
+    reply = client.get("/01/09506000134352", params={"linkType": "linkset"})
+    assert reply.status_code == 404

@@ -31,6 +31,10 @@ from core.errors import LinkError
         "https://bränd.example/",  # IDN must be punycode
         "https://brand.example:99999/",
         "https://brand.example/" + "a" * 1100,
+        "https://[::1]/",
+        "https://-brand.example/",
+        "https://brand..example/",
+        "HTTPS://brand.example/",
         "",
     ],
 )
@@ -47,6 +51,22 @@ def test_http_only_to_a_loopback_host_and_only_when_allowed() -> None:
         link_rules.href("http://localhost:8000/p")
     with pytest.raises(LinkError):
         link_rules.href("http://brand.example/p", allow_loopback_http=True)
+    with pytest.raises(LinkError):
+        link_rules.href("http://[::1]/p", allow_loopback_http=True)
+
+
+@pytest.mark.parametrize("value", ["Acme", " Acme ", "Café crème", "日本語"])
+def test_titles(value: str) -> None:
+    assert link_rules.title(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "   ", "bell\x07", "a\nb", "evil\u202egpj.exe", "zero\u200bwidth", "\ud800", "x" * 201],
+)
+def test_bad_titles_are_refused(value: str) -> None:
+    with pytest.raises(LinkError):
+        link_rules.title(value)
 
 
 @pytest.mark.parametrize("tags", [["en"], ["de-CH", "fr"], ["zh-Hant-TW"], ["x-private"], []])
@@ -56,7 +76,7 @@ def test_bcp47_tags(tags: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "tags",
-    [["englishes"], ["en_US"], ["e"], ["en-"], ["en", "EN"], ["en"] * 11, "en", [1], ["a" * 40]],
+    [["englishes"], ["en_US"], ["e"], ["en-"], ["en", "en"], ["en"] * 11, "en", [1], ["a" * 40]],
 )
 def test_bad_language_tags_are_refused(tags: object) -> None:
     with pytest.raises(LinkError):

@@ -117,8 +117,11 @@ _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4
 _REST = r"(?:[/?#][\x21-\x5b\x5d-\x7e]*)?"
 HREF_PATTERN = rf"^https://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?{_REST}$"
 _LOOPBACK_HREF = re.compile(rf"^http://(?:localhost|127\.0\.0\.1)(?::{_PORT})?{_REST}$")
-# No control, bidirectional-override, zero-width or surrogate characters; not only spaces.
-_NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff"
+# No control, bidirectional-override or zero-width characters; not only spaces. (Lone
+# surrogates are refused apart: a pattern naming them is no regex to Rust's engine, which some
+# JSON Schema validators use.)
+_NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 TITLE_PATTERN = rf"^[^{_NOT_TEXT}]*[^{_NOT_TEXT}\x20][^{_NOT_TEXT}]*$"
 
 _LINK_TYPE = re.compile(LINK_TYPE_PATTERN)
@@ -183,7 +186,7 @@ def title(value: object) -> str:
     """A title people read: 1-200 printable characters, not blank."""
     if not isinstance(value, str) or len(value) > TITLE_MAX_LEN:
         raise LinkError(f"title must be a string of at most {TITLE_MAX_LEN} characters")
-    if not _TITLE.fullmatch(value):
+    if not _TITLE.fullmatch(value) or _SURROGATE.search(value):
         raise LinkError(
             "title must not be blank nor hold control, zero-width or bidirectional-override "
             "characters"

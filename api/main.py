@@ -13,6 +13,7 @@ from web3 import HTTPProvider, Web3
 
 from api.errors import install_error_handlers
 from api.limits import BodyGuard
+from api.linkset_view import LinksetHeader
 from api.openapi_doc import document_errors
 from api.rate_limit import RateLimits
 from api.resolver_http import ResolverHttp
@@ -30,6 +31,7 @@ from api.routes import (
     epcis_subscriptions,
     erasures,
     health,
+    links,
     locations,
     mutual_release,
     principals,
@@ -112,6 +114,7 @@ def create_app(
     app.state.body_refusals = body_refusals = Counter[str]()
     app.add_middleware(ResolverHttp)
     app.add_middleware(BodyGuard, refused=body_refusals)
+    app.add_middleware(LinksetHeader, base_url=settings.base_url)
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
     install_error_handlers(app)
     for module in (
@@ -138,6 +141,7 @@ def create_app(
         epcis_query,
         epcis_subscriptions,
         locations,
+        links,
     ):
         app.include_router(module.router)
     # Last: a compressed Digital Link is one path segment, which must not shadow another route.

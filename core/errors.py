@@ -29,3 +29,7 @@ class Eip712Error(CoreValueError):
 
 class SlaError(CoreValueError):
     """Bad SLA policy, reading or window."""
+
+
+class LinkError(CoreValueError):
+    """Bad resolver link: link type, href, title, hreflang or media type."""

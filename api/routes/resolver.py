@@ -18,9 +18,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.routing import Match
 from starlette.types import Scope
 
+from api.accept_header import accept_q
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import BadDigitalLink, item_or_404, request_gtin_key
+from api.linkset_view import linkset_answer, with_linkset
 from api.product_view import product_of_key, product_view
 from api.rate_limit import Bucket, per_client
 from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
@@ -39,25 +41,6 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "tem
 _JSON_TYPES = ("application/json", "application/linkset+json", "application/ld+json")
 
 
-def _accept_q(accept: str) -> dict[str, float]:
-    """Media ranges of an Accept header with their q values (malformed q counts as 0)."""
-    ranges: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        if not media:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        ranges[media.lower()] = max(q, ranges.get(media.lower(), 0.0))
-    return ranges
-
-
 def wants_json(request: Request) -> bool:
     """JSON on ?format=json, ?linkType=all, or an Accept that prefers JSON to HTML."""
     fmt = request.query_params.get("format", "").lower()
@@ -65,7 +48,7 @@ def wants_json(request: Request) -> bool:
         return fmt == "json"
     if request.query_params.get("linkType") == "all":
         return True
-    ranges = _accept_q(request.headers.get("accept", ""))
+    ranges = accept_q(request.headers.get("accept", ""))
     json_q = max((ranges.get(t, 0.0) for t in _JSON_TYPES), default=0.0)
     html_q = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))
     return json_q > 0 and json_q > html_q
@@ -125,7 +108,7 @@ def _resolve(
     """One resolver answer: a preflight, the 400 of a malformed link, an item, a product or lot.
 
     `compressed` is the key and uncompressed URI of a compressed link; else the raw path is
-    parsed. (A linkType branch goes here, right after the key is known.)
+    parsed. A linkset or `?linkType=` request is api/linkset_view.py's.
     """
     as_json = wants_json(request)
     try:
@@ -134,6 +117,9 @@ def _resolve(
         return _error(request, exc, as_json)  # a preflight too: the link is wrong whatever follows
     if request.method == "OPTIONS":
         return Response(status_code=204, headers={"Allow": ", ".join(ALLOWED_METHODS)})
+    linked = linkset_answer(request, session, settings.base_url, (key.gtin, key.lot, key.serial))
+    if linked is not None:
+        return linked
     if key.serial is None:
         return _product(request, key, session, settings, chain, as_json, uncompressed)
     return _item(request, key, session, settings, chain, as_json, uncompressed)
@@ -187,7 +173,7 @@ def _product(
     "/01/{gtin}",
     methods=list(ALLOWED_METHODS),
     response_class=HTMLResponse,
-    responses=_PRODUCT_RESPONSES,
+    responses=with_linkset(_PRODUCT_RESPONSES),
 )
 def resolve_product(
     gtin: str, request: Request, session: SessionDep, settings: SettingsDep, chain: ChainDep
@@ -200,7 +186,7 @@ def resolve_product(
     "/01/{gtin}/10/{lot}",
     methods=list(ALLOWED_METHODS),
     response_class=HTMLResponse,
-    responses=_PRODUCT_RESPONSES,
+    responses=with_linkset(_PRODUCT_RESPONSES),
 )
 def resolve_lot(
     gtin: str,
@@ -218,7 +204,7 @@ def resolve_lot(
     "/01/{gtin}/21/{serial:path}",
     methods=list(ALLOWED_METHODS),
     response_class=HTMLResponse,
-    responses=_RESPONSES,
+    responses=with_linkset(_RESPONSES),
 )
 def resolve(
     gtin: str,

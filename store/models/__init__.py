@@ -8,6 +8,7 @@ from store.models.dead_letters import DeadLetter as DeadLetter
 from store.models.events import AnchorBatch, Event, Leaf, event_epcs, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
 from store.models.leases import Lease as Lease
+from store.models.links import ResolverLink
 from store.models.locations import Location
 from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
@@ -38,6 +39,7 @@ __all__ = [
     "Principal",
     "Product",
     "Reading",
+    "ResolverLink",
     "Role",
     "Setting",
     "Shipment",

@@ -88,7 +88,6 @@ def test_json_history_carries_hash_salt_leaf_proof_root(
     "query, headers",
     [
         ({"format": "json"}, {"Accept": "text/html"}),
-        ({"linkType": "all"}, {}),
         ({}, {"Accept": "application/json"}),
         ({}, {"Accept": "text/html;q=0.5, application/json"}),
     ],

@@ -30,9 +30,10 @@ from api import rate_limit
 from api.main import create_app
 from api.rate_limit import RateLimits, client_identity
 from api.settings import ApiSettings
+from core.gs1 import check_digit
 from store import principal_for_key
 from store.db import make_engine, session_factory, transaction, upgrade
-from store.models import Role
+from store.models import Brand, Product, Role
 from store.principals import create_api_key, create_principal
 from tests.api.flows import PUBLIC_BASE_URL, auth
 from tests.utils.mosquitto import free_port
@@ -394,3 +395,29 @@ def test_two_api_processes_share_one_redis_budget(
             a + ITEM_JSON, headers={"X-Forwarded-For": "198.51.100.200"}, timeout=10
         )
         assert_429(spoofed, "resolver", 60)
+
+
+def test_link_registry_writes_spend_the_brands_write_budget(store: Store) -> None:
+    app = make_app(store, rate_limit_writes="2/minute")
+    prefix = "0712346"
+    body = "0" + prefix + "00001"
+    gtin = body + check_digit(body)
+    with transaction(session_factory(store.engine)) as session:
+        principal = create_principal(session, "link writer", Role.BRAND)
+        brand = Brand(principal_id=principal.id, company_prefix=prefix, name="Link writer")
+        session.add(brand)
+        session.flush()
+        session.add(Product(brand_id=brand.id, gtin=gtin, name="Linked"))
+        key = create_api_key(session, principal.id)
+    link = {"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "Page"}
+    with client_at(app, "203.0.113.35") as client:
+        for _ in range(2):
+            reply = client.post(f"/products/{gtin}/links", json=link, headers=auth(key))
+            assert reply.status_code == 201, reply.text
+        assert_429(
+            client.post(f"/products/{gtin}/links", json=link, headers=auth(key)), "writes", 60
+        )
+        assert_429(client.delete("/links/1", headers=auth(key)), "writes", 60)
+        # Reading the links is not a write.
+        listed = client.get(f"/products/{gtin}/links", headers=auth(key))
+        assert listed.status_code == 200 and len(listed.json()) == 2

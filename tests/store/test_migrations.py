@@ -463,3 +463,65 @@ def test_0022_backfills_the_epc_index_from_every_stored_event(empty_db_url: str)
             assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == len(bodies)
     finally:
         engine.dispose()
+
+
+_LINK_REGISTRY = "0024_link_registry"
+
+
+def test_0024_adds_the_link_registry_beside_a_populated_store(empty_db_url: str) -> None:
+    """A store at the previous revision keeps its brands and products; the new table takes a
+    brand's link; a downgrade drops only the table."""
+    previous = (
+        ScriptDirectory.from_config(alembic_config(empty_db_url))
+        .get_revision(_LINK_REGISTRY)
+        .down_revision
+    )
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at) "
+                    "VALUES ('acme', 'brand', CURRENT_TIMESTAMP)"
+                )
+            )
+            principal = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO brands (principal_id, company_prefix, name, created_at)"
+                    " VALUES (:p, '0614141', 'Acme', CURRENT_TIMESTAMP)"
+                ),
+                {"p": principal},
+            )
+            brand = conn.execute(sa.text("SELECT id FROM brands")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO products (brand_id, gtin, name, created_at)"
+                    " VALUES (:b, '00614141123452', 'Cold brew', CURRENT_TIMESTAMP)"
+                ),
+                {"b": brand},
+            )
+        upgrade(empty_db_url, _LINK_REGISTRY)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO resolver_links (brand_id, gtin, lot, serial, link_type, href,"
+                    " title, hreflang, media_type, created_at) VALUES (:b, '00614141123452',"
+                    " NULL, 'A1', 'gs1:pip', 'https://acme.example/', 'Acme', :langs,"
+                    " 'text/html', CURRENT_TIMESTAMP)"
+                ),
+                {"b": brand, "langs": json.dumps(["en", "de"])},
+            )
+            row = conn.execute(sa.text("SELECT serial, hreflang FROM resolver_links")).one()
+            langs = row[1] if isinstance(row[1], list) else json.loads(row[1])
+            assert (row[0], langs) == ("A1", ["en", "de"])
+            assert conn.execute(sa.text("SELECT name FROM products")).scalar_one() == "Cold brew"
+        downgrade(empty_db_url, previous)
+        assert "resolver_links" not in _tables(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM brands")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM products")).scalar_one() == 1
+    finally:
+        engine.dispose()

@@ -42,12 +42,11 @@ _JSON_TYPES = ("application/json", "application/linkset+json", "application/ld+j
 
 
 def wants_json(request: Request) -> bool:
-    """JSON on ?format=json, ?linkType=all, or an Accept that prefers JSON to HTML."""
+    """JSON on ?format=json, or an Accept that prefers JSON to HTML (?linkType=all is a linkset:
+    api/linkset_view.py answers it first)."""
     fmt = request.query_params.get("format", "").lower()
     if fmt in ("json", "html"):
         return fmt == "json"
-    if request.query_params.get("linkType") == "all":
-        return True
     ranges = accept_q(request.headers.get("accept", ""))
     json_q = max((ranges.get(t, 0.0) for t in _JSON_TYPES), default=0.0)
     html_q = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))

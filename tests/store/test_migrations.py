@@ -522,7 +522,12 @@ def test_0026_gives_new_shipments_a_container_and_old_ones_none(empty_db_url: st
                     " created_at) VALUES (:sid, :carrier, :buyer, :addr, :addr, '{}', :sid, '',"
                     " '', 'shipping', 1, false, CURRENT_TIMESTAMP)"
                 ),
-                {"sid": old_id, "carrier": pids["carrier"], "buyer": pids["buyer"], "addr": address},
+                {
+                    "sid": old_id,
+                    "carrier": pids["carrier"],
+                    "buyer": pids["buyer"],
+                    "addr": address,
+                },
             )
             shipment = conn.execute(sa.text("SELECT id FROM shipments")).scalar_one()
             conn.execute(

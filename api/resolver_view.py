@@ -25,6 +25,7 @@ from store.queries import EventRecord, item_history
 VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
 _TITLES = {
     "commissioning": "Commissioned",
+    "packing": "Packed",
     "shipping": "Shipped",
     "arriving": "Arrived",
     "receiving": "Received",

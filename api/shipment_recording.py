@@ -13,6 +13,7 @@ settlement. Nothing is committed here: the caller commits (one transaction per r
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from core.epcis import EpcisError
 from core.epcis.events import (
     SHIPMENT_URN,
     iso_ms,
+    packing_event,
     parse_time,
     shipment_event,
     short_biz_step,
@@ -44,6 +46,7 @@ from store.readings import file_unfiled
 from store.shipment_access import is_party
 from store.shipments import can_transition, lock_shipment, set_shipment_status, step_events
 
+_LOGGER = logging.getLogger(__name__)
 # How far ahead of the API's clock an eventTime may be: the sender's clock may run a little fast.
 CLOCK_SKEW = timedelta(seconds=60)
 _STATUS_AFTER = {
@@ -273,6 +276,8 @@ def record_on_shipment(
         _check_once(session, shipment, biz_step, digest)
         _check_time(biz_step, moment, shipment, session, max_backdate, where)
     named = set(event["epcList"])
+    if kind == 0 and biz_step == "shipping":
+        _pack(session, principal, shipment, event, moment)
     try:
         stored = record_event(
             session,
@@ -294,6 +299,43 @@ def record_on_shipment(
     if kind == 0 and biz_step == "shipping":  # the carrier takes the shipment on from then
         file_unfiled(session, shipment.id, [d.address for d in shipment.devices], to_ms(moment))
     return RecordedStep(stored, hashed, biz_step, moment, shipment)
+
+
+def _pack(
+    session: Session,
+    principal: Principal,
+    shipment: Shipment,
+    shipping: dict[str, Any],
+    at: datetime,
+) -> None:
+    """Record the packing into the shipment's container of the items its shipping names, beside
+    it (same time and readPoint, the same principal, the same transaction): one per shipment,
+    none for a shipment without a container (created before them)."""
+    container = shipment.container_epc
+    if container is None or step_events(session, shipment, "packing"):
+        return
+    named = set(shipping["epcList"])
+    items = [item for item in shipment.items if epc_of(item) in named]
+    read_point = shipping.get("readPoint")
+    point = read_point.get("id") if isinstance(read_point, dict) else None
+    packing = packing_event(
+        container,
+        [epc_of(item) for item in items],
+        at,
+        shipment.shipment_id,
+        read_point=point if isinstance(point, str) else None,
+    )
+    try:
+        record_event(
+            session,
+            HashedEvent.of(packing),
+            recorded_by=principal.id,
+            shipment_id=shipment.id,
+            item_ids=[item.id for item in items],
+        )
+    except DuplicateEventError:
+        # Its container is the shipment's alone: the packing stored is this shipment's own.
+        _LOGGER.info("shipment %d: packing already recorded", shipment.id)
 
 
 def _shipment_of_event(session: Session, event_id: int) -> int | None:

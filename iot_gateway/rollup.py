@@ -7,6 +7,7 @@ gateways neither skip nor repeat a window. A second key per shipment keeps, per 
 seqs each recorded window passed over (holes, with that window's event hash) and how many
 readings below the watermark were rolled up: a reading that lands in a hole later gets a
 supplementary event (core.epcis.sensor_events.supplement_event); the original is never changed.
+A shipment with a container names it in its events' epcList, not its items (linked still).
 In the same pass each visited device's closed temperature excursions (iot_gateway.excursions,
 from core.sla) are recorded; they are deterministic, so repeats are refused as duplicates, and
 one stored with the version 1 shipment transaction (untyped) is not recorded again typed.
@@ -101,6 +102,17 @@ def shipment_epcs(session: Session, shipment_pk: int) -> tuple[list[str], list[i
     return urns, [row[0] for row in rows]
 
 
+def shipment_item_ids(session: Session, shipment_pk: int) -> list[int]:
+    """The ids of the shipment's items."""
+    return list(
+        session.scalars(
+            select(shipment_items.c.item_id)
+            .where(shipment_items.c.shipment_id == shipment_pk)
+            .order_by(shipment_items.c.item_id)
+        )
+    )
+
+
 def _pending(session: Session) -> dict[int, dict[str, int]]:
     """Shipment -> {device: its readings there} for devices with readings to roll up.
 
@@ -146,7 +158,16 @@ class _ShipmentRollup:
             settings.window_seconds * 1000,
             settings.rollup_lateness_s * 1000,
         )
-        self.epcs, self.item_ids = shipment_epcs(session, shipment.id)
+        # A shipment with a container (packed into it at shipping) names the container, not
+        # each item: one projection per window, not one per item (DESIGN.md "Public and private
+        # views"). The items stay linked (event_items) for the parties' item history.
+        if shipment.container_epc is None:
+            self.epcs, self.item_ids = shipment_epcs(session, shipment.id)
+        else:
+            self.epcs, self.item_ids = (
+                [shipment.container_epc],
+                shipment_item_ids(session, shipment.id),
+            )
         # The same bizTransaction the API writes on a shipment's events.
         self.biz = [shipment_transaction(shipment.shipment_id)]
         # How events stored before version 2 named it: an excursion rebuilt each pass must not

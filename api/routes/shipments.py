@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import uuid
 
 from fastapi import APIRouter, status
 from sqlalchemy import or_, select
@@ -32,6 +33,7 @@ from chain.clients import EscrowClient, ShipmentEscrowClient, ShipmentEscrowV2Cl
 from chain.transactions import chain_errors
 from core.device_set import MAX_DEVICES, devices_root
 from core.eip712 import Terms, TermsV2, terms_hash, typed_data
+from core.epcis.events import CONTAINER_PREFIX
 from core.hexstr import hex0x
 from store.custody import approve, items_held_elsewhere, missing_consent
 from store.models import Device, Item, Principal, Role, Shipment, ShipmentStatus
@@ -88,6 +90,7 @@ def shipment_public(
         destination=shipment.destination,
         items=[ItemRef(gtin=i.product.gtin, serial=i.serial) for i in shipment.items],
         devices=[d.address for d in shipment.devices],
+        container=shipment.container_epc,
         terms=json.loads(shipment.terms_json),
         terms_hash=shipment.terms_hash,
         signatures={party: party in have for party in signers(shipment)},
@@ -182,6 +185,8 @@ def create(
         devices=devices,
         escrow_version=2 if isinstance(terms, TermsV2) else 1,
         fund_by=terms.fund_by if isinstance(terms, TermsV2) else None,
+        # Random, not derived from the shipment id: the public may see it, nothing links it.
+        container_epc=CONTAINER_PREFIX + str(uuid.uuid4()),
     )
     session.add(shipment)
     session.commit()

@@ -176,6 +176,11 @@ class ShipmentPublic(ApiModel):
     destination: str
     items: list[ItemRef]
     devices: list[str]
+    container: str | None = Field(
+        description="The container (logistic unit) EPC the items are packed into at shipping "
+        "(a random urn:uuid); the shipment's sensor events name it instead of every item. "
+        "Null for a shipment created before containers"
+    )
     terms: dict[str, Any]
     terms_hash: str
     signatures: dict[str, bool]

@@ -1,5 +1,6 @@
-"""The EPCIS 2.0 events chaintrace writes: commissioning, shipping / arriving / receiving, device
-registration; their times, the shipment and device URNs and the stored (hashed) JSON text.
+"""The EPCIS 2.0 events chaintrace writes: commissioning, shipping / arriving / receiving, the
+packing of a shipment's items into its container, device registration; their times, the
+shipment and device URNs and the stored (hashed) JSON text.
 
 The sensor events of the gateway's roll-up are in core.epcis.sensor_events.
 """
@@ -7,6 +8,7 @@ The sensor events of the gateway's roll-up are in core.epcis.sensor_events.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,6 +27,12 @@ SHIPMENT_TRANSACTION_TYPE = "bol"
 # CBV 2.0 master data of a commissioning's ILMD (the EPCIS 2.0 context's `cbvmda` prefix).
 LOT_NUMBER, ITEM_EXPIRATION_DATE = "cbvmda:lotNumber", "cbvmda:itemExpirationDate"
 SHIPMENT_TRANSACTION_V1, SHIPMENT_TRANSACTION_V2 = 1, 2
+# A shipment's container (logistic unit) EPC: a random UUID URN (RFC 9562 version 4), opaque and
+# unlinkable to the shipment id or its parties (docs/formats.md "Shipment container").
+CONTAINER_PREFIX = "urn:uuid:"
+CONTAINER_EPC = re.compile(
+    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 BIZ_STEP_PREFIXES = (
@@ -157,6 +165,37 @@ def shipment_event(
     event["bizTransactionList"] = [shipment_transaction(shipment_id)]
     if gps is not None:
         event[CT_GEO] = geo_uri(*gps)
+    return event
+
+
+def packing_event(
+    container: str,
+    epcs: Sequence[str],
+    event_time: datetime,
+    shipment_id: str,
+    *,
+    read_point: str | None = None,
+) -> dict[str, Any]:
+    """AggregationEvent ADD, bizStep packing: the shipment's items (childEPCs) into its container
+    (parentID), naming the shipment as its other steps do. No disposition: the shipping event
+    at the same time says where the goods are."""
+    if not CONTAINER_EPC.fullmatch(container):
+        raise EpcisError(f"not a container EPC ({CONTAINER_PREFIX}<uuid v4>): {container!r}")
+    if not epcs:
+        raise EpcisError("a packing event needs at least one item")
+    event: dict[str, Any] = {
+        "@context": event_context(),
+        "type": "AggregationEvent",
+        "eventTime": iso_ms(event_time),
+        "eventTimeZoneOffset": "+00:00",
+        "parentID": container,
+        "childEPCs": list(epcs),
+        "action": "ADD",
+        "bizStep": "packing",
+    }
+    if read_point:
+        event["readPoint"] = {"id": read_point}
+    event["bizTransactionList"] = [shipment_transaction(shipment_id)]
     return event
 
 

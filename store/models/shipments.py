@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from core.epcis.events import CONTAINER_EPC
 from store._validate import bytes_of, checksum_address, hex32
 from store.errors import StoreValueError
 from store.models.base import Base, CreatedAt
@@ -93,6 +94,10 @@ class Shipment(CreatedAt, Base):
     attested_evidence: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # Terms v2's fundBy (unix seconds): unfunded after it, the shipment holds no items.
     fund_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Its container (logistic unit) EPC, core.epcis.events.CONTAINER_PREFIX + a random UUID:
+    # packed into it at shipping, its sensor events name it instead of every item. None for a
+    # shipment created before migration 0026 (its events name the items, as they always did).
+    container_epc: Mapped[str | None] = mapped_column(String(45), unique=True, index=True)
 
     carrier: Mapped[Principal] = relationship(foreign_keys=[carrier_principal_id])
     consignee: Mapped[Principal] = relationship(foreign_keys=[consignee_principal_id])
@@ -105,6 +110,12 @@ class Shipment(CreatedAt, Base):
         if value is None and key in ("fund_tx_hash", "attest_tx_hash"):
             return None
         return hex32(value, key)  # type: ignore[arg-type]
+
+    @validates("container_epc")
+    def _check_container(self, key: str, value: str | None) -> str | None:
+        if value is not None and (not isinstance(value, str) or not CONTAINER_EPC.fullmatch(value)):
+            raise StoreValueError(f"{key} must be urn:uuid:<lowercase uuid v4>, got {value!r}")
+        return value
 
     @validates("payee_address", "buyer_address")
     def _check_address(self, key: str, value: str) -> str:

@@ -108,7 +108,8 @@ def _object(epc: str, when: str, step: str = "inspecting") -> dict[str, Any]:
 
 
 def build(world: World) -> Data:
-    """Three shipment steps over the API, a second brand's items, five stored events."""
+    """Three shipment steps over the API (and the packing recorded with the shipping), a second
+    brand's items, five stored events."""
     api = world.api
     data = Data(world)
     url = f"/shipments/{world.shipment_id}/events"
@@ -142,6 +143,9 @@ def build(world: World) -> Data:
     data.ids["transformation"] = _transformation()["eventID"]  # it names its own
     for event in data.documents():  # the commissionings (A1, ..., B1) and the device's
         if event["eventID"] not in data.ids.values():
+            if event["type"] == "AggregationEvent":  # the platform's, as the shipment shipped
+                data.ids["packing"] = event["eventID"]
+                continue
             epc = event["epcList"][0]
             name = "device" if epc.startswith(DEVICE_URN) else epc.rsplit(".", 1)[-1]
             data.ids[name] = event["eventID"]

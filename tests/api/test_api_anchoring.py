@@ -128,7 +128,11 @@ def test_shipment_events_are_anchored_as_platform_batches(world: World) -> None:
         shipping["proof"],
     )
     events = ok(api.client.get(url, headers=auth(world.buyer_key)))
-    assert [(e["bizStep"], e["finality"]) for e in events] == [("shipping", "anchored")]
+    # The platform's packing of the items into the shipment's container is anchored with it.
+    assert [(e["bizStep"], e["finality"]) for e in events] == [
+        ("packing", "anchored"),
+        ("shipping", "anchored"),
+    ]
 
 
 def test_resolver_works_without_a_chain(api_no_chain: Api) -> None:

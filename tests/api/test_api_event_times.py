@@ -105,7 +105,8 @@ def test_a_second_shipping_event_is_refused_earlier_or_later(world: World) -> No
         detail = refused.json()["detail"]
         assert "already has its shipping event" in detail and "once per shipment" in detail
         assert "eventId" not in refused.json()
-    assert _steps(world) == [("shipping", first["eventTime"])]
+    # The platform packed the items into the container as they shipped, at the same time.
+    assert _steps(world) == [("packing", first["eventTime"]), ("shipping", first["eventTime"])]
     # The very same event again is the usual duplicate, naming the caller's own event; the
     # EPCIS capture answers it as the binding's repeat (like a first capture, nothing new).
     same = _post(world, carrier, {"bizStep": "shipping", "eventTime": first["eventTime"]})
@@ -113,7 +114,8 @@ def test_a_second_shipping_event_is_refused_earlier_or_later(world: World) -> No
         assert same.status_code == 409 and same.json()["eventId"] == first["id"]
     else:
         assert same.status_code == 201 and same.json()["id"] == first["id"]
-    assert _steps(world) == [("shipping", first["eventTime"])]
+    # The platform packed the items into the container as they shipped, at the same time.
+    assert _steps(world) == [("packing", first["eventTime"]), ("shipping", first["eventTime"])]
 
 
 def test_arriving_and_receiving_are_recorded_once(world: World) -> None:
@@ -127,7 +129,7 @@ def test_arriving_and_receiving_are_recorded_once(world: World) -> None:
         again = _step(world, world.buyer_key, "receiving", at)
         assert again.status_code == 409
         assert "already has its receiving event" in again.json()["detail"]
-    assert [step for step, _ in _steps(world)] == ["shipping", "arriving", "receiving"]
+    assert [step for step, _ in _steps(world)] == ["packing", "shipping", "arriving", "receiving"]
 
 
 def test_backdating_beyond_the_limit_is_refused(world: World) -> None:
@@ -138,7 +140,7 @@ def test_backdating_beyond_the_limit_is_refused(world: World) -> None:
     # Receiving too (it closes the window): shipping now, receiving dated two hours back.
     ok(_step(world, world.carrier_key, "shipping", _ago(30)), 201)
     _time_error(_step(world, world.buyer_key, "receiving", _ago(7200)))
-    assert [step for step, _ in _steps(world)] == ["shipping"]
+    assert [step for step, _ in _steps(world)] == ["packing", "shipping"]
 
 
 def test_future_times_are_refused_beyond_the_clock_skew(world: World) -> None:
@@ -171,7 +173,7 @@ def test_times_within_the_limits_are_accepted(world: World) -> None:
     ok(_post(world, world.carrier_key, _full(_ago(1800), "arriving")), 201)
     received = ok(_post(world, world.buyer_key, {"bizStep": "receiving"}), 201)
     assert received["shipmentStatus"] == "received"
-    assert [step for step, _ in _steps(world)] == ["shipping", "arriving", "receiving"]
+    assert [step for step, _ in _steps(world)] == ["packing", "shipping", "arriving", "receiving"]
 
 
 @pytest.fixture

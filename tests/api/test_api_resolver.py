@@ -206,8 +206,9 @@ def test_shipment_events_appear_in_the_history(world: World) -> None:
     )
     body = ok(api.client.get(f"/01/{world.gtin}/21/A1", params={"format": "json"}))
     steps = [e["bizStep"] for e in body["history"]]
-    assert steps == ["commissioning", "shipping"]
-    shipping = body["history"][1]
+    # The platform packed the items into the shipment's container as they shipped.
+    assert steps == ["commissioning", "packing", "shipping"]
+    shipping = body["history"][2]
     assert shipping["gps"] == {"lat": 53.55, "lon": 9.99}
     assert shipping["finality"] == "pending" and shipping["proof"] is None
     assert "0x" + event_hash(shipping["event"]).hex() == shipping["eventHashHex"]

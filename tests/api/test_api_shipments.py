@@ -14,8 +14,9 @@ from web3 import Web3
 from chain.clients import ShipmentState
 from chain.toolchain.artifacts import ContractArtifact
 from chain.transactions import sender_for
+from core.epcis.events import CONTAINER_EPC
 from core.gs1 import normalize_gtin
-from store.models import Shipment
+from store.models import Event, Shipment
 from store.queries import find_item
 from tests.api.flows import (
     World,
@@ -242,6 +243,9 @@ def test_a_stranger_signature_is_refused(world: World) -> None:
     assert response.status_code == 422
 
 
+_PACKED_SHIPPED = ("packing", "shipping")
+
+
 def test_events_move_the_shipment_forward(world: World) -> None:
     api = world.api
     url = f"/shipments/{world.shipment_id}/events"
@@ -260,8 +264,28 @@ def test_events_move_the_shipment_forward(world: World) -> None:
     late = api.client.post(url, json={"bizStep": "shipping"}, headers=carrier)
     assert late.status_code == 409
     events = ok(api.client.get(url, headers=buyer))
-    assert [e["bizStep"] for e in events] == ["shipping", "arriving", "receiving"]
-    shipping = events[0]["event"]
+    assert [e["bizStep"] for e in events] == ["packing", "shipping", "arriving", "receiving"]
+    # The platform packed the items into the shipment's container as they shipped.
+    container = ok(api.client.get(f"/shipments/{world.shipment_id}", headers=buyer))["container"]
+    assert CONTAINER_EPC.fullmatch(container)
+    packing, shipping = events[0]["event"], events[1]["event"]
+    assert {k: packing[k] for k in ("type", "action", "parentID", "childEPCs", "readPoint")} == {
+        "type": "AggregationEvent",
+        "action": "ADD",
+        "parentID": container,
+        "childEPCs": shipping["epcList"],
+        "readPoint": {"id": dock},
+    }
+    assert packing["eventTime"] == shipping["eventTime"]
+    assert packing["bizTransactionList"] == shipping["bizTransactionList"]
+    with Session(api.engine) as session:
+        recorders = session.execute(
+            select(Event.biz_step, Event.recorded_by).where(Event.biz_step.in_(_PACKED_SHIPPED))
+        ).all()
+        carrier_pk = session.scalar(
+            select(Shipment.carrier_principal_id).where(Shipment.shipment_id == world.shipment_id)
+        )
+    assert sorted(recorders) == [("packing", carrier_pk), ("shipping", carrier_pk)]
     assert shipping["epcList"] == [
         "urn:epc:id:sgtin:0614141.012345.A1",
         "urn:epc:id:sgtin:0614141.012345.A2",
@@ -270,7 +294,7 @@ def test_events_move_the_shipment_forward(world: World) -> None:
     assert shipping["bizTransactionList"] == [
         {"type": "bol", "bizTransaction": f"urn:chaintrace:shipment:{world.shipment_id}"}
     ]
-    assert events[1]["event"]["ct:geo"] == "geo:52.5200000,13.4050000"
+    assert events[2]["event"]["ct:geo"] == "geo:52.5200000,13.4050000"
 
 
 def _soon() -> datetime:
@@ -302,12 +326,13 @@ def test_full_epcis_events_are_stored_exactly_as_sent(world: World) -> None:
     recorded = ok(api.client.post(url, json=event, headers=auth(world.carrier_key)), 201)
     assert recorded["bizStep"] == "shipping"
     assert recorded["eventTime"] == when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    [stored] = ok(api.client.get(url, headers=auth(world.carrier_key)))
+    [packing, stored] = ok(api.client.get(url, headers=auth(world.carrier_key)))
     assert stored["event"] == event
-    # Only A1 was named: A1's history has it, A2's does not.
+    # Only A1 was named: A1 was packed and shipped, A2 was not.
+    assert packing["event"]["childEPCs"] == ["urn:epc:id:sgtin:0614141.012345.A1"]
     a1 = ok(api.client.get(f"/01/{world.gtin}/21/A1", params={"format": "json"}))
     a2 = ok(api.client.get(f"/01/{world.gtin}/21/A2", params={"format": "json"}))
-    assert [e["bizStep"] for e in a1["history"]] == ["commissioning", "shipping"]
+    assert [e["bizStep"] for e in a1["history"]] == ["commissioning", "packing", "shipping"]
     assert [e["bizStep"] for e in a2["history"]] == ["commissioning"]
     # The same event twice is one event.
     duplicate = api.client.post(url, json=event, headers=auth(world.carrier_key))

@@ -163,7 +163,8 @@ def test_a_document_is_taken_in_order_as_if_posted_one_by_one(world: World) -> N
     assert _stored(world) == before
     done = _capture(world, carrier, _full(world, "shipping", 600), _full(world, "arriving", 300))
     assert done.status_code == 202, done.text
-    assert _stored(world)[0] == before[0] + 2 and _stored(world)[2] == "arrived"
+    # Shipping, the platform's packing of the items into the container, arriving.
+    assert _stored(world)[0] == before[0] + 3 and _stored(world)[2] == "arrived"
 
 
 def test_a_shipment_named_after_the_reference_is_refused_as_anywhere_else(world: World) -> None:
@@ -280,7 +281,8 @@ def test_proceed_lists_the_refused_shipment_events_and_keeps_the_others(world: W
     assert "409: the shipment already has its shipping event" in found[1][2]
     assert "before the shipment's shipping event" in found[2][2]
     events, jobs, status = _stored(world)
-    assert (events, jobs, status) == (before[0] + 2, before[1] + 1, "shipping")
+    # The shipping and its packing, and the other stored event.
+    assert (events, jobs, status) == (before[0] + 3, before[1] + 1, "shipping")
 
 
 def test_captured_sensor_data_changes_no_report_nor_attestation(world: World) -> None:

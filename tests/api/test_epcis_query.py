@@ -19,7 +19,8 @@ from tests.api.epcis_query_support import (
 from tests.api.flows import World, ok
 
 ITEMS = ["A1", "A2", "S1", "S2", "S3"]
-STEPS = ["arriving", "receiving", "shipping"]
+# The shipment's steps and the packing of its items into its container, at shipping.
+STEPS = ["arriving", "packing", "receiving", "shipping"]
 STORED = ["aggregation", "transformation", "prefix_only", "near_miss", "other_own"]
 EVERYTHING = sorted([*ITEMS, *STEPS, "B1", "device", *STORED])
 
@@ -72,17 +73,20 @@ def test_pages_follow_the_link_and_leak_nothing(data: Data) -> None:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"eventType": "AggregationEvent"}, ["aggregation"]),
-        ({"eventType": "AggregationEvent|TransformationEvent"}, ["aggregation", "transformation"]),
+        ({"eventType": "AggregationEvent"}, ["aggregation", "packing"]),
+        (
+            {"eventType": "AggregationEvent|TransformationEvent"},
+            ["aggregation", "packing", "transformation"],
+        ),
         (
             {"GE_eventTime": "2026-01-03T00:00:00Z", "LT_eventTime": "2026-01-05T00:00:00+00:00"},
             ["prefix_only", "transformation"],
         ),
         ({"LT_eventTime": "2026-01-02T10:00:00.001Z"}, ["aggregation"]),
-        ({"EQ_action": "ADD"}, sorted([*ITEMS, "B1", "aggregation", "device"])),
+        ({"EQ_action": "ADD"}, sorted([*ITEMS, "B1", "aggregation", "device", "packing"])),
         ({"EQ_bizStep": "receiving"}, ["receiving"]),
         ({"EQ_bizStep": "urn:epcglobal:cbv:bizstep:shipping|arriving"}, ["arriving", "shipping"]),
-        ({"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-packing"}, ["aggregation"]),
+        ({"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-packing"}, ["aggregation", "packing"]),
         ({"EQ_disposition": "in_progress"}, ["aggregation", "receiving"]),
         ({"EQ_disposition": "urn:epcglobal:cbv:disp:in_transit"}, ["arriving", "shipping"]),
         ({"EQ_readPoint": DOCK}, ["aggregation", "arriving"]),
@@ -178,6 +182,7 @@ def test_vocabularies(data: Data) -> None:
     types = ok(data.get("/epcis/eventTypes", data.keys["stranger"]))
     assert types["type"] == "Collection" and "ObjectEvent" in types["member"]
     steps = ok(data.get("/epcis/bizSteps", data.keys["carrier"]))["member"]
-    assert steps == ["arriving", "commissioning", "receiving", "shipping"]  # its device's too
+    # Its device's too, and the packing recorded with its shipping.
+    assert steps == ["arriving", "commissioning", "packing", "receiving", "shipping"]
     assert ok(data.get("/epcis/bizSteps", data.keys["stranger"]))["member"] == []
     assert data.get("/epcis/bizSteps", None).status_code == 401

@@ -253,3 +253,40 @@ def test_an_excursion_stored_untyped_is_not_recorded_again_typed(
 
     ((_event, body),) = _excursion_events(db_sessions)
     assert body["bizTransactionList"] == [v1]
+
+
+def test_a_shipment_with_a_container_names_it_in_every_sensor_event(
+    db_sessions: sessionmaker[Session], make_settings: Callable[..., GatewaySettings], db_url: str
+) -> None:
+    """Windows, supplements and excursions name the container, not the items (one public
+    projection each, not one per item); each stays linked to every item for the parties."""
+    settings = make_settings(db_url, window_readings=10)
+    shipment_pk, device = _shipment(db_sessions)
+    container = "urn:uuid:0b7e2a4c-51d3-4f6e-9a8b-7c6d5e4f3a2b"
+    with transaction(db_sessions) as session:
+        shipment = session.get(Shipment, shipment_pk)
+        assert shipment is not None
+        shipment.container_epc = container
+    temps = {seq: 500 for seq in range(0, 5)} | {seq: 950 for seq in range(5, 13)} | {13: 500}
+    late = temps.pop(3)
+    _insert(db_sessions, device, shipment_pk, temps)
+    rollup_once(db_sessions, settings, now_ms=LATER)
+    _insert(db_sessions, device, shipment_pk, {3: late})  # lands in a recorded window's hole
+    rollup_once(db_sessions, settings, now_ms=LATER)
+
+    with db_sessions() as session:
+        _epcs, item_ids = shipment_epcs(session, shipment_pk)
+        events = list(session.scalars(select(Event).order_by(Event.id)))
+        methods = []
+        for event in events:
+            body = json.loads(event.event_json)
+            methods.append(body["sensorElementList"][0]["sensorMetadata"]["dataProcessingMethod"])
+            assert body["epcList"] == [container]
+            assert sorted(item.id for item in event.items) == item_ids
+            assert event.event_hash == event_hash(body)
+    assert len(item_ids) == 2
+    assert set(methods) == {
+        EXCURSION_METHOD,
+        "urn:chaintrace:sensor-rollup:v1",
+        "urn:chaintrace:sensor-rollup:v1:supplement",
+    }

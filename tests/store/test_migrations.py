@@ -525,3 +525,127 @@ def test_0024_adds_the_link_registry_beside_a_populated_store(empty_db_url: str)
             assert conn.execute(sa.text("SELECT count(*) FROM products")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+_CONTAINER = "0026_shipment_container"
+
+
+def test_0026_gives_new_shipments_a_container_and_old_ones_none(empty_db_url: str) -> None:
+    """A shipment of the previous revision (with its items, events and readings) survives with
+    no container; new ones store theirs, once each; the downgrade forgets containers only."""
+    from store.errors import StoreValueError
+    from store.models import Shipment
+
+    previous = (
+        ScriptDirectory.from_config(alembic_config(empty_db_url))
+        .get_revision(_CONTAINER)
+        .down_revision
+    )
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    old_id, container = "0x" + "11" * 32, "urn:uuid:3f2b8c1e-9d4a-4e7b-a6c5-0b1d2e3f4a5b"
+    address = "0x" + "ab" * 20
+    try:
+        with engine.begin() as conn:
+            for name, role in (("carrier", "carrier"), ("buyer", "buyer"), ("brand", "brand")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO principals (name, role, created_at)"
+                        " VALUES (:name, :role, CURRENT_TIMESTAMP)"
+                    ),
+                    {"name": name, "role": role},
+                )
+            pids = dict(conn.execute(sa.text("SELECT name, id FROM principals")).all())
+            conn.execute(
+                sa.text(
+                    "INSERT INTO brands (principal_id, name, company_prefix, created_at)"
+                    " VALUES (:pid, 'Brand', '0614141', CURRENT_TIMESTAMP)"
+                ),
+                {"pid": pids["brand"]},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO products (brand_id, gtin, name, created_at) VALUES"
+                    " ((SELECT id FROM brands), '00614141123452', 'Tea', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (product_id, serial, created_at)"
+                    " VALUES ((SELECT id FROM products), 'OLD1', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO shipments (shipment_id, carrier_principal_id,"
+                    " consignee_principal_id, payee_address, buyer_address, terms_json,"
+                    " terms_hash, origin, destination, status, escrow_version, custody_required,"
+                    " created_at) VALUES (:sid, :carrier, :buyer, :addr, :addr, '{}', :sid, '',"
+                    " '', 'shipping', 1, false, CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "sid": old_id,
+                    "carrier": pids["carrier"],
+                    "buyer": pids["buyer"],
+                    "addr": address,
+                },
+            )
+            shipment = conn.execute(sa.text("SELECT id FROM shipments")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO shipment_items (shipment_id, item_id)"
+                    " VALUES (:shipment, (SELECT id FROM items))"
+                ),
+                {"shipment": shipment},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (kind, event_hash, event_json, event_type, event_time_ms,"
+                    " shipment_id, created_at) VALUES (0, :hash, '{}', 'ObjectEvent', 1,"
+                    " :shipment, CURRENT_TIMESTAMP)"
+                ),
+                {"hash": b"\x05" * 32, "shipment": shipment},
+            )
+        upgrade(empty_db_url, _CONTAINER)
+        with session_factory(engine)() as session:
+            (old,) = session.scalars(sa.select(Shipment))
+            assert (old.shipment_id, old.container_epc) == (old_id, None)
+            assert [item.serial for item in old.items] == ["OLD1"]
+            old.container_epc = container  # a new shipment's container, stored
+            session.commit()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT container_epc FROM shipments")).scalar_one() == (
+                container
+            )
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
+        with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
+            # One shipment per container.
+            conn.execute(
+                sa.text(
+                    "INSERT INTO shipments (shipment_id, carrier_principal_id,"
+                    " consignee_principal_id, payee_address, buyer_address, terms_json,"
+                    " terms_hash, origin, destination, status, escrow_version,"
+                    " custody_required, container_epc, created_at) VALUES (:sid, :carrier,"
+                    " :buyer, :addr, :addr, '{}', :sid, '', '', 'created', 1, true, :container,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "sid": "0x" + "22" * 32,
+                    "carrier": pids["carrier"],
+                    "buyer": pids["buyer"],
+                    "addr": address,
+                    "container": container,
+                },
+            )
+        with pytest.raises(StoreValueError, match="container_epc"):
+            Shipment(container_epc="urn:chaintrace:shipment:" + old_id)
+        downgrade(empty_db_url, previous)
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("shipments")}
+            assert "container_epc" not in columns
+            assert conn.execute(sa.text("SELECT shipment_id FROM shipments")).all() == [(old_id,)]
+            assert conn.execute(sa.text("SELECT count(*) FROM shipment_items")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
+    finally:
+        engine.dispose()

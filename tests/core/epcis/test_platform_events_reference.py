@@ -16,6 +16,7 @@ from core.epcis.events import (
     commissioning_event,
     device_event,
     dump,
+    packing_event,
     shipment_event,
     shipment_transaction,
 )
@@ -28,6 +29,7 @@ AT = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=UTC)
 EPCS = ["urn:epc:id:sgtin:0614141.000001.S1", "urn:epc:id:sgtin:0614141.000001.S2"]
 SHIPMENT = "0x" + "5e" * 32
 SGLN = "urn:epc:id:sgln:0614141.00001.0"
+CONTAINER = "urn:uuid:3f2b8c1e-9d4a-4e7b-a6c5-0b1d2e3f4a5b"
 DEVICE, CARRIER = "0x" + "ab" * 20, "0x" + "cd" * 20
 
 EVENTS = {
@@ -38,6 +40,8 @@ EVENTS = {
         for step in ("shipping", "arriving", "receiving")
     },
     "shipping, short": shipment_event("shipping", EPCS[:1], AT, SHIPMENT),
+    "packing": packing_event(CONTAINER, EPCS, AT, SHIPMENT, read_point=SGLN),
+    "packing, no location": packing_event(CONTAINER, EPCS[:1], AT, SHIPMENT),
     "device registration": device_event(DEVICE, CARRIER, AT, signature="0x" + "ee" * 65),
     "device revocation": device_event(DEVICE, CARRIER, AT),
 }

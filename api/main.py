@@ -20,6 +20,7 @@ from api.routes import (
     batches,
     brand_keys,
     brands,
+    code_reports,
     commissionings,
     custody,
     devices,
@@ -135,6 +136,7 @@ def create_app(
         epcis_query,
         epcis_subscriptions,
         locations,
+        code_reports,
     ):
         app.include_router(module.router)
     document_errors(app, models=[EpcisProblem, MinimalEventIn, ResolvedItem, UnresolvedItem])

@@ -31,12 +31,13 @@ _COMMON = {
 }
 
 POLICIES: dict[RouteClass, dict[str, str]] = {
-    # The consumer page: no script at all, its own inline stylesheet, images from itself.
+    # The consumer page: no script at all, its own inline stylesheet, images from itself, forms
+    # posted to itself only.
     RouteClass.PAGE: {
         **_COMMON,
         "Content-Security-Policy": (
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         ),
     },
     # Swagger UI / ReDoc pages: an inline bootstrap script plus bundles from the app itself;
@@ -60,8 +61,9 @@ POLICIES: dict[RouteClass, dict[str, str]] = {
 _DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 # Where the docs' scripts, styles and icon are served (fastapi-offline's package files).
 DOCS_ASSETS = "/docs-assets"
-# GS1 Digital Link primary keys the resolver serves, and the QR codes of those links.
-_PAGE_PREFIXES = ("/01/", "/qr/")
+# GS1 Digital Link primary keys the resolver serves, the QR codes of those links, and the
+# answers to the resolver page's "report this code" form (api/routes/code_reports.py).
+_PAGE_PREFIXES = ("/01/", "/qr/", "/reports/form")
 
 HSTS = "max-age=31536000; includeSubDomains"
 

@@ -104,7 +104,10 @@ def resolve(
         # A registered brand's GTIN with an unknown serial (or a lot other than the item's) is
         # "not recognised"; a GTIN of no registered brand gets the neutral verdict, never a
         # counterfeit warning.
-        return _error(request, exc, as_json, unknown_item_view(session, key[0], chain))
+        unknown = unknown_item_view(
+            session, key[0], chain, key[1], request_item_lot(request), settings.base_url
+        )
+        return _error(request, exc, as_json, unknown)
     view = item_view(session, item, settings.base_url, chain)
     headers = {"Vary": "Accept", "Link": f'<{view["item"]["link"]}>; rel="owl:sameAs"'}
     if as_json:

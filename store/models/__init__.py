@@ -11,6 +11,7 @@ from store.models.leases import Lease as Lease
 from store.models.locations import Location
 from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
+from store.models.reports import CodeReport, CodeReportCount
 from store.models.settings import Setting
 from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
 from store.models.subscriptions import Delivery, NamedQuery, Subscription
@@ -24,6 +25,8 @@ __all__ = [
     "BatchStatus",
     "Brand",
     "CaptureJob",
+    "CodeReport",
+    "CodeReportCount",
     "CommissioningDraft",
     "Delivery",
     "Device",

@@ -214,13 +214,15 @@ def unknown_item_view(
     base_url: str = "",
 ) -> dict[str, Any]:
     """The verdict on a serial the store does not know under `gtin14` (or a lot other than the
-    item's); for a not-recognised code, the brand holding the prefix (`brand`, else null) and,
-    given the serial, where shoppers report the code (`report`, else null)."""
+    item's): the code scanned (`code`, given the serial); for a not-recognised code, the brand
+    holding the prefix (`brand`, else null) and where shoppers report it (`report`, else null)."""
+    code = None if serial is None else {"gtin": gtin14, "serial": serial, "lot": lot}
     try:
         unknown = judge_unknown(session, gtin14, chain)
     except ChainUnavailable as exc:
-        return {**_unjudged(str(exc.detail), None), "brand": None, "report": None}
+        return {**_unjudged(str(exc.detail), None), "code": code, "brand": None, "report": None}
     view = _authentic(unknown.decision, None)
+    view["code"] = code
     brand = unknown.brand if unknown.decision.verdict is Verdict.NOT_RECOGNISED else None
     view["brand"] = brand and {"name": brand.name, "companyPrefix": brand.company_prefix}
     view["report"] = None

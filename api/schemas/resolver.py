@@ -119,6 +119,14 @@ class ResolvedItem(_Out):
     verify: Verify
 
 
+class ScannedCode(_Out):
+    """The code scanned: GTIN-14, serial, and the lot when the link named one."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+
+
 class BrandName(_Out):
     """The brand account holding the code's company prefix."""
 
@@ -138,6 +146,7 @@ class UnknownCodeAuthenticity(Authenticity):
     """The verdict on an unknown code; for a not-recognised one, its brand and where to report
     it (both null for an unregistered GTIN, and when the verdict cannot be checked now)."""
 
+    code: ScannedCode | None = None
     brand: BrandName | None = None
     report: ReportLinks | None = None
 

@@ -100,6 +100,7 @@ def test_a_registered_brands_unknown_serial_names_the_brand_and_offers_the_repor
     body = cast.client.get(UNKNOWN, params={"format": "json"}).json()
     assert body["authentic"]["verdict"] == "not_recognised"
     assert body["authentic"]["brand"] == {"name": "Acme Foods", "companyPrefix": PREFIX}
+    assert body["authentic"]["code"] == {"gtin": GTIN, "serial": "NOPE", "lot": None}
     assert body["authentic"]["report"] == {
         "url": f"{PUBLIC_BASE_URL}/reports",
         "formUrl": f"{PUBLIC_BASE_URL}/reports/form",
@@ -112,6 +113,7 @@ def test_a_gtin_no_brand_registered_gets_a_neutral_page_and_no_report(cast: Cast
     page = cast.client.get(link, headers=HTML)
     assert page.status_code == 404
     assert "This product number is not registered with chaintrace" in page.text
+    assert f"<dd>{STRANGER_GTIN}</dd>" in page.text and "<dd>X1</dd>" in page.text
     for warning in ("not registered this code", "counterfeit", "badge warn", "<form", "Report"):
         assert warning.lower() not in page.text.lower(), warning
     authentic = cast.client.get(link, params={"format": "json"}).json()["authentic"]

@@ -113,7 +113,7 @@ def test_a_gtin_no_brand_registered_gets_a_neutral_page_and_no_report(cast: Cast
     page = cast.client.get(link, headers=HTML)
     assert page.status_code == 404
     assert "This product number is not registered with chaintrace" in page.text
-    assert f"<dd>{STRANGER_GTIN}</dd>" in page.text and "<dd>X1</dd>" in page.text
+    assert f"<dd>0{STRANGER_GTIN}</dd>" in page.text and "<dd>X1</dd>" in page.text
     for warning in ("not registered this code", "counterfeit", "badge warn", "<form", "Report"):
         assert warning.lower() not in page.text.lower(), warning
     authentic = cast.client.get(link, params={"format": "json"}).json()["authentic"]

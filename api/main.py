@@ -22,6 +22,7 @@ from api.routes import (
     batches,
     brand_keys,
     brands,
+    code_reports,
     commissionings,
     custody,
     devices,
@@ -142,6 +143,7 @@ def create_app(
         epcis_subscriptions,
         locations,
         links,
+        code_reports,
     ):
         app.include_router(module.router)
     # Last: a compressed Digital Link is one path segment, which must not shadow another route.

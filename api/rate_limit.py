@@ -49,6 +49,7 @@ class Bucket(StrEnum):
     QR = "qr"  # per client: QR code PNGs
     WRITES = "writes"  # per principal (its API keys together): POST, PUT, PATCH, DELETE
     AUTH_FAILURES = "auth-failures"  # per client: missing, unknown or revoked API keys
+    CODE_REPORTS = "code-reports"  # per client: shoppers' reports of not-recognised codes
 
 
 # (allowed, seconds until the next request would be): what one limit says of one request.
@@ -130,6 +131,7 @@ class RateLimits:
             Bucket.QR: parse_many(settings.rate_limit_qr),
             Bucket.WRITES: parse_many(settings.rate_limit_writes),
             Bucket.AUTH_FAILURES: parse_many(settings.rate_limit_auth_failures),
+            Bucket.CODE_REPORTS: parse_many(settings.rate_limit_code_reports),
         }
         self._trusted = settings.trusted_proxies
         self._memory = MovingWindowRateLimiter(MemoryStorage())

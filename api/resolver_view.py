@@ -16,7 +16,8 @@ from api.errors import ChainUnavailable
 from api.event_summary import describe
 from api.links import item_link
 from api.state import ChainAccess
-from core.verdict import Decision, ItemFacts, Verdict, verdict
+from api.unknown_code import code_path, judge_unknown
+from core.verdict import Decision, Verdict, verdict
 from store.brand_standing import item_facts
 from store.erasure import erasure_of
 from store.models import EventErasure, Item, Reading, Shipment
@@ -205,14 +206,34 @@ def authentic_view(
     return _authentic(verdict(item_facts(session, item, brands, contracts)), commissioning)
 
 
-def unknown_item_view(session: Session, gtin14: str, chain: ChainAccess) -> dict[str, Any]:
-    """The verdict on a serial the store does not know under `gtin14`."""
+def unknown_item_view(
+    session: Session,
+    gtin14: str,
+    chain: ChainAccess,
+    serial: str | None = None,
+    lot: str | None = None,
+    base_url: str = "",
+) -> dict[str, Any]:
+    """The verdict on a serial the store does not know under `gtin14` (or a lot other than the
+    item's): the code scanned (`code`, given the serial); for a not-recognised code, the brand
+    holding the prefix (`brand`, else null) and where shoppers report it (`report`, else null)."""
+    code = None if serial is None else {"gtin": gtin14, "serial": serial, "lot": lot}
     try:
-        brands = ledger(session, chain)
+        unknown = judge_unknown(session, gtin14, chain)
     except ChainUnavailable as exc:
-        return _unjudged(str(exc.detail), None)
-    prefix = brands.prefix_of_gtin(gtin14)
-    return _authentic(verdict(ItemFacts(prefix=prefix, known=False)), None)
+        return {**_unjudged(str(exc.detail), None), "code": code, "brand": None, "report": None}
+    view = _authentic(unknown.decision, None)
+    view["code"] = code
+    brand = unknown.brand if unknown.decision.verdict is Verdict.NOT_RECOGNISED else None
+    view["brand"] = brand and {"name": brand.name, "companyPrefix": brand.company_prefix}
+    view["report"] = None
+    if unknown.reportable and serial is not None:
+        view["report"] = {
+            "url": f"{base_url}/reports",
+            "formUrl": f"{base_url}/reports/form",
+            "link": code_path(gtin14, serial, lot),
+        }
+    return view
 
 
 def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -> dict[str, Any]:

@@ -34,12 +34,13 @@ _COMMON = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
-# The consumer page: no script at all, its own inline stylesheet, images from itself.
+# The consumer page: no script at all, its own inline stylesheet, images from itself, forms
+# posted to itself only (the "report this code" form).
 _PAGE = {
     **_COMMON,
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
 # Any origin may read the resolver's answers (public data, no credentials) and its headers.
@@ -75,8 +76,9 @@ POLICIES: dict[RouteClass, dict[str, str]] = {
 _DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 # Where the docs' scripts, styles and icon are served (fastapi-offline's package files).
 DOCS_ASSETS = "/docs-assets"
-# The QR codes of the resolver's links.
-_PAGE_PREFIXES = ("/qr/",)
+# The QR codes of the resolver's links, and the answers to the resolver page's "report this
+# code" form (api/routes/code_reports.py).
+_PAGE_PREFIXES = ("/qr/", "/reports/form")
 
 HSTS = "max-age=31536000; includeSubDomains"
 

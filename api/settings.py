@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from store.settings_base import ProcessSettings
@@ -41,6 +41,7 @@ class ApiSettings(ProcessSettings):
     rate_limit_qr: str = "60/minute"  # per client: QR PNGs (~12 ms of CPU each)
     rate_limit_writes: str = "300/minute"  # per principal (all its keys): POST, PUT, PATCH, DELETE
     rate_limit_auth_failures: str = "20/minute"  # per client: missing, unknown or revoked keys
+    rate_limit_code_reports: str = "5/minute;20/day"  # per client: "report this code" (public)
     # Counters in Redis are shared by every API process; without it each process counts alone.
     redis_url: str | None = None
     rate_limit_key_prefix: str = Field(default="chaintrace", min_length=1)
@@ -49,6 +50,10 @@ class ApiSettings(ProcessSettings):
     # EPCIS subscriptions: webhook destinations resolving to private, link-local or loopback
     # addresses are refused unless this is set (dev mode allows loopback only).
     webhook_allow_private: bool = False
+    # Key of the hash that tells one client's repeated reports of a code apart from others'
+    # (api/code_report_client.py); unset: a random key per process (repeats then count as new
+    # reports after a restart or on another process, still bounded per code).
+    code_report_key: SecretStr | None = None
 
     @property
     def commissioning_draft_ttl(self) -> timedelta:
@@ -66,7 +71,11 @@ class ApiSettings(ProcessSettings):
         return (self.public_base_url or DEV_PUBLIC_BASE_URL).rstrip("/")
 
     @field_validator(
-        "rate_limit_resolver", "rate_limit_qr", "rate_limit_writes", "rate_limit_auth_failures"
+        "rate_limit_resolver",
+        "rate_limit_qr",
+        "rate_limit_writes",
+        "rate_limit_auth_failures",
+        "rate_limit_code_reports",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

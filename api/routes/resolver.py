@@ -140,7 +140,10 @@ def _item(
         # A registered brand's GTIN with an unknown serial (or a lot other than the item's) is
         # "not recognised"; a GTIN of no registered brand gets the neutral verdict, never a
         # counterfeit warning.
-        return _error(request, exc, as_json, unknown_item_view(session, key.gtin, chain))
+        unknown = unknown_item_view(
+            session, key.gtin, chain, key.serial, key.lot, settings.base_url
+        )
+        return _error(request, exc, as_json, unknown)
     view = item_view(session, item, settings.base_url, chain)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
     if as_json:
@@ -160,7 +163,8 @@ def _product(
     try:
         product = product_of_key(session, key)
     except ApiError as exc:
-        return _error(request, exc, as_json, unknown_item_view(session, key.gtin, chain))
+        unknown = unknown_item_view(session, key.gtin, chain, None, key.lot, settings.base_url)
+        return _error(request, exc, as_json, unknown)
     view = product_view(session, product, key, settings.base_url)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["link"])}
     if as_json:

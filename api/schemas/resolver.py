@@ -119,11 +119,43 @@ class ResolvedItem(_Out):
     verify: Verify
 
 
+class ScannedCode(_Out):
+    """The code scanned: GTIN-14, serial, and the lot when the link named one."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+
+
+class BrandName(_Out):
+    """The brand account holding the code's company prefix."""
+
+    name: str
+    company_prefix: str = Field(alias="companyPrefix")
+
+
+class ReportLinks(_Out):
+    """Where a shopper reports a not-recognised code (public, rate limited per client)."""
+
+    url: str = Field(description="POST a JSON CodeReportIn here")
+    form_url: str = Field(alias="formUrl", description="POST the page's HTML form here")
+    link: str = Field(description="The code's Digital Link path, the `link` to send")
+
+
+class UnknownCodeAuthenticity(Authenticity):
+    """The verdict on an unknown code; for a not-recognised one, its brand and where to report
+    it (both null for an unregistered GTIN, and when the verdict cannot be checked now)."""
+
+    code: ScannedCode | None = None
+    brand: BrandName | None = None
+    report: ReportLinks | None = None
+
+
 class UnresolvedItem(_Out):
     """404 as JSON: why, and the verdict on the unknown serial when the GTIN could be read."""
 
     detail: str | list[dict[str, Any]]
-    authentic: Authenticity | None = None
+    authentic: UnknownCodeAuthenticity | None = None
 
 
 class LotRef(_Out):

@@ -12,6 +12,7 @@ from store.models.links import ResolverLink
 from store.models.locations import Location
 from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
+from store.models.reports import CodeReport, CodeReportCount
 from store.models.settings import Setting
 from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
 from store.models.subscriptions import Delivery, NamedQuery, Subscription
@@ -25,6 +26,8 @@ __all__ = [
     "BatchStatus",
     "Brand",
     "CaptureJob",
+    "CodeReport",
+    "CodeReportCount",
     "CommissioningDraft",
     "Delivery",
     "Device",

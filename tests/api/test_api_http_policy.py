@@ -28,6 +28,8 @@ def test_every_route_class_gets_its_headers_errors_included(world: World) -> Non
         ("/healthz", RouteClass.API),
         ("/shipments", RouteClass.API),  # 401: refusals carry them too
         ("/01/12345678901231/21/nothing", RouteClass.RESOLVER),  # 404 page
+        ("/reports/form", RouteClass.PAGE),  # the report form's answers (405 to a GET)
+        ("/reports", RouteClass.API),  # the brand's inbox (401 without a key)
     ):
         response = client.get(path)
         assert route_class(path) is expected

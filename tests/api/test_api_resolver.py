@@ -132,7 +132,7 @@ def test_unknown_item_is_404_json_and_html(api: Api, catalogue: tuple[str, str])
     as_html = api.client.get(f"/01/{gtin}/21/NOPE", headers={"Accept": "text/html"})
     assert as_html.status_code == 404
     assert as_html.headers["content-type"].startswith("text/html")
-    assert "We do not know this item" in as_html.text
+    assert "This product number is not registered with chaintrace" in as_html.text
     # A well-formed link to a GTIN nobody registered is just as unknown.
     other = gtin13("0799999", "1")
     assert api.client.get(f"/01/{other}/21/A1", params={"format": "json"}).status_code == 404

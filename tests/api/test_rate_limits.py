@@ -264,6 +264,7 @@ def test_settings_refuse_bad_limits_proxies_and_redis_urls(monkeypatch: pytest.M
     bad: tuple[tuple[str, Any], ...] = (
         ("rate_limit_resolver", "120/fortnight"),
         ("rate_limit_writes", "many"),
+        ("rate_limit_code_reports", "5/eon"),
         ("trusted_proxies", "10.0.0.0/8, not-an-ip"),
         ("redis_url", "http://127.0.0.1:6379"),
     )

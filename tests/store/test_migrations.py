@@ -649,3 +649,81 @@ def test_0026_gives_new_shipments_a_container_and_old_ones_none(empty_db_url: st
             assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_0025_adds_code_reports_beside_a_populated_store(empty_db_url: str) -> None:
+    """A store at the previous revision keeps its brands and items; the new tables take a
+    brand's report and its count, and a downgrade drops only them."""
+    script = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    previous = script.get_revision("0025_code_reports").down_revision
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at)"
+                    " VALUES ('brand', 'brand', CURRENT_TIMESTAMP)"
+                )
+            )
+            pid = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO brands (principal_id, name, company_prefix, created_at)"
+                    " VALUES (:pid, 'Brand', '0614141', CURRENT_TIMESTAMP)"
+                ),
+                {"pid": pid},
+            )
+            brand = conn.execute(sa.text("SELECT id FROM brands")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO products (brand_id, gtin, name, created_at)"
+                    " VALUES (:brand, '00614141123452', 'Tea', CURRENT_TIMESTAMP)"
+                ),
+                {"brand": brand},
+            )
+            product = conn.execute(sa.text("SELECT id FROM products")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (product_id, serial, lot, created_at)"
+                    " VALUES (:product, 'OLD1', 'L1', CURRENT_TIMESTAMP)"
+                ),
+                {"product": product},
+            )
+        upgrade(empty_db_url)
+        assert _diff(empty_db_url, Base.metadata) == []
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO code_reports (brand_id, gtin, serial, lot, link, comment,"
+                    " client_hash, reported_at) VALUES (:brand, '00614141123452', 'FAKE', NULL,"
+                    " '/01/00614141123452/21/FAKE', 'odd label', :hash, CURRENT_TIMESTAMP)"
+                ),
+                {"brand": brand, "hash": "ab" * 16},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO code_report_counts (gtin, serial, brand_id, reports,"
+                    " first_reported_at, last_reported_at) VALUES ('00614141123452', 'FAKE',"
+                    " :brand, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"brand": brand},
+            )
+            # One report per client and code: the dedup the inbox's bound relies on.
+            with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO code_reports (brand_id, gtin, serial, link, client_hash,"
+                        " reported_at) VALUES (:brand, '00614141123452', 'FAKE', '/x', :hash,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"brand": brand, "hash": "ab" * 16},
+                )
+            assert conn.execute(sa.text("SELECT serial, lot FROM items")).one() == ("OLD1", "L1")
+        downgrade(empty_db_url, previous)
+        assert not {"code_reports", "code_report_counts"} & _tables(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM items")).scalar_one() == 1
+    finally:
+        engine.dispose()

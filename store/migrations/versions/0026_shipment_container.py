@@ -4,7 +4,7 @@ of every item. Nullable: shipments stored before keep none, and their events nam
 before. A unique index (SQLite adds it without copying the table).
 
 Revision ID: 0026_shipment_container
-Revises: 0024_link_registry
+Revises: 0025_code_reports
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026_shipment_container"
-down_revision: str | None = "0024_link_registry"
+down_revision: str | None = "0025_code_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

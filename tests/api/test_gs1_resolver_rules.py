@@ -206,7 +206,7 @@ def test_unknown_product_or_lot_is_404_with_its_verdict(
     assert other.status_code == 404
     assert other.json()["authentic"]["verdict"] == "unregistered"
     page = http.get(f"/01/{gtin13(OTHER_PREFIX, '1')}", headers=HTML)
-    assert page.status_code == 404 and "No registered brand" in page.text
+    assert page.status_code == 404 and "not registered with chaintrace" in page.text
 
 
 def _toolkit_compress(uris: list[str]) -> list[str]:

@@ -70,7 +70,7 @@ class AuditRecord:
 class AuditReport:
     """What was checked and every failure found, each named."""
 
-    events: int = 0  # records: events' own leaves and kind 2 leaves (`projections` of them)
+    events: int = 0  # events (their own leaves); their kind 2 leaves are `projections`
     projections: int = 0
     # Kind 2 leaves whose projection is exactly P(event, epc) of the stored event and whose
     # proof TraceAnchor v2's verifyMember accepts.
@@ -268,7 +268,7 @@ def audit(
     record's TraceAnchor release, and judge every commissioning by core.verdict (`upgrade_block`:
     where the newest TraceAnchor release was deployed; earlier releases' registrations count
     only before it)."""
-    report = AuditReport(events=len(records))
+    report = AuditReport(events=sum(1 for r in records if r.kind != MEMBER_KIND))
     facts = ChainFacts(anchors, upgrade_block)
     leaves: dict[int, bytes] = {}
     for i, r in enumerate(records):

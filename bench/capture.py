@@ -55,7 +55,6 @@ from anchor import (  # noqa: E402  (bench/anchor.py: the baseline and its helpe
     _round,
     fresh_database,
     run_setting,
-    store_sum_final,
 )
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
@@ -67,6 +66,7 @@ from chain.settings import AnchorSettings  # noqa: E402
 from chain.toolchain.anvil import AnvilNode  # noqa: E402
 from chain.toolchain.deploy import deploy  # noqa: E402
 from store.models import AnchorBatch, BatchStatus, Leaf, Role  # noqa: E402
+from store.models.events import MEMBER_KIND  # noqa: E402
 from store.principals import create_api_key, create_principal  # noqa: E402
 
 DOCUMENTS = REPO.parent / "shared" / "openepcis-tests" / "Capture" / "Documents"
@@ -298,12 +298,14 @@ def usable(base_url: str, key: str, docs: list[tuple[str, dict[str, Any]]]) -> l
 
 
 def final_count(sessions: Any) -> int:
-    """Events in final batches."""
+    """Events in final batches (their own leaves: kind 2 leaves are not events)."""
     try:
         with sessions() as session:
             return int(
                 session.scalar(
-                    select(store_sum_final()).where(AnchorBatch.status == BatchStatus.FINAL)
+                    select(func.count(Leaf.id))
+                    .join(AnchorBatch, Leaf.batch_id == AnchorBatch.id)
+                    .where(AnchorBatch.status == BatchStatus.FINAL, Leaf.kind < MEMBER_KIND)
                 )
                 or 0
             )
@@ -406,10 +408,11 @@ def _run_capture(
             for created, final_at in session.execute(
                 select(Leaf.created_at, AnchorBatch.final_at)
                 .join(AnchorBatch, Leaf.batch_id == AnchorBatch.id)
-                .where(AnchorBatch.status == BatchStatus.FINAL)
+                .where(AnchorBatch.status == BatchStatus.FINAL, Leaf.kind < MEMBER_KIND)
             )
         ]
-        stored = int(session.scalar(select(func.count()).select_from(Leaf)) or 0)
+        stored = int(session.scalar(select(func.count()).where(Leaf.kind < MEMBER_KIND)) or 0)
+        members = int(session.scalar(select(func.count()).where(Leaf.kind == MEMBER_KIND)) or 0)
     engine.dispose()
     requests = sum(o[1] for o in outcomes)
     request_latencies = [x for o in outcomes for x in o[3]]
@@ -429,6 +432,7 @@ def _run_capture(
         "statuses": dict(statuses),
         "events_captured": captured,
         "events_stored": stored - preflight,
+        "kind2_leaves_stored": members,
         "events_final": events_final,
         "api_cpu_s_per_10k": round(api_cpu / max(captured, 1) * 1e4, 2),
         "worker_cpu_s_per_10k": round(worker_cpu / max(events_final, 1) * 1e4, 2),

@@ -504,6 +504,38 @@ def _database_url() -> str:
 cli_ops.register(app, _database_url)  # backup, restore, erase, audit-log
 
 
+@app.command("backfill-projections")
+def backfill_projections(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Events per transaction.")
+    ] = 1_000,
+    verbose: Verbose = False,
+) -> None:
+    """Create the kind 2 leaves (public projections) of events recorded before they existed,
+    pending in the outbox; idempotent (a second run creates none)."""
+    _logging(verbose)
+    from rich.progress import Progress
+
+    from chaintrace.backfill import backfill_projections as run
+    from chaintrace.backfill import events_to_backfill
+    from store.db import session_factory
+
+    engine = _engine(_database_url())
+    try:
+        sessions = session_factory(engine)
+        total = events_to_backfill(sessions)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("backfilling kind 2 leaves", total=total or None)
+            result = run(
+                sessions,
+                batch_size=batch_size,
+                on_round=lambda events, _: progress.advance(task, events),
+            )
+    finally:
+        engine.dispose()
+    console.print(f"{result.leaves} kind 2 leaves created for {result.events} events")
+
+
 @principals_app.command("keys")
 def principal_keys(
     principal_id: Annotated[int, typer.Argument(help="The principal's id.")],

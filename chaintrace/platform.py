@@ -24,12 +24,13 @@ from chain.settings import AnchorSettings, SettleSettings
 from chain.settlement.worker import SettlementWorker
 from chain.toolchain.anvil import dev_accounts
 from chain.toolchain.deploy import Deployment
+from chaintrace.backfill import backfill_projections
 from chaintrace.embedded import EmbeddedServices
 from chaintrace.progress import StartupProgress
 from chaintrace.wiring import load_settings
 from iot_gateway.gateway import Gateway
 from iot_gateway.settings import GatewaySettings
-from store.db import make_engine
+from store.db import make_engine, session_factory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -194,6 +195,15 @@ class Platform:
             if not self.gateway.ready.wait(30):
                 raise RuntimeError("the gateway did not subscribe to the broker")
             step.detail = "subscribed to the broker's reading topics"
+        with steps.step("projections") as step:
+            # Kind 2 leaves of events recorded before them: made once, in the background (a
+            # large store must not hold startup); idempotent, so every start may run it.
+            t = threading.Thread(
+                target=_backfill, args=(engine,), name="backfill-projections", daemon=True
+            )
+            t.start()
+            self._threads.append(t)
+            step.detail = "older events' kind 2 leaves backfilled in the background"
         with steps.step("workers") as step:
             anchor = AnchorWorker(
                 self.anchor_settings, engine, w3, self.anchor_settings.load_account(), ep.deployment
@@ -251,3 +261,15 @@ class Platform:
             t.join(timeout=15)
         if self.api_socket is not None:
             self.api_socket.close()
+
+
+def _backfill(engine: Any) -> None:
+    """`chaintrace backfill-projections` in a thread; a failure is logged, never fatal (the
+    command can be run again by hand)."""
+    try:
+        done = backfill_projections(session_factory(engine))
+    except Exception:
+        _LOGGER.exception("backfilling kind 2 leaves failed; run `chaintrace backfill-projections`")
+        return
+    if done.leaves:
+        _LOGGER.info("backfilled %d kind 2 leaves of %d events", done.leaves, done.events)

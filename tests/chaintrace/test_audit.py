@@ -49,11 +49,12 @@ def test_an_untouched_store_passes_and_its_export_rechecks_alike(
     report = audited(anchored, db_sessions)
     assert report.failures == [] and report.ok
     assert report.events == report.hashes_recomputed == report.proofs_verified_on_chain == N
+    assert report.projections == report.projections_verified_on_chain == N  # a kind 2 leaf each
     assert report.batches == report.roots_rebuilt == 2 and report.pending == 0
     path = tmp_path / "export.json"
     path.write_text("an older export, readable by all")
     path.chmod(0o644)
-    assert write_export(records_from_store(db_sessions), path) == N
+    assert write_export(records_from_store(db_sessions), path) == 2 * N  # events, kind 2 leaves
     assert path.stat().st_mode & 0o777 == 0o600  # it holds every salt
     assert audit(read_export(path), anchored.anchors) == report
 
@@ -67,7 +68,12 @@ def test_an_edited_event_is_named(anchored: ChainEnv, db_sessions: sessionmaker[
         event.event_json = json.dumps(body)
         edited = "0x" + event.event_hash.hex()
     report = audited(anchored, db_sessions)
-    assert report.failures == [f"event {edited[:18]}: canonical hash of the stored JSON differs"]
+    assert report.failures == [
+        f"event {edited[:18]}: canonical hash of the stored JSON differs",
+        # Its kind 2 leaf's projection is no longer P(event, epc) of the edited event.
+        f"kind 2 leaf of event {event.id} for {body['epcList'][0]}: the stored projection is"
+        " not P(event, epc)",
+    ]
     assert report.proofs_verified_on_chain == N - 1
 
 
@@ -129,7 +135,8 @@ def one_leaf_batch(
     `signed_by_brand`, the brand's signature on its root (else a platform batch)."""
     body = commissioning(serial)
     hashed = HashedEvent(0, event_hash(body), json.dumps(body), "ObjectEvent", "commissioning", 1)
-    store.record_event(session, hashed, recorded_by=None)
+    # As a commissioning was stored before kind 2 leaves: its own leaf alone.
+    store.record_event(session, hashed, recorded_by=None, members=[])
     leaves = store.claim_pending_leaves(session, 1)
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
     batch = store.create_batch(session, tree, leaves, anchor_version=2)
@@ -171,12 +178,15 @@ def test_an_export_of_the_previous_format_still_reads(
     path = tmp_path / "export.json"
     write_export(records_from_store(db_sessions), path)
     data = json.loads(path.read_text())
-    assert data["format"] == "chaintrace-audit-export/v3"
+    assert data["format"] == "chaintrace-audit-export/v4"
     data["format"] = "chaintrace-audit-export/v1"
+    # A v1 export held no kind 2 leaf (v4).
+    data["records"] = [r for r in data["records"] if r["kind"] != 2]
     for record in data["records"]:
         assert record.pop("anchor_version") == anchored.deployment.roots_anchor.version
-        for v3_field in ("leaf_hash", "erased_at", "erased_by"):
-            record.pop(v3_field)
+        for newer_field in ("leaf_hash", "erased_at", "erased_by", "epc", "projection_json"):
+            record.pop(newer_field)
+        record.pop("event_kind")
     path.write_text(json.dumps(data))
     assert {r.anchor_version for r in read_export(path)} == {1}
 

@@ -3,7 +3,7 @@ serial (link type, href, title, hreflang, media type). A new table: nothing stor
 changes.
 
 Revision ID: 0024_link_registry
-Revises: 0022_event_epc_index
+Revises: 0023_leaf_kinds
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024_link_registry"
-down_revision: str | None = "0022_event_epc_index"
+down_revision: str | None = "0023_leaf_kinds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

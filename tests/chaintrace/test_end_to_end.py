@@ -55,7 +55,7 @@ class FinalityWatcher:
             for e in r.json()["history"]:
                 if e["finality"] != "final":
                     continue
-                self.seen_final.add(e["eventHashHex"])
+                self.seen_final.add(e["projectionHash"])
                 block = e["anchoring"]["blockNumber"]
                 if block is None or block + CONFIRMATIONS > head:
                     self.too_early.append(f"{e['bizStep']} final at block {block}, head {head}")

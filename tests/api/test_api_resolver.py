@@ -12,9 +12,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from core.digital_link import build_link
-from core.epcis import event_hash
 from core.epcis.projection import projection_hash
-from core.merkle import leaf_hash, process_proof
+from core.merkle import member_leaf_hash, process_proof
 from store.db import session_factory, transaction
 from store.models import Leaf
 from tests.api.flows import PREFIX, PUBLIC_BASE_URL, Api, World, gtin13, ok
@@ -53,7 +52,7 @@ def _path(link: str) -> str:
     return urlsplit(link).path
 
 
-def test_json_history_carries_hash_salt_leaf_proof_root(
+def test_json_history_carries_projection_hash_salt_leaf_proof_root(
     api: Api, catalogue: tuple[str, str]
 ) -> None:
     _, gtin = catalogue
@@ -64,16 +63,17 @@ def test_json_history_carries_hash_salt_leaf_proof_root(
     assert body["brand"]["companyPrefix"] == PREFIX
     assert body["authentic"]["status"] == "pending"
     [event] = body["history"]
-    assert event["bizStep"] == "commissioning"
+    assert event["bizStep"] == "commissioning" and event["proven"]
     assert event["finality"] == "pending"
-    # The event JSON hashes to the hash shown, and hash + salt + proof lead to the root shown.
-    digest = event_hash(event["event"])
-    assert "0x" + digest.hex() == event["eventHashHex"]
-    assert event["eventHash"] == f"ni:///sha-256;{digest.hex()}?ver=CBV2.0"
-    leaf = leaf_hash(event["kind"], digest, bytes.fromhex(event["salt"][2:]))
+    # The projection hashes to the hash shown; its kind 2 leaf and proof lead to the root shown.
+    assert event["projection"]["epcList"] == [body["item"]["epc"]]
+    digest = projection_hash(event["projection"])
+    assert "0x" + digest.hex() == event["projectionHash"]
+    leaf = member_leaf_hash(event["eventKind"], digest, bytes.fromhex(event["salt"][2:]))
     assert "0x" + leaf.hex() == event["leaf"]
     proof = [bytes.fromhex(p[2:]) for p in event["proof"]]
     assert "0x" + process_proof(leaf, proof).hex() == event["root"]
+    assert not {"event", "eventHash", "eventHashHex", "id"} & event.keys()
     deployment = api.chain.deployment  # type: ignore[union-attr]
     assert body["verify"]["contract"] == deployment.roots_anchor.address  # where new roots go
     assert body["verify"]["contracts"] == {
@@ -83,7 +83,7 @@ def test_json_history_carries_hash_salt_leaf_proof_root(
     # The commissioning's batch was signed under v2's domain: its root goes to v2.
     assert event["anchoring"]["contract"] == deployment.trace_anchor_v2
     assert body["authentic"]["verdict"] == "unregistered"  # no brand registered on chain here
-    assert body["verify"]["function"].startswith("verify(uint8")
+    assert body["verify"]["function"].startswith("verifyMember(uint8 eventKind")
 
 
 @pytest.mark.parametrize(
@@ -249,5 +249,5 @@ def test_a_leaf_its_batch_tree_does_not_hold_shows_no_proof_not_an_error(
         leaf.leaf_hash = bytes(32)
     body = ok(api.client.get(url, params={"format": "json"}))
     [shown] = body["history"]
-    assert shown["proof"] is None and shown["eventHashHex"] == event["eventHashHex"]
-    assert "no proof in batch" in caplog.text
+    assert shown["proof"] is None and shown["projectionHash"] == event["projectionHash"]
+    assert "no proof in its batch's tree" in caplog.text

@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain.clients.trace_anchor import TraceAnchorClient
 from chaintrace.audit_authenticity import ChainFacts, CommissioningCheck, check_commissioning
+from chaintrace.audit_members import check_member, member_records
 from chaintrace.private_files import private_file
 from core.epcis import EpcisError, event_hash
 from core.errors import MerkleError
@@ -21,12 +22,19 @@ from core.merkle import MerkleTree, leaf_hash, verify
 from core.verdict import Verdict
 from store.db import read_transaction
 from store.models import AdminLogEntry, AnchorBatch, BatchStatus, Event, EventErasure, Leaf
+from store.models.events import MEMBER_KIND
 from store.outbox import leaf_proof
 
-# v2 adds each record's TraceAnchor release; v3 each leaf hash and erasure. Earlier exports
-# (v1: every root on TraceAnchor v1; none erased) still read.
-EXPORT_FORMAT = "chaintrace-audit-export/v3"
-_EXPORT_FORMATS = ("chaintrace-audit-export/v1", "chaintrace-audit-export/v2", EXPORT_FORMAT)
+# v2 adds each record's TraceAnchor release; v3 each leaf hash and erasure; v4 the kind 2
+# leaves (a record per projection). Earlier exports (v1: every root on TraceAnchor v1; none
+# erased; no kind 2 leaf) still read.
+EXPORT_FORMAT = "chaintrace-audit-export/v4"
+_EXPORT_FORMATS = (
+    "chaintrace-audit-export/v1",
+    "chaintrace-audit-export/v2",
+    "chaintrace-audit-export/v3",
+    EXPORT_FORMAT,
+)
 
 
 @dataclass(frozen=True)
@@ -51,13 +59,22 @@ class AuditRecord:
     # An erased event's `event.erase` entry in the append-only admin log: {id, leaf, root}.
     # Without it an erasure is not the platform's: blanking JSON and salt would hide tampering.
     erasure_log: dict[str, Any] | None = None
+    # A kind 2 leaf's record (kind 2): `event_json` is the full event it projects, `salt` the
+    # leaf's own; the EPC, the projection as stored (hashed into the leaf) and the event's kind.
+    epc: str | None = None
+    projection_json: str | None = None
+    event_kind: int | None = None
 
 
 @dataclass
 class AuditReport:
     """What was checked and every failure found, each named."""
 
-    events: int = 0
+    events: int = 0  # records: events' own leaves and kind 2 leaves (`projections` of them)
+    projections: int = 0
+    # Kind 2 leaves whose projection is exactly P(event, epc) of the stored event and whose
+    # proof TraceAnchor v2's verifyMember accepts.
+    projections_verified_on_chain: int = 0
     hashes_recomputed: int = 0
     proofs_verified_on_chain: int = 0
     batches: int = 0
@@ -96,15 +113,16 @@ def records_from_store(factory: sessionmaker[Session]) -> list[AuditRecord]:
         }
         rows = session.execute(
             select(Event, Leaf, AnchorBatch, EventErasure)
-            .join(Leaf, Leaf.event_id == Event.id)
+            .join(Leaf, and_(Leaf.event_id == Event.id, Leaf.kind < MEMBER_KIND))
             .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
             .outerjoin(EventErasure, EventErasure.event_id == Event.id)
             .order_by(Event.id)
         )
-        return [
+        own = [
             _erased(replace(_record(event, leaf, batch), event_id=event.id), erasure, logged)
             for event, leaf, batch, erasure in rows
         ]
+        return own + member_records(session)
 
 
 def _erased(
@@ -255,6 +273,11 @@ def audit(
     leaves: dict[int, bytes] = {}
     for i, r in enumerate(records):
         where = f"event {r.event_hash[:18]}"
+        if r.kind == MEMBER_KIND:
+            member_leaf = check_member(report, r, anchors)
+            if member_leaf is not None:
+                leaves[i] = member_leaf
+            continue
         if r.erased_at is not None:
             erased_leaf = _check_erased(report, r)
             if erased_leaf is not None:

@@ -16,14 +16,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.hexstr import hex0x
 from store.admin_log import Actor, record_admin_action
 from store.epc_index import forget_event
-from store.erasure import ERASED_JSON, ERASED_SALT, erasure_of
+from store.erasure import ERASED_JSON, ERASED_SALT, erase_member_leaves, erasure_of
 from store.models import AdminLogEntry, AnchorBatch, Event, EventErasure, Leaf, Principal
+from store.models.events import MEMBER_KIND
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def read_kept(engine: sa.Engine) -> Kept:
                     EventErasure.erased_by,
                     EventErasure.reason,
                 )
-                .join(Leaf, Leaf.event_id == EventErasure.event_id)
+                .join(Leaf, and_(Leaf.event_id == EventErasure.event_id, Leaf.kind < MEMBER_KIND))
                 .order_by(EventErasure.id)
             )
         ]
@@ -125,13 +126,16 @@ def reapply(session: Session, kept: Kept, actor: Actor) -> dict[str, Any]:
     logged = {(e.target, e.details.get("leaf")) for e in carried if e.action == "event.erase"}
     erased = []
     for erasure in kept.erasures:
-        leaf = session.scalar(select(Leaf).where(Leaf.leaf_hash == erasure.leaf))
+        leaf = session.scalar(
+            select(Leaf).where(Leaf.leaf_hash == erasure.leaf, Leaf.kind < MEMBER_KIND)
+        )
         if leaf is None or leaf.event_id is None or erasure_of(session, leaf.event_id):
             continue  # the event is not in the backup at all, or erased there already
         event = session.get_one(Event, leaf.event_id)
         event.event_json = ERASED_JSON
         forget_event(session, event.id)
         leaf.salt = ERASED_SALT
+        erase_member_leaves(session, event.id)
         session.add(
             EventErasure(
                 event_id=event.id,

@@ -1,13 +1,17 @@
 """Brand commissioning in the store: drafts that expire unsigned, and batches a brand signed.
 
 A draft lives in `commissioning_drafts` until the brand signs it (or it expires); the signature
-turns it into items, events recorded with the draft's salts, and a pending batch carrying
-`brand_address` and `brand_signature`, which the anchoring worker relays with
-`anchorCommissioning`.
+turns it into items, events recorded with the draft's salts and kind 2 leaves (each serial's
+public projection, as the draft made it), and a pending batch over both leaves of every serial
+carrying `brand_address` and `brand_signature`, which the anchoring worker relays with
+`anchorCommissioning`. A draft made before kind 2 leaves has none: its batch holds the events'
+own leaves only, as signed, and their kind 2 leaves come later from `chaintrace
+backfill-projections`, in a platform root (not brand-signed).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,6 +26,7 @@ from store import create_batch, record_event
 from store.errors import DraftExpiredError
 from store.models import AnchorBatch, CommissioningDraft, Event, Item
 from store.models.types import utcnow
+from store.projections import MemberLeafRow, member_row
 
 # A draft's status: waiting for the brand's signature, then submitted (its batch queued).
 AWAITING_SIGNATURE = "awaiting_signature"
@@ -156,12 +161,17 @@ def store_commissioning(
             item_ids=[item.id],
             # The brand signed a root over these salts: the leaf must carry them.
             salt=bytes.fromhex(entry["salt"][2:]),
+            members=_draft_members(entry),
         )
         item.commission_event_id = event.id
         items.append(item)
         events.append(event)
     session.flush()
-    leaves = [event.leaf for event in events if event.leaf is not None]
+    leaves = []
+    for event in events:
+        if event.leaf is not None:
+            leaves.append(event.leaf)
+        leaves.extend(event.member_leaves)
     tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
     if hex0x(tree.root) != draft["root"]:
         raise ValueError("the stored leaves do not rebuild the signed root")
@@ -170,3 +180,20 @@ def store_commissioning(
     batch.brand_signature = bytes.fromhex(signature.removeprefix("0x"))
     session.flush()
     return batch, items
+
+
+def _draft_members(entry: dict[str, Any]) -> list[MemberLeafRow]:
+    """The kind 2 leaf a draft's entry carries (the projection and salt the brand signed over),
+    its leaf recomputed; [] for a draft made before kind 2 leaves."""
+    member = entry.get("member")
+    if member is None:
+        return []
+    row = member_row(
+        0,
+        member["epc"],
+        json.loads(member["projectionJson"]),
+        bytes.fromhex(member["salt"][2:]),
+    )
+    if hex0x(row.leaf_hash) != member["leaf"]:
+        raise ValueError(f"the draft's kind 2 leaf of {member['epc']} does not recompute")
+    return [row._replace(projection_json=member["projectionJson"])]

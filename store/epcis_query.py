@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from core.epcis.events import short_biz_step
@@ -43,6 +43,7 @@ from store.models import (
     Shipment,
     event_items,
 )
+from store.models.events import MEMBER_KIND
 from store.queries import EventRecord
 
 _OVERSEERS = frozenset({Role.ADMIN, Role.AUDITOR})
@@ -238,7 +239,7 @@ def query_events(
     erased = select(EventErasure.event_id)
     base = (
         select(Event, Leaf, AnchorBatch, sure.label("sure"))
-        .outerjoin(Leaf, Leaf.event_id == Event.id)
+        .outerjoin(Leaf, and_(Leaf.event_id == Event.id, Leaf.kind < MEMBER_KIND))
         .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
         .where(or_(sure, maybe), Event.id.not_in(erased), *_conditions(query))
         .order_by(Event.id)

@@ -3,7 +3,9 @@
 The leaf on chain is keccak256(kind, eventHash, salt) with a random salt (DESIGN.md): without
 the salt nobody can link the anchored leaf to the event's content, and without the JSON nothing
 of it is left in the store. The leaf hash stays, so the batch's tree, its root on chain and
-every other event's proof are untouched; an erasure record says when, by whom and why.
+every other event's proof are untouched; an erasure record says when, by whom and why. The
+event's kind 2 leaves (its public projections, store/projections.py) lose their salts and
+projection JSON the same way: their hashes stay, the link to the event is gone.
 
 What stays of the event: its row (kind, type, bizStep, time, the items it names, its CBV hash
 for duplicate detection) and its leaf hash; none of it is evidence any more (only the leaf is
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.hexstr import hex0x
@@ -34,6 +36,7 @@ from store.models import (
     Shipment,
     ShipmentStatus,
 )
+from store.models.events import MEMBER_KIND
 
 ERASED_JSON = ""  # what an erased event's event_json holds (the column is NOT NULL)
 ERASED_SALT = b""  # likewise leaves.salt
@@ -73,7 +76,7 @@ def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> E
             f"event {event_id} was erased at {done.erased_at.isoformat()} by {done.erased_by}"
         )
     _refuse_commissioning(session, event)
-    leaf = session.scalar(select(Leaf).where(Leaf.event_id == event_id))
+    leaf = session.scalar(select(Leaf).where(Leaf.event_id == event_id, Leaf.kind < MEMBER_KIND))
     batch = (
         None if leaf is None or leaf.batch_id is None else session.get(AnchorBatch, leaf.batch_id)
     )
@@ -90,12 +93,26 @@ def erase_event(session: Session, event_id: int, actor: Actor, reason: str) -> E
     event.event_json = ERASED_JSON
     forget_event(session, event_id)  # the EPCs it named go with its JSON
     leaf.salt = ERASED_SALT
+    erase_member_leaves(session, event_id)
     erasure = EventErasure(event_id=event_id, erased_by=actor.name, reason=reason)
     session.add(erasure)
     details = {"reason": reason, "leaf": hex0x(leaf.leaf_hash), "root": hex0x(batch.root)}
     record_admin_action(session, actor, "event.erase", f"event {event_id}", details)
     session.flush()
     return Erased(erasure, leaf, batch)
+
+
+def erase_member_leaves(session: Session, event_id: int) -> int:
+    """Erase the salts and projection JSON of the event's kind 2 leaves (their hashes stay);
+    how many. A kind 2 leaf still pending anchors all the same: nothing links it to the event
+    any more."""
+    result = session.execute(
+        update(Leaf)
+        .where(Leaf.event_id == event_id, Leaf.kind == MEMBER_KIND)
+        .values(salt=ERASED_SALT, projection_json=ERASED_JSON)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _refuse_commissioning(session: Session, event: Event) -> None:

@@ -30,10 +30,13 @@ class PendingLeaf(NamedTuple):
     batch_id: int | None = None
 
 
-def _pending_statement(stmt: Any, limit: int) -> Any:
+def _pending_statement(stmt: Any, limit: int, max_kind: int | None = None) -> Any:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise StoreValueError(f"limit must be a positive integer, got {limit!r}")
-    return stmt.where(Leaf.batch_id.is_(None)).order_by(Leaf.id).limit(limit)
+    stmt = stmt.where(Leaf.batch_id.is_(None))
+    if max_kind is not None:
+        stmt = stmt.where(Leaf.kind <= max_kind)
+    return stmt.order_by(Leaf.id).limit(limit)
 
 
 def claim_pending_leaves(session: Session, limit: int) -> list[Leaf]:
@@ -49,14 +52,18 @@ def claim_pending_leaves(session: Session, limit: int) -> list[Leaf]:
     return list(session.scalars(stmt))
 
 
-def claim_pending(session: Session, limit: int) -> list[PendingLeaf]:
+def claim_pending(
+    session: Session, limit: int, *, max_kind: int | None = None
+) -> list[PendingLeaf]:
     """Up to `limit` pending leaves, oldest first, as (id, event_id, leaf_hash) rows; no lock.
+    Only leaves of kind <= `max_kind` if given (what the TraceAnchor release verifies: the
+    others wait in the outbox).
 
     For the anchoring worker's batches of thousands (no ORM objects), read in a
     read_transaction before its write transaction: create_batch then checks that every leaf
     is still pending, which is what a lock held only while reading could not promise.
     """
-    stmt = _pending_statement(select(Leaf.id, Leaf.event_id, Leaf.leaf_hash), limit)
+    stmt = _pending_statement(select(Leaf.id, Leaf.event_id, Leaf.leaf_hash), limit, max_kind)
     return [PendingLeaf(int(i), int(e), bytes(h)) for i, e, h in session.execute(stmt)]
 
 

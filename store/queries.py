@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from store._validate import bytes_of, checksum_address
 from store.errors import NotFoundError
 from store.models import AnchorBatch, Event, Item, Leaf, Product, Reading, event_items
+from store.models.events import MEMBER_KIND
 
 
 class EventRecord(NamedTuple):
@@ -35,7 +36,7 @@ def item_history(session: Session, gtin: str, serial: str) -> list[EventRecord]:
     linked = select(event_items.c.event_id).where(event_items.c.item_id == item.id)
     stmt = (
         select(Event, Leaf, AnchorBatch)
-        .outerjoin(Leaf, Leaf.event_id == Event.id)
+        .outerjoin(Leaf, and_(Leaf.event_id == Event.id, Leaf.kind < MEMBER_KIND))
         .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
         .where(or_(Event.id.in_(linked), Event.id == item.commission_event_id))
         .order_by(Event.event_time_ms, Event.id)
@@ -48,7 +49,7 @@ def event_record(session: Session, kind: int, event_hash: bytes) -> EventRecord 
     event_hash = bytes_of(event_hash, 32, "event_hash")
     stmt = (
         select(Event, Leaf, AnchorBatch)
-        .outerjoin(Leaf, Leaf.event_id == Event.id)
+        .outerjoin(Leaf, and_(Leaf.event_id == Event.id, Leaf.kind < MEMBER_KIND))
         .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
         .where(Event.kind == kind, Event.event_hash == event_hash)
     )
@@ -60,7 +61,7 @@ def shipment_events(session: Session, shipment_pk: int) -> list[EventRecord]:
     """A shipment's events (by its integer id) in event-time order, with leaves and batches."""
     stmt = (
         select(Event, Leaf, AnchorBatch)
-        .outerjoin(Leaf, Leaf.event_id == Event.id)
+        .outerjoin(Leaf, and_(Leaf.event_id == Event.id, Leaf.kind < MEMBER_KIND))
         .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
         .where(Event.shipment_id == shipment_pk)
         .order_by(Event.event_time_ms, Event.id)

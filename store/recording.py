@@ -1,8 +1,9 @@
-"""Recording events with their pending leaf in the caller's transaction: one by one or in bulk.
+"""Recording events with their pending leaves in the caller's transaction: one by one or in bulk.
 
 An event arrives hashed (core.epcis.hashed_event.HashedEvent); the store draws its salt (or
-takes the one a brand signed over) and computes its leaf (core.merkle.leaf_hash) itself, and
-indexes the EPCs the event names (store/epc_index.py) in the same transaction.
+takes the one a brand signed over) and computes its leaf (core.merkle.leaf_hash) itself, adds
+a kind 2 leaf per EPC of an object, aggregation or transformation event (store/projections.py),
+and indexes the EPCs the event names (store/epc_index.py), all in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from store._validate import IN_CHUNK, bytes_of
 from store.epc_index import index_events
 from store.errors import DuplicateEventError, NotFoundError, StoreValueError
 from store.models import Event, EventKind, Item, Leaf, event_items
+from store.models.events import MEMBER_KIND, OWN_LEAF_EPC
 from store.models.types import utcnow
+from store.projections import MemberLeafRow, insert_member_leaves, member_rows
 
 _MAX_INT64 = 2**63 - 1
 # The Core tables, for executemany statements without ORM bookkeeping.
@@ -78,12 +81,16 @@ def record_event(
     shipment_id: int | None = None,
     item_ids: Iterable[int] = (),
     salt: bytes | None = None,
+    members: Sequence[MemberLeafRow] | None = None,
 ) -> Event:
-    """Insert an event and its pending leaf in the caller's transaction (DESIGN: one transaction).
+    """Insert an event and its pending leaves in the caller's transaction (DESIGN: one
+    transaction).
 
-    The leaf is core.merkle.leaf_hash(kind, event_hash, salt); the salt is `salt` when given (a
-    brand signed a root over salts it chose before), else 32 fresh random bytes. Raises
-    DuplicateEventError if (kind, event_hash) is already stored.
+    The event's own leaf is core.merkle.leaf_hash(kind, event_hash, salt); the salt is `salt`
+    when given (a brand signed a root over salts it chose before), else 32 fresh random bytes.
+    Its kind 2 leaves are `members` when given (a brand signed a root over them too; [] for
+    none), else made now (store/projections.py). Raises DuplicateEventError if (kind,
+    event_hash) is already stored.
     """
     hashed = event
     kind, event_hash, salt = _checked_event(hashed, salt)
@@ -107,13 +114,18 @@ def record_event(
         shipment_id=shipment_id,
         items=items,
     )
-    row.leaf = Leaf(salt=salt, leaf_hash=leaf_hash(kind, event_hash, salt))
+    row.leaf = Leaf(
+        kind=kind, epc=OWN_LEAF_EPC, salt=salt, leaf_hash=leaf_hash(kind, event_hash, salt)
+    )
+    if members is None:
+        members = member_rows(session, [(kind, hashed.event_type, hashed.event_json)])[0]
     try:
         # A savepoint, so losing a race to a concurrent identical insert leaves the caller's
         # transaction usable.
         with session.begin_nested():
             session.add(row)
             session.flush()
+            insert_member_leaves(session, row.id, members)
             index_events(session, [(row.id, hashed.event_json)])
     except IntegrityError:
         existing = _existing_event_id(session, kind, event_hash)
@@ -167,10 +179,12 @@ _PG_EVENTS = text(
     " ON CONFLICT (kind, event_hash) DO NOTHING RETURNING kind, event_hash, id"
 )
 _PG_LEAVES = text(
-    "INSERT INTO leaves (event_id, salt, leaf_hash, created_at)"
+    "INSERT INTO leaves (event_id, kind, epc, projection_json, salt, leaf_hash, created_at)"
     " SELECT u.*, CAST(:created_at AS timestamptz) FROM unnest(CAST(:event_id AS int[]),"
+    " CAST(:kind AS smallint[]), CAST(:epc AS text[]), CAST(:projection_json AS text[]),"
     " CAST(:salt AS bytea[]), CAST(:leaf_hash AS bytea[])) AS u"
 )
+_LEAF_COLUMNS = ("event_id", "kind", "epc", "projection_json", "salt", "leaf_hash")
 _EVENT_COLUMNS = (
     "kind",
     "event_hash",
@@ -194,19 +208,34 @@ class _NewEvents(NamedTuple):
     keys: list[tuple[int, bytes]]
     salts: list[bytes]
     leaf_hashes: list[bytes]
+    members: list[list[MemberLeafRow]]
     now: datetime
 
 
+def _leaf_rows(new: _NewEvents, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """Every leaf of the call as (event_id, kind, epc, projection_json, salt, leaf_hash): each
+    event's own leaf, then its kind 2 leaves."""
+    rows: list[tuple[Any, ...]] = []
+    for event_id, (kind, _), salt, leaf, members in zip(
+        ids, new.keys, new.salts, new.leaf_hashes, new.members, strict=True
+    ):
+        rows.append((event_id, kind, OWN_LEAF_EPC, None, salt, leaf))
+        rows.extend((event_id, MEMBER_KIND, *member) for member in members)
+    return rows
+
+
 def _insert_postgresql(session: Session, new: _NewEvents) -> list[int]:
-    events, keys, salts, leaf_hashes, now = new
+    events, keys, now = new.events, new.keys, new.now
     columns: dict[str, Any] = {name: [e[name] for e in events] for name in _EVENT_COLUMNS}
     returned = session.execute(_PG_EVENTS, {**columns, "created_at": now})
     by_key = {(int(k), bytes(h)): int(i) for k, h, i in returned}
     if len(by_key) != len(keys):
         raise _AlreadyStored  # some were stored before: the savepoint is rolled back
     ids = [by_key[key] for key in keys]
+    leaves = list(zip(*_leaf_rows(new, ids), strict=True))
     session.execute(
-        _PG_LEAVES, {"event_id": ids, "salt": salts, "leaf_hash": leaf_hashes, "created_at": now}
+        _PG_LEAVES,
+        {**{n: list(c) for n, c in zip(_LEAF_COLUMNS, leaves, strict=True)}, "created_at": now},
     )
     return ids
 
@@ -219,11 +248,14 @@ _SQLITE_EVENTS = (
     " recorded_by, shipment_id, created_at) VALUES {rows}"
     " ON CONFLICT (kind, event_hash) DO NOTHING RETURNING kind, event_hash, id"
 )
-_SQLITE_LEAVES = "INSERT INTO leaves (event_id, salt, leaf_hash, created_at) VALUES (?, ?, ?, ?)"
+_SQLITE_LEAVES = (
+    "INSERT INTO leaves (event_id, kind, epc, projection_json, salt, leaf_hash, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _insert_sqlite(session: Session, new: _NewEvents) -> list[int]:
-    events, keys, salts, leaf_hashes, now = new
+    events, keys, now = new.events, new.keys, new.now
     connection = session.connection()
     # created_at exactly as the mapped column stores it (UTCDateTime on SQLite's DateTime).
     to_db = _EVENTS.c.created_at.type.dialect_impl(connection.dialect).bind_processor(
@@ -245,18 +277,13 @@ def _insert_sqlite(session: Session, new: _NewEvents) -> list[int]:
     if len(by_key) != len(keys):
         raise _AlreadyStored  # some were stored before: the savepoint is rolled back
     ids = [by_key[key] for key in keys]
-    connection.exec_driver_sql(
-        _SQLITE_LEAVES,
-        [
-            (event_id, salt, leaf, created)
-            for event_id, salt, leaf in zip(ids, salts, leaf_hashes, strict=True)
-        ],
-    )
+    connection.exec_driver_sql(_SQLITE_LEAVES, [(*row, created) for row in _leaf_rows(new, ids)])
     return ids
 
 
 def record_events(session: Session, rows: Sequence[EventRow]) -> list[int]:
-    """Insert many events and their pending leaves at once: their ids, in the order of `rows`.
+    """Insert many events and their pending leaves (own and kind 2) at once: their ids, in the
+    order of `rows`.
 
     The same rules as record_event, all or nothing: every row is checked first, and if any
     (kind, event_hash) is stored already, or appears twice in `rows`, DuplicateEventError names
@@ -304,6 +331,7 @@ def record_events(session: Session, rows: Sequence[EventRow]) -> list[int]:
         leaf_hash(kind, event_hash, salt)
         for (kind, event_hash), salt in zip(keys, salts, strict=True)
     ]
+    members = member_rows(session, [(e["kind"], e["event_type"], e["event_json"]) for e in events])
     wanted = sorted({item_id for _, item_id in links})
     if wanted:
         known: set[int] = set()
@@ -319,7 +347,7 @@ def record_events(session: Session, rows: Sequence[EventRow]) -> list[int]:
     postgresql = session.get_bind().dialect.name == "postgresql"
     try:
         # A savepoint, as in record_event: a lost race leaves the caller's transaction usable.
-        new = _NewEvents(events, keys, salts, leaf_hashes, now)
+        new = _NewEvents(events, keys, salts, leaf_hashes, members, now)
         with session.begin_nested():
             insert_rows = _insert_postgresql if postgresql else _insert_sqlite
             ids = insert_rows(session, new)

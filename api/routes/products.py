@@ -27,10 +27,13 @@ from api.schemas.products import (
     ProductPublic,
 )
 from api.signing import commissioning_domain
+from chain.anchoring.worker import verifies_kind
 from core.gs1 import gtin_has_prefix
 from store.commissioning import purge_expired_drafts, save_draft
 from store.models import Item, Product
+from store.models.events import MEMBER_KIND
 from store.models.types import utcnow
+from store.projections import public_location_ids
 
 router = APIRouter(prefix="/products", tags=["products"])
 
@@ -121,7 +124,7 @@ def commission_items(
     wallet = wallet_of(principal)
     brands = ledger(session, chain)
     refuse_if_barred(brands, wallet)
-    domain, _version = commissioning_domain(chain)
+    domain, version = commissioning_domain(chain)
     draft = build_draft(
         product,
         serials,
@@ -133,6 +136,11 @@ def commission_items(
         principal_id=principal.id,
         lot=body.lot,
         expiry=body.expiry,
+        public_locations=public_location_ids(
+            session, [p for p in (body.read_point, body.biz_location) if p]
+        ),
+        # Kind 2 leaves only in a root for a release that verifies them (TraceAnchor v2+).
+        with_members=verifies_kind(version, MEMBER_KIND),
     )
     prefix = product.brand.company_prefix
     registered = brand_on_chain(brands, prefix, wallet).registered

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -43,6 +43,21 @@ _LOGGER = logging.getLogger(__name__)
 _MAX_BATCHES_PER_PASS = 50
 # After a broadcast, wait this long for the receipt (instant on a dev node) before moving on.
 _RECEIPT_WAIT = 2.0
+# The highest leaf kind each TraceAnchor release verifies (DESIGN: v1 kinds 0-1, v2 every
+# kind); a release not listed verifies every kind. Leaves of a higher kind wait in the outbox
+# until a release that verifies them is deployed: a root holding them goes to no other.
+_MAX_KIND_VERIFIED = {1: 1}
+
+
+def max_kind_verified(version: int) -> int | None:
+    """The highest leaf kind TraceAnchor release `version` verifies (None: every kind)."""
+    return _MAX_KIND_VERIFIED.get(version)
+
+
+def verifies_kind(version: int, kind: int) -> bool:
+    """Whether TraceAnchor release `version` verifies leaves of `kind`."""
+    highest = max_kind_verified(version)
+    return highest is None or kind <= highest
 
 
 @dataclass
@@ -176,7 +191,9 @@ class AnchorWorker(PollingWorker):
             if not self._batch_due(session):
                 return None
             # Only (id, leaf hash) rows: no ORM objects, no event JSON (perf at 10k leaves).
-            leaves = claim_pending(session, self.settings.max_batch_size)
+            leaves = claim_pending(
+                session, self.settings.max_batch_size, max_kind=max_kind_verified(self.tx.newest)
+            )
         if not leaves:
             return None
         tree = MerkleTree.build([leaf.leaf_hash for leaf in leaves])
@@ -234,10 +251,12 @@ class AnchorWorker(PollingWorker):
 
     def _batch_due(self, session: Session) -> bool:
         # Bounded reads: a backlog of millions must not make each check a full scan.
-        pending = select(Leaf.id).where(Leaf.batch_id.is_(None))
-        oldest = session.scalar(
-            select(Leaf.created_at).where(Leaf.batch_id.is_(None)).order_by(Leaf.id).limit(1)
-        )
+        waiting: list[ColumnElement[bool]] = [Leaf.batch_id.is_(None)]
+        max_kind = max_kind_verified(self.tx.newest)
+        if max_kind is not None:
+            waiting.append(Leaf.kind <= max_kind)
+        pending = select(Leaf.id).where(*waiting)
+        oldest = session.scalar(select(Leaf.created_at).where(*waiting).order_by(Leaf.id).limit(1))
         if oldest is None:
             return False
         limited = pending.limit(self.settings.max_batch_size).subquery()

@@ -160,25 +160,45 @@ def projection(
         raise ValueError(f"{event.get('type')!r} events have no public projection")
     if epc not in named:
         raise ValueError("the event does not name this EPC")
+    head, tail = _shared(event, public_locations)
+    return {**head, named[epc]: [epc], **tail}
+
+
+def projections(
+    event: Mapping[str, Any], public_locations: Container[str] = ()
+) -> list[tuple[ProjectedEpc, dict[str, Any]]]:
+    """P(event, epc) for every EPC of projected_epcs(event), in that order: exactly what
+    `projection` gives for each, the part they share built once (an event of thousands of EPCs
+    costs one pass, not one per EPC)."""
+    named = projected_epcs(event)
+    if not named:
+        return []
+    head, tail = _shared(event, public_locations)
+    return [(p, {**head, p.field: [p.epc], **tail}) for p in named]
+
+
+def _shared(
+    event: Mapping[str, Any], public_locations: Container[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What every projection of the event keeps: the fields before the EPC's, those after."""
     # The standard context only (the canonical hash leaves an event's @context out): a valid
     # event on its own, which GS1's reference tool hashes as it stands.
-    out: dict[str, Any] = {"@context": [EPCIS_CONTEXT], **_kept(event, _KEPT)}
-    field = named[epc]
-    out[field] = [epc]
+    head: dict[str, Any] = {"@context": [EPCIS_CONTEXT], **_kept(event, _KEPT)}
+    tail: dict[str, Any] = {}
     transformation = _transformation_id(event)
     if transformation is not None:
-        out["transformationID"] = transformation
+        tail["transformationID"] = transformation
     disposition = _disposition(event.get("disposition"))
     if disposition is not None:
-        out["disposition"] = disposition
+        tail["disposition"] = disposition
     for name in ("readPoint", "bizLocation"):
         location = _location(event.get(name), public_locations)
         if location is not None:
-            out[name] = location
+            tail[name] = location
     sensors = _sensor_elements(event.get("sensorElementList"))
     if sensors:
-        out["sensorElementList"] = sensors
-    return out
+        tail["sensorElementList"] = sensors
+    return head, tail
 
 
 def projection_hash(projected: Mapping[str, Any]) -> bytes:

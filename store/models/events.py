@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -66,7 +67,18 @@ class Event(CreatedAt, Base):
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("principals.id"), index=True)
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
 
-    leaf: Mapped[Leaf | None] = relationship(back_populates="event", uselist=False)
+    # The event's own leaf (kind 0/1, the event's kind) and its kind 2 leaves, one per EPC it
+    # names (DESIGN "Public and private views"): leaves.kind tells them apart.
+    leaf: Mapped[Leaf | None] = relationship(
+        primaryjoin=lambda: and_(Event.id == Leaf.event_id, Leaf.kind < MEMBER_KIND),
+        uselist=False,
+        overlaps="member_leaves",
+    )
+    member_leaves: Mapped[list[Leaf]] = relationship(
+        primaryjoin=lambda: and_(Event.id == Leaf.event_id, Leaf.kind == MEMBER_KIND),
+        order_by=lambda: Leaf.id,
+        viewonly=True,
+    )
     items: Mapped[list[Item]] = relationship(secondary=event_items)
 
 
@@ -120,8 +132,22 @@ class AnchorBatch(CreatedAt, Base):
         return None if value is None else bytes_of(value, 65, key)
 
 
+# leaves.kind of a public projection's leaf (core.merkle.member_leaf_hash); an event's own leaf
+# has the event's kind (0 event, 1 errorDeclaration).
+MEMBER_KIND = 2
+# leaves.epc of an event's own leaf: not NULL, so (event_id, kind, epc) is unique on every
+# dialect (NULLs are distinct in a unique constraint).
+OWN_LEAF_EPC = ""
+
+
 class Leaf(CreatedAt, Base):
-    """An event's Merkle leaf: pending in the outbox while batch_id is null, then in a batch."""
+    """A Merkle leaf: pending in the outbox while batch_id is null, then in a batch.
+
+    Either an event's own leaf (kind = the event's kind, epc '') or the kind 2 leaf of the
+    public projection P(event, epc) of one EPC the event names (core/epcis/projection.py), with
+    that projection's exact JSON: which locations were public can change later, and the leaf
+    commits to the projection as it was made.
+    """
 
     __tablename__ = "leaves"
     # The outbox in id order: the oldest pending leaves without passing every batched one.
@@ -132,12 +158,20 @@ class Leaf(CreatedAt, Base):
             sqlite_where=text("batch_id IS NULL"),
             postgresql_where=text("batch_id IS NULL"),
         ),
+        # One own leaf per event, one kind 2 leaf per (event, EPC) (migration 0023).
+        UniqueConstraint("event_id", "kind", "epc"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(
-        ForeignKey("events.id", ondelete="CASCADE"), unique=True, nullable=False
+        ForeignKey("events.id", ondelete="CASCADE"), nullable=False
     )
+    kind: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    epc: Mapped[str] = mapped_column(
+        String(512), nullable=False, default=OWN_LEAF_EPC, server_default=OWN_LEAF_EPC
+    )
+    # A kind 2 leaf's projection, as hashed into it (None for an own leaf; '' once erased).
+    projection_json: Mapped[str | None] = mapped_column(Text)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     # Not a unique index: a leaf is keccak(kind, event hash, salt), so two equal leaves would be
     # one (kind, event hash), which events' unique key already refuses; nothing looks leaves up
@@ -149,5 +183,5 @@ class Leaf(CreatedAt, Base):
     # 0x-hex, leaf to root. Read proofs with store.leaf_proof.
     proof: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
-    event: Mapped[Event] = relationship(back_populates="leaf")
+    event: Mapped[Event] = relationship(viewonly=True)
     batch: Mapped[AnchorBatch | None] = relationship(back_populates="leaves")

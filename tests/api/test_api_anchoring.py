@@ -77,7 +77,8 @@ def test_commissioning_anchors_with_the_brand_signature_and_finalises(world: Wor
     assert commissioning["finality"] == "anchored"  # in a block, not final yet
     root = commissioning["root"]
     info = chain.anchor.root_info(root)
-    leaves = len(world.serials) + len(world.spare)  # one commissioning event per item
+    # One commissioning event per item, its leaf and the kind 2 leaf of its projection.
+    leaves = 2 * (len(world.serials) + len(world.spare))
     assert info.anchored and info.brand == chain.brand.address and info.leaf_count == leaves
     v2 = TraceAnchorV2Client(chain.w3, chain.deployment.trace_anchor_v2)
     for serial in world.serials:

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
+from core.merkle import MerkleTree
 from store.models import AnchorBatch, CommissioningDraft, Leaf, Setting
 from store.models.types import utcnow
 from tests.api.flows import PREFIX, Api, auth, gtin13, ok, sign_typed
@@ -61,12 +62,20 @@ def test_the_batch_carries_the_brand_signature_and_the_leaves_the_draft_salts(ap
         ).one()
         assert batch.brand_address == api.chain.brand.address
         assert batch.brand_signature == bytes.fromhex(signature[2:])
-        assert batch.relay_refused_at is None and batch.leaf_count == 3
+        # Each serial's own leaf and the kind 2 leaf of its public projection.
+        assert batch.relay_refused_at is None and batch.leaf_count == 6 == draft["leafCount"]
         stored = session.get_one(CommissioningDraft, draft["id"])
         assert stored.status == "submitted" and stored.draft["status"] == "submitted"
         salts = {bytes.fromhex(e["salt"][2:]) for e in stored.draft["events"]}
+        members = {
+            (e["epc"], e["member"]["projectionJson"], bytes.fromhex(e["member"]["salt"][2:]))
+            for e in stored.draft["events"]
+        }
         leaves = session.scalars(select(Leaf).where(Leaf.batch_id == batch.id)).all()
-        assert {leaf.salt for leaf in leaves} == salts
+        assert {leaf.salt for leaf in leaves if leaf.kind == 0} == salts
+        assert {
+            (leaf.epc, leaf.projection_json, leaf.salt) for leaf in leaves if leaf.kind == 2
+        } == (members)
         # Nothing of it is kept in the key-value table any more.
         assert not session.scalars(
             select(Setting.key).where(Setting.key.like("%commission%"))
@@ -139,3 +148,31 @@ def test_draft_lifetime_setting(monkeypatch: pytest.MonkeyPatch, value: str, val
     else:
         with pytest.raises(ValueError, match="commissioning_draft_ttl_seconds"):
             ApiSettings(chaintrace_dev=True)
+
+
+def test_a_draft_made_before_kind_2_leaves_still_signs_and_stores_its_own_leaves(
+    api: Api,
+) -> None:
+    """A draft stored before kind 2 leaves (no `member` entries, its root over the events'
+    leaves alone) is signed and stored as it was: leafCount n, no kind 2 leaf in its batch (the
+    backfill makes them later, in a platform root)."""
+    assert api.chain is not None
+    key, gtin = _brand_with_product(api)
+    draft = _draft(api, key, gtin, ["O1", "O2"])
+    with Session(api.engine) as session, session.begin():
+        row = session.get_one(CommissioningDraft, draft["id"])
+        old = {**row.draft, "events": [dict(e) for e in row.draft["events"]]}
+        for entry in old["events"]:
+            del entry["member"]
+        tree = MerkleTree.build([bytes.fromhex(e["leaf"][2:]) for e in old["events"]])
+        old["root"], old["leafCount"] = "0x" + tree.root.hex(), 2
+        message = {**old["typedData"]["message"], "root": old["root"], "leafCount": 2}
+        old["typedData"] = {**old["typedData"], "message": message}
+        row.draft = old
+    done = ok(_submit(api, key, old))
+    assert done["status"] == "submitted"
+    with Session(api.engine) as session:
+        batch = session.scalars(select(AnchorBatch).where(AnchorBatch.root == tree.root)).one()
+        leaves = session.scalars(select(Leaf).where(Leaf.batch_id == batch.id)).all()
+        assert batch.leaf_count == 2 and sorted(leaf.kind for leaf in leaves) == [0, 0]
+        assert session.scalars(select(Leaf).where(Leaf.kind == 2)).all() == []

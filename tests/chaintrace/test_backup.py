@@ -93,6 +93,7 @@ def test_a_restored_store_passes_the_audit_of_every_proof_and_fails_it_without_s
     report = audited(anchored, restored)
     assert report.ok, report.failures
     assert report.proofs_verified_on_chain == N - 1 and report.roots_rebuilt == 2
+    assert report.projections == N and report.projections_verified_on_chain == N - 1
     assert [e["erasedBy"] for e in report.erased] == ["cli:dpo"]
     with restored() as session:
         assert [e.action for e in admin_log_page(session)] == ["event.erase", "store.restore"]
@@ -105,7 +106,8 @@ def test_a_restored_store_passes_the_audit_of_every_proof_and_fails_it_without_s
     assert not lost.ok and lost.proofs_verified_on_chain == lost.roots_rebuilt == 0
     rejected = [f for f in lost.failures if "the contract rejects its proof" in f]
     rebuilt = [f for f in lost.failures if "rebuilding the tree gives another root" in f]
-    assert (len(rejected), len(rebuilt), len(lost.failures)) == (N - 1, 2, N + 1)
+    # Each event's leaf and its kind 2 leaf: both lost.
+    assert (len(rejected), len(rebuilt), len(lost.failures)) == (2 * (N - 1), 2, 2 * N)
 
 
 def test_restore_refuses_a_store_holding_data_unless_forced(
@@ -194,7 +196,7 @@ def test_restoring_an_older_backup_keeps_later_erasures_and_admin_log_entries(
     backup(db_url, path, pg_bin=pg_bin_dir(), actor=Actor.cli("ops"))
     with store.transaction(db_sessions) as session:
         erased = erase_event(session, later, Actor.cli("dpo"), "request 8").record
-        when, salt_before = erased.erased_at, None
+        when = erased.erased_at
         record_admin_action(session, Actor.cli("alice"), "principal.update", "principal 9")
     with db_sessions() as session:
         before = [(e.id, e.action, e.actor, e.target) for e in admin_log_page(session)]
@@ -202,14 +204,17 @@ def test_restoring_an_older_backup_keeps_later_erasures_and_admin_log_entries(
     assert done.logged and not done.needs_upgrade
     with db_sessions() as session:
         assert session.get_one(Event, later).event_json == ""
-        salt_before = session.scalars(select(Leaf.salt).where(Leaf.event_id == later)).one()
+        # Its own leaf and its kind 2 leaf: salts (and the projection) erased again.
+        kept = session.execute(
+            select(Leaf.kind, Leaf.salt, Leaf.projection_json).where(Leaf.event_id == later)
+        ).all()
         record = erasure_of(session, later)
         assert record is not None and record.erased_by == "cli:dpo"
         assert record.reason == "request 8" and record.erased_at == when
         log = admin_log_page(session)
         indexed = set(session.scalars(select(event_epcs.c.event_id)))  # store/epc_index.py
     assert later not in indexed and later + 1 in indexed  # the erased event's EPCs go with it
-    assert salt_before == b""
+    assert sorted(tuple(row) for row in kept) == [(0, b"", None), (2, b"", "")]
     assert [(e.id, e.action, e.actor, e.target) for e in log[:-1]] == before
     assert [e[1] for e in before] == [
         "event.erase",

@@ -38,13 +38,16 @@ def test_an_erased_event_is_reported_erased_and_every_other_proof_still_verifies
 ) -> None:
     event_id = _third_event(db_sessions)
     with store.transaction(db_sessions) as session:
-        before = session.scalars(select(Leaf).where(Leaf.event_id == event_id)).one().leaf_hash
+        own = select(Leaf).where(Leaf.event_id == event_id, Leaf.kind == 0)
+        before = session.scalars(own).one().leaf_hash
         erased_hash = "0x" + session.get_one(Event, event_id).event_hash.hex()
         erase_event(session, event_id, Actor.cli("dpo"), "data subject request 2026-41")
     with db_sessions() as session:
         event = session.get_one(Event, event_id)
-        leaf = session.scalars(select(Leaf).where(Leaf.event_id == event_id)).one()
+        leaf = session.scalars(own).one()
         assert event.event_json == "" and leaf.salt == b""  # gone
+        (member,) = event.member_leaves  # its kind 2 leaf: salt and projection gone too
+        assert (member.salt, member.projection_json) == (b"", "")
         assert leaf.leaf_hash == before  # its tree and root untouched
         assert "urn:epc:id:sgtin:4012345.011111.2" not in event.event_json
         (logged,) = admin_log_page(session, action="event.erase")
@@ -53,6 +56,7 @@ def test_an_erased_event_is_reported_erased_and_every_other_proof_still_verifies
     report = audited(anchored, db_sessions)
     assert report.ok, report.failures
     assert report.proofs_verified_on_chain == N - 1  # every other event, with eth_call
+    assert report.projections_verified_on_chain == N - 1  # and its kind 2 leaf
     assert report.roots_rebuilt == report.batches == 2  # the erased leaf still in its tree
     (erased,) = report.erased
     assert erased["erasedBy"] == "cli:dpo" and erased["erasedAt"] is not None
@@ -77,7 +81,9 @@ def test_a_fake_erasure_cannot_hide_tampering(
         event = session.get_one(Event, event_id)
         event.biz_step, event.event_time_ms = "receiving", 999
         event.event_json = ""
-        session.execute(update(Leaf).where(Leaf.event_id == event_id).values(salt=b""))
+        session.execute(
+            update(Leaf).where(Leaf.event_id == event_id).values(salt=b"", projection_json="")
+        )
         session.add(EventErasure(event_id=event_id, erased_by="cli:dpo", reason="GDPR"))
     report = audited(anchored, db_sessions)
     assert not report.ok and report.erased == []
@@ -106,7 +112,9 @@ def test_an_erasure_cannot_be_hidden_from_the_audit(
         session.execute(delete(EventErasure))
     report = audited(anchored, db_sessions)
     assert not report.ok and report.erased == []
-    assert len(report.failures) == 1 and "stored JSON does not hash" in report.failures[0]
+    # The event, and its kind 2 leaf (no projection to check it against the event).
+    assert len(report.failures) == 2 and "stored JSON does not hash" in report.failures[0]
+    assert report.failures[1].startswith(f"kind 2 leaf of event {event_id} ")
 
 
 def test_an_erasure_is_refused_twice_before_anchoring_and_for_unknown_events(

@@ -104,9 +104,24 @@ def test_0007_keeps_older_proofs_and_refuses_a_downgrade_that_loses_trees(
     engine = make_engine(empty_db_url)
     try:
         # A batch as stored before 0007: proofs on the leaves (written as that schema had them).
-        with transaction(session_factory(engine)) as session:
-            record_events(session, rows(3, 1))
         with engine.begin() as conn:
+            for i in range(3):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO events (kind, event_hash, event_json, event_type,"
+                        " event_time_ms, created_at) VALUES (0, :hash, :json, 'ObjectEvent', :i,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"hash": bytes([1 + i]) * 32, "json": f'{{"n":{i}}}', "i": i},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO leaves (event_id, salt, leaf_hash, created_at) VALUES"
+                        " ((SELECT id FROM events WHERE event_time_ms = :i), :salt, :leaf,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"i": i, "salt": bytes([40 + i]) * 32, "leaf": bytes([80 + i]) * 32},
+                )
             leaves = conn.execute(sa.text("SELECT id, leaf_hash FROM leaves ORDER BY id")).all()
             old = MerkleTree.build([bytes(h) for _, h in leaves])
             conn.execute(
@@ -461,5 +476,103 @@ def test_0022_backfills_the_epc_index_from_every_stored_event(empty_db_url: str)
         assert "event_epcs" not in _tables(empty_db_url)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == len(bodies)
+    finally:
+        engine.dispose()
+
+
+_LEAF_KINDS = "0023_leaf_kinds"
+
+
+def test_0023_gives_every_stored_leaf_its_event_kind_and_keys_leaves_by_kind_and_epc(
+    empty_db_url: str,
+) -> None:
+    """A store at the previous revision keeps its leaves (an event's and an errorDeclaration's,
+    one batched): each becomes its event's own leaf (kind = the event's kind, epc ''); then a
+    kind 2 leaf per EPC fits beside it, a second own leaf or a repeated (event, kind, epc) does
+    not; the downgrade refuses while kind 2 leaves exist."""
+    previous = (
+        ScriptDirectory.from_config(alembic_config(empty_db_url))
+        .get_revision(_LEAF_KINDS)
+        .down_revision
+    )
+    assert previous == _EPC_INDEX
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    insert_event = sa.text(
+        "INSERT INTO events (kind, event_hash, event_json, event_type, event_time_ms, created_at)"
+        " VALUES (:kind, :hash, '{}', 'ObjectEvent', 1, CURRENT_TIMESTAMP)"
+    )
+    insert_leaf = sa.text(
+        "INSERT INTO leaves (event_id, salt, leaf_hash, batch_id, leaf_index, created_at)"
+        " VALUES (:event, :salt, :leaf, :batch, :index, CURRENT_TIMESTAMP)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO anchor_batches (root, leaf_count, status, anchor_version,"
+                    " created_at) VALUES (:root, 1, 'final', 1, CURRENT_TIMESTAMP)"
+                ),
+                {"root": b"\x09" * 32},
+            )
+            batch = conn.execute(sa.text("SELECT id FROM anchor_batches")).scalar_one()
+            for n, kind in enumerate((0, 1)):
+                conn.execute(insert_event, {"kind": kind, "hash": bytes([n + 1]) * 32})
+            ids = list(conn.execute(sa.text("SELECT id FROM events ORDER BY id")).scalars())
+            for n, event_id in enumerate(ids):
+                conn.execute(
+                    insert_leaf,
+                    {
+                        "event": event_id,
+                        "salt": bytes([n + 5]) * 32,
+                        "leaf": bytes([n + 7]) * 32,
+                        "batch": batch if n == 0 else None,
+                        "index": 0 if n == 0 else None,
+                    },
+                )
+        upgrade(empty_db_url, _LEAF_KINDS)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT event_id, kind, epc, projection_json, salt, leaf_hash, batch_id"
+                    " FROM leaves ORDER BY id"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (ids[0], 0, "", None, b"\x05" * 32, b"\x07" * 32, batch),
+            (ids[1], 1, "", None, b"\x06" * 32, b"\x08" * 32, None),
+        ]
+        insert_member = sa.text(
+            "INSERT INTO leaves (event_id, kind, epc, projection_json, salt, leaf_hash,"
+            " created_at) VALUES (:event, :kind, :epc, '{}', :salt, :leaf, CURRENT_TIMESTAMP)"
+        )
+        member = {"event": ids[0], "kind": 2, "salt": b"\x0a" * 32, "leaf": b"\x0b" * 32}
+        with engine.begin() as conn:
+            conn.execute(insert_member, {**member, "epc": "urn:epc:id:sgtin:0614141.107346.1"})
+            conn.execute(insert_member, {**member, "epc": "urn:epc:id:sgtin:0614141.107346.2"})
+        for duplicate in (
+            {**member, "epc": "urn:epc:id:sgtin:0614141.107346.1"},
+            {**member, "kind": 0, "epc": ""},
+        ):
+            with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+                conn.execute(insert_member, duplicate)
+        with pytest.raises(RuntimeError, match="2 kind 2 leaves"):
+            downgrade(empty_db_url, previous)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM leaves WHERE kind = 2"))
+        downgrade(empty_db_url, previous)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM leaves")).scalar_one() == 2
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.execute(
+                    insert_leaf,
+                    {
+                        "event": ids[0],
+                        "salt": b"1" * 32,
+                        "leaf": b"2" * 32,
+                        "batch": None,
+                        "index": None,
+                    },
+                )
     finally:
         engine.dispose()

@@ -29,7 +29,8 @@ def epcis_event(n: int) -> dict[str, object]:
 
 
 def anchor_events(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -> None:
-    """N real EPCIS events stored, anchored in two batches and final."""
+    """N real EPCIS events stored (each with its kind 2 leaf), anchored in two batches and
+    final."""
     with store.transaction(sessions) as session:
         for n in range(N):
             body = epcis_event(n)
@@ -37,7 +38,7 @@ def anchor_events(env: ChainEnv, db_url: str, sessions: sessionmaker[Session]) -
                 0, event_hash(body), json.dumps(body), "ObjectEvent", "shipping", n
             )
             store.record_event(session, hashed, recorded_by=None)
-    worker = workers.anchor_worker(env, db_url, sessions, confirmations=1, max_batch_size=N // 2)
+    worker = workers.anchor_worker(env, db_url, sessions, confirmations=1, max_batch_size=N)
     worker.run_once()
     env.w3.provider.make_request("anvil_mine", ["0x2"])  # type: ignore[arg-type]
     worker.run_once()

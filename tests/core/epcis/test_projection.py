@@ -17,6 +17,7 @@ from core.epcis.projection import (
     projected_epcs,
     projection,
     projection_hash,
+    projections,
 )
 from core.epcis.sensor_events import WindowSample, window_event
 from tests.core.epcis.reference_oracle import Oracle, example_files, reference_event_hash
@@ -177,3 +178,17 @@ def test_every_gs1_example_projects_to_a_valid_event_the_reference_hashes(
             assert reference_event_hash(projected) == projection_hash(projected), name
             checked += 1
     assert checked >= 20
+
+
+def test_projections_give_each_epcs_projection_in_field_order() -> None:
+    """The one-pass form used when recording equals P(event, epc) for every EPC, keys in the
+    same order (the stored projection JSON is the same text either way)."""
+    cases = [(_shipping(), {SGLN}), (_window(), set()), *((e, set()) for _, e in EXAMPLES)]
+    for event, public in cases:
+        got = projections(event, public)
+        assert [p for p, _ in got] == projected_epcs(event)
+        for p, projected in got:
+            expected = projection(event, p.epc, public)
+            assert projected == expected
+            assert list(projected) == list(expected)
+    assert projections({"type": "AssociationEvent", "childEPCs": EPCS}) == []

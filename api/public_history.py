@@ -6,22 +6,22 @@ event hash or eventID)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.event_summary import describe
-from api.finality import finality_of
 from core.digital_link import parse_link
 from core.epcis.events import short_biz_step
 from core.epcis.projection import projected_epcs, projection, projection_hash
 from core.gs1 import normalize_gtin, parse_sgtin_urn
 from core.hexstr import hex0x
-from store.commissioning import commissioning_of_batch
-from store.models import AnchorBatch, Location, Reading, Shipment
+from store.member_leaves import MemberLeaf
+from store.models import Location, Reading, Shipment
+from store.projections import location_ids, public_location_ids
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,11 +63,6 @@ def item_epc_in(event: Mapping[str, Any], gtin14: str, serial: str) -> str | Non
         if names_item(found.epc, gtin14, serial):
             return found.epc
     return None
-
-
-def public_location_ids(session: Session) -> set[str]:
-    """The location ids whose owners made them public (store/locations.py)."""
-    return set(session.scalars(select(Location.location_id).where(Location.public.is_(True))))
 
 
 def display_time(ms: int) -> str:
@@ -147,59 +142,42 @@ def described(
 
 
 def projection_now(
-    event: Mapping[str, Any], epc: str, public: Container[str]
+    session: Session, event: Mapping[str, Any], epc: str
 ) -> tuple[dict[str, Any], str] | None:
-    """P(event, epc) as the event gives it now and its hash (0x), or None if it cannot be made."""
+    """P(event, epc) as the store would make it now (store/projections.py: the locations public
+    now) and its hash (0x), or None if it cannot be made."""
     try:
-        projected = projection(event, epc, public)
+        projected = projection(event, epc, public_location_ids(session, location_ids(event)))
         return projected, hex0x(projection_hash(projected))
     except ValueError as exc:
         _LOGGER.warning("no projection of an event for %s: %s", epc, exc)
         return None
 
 
-class ProvenProjection(NamedTuple):
-    """A kind 2 leaf of the item's EPC in one event: its projection, salt, leaf, proof and batch."""
-
-    projection: dict[str, Any]
-    projection_hash: bytes
-    salt: bytes
-    leaf: bytes
-    proof: list[str] | None
-    batch: AnchorBatch | None
-
-
-def anchoring_of(
-    session: Session, batch: AnchorBatch | None, contracts: Mapping[int, str]
-) -> dict[str, Any]:
-    """Where a root is: status, root, transaction, block, the brand that signed it, contract."""
-    commissioning = commissioning_of_batch(session, batch.root) if batch is not None else None
+def proven_entry(member: MemberLeaf, contracts: Mapping[int, str]) -> dict[str, Any]:
+    """The proof fields of a projection in a kind 2 leaf (batched, or still queued)."""
+    assert member.projection is not None and member.projection_hash is not None
+    assert member.salt is not None
+    root = hex0x(member.root) if member.root is not None else None
+    version = member.anchor_version
     return {
-        "status": batch.status.value if batch is not None else "pending",
-        "root": hex0x(batch.root) if batch is not None else None,
-        "txHash": batch.tx_hash if batch is not None else None,
-        "blockNumber": batch.block_number if batch is not None else None,
-        "signedByBrand": commissioning.brand if commissioning else None,
-        # The TraceAnchor release the root goes to (None without a chain).
-        "contract": contracts.get(batch.anchor_version) if batch is not None else None,
-    }
-
-
-def proven_entry(
-    session: Session, proven: ProvenProjection, contracts: Mapping[int, str]
-) -> dict[str, Any]:
-    """The proof fields of a projection in an anchored (or queued) kind 2 leaf."""
-    batch = proven.batch
-    return {
-        "projection": proven.projection,
-        "projectionHash": hex0x(proven.projection_hash),
+        "projection": member.projection,
+        "projectionHash": hex0x(member.projection_hash),
         "proven": True,
-        "salt": hex0x(proven.salt),
-        "leaf": hex0x(proven.leaf),
-        "proof": proven.proof,
-        "root": hex0x(batch.root) if batch is not None else None,
-        "finality": finality_of(batch),
-        "anchoring": anchoring_of(session, batch, contracts),
+        "salt": hex0x(member.salt),
+        "leaf": hex0x(member.leaf),
+        "proof": member.proof,
+        "root": root,
+        "finality": member.finality,
+        "anchoring": {
+            "status": member.status,
+            "root": root,
+            "txHash": member.tx_hash,
+            "blockNumber": member.block_number,
+            "signedByBrand": member.signed_by_brand,
+            # The TraceAnchor release the root goes to (None without a chain).
+            "contract": contracts.get(version) if version is not None else None,
+        },
         "note": None,
     }
 

@@ -13,22 +13,19 @@ from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.errors import ChainUnavailable
-from api.finality import finality_of
 from api.links import item_link
 from api.public_history import (
-    ProvenProjection,
-    anchoring_of,
     described,
     item_epc_in,
     projection_now,
     proven_entry,
-    public_location_ids,
     unproven_entry,
 )
 from api.state import ChainAccess
 from core.verdict import Decision, ItemFacts, Verdict, verdict
 from store.brand_standing import item_facts
 from store.erasure import erasure_of
+from store.member_leaves import MemberLeaf, member_leaves_of_item
 from store.models import EventErasure, Item
 from store.queries import EventRecord, item_history
 
@@ -80,8 +77,7 @@ def _entry(
     session: Session,
     record: EventRecord,
     item: Item,
-    public: set[str],
-    proven: Mapping[int, ProvenProjection],
+    members: Mapping[int, MemberLeaf],
     contracts: dict[int, str],
 ) -> dict[str, Any] | None:
     """The item's projection of one event with its proof (None: the event projects no EPC of
@@ -96,13 +92,13 @@ def _entry(
         anchored = anchoring_fields(session, record, contracts, erased=True)
         base |= {k: anchored[k] for k in ("leaf", "proof", "root", "anchoring")}
         return _erased_view(base, anchored["finality"], erasure)
-    shown = proven.get(event.id)
-    if shown is not None:
-        fields = proven_entry(session, shown, contracts)
+    member = members.get(event.id)
+    if member is not None and not member.erased:
+        fields = proven_entry(member, contracts)
     else:
         body = json.loads(event.event_json)
         epc = item_epc_in(body, item.product.gtin, item.serial)
-        made = projection_now(body, epc, public) if epc is not None else None
+        made = projection_now(session, body, epc) if epc is not None else None
         if made is None:
             return None
         fields = unproven_entry(*made)
@@ -203,11 +199,11 @@ def _commissioning(
     for record, entry in zip(records, entries, strict=True):
         if record.event.id != item.commission_event_id:
             continue
-        anchoring = anchoring_of(session, record.batch, contracts)
+        anchored = anchoring_fields(session, record, contracts, erased=True)
         proven = entry is not None and entry.get("proven")
         return {
-            "finality": finality_of(record.batch),
-            "anchoring": anchoring,
+            "finality": anchored["finality"],
+            "anchoring": anchored["anchoring"],
             "projectionRoot": entry["root"] if proven and entry else None,
             "projectionContract": entry["anchoring"]["contract"] if proven and entry else None,
         }
@@ -245,9 +241,8 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
     brand = product.brand
     contracts = anchor_releases(chain)
     records = item_history(session, product.gtin, item.serial)
-    public = public_location_ids(session)
-    proven: dict[int, ProvenProjection] = {}
-    entries = [_entry(session, r, item, public, proven, contracts) for r in records]
+    members = {m.event_id: m for m in member_leaves_of_item(session, item)}
+    entries = [_entry(session, r, item, members, contracts) for r in records]
     commissioning = _commissioning(session, records, entries, item, contracts)
     history = [e for e in entries if e is not None]
     key: dict[str, Any] = {

@@ -37,7 +37,9 @@ def python_root(entry: dict[str, Any]) -> str:
 
 def reference_hash(entry: dict[str, Any]) -> str:
     """GS1's reference tool's CBV 2.0 hash of the projection, as shown."""
-    return hex0x(reference_event_hash(entry["projection"]))
+    digest = reference_event_hash(entry["projection"])
+    assert digest is not None, "the reference tool gave no hash"
+    return hex0x(digest)
 
 
 def on_chain(w3: Web3, entry: dict[str, Any]) -> bool:

@@ -80,7 +80,7 @@ def test_commissioning_anchors_with_the_brand_signature_and_finalises(world: Wor
     # One commissioning event per item, its leaf and the kind 2 leaf of its projection.
     leaves = 2 * (len(world.serials) + len(world.spare))
     assert info.anchored and info.brand == chain.brand.address and info.leaf_count == leaves
-    v2 = TraceAnchorV2Client(chain.w3, chain.deployment.trace_anchor_v2)
+    v2 = TraceAnchorV2Client(chain.w3, chain.deployment.roots_anchor.address)
     for serial in world.serials:
         # Each item's commissioning projection is in the brand's root, proven on chain.
         [event] = _history(api, world.gtin, serial)

@@ -99,7 +99,7 @@ def _settled(api: Api, shipment_id: str) -> None:
 
 
 # What the resolver still shows of an erased event: nothing its row says of its content.
-_ERASED_KEYS = {"eventKind", "kindName", "leaf", "proof", "root", "finality", "anchoring"}
+_ERASED_KEYS = {"eventKind", "kindName", "proven", "leaf", "proof", "root", "finality", "anchoring"}
 
 
 def _commissioning_event_id(api: Api, gtin: str, serial: str) -> int:
@@ -116,13 +116,16 @@ def test_an_admin_erases_an_events_personal_data_and_the_resolver_says_so(world:
     assert chain is not None
     url = f"/shipments/{world.shipment_id}/events"
     dock = "urn:epc:id:sgln:0614141.00001.0"
+    # The brand makes its dock a public place: projections then show it.
+    place = {"name": "Hamburg dock", "public": True}
+    ok(api.client.put(f"/locations/{dock}", json=place, headers=auth(world.brand_key)), 201)
     body = {"bizStep": "shipping", "readPoint": dock}
     shipped = ok(api.client.post(url, json=body, headers=auth(world.carrier_key)), 201)
     register_brand_on_chain(api)
     anchor_worker(api).run_once()
     history = ok(api.client.get(f"/01/{world.gtin}/21/A1", headers=JSON))["history"]
     _, event = history
-    assert event["bizStep"] == "shipping" and event["place"] is not None
+    assert event["bizStep"] == "shipping" and event["place"] == "Hamburg dock"
     erase_url = f"/events/{shipped['id']}/erasure"
     reason = {"reason": "data subject request 41"}
     assert api.client.post(erase_url, json=reason, headers=auth(world.brand_key)).status_code == 403
@@ -156,12 +159,14 @@ def test_an_admin_erases_an_events_personal_data_and_the_resolver_says_so(world:
     assert page.status_code == 200 and "personal data erased" in page.text
     erased_li = page.text.split("Erased event")[1].split("</li>")[0]
     assert "Shipped" not in erased_li and dock not in erased_li and "UTC" not in erased_li
+    assert "Hamburg dock" not in erased_li
     # The shipment's parties see the erasure, no hash that would confirm a guess of the content.
     listed = ok(api.client.get(url, headers=auth(world.buyer_key)))
-    (gone,) = [e for e in listed if e["id"] == event["id"]]
+    (gone,) = [e for e in listed if e["id"] == shipped["id"]]
     assert gone["eventHash"] is None and gone["bizStep"] is None and gone["eventTime"] is None
     assert gone["event"] is None and gone["erasedBy"] == erased["erasedBy"]
     (logged,) = _log(api, api.admin_key, action="event.erase")["entries"]
-    assert logged["target"] == f"event {event['id']}"
+    assert logged["target"] == f"event {shipped['id']}"
     assert logged["details"]["reason"] == "data subject request 41"
-    assert logged["details"]["leaf"] == event["leaf"] and logged["details"]["root"] == event["root"]
+    details = logged["details"]
+    assert details["leaf"] == erased["leaf"] and details["root"] == erased["root"]

@@ -1,70 +1,54 @@
-"""The consumer's view of an item: history with proofs and finality, for JSON and the page."""
+"""The consumer's view of an item: its public projections with proofs and finality, and the
+verdict, for JSON and the page (DESIGN.md "Public and private views")."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.errors import ChainUnavailable
-from api.event_summary import describe
 from api.links import item_link
+from api.public_history import (
+    described,
+    item_epc_in,
+    projection_now,
+    proven_entry,
+    unproven_entry,
+)
 from api.state import ChainAccess
 from api.unknown_code import code_path, judge_unknown
 from core.verdict import Decision, Verdict, verdict
 from store.brand_standing import item_facts
 from store.erasure import erasure_of
-from store.models import EventErasure, Item, Reading, Shipment
+from store.member_leaves import MemberLeaf, member_leaves_of_item
+from store.models import EventErasure, Item
 from store.queries import EventRecord, item_history
 
-VERIFY_FUNCTION = "verify(uint8 kind, bytes32 eventHash, bytes32 salt, bytes32[] proof)"
-_TITLES = {
-    "commissioning": "Commissioned",
-    "packing": "Packed",
-    "shipping": "Shipped",
-    "arriving": "Arrived",
-    "receiving": "Received",
-    "sensor_reporting": "Sensor report",
-    "decommissioning": "Decommissioned",
-}
+VERIFY_FUNCTION = (
+    "verifyMember(uint8 eventKind, bytes32 projectionHash, bytes32 salt, bytes32[] proof)"
+)
+ROOT_INFO_FUNCTION = "rootInfo(bytes32 root)"
+MEMBER_LEAF = (
+    "keccak256(bytes.concat(keccak256(abi.encode(MEMBER_V1, uint8 2, uint8 eventKind, "
+    'bytes32 projectionHash, bytes32 salt)))), MEMBER_V1 = keccak256("chaintrace.member.v1")'
+)
 
 
-def _display_time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _readings_summary(session: Session, shipment: Shipment, until_ms: int) -> dict[str, Any] | None:
-    """Count and temperature range of a shipment's readings up to an event's time."""
-    count, low, high = session.execute(
-        select(
-            func.count(),
-            func.min(Reading.temperature_centi_c),
-            func.max(Reading.temperature_centi_c),
-        ).where(Reading.shipment_id == shipment.id, Reading.taken_at_ms <= until_ms)
-    ).one()
-    if not count:
-        return None
-    return {
-        "readings": int(count),
-        "minTemperatureC": low / 100,
-        "maxTemperatureC": high / 100,
-        "excursionMinutes": shipment.excursion_minutes,
-    }
-
-
-def _erased_view(base: dict[str, Any], erasure: EventErasure) -> dict[str, Any]:
-    """An erased event: its JSON and salt are gone, and what its row still says (step, time,
-    places, CBV hash) is no evidence any more: nothing anchored backs it, and the unsalted hash
-    would confirm a guess of the erased content. Only its leaf, root, proof and anchoring."""
+def _erased_view(base: dict[str, Any], finality: str, erasure: EventErasure) -> dict[str, Any]:
+    """An erased event: nothing of its content, not even a projection (its salts are gone, and
+    what its row still says is no evidence any more); only its event's leaf, proof and root,
+    and when and by whom it was erased."""
     return {
         **base,
         **dict.fromkeys(_CONTENT),
+        "proven": False,
+        "finality": finality,
         "erasure": {
             "status": "erased",
             "erasedAt": erasure.erased_at.isoformat(),
@@ -73,85 +57,80 @@ def _erased_view(base: dict[str, Any], erasure: EventErasure) -> dict[str, Any]:
     }
 
 
-# What an erased event's view leaves out: everything its row or JSON says of its content.
+# What an erased event's entry leaves out: everything of its content and of its projection.
 _CONTENT = (
     "type",
     "bizStep",
     "title",
     "eventTime",
     "displayTime",
-    "eventHash",
-    "eventHashHex",
-    "salt",
-    "readPoint",
-    "bizLocation",
     "place",
-    "gps",
+    "geo",
     "sensorSummary",
-    "event",
+    "projection",
+    "projectionHash",
+    "salt",
+    "note",
 )
 
 
-def _event_view(session: Session, record: EventRecord, contracts: dict[int, str]) -> dict[str, Any]:
+def _entry(
+    session: Session,
+    record: EventRecord,
+    item: Item,
+    members: Mapping[int, MemberLeaf],
+    contracts: dict[int, str],
+) -> dict[str, Any] | None:
+    """The item's projection of one event with its proof (None: the event projects no EPC of
+    the item, so nothing of it is public)."""
     event = record.event
-    erasure = erasure_of(session, event.id)
-    base = {
-        "id": event.id,
-        "kind": event.kind,
+    base: dict[str, Any] = {
+        "eventKind": event.kind,
         "kindName": "errorDeclaration" if event.kind == 1 else "event",
-        **anchoring_fields(session, record, contracts, erased=erasure is not None),
     }
+    erasure = erasure_of(session, event.id)
     if erasure is not None:
-        return _erased_view(base, erasure)
-    body = json.loads(event.event_json)
-    details = describe(body)
-    biz_step = event.biz_step
-    # A sensor report summarises its own window; the receiving event sums up the whole trip
-    # (with the attested excursion minutes once there are some); other events carry none.
-    sensor_summary = None
-    temps = (details["sensors"] or {}).get("Temperature")
-    if temps:
-        sensor_summary = {
-            "readings": None,  # the window's count is not in the event; its evidence root is
-            "minTemperatureC": temps["min"],
-            "maxTemperatureC": temps["max"],
-            "excursionMinutes": None,
-        }
-    elif biz_step == "receiving" and event.shipment_id is not None:
-        shipment = session.get(Shipment, event.shipment_id)
-        if shipment is not None:
-            sensor_summary = _readings_summary(session, shipment, event.event_time_ms)
+        anchored = anchoring_fields(session, record, contracts, erased=True)
+        base |= {k: anchored[k] for k in ("leaf", "proof", "root", "anchoring")}
+        return _erased_view(base, anchored["finality"], erasure)
+    member = members.get(event.id)
+    if member is not None and not member.erased:
+        fields = proven_entry(member, contracts)
+    else:
+        body = json.loads(event.event_json)
+        epc = item_epc_in(body, item.product.gtin, item.serial)
+        made = projection_now(session, body, epc) if epc is not None else None
+        if made is None:
+            return None
+        fields = unproven_entry(*made)
     return {
         **base,
-        "type": event.event_type,
-        "bizStep": biz_step,
-        "title": _TITLES.get(biz_step or "", (biz_step or event.event_type).replace("_", " ")),
-        "eventTime": body.get("eventTime"),
-        "displayTime": _display_time(event.event_time_ms),
-        "readPoint": details["readPoint"],
-        "bizLocation": details["bizLocation"],
-        "place": details["place"],
-        "gps": details["gps"],
-        "sensorSummary": sensor_summary,
-        "event": body,
+        **described(session, fields["projection"], event.shipment_id, event.event_time_ms),
+        **fields,
         "erasure": None,
     }
 
 
 def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
     how = (
-        "Recompute each event's CBV 2.0 canonical hash from `event`, then call "
-        f"TraceAnchor.{VERIFY_FUNCTION} at the event's `anchoring.contract` with the event's "
-        "kind, hash, salt and proof; or verifyAgainst(root, ...) to pin the root. A proof exists "
-        "once the event is anchored. On TraceAnchor v2, verifyBrandConfirmed(gtin, kind, hash, "
-        "salt, proof) says whether the commissioning is the word of the brand holding the "
-        "GTIN's prefix."
+        "For each history entry: recompute `projectionHash` as the CBV 2.0 canonical hash of "
+        "`projection` (GS1's epcis-event-hash-generator gives it as it stands), then call "
+        f"TraceAnchor.{VERIFY_FUNCTION} at the entry's `anchoring.contract` with `eventKind`, "
+        "that hash, `salt` and `proof`: true once the root is anchored. Offline: the leaf is "
+        f"{MEMBER_LEAF}, a StandardMerkleTree leaf (OpenZeppelin merkle-tree, encoding "
+        "[bytes32, uint8, uint8, bytes32, bytes32]); hashing the proof's sorted pairs from it "
+        f"gives `root`, and {ROOT_INFO_FUNCTION} says when it was anchored. An entry with "
+        "`proven: false` has no proof yet. Whether the brand commissioned the item: the "
+        "commissioning entry's root has rootInfo(root).brandConfirmed true and its brand (or "
+        "endorsedBy) is brandOfGtin(gtin), the holder of the brand's companyPrefix."
     )
     return {
         "contract": contracts[max(contracts)] if contracts else None,  # where new roots go
         "contracts": {str(v): a for v, a in sorted(contracts.items())},
         "chainId": chain.deployment().chain_id if contracts else None,
         "function": VERIFY_FUNCTION,
+        "rootInfo": ROOT_INFO_FUNCTION,
+        "leaf": MEMBER_LEAF,
         "how": how,
     }
 
@@ -168,14 +147,20 @@ VERDICT_TEXT = {
 }
 
 
+BRAND_CHECK = (
+    "rootInfo(root).brandConfirmed at `contract` is true, and rootInfo(root).brand (or "
+    "endorsedBy) is brandOfGtin(gtin): the holder of the brand's companyPrefix signed the root "
+    "holding the commissioning's projection"
+)
+
+
 def _authentic(decision: Decision, commissioning: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "verdict": decision.verdict.value,
         "text": VERDICT_TEXT[decision.verdict],
         "confirmedBy": decision.confirmed_by,
         "notes": list(decision.notes),
-        "status": commissioning["finality"] if commissioning else "none",
-        "signedByBrand": commissioning["anchoring"]["signedByBrand"] if commissioning else None,
+        **_commissioning_fields(commissioning),
     }
 
 
@@ -186,9 +171,44 @@ def _unjudged(detail: str, commissioning: dict[str, Any] | None) -> dict[str, An
         "text": "Authenticity cannot be checked right now",
         "confirmedBy": None,
         "notes": [detail],
+        **_commissioning_fields(commissioning),
+    }
+
+
+def _commissioning_fields(commissioning: dict[str, Any] | None) -> dict[str, Any]:
+    """What the verdict rests on (the commissioning's finality and signer), and the root of its
+    proven projection with how to check on chain that the brand confirmed it."""
+    root = commissioning.get("projectionRoot") if commissioning else None
+    return {
         "status": commissioning["finality"] if commissioning else "none",
         "signedByBrand": commissioning["anchoring"]["signedByBrand"] if commissioning else None,
+        "root": root,
+        "contract": commissioning.get("projectionContract") if commissioning else None,
+        "brandCheck": BRAND_CHECK if root else None,
     }
+
+
+def _commissioning(
+    session: Session,
+    records: list[EventRecord],
+    entries: list[dict[str, Any] | None],
+    item: Item,
+    contracts: dict[int, str],
+) -> dict[str, Any] | None:
+    """The commissioning's finality and signer (its event's own leaf: what the verdict rests
+    on) and its proven projection's root."""
+    for record, entry in zip(records, entries, strict=True):
+        if record.event.id != item.commission_event_id:
+            continue
+        anchored = anchoring_fields(session, record, contracts, erased=True)
+        proven = entry is not None and entry.get("proven")
+        return {
+            "finality": anchored["finality"],
+            "anchoring": anchored["anchoring"],
+            "projectionRoot": entry["root"] if proven and entry else None,
+            "projectionContract": entry["anchoring"]["contract"] if proven and entry else None,
+        }
+    return None
 
 
 def authentic_view(
@@ -241,10 +261,11 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
     product = item.product
     brand = product.brand
     contracts = anchor_releases(chain)
-    history = [
-        _event_view(session, r, contracts) for r in item_history(session, product.gtin, item.serial)
-    ]
-    commissioning = next((e for e in history if e["id"] == item.commission_event_id), None)
+    records = item_history(session, product.gtin, item.serial)
+    members = {m.event_id: m for m in member_leaves_of_item(session, item)}
+    entries = [_entry(session, r, item, members, contracts) for r in records]
+    commissioning = _commissioning(session, records, entries, item, contracts)
+    history = [e for e in entries if e is not None]
     key: dict[str, Any] = {
         "gtin": product.gtin,
         "serial": item.serial,

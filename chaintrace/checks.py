@@ -16,15 +16,16 @@ from sqlalchemy import func, select
 from chain.clients import ShipmentView
 from chain.clients.shipment_escrow import ShipmentEscrowClient
 from chain.clients.trace_anchor import TraceAnchorClient
-from chain.clients.trace_anchor_v2 import trace_anchors
+from chain.clients.trace_anchor_v2 import TraceAnchorV2Client, trace_anchors
 from chaintrace.arrival_story import ArrivalTrip
 from chaintrace.audit import audit, records_from_store
 from chaintrace.embedded import EmbeddedServices
 from chaintrace.platform import Platform
 from chaintrace.story import Story, StoryError
 from core.digital_link import build_link
-from core.epcis import event_hash
+from core.epcis.projection import projection_hash
 from core.hexstr import hex0x
+from core.merkle import member_leaf_hash, process_proof
 from store.db import make_engine, read_transaction, session_factory
 from store.models import AnchorBatch, BatchStatus, Event, Leaf, Reading
 
@@ -70,8 +71,9 @@ def wait_all_final(factory: Any, timeout: float = 120) -> None:
 def verify_item(
     story: Story, anchors: Mapping[int, TraceAnchorClient], gtin: str, serial: str
 ) -> tuple[int, list[str]]:
-    """Fetch the consumer JSON; recompute each hash from its event JSON; check proofs on chain
-    at the TraceAnchor release the event names; the verdict must be genuine."""
+    """Fetch the consumer JSON; recompute each projection's hash from the projection shown and
+    its root from the proof; check each proof on chain (verifyMember) at the TraceAnchor release
+    the entry names; the verdict must be genuine."""
     link = build_link("", gtin, serial)
     r = story.http.get(link, headers={"Accept": "application/json"})
     if r.status_code != 200:
@@ -87,24 +89,30 @@ def verify_item(
         if needed not in steps:
             problems.append(f"{serial}: no {needed} event in its history")
     for e in history:
-        recomputed = event_hash(e["event"])
-        if hex0x(recomputed) != e["eventHashHex"]:
-            problems.append(f"{serial}: event {e['id']} JSON does not hash to its recorded hash")
-            continue
-        if e["finality"] != "final":
-            problems.append(f"{serial}: event {e['id']} is {e['finality']}, not final")
-            continue
-        proof = [bytes.fromhex(p[2:]) for p in e["proof"]]
-        anchor = by_address.get(e["anchoring"]["contract"])
-        if anchor is None:
-            problems.append(f"{serial}: event {e['id']} names no TraceAnchor release")
-            continue
-        ok = anchor.verify_against(
-            bytes.fromhex(e["root"][2:]), e["kind"], recomputed, bytes.fromhex(e["salt"][2:]), proof
-        )
-        if not ok:
-            problems.append(f"{serial}: event {e['id']} proof rejected by the contract")
+        problem = _entry_problem(e, by_address)
+        if problem is not None:
+            problems.append(f"{serial}: {e.get('bizStep')} at {e.get('eventTime')}: {problem}")
     return len(history), problems
+
+
+def _entry_problem(e: dict[str, Any], by_address: Mapping[str, TraceAnchorClient]) -> str | None:
+    """Why one public history entry does not check out, or None."""
+    recomputed = projection_hash(e["projection"])
+    if hex0x(recomputed) != e["projectionHash"]:
+        return "the projection does not hash to its projectionHash"
+    if not e["proven"] or e["finality"] != "final":
+        return f"projection {'' if e['proven'] else 'not proven, '}{e['finality']}, not final"
+    salt = bytes.fromhex(e["salt"][2:])
+    proof = [bytes.fromhex(p[2:]) for p in e["proof"]]
+    leaf = member_leaf_hash(e["eventKind"], recomputed, salt)
+    if hex0x(process_proof(leaf, proof)) != e["root"]:
+        return "the proof does not lead to the root shown"
+    anchor = by_address.get(e["anchoring"]["contract"])
+    if not isinstance(anchor, TraceAnchorV2Client):
+        return "names no TraceAnchor v2 release (kind 2 leaves are verified there)"
+    if not anchor.verify_member(e["eventKind"], recomputed, salt, proof):
+        return "proof rejected by the contract"
+    return None
 
 
 def run_checks(
@@ -127,9 +135,9 @@ def run_checks(
             checked += n
             problems += p
         c.check(
-            "every item: hashes recomputed, proofs accepted on chain",
+            "every item: projection hashes recomputed, proofs accepted on chain",
             not problems and checked > 0,
-            f"{len(story.result.items)} items, {checked} event proofs"
+            f"{len(story.result.items)} items, {checked} projection proofs"
             + (f"; {problems[:3]}" if problems else ""),
         )
         # 2. the auditor's check over the whole store

@@ -21,6 +21,16 @@ class Authenticity(_Out):
     notes: list[str]
     status: str = Field(description="Finality of the commissioning: none, pending, ... final")
     signed_by_brand: str | None = Field(alias="signedByBrand")
+    root: str | None = Field(
+        default=None,
+        description="The root holding the commissioning's proven projection (null until proven)",
+    )
+    contract: str | None = Field(default=None, description="The TraceAnchor holding `root`")
+    brand_check: str | None = Field(
+        default=None,
+        alias="brandCheck",
+        description="How to check on chain that the brand confirmed `root`",
+    )
 
 
 class Anchoring(_Out):
@@ -47,34 +57,45 @@ class ErasureNote(_Out):
     erased_by: str = Field(alias="erasedBy")
 
 
-class HistoryEvent(_Out):
-    """One EPCIS event of the item, with its leaf, salt and Merkle proof once anchored."""
+class Geo(_Out):
+    """A position at 2 decimals (about 1 km), from the projection's geo URI."""
 
-    id: int
-    kind: int
+    lat: float
+    lon: float
+
+
+class HistoryEntry(_Out):
+    """The item's public projection of one event (DESIGN.md "Public and private views") with
+    its kind 2 leaf's salt and Merkle proof; nothing else of the event. title, displayTime,
+    place, geo and sensorSummary are read from `projection` for display."""
+
+    event_kind: int = Field(alias="eventKind", description="0 an event, 1 an errorDeclaration")
     kind_name: str = Field(alias="kindName")
     type: str | None
     biz_step: str | None = Field(alias="bizStep")
     title: str | None
     event_time: str | None = Field(alias="eventTime")
     display_time: str | None = Field(alias="displayTime")
-    event_hash: str | None = Field(alias="eventHash", description="ni:///sha-256;... (CBV 2.0)")
-    event_hash_hex: str | None = Field(alias="eventHashHex")
+    place: str | None = Field(description="A public location's name, else its id")
+    geo: Geo | None
+    sensor_summary: SensorSummary | None = Field(alias="sensorSummary")
+    projection: dict[str, Any] | None = Field(
+        description="P(event, epc): a valid EPCIS 2.0 event, as hashed"
+    )
+    projection_hash: str | None = Field(
+        alias="projectionHash", description="CBV 2.0 canonical hash of `projection` (0x hex)"
+    )
+    proven: bool = Field(description="False: no kind 2 leaf holds this projection yet")
     salt: str | None
-    leaf: str | None
+    leaf: str | None = Field(description="The kind 2 leaf (docs/formats.md)")
     proof: list[str] | None
     root: str | None
-    finality: str
-    anchoring: Anchoring
-    read_point: Any = Field(alias="readPoint")
-    biz_location: Any = Field(alias="bizLocation")
-    place: Any
-    gps: Any
-    sensor_summary: SensorSummary | None = Field(alias="sensorSummary")
-    event: dict[str, Any] | None = Field(description="The EPCIS 2.0 event as hashed")
+    finality: str = Field(description="pending, anchored, final, failed; unproven without proof")
+    anchoring: Anchoring | None
+    note: str | None = Field(description="Why an entry has no proof, when it has none")
     erasure: ErasureNote | None = Field(
-        description="Set once an admin erased the event's personal data: then only its id,"
-        " kind, leaf, root, proof and anchoring are shown (its other columns are no evidence)"
+        description="Set once an admin erased the event's personal data: then only its kind,"
+        " root and anchoring are shown"
     )
 
 
@@ -83,6 +104,8 @@ class Verify(_Out):
     contracts: dict[str, str]
     chain_id: int | None = Field(alias="chainId")
     function: str
+    root_info: str = Field(alias="rootInfo")
+    leaf: str
     how: str
 
 
@@ -109,13 +132,13 @@ class BrandRef(_Out):
 
 
 class ResolvedItem(_Out):
-    """An item's history with proofs anyone can check against the chain."""
+    """An item's public projections with proofs anyone can check against the chain."""
 
     item: ItemKey
     product: ProductRef
     brand: BrandRef
     authentic: Authenticity
-    history: list[HistoryEvent]
+    history: list[HistoryEntry]
     verify: Verify
 
 

@@ -63,6 +63,20 @@ class TraceAnchorV2Client(TraceAnchorClient):
         args = (_kind(event_kind), as_bytes32(projection_hash, "projection_hash"))
         return bytes(self._call("memberLeafHash", *args, as_bytes32(salt, "salt")))
 
+    def verify_member(
+        self,
+        event_kind: int,
+        projection_hash: bytes,
+        salt: bytes,
+        proof: Sequence[bytes | str],
+        block: BlockIdentifier = "latest",
+    ) -> bool:
+        """Whether the proof leads from the kind 2 leaf to some anchored root."""
+        args = (_kind(event_kind), as_bytes32(projection_hash, "projection_hash"))
+        return bool(
+            self._call("verifyMember", *args, as_bytes32(salt, "salt"), _proof(proof), block=block)
+        )
+
     def verify_brand_confirmed(
         self, gtin: str, kind: int, event_hash: bytes, salt: bytes, proof: Sequence[bytes | str]
     ) -> bool:

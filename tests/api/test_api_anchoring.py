@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chain.clients.trace_anchor_v2 import TraceAnchorV2Client
 from store.models import Brand, Item, Product, Role
 from store.principals import create_principal
 from tests.api.flows import (
@@ -79,12 +80,14 @@ def test_commissioning_anchors_with_the_brand_signature_and_finalises(world: Wor
     # One commissioning event per item, its leaf and the kind 2 leaf of its projection.
     leaves = 2 * (len(world.serials) + len(world.spare))
     assert info.anchored and info.brand == chain.brand.address and info.leaf_count == leaves
+    v2 = TraceAnchorV2Client(chain.w3, chain.deployment.roots_anchor.address)
     for serial in world.serials:
+        # Each item's commissioning projection is in the brand's root, proven on chain.
         [event] = _history(api, world.gtin, serial)
-        assert event["root"] == root
-        assert chain.anchor.verify(
-            event["kind"],
-            bytes.fromhex(event["eventHashHex"][2:]),
+        assert event["root"] == root and event["proven"]
+        assert v2.verify_member(
+            event["eventKind"],
+            bytes.fromhex(event["projectionHash"][2:]),
             bytes.fromhex(event["salt"][2:]),
             event["proof"],
         )
@@ -117,16 +120,14 @@ def test_shipment_events_are_anchored_as_platform_batches(world: World) -> None:
     worker = anchor_worker(api, CONFIRMATIONS)
     worker.run_once()
     history = _history(api, world.gtin, "A2")
-    shipping = next(e for e in history if e["id"] == recorded["id"])
-    assert shipping["eventHash"] == recorded["eventHash"]
+    [shipping] = [e for e in history if e["bizStep"] == "shipping"]
+    assert recorded["bizStep"] == "shipping"
     assert shipping["finality"] == "anchored"
     assert chain.anchor.root_info(shipping["root"]).brand is None
-    assert chain.anchor.verify_against(
-        bytes.fromhex(shipping["root"][2:]),
-        0,
-        bytes.fromhex(shipping["eventHashHex"][2:]),
-        bytes.fromhex(shipping["salt"][2:]),
-        shipping["proof"],
+    projection_hash = bytes.fromhex(shipping["projectionHash"][2:])
+    v2 = TraceAnchorV2Client(chain.w3, shipping["anchoring"]["contract"])
+    assert v2.verify_member(
+        0, projection_hash, bytes.fromhex(shipping["salt"][2:]), shipping["proof"]
     )
     events = ok(api.client.get(url, headers=auth(world.buyer_key)))
     # The platform's packing of the items into the shipment's container is anchored with it.

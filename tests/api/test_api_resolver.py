@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,8 +12,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from core.digital_link import build_link
-from core.epcis import event_hash
-from core.merkle import leaf_hash, process_proof
+from core.epcis.projection import projection_hash
+from core.merkle import member_leaf_hash, process_proof
 from store.db import session_factory, transaction
 from store.models import Leaf
 from tests.api.flows import PREFIX, PUBLIC_BASE_URL, Api, World, gtin13, ok
@@ -51,7 +52,7 @@ def _path(link: str) -> str:
     return urlsplit(link).path
 
 
-def test_json_history_carries_hash_salt_leaf_proof_root(
+def test_json_history_carries_projection_hash_salt_leaf_proof_root(
     api: Api, catalogue: tuple[str, str]
 ) -> None:
     _, gtin = catalogue
@@ -62,16 +63,17 @@ def test_json_history_carries_hash_salt_leaf_proof_root(
     assert body["brand"]["companyPrefix"] == PREFIX
     assert body["authentic"]["status"] == "pending"
     [event] = body["history"]
-    assert event["bizStep"] == "commissioning"
+    assert event["bizStep"] == "commissioning" and event["proven"]
     assert event["finality"] == "pending"
-    # The event JSON hashes to the hash shown, and hash + salt + proof lead to the root shown.
-    digest = event_hash(event["event"])
-    assert "0x" + digest.hex() == event["eventHashHex"]
-    assert event["eventHash"] == f"ni:///sha-256;{digest.hex()}?ver=CBV2.0"
-    leaf = leaf_hash(event["kind"], digest, bytes.fromhex(event["salt"][2:]))
+    # The projection hashes to the hash shown; its kind 2 leaf and proof lead to the root shown.
+    assert event["projection"]["epcList"] == [body["item"]["epc"]]
+    digest = projection_hash(event["projection"])
+    assert "0x" + digest.hex() == event["projectionHash"]
+    leaf = member_leaf_hash(event["eventKind"], digest, bytes.fromhex(event["salt"][2:]))
     assert "0x" + leaf.hex() == event["leaf"]
     proof = [bytes.fromhex(p[2:]) for p in event["proof"]]
     assert "0x" + process_proof(leaf, proof).hex() == event["root"]
+    assert not {"event", "eventHash", "eventHashHex", "id"} & event.keys()
     deployment = api.chain.deployment  # type: ignore[union-attr]
     assert body["verify"]["contract"] == deployment.roots_anchor.address  # where new roots go
     assert body["verify"]["contracts"] == {
@@ -81,7 +83,7 @@ def test_json_history_carries_hash_salt_leaf_proof_root(
     # The commissioning's batch was signed under v2's domain: its root goes to v2.
     assert event["anchoring"]["contract"] == deployment.trace_anchor_v2
     assert body["authentic"]["verdict"] == "unregistered"  # no brand registered on chain here
-    assert body["verify"]["function"].startswith("verify(uint8")
+    assert body["verify"]["function"].startswith("verifyMember(uint8 eventKind")
 
 
 @pytest.mark.parametrize(
@@ -154,7 +156,7 @@ def test_reserved_characters_round_trip(api: Api, catalogue: tuple[str, str], se
     # Decoded exactly once: "%41" stays "%41" (not "A"), "A/B" stays one serial.
     assert body["item"]["serial"] == serial
     assert body["item"]["link"] == link
-    assert body["history"][0]["event"]["epcList"] == [body["item"]["epc"]]
+    assert body["history"][0]["projection"]["epcList"] == [body["item"]["epc"]]
 
 
 def test_gtin13_and_gtin14_forms_resolve_to_one_item(api: Api, catalogue: tuple[str, str]) -> None:
@@ -162,7 +164,7 @@ def test_gtin13_and_gtin14_forms_resolve_to_one_item(api: Api, catalogue: tuple[
     short = ok(api.client.get(f"/01/{gtin}/21/PLAIN1", params={"format": "json"}))
     long = ok(api.client.get(f"/01/0{gtin}/21/PLAIN1", params={"format": "json"}))
     assert short["item"] == long["item"]
-    assert short["history"][0]["id"] == long["history"][0]["id"]
+    assert short["history"] == long["history"]
 
 
 def _decode_qr(png: bytes) -> str:
@@ -209,9 +211,11 @@ def test_shipment_events_appear_in_the_history(world: World) -> None:
     # The platform packed the items into the shipment's container as they shipped.
     assert steps == ["commissioning", "packing", "shipping"]
     shipping = body["history"][2]
-    assert shipping["gps"] == {"lat": 53.55, "lon": 9.99}
+    # The carrier's exact position is not public: its projection keeps no GPS extension.
+    assert shipping["geo"] is None and "53.55" not in json.dumps(shipping)
+    assert shipping["projection"]["epcList"] == [body["item"]["epc"]]
+    assert "0x" + projection_hash(shipping["projection"]).hex() == shipping["projectionHash"]
     assert shipping["finality"] == "pending" and shipping["proof"] is None
-    assert "0x" + event_hash(shipping["event"]).hex() == shipping["eventHashHex"]
 
 
 def test_a_scan_answers_while_a_writer_holds_the_database(
@@ -243,5 +247,5 @@ def test_a_leaf_its_batch_tree_does_not_hold_shows_no_proof_not_an_error(
         leaf.leaf_hash = bytes(32)
     body = ok(api.client.get(url, params={"format": "json"}))
     [shown] = body["history"]
-    assert shown["proof"] is None and shown["eventHashHex"] == event["eventHashHex"]
-    assert "no proof in batch" in caplog.text
+    assert shown["proof"] is None and shown["projectionHash"] == event["projectionHash"]
+    assert "no proof in its batch's tree" in caplog.text

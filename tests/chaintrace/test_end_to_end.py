@@ -21,6 +21,7 @@ from chaintrace.story import SERIALS, Story
 from core.digital_link import build_link
 from store.db import make_engine, session_factory
 from store.models import AnchorBatch, Event, Leaf
+from store.models.events import MEMBER_KIND
 from tests.core.epcis.reference_oracle import reference_event_hash
 
 CONFIRMATIONS = 2
@@ -55,7 +56,7 @@ class FinalityWatcher:
             for e in r.json()["history"]:
                 if e["finality"] != "final":
                     continue
-                self.seen_final.add(e["eventHashHex"])
+                self.seen_final.add(e["projectionHash"])
                 block = e["anchoring"]["blockNumber"]
                 if block is None or block + CONFIRMATIONS > head:
                     self.too_early.append(f"{e['bizStep']} final at block {block}, head {head}")
@@ -123,10 +124,10 @@ def _assert_each_event_final_once(url: str, anchors: list[TraceAnchorClient]) ->
             batches = s.scalars(select(AnchorBatch)).all()
     finally:
         engine.dispose()
-    own = [(event_id, batch_id) for event_id, batch_id, kind in leaves if kind < 2]
+    own = [(event_id, batch_id) for event_id, batch_id, kind in leaves if kind != MEMBER_KIND]
     assert events and len(own) == events
-    assert all(batch_id is not None for _, batch_id, _ in leaves)  # kind 2 leaves too
-    assert len({event_id for event_id, _ in own}) == events  # one own leaf per event
+    assert all(batch_id is not None for _, batch_id, _ in leaves)
+    assert len({event_id for event_id, _ in own}) == events  # one event leaf per event
     assert len(leaves) > events  # and the kind 2 leaves of the items' events
     assert all(b.status.value == "final" for b in batches)
     assert sum(b.leaf_count for b in batches) == len(leaves)  # no leaf in two batches

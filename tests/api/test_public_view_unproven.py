@@ -1,0 +1,51 @@
+"""An event recorded before kind 2 leaves existed: until the backfill gives it one, the public view
+shows its projection computed now, without proof, and says so; the backfill then proves that very
+projection."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from core.epcis.projection import projection_hash
+from store.db import session_factory, transaction
+from store.models import Leaf
+from store.models.events import MEMBER_KIND
+from store.projections import backfill_member_leaves
+from tests.api.flows import World, auth, ok
+from tests.core.epcis.reference_oracle import reference_event_hash
+
+
+def test_an_event_without_a_kind_2_leaf_is_shown_unproven_until_the_backfill(
+    world: World,
+) -> None:
+    api = world.api
+    url = f"/shipments/{world.shipment_id}/events"
+    recorded = ok(
+        api.client.post(url, json={"bizStep": "shipping"}, headers=auth(world.carrier_key)), 201
+    )
+    with transaction(session_factory(api.engine)) as session:  # as recorded before 0023
+        session.execute(
+            delete(Leaf).where(Leaf.event_id == recorded["id"], Leaf.kind == MEMBER_KIND)
+        )
+    link = f"/01/{world.gtin}/21/A1"
+    _, shipping = ok(api.client.get(link, params={"format": "json"}))["history"]
+    assert shipping["bizStep"] == "shipping" and shipping["proven"] is False
+    assert shipping["finality"] == "unproven" and shipping["anchoring"] is None
+    assert shipping["salt"] is shipping["leaf"] is shipping["proof"] is shipping["root"] is None
+    assert shipping["note"].startswith("Not yet proven")
+    assert shipping["projection"]["epcList"] == ["urn:epc:id:sgtin:0614141.012345.A1"]
+    shown = shipping["projectionHash"]
+    reference = reference_event_hash(shipping["projection"])  # GS1's tool, unpatched
+    assert reference is not None and "0x" + reference.hex() == shown
+    page = api.client.get(link, headers={"Accept": "text/html"}).text
+    assert "not yet proven" in page and shipping["note"] in page
+
+    with transaction(session_factory(api.engine)) as session:
+        assert backfill_member_leaves(session, 0, 100).leaves >= 1
+    _, shipping = ok(api.client.get(link, params={"format": "json"}))["history"]
+    assert shipping["proven"] is True and shipping["finality"] == "pending"
+    assert (
+        shipping["projectionHash"] == shown == "0x" + projection_hash(shipping["projection"]).hex()
+    )
+    assert shipping["salt"] is not None and shipping["note"] is None
+    assert "not yet proven" not in api.client.get(link, headers={"Accept": "text/html"}).text

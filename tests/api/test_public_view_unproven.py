@@ -28,7 +28,7 @@ def test_an_event_without_a_kind_2_leaf_is_shown_unproven_until_the_backfill(
             delete(Leaf).where(Leaf.event_id == recorded["id"], Leaf.kind == MEMBER_KIND)
         )
     link = f"/01/{world.gtin}/21/A1"
-    _, shipping = ok(api.client.get(link, params={"format": "json"}))["history"]
+    _, _packing, shipping = ok(api.client.get(link, params={"format": "json"}))["history"]
     assert shipping["bizStep"] == "shipping" and shipping["proven"] is False
     assert shipping["finality"] == "unproven" and shipping["anchoring"] is None
     assert shipping["salt"] is shipping["leaf"] is shipping["proof"] is shipping["root"] is None
@@ -42,7 +42,7 @@ def test_an_event_without_a_kind_2_leaf_is_shown_unproven_until_the_backfill(
 
     with transaction(session_factory(api.engine)) as session:
         assert backfill_member_leaves(session, 0, 100).leaves >= 1
-    _, shipping = ok(api.client.get(link, params={"format": "json"}))["history"]
+    _, _packing, shipping = ok(api.client.get(link, params={"format": "json"}))["history"]
     assert shipping["proven"] is True and shipping["finality"] == "pending"
     assert (
         shipping["projectionHash"] == shown == "0x" + projection_hash(shipping["projection"]).hex()

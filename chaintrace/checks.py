@@ -28,6 +28,7 @@ from core.hexstr import hex0x
 from core.merkle import member_leaf_hash, process_proof
 from store.db import make_engine, read_transaction, session_factory
 from store.models import AnchorBatch, BatchStatus, Event, Leaf, Reading
+from store.models.events import MEMBER_KIND
 
 WEI = 10**18
 
@@ -198,6 +199,14 @@ def run_checks(
             batches = s.scalars(select(AnchorBatch)).all()
             events = s.scalar(select(func.count()).select_from(Event)) or 0
             readings = s.scalar(select(func.count()).select_from(Reading)) or 0
+            projections = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Leaf)
+                    .where(Leaf.kind == MEMBER_KIND, Leaf.batch_id.is_not(None))
+                )
+                or 0
+            )
         gas = sum(b.gas_used or 0 for b in batches)
         leaves = sum(b.leaf_count for b in batches)
         c.figures.update(
@@ -206,7 +215,8 @@ def run_checks(
                 "events": events,
                 "readings stored": f"{readings} of {story.result.readings_sent} sent",
                 "batches (roots anchored)": len(batches),
-                "gas per anchored event": f"{gas / leaves:,.0f}" if leaves else "n/a",
+                "leaves anchored": f"{leaves} ({projections} public projections)",
+                "gas per anchored leaf": f"{gas / leaves:,.0f}" if leaves else "n/a",
                 "excursion minutes": minutes,
                 "payout": f"{view.payout / WEI:.4f} ETH",
                 "penalty (refunded to buyer)": f"{view.refund / WEI:.4f} ETH",

@@ -25,7 +25,7 @@ from api.state import ChainAccess
 from api.unknown_code import code_path, judge_unknown
 from core.verdict import Decision, Verdict, verdict
 from store.brand_standing import item_facts
-from store.erasure import erasure_of
+from store.erasure import ERASED_JSON, erasure_of
 from store.member_leaves import MemberLeaf, member_leaves_of_item
 from store.models import EventErasure, Item
 from store.queries import EventRecord, item_history
@@ -88,17 +88,24 @@ def _entry(
         "eventKind": event.kind,
         "kindName": "errorDeclaration" if event.kind == 1 else "event",
     }
+    member = members.get(event.id)
+    readable = member is None and event.event_json != ERASED_JSON
+    body = json.loads(event.event_json) if readable else None
+    epc = item_epc_in(body, item.product.gtin, item.serial) if body is not None else None
+    # An event that projects none of the item's EPCs is not the item's to show (a container's
+    # sensor window, erased or not: an erased one's JSON is gone, its row still says its step).
+    if member is None and (epc is None if readable else event.biz_step == "sensor_reporting"):
+        return None
     erasure = erasure_of(session, event.id)
     if erasure is not None:
         anchored = anchoring_fields(session, record, contracts, erased=True)
         base |= {k: anchored[k] for k in ("leaf", "proof", "root", "anchoring")}
         return _erased_view(base, anchored["finality"], erasure)
-    member = members.get(event.id)
     if member is not None and not member.erased:
         fields = proven_entry(member, contracts)
     else:
-        body = json.loads(event.event_json)
-        epc = item_epc_in(body, item.product.gtin, item.serial)
+        body = json.loads(event.event_json) if body is None else body
+        epc = item_epc_in(body, item.product.gtin, item.serial) if epc is None else epc
         made = projection_now(session, body, epc) if epc is not None else None
         if made is None:
             return None
@@ -201,7 +208,14 @@ def _commissioning(
         if record.event.id != item.commission_event_id:
             continue
         anchored = anchoring_fields(session, record, contracts, erased=True)
-        proven = entry is not None and entry.get("proven")
+        # Only a root the brand signed speaks for it: a projection the backfill added later
+        # (an item commissioned before kind 2 leaves) sits in a platform root, shown as proven
+        # but never offered as the brand's word.
+        proven = (
+            entry is not None
+            and bool(entry.get("proven"))
+            and entry["anchoring"].get("signedByBrand") is not None
+        )
         return {
             "finality": anchored["finality"],
             "anchoring": anchored["anchoring"],

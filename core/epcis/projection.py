@@ -4,11 +4,12 @@ P(event, epc) is what the public may see of an event for one EPC it names (DESIG
 private views"): a valid EPCIS 2.0 event keeping only
 
   @context (the EPCIS 2.0 context alone), type, eventTime, eventTimeZoneOffset, action,
-  bizStep, a CBV disposition,
+  a CBV bizStep, a CBV disposition,
   readPoint / bizLocation ids that are public (a geo URI always, at 2 decimals),
   the one EPC in the field it came from (and a transformation's transformationID, without which
   a TransformationEvent naming one EPC of one side is not valid EPCIS),
-  sensor statistics (times, type, uom, numeric values) without deviceID, rawData or anything else;
+  sensor statistics (times, a GS1 measurement type, a UN/CEFACT uom, numeric values) without
+  deviceID, rawData or anything else;
 
 nothing else: no eventID, recordTime, other EPCs, quantities, business transactions, sources,
 destinations, ILMD, certification, error declaration or extension. Its CBV 2.0 canonical hash
@@ -24,7 +25,7 @@ import re
 from collections.abc import Container, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from core.epcis.cbv import CBV, DISPOSITIONS
+from core.epcis.cbv import BIZ_STEPS, CBV, DISPOSITIONS, GS1, MEASUREMENT_TYPES
 from core.epcis.extension import EPCIS_CONTEXT
 from core.epcis.hashing import event_hash
 
@@ -39,7 +40,7 @@ EPC_FIELDS: Mapping[str, tuple[str, ...]] = {
     "AggregationEvent": ("childEPCs",),
     "TransformationEvent": ("inputEPCList", "outputEPCList"),
 }
-_KEPT = ("type", "eventTime", "eventTimeZoneOffset", "action", "bizStep")
+_KEPT = ("type", "eventTime", "eventTimeZoneOffset", "action")
 _METADATA_KEPT = ("time", "startTime", "endTime")
 _REPORT_KEPT = (
     "type",
@@ -55,6 +56,12 @@ _REPORT_KEPT = (
     "percValue",
 )
 _CBV_DISPOSITIONS = frozenset(DISPOSITIONS)
+_CBV_BIZ_STEPS = frozenset(BIZ_STEPS)
+_MEASUREMENT_TYPES = frozenset(MEASUREMENT_TYPES)
+# A value is kept only when it is a standard one: a field's name being public says nothing of
+# what a partner wrote in it (a custom bizStep or sensor type URI can hold anything).
+_UOM = re.compile(r"[A-Z0-9]{2,3}")
+_EXCEPTION = re.compile(r"[A-Z_]{1,40}")
 _GEO = re.compile(r"geo:(-?\d{1,3}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)(?:[;?].*)?", re.IGNORECASE)
 GEO_DECIMALS = 2
 
@@ -110,13 +117,38 @@ def _location(value: Any, public: Container[str]) -> dict[str, str] | None:
     return {"id": location_id} if location_id in public else None
 
 
-def _disposition(value: Any) -> str | None:
+def _standard(value: Any, names: frozenset[str], prefixes: Sequence[str]) -> str | None:
+    """`value` if it is one of `names`, bare or after one of `prefixes`; else None."""
     if not isinstance(value, str):
         return None
-    for prefix in (CBV + "Disp-", "urn:epcglobal:cbv:disp:"):
-        if value.startswith(prefix) and value[len(prefix) :] in _CBV_DISPOSITIONS:
+    for prefix in prefixes:
+        if value.startswith(prefix) and value[len(prefix) :] in names:
             return value
-    return value if value in _CBV_DISPOSITIONS else None
+    return value if value in names else None
+
+
+def _disposition(value: Any) -> str | None:
+    return _standard(value, _CBV_DISPOSITIONS, (CBV + "Disp-", "urn:epcglobal:cbv:disp:"))
+
+
+def _biz_step(value: Any) -> str | None:
+    return _standard(value, _CBV_BIZ_STEPS, (CBV + "BizStep-", "urn:epcglobal:cbv:bizstep:"))
+
+
+def _report(report: Any) -> dict[str, Any]:
+    """A sensor report's statistics, if its type is a GS1 measurement type and its uom a
+    UN/CEFACT code (else nothing of it)."""
+    kept = _kept(report, _REPORT_KEPT)
+    if _standard(kept.get("type"), _MEASUREMENT_TYPES, (GS1, "gs1:")) is None:
+        return {}
+    if "uom" in kept and not (isinstance(kept["uom"], str) and _UOM.fullmatch(kept["uom"])):
+        return {}
+    exception = kept.get("exception")
+    if exception is not None and not (
+        isinstance(exception, str) and _EXCEPTION.fullmatch(exception)
+    ):
+        del kept["exception"]
+    return kept
 
 
 def _kept(obj: Any, names: Sequence[str]) -> dict[str, Any]:
@@ -133,7 +165,7 @@ def _sensor_elements(value: Any) -> list[dict[str, Any]]:
         reports = [
             kept
             for report in element.get("sensorReport") or []
-            if (kept := _kept(report, _REPORT_KEPT)) and kept.keys() - {"time"}
+            if (kept := _report(report)) and kept.keys() - {"time", "type", "uom"}
         ]
         if not reports:
             continue
@@ -184,6 +216,9 @@ def _shared(
     # The standard context only (the canonical hash leaves an event's @context out): a valid
     # event on its own, which GS1's reference tool hashes as it stands.
     head: dict[str, Any] = {"@context": [EPCIS_CONTEXT], **_kept(event, _KEPT)}
+    biz_step = _biz_step(event.get("bizStep"))
+    if biz_step is not None:
+        head["bizStep"] = biz_step
     tail: dict[str, Any] = {}
     transformation = _transformation_id(event)
     if transformation is not None:

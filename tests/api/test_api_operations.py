@@ -124,7 +124,7 @@ def test_an_admin_erases_an_events_personal_data_and_the_resolver_says_so(world:
     register_brand_on_chain(api)
     anchor_worker(api).run_once()
     history = ok(api.client.get(f"/01/{world.gtin}/21/A1", headers=JSON))["history"]
-    _, event = history
+    _, _packing, event = history  # the items were packed into the shipment's container
     assert event["bizStep"] == "shipping" and event["place"] == "Hamburg dock"
     erase_url = f"/events/{shipped['id']}/erasure"
     reason = {"reason": "data subject request 41"}
@@ -147,7 +147,7 @@ def test_an_admin_erases_an_events_personal_data_and_the_resolver_says_so(world:
     again = api.client.post(erase_url, json=reason, headers=auth(api.admin_key))
     assert again.status_code == 409 and "was erased at" in again.json()["detail"]
     # The resolver shows its leaf proving the root and the erasure; nothing of its content.
-    _, view = ok(api.client.get(f"/01/{world.gtin}/21/A1", headers=JSON))["history"]
+    _, _packing, view = ok(api.client.get(f"/01/{world.gtin}/21/A1", headers=JSON))["history"]
     assert {k for k, v in view.items() if v is not None} == {*_ERASED_KEYS, "erasure"}
     assert view["erasure"]["status"] == "erased" and view["erasure"]["erasedAt"]
     assert view["erasure"]["erasedBy"] == erased["erasedBy"]

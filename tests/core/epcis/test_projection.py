@@ -192,3 +192,21 @@ def test_projections_give_each_epcs_projection_in_field_order() -> None:
             assert projected == expected
             assert list(projected) == list(expected)
     assert projections({"type": "AssociationEvent", "childEPCs": EPCS}) == []
+
+
+def test_only_standard_values_are_kept_not_only_public_field_names() -> None:
+    event = _window()
+    secret = "urn:acme:bizstep:inspect:urn:epc:id:sgtin:0614141.000001.SECRET2"
+    event["bizStep"] = secret
+    event["sensorElementList"][0]["sensorReport"].append(
+        {"type": "https://acme.example/secret/device-0xdead", "value": 1.0}
+    )
+    event["sensorElementList"][0]["sensorReport"].append(
+        {"type": "Temperature", "uom": "secret-unit", "value": 2.0}
+    )
+    projected = projection(event, EPCS[0])
+    text = json.dumps(projected)
+    assert "bizStep" not in projected and "SECRET2" not in text
+    assert "acme" not in text and "secret" not in text
+    event["bizStep"] = "https://ref.gs1.org/cbv/BizStep-shipping"
+    assert projection(event, EPCS[0])["bizStep"] == event["bizStep"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.digital_link import decode_value, encode_value, parse_link, parse_link_lot
 from core.errors import DigitalLinkError, Gs1Error, LinkError
@@ -108,11 +108,13 @@ def build_linkset(
 
 
 def redirect_target(href: str, query: Iterable[tuple[str, str]]) -> str:
-    """`href` with the request's other query parameters appended (linkType left out)."""
-    passed = [(k, v) for k, v in query if k != "linkType"]
+    """`href` with the request's other query parameters appended (linkType left out, and any
+    parameter the href sets itself: the link's own value stands, never a second one)."""
+    parts = urlsplit(href)
+    own = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    passed = [(k, v) for k, v in query if k != "linkType" and k not in own]
     if not passed:
         return href
-    parts = urlsplit(href)
     query_text = "&".join(q for q in (parts.query, urlencode(passed)) if q)
     return urlunsplit(parts._replace(query=query_text))
 

@@ -128,6 +128,12 @@ def test_a_link_type_is_asked_for_by_prefix_or_uri() -> None:
         ),
         ("https://a.example/p?k=v", [("x", "&")], "https://a.example/p?k=v&x=%26"),
         ("https://a.example/p#top", [("x", "1")], "https://a.example/p?x=1#top"),
+        # The link's own parameter stands: never a second value for a client to misread.
+        (
+            "https://a.example/p?format=html",
+            [("format", "json"), ("y", "2")],
+            "https://a.example/p?format=html&y=2",
+        ),
     ],
 )
 def test_redirects_pass_the_other_query_parameters_on(

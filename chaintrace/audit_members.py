@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chain.clients.trace_anchor import TraceAnchorClient
+from chaintrace.audit_records import AuditRecord, AuditReport
 from core.epcis import EpcisError
 from core.epcis.projection import is_projection_of, projection_hash
 from core.errors import MerkleError
@@ -23,13 +24,9 @@ from store.outbox import leaf_proof
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from chaintrace.audit import AuditRecord, AuditReport
-
 
 def member_records(session: Session) -> list[AuditRecord]:
     """Every stored kind 2 leaf as an audit record (kind 2), by event then leaf."""
-    from chaintrace.audit import AuditRecord
-
     rows = session.execute(
         select(Leaf, Event, AnchorBatch, EventErasure)
         .join(Event, Event.id == Leaf.event_id)

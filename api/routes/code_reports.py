@@ -16,14 +16,12 @@ is 404, as an absent one. No other role reads reports: they are what shoppers to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +30,7 @@ from api.code_report_client import client_hash
 from api.deps import ChainDep, SessionDep, SettingsDep, require_role
 from api.errors import ApiError, Conflict, FieldError, NotFound
 from api.openapi_doc import DESCRIPTIONS, errors
+from api.page_templates import templates
 from api.rate_limit import Bucket, limits_of, per_client
 from api.schemas.code_reports import (
     CodeReportAccepted,
@@ -60,7 +59,6 @@ from store.models.types import utcnow
 from store.queries import find_item
 
 router = APIRouter(tags=["code reports"])
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 BrandDep = Annotated[Principal, Depends(require_role(Role.BRAND))]
 # The form's fields: a browser sends these three; anything more is no form of ours.
 _FORM_FIELDS = frozenset({"link", "comment", "whereBought"})

@@ -8,13 +8,11 @@ api/resolver_http.py's.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -23,6 +21,7 @@ from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import BadDigitalLink, item_or_404, request_gtin_key
 from api.linkset_view import linkset_answer, with_linkset
+from api.page_templates import templates
 from api.product_view import product_of_key, product_view
 from api.rate_limit import Bucket, per_client
 from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
@@ -36,7 +35,6 @@ _LIMIT = [Depends(per_client(Bucket.RESOLVER))]
 router = APIRouter(
     tags=["resolver"], dependencies=_LIMIT, generate_unique_id_function=lambda r: r.name
 )
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 
 _JSON_TYPES = ("application/json", "application/linkset+json", "application/ld+json")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.errors import ChainUnavailable
+from api.finality import confirmations_left
 from api.links import item_link
 from api.public_history import (
     described,
@@ -25,6 +27,7 @@ from api.state import ChainAccess
 from api.unknown_code import code_path, judge_unknown
 from core.verdict import Decision, Verdict, verdict
 from store.brand_standing import item_facts
+from store.chain_view import followed_height
 from store.erasure import ERASED_JSON, erasure_of
 from store.member_leaves import MemberLeaf, member_leaves_of_item
 from store.models import EventErasure, Item
@@ -149,6 +152,7 @@ VERDICT_TEXT = {
     Verdict.BRAND_REVOKED: "Not confirmed by the brand: the brand's key was revoked",
     Verdict.BRAND_COMPROMISED: "Not confirmed by the brand: recorded while its key was compromised",
     Verdict.NOT_BRAND_SIGNED: "Not confirmed by the brand: no brand signature covers it",
+    Verdict.RECALLED: "Recalled by the brand",
     Verdict.NOT_YET_CONFIRMED: "Commissioning not final yet",
     Verdict.GENUINE: "Genuine: commissioned by the brand",
 }
@@ -161,12 +165,27 @@ BRAND_CHECK = (
 )
 
 
-def _authentic(decision: Decision, commissioning: dict[str, Any] | None) -> dict[str, Any]:
+def _iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def _authentic(
+    decision: Decision,
+    commissioning: dict[str, Any] | None,
+    confirmations: int | None = None,
+) -> dict[str, Any]:
+    """The verdict with its reasons as data (`since`, `recall`, `confirmationsLeft`: the page
+    words them); `text` and `notes` stay for the JSON's existing readers."""
+    recall = decision.recall
     return {
         "verdict": decision.verdict.value,
         "text": VERDICT_TEXT[decision.verdict],
         "confirmedBy": decision.confirmed_by,
         "notes": list(decision.notes),
+        "since": _iso(decision.since),
+        "recall": recall
+        and {"recalledAt": _iso(recall.recalled_at), "scope": recall.scope, "lot": recall.lot},
+        "confirmationsLeft": confirmations,
         **_commissioning_fields(commissioning),
     }
 
@@ -178,6 +197,9 @@ def _unjudged(detail: str, commissioning: dict[str, Any] | None) -> dict[str, An
         "text": "Authenticity cannot be checked right now",
         "confirmedBy": None,
         "notes": [detail],
+        "since": None,
+        "recall": None,
+        "confirmationsLeft": None,
         **_commissioning_fields(commissioning),
     }
 
@@ -235,9 +257,18 @@ def authentic_view(
     """The verdict (core.verdict on the follower's view) and the facts shown beside it."""
     try:
         brands = ledger(session, chain)
+        decision = verdict(item_facts(session, item, brands, contracts))
+        left = None
+        if decision.verdict is Verdict.NOT_YET_CONFIRMED and commissioning is not None:
+            left = confirmations_left(
+                chain.finality_mode(),
+                chain.settings.confirmations,
+                commissioning["anchoring"]["blockNumber"],
+                followed_height(session),
+            )
     except ChainUnavailable as exc:
         return _unjudged(str(exc.detail), commissioning)
-    return _authentic(verdict(item_facts(session, item, brands, contracts)), commissioning)
+    return _authentic(decision, commissioning, left)
 
 
 def unknown_item_view(

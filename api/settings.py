@@ -12,6 +12,7 @@ from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
+from chain.settings import FinalityMode
 from store.settings_base import ProcessSettings
 
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
@@ -35,6 +36,10 @@ class ApiSettings(ProcessSettings):
     # How far in the past a shipment's shipping / arriving / receiving eventTime may lie when it
     # is recorded (its times decide the settlement window); the future is refused beyond 60 s.
     event_max_backdate_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Finality as `chaintrace anchor` reads it (the same FINALITY / CONFIRMATIONS), for the
+    # confirmations an item page says are still to come (api/finality.py).
+    finality: FinalityMode = "auto"
+    confirmations: int = Field(default=2, ge=1, le=10_000)
     # Rate limits (api/rate_limit.py) in the `limits` notation: "120/minute", "5/second;100/hour".
     rate_limit_enabled: bool = True
     rate_limit_resolver: str = "120/minute"  # per client: Digital Link pages and JSON

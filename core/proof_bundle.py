@@ -45,7 +45,7 @@ def parse_bundle(data: bytes) -> dict[str, Any]:
         check_json_bounds(data, max_bytes=MAX_BUNDLE_BYTES, max_depth=_MAX_DEPTH)
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError(f"not a JSON document: {exc}") from None
+        raise BundleError(f"not a readable JSON document: {exc}") from None
     if not isinstance(value, dict):
         raise BundleError("not a proof bundle: the document is no JSON object")
     if value.get("format") != BUNDLE_FORMAT:

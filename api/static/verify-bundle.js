@@ -11,6 +11,8 @@
   if (!panel || !button || !window.keccak256) return;
   var out = document.getElementById("verify-result");
   var T = panel.dataset;
+  var TITLES = {};
+  try { TITLES = JSON.parse(T.titles || "{}"); } catch (e) { TITLES = {}; }
   var DEV_CLIENTS = ["anvil/", "hardhatnetwork/", "ganache/", "ethereumjs testrpc/"];
 
   function hexToBytes(hex) {
@@ -160,7 +162,8 @@
         var list = document.createElement("ul"); list.className = "verify-list";
         var allOk = results.length > 0, allFinal = true;
         results.forEach(function (r, i) {
-          var e = bundle.entries[i], title = e.bizStep || e.projection && e.projection.type || "?";
+          var e = bundle.entries[i];
+          var title = (Object.prototype.hasOwnProperty.call(TITLES, e.bizStep) && TITLES[e.bizStep]) || e.bizStep || (e.projection && e.projection.type) || "?";
           if (!r.ok) { allOk = false; row(list, false, title, r.why); return; }
           if (!r.final) allFinal = false;
           var text = T.tBlockN.replace("%(block)s", r.block) + " \u00b7 " + (r.final ? T.tFinal : r.left ? T.tLeft.replace("%(n)s", r.left) : T.tAnchored);

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
+from api.chain_public import chain_name, tx_url
 from api.errors import ChainUnavailable
 from api.finality import confirmations_left
 from api.links import item_link
@@ -121,7 +122,7 @@ def _entry(
     }
 
 
-def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
+def _verify(chain: ChainAccess, contracts: dict[int, str], link: str) -> dict[str, Any]:
     how = (
         "For each history entry: recompute `projectionHash` as the CBV 2.0 canonical hash of "
         "`projection` (GS1's epcis-event-hash-generator gives it as it stands), then call "
@@ -134,14 +135,30 @@ def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
         "commissioning entry's root has rootInfo(root).brandConfirmed true and its brand (or "
         "endorsedBy) is brandOfGtin(gtin), the holder of the brand's companyPrefix."
     )
+    chain_id = chain.deployment().chain_id if contracts else None
     return {
         "contract": contracts[max(contracts)] if contracts else None,  # where new roots go
         "contracts": {str(v): a for v, a in sorted(contracts.items())},
-        "chainId": chain.deployment().chain_id if contracts else None,
+        "chainId": chain_id,
         "function": VERIFY_FUNCTION,
         "rootInfo": ROOT_INFO_FUNCTION,
         "leaf": MEMBER_LEAF,
         "how": how,
+        **public_chain_fields(chain, chain_id, link),
+    }
+
+
+def public_chain_fields(chain: ChainAccess, chain_id: int | None, link: str) -> dict[str, Any]:
+    """verify's chainName, explorerTxUrl, bundleUrl, rpcUrl and finality (api/chain_public.py,
+    docs/proof-bundle.md)."""
+    settings = chain.settings
+    explorer = settings.explorer_url if chain_id is not None else None
+    return {
+        "chainName": chain_name(chain_id, settings.chain_name),
+        "explorerTxUrl": f"{explorer}/tx/{{txHash}}" if explorer else None,
+        "bundleUrl": f"{link}?format=bundle" if chain_id is not None else None,
+        "rpcUrl": settings.public_rpc_url if chain_id is not None else None,
+        "finality": {"mode": settings.finality, "confirmations": settings.confirmations},
     }
 
 
@@ -321,6 +338,11 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         key["lot"] = item.lot
     if item.expiry is not None:
         key["expiry"] = item.expiry.isoformat()
+    verify = _verify(chain, contracts, key["link"])
+    explorer = chain.settings.explorer_url if verify["chainId"] is not None else None
+    for entry in history:
+        if entry["anchoring"] is not None:
+            entry["anchoring"]["explorerUrl"] = tx_url(explorer, entry["anchoring"]["txHash"])
     return {
         "item": key,
         "product": {"gtin": product.gtin, "name": product.name},
@@ -331,5 +353,5 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         },
         "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
-        "verify": _verify(chain, contracts),
+        "verify": verify,
     }

@@ -75,6 +75,11 @@ class Anchoring(_Out):
     block_number: int | None = Field(alias="blockNumber")
     signed_by_brand: str | None = Field(alias="signedByBrand")
     contract: str | None = Field(description="The TraceAnchor release holding the root")
+    explorer_url: str | None = Field(
+        default=None,
+        alias="explorerUrl",
+        description="The transaction on the block explorer (EXPLORER_URL + /tx/ + txHash)",
+    )
 
 
 class SensorSummary(_Out):
@@ -134,6 +139,14 @@ class HistoryEntry(_Out):
     )
 
 
+class FinalityRule(_Out):
+    """When an anchored root counts as final (FINALITY, CONFIRMATIONS, as the anchorer has
+    them): the chain's `finalized` tag, else N blocks on top of the anchoring block."""
+
+    mode: str = Field(description="tag, confirmations, or auto (tag unless a dev node)")
+    confirmations: int
+
+
 class Verify(_Out):
     contract: str | None
     contracts: dict[str, str]
@@ -142,6 +155,25 @@ class Verify(_Out):
     root_info: str = Field(alias="rootInfo")
     leaf: str
     how: str
+    chain_name: str | None = Field(
+        default=None, alias="chainName", description="CHAIN_NAME, else the chain id's name"
+    )
+    explorer_tx_url: str | None = Field(
+        default=None,
+        alias="explorerTxUrl",
+        description="A transaction's explorer page with {txHash} to fill in (null: no explorer)",
+    )
+    bundle_url: str | None = Field(
+        default=None,
+        alias="bundleUrl",
+        description="The item's proof bundle (docs/proof-bundle.md), a download",
+    )
+    rpc_url: str | None = Field(
+        default=None,
+        alias="rpcUrl",
+        description="The public JSON-RPC the page's verifier asks (PUBLIC_RPC_URL; null: none)",
+    )
+    finality: FinalityRule | None = None
 
 
 class ItemKey(_Out):

@@ -36,6 +36,7 @@ from api.routes import (
     locations,
     mutual_release,
     principals,
+    product_content,
     products,
     qr,
     resolver,
@@ -144,6 +145,7 @@ def create_app(
         locations,
         links,
         code_reports,
+        product_content,
     ):
         app.include_router(module.router)
     # Last: a compressed Digital Link is one path segment, which must not shadow another route.

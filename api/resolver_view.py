@@ -4,7 +4,7 @@ verdict, for JSON and the page (DESIGN.md "Public and private views")."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
+from api.content_view import content_view
 from api.errors import ChainUnavailable
 from api.links import item_link
 from api.public_history import (
@@ -270,8 +271,15 @@ def unknown_item_view(
     return view
 
 
-def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -> dict[str, Any]:
-    """Everything the resolver shows about one item."""
+def item_view(
+    session: Session,
+    item: Item,
+    base_url: str,
+    chain: ChainAccess,
+    languages: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Everything the resolver shows about one item; the brand's content in the first of
+    `languages` (the viewer's, most preferred first) it has."""
     product = item.product
     brand = product.brand
     contracts = anchor_releases(chain)
@@ -301,4 +309,5 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
         "verify": _verify(chain, contracts),
+        "content": content_view(session, product, languages),
     }

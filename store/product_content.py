@@ -72,17 +72,15 @@ def put_content(
     """Replace (or add) the content in `lang` (flushed, not committed). It becomes the default
     when `make_default`, or when the product has no default yet (its first content)."""
     row = content_in(session, product_id, lang)
-    if row is None:
-        if len(contents_of(session, product_id)) >= MAX_LANGUAGES:
-            raise ContentLimitError(f"a product has content in at most {MAX_LANGUAGES} languages")
-        row = ProductContent(product_id=product_id, lang=lang, is_default=False, updated_by=by)
-        session.add(row)
+    if row is None and len(contents_of(session, product_id)) >= MAX_LANGUAGES:
+        raise ContentLimitError(f"a product has content in at most {MAX_LANGUAGES} languages")
     has_default = session.scalar(
         select(ProductContent.id).where(
             ProductContent.product_id == product_id, ProductContent.is_default
         )
     )
-    if make_default or has_default is None:
+    make_default = make_default or has_default is None
+    if make_default:
         # Unset the old default first: the partial unique index allows one at a time.
         session.execute(
             update(ProductContent)
@@ -93,6 +91,10 @@ def put_content(
             )
             .values(is_default=False)
         )
+    if row is None:
+        row = ProductContent(product_id=product_id, lang=lang, is_default=False)
+        session.add(row)
+    if make_default:
         row.is_default = True
     image = fields.image
     row.name = fields.name

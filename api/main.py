@@ -36,6 +36,7 @@ from api.routes import (
     locations,
     mutual_release,
     principals,
+    product_content,
     products,
     qr,
     resolver,
@@ -146,6 +147,7 @@ def create_app(
         locations,
         links,
         code_reports,
+        product_content,
         verifier_script,
     ):
         app.include_router(module.router)

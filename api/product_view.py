@@ -4,11 +4,13 @@ counterfeiter valid codes to print."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.content_view import content_view
 from api.errors import NotFound
 from core.digital_link import GtinKey, key_link
 from store.models import Item, Product
@@ -35,8 +37,15 @@ def _lot_expiries(session: Session, product: Product, lot: str) -> set[str] | No
     return {expiry.isoformat() for (expiry,) in rows if expiry is not None}
 
 
-def product_view(session: Session, product: Product, key: GtinKey, base_url: str) -> dict[str, Any]:
-    """What the resolver shows for a product or a lot of it."""
+def product_view(
+    session: Session,
+    product: Product,
+    key: GtinKey,
+    base_url: str,
+    languages: Sequence[str] = (),
+) -> dict[str, Any]:
+    """What the resolver shows for a product or a lot of it (the brand's content in the first
+    of the viewer's `languages` it has)."""
     brand = product.brand
     lot: dict[str, Any] | None = None
     if key.lot is not None:
@@ -52,4 +61,5 @@ def product_view(session: Session, product: Product, key: GtinKey, base_url: str
             "walletAddress": brand.principal.wallet_address,
         },
         "lot": lot,
+        "content": content_view(session, product, languages),
     }

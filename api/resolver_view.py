@@ -4,7 +4,7 @@ verdict, for JSON and the page (DESIGN.md "Public and private views")."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.chain_public import chain_name, tx_url
+from api.content_view import content_view
 from api.errors import ChainUnavailable
 from api.finality import confirmations_left
 from api.links import item_link
@@ -318,8 +319,15 @@ def unknown_item_view(
     return view
 
 
-def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -> dict[str, Any]:
-    """Everything the resolver shows about one item."""
+def item_view(
+    session: Session,
+    item: Item,
+    base_url: str,
+    chain: ChainAccess,
+    languages: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Everything the resolver shows about one item; the brand's content in the first of
+    `languages` (the viewer's, most preferred first) it has."""
     product = item.product
     brand = product.brand
     contracts = anchor_releases(chain)
@@ -354,4 +362,5 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
         "verify": verify,
+        "content": content_view(session, product, languages),
     }

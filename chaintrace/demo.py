@@ -49,7 +49,10 @@ def _play(story: Story, services: EmbeddedServices, subscriber: DemoSubscriber) 
     p = story.parties
     steps: list[tuple[str, Callable[[], None]]] = [
         ("admin onboards a brand, a carrier and a buyer", story.onboard),
-        ("brand registers prefix and product", story.brand_registers),
+        (
+            "brand registers prefix and product, with its content in en and zh-Hans",
+            story.brand_registers,
+        ),
         ("brand commissions 10 items and signs the root", story.brand_commissions),
         (
             "brand's EPCIS system captures an inspection at /epcis/capture",

@@ -16,6 +16,7 @@ from eth_typing import HexStr
 from web3 import Web3
 
 from chain.toolchain.deploy import Deployment
+from chaintrace.demo_content import content_bodies
 from chaintrace.embedded import DevAccounts
 from core.eip712 import anchor_domain, reading_digest
 from core.gs1 import sgln_urn, sgtin_urn
@@ -184,7 +185,8 @@ class Story:
                 p.carrier_id = created["id"]
 
     def brand_registers(self) -> None:
-        """The brand claims its prefix; the platform admin registers it on chain."""
+        """The brand claims its prefix; the platform admin registers it on chain; the brand adds
+        its product and the product's content in English and Simplified Chinese."""
         body = {"companyPrefix": COMPANY_PREFIX, "name": "Acme Cold Foods"}
         self._call("POST", "/brands", self.parties.brand_key, json=body)
         tx = self._call("GET", f"/brands/{COMPANY_PREFIX}/registration-tx", self.parties.admin_key)
@@ -192,6 +194,8 @@ class Story:
         self._call(
             "POST", "/products", self.parties.brand_key, json={"gtin": GTIN, "name": "Vaccine vial"}
         )
+        for lang, body in content_bodies().items():  # what the item page shows, per language
+            self._call("PUT", f"/products/{GTIN}/content/{lang}", self.parties.brand_key, json=body)
 
     def brand_commissions(self) -> None:
         """The brand commissions 10 serials and signs their commissioning root."""

@@ -198,6 +198,29 @@ class BrandRef(_Out):
     wallet_address: str | None = Field(alias="walletAddress")
 
 
+class ContentContact(_Out):
+    """How a shopper reaches the brand; each way null when the brand gave none."""
+
+    url: str | None = Field(description="https:// URL")
+    email: str | None
+    phone: str | None = Field(description="E.164, e.g. +441234567890")
+
+
+class BrandContent(_Out):
+    """The brand's content for the product in the viewer's language (Accept-Language), else in
+    the product's default language. Plain text: never HTML."""
+
+    lang: str = Field(description="BCP 47 tag of the content, e.g. en, zh-Hans")
+    name: str = Field(description="The product's name in `lang`")
+    description: str | None = Field(description="Plain text, line breaks allowed")
+    image: str | None = Field(
+        description="data:image/webp;base64,... (at most 640 px a side, 60 KB, no metadata)"
+    )
+    image_width: int | None = Field(alias="imageWidth")
+    image_height: int | None = Field(alias="imageHeight")
+    contact: ContentContact | None
+
+
 class ResolvedItem(_Out):
     """An item's public projections with proofs anyone can check against the chain."""
 
@@ -207,6 +230,10 @@ class ResolvedItem(_Out):
     authentic: Authenticity
     history: list[HistoryEntry]
     verify: Verify
+    content: BrandContent | None = Field(
+        default=None,
+        description="The brand's content (null when it has none); lot and expiry are in `item`",
+    )
 
 
 class ScannedCode(_Out):
@@ -262,6 +289,9 @@ class ResolvedProduct(_Out):
     product: ProductRef
     brand: BrandRef
     lot: LotRef | None
+    content: BrandContent | None = Field(
+        default=None, description="The brand's content (null when it has none)"
+    )
 
 
 class SupportedLinkType(_Out):

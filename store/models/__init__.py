@@ -4,6 +4,7 @@ from store.models.base import Base
 from store.models.capture import CaptureJob, EventCapturer
 from store.models.chain_view import EscrowView as EscrowView  # + the follower's other tables
 from store.models.commissioning import CommissioningDraft
+from store.models.content import ProductContent
 from store.models.dead_letters import DeadLetter as DeadLetter
 from store.models.events import AnchorBatch, Event, Leaf, event_epcs, event_items
 from store.models.identity import ApiKey, Brand, Device, Item, Principal, Product
@@ -42,6 +43,7 @@ __all__ = [
     "NamedQuery",
     "Principal",
     "Product",
+    "ProductContent",
     "Reading",
     "Recall",
     "ResolverLink",

@@ -11,6 +11,7 @@ from web3 import Web3
 
 from api.errors import ChainUnavailable
 from api.rate_limit import RateLimits
+from api.scan_counter import ScanCounter
 from api.settings import ApiSettings
 from chain.errors import ChainError
 from chain.toolchain.deploy import Deployment, load_deployment
@@ -63,4 +64,5 @@ class AppState:
     sessions: sessionmaker[Session]
     chain: ChainAccess
     rate_limits: RateLimits
+    scans: ScanCounter
     owns_engine: bool = False

@@ -40,12 +40,14 @@ from api.routes import (
     products,
     qr,
     resolver,
+    scans,
     shipment_events,
     shipment_report,
     shipments,
     verifier_script,
     withdrawals,
 )
+from api.scan_counter import ScanCounter
 from api.schemas.epcis import EpcisProblem
 from api.schemas.events import MinimalEventIn
 from api.schemas.resolver import ResolvedItem, ResolvedProduct, UnresolvedItem
@@ -84,20 +86,29 @@ def create_app(
         engine = make_engine(settings.database_url or sqlite_url())
     if w3 is None and settings.chain_rpc_url:
         w3 = Web3(HTTPProvider(settings.chain_rpc_url, request_kwargs={"timeout": 10}))
+    sessions = session_factory(engine)
     state = AppState(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         chain=ChainAccess(settings, w3, deployment if w3 is not None else None),
         rate_limits=RateLimits(settings),
+        scans=ScanCounter(
+            sessions,
+            enabled=settings.scan_counting_enabled,
+            flush_seconds=settings.scan_flush_seconds,
+            max_keys=settings.scan_buffer_max,
+        ),
         owns_engine=owns_engine,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.scans.start()
         try:
             yield
         finally:
+            state.scans.close()  # the last flush, before the engine goes
             state.rate_limits.close()
             if state.owns_engine:
                 state.engine.dispose()
@@ -149,6 +160,7 @@ def create_app(
         code_reports,
         product_content,
         verifier_script,
+        scans,
     ):
         app.include_router(module.router)
     # Last: a compressed Digital Link is one path segment, which must not shadow another route.

@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from api.errors import ApiError
 from api.openapi_doc import answers
-from api.settings import ApiSettings
+from api.settings import IPV6_CLIENT_PREFIX, ApiSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ IPNetwork = IPv4Network | IPv6Network
 REDIS_RETRY_S = 5.0
 # Redis must answer within this (seconds); a blackholed host must not hang requests.
 REDIS_TIMEOUT_S = 1.0
-# One IPv6 subscriber usually holds a whole /64: counting per address would give it 2**64 budgets.
-IPV6_CLIENT_PREFIX = 64
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -134,6 +132,7 @@ class RateLimits:
             Bucket.CODE_REPORTS: parse_many(settings.rate_limit_code_reports),
         }
         self._trusted = settings.trusted_proxies
+        self._exempt = settings.rate_limit_exempt
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._redis_storage: RedisStorage | None = None
         self._redis: MovingWindowRateLimiter | None = None
@@ -158,9 +157,22 @@ class RateLimits:
         peer = request.client.host if request.client else None
         return client_identity(peer, request.headers.getlist("x-forwarded-for"), self._trusted)
 
+    def exempt(self, identity: str) -> bool:
+        """Whether `identity` (a client's address, or its IPv6 /64) lies in RATE_LIMIT_EXEMPT."""
+        if not self._exempt:
+            return False
+        try:
+            client = ip_network(identity)
+        except ValueError:
+            return False  # a principal, or a peer that is no address
+        return any(
+            client.version == net.version and client.subnet_of(net)  # type: ignore[arg-type]
+            for net in self._exempt
+        )
+
     def hit(self, bucket: Bucket, identity: str) -> None:
         """Spend one request of `identity`'s budget in `bucket`; TooManyRequests if none is left."""
-        if not self.enabled:
+        if not self.enabled or self.exempt(identity):
             return
         for item in self._limits[bucket]:
             allowed, retry_after = self._decide(_hit, item, bucket, identity)
@@ -169,7 +181,7 @@ class RateLimits:
 
     def check(self, bucket: Bucket, identity: str) -> None:
         """TooManyRequests if `identity` has no budget left in `bucket` (spends nothing)."""
-        if not self.enabled:
+        if not self.enabled or self.exempt(identity):
             return
         for item in self._limits[bucket]:
             allowed, retry_after = self._decide(_test, item, bucket, identity)

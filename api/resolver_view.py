@@ -30,7 +30,7 @@ from api.unknown_code import code_path, judge_unknown
 from core.verdict import Decision, Verdict, verdict
 from store.brand_standing import item_facts
 from store.chain_view import followed_height
-from store.erasure import ERASED_JSON, erasure_of
+from store.erasure import ERASED_JSON, erasures_of
 from store.member_leaves import MemberLeaf, member_leaves_of_item
 from store.models import EventErasure, Item
 from store.queries import EventRecord, item_history
@@ -85,9 +85,10 @@ def _entry(
     item: Item,
     members: Mapping[int, MemberLeaf],
     contracts: dict[int, str],
+    erasures: Mapping[int, EventErasure],
 ) -> dict[str, Any] | None:
     """The item's projection of one event with its proof (None: the event projects no EPC of
-    the item, so nothing of it is public)."""
+    the item, so nothing of it is public); `erasures`: the history's, by event id."""
     event = record.event
     base: dict[str, Any] = {
         "eventKind": event.kind,
@@ -101,7 +102,7 @@ def _entry(
     # sensor window, erased or not: an erased one's JSON is gone, its row still says its step).
     if member is None and (epc is None if readable else event.biz_step == "sensor_reporting"):
         return None
-    erasure = erasure_of(session, event.id)
+    erasure = erasures.get(event.id)
     if erasure is not None:
         anchored = anchoring_fields(session, record, contracts, erased=True)
         base |= {k: anchored[k] for k in ("leaf", "proof", "root", "anchoring")}
@@ -332,8 +333,9 @@ def item_view(
     brand = product.brand
     contracts = anchor_releases(chain)
     records = item_history(session, product.gtin, item.serial)
-    members = {m.event_id: m for m in member_leaves_of_item(session, item)}
-    entries = [_entry(session, r, item, members, contracts) for r in records]
+    members = {m.event_id: m for m in member_leaves_of_item(session, item, records)}
+    erasures = erasures_of(session, [r.event.id for r in records])
+    entries = [_entry(session, r, item, members, contracts, erasures) for r in records]
     commissioning = _commissioning(session, records, entries, item, contracts)
     history = [e for e in entries if e is not None]
     key: dict[str, Any] = {

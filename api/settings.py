@@ -17,6 +17,8 @@ from chain.settings import FinalityMode
 from store.settings_base import ProcessSettings
 
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+# One IPv6 subscriber usually holds a whole /64: rate limits count an IPv6 client per /64.
+IPV6_CLIENT_PREFIX = 64
 
 
 class ApiSettings(ProcessSettings):
@@ -53,6 +55,13 @@ class ApiSettings(ProcessSettings):
     rate_limit_key_prefix: str = Field(default="chaintrace", min_length=1)
     # Proxies whose X-Forwarded-For is believed: IPs or CIDRs, comma-separated.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # Clients whose per-client limits are lifted (a load generator, a monitoring probe): IPs or
+    # CIDRs, comma-separated; IPv6 clients count per /64, so an IPv6 entry is a /64 or wider.
+    rate_limit_exempt: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # Scan counts for brands (api/scan_counter.py): buffered in memory, flushed every so often.
+    scan_counting_enabled: bool = True
+    scan_flush_seconds: float = Field(default=5.0, gt=0, le=3600)
+    scan_buffer_max: int = Field(default=100_000, ge=1, le=10_000_000)
     # EPCIS subscriptions: webhook destinations resolving to private, link-local or loopback
     # addresses are refused unless this is set (dev mode allows loopback only).
     webhook_allow_private: bool = False
@@ -108,16 +117,30 @@ class ApiSettings(ProcessSettings):
             raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         return value or None
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "rate_limit_exempt", mode="before")
     @classmethod
-    def _split_proxies(cls, value: Any) -> Any:
+    def _split_networks(cls, value: Any, info: ValidationInfo) -> Any:
+        name = str(info.field_name).upper()
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list | tuple):
             try:
                 return tuple(ip_network(str(part).strip(), strict=False) for part in value)
             except ValueError as exc:
-                raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
+                raise ValueError(f"{name}: {exc}") from None
+        return value
+
+    @field_validator("rate_limit_exempt")
+    @classmethod
+    def _check_exempt(
+        cls, value: tuple[IPv4Network | IPv6Network, ...]
+    ) -> tuple[IPv4Network | IPv6Network, ...]:
+        for net in value:
+            if isinstance(net, IPv6Network) and net.prefixlen > IPV6_CLIENT_PREFIX:
+                raise ValueError(
+                    f"RATE_LIMIT_EXEMPT: {net} is narrower than the /{IPV6_CLIENT_PREFIX} an "
+                    f"IPv6 client is counted as; exempt its /{IPV6_CLIENT_PREFIX}"
+                )
         return value
 
     @field_validator("public_base_url")

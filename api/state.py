@@ -12,6 +12,7 @@ from web3.exceptions import Web3Exception
 
 from api.errors import ChainUnavailable
 from api.rate_limit import RateLimits
+from api.scan_counter import ScanCounter
 from api.settings import ApiSettings
 from chain.anchoring.finality import FinalityTracker
 from chain.errors import ChainError
@@ -79,4 +80,5 @@ class AppState:
     sessions: sessionmaker[Session]
     chain: ChainAccess
     rate_limits: RateLimits
+    scans: ScanCounter
     owns_engine: bool = False

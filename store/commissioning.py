@@ -106,13 +106,18 @@ def commissioning_of_batch(session: Session, root: bytes | str) -> Commissioning
     """The brand signature behind a batch root; None for a platform batch or a refused relay."""
     raw = bytes.fromhex(root.removeprefix("0x")) if isinstance(root, str) else bytes(root)
     batch = session.scalar(select(AnchorBatch).where(AnchorBatch.root == raw))
-    if batch is None or batch.brand_address is None or batch.brand_signature is None:
+    return None if batch is None else brand_signature_of(batch)
+
+
+def brand_signature_of(batch: AnchorBatch) -> CommissioningBatch | None:
+    """commissioning_of_batch for a batch already loaded (no query)."""
+    if batch.brand_address is None or batch.brand_signature is None:
         return None
     if batch.relay_refused_at is not None:
         # The chain refused the brand's signature on it: it never speaks for the brand.
         return None
     return CommissioningBatch(
-        root=hex0x(raw),
+        root=hex0x(bytes(batch.root)),
         leaf_count=batch.leaf_count,
         brand=batch.brand_address,
         signature=hex0x(batch.brand_signature),

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from core.epcis.projection import projection_hash
 from core.errors import MerkleError
 from core.gs1 import sgtin_urn
 from store._validate import IN_CHUNK
-from store.commissioning import commissioning_of_batch
+from store.commissioning import brand_signature_of
 from store.models import AnchorBatch, BatchStatus, Item, Leaf
 from store.models.events import MEMBER_KIND
 from store.outbox import leaf_proof
-from store.queries import item_history
+from store.queries import EventRecord, item_history
 
 _LOGGER = logging.getLogger(__name__)
 # What api/finality.py calls a batch's state (pending, anchored, final, failed).
@@ -81,7 +81,9 @@ def item_epcs(item: Item) -> list[str]:
     return [sgtin_urn(product.gtin, item.serial, n) for n in lengths]
 
 
-def member_leaves_of_item(session: Session, item: Item) -> list[MemberLeaf]:
+def member_leaves_of_item(
+    session: Session, item: Item, history: list[EventRecord] | None = None
+) -> list[MemberLeaf]:
     """For every event of the item's history (store.queries.item_history, by event time) that
     has a kind 2 leaf for the item's EPC, that leaf with its batch and proof.
 
@@ -89,8 +91,10 @@ def member_leaves_of_item(session: Session, item: Item) -> list[MemberLeaf]:
     object, aggregation and transformation events are), it names the item otherwise (a
     parentID), or it was recorded before kind 2 leaves and waits for `chaintrace
     backfill-projections` (until then the page shows it without proof and says so).
+    `history`: the item's item_history when the caller has it already (saves reading it again).
     """
-    history = item_history(session, item.product.gtin, item.serial)
+    if history is None:
+        history = item_history(session, item.product.gtin, item.serial)
     event_ids = [record.event.id for record in history]
     leaves: dict[int, tuple[Leaf, AnchorBatch | None]] = {}
     epcs = item_epcs(item)
@@ -98,6 +102,8 @@ def member_leaves_of_item(session: Session, item: Item) -> list[MemberLeaf]:
         rows = session.execute(
             select(Leaf, AnchorBatch)
             .outerjoin(AnchorBatch, AnchorBatch.id == Leaf.batch_id)
+            # The proofs below read each batch's tree: in this query, not one more per batch.
+            .options(undefer(AnchorBatch.tree_nodes))
             .where(
                 Leaf.event_id.in_(event_ids[start : start + IN_CHUNK]),
                 Leaf.kind == MEMBER_KIND,
@@ -111,16 +117,16 @@ def member_leaves_of_item(session: Session, item: Item) -> list[MemberLeaf]:
     for record in history:
         found = leaves.get(record.event.id)
         if found is not None:
-            out.append(_member(session, record.event.kind, record.event.event_time_ms, *found))
+            out.append(_member(record.event.kind, record.event.event_time_ms, *found))
     return out
 
 
 def _member(
-    session: Session, event_kind: int, event_time_ms: int, leaf: Leaf, batch: AnchorBatch | None
+    event_kind: int, event_time_ms: int, leaf: Leaf, batch: AnchorBatch | None
 ) -> MemberLeaf:
     erased = not leaf.projection_json or not leaf.salt
     projected = None if erased else json.loads(str(leaf.projection_json))
-    brand = commissioning_of_batch(session, batch.root) if batch is not None else None
+    brand = brand_signature_of(batch) if batch is not None else None
     return MemberLeaf(
         event_id=leaf.event_id,
         event_kind=event_kind,

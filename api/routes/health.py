@@ -22,6 +22,7 @@ from web3.exceptions import Web3Exception
 
 from api.deps import StateDep, require_role
 from api.rate_limit import RateLimitCollector
+from api.scan_counter import ScanCounterCollector
 from api.state import AppState
 from chain.errors import ChainError
 from store import read_transaction
@@ -176,4 +177,5 @@ def metrics(request: Request, state: StateDep) -> Response:
     registry.register(_StoreCollector(state.sessions))
     registry.register(_ProcessCollector(request.app.state.body_refusals))
     registry.register(RateLimitCollector(state.rate_limits))
+    registry.register(ScanCounterCollector(state.scans))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

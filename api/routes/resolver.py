@@ -27,6 +27,7 @@ from api.proof_bundle import bundle_response
 from api.rate_limit import Bucket, per_client
 from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
 from api.resolver_view import item_view, unknown_item_view
+from api.scan_counter import scans_of
 from api.schemas.resolver import ResolverDescription
 from core.digital_link import GtinKey
 from core.digital_link_compression import uncompressed_uri
@@ -144,6 +145,7 @@ def _item(
         )
         return _error(request, exc, as_json, unknown)
     view = item_view(session, item, settings.base_url, chain)
+    scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
     if request.query_params.get("format", "").lower() == "bundle":
         return bundle_response(view, headers)

@@ -15,6 +15,7 @@ from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
 from store.models.recalls import Recall
 from store.models.reports import CodeReport, CodeReportCount
+from store.models.scans import ScanCount
 from store.models.settings import Setting
 from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
 from store.models.subscriptions import Delivery, NamedQuery, Subscription
@@ -48,6 +49,7 @@ __all__ = [
     "Recall",
     "ResolverLink",
     "Role",
+    "ScanCount",
     "Setting",
     "Shipment",
     "ShipmentStatus",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from store._validate import hex32
 from store.chain_view import escrow_view
 from store.errors import InvalidTransitionError, StoreValueError
-from store.models import EscrowView, Event, Shipment, ShipmentStatus
+from store.models import EscrowView, Event, Shipment, ShipmentStatus, shipment_items
 
 _ORDER = [
     ShipmentStatus.CREATED,
@@ -43,6 +43,17 @@ def shipment_by_hex(session: Session, shipment_id: str) -> Shipment | None:
     except StoreValueError:
         return None
     return session.scalars(select(Shipment).where(Shipment.shipment_id == wanted)).one_or_none()
+
+
+def shipments_of_item(session: Session, item_id: int) -> list[Shipment]:
+    """The shipments listing an item (by its integer id), oldest first."""
+    stmt = (
+        select(Shipment)
+        .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
+        .where(shipment_items.c.item_id == item_id)
+        .order_by(Shipment.id)
+    )
+    return list(session.scalars(stmt))
 
 
 def lock_shipment(session: Session, shipment: Shipment) -> Shipment:

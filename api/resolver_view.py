@@ -14,6 +14,7 @@ from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.chain_public import chain_name, tx_url
+from api.cold_chain import item_cold_chain
 from api.errors import ChainUnavailable
 from api.finality import confirmations_left
 from api.links import item_link
@@ -353,5 +354,6 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         },
         "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
+        "coldChain": item_cold_chain(session, item, chain),
         "verify": verify,
     }

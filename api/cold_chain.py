@@ -11,7 +11,10 @@ wallet, no position.
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +27,6 @@ from api.signing import trace_anchor_domain
 from api.state import ChainAccess
 from chain.settlement.attestation import (
     DeliveryError,
-    first_step_time,
     reading_of,
     sla_window,
     verified_terms,
@@ -35,9 +37,14 @@ from core.epcis.events import iso_ms
 from core.shipment_report import ShipmentReport
 from core.sla import Episode
 from store.chain_view import chain_logs, escrow_view, followed_tip, log_time
-from store.models import Item, Shipment
+from store.models import EscrowView, Item, Shipment
 from store.queries import readings_of_devices
-from store.shipments import shipments_of_item
+from store.shipments import readings_fingerprint, shipments_of_item, step_events
+
+# Received legs by everything they are computed from (api/cold_chain.py _leg), newest last.
+CACHE_SIZE = 4096
+_CACHE: OrderedDict[tuple[object, ...], dict[str, Any]] = OrderedDict()
+_LOCK = threading.Lock()
 
 
 @dataclass
@@ -63,19 +70,60 @@ def item_cold_chain(session: Session, item: Item, chain: ChainAccess) -> dict[st
         return None
     legs = []
     for shipment in shipments_of_item(session, item.id):
-        facts = _facts(session, shipment, domain)
-        if facts is not None:
-            legs.append(cold_chain_leg(facts))
+        leg = _leg(session, shipment, domain)
+        if leg is not None:
+            legs.append(leg)
     legs.sort(key=lambda leg: str(leg["window"]["start"]))
     return {"legs": legs} if legs else None
 
 
-def _facts(session: Session, shipment: Shipment, domain: Domain) -> LegFacts | None:
-    """The settlement's view of a shipped shipment under the followed escrow's terms (None: not
-    shipped, not funded, or terms the escrow does not hold)."""
+def _leg(session: Session, shipment: Shipment, domain: Domain) -> dict[str, Any] | None:
+    """The shipment's leg (None: not shipped, not funded, or terms the escrow does not hold);
+    once received, kept until its escrow, steps or readings change (checking a thousand
+    signatures per scan would cost more than the whole page)."""
     view = escrow_view(session, shipment.shipment_id, shipment.terms_hash)
-    shipped = first_step_time(session, shipment, "shipping")
+    shipped = _first(session, shipment, "shipping")
     if view is None or view.terms_hash is None or shipped is None:
+        return None
+    received = _first(session, shipment, "receiving")
+    key = None
+    if received is not None and received <= _now(session) * 1000:
+        key = (
+            shipment.id,
+            shipment.terms_hash,
+            view.state,
+            view.block_number,
+            view.tx_hash,
+            shipped,
+            received,
+            readings_fingerprint(session, shipment, shipped, received + 1000),
+            domain.verifying_contract,
+        )
+        with _LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return copy.deepcopy(_CACHE[key])
+    facts = _facts(session, shipment, view, shipped, domain)
+    leg = cold_chain_leg(facts) if facts is not None else None
+    if key is not None and leg is not None:
+        with _LOCK:
+            _CACHE[key] = copy.deepcopy(leg)
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return leg
+
+
+def _first(session: Session, shipment: Shipment, biz_step: str) -> int | None:
+    """The time of the shipment's first event with this bizStep (what the settlement takes)."""
+    events = step_events(session, shipment, biz_step)
+    return events[0].event_time_ms if events else None
+
+
+def _facts(
+    session: Session, shipment: Shipment, view: EscrowView, shipped: int, domain: Domain
+) -> LegFacts | None:
+    """The settlement's view of a shipped shipment under the followed escrow's terms."""
+    if view.terms_hash is None:
         return None
     chain_hash = bytes.fromhex(view.terms_hash.removeprefix("0x"))
     try:
@@ -101,7 +149,7 @@ def _sensors(devices: Iterable[str]) -> dict[str, int]:
 def _facts_v1(
     session: Session, shipment: Shipment, terms: Terms, domain: Domain, shipped: int
 ) -> LegFacts | None:
-    received = first_step_time(session, shipment, "receiving")
+    received = _first(session, shipment, "receiving")
     end = received if received is not None else max(shipped, _now(session) * 1000)
     if end < shipped:
         return None
@@ -129,10 +177,17 @@ def _facts_v2(
     funded_at = _escrow_time(session, shipment, contract, "ShipmentFunded")
     if funded_at is None:
         return None
-    # As attested once it is (what arrives later changes nothing), else as of now.
+    # Once attested: as of the attestation, over the readings it counted (the worker keeps
+    # them), so a reading stored later changes nothing shown; else as of now.
     attested_at = _escrow_time(session, shipment, contract, "DeliveryAttested")
+    stored = shipment.attested_evidence if attested_at is not None else None
+    only = (
+        None if stored is None else {bytes(stored[i : i + 32]) for i in range(0, len(stored), 32)}
+    )
     now = attested_at if attested_at is not None else _now(session)
-    report = shipment_facts(session, shipment, terms, domain, now=now, funded_at=funded_at).report
+    report = shipment_facts(
+        session, shipment, terms, domain, now=now, funded_at=funded_at, only=only
+    ).report
     start_ms, end_ms = report.window_ms
     devices = [d.device for d in report.devices]
     evidence = set(report.evidence)

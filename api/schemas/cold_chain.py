@@ -79,8 +79,9 @@ class ColdChainLeg(_Out):
     reading_count: int = Field(alias="readingCount", description="Signed readings in the window")
     sensors: int = Field(description="How many sensors reported (numbered 1.. in `series`)")
     series: list[list[SeriesPoint]] = Field(
-        description="Per sensor, its readings by time, at most about 240 points per sensor: "
-        "each time bucket keeps its lowest and highest values, so peaks survive"
+        description="Per sensor, its readings by time, bounded: 120 equal-time buckets shared "
+        "by the sensors (at least 20 each), each keeping its lowest and highest temperature "
+        "(and humidity and shock when watched), so peaks survive"
     )
 
 

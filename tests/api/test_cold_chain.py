@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+import store
 from api.cold_chain_chart import render_chart
 from chain.settlement.attestation import delivery_facts, first_step_time, verified_terms
 from chaintrace.story import MINUTE_MS
@@ -18,7 +19,7 @@ from store.chain_view import escrow_view
 from store.db import make_engine, session_factory
 from store.models import Shipment
 from tests.api.cold_chain_support import english, short_time
-from tests.api.delivered_v2_support import HOT, STEP_MS, delivered_v2
+from tests.api.delivered_v2_support import HOT, STEP_MS, delivered_v2, reading_row
 from tests.api.demo_item_support import DemoItem, demo_item, leaks
 from tests.api.flows import World, auth, follow, ok
 
@@ -152,5 +153,33 @@ def test_a_v2_leg_counts_what_the_report_and_then_the_attestation_count(world: W
         shipment = s.scalars(select(Shipment).where(Shipment.shipment_id == sid)).one()
         assert shipment.excursion_minutes == 20  # what the oracle attested
     assert leg() == before  # as attested
+    # A reading stored after the attestation, inside the window and the excursion (in band: it
+    # would cut the excursion short): the leg still shows what the oracle attested.
+    late_ms = shipped_ms + 5 * STEP_MS + 60_000
+    with store.transaction(session_factory(api.engine)) as s:
+        store.insert_readings(s, [reading_row(api.chain, world.device, 40, late_ms)])
+    assert leg() == before
     text = json.dumps(leg())
     assert sid[2:].lower() not in text.lower() and world.device.address[2:].lower() not in text
+
+
+def test_a_reading_stored_before_the_attestation_shows_at_once(world: World) -> None:
+    """A received leg is kept between scans, but not past a reading that changes it."""
+    api = world.api
+    assert api.chain is not None
+    sid, shipped_ms, _ = delivered_v2(world)
+    follow(api)
+    link = f"/01/{world.gtin}/21/{world.spare[0]}"
+    url = f"/shipments/{sid}/report"
+
+    def minutes() -> tuple[int, int]:
+        (leg,) = ok(api.client.get(link, params={"format": "json"}))["coldChain"]["legs"]
+        report = ok(api.client.get(url, headers=auth(world.buyer_key)))
+        return leg["excursionMinutes"], report["excursionMinutes"]
+
+    assert minutes() == (20, 20)
+    late_ms = shipped_ms + 5 * STEP_MS + 60_000  # in band, inside the excursion: cuts it short
+    with store.transaction(session_factory(api.engine)) as s:
+        store.insert_readings(s, [reading_row(api.chain, world.device, 40, late_ms)])
+    shown, reported = minutes()
+    assert shown == reported != 20

@@ -22,7 +22,6 @@ from tests.api.cold_chain_support import english, short_time
 from tests.api.delivered_v2_support import HOT, STEP_MS, delivered_v2, reading_row
 from tests.api.demo_item_support import DemoItem, demo_item, leaks
 from tests.api.flows import World, auth, follow, ok
-from tests.utils.browser import PHONE, browser, page_at, screenshot  # noqa: F401
 
 __all__ = ["demo_item"]
 
@@ -184,20 +183,3 @@ def test_a_reading_stored_before_the_attestation_shows_at_once(world: World) -> 
         store.insert_readings(s, [reading_row(api.chain, world.device, 40, late_ms)])
     shown, reported = minutes()
     assert shown == reported != 20
-
-
-def test_the_demo_chart_at_phone_width(demo_item: DemoItem, browser: Any) -> None:  # noqa: F811
-    leg = json.loads(demo_item.json_text)["coldChain"]["legs"][0]
-    page = page_at(browser, PHONE, java_script_enabled=False)
-    try:
-        page.set_content(
-            '<!doctype html><html lang="en"><body style="margin:8px">'
-            f"{render_chart(leg, english, short_time)}</body></html>"
-        )
-        assert page.locator("svg polygon.cc-peak").count() == 1
-        assert page.locator("svg text", has_text="9.5 °C").count() == 1
-        box = page.locator("svg").bounding_box()
-        assert box is not None and box["width"] <= PHONE["width"]
-        screenshot(page, "cold-chain-demo-390")
-    finally:
-        page.context.close()

@@ -25,7 +25,12 @@ from tests.api.cold_chain_support import (
     short_time,
     terms,
 )
+from tests.api.demo_item_support import DemoItem, demo_item
 from tests.utils.browser import NARROW, PHONE, browser, page_at, screenshot  # noqa: F401
+
+# Fixtures. The demo chart is tested here, not in test_cold_chain.py: a second module importing
+# `browser` would start a second sync Playwright in the same run, which Playwright refuses.
+__all__ = ["demo_item"]
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -220,5 +225,22 @@ def test_chromium_draws_it_within_a_phone_screen(browser: Any, viewport: dict[st
         size = page.locator("text.cc-limit").first.bounding_box()
         assert size is not None and size["height"] >= 10
         screenshot(page, f"cold-chain-chart-{viewport['width']}")
+    finally:
+        page.context.close()
+
+
+def test_the_demo_chart_at_phone_width(demo_item: DemoItem, browser: Any) -> None:  # noqa: F811
+    leg = json.loads(demo_item.json_text)["coldChain"]["legs"][0]
+    page = page_at(browser, PHONE, java_script_enabled=False)
+    try:
+        page.set_content(
+            '<!doctype html><html lang="en"><body style="margin:8px">'
+            f"{render_chart(leg, english, short_time)}</body></html>"
+        )
+        assert page.locator("svg polygon.cc-peak").count() == 1
+        assert page.locator("svg text", has_text="9.5 °C").count() == 1
+        box = page.locator("svg").bounding_box()
+        assert box is not None and box["width"] <= PHONE["width"]
+        screenshot(page, "cold-chain-demo-390")
     finally:
         page.context.close()

@@ -4,4 +4,4 @@ The repository root is on sys.path through pyproject's `pythonpath`, so `tests.u
 however pytest is started.
 """
 
-pytest_plugins = ["tests.utils.db_fixtures"]
+pytest_plugins = ["tests.utils.db_fixtures", "tests.utils.browser"]

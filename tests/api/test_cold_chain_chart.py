@@ -26,7 +26,7 @@ from tests.api.cold_chain_support import (
     terms,
 )
 from tests.api.demo_item_support import DemoItem, demo_item
-from tests.utils.browser import NARROW, PHONE, browser, page_at, screenshot  # noqa: F401
+from tests.utils.browser import NARROW, PHONE, page_at, screenshot
 
 # Fixtures. The demo chart is tested here, not in test_cold_chain.py: a second module importing
 # `browser` would start a second sync Playwright in the same run, which Playwright refuses.
@@ -210,7 +210,7 @@ def test_texts_and_marks_pass_wcag_aa_contrast_on_white() -> None:
 
 
 @pytest.mark.parametrize("viewport", [PHONE, NARROW], ids=["390px", "320px"])
-def test_chromium_draws_it_within_a_phone_screen(browser: Any, viewport: dict[str, int]) -> None:  # noqa: F811
+def test_chromium_draws_it_within_a_phone_screen(browser: Any, viewport: dict[str, int]) -> None:
     leg_ = _demo_leg()
     svg = render_chart(leg_, english, short_time)
     page = page_at(browser, viewport, java_script_enabled=False)
@@ -229,7 +229,7 @@ def test_chromium_draws_it_within_a_phone_screen(browser: Any, viewport: dict[st
         page.context.close()
 
 
-def test_the_demo_chart_at_phone_width(demo_item: DemoItem, browser: Any) -> None:  # noqa: F811
+def test_the_demo_chart_at_phone_width(demo_item: DemoItem, browser: Any) -> None:
     leg = json.loads(demo_item.json_text)["coldChain"]["legs"][0]
     page = page_at(browser, PHONE, java_script_enabled=False)
     try:

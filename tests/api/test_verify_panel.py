@@ -17,9 +17,9 @@ from api.security_headers import resolver_csp
 from api.settings import ApiSettings
 from api.verifier_script import INTEGRITY, SCRIPT_PATH
 from tests.api.demo_item_support import DemoItem, demo_item
-from tests.utils.browser import AXE, DESKTOP, PHONE, WCAG_TAGS, browser, page_at, screenshot
+from tests.utils.browser import AXE, DESKTOP, PHONE, WCAG_TAGS, page_at, screenshot
 
-__all__ = ["browser", "demo_item"]
+__all__ = ["demo_item"]
 
 _SCRIPT_TAG = f'<script src="{SCRIPT_PATH}" integrity="{INTEGRITY}" defer></script>'
 

@@ -14,6 +14,7 @@ import enum
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.resolver_paths import ALLOWED_METHODS, is_resolver_path
 
 
@@ -34,12 +35,14 @@ _COMMON = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
-# The consumer page: no script at all, its own inline stylesheet, images from itself, forms
-# posted to itself only (the "report this code" form).
+# The consumer page: one inline script, allowed by its hash (times in the viewer's zone:
+# api/page_times.py), its own inline stylesheet, images from itself, forms posted to itself only
+# (the "report this code" form).
 _PAGE = {
     **_COMMON,
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        f"default-src 'none'; script-src {LOCAL_TIME_SCRIPT_HASH}; style-src 'unsafe-inline'; "
+        "img-src 'self' data:; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.routes.health import CHAIN_STATUS_TTL_S
 from api.security_headers import POLICIES, RouteClass, route_class
 from tests.api.flows import Api, World, auth, ok
@@ -37,8 +38,11 @@ def test_every_route_class_gets_its_headers_errors_included(world: World) -> Non
             assert response.headers.get(name) == value, (path, name)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-    # The consumer page runs no script at all; JSON can never render as a document.
-    assert "script-src" not in POLICIES[RouteClass.PAGE]["Content-Security-Policy"]
+    # The consumer page runs exactly one script, its local-time one, by hash (no 'self', no
+    # 'unsafe-inline'); JSON can never render as a document.
+    page_policy = POLICIES[RouteClass.PAGE]["Content-Security-Policy"]
+    directives = dict(d.strip().partition(" ")[::2] for d in page_policy.split(";"))
+    assert directives["script-src"] == LOCAL_TIME_SCRIPT_HASH
     assert (
         POLICIES[RouteClass.RESOLVER]["Content-Security-Policy"]
         == (POLICIES[RouteClass.PAGE]["Content-Security-Policy"])

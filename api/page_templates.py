@@ -75,11 +75,9 @@ def page_language(request: Request) -> dict[str, Any]:
     lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
     translations = TRANSLATIONS[lang]
     babel_locale = LANGUAGES[lang]
-    chosen = request.query_params.get("lang")
     return {
         **_newstyle(translations),
         "lang": lang,
-        "lang_query": "" if chosen is None else "lang=" + lang,
         "language_links": language_links(request, lang),
         # A time as <time> in UTC (the page's script shows it in the viewer's zone).
         "when": lambda value: time_element(value, babel_locale),

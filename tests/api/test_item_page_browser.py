@@ -25,7 +25,6 @@ from tests.utils.browser import (
     page_at,
     screenshot,
 )
-from tests.utils.browser import browser as browser  # the fixture
 
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
 STATES = ["genuine", "not-yet-confirmed", "not-recognised", "unregistered", "revoked"]

@@ -20,7 +20,6 @@ from tests.utils.browser import (
     page_at,
     screenshot,
 )
-from tests.utils.browser import browser as browser  # the fixture
 
 README_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "img" / "item-phone.png"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -106,9 +107,12 @@ def test_concurrent_requests_in_two_languages_each_get_their_own(api: Api) -> No
 
             return await asyncio.gather(*(one(lang) for lang in languages))
 
-    # The endpoints are sync: Starlette runs them in its thread pool, so renders overlap.
+    # The endpoints are sync: Starlette runs them in its thread pool, so renders overlap. The
+    # loop runs in a thread of its own (a session's Playwright may hold this one's).
+    with ThreadPoolExecutor(1) as pool:
+        answers = pool.submit(asyncio.run, many()).result()
     label = "Product number (GTIN)"
-    for language, response in asyncio.run(many()):
+    for language, response in answers:
         assert response.status_code == 200
         page = response.text
         if language == "en":

@@ -4,11 +4,14 @@ its brand to sign, or into the generic store.
 Write rights (DESIGN.md "Public and private views"): an event naming a chaintrace shipment is
 checked and recorded by api.shipment_recording, exactly as POST /shipments/{id}/events does; a
 commissioning (action ADD, bizStep commissioning) becomes a draft (api.capture_commissioning);
-the events of a document are taken in order, as if posted one by one, in the request's one
-transaction. Under all-or-nothing the first refusal refuses the whole document (its status: 403,
-404, 409 or 422, naming the event's index); under `proceed` each refused event is rolled back
-to its savepoint and listed in the job. The very same shipment event captured again is a repeat
-(answered like a first capture, nothing new stored), where the dedicated endpoint answers 409.
+an event stating a consumer-facing fact (recalled, decommissioned, sold) is taken only from the
+brand holding its GTINs' prefix or an item's custodian (api.consumer_fact_rights), and a recall
+by that brand is kept as one (store.recalls); the events of a document are taken in order, as if
+posted one by one, in the request's one transaction. Under all-or-nothing the first refusal
+refuses the whole document (its status: 403, 404, 409 or 422, naming the event's index); under
+`proceed` each refused event is rolled back to its savepoint and listed in the job. The very
+same shipment event captured again is a repeat (answered like a first capture, nothing new
+stored), where the dedicated endpoint answers 409.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.capture_commissioning import draft_from_event
+from api.consumer_fact_rights import refused_fact
 from api.epcis_problem import RightsRefused
 from api.errors import ApiError, FieldError, NotFound
 from api.settings import ApiSettings
@@ -33,6 +37,7 @@ from core.epcis.hashed_event import HashedEvent
 from store.capture_jobs import capture_events, captured_by, shipment_events_of
 from store.errors import DuplicateEventError, NotFoundError
 from store.models import Principal, Shipment
+from store.recalls import record_recalls
 from store.shipment_access import visible_shipment
 
 Loc = list[str | int]
@@ -158,6 +163,14 @@ def _commissioning(
         raise _Refused(exc, "/epcList") from None
 
 
+def _check_facts(session: Session, principal: Principal, event: dict[str, Any], where: Loc) -> None:
+    """Refuse a consumer-facing fact the caller may not state (api.consumer_fact_rights)."""
+    refused = refused_fact(session, principal, event)
+    if refused is not None:
+        loc, reason = refused
+        raise _Refused(FieldError([*where, *loc], reason), _pointer(loc))
+
+
 def _may_declare(
     session: Session,
     principal: Principal,
@@ -218,6 +231,7 @@ def capture_in_order(
         event_where = where if single else [*where, index]
         event = json.loads(hashed.event_json)
         try:
+            _check_facts(session, principal, event, event_where)
             stored = _on_shipment(
                 session,
                 principal,
@@ -242,4 +256,5 @@ def capture_in_order(
             captured.problems.append(_problem(refused, index, event_where))
     ids = capture_events(session, [hashed for _, hashed in generic], principal.id)
     captured.ids.update(zip([index for index, _ in generic], ids, strict=True))
+    record_recalls(session, principal.id, zip(ids, [hashed for _, hashed in generic], strict=True))
     return captured

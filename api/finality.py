@@ -19,3 +19,14 @@ def finality_of(batch: AnchorBatch | None) -> str:
     if batch.status is BatchStatus.ANCHORED:
         return ANCHORED
     return PENDING
+
+
+def confirmations_left(
+    mode: str, needed: int, block_number: int | None, tip: int | None
+) -> int | None:
+    """How many more blocks an anchoring in `block_number` needs before it is final, counted
+    from `tip` (the followed chain's head); None when that is no count of blocks (the chain's
+    `finalized` tag decides) or not known yet (not in a block, nothing followed)."""
+    if mode != "confirmations" or block_number is None or tip is None:
+        return None
+    return max(0, needed - max(0, tip - block_number))

@@ -42,6 +42,7 @@ from api.routes import (
     shipment_events,
     shipment_report,
     shipments,
+    verifier_script,
     withdrawals,
 )
 from api.schemas.epcis import EpcisProblem
@@ -116,7 +117,8 @@ def create_app(
     app.add_middleware(ResolverHttp)
     app.add_middleware(BodyGuard, refused=body_refusals)
     app.add_middleware(LinksetHeader, base_url=settings.base_url)
-    app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
+    https = settings.base_url.startswith("https://")
+    app.add_middleware(SecurityHeaders, https=https, rpc_url=settings.public_rpc_url)
     install_error_handlers(app)
     for module in (
         health,
@@ -144,6 +146,7 @@ def create_app(
         locations,
         links,
         code_reports,
+        verifier_script,
     ):
         app.include_router(module.router)
     # Last: a compressed Digital Link is one path segment, which must not shadow another route.

@@ -21,6 +21,7 @@ from starlette.requests import Request
 
 from api.page_language import LANGUAGES, NATIVE_NAMES, TRANSLATIONS, negotiate
 from api.page_times import LOCAL_TIME_SCRIPT, parse_time, time_element, utc_text
+from api.verifier_script import INTEGRITY, SCRIPT_PATH
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -32,6 +33,8 @@ environment = Environment(
 # Only what a template rendered outside a request would use; pages get their request's own.
 environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 environment.globals["local_time_script"] = Markup(LOCAL_TIME_SCRIPT)
+# The item page's verifier script and the hash its tag and the CSP pin (verify_panel.html).
+environment.globals["verifier_script"] = {"src": SCRIPT_PATH, "integrity": INTEGRITY}
 
 
 def _newstyle(translations: Translations) -> dict[str, Callable[..., str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session
 from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
+from api.chain_public import chain_name, tx_url
 from api.errors import ChainUnavailable
+from api.finality import confirmations_left
 from api.links import item_link
 from api.public_history import (
     described,
@@ -25,6 +28,7 @@ from api.state import ChainAccess
 from api.unknown_code import code_path, judge_unknown
 from core.verdict import Decision, Verdict, verdict
 from store.brand_standing import item_facts
+from store.chain_view import followed_height
 from store.erasure import ERASED_JSON, erasure_of
 from store.member_leaves import MemberLeaf, member_leaves_of_item
 from store.models import EventErasure, Item
@@ -118,7 +122,7 @@ def _entry(
     }
 
 
-def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
+def _verify(chain: ChainAccess, contracts: dict[int, str], link: str) -> dict[str, Any]:
     how = (
         "For each history entry: recompute `projectionHash` as the CBV 2.0 canonical hash of "
         "`projection` (GS1's epcis-event-hash-generator gives it as it stands), then call "
@@ -131,14 +135,30 @@ def _verify(chain: ChainAccess, contracts: dict[int, str]) -> dict[str, Any]:
         "commissioning entry's root has rootInfo(root).brandConfirmed true and its brand (or "
         "endorsedBy) is brandOfGtin(gtin), the holder of the brand's companyPrefix."
     )
+    chain_id = chain.deployment().chain_id if contracts else None
     return {
         "contract": contracts[max(contracts)] if contracts else None,  # where new roots go
         "contracts": {str(v): a for v, a in sorted(contracts.items())},
-        "chainId": chain.deployment().chain_id if contracts else None,
+        "chainId": chain_id,
         "function": VERIFY_FUNCTION,
         "rootInfo": ROOT_INFO_FUNCTION,
         "leaf": MEMBER_LEAF,
         "how": how,
+        **public_chain_fields(chain, chain_id, link),
+    }
+
+
+def public_chain_fields(chain: ChainAccess, chain_id: int | None, link: str) -> dict[str, Any]:
+    """verify's chainName, explorerTxUrl, bundleUrl, rpcUrl and finality (api/chain_public.py,
+    docs/proof-bundle.md)."""
+    settings = chain.settings
+    explorer = settings.explorer_url if chain_id is not None else None
+    return {
+        "chainName": chain_name(chain_id, settings.chain_name),
+        "explorerTxUrl": f"{explorer}/tx/{{txHash}}" if explorer else None,
+        "bundleUrl": f"{link}?format=bundle" if chain_id is not None else None,
+        "rpcUrl": settings.public_rpc_url if chain_id is not None else None,
+        "finality": {"mode": settings.finality, "confirmations": settings.confirmations},
     }
 
 
@@ -149,6 +169,7 @@ VERDICT_TEXT = {
     Verdict.BRAND_REVOKED: "Not confirmed by the brand: the brand's key was revoked",
     Verdict.BRAND_COMPROMISED: "Not confirmed by the brand: recorded while its key was compromised",
     Verdict.NOT_BRAND_SIGNED: "Not confirmed by the brand: no brand signature covers it",
+    Verdict.RECALLED: "Recalled by the brand",
     Verdict.NOT_YET_CONFIRMED: "Commissioning not final yet",
     Verdict.GENUINE: "Genuine: commissioned by the brand",
 }
@@ -161,12 +182,27 @@ BRAND_CHECK = (
 )
 
 
-def _authentic(decision: Decision, commissioning: dict[str, Any] | None) -> dict[str, Any]:
+def _iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def _authentic(
+    decision: Decision,
+    commissioning: dict[str, Any] | None,
+    confirmations: int | None = None,
+) -> dict[str, Any]:
+    """The verdict with its reasons as data (`since`, `recall`, `confirmationsLeft`: the page
+    words them); `text` and `notes` stay for the JSON's existing readers."""
+    recall = decision.recall
     return {
         "verdict": decision.verdict.value,
         "text": VERDICT_TEXT[decision.verdict],
         "confirmedBy": decision.confirmed_by,
         "notes": list(decision.notes),
+        "since": _iso(decision.since),
+        "recall": recall
+        and {"recalledAt": _iso(recall.recalled_at), "scope": recall.scope, "lot": recall.lot},
+        "confirmationsLeft": confirmations,
         **_commissioning_fields(commissioning),
     }
 
@@ -178,6 +214,9 @@ def _unjudged(detail: str, commissioning: dict[str, Any] | None) -> dict[str, An
         "text": "Authenticity cannot be checked right now",
         "confirmedBy": None,
         "notes": [detail],
+        "since": None,
+        "recall": None,
+        "confirmationsLeft": None,
         **_commissioning_fields(commissioning),
     }
 
@@ -235,9 +274,18 @@ def authentic_view(
     """The verdict (core.verdict on the follower's view) and the facts shown beside it."""
     try:
         brands = ledger(session, chain)
+        decision = verdict(item_facts(session, item, brands, contracts))
+        left = None
+        if decision.verdict is Verdict.NOT_YET_CONFIRMED and commissioning is not None:
+            left = confirmations_left(
+                chain.finality_mode(),
+                chain.settings.confirmations,
+                commissioning["anchoring"]["blockNumber"],
+                followed_height(session),
+            )
     except ChainUnavailable as exc:
         return _unjudged(str(exc.detail), commissioning)
-    return _authentic(verdict(item_facts(session, item, brands, contracts)), commissioning)
+    return _authentic(decision, commissioning, left)
 
 
 def unknown_item_view(
@@ -290,6 +338,11 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         key["lot"] = item.lot
     if item.expiry is not None:
         key["expiry"] = item.expiry.isoformat()
+    verify = _verify(chain, contracts, key["link"])
+    explorer = chain.settings.explorer_url if verify["chainId"] is not None else None
+    for entry in history:
+        if entry["anchoring"] is not None:
+            entry["anchoring"]["explorerUrl"] = tx_url(explorer, entry["anchoring"]["txHash"])
     return {
         "item": key,
         "product": {"gtin": product.gtin, "name": product.name},
@@ -300,5 +353,5 @@ def item_view(session: Session, item: Item, base_url: str, chain: ChainAccess) -
         },
         "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
-        "verify": _verify(chain, contracts),
+        "verify": verify,
     }

@@ -1,7 +1,8 @@
 """Security headers, one policy per class of route, all of it written here.
 
 Classes: the GS1 resolver (Digital Links, compressed ones, its description file: the consumer
-page's headers plus CORS, which GS1-Conformant resolvers must allow), the QR PNGs, the
+page's headers plus CORS, which GS1-Conformant resolvers must allow, and the item page's own
+verifier script with the public RPC it asks), the QR PNGs, the
 interactive API docs (Swagger UI and ReDoc, their scripts and styles served by the app itself
 under DOCS_ASSETS), and everything else (JSON API, without CORS). A route class that later needs
 other headers changes its entry in `POLICIES`, nowhere else.
@@ -14,8 +15,10 @@ import enum
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.chain_public import origin_of
 from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.resolver_paths import ALLOWED_METHODS, is_resolver_path
+from api.verifier_script import INTEGRITY
 
 
 class RouteClass(enum.Enum):
@@ -55,8 +58,22 @@ CORS = {
     "Access-Control-Max-Age": "86400",
 }
 
+
+def resolver_csp(rpc_url: str | None) -> str:
+    """The resolver page's CSP: the page's policy plus exactly the verifier script (by its hash:
+    api/verifier_script.py) fetching the bundle from us and asking PUBLIC_RPC_URL's origin, and
+    the page's local-time script (api/page_times.py)."""
+    connect = "'self'" + (f" {origin_of(rpc_url)}" if rpc_url else "")
+    scripts = f"'{INTEGRITY}' {LOCAL_TIME_SCRIPT_HASH}"
+    return (
+        f"default-src 'none'; script-src {scripts}; connect-src {connect}; "
+        "style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
 POLICIES: dict[RouteClass, dict[str, str]] = {
-    RouteClass.RESOLVER: {**_PAGE, **CORS},
+    RouteClass.RESOLVER: {**_PAGE, **CORS, "Content-Security-Policy": resolver_csp(None)},
     RouteClass.PAGE: _PAGE,
     # Swagger UI / ReDoc pages: an inline bootstrap script plus bundles from the app itself;
     # no other origin (ReDoc's search runs in a blob: worker, both inline their styles).
@@ -100,8 +117,14 @@ def route_class(path: str) -> RouteClass:
 class SecurityHeaders:
     """Adds the route class's headers to every response (errors and refusals included)."""
 
-    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False, rpc_url: str | None = None) -> None:
         self.app = app
+        # PUBLIC_RPC_URL: the one other origin the resolver page's verifier may ask.
+        resolver = {
+            **POLICIES[RouteClass.RESOLVER],
+            "Content-Security-Policy": resolver_csp(rpc_url),
+        }
+        self.policies = {**POLICIES, RouteClass.RESOLVER: resolver}
         # Only over HTTPS: a browser ignores HSTS on plain HTTP, and dev runs on it.
         self.https = https
 
@@ -109,7 +132,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = POLICIES[route_class(scope.get("path", ""))]
+        policy = self.policies[route_class(scope.get("path", ""))]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

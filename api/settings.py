@@ -9,9 +9,11 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
+from api.chain_public import public_url
+from chain.settings import FinalityMode
 from store.settings_base import ProcessSettings
 
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
@@ -35,6 +37,10 @@ class ApiSettings(ProcessSettings):
     # How far in the past a shipment's shipping / arriving / receiving eventTime may lie when it
     # is recorded (its times decide the settlement window); the future is refused beyond 60 s.
     event_max_backdate_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Finality as `chaintrace anchor` reads it (the same FINALITY / CONFIRMATIONS), for the
+    # confirmations an item page says are still to come (api/finality.py).
+    finality: FinalityMode = "auto"
+    confirmations: int = Field(default=2, ge=1, le=10_000)
     # Rate limits (api/rate_limit.py) in the `limits` notation: "120/minute", "5/second;100/hour".
     rate_limit_enabled: bool = True
     rate_limit_resolver: str = "120/minute"  # per client: Digital Link pages and JSON
@@ -54,6 +60,14 @@ class ApiSettings(ProcessSettings):
     # (api/code_report_client.py); unset: a random key per process (repeats then count as new
     # reports after a restart or on another process, still bounded per code).
     code_report_key: SecretStr | None = None
+    # "Check it yourself" (api/chain_public.py): the chain's name on the page (unset: from its
+    # chain id), the block explorer whose base + "/tx/" + hash shows a transaction (unset: no
+    # links), the JSON-RPC the page's own verifier asks from the browser (unset: not offered;
+    # the only origin besides ours that the page's CSP lets it connect to). https only, http on
+    # loopback. The bundle states FINALITY / CONFIRMATIONS (above).
+    chain_name: str | None = Field(default=None, max_length=80)
+    explorer_url: str | None = None
+    public_rpc_url: str | None = None
 
     @property
     def commissioning_draft_ttl(self) -> timedelta:
@@ -119,3 +133,18 @@ class ApiSettings(ProcessSettings):
         if parts.query or parts.fragment:
             raise ValueError("PUBLIC_BASE_URL must not carry a query or fragment")
         return value.rstrip("/")
+
+    @field_validator("explorer_url", "public_rpc_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        name = (info.field_name or "").upper()
+        return public_url(value, name, query=info.field_name == "public_rpc_url")
+
+    @field_validator("chain_name")
+    @classmethod
+    def _check_chain_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("CHAIN_NAME must be printable text")
+        return value.strip() or None if value is not None else None

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.catalog import epc_of
+from api.consumer_fact_rights import refused_fact
 from api.errors import Conflict, FieldError, Forbidden
 from api.schemas.events import MinimalEventIn
 from core.epcis import EpcisError
@@ -253,6 +254,8 @@ def record_on_shipment(
         if "type" in body
         else _minimal(body, shipment, principal, where)
     )
+    if (refused := refused_fact(session, principal, event)) is not None:
+        raise FieldError([*where, *refused[0]], refused[1])  # a consumer-facing fact: not theirs
     biz_step = short_biz_step(event.get("bizStep")) or ""
     # Held to the commit: two requests recording the same step cannot both find it missing.
     lock_shipment(session, shipment)

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
 from api.errors import ChainUnavailable
 from api.rate_limit import RateLimits
 from api.settings import ApiSettings
+from chain.anchoring.finality import FinalityTracker
 from chain.errors import ChainError
 from chain.toolchain.deploy import Deployment, load_deployment
 
@@ -24,6 +26,7 @@ class ChainAccess:
     w3: Web3 | None
     _deployment: Deployment | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _finality: FinalityTracker | None = None
 
     @property
     def configured(self) -> bool:
@@ -52,6 +55,19 @@ class ChainAccess:
                     )
                 self._deployment = found
             return self._deployment
+
+    def finality_mode(self) -> str:
+        """ "tag" or "confirmations": the policy `chaintrace anchor` applies under the same
+        settings ("auto" asks the node once, then cached)."""
+        w3 = self.web3()
+        if self._finality is None:
+            self._finality = FinalityTracker(
+                w3, self.settings.finality, self.settings.confirmations
+            )
+        try:
+            return self._finality.mode
+        except (Web3Exception, OSError) as exc:
+            raise ChainUnavailable(f"chain unreachable: {exc}") from None
 
 
 @dataclass

@@ -4,7 +4,8 @@ For every anchored commissioning event the auditor reads, from the TraceAnchor r
 went to: the root's signer and block time (and re-signing, on v2); from TraceAnchor v2 the brand
 holding the item's GTIN (longest registered prefix) and each signer's revocation and
 `compromisedSince`. A root that is on chain counts as final here: the auditor judges whose word
-the root is, not how deep it lies.
+the root is, not how deep it lies. A recall is the brand's word kept in the store, not signed on
+chain: it is not among the auditor's facts, so `recalled` never comes out here (docs/recalls.md).
 """
 
 from __future__ import annotations

@@ -451,6 +451,26 @@ def verify(
     sys.exit(0 if report.ok else 1)
 
 
+@app.command("verify-bundle")
+def verify_bundle(
+    bundle_file: Annotated[Path, typer.Argument(help="An item's proof bundle (?format=bundle).")],
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="JSON-RPC of the chain (default CHAIN_RPC_URL).")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Anyone: check an item's proof bundle offline and against the chain (exit 0: all holds
+    and final; 1: a check failed; 2: not a bundle or no RPC; 3: holds, not final yet)."""
+    _logging(verbose)
+    from chaintrace.bundle_report import run_verify_bundle
+
+    url = rpc or _settings(AuditSettings).chain_rpc_url
+    if not url:
+        console.print("[red]give --rpc URL (or set CHAIN_RPC_URL)[/red]")
+        raise typer.Exit(2)
+    raise typer.Exit(run_verify_bundle(bundle_file, _w3(url)))
+
+
 @app.command("admin-key")
 def admin_key(
     name: Annotated[str, typer.Argument(help="Name of the admin principal.")],

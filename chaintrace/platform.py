@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import uvicorn
 from web3 import Web3
 
+from api.chain_public import public_url
 from api.delivery_settings import DeliverySettings
 from api.epcis_delivery import DeliveryWorker
 from api.main import create_app
@@ -101,6 +102,15 @@ class Endpoints:
         )
 
 
+def _browser_rpc(url: str) -> dict[str, str]:
+    """PUBLIC_RPC_URL in dev mode: the item page's verifier asks the dev chain itself, when a
+    browser may be sent there (https, or http on loopback)."""
+    try:
+        return {"public_rpc_url": public_url(url, "CHAIN_RPC_URL", query=True)}
+    except ValueError:
+        return {}
+
+
 @dataclass
 class Platform:
     """Runs the gateway, the anchoring, settlement and subscription delivery workers and the API
@@ -166,6 +176,7 @@ class Platform:
             {
                 **common,
                 "public_base_url": public_base_url or api_url,
+                **_browser_rpc(endpoints.chain_rpc_url),
                 "api_host": host,
                 "api_port": api_port,
             },

@@ -11,11 +11,13 @@ root is final. Precedence (the first that applies wins):
   unregistered (a GTIN of no registered brand: neutral, never a counterfeit warning)
   > not recognised (a registered brand's prefix, unknown serial)
   > brand revoked / brand compromised / not brand-signed (the brand's word is missing)
+  > recalled (the prefix's brand recalled the item, its lot or its product: docs/recalls.md)
   > not yet confirmed (the brand's root is not final yet)
   > genuine.
 
-DESIGN's "recalled" and "copy warning" levels sit between the brand's word and "not yet
-confirmed"; nothing records them yet (issue 17), so they are not among the outcomes.
+DESIGN's "copy warning" level (between recalled and not yet confirmed) has nothing recording it
+yet, so it is not among the outcomes. A decision carries `since` (unix seconds: the revocation,
+the `compromisedSince` or the recall it rests on) and the recall, as data for the page to word.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Verdict(enum.StrEnum):
     BRAND_REVOKED = "brand_revoked"
     BRAND_COMPROMISED = "brand_compromised"
     NOT_BRAND_SIGNED = "not_brand_signed"
+    RECALLED = "recalled"
     NOT_YET_CONFIRMED = "not_yet_confirmed"
     GENUINE = "genuine"
 
@@ -59,6 +62,16 @@ class RootFacts:
 
 
 @dataclass(frozen=True)
+class RecallFacts:
+    """A recall the prefix's brand recorded and has not declared an error (times in unix
+    seconds); scope "item" (this serial), "lot" (every item of `lot`) or "product" (the GTIN)."""
+
+    recalled_at: int
+    scope: str
+    lot: str | None = None
+
+
+@dataclass(frozen=True)
 class ItemFacts:
     """Everything the verdict depends on."""
 
@@ -68,15 +81,19 @@ class ItemFacts:
     refused_by: str | None = None  # the brand whose commissioning root the chain refused
     pending_signer: str | None = None  # the brand that signed a root not on chain yet
     brands: Mapping[str, BrandFacts] = field(default_factory=dict)  # by lowercase address
+    recall: RecallFacts | None = None  # the earliest standing recall by the prefix's brand
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict, the brand whose word it rests on, and what else is known (plain facts)."""
+    """The verdict, the brand whose word it rests on, and what else is known (plain facts):
+    `since` is when the revocation, compromise or recall the verdict rests on took effect."""
 
     verdict: Verdict
     confirmed_by: str | None = None
     notes: tuple[str, ...] = ()
+    since: int | None = None
+    recall: RecallFacts | None = None
 
 
 def _brand(facts: ItemFacts, address: str | None) -> BrandFacts | None:
@@ -94,12 +111,19 @@ def _word_holds(brand: BrandFacts | None, prefix: str, signed_at: int | None) ->
     return brand.revoked_at is None or signed_at <= brand.revoked_at
 
 
-def _unconfirmed(signer: BrandFacts | None) -> Verdict:
+def _unconfirmed(signer: BrandFacts | None, notes: tuple[str, ...] = ()) -> Decision:
     if signer is not None and signer.compromised_since is not None:
-        return Verdict.BRAND_COMPROMISED
+        return Decision(Verdict.BRAND_COMPROMISED, notes=notes, since=signer.compromised_since)
     if signer is not None and signer.revoked_at is not None:
-        return Verdict.BRAND_REVOKED
-    return Verdict.NOT_BRAND_SIGNED
+        return Decision(Verdict.BRAND_REVOKED, notes=notes, since=signer.revoked_at)
+    return Decision(Verdict.NOT_BRAND_SIGNED, notes=notes)
+
+
+def _recalled(facts: ItemFacts, by: str | None, notes: tuple[str, ...]) -> Decision | None:
+    recall = facts.recall
+    if recall is None:
+        return None
+    return Decision(Verdict.RECALLED, by, notes, since=recall.recalled_at, recall=recall)
 
 
 def _notes(facts: ItemFacts, confirmer: BrandFacts) -> tuple[str, ...]:
@@ -123,14 +147,15 @@ def verdict(facts: ItemFacts) -> Decision:
         return Decision(Verdict.NOT_RECOGNISED)
     if facts.refused_by is not None:
         refused = _brand(facts, facts.refused_by)
-        return Decision(_unconfirmed(refused), notes=("the chain refused its commissioning",))
+        return _unconfirmed(refused, ("the chain refused its commissioning",))
     root = facts.root
     if root is None or root.anchored_at is None:
         # Revoked or compromised outranks "not yet confirmed": the chain will refuse the root.
         pending = _brand(facts, facts.pending_signer)
         if pending is not None and (pending.revoked_at or pending.compromised_since):
-            return Decision(_unconfirmed(pending), notes=("commissioning not anchored",))
-        return Decision(Verdict.NOT_YET_CONFIRMED, notes=("commissioning not anchored yet",))
+            return _unconfirmed(pending, ("commissioning not anchored",))
+        waiting = ("commissioning not anchored yet",)
+        return _recalled(facts, None, waiting) or Decision(Verdict.NOT_YET_CONFIRMED, notes=waiting)
     signer = _brand(facts, root.signer)
     if signer is None or signer.prefix != facts.prefix:
         # A platform root, or one signed by no holder of the prefix: reported, never trusted.
@@ -142,8 +167,11 @@ def verdict(facts: ItemFacts) -> Decision:
     elif _word_holds(_brand(facts, root.endorser), facts.prefix, root.endorsed_at):
         confirmer = _brand(facts, root.endorser)
     if confirmer is None:
-        return Decision(_unconfirmed(signer))
+        return _unconfirmed(signer)
     notes = _notes(facts, confirmer)
+    recalled = _recalled(facts, confirmer.address, notes)
+    if recalled is not None:
+        return recalled
     if not root.final:
         return Decision(Verdict.NOT_YET_CONFIRMED, confirmer.address, notes)
     return Decision(Verdict.GENUINE, confirmer.address, notes)

@@ -8,7 +8,7 @@ behind the newest one's back, and a nested prefix the upgrade did not carry over
 The auditor (chaintrace/audit_authenticity.py) applies the same rule on chain. Revocations and
 compromises count from every release listed (the earliest counts). A root's facts are read from
 the release its batch went to. These are the facts core.verdict decides on, never a flag the API
-keeps.
+keeps; a recall is the prefix's brand's word, recorded in the store (store/recalls.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from core.verdict import BrandFacts, ItemFacts, RootFacts
 from store.chain_view import log_time
 from store.models import AnchorBatch, BatchStatus, Event, Item
 from store.models.chain_view import ChainLog
+from store.recalls import standing_recall
 
 _BRAND_EVENTS = ("BrandRegistered", "BrandRevoked", "BrandCompromised")
 _ZERO = "0x" + "00" * 20
@@ -187,9 +188,10 @@ def item_facts(
     event = session.get(Event, item.commission_event_id) if item.commission_event_id else None
     if prefix is None or event is None:
         return ItemFacts(prefix=prefix, known=event is not None)
+    recall = standing_recall(session, item, prefix)
     batch = event.leaf.batch if event.leaf is not None else None
     if batch is None:
-        return ItemFacts(prefix=prefix, known=True)
+        return ItemFacts(prefix=prefix, known=True, recall=recall)
     root = root_facts(session, batch, contracts.get(batch.anchor_version))
     intended = batch.brand_address  # who signed the batch's root (None: a platform batch)
     brands = ledger.facts(root.signer, root.endorser, intended)
@@ -201,5 +203,6 @@ def item_facts(
             refused_by=intended if refused else None,
             pending_signer=None if refused else intended,
             brands=brands,
+            recall=recall,
         )
-    return ItemFacts(prefix=prefix, known=True, root=root, brands=brands)
+    return ItemFacts(prefix=prefix, known=True, root=root, brands=brands, recall=recall)

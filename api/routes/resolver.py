@@ -23,6 +23,7 @@ from api.links import BadDigitalLink, item_or_404, request_gtin_key
 from api.linkset_view import linkset_answer, with_linkset
 from api.page_templates import templates
 from api.product_view import product_of_key, product_view
+from api.proof_bundle import bundle_response
 from api.rate_limit import Bucket, per_client
 from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
 from api.resolver_view import item_view, unknown_item_view
@@ -43,8 +44,8 @@ def wants_json(request: Request) -> bool:
     """JSON on ?format=json, or an Accept that prefers JSON to HTML (?linkType=all is a linkset:
     api/linkset_view.py answers it first)."""
     fmt = request.query_params.get("format", "").lower()
-    if fmt in ("json", "html"):
-        return fmt == "json"
+    if fmt in ("json", "html", "bundle"):
+        return fmt != "html"
     ranges = accept_q(request.headers.get("accept", ""))
     json_q = max((ranges.get(t, 0.0) for t in _JSON_TYPES), default=0.0)
     html_q = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))
@@ -144,6 +145,8 @@ def _item(
         return _error(request, exc, as_json, unknown)
     view = item_view(session, item, settings.base_url, chain)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
+    if request.query_params.get("format", "").lower() == "bundle":
+        return bundle_response(view, headers)
     if as_json:
         return JSONResponse(view, headers=headers)
     return templates.TemplateResponse(request, "item.html", view, headers=headers)

@@ -3,7 +3,7 @@ described for the OpenAPI document; api/resolver_view.py builds it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,13 +12,48 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Authenticity(_Out):
-    """The verdict and what it rests on; `verdict` is null when it cannot be checked now."""
+class RecallOut(_Out):
+    """A standing recall by the brand holding the item's prefix (docs/recalls.md)."""
 
-    verdict: str | None
+    recalled_at: str = Field(
+        alias="recalledAt", description="ISO-8601 UTC: the recall event's eventTime"
+    )
+    scope: Literal["item", "lot", "product"] = Field(
+        description="What was recalled: this item, every item of `lot`, or every item of the GTIN"
+    )
+    lot: str | None = Field(description="The lot recalled (scope lot), else null")
+
+
+class Authenticity(_Out):
+    """The verdict and what it rests on; `verdict` is null when it cannot be checked now. The
+    reasons are data (`since`, `recall`, `confirmationsLeft`) for the page to word in the
+    reader's language; `text` and `notes` are English, kept for existing readers."""
+
+    verdict: str | None = Field(
+        description="By precedence: unregistered, not_recognised, brand_revoked, "
+        "brand_compromised, not_brand_signed, recalled, not_yet_confirmed, genuine "
+        "(core/verdict.py); null when it cannot be checked now"
+    )
     text: str
     confirmed_by: str | None = Field(alias="confirmedBy")
     notes: list[str]
+    since: str | None = Field(
+        default=None,
+        description="ISO-8601 UTC: when what the verdict rests on took effect: the brand key's "
+        "revocation (brand_revoked), its compromisedSince (brand_compromised), the recall "
+        "(recalled); else null",
+    )
+    recall: RecallOut | None = Field(
+        default=None, description="The recall (verdict recalled), else null"
+    )
+    confirmations_left: int | None = Field(
+        default=None,
+        alias="confirmationsLeft",
+        ge=0,
+        description="not_yet_confirmed: blocks the commissioning's anchoring still needs on the "
+        "followed chain before it is final; null when the root is not in a block yet, when "
+        "the chain's finalized tag decides finality, and for any other verdict",
+    )
     status: str = Field(description="Finality of the commissioning: none, pending, ... final")
     signed_by_brand: str | None = Field(alias="signedByBrand")
     root: str | None = Field(
@@ -40,6 +75,11 @@ class Anchoring(_Out):
     block_number: int | None = Field(alias="blockNumber")
     signed_by_brand: str | None = Field(alias="signedByBrand")
     contract: str | None = Field(description="The TraceAnchor release holding the root")
+    explorer_url: str | None = Field(
+        default=None,
+        alias="explorerUrl",
+        description="The transaction on the block explorer (EXPLORER_URL + /tx/ + txHash)",
+    )
 
 
 class SensorSummary(_Out):
@@ -99,6 +139,14 @@ class HistoryEntry(_Out):
     )
 
 
+class FinalityRule(_Out):
+    """When an anchored root counts as final (FINALITY, CONFIRMATIONS, as the anchorer has
+    them): the chain's `finalized` tag, else N blocks on top of the anchoring block."""
+
+    mode: str = Field(description="tag, confirmations, or auto (tag unless a dev node)")
+    confirmations: int
+
+
 class Verify(_Out):
     contract: str | None
     contracts: dict[str, str]
@@ -107,6 +155,25 @@ class Verify(_Out):
     root_info: str = Field(alias="rootInfo")
     leaf: str
     how: str
+    chain_name: str | None = Field(
+        default=None, alias="chainName", description="CHAIN_NAME, else the chain id's name"
+    )
+    explorer_tx_url: str | None = Field(
+        default=None,
+        alias="explorerTxUrl",
+        description="A transaction's explorer page with {txHash} to fill in (null: no explorer)",
+    )
+    bundle_url: str | None = Field(
+        default=None,
+        alias="bundleUrl",
+        description="The item's proof bundle (docs/proof-bundle.md), a download",
+    )
+    rpc_url: str | None = Field(
+        default=None,
+        alias="rpcUrl",
+        description="The public JSON-RPC the page's verifier asks (PUBLIC_RPC_URL; null: none)",
+    )
+    finality: FinalityRule | None = None
 
 
 class ItemKey(_Out):

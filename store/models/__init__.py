@@ -12,6 +12,7 @@ from store.models.links import ResolverLink
 from store.models.locations import Location
 from store.models.operations import AdminLogEntry, EventErasure
 from store.models.readings import Reading
+from store.models.recalls import Recall
 from store.models.reports import CodeReport, CodeReportCount
 from store.models.settings import Setting
 from store.models.shipments import Shipment, custody_approvals, shipment_devices, shipment_items
@@ -42,6 +43,7 @@ __all__ = [
     "Principal",
     "Product",
     "Reading",
+    "Recall",
     "ResolverLink",
     "Role",
     "Setting",

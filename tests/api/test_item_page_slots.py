@@ -38,7 +38,7 @@ def _view(**authentic: Any) -> dict[str, Any]:
         "brand": {"name": BRAND, "companyPrefix": "0614141"},
         "authentic": {"verdict": None, "root": None, **authentic},
         "history": [commissioning],
-        "verify": {"contract": None},
+        "verify": {"contract": None, "chainId": None},
     }
 
 

@@ -120,3 +120,23 @@ def test_genuine_only_for_a_signature_made_before_the_signing_keys_compromise(
     if decision.verdict is Verdict.GENUINE:
         assert word and final
     assert (decision.verdict in (Verdict.GENUINE, Verdict.NOT_YET_CONFIRMED)) == word
+
+
+def test_a_recall_by_the_brand_ranks_below_the_brands_word_and_above_confirmation() -> None:
+    from core.verdict import RecallFacts
+
+    recall = RecallFacts(recalled_at=500, scope="lot", lot="L1")
+    brand = BrandFacts(OLD, PREFIX)
+    final = verdict(item(signed(), brand, recall=recall))
+    assert final == Decision(Verdict.RECALLED, OLD, since=500, recall=recall)
+    assert verdict(item(signed(final=False), brand, recall=recall)).verdict is Verdict.RECALLED
+    assert verdict(item(None, recall=recall)).verdict is Verdict.RECALLED  # not anchored yet
+    revoked = BrandFacts(OLD, PREFIX, revoked_at=50)
+    lost = verdict(item(signed(100), revoked, recall=recall))
+    assert (lost.verdict, lost.since, lost.recall) == (Verdict.BRAND_REVOKED, 50, None)
+    compromised = BrandFacts(OLD, PREFIX, compromised_since=90)
+    assert verdict(item(signed(100), compromised, recall=recall)).since == 90
+    platform = RootFacts(signer=None, anchored_at=100, final=True)
+    assert verdict(item(platform, brand, recall=recall)).verdict is Verdict.NOT_BRAND_SIGNED
+    unknown = ItemFacts(prefix=PREFIX, known=False, recall=recall)
+    assert verdict(unknown).verdict is Verdict.NOT_RECOGNISED

@@ -840,3 +840,48 @@ def test_0023_gives_every_stored_leaf_its_event_kind_and_keys_leaves_by_kind_and
                 )
     finally:
         engine.dispose()
+
+
+def test_0027_adds_recalls_beside_a_populated_store(empty_db_url: str) -> None:
+    """A store at the previous revision keeps its principals; the new table takes a recall's
+    subject, and a downgrade drops only it."""
+    script = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    previous = script.get_revision("0027_recalls").down_revision
+    assert isinstance(previous, str)
+    upgrade(empty_db_url, previous)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO principals (name, role, created_at)"
+                    " VALUES ('brand', 'brand', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (kind, event_hash, event_json, event_type,"
+                    " event_time_ms, created_at) VALUES (0, :h, '{}', 'ObjectEvent', 1,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"h": b"\x01" * 32},
+            )
+        upgrade(empty_db_url)
+        assert _diff(empty_db_url, Base.metadata) == []
+        with engine.begin() as conn:
+            pid = conn.execute(sa.text("SELECT id FROM principals")).scalar_one()
+            event = conn.execute(sa.text("SELECT id FROM events")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO recalls (event_id, gtin, serial, lot, recalled_at_ms,"
+                    " recorded_by) VALUES (:e, '00614141077779', NULL, 'L1', 1000, :p)"
+                ),
+                {"e": event, "p": pid},
+            )
+        downgrade(empty_db_url, previous)
+        with engine.begin() as conn:
+            assert "recalls" not in sa.inspect(conn).get_table_names()
+            assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM principals")).scalar_one() == 1
+    finally:
+        engine.dispose()

@@ -1,93 +1,65 @@
-"""Items in each verdict state the item page words, served over real HTTP for a browser
-(tests/api/served_support.py): made through the API, the anchoring worker, the follower and
-TraceAnchor v2 as a brand and the platform would make them."""
+"""Every verdict state's item (tests/api/verdict_states.py) in a store served over real HTTP
+for a browser, as tests/api/served_support.py serves one: its own SQLite file, the session's
+anvil (reverted after)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
 
-from chain.clients import TraceAnchorV2Client
-from tests.api.flows import (
-    CONFIRMATIONS,
-    OTHER_PREFIX,
-    PREFIX,
-    Api,
-    anchor_worker,
-    follow,
-    gtin13,
-    mine,
-    register_brand_on_chain,
-)
-from tests.api.served_support import Served
-
-REVOKED_PREFIX = "0712345"
+from api.main import create_app
+from api.server import ApiServer
+from api.settings import ApiSettings
+from store.db import make_engine, upgrade
+from tests.api.conftest import _bootstrap_admin
+from tests.api.flows import PUBLIC_BASE_URL, Api
+from tests.api.verdict_states import StateItem, every_state
+from tests.utils.anvil import ChainEnv, revert, snapshot
 
 
 @dataclass(frozen=True)
-class PageState:
-    """One state's page: its path on the served API and the verdict its <h1> carries."""
+class ServedStates:
+    """The served API's base URL and its item per verdict state."""
 
-    name: str
-    path: str
-    verdict: str
-
-
-def _anchor(api: Api, *, final: bool) -> None:
-    """One pass of the anchoring worker; with `final`, mined past the confirmations and again."""
-    assert api.chain is not None
-    worker = anchor_worker(api)
-    worker.run_once()
-    if final:
-        mine(api.chain.w3, CONFIRMATIONS)
-        worker.run_once()
-    follow(api)
-
-
-def _revoked_item(api: Api) -> str:
-    """A second brand signs a commissioning, then the admin revokes its key before it is
-    anchored: the chain refuses the root, the item is the brand's no more (brand_revoked)."""
-    chain = api.chain
-    assert chain is not None
-    wallet: LocalAccount = Account.create()
-    key = api.brand(wallet, REVOKED_PREFIX, "Beta Dairy")
-    gtin = gtin13(REVOKED_PREFIX, "100")
-    api.product(key, gtin, "Skyr 500 g")
-    register_brand_on_chain(api, REVOKED_PREFIX)
-    api.commission(key, wallet, gtin, ["R1"])
-    anchor = chain.anchor
-    assert isinstance(anchor, TraceAnchorV2Client)
-    anchor.send_revoke_brand(chain.admin, wallet.address)
-    follow(api)
-    _anchor(api, final=True)  # the chain refuses the revoked key's root: failed
-    return f"/01/{gtin}/21/R1"
-
-
-def make_states(served: Served) -> list[PageState]:
-    """Genuine (final), not yet confirmed (anchored, confirmations to come), not recognised,
-    unregistered (neutral) and brand revoked."""
-    world = served.world
-    api = world.api
-    assert api.chain is not None
-    register_brand_on_chain(api, PREFIX)
-    _anchor(api, final=True)  # the world's commissioning: A1, A2, S1-S3 genuine
-    revoked = _revoked_item(api)
-    api.commission(world.brand_key, api.chain.brand, world.gtin, ["P1"])
-    _anchor(api, final=False)  # in a block, not final yet
-    gtin = world.gtin
-    return [
-        PageState("genuine", f"/01/{gtin}/21/{world.serials[0]}", "genuine"),
-        PageState("not-yet-confirmed", f"/01/{gtin}/21/P1", "not_yet_confirmed"),
-        PageState("not-recognised", f"/01/{gtin}/21/NOT-OURS-9", "not_recognised"),
-        PageState("unregistered", f"/01/{gtin13(OTHER_PREFIX, '42')}/21/X1", "unregistered"),
-        PageState("revoked", revoked, "brand_revoked"),
-    ]
+    url: str
+    states: dict[str, StateItem]
 
 
 @pytest.fixture(scope="module")
-def states(served: Served) -> Iterator[dict[str, PageState]]:
-    yield {state.name: state for state in make_states(served)}
+def served_states(
+    chain_env: ChainEnv, deployments_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedStates]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('states') / 'chaintrace.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    snap = snapshot(chain_env.w3)
+    settings = ApiSettings(
+        database_url=url,
+        public_base_url=PUBLIC_BASE_URL,
+        deployments_file=deployments_file,
+        rate_limit_enabled=False,  # a browser test is not a rate-limit test
+        api_port=0,
+    )
+    server = ApiServer(settings, engine=engine, w3=chain_env.w3)
+    thread = threading.Thread(target=server.run, daemon=True)
+    try:
+        with TestClient(create_app(settings, engine=engine, w3=chain_env.w3)) as client:
+            states = every_state(Api(client, _bootstrap_admin(engine), chain_env, engine))
+            thread.start()
+            deadline = time.monotonic() + 60  # a bound for a loaded machine, not a timing check
+            while not server.started:
+                assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.05)
+            yield ServedStates(f"http://127.0.0.1:{server.port}", states)
+    finally:
+        if thread.is_alive():
+            server.stop()
+            thread.join(timeout=60)
+        revert(chain_env.w3, snap)
+        engine.dispose()

@@ -14,10 +14,9 @@ import pytest
 
 from api.page_language import TRANSLATIONS
 from api.verifier_script import SCRIPT_PATH
-from tests.api.page_states import PageState
-from tests.api.page_states import states as states  # the fixture
-from tests.api.served_support import Served
-from tests.api.served_support import served as served  # the fixture
+from tests.api.page_states import ServedStates
+from tests.api.page_states import served_states as served_states  # the fixture
+from tests.api.verdict_states import ACME, StateItem
 from tests.utils.browser import (
     DESKTOP,
     NARROW,
@@ -29,15 +28,21 @@ from tests.utils.browser import (
 )
 
 WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
-STATES = ["genuine", "not-yet-confirmed", "not-recognised", "unregistered", "revoked"]
-# The sentence each state's page opens with (the catalog's message id) and its brand.
+# The sentence each state's page opens with (the catalog's message id) and the brand it names.
 SENTENCES = {
-    "genuine": ("Genuine: %(brand)s made and registered this item.", "Acme Foods"),
-    "not-yet-confirmed": ("Registered by %(brand)s, not yet confirmed.", "Acme Foods"),
-    "not-recognised": ("%(brand)s has not registered this code.", "Acme Foods"),
+    "genuine": ("Genuine: %(brand)s made and registered this item.", ACME),
+    "recalled": ("Recalled by %(brand)s: do not use this item.", ACME),
+    "brand_revoked": ("Not confirmed by the brand: the key that signed it was revoked.", None),
+    "brand_compromised": ("Not confirmed by the brand: it was signed with a stolen key.", None),
+    "not_brand_signed": (
+        "Not confirmed by the brand: the brand did not sign this item's registration.",
+        None,
+    ),
+    "not_recognised": ("%(brand)s has not registered this code.", ACME),
     "unregistered": ("This product number is not registered with chaintrace.", None),
-    "revoked": ("Not confirmed by the brand: the key that signed it was revoked.", None),
+    "not_yet_confirmed": ("Registered by %(brand)s, not yet confirmed.", ACME),
 }
+STATES = list(SENTENCES)
 
 
 def sentence(state: str, lang: str) -> str:
@@ -46,7 +51,9 @@ def sentence(state: str, lang: str) -> str:
     return text % {"brand": brand} if brand else text
 
 
-def _open(browser: Any, served: Served, state: PageState, viewport: dict[str, int], **kw: Any):
+def _open(
+    browser: Any, served: ServedStates, state: StateItem, viewport: dict[str, int], **kw: Any
+) -> tuple[Any, list[Any]]:
     """The page loaded, with every request it made (document, scripts, images, ...)."""
     page = page_at(browser, viewport, **kw)
     requests: list[Any] = []
@@ -67,10 +74,10 @@ def _verdict(page: Any) -> tuple[str, str]:
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("name", STATES)
 def test_each_state_opens_with_its_sentence_and_passes_axe(
-    browser: Any, served: Served, states: dict[str, PageState], name: str, width: str
+    browser: Any, served_states: ServedStates, name: str, width: str
 ) -> None:
-    state = states[name]
-    page, requests = _open(browser, served, state, WIDTHS[width])
+    state = served_states.states[name]
+    page, requests = _open(browser, served_states, state, WIDTHS[width])
     try:
         assert _verdict(page) == (state.verdict, sentence(name, "en"))
         # The verdict is the first thing on the page after the language switch.
@@ -88,10 +95,10 @@ def test_each_state_opens_with_its_sentence_and_passes_axe(
 
 @pytest.mark.parametrize("name", STATES)
 def test_each_state_in_chinese_from_the_browser_s_language(
-    browser: Any, served: Served, states: dict[str, PageState], name: str
+    browser: Any, served_states: ServedStates, name: str
 ) -> None:
-    state = states[name]
-    page, _ = _open(browser, served, state, PHONE, locale="zh-CN")
+    state = served_states.states[name]
+    page, _ = _open(browser, served_states, state, PHONE, locale="zh-CN")
     try:
         assert page.locator("html").get_attribute("lang") == "zh-Hans"
         assert _verdict(page) == (state.verdict, sentence(name, "zh-Hans"))
@@ -109,9 +116,9 @@ def test_each_state_in_chinese_from_the_browser_s_language(
 
 @pytest.mark.parametrize("name", STATES)
 def test_320_px_needs_no_sideways_scrolling(
-    browser: Any, served: Served, states: dict[str, PageState], name: str
+    browser: Any, served_states: ServedStates, name: str
 ) -> None:
-    page, _ = _open(browser, served, states[name], NARROW)
+    page, _ = _open(browser, served_states, served_states.states[name], NARROW)
     try:
         for details in page.locator("details").all():
             details.evaluate("d => d.open = true")  # what a reader opens must fit as well
@@ -130,10 +137,10 @@ def _local(iso: str, offset_hours: int) -> str:
 
 
 def test_times_are_in_the_viewer_s_zone_with_utc_on_hover(
-    browser: Any, served: Served, states: dict[str, PageState]
+    browser: Any, served_states: ServedStates
 ) -> None:
-    state = states["genuine"]
-    page, _ = _open(browser, served, state, PHONE, timezone_id="Asia/Shanghai")
+    state = served_states.states["genuine"]
+    page, _ = _open(browser, served_states, state, PHONE, timezone_id="Asia/Shanghai")
     try:
         times = page.locator('time[datetime$="Z"]').all()
         assert times, "the page shows no time"
@@ -148,7 +155,7 @@ def test_times_are_in_the_viewer_s_zone_with_utc_on_hover(
     finally:
         page.context.close()
     # Without JavaScript the server's text stays, and says it is UTC.
-    page, _ = _open(browser, served, state, PHONE, java_script_enabled=False)
+    page, _ = _open(browser, served_states, state, PHONE, java_script_enabled=False)
     try:
         for element in page.locator('time[datetime$="Z"]').all():
             iso = element.get_attribute("datetime")

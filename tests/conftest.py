@@ -4,4 +4,5 @@ The repository root is on sys.path through pyproject's `pythonpath`, so `tests.u
 however pytest is started.
 """
 
+# tests.utils.browser: one Chromium for the whole session, whichever modules use `browser`.
 pytest_plugins = ["tests.utils.db_fixtures", "tests.utils.browser"]

@@ -64,6 +64,12 @@ def preferred(accept_language: str | None) -> list[str]:
     return [tag for _, _, tag in sorted(ranked)]
 
 
+def viewer_languages(requested: str | None, accept_language: str | None) -> list[str]:
+    """The viewer's languages, best first: `?lang=` if given, then Accept-Language's ranges
+    (what the brand's content is chosen by; the page's own texts are `negotiate`'s)."""
+    return ([requested] if requested else []) + preferred(accept_language)
+
+
 def _simplified_or_other(tag: str) -> bool:
     return not tag.lower().startswith(_TRADITIONAL)
 

@@ -19,6 +19,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.requests import Request
 
+from api.cold_chain_chart import render_chart
 from api.page_language import LANGUAGES, NATIVE_NAMES, TRANSLATIONS, negotiate
 from api.page_times import LOCAL_TIME_SCRIPT, parse_time, time_element, utc_text
 from api.verifier_script import INTEGRITY, SCRIPT_PATH
@@ -88,6 +89,10 @@ def page_language(request: Request) -> dict[str, Any]:
         # Plain texts for code that renders markup itself (e.g. a chart): gettext and a time.
         "plain_gettext": translations.gettext,
         "format_time": lambda value: _plain_time(value, babel_locale),
+        # A cold chain leg's SVG chart (api/cold_chain_chart.py), worded in the page's language.
+        "chart": lambda leg: render_chart(
+            leg, translations.gettext, lambda moment: _plain_time(moment, babel_locale)
+        ),
     }
 
 

@@ -114,8 +114,18 @@ def test_cold_chain_line_chart_slot_and_brand_content() -> None:
     leg = {
         "band": {"minC": 2.0, "maxC": 8.0},
         "excursionMinutes": 6,
-        "peak": {"temperatureC": 9.5, "at": "2026-12-06T02:56:00Z"},
-        "readings": 80,
+        "excursions": [
+            {
+                "start": "2026-12-06T02:52:00Z",
+                "end": "2026-12-06T03:00:00Z",
+                "minutes": 8,
+                "cause": "temperature",
+                "peakC": 9.5,
+                "peakAt": "2026-12-06T02:56:00Z",
+            }
+        ],
+        "peak": {"c": 9.5, "at": "2026-12-06T02:56:00Z"},
+        "readingCount": 80,
     }
     view = _view(verdict="genuine")
     view["coldChain"] = {"legs": [leg]}
@@ -127,7 +137,7 @@ def test_cold_chain_line_chart_slot_and_brand_content() -> None:
         "contact": {"url": "javascript:alert(1)", "email": "care@acme.example"},
     }
     # The chart's slot calls `chart(leg)` (api/cold_chain_chart.py's render_chart, as Markup).
-    chart = lambda leg: Markup("<svg data-leg-peak='{}'/>").format(leg["peak"]["temperatureC"])  # noqa: E731
+    chart = lambda leg: Markup("<svg data-leg-peak='{}'/>").format(leg["peak"]["c"])  # noqa: E731
     page = _render(view, chart=chart)
     assert (
         "Kept between 2 and 8 °C except 6 minutes at up to 9.5 °C on "
@@ -137,7 +147,7 @@ def test_cold_chain_line_chart_slot_and_brand_content() -> None:
     assert '<img src="data:image/png;base64,iVBORw0KGgo=" alt="Cold brew, oat"' in page
     assert "Slow-steeped for 18 hours." in page and "mailto:care@acme.example" in page
     assert "javascript:" not in page  # a contact URL is linked only if http(s)
-    zh = _render(view, "zh-CN")
+    zh = _render(view, "zh-CN", chart=chart)
     line = TRANSLATIONS["zh-Hans"].ngettext(
         "Kept between %(low)s and %(high)s °C except %(num)s minute at up to %(peak)s °C on "
         "%(time)s.",

@@ -37,6 +37,7 @@ from core.epcis.events import iso_ms
 from core.shipment_report import ShipmentReport
 from core.sla import Episode
 from store.chain_view import chain_logs, escrow_view, followed_tip, log_time
+from store.erasure import erasures_of
 from store.models import EscrowView, Item, Shipment
 from store.queries import readings_of_devices
 from store.shipments import readings_fingerprint, shipments_of_item, step_events
@@ -85,6 +86,8 @@ def _leg(session: Session, shipment: Shipment, domain: Domain) -> dict[str, Any]
     shipped = _first(session, shipment, "shipping")
     if view is None or view.terms_hash is None or shipped is None:
         return None
+    if _erased_steps(session, shipment):
+        return None
     received = _first(session, shipment, "receiving")
     key = None
     if received is not None and received <= _now(session) * 1000:
@@ -111,6 +114,16 @@ def _leg(session: Session, shipment: Shipment, domain: Domain) -> dict[str, Any]
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
     return leg
+
+
+def _erased_steps(session: Session, shipment: Shipment) -> bool:
+    """Whether a shipping or receiving event of the shipment was erased: its times then are
+    nobody's to show (store/erasure.py), so the leg they bound is not shown either."""
+    steps = [e.id for step in _BOUNDS for e in step_events(session, shipment, step)]
+    return bool(erasures_of(session, steps))
+
+
+_BOUNDS = ("shipping", "receiving")
 
 
 def _first(session: Session, shipment: Shipment, biz_step: str) -> int | None:
@@ -141,6 +154,15 @@ def _now(session: Session) -> int:
     return max(int(time.time()), tip.timestamp if tip is not None else 0)
 
 
+def _open_until(session: Session, terms: Terms | TermsV2, closed_at: int | None) -> int:
+    """Until when (unix seconds) an undelivered shipment's window runs on the public page: now,
+    but never past the last moment its delivery could still be attested (deadline +
+    refundGrace) nor past its escrow's close (refunded, released). Its devices' later readings
+    belong to whatever they measure next, never to this item."""
+    until = min(_now(session), terms.deadline + terms.refund_grace)
+    return until if closed_at is None else min(until, closed_at)
+
+
 def _sensors(devices: Iterable[str]) -> dict[str, int]:
     """Each device's public number (1, 2, ... in address order): its id stays private."""
     return {d.lower(): i for i, d in enumerate(sorted({d.lower() for d in devices}), 1)}
@@ -150,7 +172,8 @@ def _facts_v1(
     session: Session, shipment: Shipment, terms: Terms, domain: Domain, shipped: int
 ) -> LegFacts | None:
     received = _first(session, shipment, "receiving")
-    end = received if received is not None else max(shipped, _now(session) * 1000)
+    closed = _closed_at(session, shipment)
+    end = received if received is not None else _open_until(session, terms, closed) * 1000
     if end < shipped:
         return None
     window = sla_window(session, shipment, terms, domain, shipped, end)
@@ -162,6 +185,17 @@ def _facts_v1(
     for row in window.readings:
         facts.readings.setdefault(sensors[row.device_address.lower()], []).append(reading_of(row))
     return facts
+
+
+def _closed_at(session: Session, shipment: Shipment, contract: str | None = None) -> int | None:
+    """When the shipment's escrow closed without a delivery (refund or mutual release), as
+    followed; None while open."""
+    logs = chain_logs(session, shipment.shipment_id, list(_CLOSING))
+    mine = [log for log in logs if contract is None or log.contract.lower() == contract.lower()]
+    return log_time(session, mine[0]) if mine else None
+
+
+_CLOSING = ("ShipmentRefunded", "MutuallyReleased")
 
 
 def _escrow_time(session: Session, shipment: Shipment, contract: str, event: str) -> int | None:
@@ -184,7 +218,10 @@ def _facts_v2(
     only = (
         None if stored is None else {bytes(stored[i : i + 32]) for i in range(0, len(stored), 32)}
     )
-    now = attested_at if attested_at is not None else _now(session)
+    if attested_at is not None:
+        now = attested_at
+    else:
+        now = _open_until(session, terms, _closed_at(session, shipment, contract))
     report = shipment_facts(
         session, shipment, terms, domain, now=now, funded_at=funded_at, only=only
     ).report

@@ -321,6 +321,10 @@ def unknown_item_view(
     return view
 
 
+# Verdicts under which the brand's content is not shown: its word does not hold for the item.
+_UNHEARD = {Verdict.BRAND_REVOKED, Verdict.BRAND_COMPROMISED, Verdict.NOT_BRAND_SIGNED}
+
+
 def item_view(
     session: Session,
     item: Item,
@@ -345,6 +349,8 @@ def item_view(
         "epc": epc_of(item),
         "link": item_link(base_url, product.gtin, item.serial),
     }
+    authentic = authentic_view(session, item, commissioning, chain, contracts)
+    unheard = authentic["verdict"] in _UNHEARD
     if item.lot is not None:
         key["lot"] = item.lot
     if item.expiry is not None:
@@ -362,9 +368,11 @@ def item_view(
             "companyPrefix": brand.company_prefix,
             "walletAddress": brand.principal.wallet_address,
         },
-        "authentic": authentic_view(session, item, commissioning, chain, contracts),
+        "authentic": authentic,
         "history": history,
         "coldChain": item_cold_chain(session, item, chain),
         "verify": verify,
-        "content": content_view(session, product, languages),
+        # A brand whose word does not hold for this item does not speak on its page (a stolen
+        # key's holder would keep a contact link there).
+        "content": None if unheard else content_view(session, product, languages),
     }

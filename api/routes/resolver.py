@@ -153,10 +153,11 @@ def _item(
         )
         return _error(request, exc, as_json, unknown)
     view = item_view(session, item, settings.base_url, chain, _languages(request))
-    scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
     if request.query_params.get("format", "").lower() == "bundle":
-        return bundle_response(view, headers)
+        return bundle_response(view, headers)  # the page's own check, or a download: no scan
+    if request.method == "GET":  # a HEAD is no scan
+        scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     if as_json:
         return JSONResponse(view, headers=headers)
     return templates.TemplateResponse(request, "item.html", view, headers=headers)

@@ -28,9 +28,10 @@ _NOT_TEXT = r"\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069
 DESCRIPTION_PATTERN = rf"^[^{_NOT_TEXT}]*$"
 _DESCRIPTION = re.compile(DESCRIPTION_PATTERN)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# An ASCII address: RFC 5322 dot-atom local part, DNS host name with at least one dot.
+# An ASCII address: RFC 5322 dot-atom local part without the characters a mailto: URI gives a
+# meaning to (? & = % # /: a query would add hidden recipients), DNS host name with a dot.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ATOM = r"[A-Za-z0-9!$'*+^_`{|}~-]+"
 EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 # E.164: "+", country code, subscriber number; 15 digits at most, no spaces.

@@ -237,6 +237,9 @@ def _image(data: bytes, media_type: str = "image/png") -> dict[str, str]:
         ("en", "contact", {"url": "https://acme.example@evil.example/"}, "url"),
         ("en", "contact", {"url": "https://acme.example/" + "a" * 500}, "url"),
         ("en", "contact", {"email": "not an address"}, "email"),
+        # A mailto: link's query would add hidden recipients or a body.
+        ("en", "contact", {"email": "care?bcc=harvest@evil.example"}, "email"),
+        ("en", "contact", {"email": "care&cc=x@evil.example"}, "email"),
         ("en", "contact", {"email": "a@" + "b" * 250 + ".example"}, "email"),
         ("en", "contact", {"phone": "0123 456"}, "phone"),
         ("en", "contact", {"phone": "+1" + "2" * 20}, "phone"),

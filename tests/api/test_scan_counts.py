@@ -91,6 +91,7 @@ def test_each_answer_for_a_known_item_is_one_scan_of_it_that_day(shop: Shop) -> 
         assert client.get(f"/01/{GTIN}/21/NOPE?format=json").status_code == 404
         assert client.get(f"/01/{GTIN}?format=json").status_code == 200
         assert client.get(f"/01/{OTHER_GTIN}/21/B1?format=json").status_code == 200
+        assert client.head(item).status_code == 200  # a HEAD is no scan
         assert counter(app).pending == 5
         assert scans(client, shop.brand_key).json()["total"] == 0  # not flushed yet
         assert counter(app).flush() == 5

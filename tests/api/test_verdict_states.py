@@ -199,3 +199,23 @@ def test_an_unclear_subject_of_a_fact_is_refused(api: Api, pattern: str) -> None
     key, _, _ = states.brand(api)
     answer = _capture(api, key, states.recall_event(classes=[pattern]))
     assert answer.status_code in (400, 422), answer.text
+
+
+def test_a_brand_whose_word_does_not_hold_says_nothing_on_the_page(api: Api) -> None:
+    """Revoked or compromised: the brand's content (a stolen key's holder could keep a contact
+    link there) is not shown on the item's page; a genuine item's is."""
+    content = {"name": "Tea", "contact": {"url": "https://brand.example/help"}}
+    shown = {}
+    for make, (name, prefix) in (
+        (states.brand_revoked, states.REVOKED_BRAND),
+        (states.brand_compromised, states.COMPROMISED_BRAND),
+        (states.genuine, (states.ACME, states.PREFIX)),
+    ):
+        item = make(api)
+        key, _wallet, gtin = states.brand(api, name, prefix)
+        put = api.client.put(f"/products/{gtin}/content/en", json=content, headers=auth(key))
+        assert put.status_code in (200, 201), put.text
+        answer = ok(api.client.get(item.path, params={"format": "json"}))
+        shown[answer["authentic"]["verdict"]] = answer["content"]
+    assert shown["brand_revoked"] is None and shown["brand_compromised"] is None
+    assert shown["genuine"] is not None and shown["genuine"]["name"] == "Tea"

@@ -35,8 +35,8 @@ typecheck: deps
 
 # pytest in PYTEST_WORKERS processes (pytest-xdist; 0: in this one). --dist loadfile keeps a test
 # file in one process, so its module fixtures are made once; each process starts its own anvil,
-# PostgreSQL, Mosquitto, Redis and Chromium on free ports. Three on two cores: the tests wait on
-# subprocesses, sockets and PostgreSQL often enough that a third process fills the gaps.
+# PostgreSQL, Mosquitto, Redis and Chromium on free ports. Three on two cores, as many tests spend
+# part of their time waiting on subprocesses, sockets and PostgreSQL rather than computing.
 PYTEST_WORKERS ?= 3
 pytest: deps system-deps
 	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

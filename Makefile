@@ -33,8 +33,13 @@ lint: deps
 typecheck: deps
 	$(BIN)/mypy core store chain device iot_gateway api chaintrace
 
+# pytest in PYTEST_WORKERS processes (pytest-xdist; 0: in this one). --dist loadfile keeps a test
+# file in one process, so its module fixtures are made once; each process starts its own anvil,
+# PostgreSQL, Mosquitto, Redis and Chromium on free ports. Three on two cores, as many tests spend
+# part of their time waiting on subprocesses, sockets and PostgreSQL rather than computing.
+PYTEST_WORKERS ?= 3
 pytest: deps system-deps
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Gas is checked on the deterministic tests only: fuzz and invariant means depend on the run count.
 SNAPSHOT_ARGS := --no-match-test '^(testFuzz|invariant)_'

@@ -4,5 +4,14 @@ The repository root is on sys.path through pyproject's `pythonpath`, so `tests.u
 however pytest is started.
 """
 
+import pytest
+
 # tests.utils.browser: one Chromium for the whole session, whichever modules use `browser`.
 pytest_plugins = ["tests.utils.db_fixtures", "tests.utils.browser"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked slow first (a stable sort, the rest in their order): pytest-xdist's --dist
+    loadfile hands files to its processes in this order, and a long one handed out last runs
+    alone at the end while the other processes sit idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -47,11 +47,13 @@ class Received:
 
 @dataclass
 class Receiver:
-    """An HTTP server on 127.0.0.1 that answers `status` (2xx: taken) after `delay` seconds."""
+    """An HTTP server on 127.0.0.1 that answers `status` (2xx: taken) after `delay` seconds,
+    and while `hold` is set only once it is released (a minute at most)."""
 
     token: str = TOKEN
     status: int = 200
     delay: float = 0.0
+    hold: threading.Event | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)  # status of every request, taken or not
@@ -72,6 +74,8 @@ class Receiver:
                 raw = self.rfile.read(length)
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                if receiver.hold is not None:
+                    receiver.hold.wait(60)
                 status = receiver.status
                 receiver.answered.append(status)
                 if 200 <= status < 300:

@@ -14,12 +14,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.api.served_support import Served
 from tests.api.served_support import served as served  # the fixture
 
 EXAMPLES = 25
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 REPO = Path(__file__).resolve().parents[2]
+# Minutes of schemathesis: started first under pytest-xdist (tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 
 def _schemathesis(base_url: str, key: str | None, tmp_path: Path) -> None:

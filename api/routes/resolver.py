@@ -17,6 +17,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from api.accept_header import accept_q
+from api.answer_cache import answers_of
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import BadDigitalLink, item_or_404, request_gtin_key
@@ -148,10 +149,13 @@ def _item(
     scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
     if request.query_params.get("format", "").lower() == "bundle":
-        return bundle_response(view, headers)
-    if as_json:
-        return JSONResponse(view, headers=headers)
-    return templates.TemplateResponse(request, "item.html", view, headers=headers)
+        answer = bundle_response(view, headers)
+    elif as_json:
+        answer = JSONResponse(view, headers=headers)
+    else:
+        answer = templates.TemplateResponse(request, "item.html", view, headers=headers)
+    answers_of(request).put(request, item.id, answer)  # api/answer_cache.py answers it again
+    return answer
 
 
 def _product(

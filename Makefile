@@ -7,7 +7,7 @@ NPM_STAMP := node_modules/.installed
 FORGE := node_modules/.bin/forge
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: deps system-deps lint typecheck pytest forge-test test demo clean
+.PHONY: deps system-deps lint typecheck pytest forge-test test catalogs demo clean
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ forge-test: deps
 	$(BIN)/slither . --skip-clean --filter-paths 'tests/|node_modules/'
 
 test: lint typecheck forge-test pytest
+
+# After changing a consumer page's text: refresh api/locales' catalogs, then translate what is new
+# (tests/api/test_page_catalogs.py fails on a message missing, untranslated or obsolete).
+catalogs: deps
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --width 100 -o messages.pot .
+	$(BIN)/pybabel -q update -i messages.pot -d api/locales --width 100 --ignore-obsolete
+	rm -f messages.pot
 
 demo: deps
 	$(BIN)/chaintrace demo

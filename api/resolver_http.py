@@ -77,6 +77,7 @@ class ResolverHttp:
         request = Headers(scope=scope)
         headers["Cache-Control"] = CACHE_CONTROL
         headers.add_vary_header("Accept-Encoding")
+        headers.add_vary_header("Accept-Language")  # the page's language (api/page_language.py)
         if (
             len(body) >= GZIP_MIN_BYTES
             and "content-encoding" not in headers

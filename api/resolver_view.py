@@ -14,6 +14,7 @@ from api.anchoring_view import anchoring_fields
 from api.brand_state import anchor_releases, ledger
 from api.catalog import epc_of
 from api.chain_public import chain_name, tx_url
+from api.cold_chain import item_cold_chain
 from api.content_view import content_view
 from api.errors import ChainUnavailable
 from api.finality import confirmations_left
@@ -363,6 +364,7 @@ def item_view(
         },
         "authentic": authentic_view(session, item, commissioning, chain, contracts),
         "history": history,
+        "coldChain": item_cold_chain(session, item, chain),
         "verify": verify,
         "content": content_view(session, product, languages),
     }

@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.chain_public import origin_of
+from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.resolver_paths import ALLOWED_METHODS, is_resolver_path
 from api.verifier_script import INTEGRITY
 
@@ -37,12 +38,14 @@ _COMMON = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 
-# The consumer page: no script at all, its own inline stylesheet, images from itself, forms
-# posted to itself only (the "report this code" form).
+# The consumer page: one inline script, allowed by its hash (times in the viewer's zone:
+# api/page_times.py), its own inline stylesheet, images from itself, forms posted to itself only
+# (the "report this code" form).
 _PAGE = {
     **_COMMON,
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        f"default-src 'none'; script-src {LOCAL_TIME_SCRIPT_HASH}; style-src 'unsafe-inline'; "
+        "img-src 'self' data:; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
@@ -58,10 +61,12 @@ CORS = {
 
 def resolver_csp(rpc_url: str | None) -> str:
     """The resolver page's CSP: the page's policy plus exactly the verifier script (by its hash:
-    api/verifier_script.py) fetching the bundle from us and asking PUBLIC_RPC_URL's origin."""
+    api/verifier_script.py) fetching the bundle from us and asking PUBLIC_RPC_URL's origin, and
+    the page's local-time script (api/page_times.py)."""
     connect = "'self'" + (f" {origin_of(rpc_url)}" if rpc_url else "")
+    scripts = f"'{INTEGRITY}' {LOCAL_TIME_SCRIPT_HASH}"
     return (
-        f"default-src 'none'; script-src '{INTEGRITY}'; connect-src {connect}; "
+        f"default-src 'none'; script-src {scripts}; connect-src {connect}; "
         "style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     )

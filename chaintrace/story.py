@@ -31,6 +31,15 @@ GTIN = "00614141000012"  # GS1's own example prefix; check digit valid
 SERIALS = [f"LOT7/{n:03d}+A%" for n in range(1, 11)]  # '/', '+' and '%' on purpose
 BAND = (200, 800)  # 2.00 .. 8.00 degC
 MINUTE_MS = 60_000
+# The brand's public places (location master data): the item page names them, at ~1 km.
+PLANT = "urn:epc:id:sgln:0614141.00001.0"
+CLINIC = "urn:epc:id:sgln:0614141.00002.0"
+PLACES: dict[str, dict[str, object]] = {
+    PLANT: {"name": "Acme Cold Foods plant, Rotterdam", "latitude": 51.9, "longitude": 4.48},
+    CLINIC: {"name": "City Clinic, Utrecht", "latitude": 52.09, "longitude": 5.12},
+}
+# Where each step of the first shipment happens.
+STEP_PLACE = {"shipping": PLANT, "arriving": CLINIC, "receiving": CLINIC}
 
 
 class StoryError(RuntimeError):
@@ -196,6 +205,9 @@ class Story:
         )
         for lang, body in content_bodies().items():  # what the item page shows, per language
             self._call("PUT", f"/products/{GTIN}/content/{lang}", self.parties.brand_key, json=body)
+        for place, fields in PLACES.items():
+            located = {**fields, "public": True}
+            self._call("PUT", f"/locations/{place}", self.parties.brand_key, json=located)
 
     def brand_commissions(self) -> None:
         """The brand commissions 10 serials and signs their commissioning root."""
@@ -203,7 +215,11 @@ class Story:
             "POST",
             f"/products/{GTIN}/items",
             self.parties.brand_key,
-            json={"serials": SERIALS, "eventTime": _iso(self.t0_ms - 30 * MINUTE_MS)},
+            json={
+                "serials": SERIALS,
+                "eventTime": _iso(self.t0_ms - 30 * MINUTE_MS),
+                "bizLocation": PLANT,
+            },
         )
         sig = sign_typed(self.acc.brand, draft["typedData"])
         self._call(
@@ -281,8 +297,8 @@ class Story:
             "payee": self.acc.carrier.address,
             "items": [{"gtin": g, "serial": s} for g, s in self.result.items],
             "devices": [Account.from_key(k).address for k in self.device_keys],
-            "origin": "urn:epc:id:sgln:0614141.00001.0",
-            "destination": "urn:epc:id:sgln:0614141.00002.0",
+            "origin": PLANT,
+            "destination": CLINIC,
             "terms": terms,
         }
         created = self._call("POST", "/shipments", self.parties.buyer_key, json=body)
@@ -323,12 +339,12 @@ class Story:
 
     def record(self, biz_step: str, at_ms: int, key: str, shipment_id: str = "") -> None:
         """A party records shipping / arriving / receiving for the shipment (default: the
-        first)."""
+        first, at the step's public place)."""
+        body = {"bizStep": biz_step, "eventTime": _iso(at_ms)}
+        if not shipment_id and biz_step in STEP_PLACE:
+            body["bizLocation"] = STEP_PLACE[biz_step]
         self._call(
-            "POST",
-            f"/shipments/{shipment_id or self.result.shipment_id}/events",
-            key,
-            json={"bizStep": biz_step, "eventTime": _iso(at_ms)},
+            "POST", f"/shipments/{shipment_id or self.result.shipment_id}/events", key, json=body
         )
 
     def devices_publish(self) -> None:

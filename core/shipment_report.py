@@ -52,7 +52,7 @@ from core.errors import SlaError
 from core.evidence import evidence_root
 from core.geo import Fence, inside_fence
 from core.signature import recover_digest
-from core.sla import MS_PER_MINUTE, SlaPolicy, SlaReading, excursion_minutes
+from core.sla import MS_PER_MINUTE, Episode, SlaPolicy, SlaReading, excursion_minutes
 
 _UINT32_MAX = 2**32 - 1
 _INT32_MAX = 2**31 - 1
@@ -125,6 +125,10 @@ class DeviceReport:
     counted_ms_by_kind: dict[str, int]  # "band" (temperature or humidity), "gap", "missing"
     missing_seqs: int
     shocks: int
+    # core.sla's episodes behind the minutes, for the display (never a second computation of
+    # what the attestation counts); "temperature" here means outside either band, and its
+    # peak_centi_c is the distance outside (rule 5's mapping), not a temperature.
+    episodes: tuple[Episode, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +235,7 @@ def _device_report(
         },
         missing_seqs=report.missing_seqs,
         shocks=shocks,
+        episodes=report.episodes,
     )
 
 

@@ -9,6 +9,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)  # rate limits shared through Redis
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the gateway's TLS test makes its own CA
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # renders /docs and /redoc offline
+fc-list :lang=zh-cn 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)  # the item page's Chinese in screenshots
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} from Debian's packages"

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from store._validate import hex32
 from store.chain_view import escrow_view
 from store.errors import InvalidTransitionError, StoreValueError
-from store.models import EscrowView, Event, Shipment, ShipmentStatus
+from store.models import EscrowView, Event, Reading, Shipment, ShipmentStatus, shipment_items
 
 _ORDER = [
     ShipmentStatus.CREATED,
@@ -43,6 +43,33 @@ def shipment_by_hex(session: Session, shipment_id: str) -> Shipment | None:
     except StoreValueError:
         return None
     return session.scalars(select(Shipment).where(Shipment.shipment_id == wanted)).one_or_none()
+
+
+def shipments_of_item(session: Session, item_id: int) -> list[Shipment]:
+    """The shipments listing an item (by its integer id), oldest first."""
+    stmt = (
+        select(Shipment)
+        .join(shipment_items, shipment_items.c.shipment_id == Shipment.id)
+        .where(shipment_items.c.item_id == item_id)
+        .order_by(Shipment.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def readings_fingerprint(
+    session: Session, shipment: Shipment, since_ms: int, until_ms: int
+) -> tuple[int, int]:
+    """(count, highest row id) of the readings filed under the shipment or taken by its devices
+    in [since_ms, until_ms): changes whenever a reading that could count for it is stored."""
+    devices = [device.address for device in shipment.devices]
+    count, highest = session.execute(
+        select(func.count(), func.max(Reading.id)).where(
+            or_(Reading.shipment_id == shipment.id, Reading.device_address.in_(devices)),
+            Reading.taken_at_ms >= since_ms,
+            Reading.taken_at_ms < until_ms,
+        )
+    ).one()
+    return int(count), int(highest or 0)
 
 
 def lock_shipment(session: Session, shipment: Shipment) -> Shipment:

@@ -6,7 +6,8 @@ however pytest is started.
 
 import os
 
-pytest_plugins = ["tests.utils.db_fixtures"]
+# tests.utils.browser: one Chromium for the whole session, whichever modules use `browser`.
+pytest_plugins = ["tests.utils.db_fixtures", "tests.utils.browser"]
 
 # Tests change an item and read it again at once: without the resolver's answer cache (1 s by
 # default) unless a test turns it on (tests/api/test_resolver_cache.py); servers a test starts

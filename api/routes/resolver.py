@@ -22,6 +22,7 @@ from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import BadDigitalLink, item_or_404, request_gtin_key
 from api.linkset_view import linkset_answer, with_linkset
+from api.page_language import viewer_languages
 from api.page_templates import templates
 from api.product_view import product_of_key, product_view
 from api.proof_bundle import bundle_response
@@ -125,6 +126,13 @@ def _resolve(
     return _item(request, key, session, settings, chain, as_json, uncompressed)
 
 
+def _languages(request: Request) -> list[str]:
+    """The viewer's languages, best first, for the brand's content."""
+    return viewer_languages(
+        request.query_params.get("lang"), request.headers.get("accept-language")
+    )
+
+
 def _item(
     request: Request,
     key: GtinKey,
@@ -145,7 +153,7 @@ def _item(
             session, key.gtin, chain, key.serial, key.lot, settings.base_url
         )
         return _error(request, exc, as_json, unknown)
-    view = item_view(session, item, settings.base_url, chain)
+    view = item_view(session, item, settings.base_url, chain, _languages(request))
     scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
     if request.query_params.get("format", "").lower() == "bundle":
@@ -172,7 +180,7 @@ def _product(
     except ApiError as exc:
         unknown = unknown_item_view(session, key.gtin, chain, None, key.lot, settings.base_url)
         return _error(request, exc, as_json, unknown)
-    view = product_view(session, product, key, settings.base_url)
+    view = product_view(session, product, key, settings.base_url, _languages(request))
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["link"])}
     if as_json:
         return JSONResponse(view, headers=headers)

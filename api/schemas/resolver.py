@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.cold_chain import ColdChain
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -229,6 +231,9 @@ class ResolvedItem(_Out):
     brand: BrandRef
     authentic: Authenticity
     history: list[HistoryEntry]
+    cold_chain: ColdChain | None = Field(
+        default=None, alias="coldChain", description="Per shipment the item travelled in"
+    )
     verify: Verify
     content: BrandContent | None = Field(
         default=None,

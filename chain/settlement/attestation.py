@@ -20,7 +20,7 @@ from core.errors import CoreValueError
 from core.evidence import evidence_root
 from core.hexstr import hex0x
 from core.signature import recover_digest
-from core.sla import SlaPolicy, SlaReading, excursion_minutes
+from core.sla import ExcursionReport, SlaPolicy, SlaReading, excursion_minutes
 from store.models import Reading as ReadingRow
 from store.models import Shipment
 from store.queries import readings_for_shipment, shipment_events
@@ -80,7 +80,7 @@ def stored_terms(shipment: Shipment, chain_terms_hash: bytes, terms_type: type[T
     return terms
 
 
-def _event_time(session: Session, shipment: Shipment, biz_step: str) -> int | None:
+def first_step_time(session: Session, shipment: Shipment, biz_step: str) -> int | None:
     """The earliest time of the shipment's EPCIS events with this bizStep (not corrections)."""
     times = [
         record.event.event_time_ms
@@ -118,26 +118,38 @@ def verified_digest(row: ReadingRow, domain: Domain) -> bytes | None:
     return digest
 
 
-def delivery_facts(
-    session: Session, shipment: Shipment, terms: Terms, anchor_domain: Domain
-) -> DeliveryFacts:
-    """Excursion minutes over shipping..receiving from verified readings, and their evidence."""
-    shipped = _event_time(session, shipment, "shipping")
-    delivered = _event_time(session, shipment, "receiving")
-    if delivered is None:
-        raise DeliveryError("no receiving event recorded")
-    if shipped is None:
-        # Without a start the window would open at the first reading: silence before it free.
-        raise DeliveryError("no shipping event recorded: the SLA window has no start")
-    if delivered < shipped:
-        raise DeliveryError(f"received at {delivered} ms, before shipping at {shipped} ms")
+@dataclass(frozen=True)
+class SlaWindow:
+    """A v1 shipment's verified readings over a window and core.sla's report per device."""
 
+    readings: tuple[ReadingRow, ...]  # verified, by time
+    digests: tuple[bytes, ...]
+    rejected: int
+    reports: dict[str, ExcursionReport]  # by device; "" for none at all
+
+    @property
+    def excursion_minutes(self) -> int:
+        """The shipment's minutes: its worst device's."""
+        return min(max(r.total_minutes for r in self.reports.values()), _UINT32_MAX)
+
+
+def sla_window(
+    session: Session,
+    shipment: Shipment,
+    terms: Terms,
+    anchor_domain: Domain,
+    start_ms: int,
+    end_ms: int,
+) -> SlaWindow:
+    """core.sla over the shipment's verified readings taken in [start_ms, end_ms] (the
+    attestation's window once received; up to now for the display while in transit)."""
     allowed = {device.address.lower() for device in shipment.devices}
     by_device: dict[str, list[SlaReading]] = {}
+    kept: list[ReadingRow] = []
     digests: list[bytes] = []
     rejected = 0
-    for row in readings_for_shipment(session, shipment.id, since_ms=shipped):
-        if row.taken_at_ms > delivered:
+    for row in readings_for_shipment(session, shipment.id, since_ms=start_ms):
+        if row.taken_at_ms > end_ms:
             break  # ordered by time
         if allowed and row.device_address.lower() not in allowed:
             rejected += 1
@@ -146,6 +158,7 @@ def delivery_facts(
         if digest is None:
             rejected += 1
             continue
+        kept.append(row)
         digests.append(digest)
         by_device.setdefault(row.device_address, []).append(
             SlaReading(row.seq, row.taken_at_ms, row.temperature_centi_c)
@@ -156,18 +169,37 @@ def delivery_facts(
     policy = SlaPolicy.from_terms(terms)
     # Each device has its own seq numbering; the shipment counts its worst device. No device
     # at all means no evidence: the whole window counts (silence is not compliance).
-    minutes = {
-        device: excursion_minutes(readings, policy, shipped, delivered).total_minutes
+    reports = {
+        device: excursion_minutes(readings, policy, start_ms, end_ms)
         for device, readings in by_device.items()
-    } or {"": excursion_minutes([], policy, shipped, delivered).total_minutes}
+    } or {"": excursion_minutes([], policy, start_ms, end_ms)}
+    return SlaWindow(tuple(kept), tuple(digests), rejected, reports)
+
+
+def delivery_facts(
+    session: Session, shipment: Shipment, terms: Terms, anchor_domain: Domain
+) -> DeliveryFacts:
+    """Excursion minutes over shipping..receiving from verified readings, and their evidence."""
+    shipped = first_step_time(session, shipment, "shipping")
+    delivered = first_step_time(session, shipment, "receiving")
+    if delivered is None:
+        raise DeliveryError("no receiving event recorded")
+    if shipped is None:
+        # Without a start the window would open at the first reading: silence before it free.
+        raise DeliveryError("no shipping event recorded: the SLA window has no start")
+    if delivered < shipped:
+        raise DeliveryError(f"received at {delivered} ms, before shipping at {shipped} ms")
+
+    window = sla_window(session, shipment, terms, anchor_domain, shipped, delivered)
+    minutes = {device: report.total_minutes for device, report in window.reports.items()}
     return DeliveryFacts(
         shipped_at_ms=shipped,
         delivered_at_ms=delivered,
-        excursion_minutes=min(max(minutes.values()), _UINT32_MAX),
-        evidence_root=evidence_root(digests),
-        evidence=tuple(digests),
-        readings_used=len(digests),
-        readings_rejected=rejected,
+        excursion_minutes=window.excursion_minutes,
+        evidence_root=evidence_root(window.digests),
+        evidence=window.digests,
+        readings_used=len(window.digests),
+        readings_rejected=window.rejected,
         minutes_by_device=minutes,
     )
 

@@ -9,6 +9,7 @@ digest recomputes and whose signature recovers to its device (DESIGN "which read
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -61,8 +62,10 @@ def shipment_facts(
     *,
     now: int,
     funded_at: int,
+    only: Collection[bytes] | None = None,
 ) -> ReportFacts:
-    """core.shipment_report over the store's shipping, receiving and device readings."""
+    """core.shipment_report over the store's shipping, receiving and device readings (`only`
+    those with these digests: an attestation's evidence, to show what it counted)."""
     shipping = step_events(session, shipment, "shipping")
     receiving_events = step_events(session, shipment, "receiving")
     receiving = None
@@ -77,6 +80,8 @@ def shipment_facts(
         session, devices, since_ms=funded_at * 1000, until_ms=now * 1000 + 1000
     )
     for row in rows:
+        if only is not None and bytes(row.digest) not in only:
+            continue
         digest = verified_digest(row, readings_domain)
         if digest is None:
             unverified += 1

@@ -5,76 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import store
 from chain.clients import ShipmentEscrowV2Client, ShipmentStateV2
-from chain.settlement.worker import SettlementWorker
 from store.db import session_factory
 from store.models import Shipment
+from tests.api.delivered_v2_support import STEP_MS, delivered_v2, reading_row, send_tx
 from tests.api.flows import World, auth, follow, ok, sign_typed
-from tests.api.shipments_v2_support import _body, _create, _escrow, _funding_tx
-from tests.utils.anvil import ChainEnv, increase_time, latest_timestamp
-from tests.utils.readings import signed_reading_row
-from tests.utils.store_factories import make_event
-from tests.utils.workers import settlement_worker
-
-STEP_MS = 5 * 60_000
-HOT = range(4, 10)  # six readings at 10 degC
-
-
-def _send(chain: ChainEnv, account: LocalAccount, tx: dict[str, Any]) -> None:
-    signed = account.sign_transaction(tx)
-    receipt = chain.w3.eth.wait_for_transaction_receipt(
-        chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-    )
-    assert receipt["status"] == 1
-
-
-def _reading_row(
-    chain: ChainEnv, key: LocalAccount, seq: int, at_ms: int, temp: int = 450
-) -> dict[str, Any]:
-    return {**signed_reading_row(chain, key, seq, at_ms, temp), "shipment_id": None}
-
-
-def _delivered(world: World) -> tuple[str, int, SettlementWorker]:
-    """A v2 shipment created, signed and funded through the API; its shipping, receiving and
-    the device's readings stored; the chain's clock past the receiving. (id, shipped ms, worker)"""
-    api = world.api
-    chain = api.chain
-    assert chain is not None
-    escrow = _escrow(world)
-    # The arbiter is the other carrier's principal (wallet chain.stranger), named in the terms.
-    body = _body(world, chain.payee.address, world.spare[:1], autoAcceptAfter=0)
-    body["terms"]["arbiter"] = chain.stranger.address
-    created = _create(world, body)
-    sid, typed = created["shipmentId"], created["typedData"]
-    for account, key in ((chain.buyer, world.buyer_key), (chain.payee, world.carrier_key)):
-        signature = {"signature": sign_typed(account, typed)}
-        ok(api.client.post(f"/shipments/{sid}/signatures", json=signature, headers=auth(key)))
-    _send(chain, chain.buyer, ok(_funding_tx(world, sid))["tx"])
-    follow(api)
-    funded_at = escrow.shipment(sid).funded_at
-    shipped_ms = (funded_at + 60) * 1000
-    with store.transaction(session_factory(api.engine)) as session:
-        pk = session.scalars(select(Shipment.id).where(Shipment.shipment_id == sid)).one()
-        make_event(session, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=pk)
-        make_event(
-            session, event_time_ms=shipped_ms + 12 * STEP_MS, biz_step="receiving", shipment_id=pk
-        )
-        rows = [
-            _reading_row(
-                chain, world.device, s, shipped_ms + s * STEP_MS, 1000 if s in HOT else 450
-            )
-            for s in range(12)
-        ]
-        store.insert_readings(session, rows)
-    increase_time(chain.w3, 2 * 3_600)
-    url = api.engine.url.render_as_string(hide_password=False)
-    worker = settlement_worker(chain, url, session_factory(api.engine))
-    return sid, shipped_ms, worker
+from tests.api.shipments_v2_support import _escrow
+from tests.utils.anvil import latest_timestamp
 
 
 def _evidence_tx(world: World, sid: str, seq: int, key: str) -> dict[str, Any]:
@@ -85,7 +26,7 @@ def _evidence_tx(world: World, sid: str, seq: int, key: str) -> dict[str, Any]:
 
 def test_the_report_shows_what_the_oracle_then_attests(world: World) -> None:
     api = world.api
-    sid, shipped_ms, worker = _delivered(world)
+    sid, shipped_ms, worker = delivered_v2(world)
     url = f"/shipments/{sid}/report"
     report = ok(api.client.get(url, headers=auth(world.buyer_key)))
     received_s = (shipped_ms + 12 * STEP_MS) // 1000
@@ -116,12 +57,12 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     chain = api.chain
     assert chain is not None
     escrow: ShipmentEscrowV2Client = _escrow(world)
-    sid, shipped_ms, worker = _delivered(world)
+    sid, shipped_ms, worker = delivered_v2(world)
     funded_at = escrow.shipment(sid).funded_at
     assert worker.run_once().attested == [sid]
 
     base = f"/shipments/{sid}/dispute"
-    _send(
+    send_tx(
         chain,
         chain.buyer,
         ok(api.client.get(f"{base}/open-tx", headers=auth(world.buyer_key)))["tx"],
@@ -129,19 +70,19 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
     assert escrow.shipment(sid).state is ShipmentStateV2.DISPUTED
     inside = _evidence_tx(world, sid, 3, world.buyer_key)
     assert "part of the attested" in inside["description"]
-    _send(chain, chain.buyer, inside["tx"])
+    send_tx(chain, chain.buyer, inside["tx"])
     # A reading uploaded after the attestation, inside the window: the oracle never saw it.
     late_ms = shipped_ms + 5 * STEP_MS + 60_000
     with store.transaction(session_factory(api.engine)) as session:
-        store.insert_readings(session, [_reading_row(chain, world.device, 40, late_ms)])
+        store.insert_readings(session, [reading_row(chain, world.device, 40, late_ms)])
     left_out = _evidence_tx(world, sid, 40, world.carrier_key)
     assert "not part of the attested" in left_out["description"]
-    _send(chain, chain.payee, left_out["tx"])
+    send_tx(chain, chain.payee, left_out["tx"])
     # The late upload does not stop an attested reading from being proven part of it.
     attested = _evidence_tx(world, sid, 7, world.buyer_key)
     assert "part of the attested" in attested["description"]
     assert "not part of" not in attested["description"]
-    _send(chain, chain.buyer, attested["tx"])
+    send_tx(chain, chain.buyer, attested["tx"])
     follow(api)
     shown = ok(api.client.get(base, headers=auth(world.buyer_key)))
     assert shown["state"] == "disputed"
@@ -159,7 +100,7 @@ def test_v2_dispute_records_left_out_readings_and_the_arbiter_resolves(world: Wo
             headers=auth(world.other_carrier_key),
         )
     )
-    _send(chain, chain.stranger, resolve["tx"])
+    send_tx(chain, chain.stranger, resolve["tx"])
     view = escrow.shipment(sid)
     assert (view.payout, view.refund) == (amount // 2, amount - amount // 2)
     with Session(api.engine) as session:
@@ -172,7 +113,7 @@ def test_mutual_release_settles_while_the_oracle_is_paused(world: World) -> None
     chain = api.chain
     assert chain is not None
     escrow = _escrow(world)
-    sid, _shipped_ms, worker = _delivered(world)
+    sid, _shipped_ms, worker = delivered_v2(world)
     escrow.send_set_oracle_paused(chain.admin, chain.oracle.address, True)  # the guardian
     assert escrow.is_oracle_paused(chain.oracle.address)
     assert worker.run_once().attested == []  # nothing can be attested now
@@ -201,7 +142,7 @@ def test_mutual_release_settles_while_the_oracle_is_paused(world: World) -> None
             f"{base}/tx", json={**payout, **signatures}, headers=auth(world.carrier_key)
         )
     )
-    _send(chain, chain.payee, built["tx"])
+    send_tx(chain, chain.payee, built["tx"])
     view = escrow.shipment(sid)
     assert view.state is ShipmentStateV2.SETTLED
     assert (view.payout, view.refund) == (amount * 3 // 4, amount - amount * 3 // 4)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.routes.health import CHAIN_STATUS_TTL_S
 from api.security_headers import POLICIES, RouteClass, resolver_csp, route_class
 from tests.api.flows import Api, World, auth, ok
@@ -37,9 +38,12 @@ def test_every_route_class_gets_its_headers_errors_included(world: World) -> Non
             assert response.headers.get(name) == value, (path, name)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-    # The report pages run no script at all; the resolver's item page exactly its verifier
+    # The report pages run exactly one script, the local-time one, by hash (no 'self', no
+    # 'unsafe-inline'); the resolver's item page that one and its verifier
     # (tests/api/test_verifier_csp.py); JSON can never render as a document.
-    assert "script-src" not in POLICIES[RouteClass.PAGE]["Content-Security-Policy"]
+    page_policy = POLICIES[RouteClass.PAGE]["Content-Security-Policy"]
+    directives = dict(d.strip().partition(" ")[::2] for d in page_policy.split(";"))
+    assert directives["script-src"] == LOCAL_TIME_SCRIPT_HASH
     assert POLICIES[RouteClass.RESOLVER]["Content-Security-Policy"] == resolver_csp(None)
     assert "sandbox" in POLICIES[RouteClass.API]["Content-Security-Policy"]
     # The body guard's refusals happen before routing and carry the headers as well.

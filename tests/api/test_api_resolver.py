@@ -113,7 +113,7 @@ def test_html_for_browsers(api: Api, catalogue: tuple[str, str]) -> None:
     page = response.text
     assert "Oat milk 1 l" in page
     assert "Acme Foods" in page
-    assert "Commissioned" in page
+    assert "Registered by the brand" in page  # the commissioning step, in plain words
     assert 'class="badge pending"' in page
     assert api.chain is not None and api.chain.deployment.roots_anchor.address in page
 

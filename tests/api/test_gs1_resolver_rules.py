@@ -184,7 +184,7 @@ def test_a_lot_link_answers_the_lot_without_its_serials(
     body = ok(http.get(_lot_path(lot_world.gtin), headers=JSON))
     assert body["lot"] == {"lot": LOT, "expiry": EXPIRY}
     assert body["product"]["gtin"] == "0" + lot_world.gtin
-    assert set(body) == {"link", "product", "brand", "lot"}
+    assert set(body) == {"link", "product", "brand", "lot", "content"}
     page = http.get(_lot_path(lot_world.gtin), headers=HTML)
     assert page.status_code == 200 and EXPIRY in page.text and "L-7/B" in page.text
     _no_serials(page.text + json.dumps(body), lot_world)

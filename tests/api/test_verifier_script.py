@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.security_headers import resolver_csp
 from api.settings import ApiSettings
 from api.verifier_script import INTEGRITY, SCRIPT_PATH, VENDORED_KECCAK, VERIFIER
@@ -67,7 +68,8 @@ def test_the_resolver_csp_allows_exactly_the_script_and_the_rpc(
         other = client.get("/healthz")
     csp = page.headers["content-security-policy"]
     assert csp == resolver_csp(rpc)
-    assert f"script-src '{INTEGRITY}';" in csp and csp.count("script-src") == 1
+    scripts = f"script-src '{INTEGRITY}' {LOCAL_TIME_SCRIPT_HASH};"
+    assert scripts in csp and csp.count("script-src") == 1
     assert connect in csp and "default-src 'none'" in csp
     assert "unsafe-eval" not in csp and "'unsafe-inline'" not in csp.split("style-src")[0]
-    assert "script-src" not in other.headers["content-security-policy"]
+    assert "script-src" not in other.headers["content-security-policy"]  # JSON

@@ -13,13 +13,14 @@ import httpx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.page_times import LOCAL_TIME_SCRIPT_HASH
 from api.security_headers import resolver_csp
 from api.settings import ApiSettings
 from api.verifier_script import INTEGRITY, SCRIPT_PATH
 from tests.api.demo_item_support import DemoItem, demo_item
-from tests.utils.browser import AXE, DESKTOP, PHONE, WCAG_TAGS, browser, page_at, screenshot
+from tests.utils.browser import AXE, DESKTOP, PHONE, WCAG_TAGS, page_at, screenshot
 
-__all__ = ["browser", "demo_item"]
+__all__ = ["demo_item"]  # `browser`: tests/conftest.py loads tests.utils.browser
 
 _SCRIPT_TAG = f'<script src="{SCRIPT_PATH}" integrity="{INTEGRITY}" defer></script>'
 
@@ -47,10 +48,11 @@ def test_the_page_pins_the_verifier_and_the_rpc(demo_item: DemoItem) -> None:
     rpc = view["verify"]["rpcUrl"]  # type: ignore[index]
     assert rpc == demo_item.services.rpc_url  # dev mode: the browser asks the dev chain
     assert _SCRIPT_TAG in demo_item.html
-    assert demo_item.html.count("<script") == 1
+    assert demo_item.html.count("<script") == 2  # and the local-time one (api/page_times.py)
     page = httpx.get(f"{demo_item.api_url}{demo_item.link}", timeout=60)
     assert page.headers["content-security-policy"] == resolver_csp(rpc)
-    assert f"script-src '{INTEGRITY}'; connect-src 'self' {rpc};" in resolver_csp(rpc)
+    scripts = f"'{INTEGRITY}' {LOCAL_TIME_SCRIPT_HASH}"
+    assert f"script-src {scripts}; connect-src 'self' {rpc};" in resolver_csp(rpc)
 
 
 def test_in_page_verification_is_green_then_red_for_a_tampered_bundle(
@@ -118,7 +120,7 @@ def test_explorer_links_and_no_in_page_check_without_a_public_rpc(demo_item: Dem
         tx = entry["anchoring"]["txHash"]
         assert entry["anchoring"]["explorerUrl"] == f"https://explorer.example.org/tx/{tx}"
         assert f'href="https://explorer.example.org/tx/{tx}"' in page.text
-    assert "<script" not in page.text
+    assert SCRIPT_PATH not in page.text and page.text.count("<script") == 1  # local time only
     assert "offers no check in the page" in page.text
     assert "Demo chain" in page.text and "verify-bundle" in page.text
     assert page.headers["content-security-policy"] == resolver_csp(None)

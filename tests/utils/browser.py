@@ -2,9 +2,10 @@
 tests that judge pages as a person sees them: screenshots at phone and desktop width written as
 test artefacts, axe-core run in the page.
 
-    from tests.utils.browser import browser, page_at, axe_violations, ARTEFACTS  # noqa: F401
+    from tests.utils.browser import page_at, axe_violations, screenshot, PHONE, DESKTOP
 
-`browser` (session) skips with the reason when Chromium or Playwright is missing, and fails
+`browser` (session; a plugin of tests/conftest.py: import it into no test module, or Playwright
+would be started twice) skips with the reason when Chromium or Playwright is missing, and fails
 instead under CHAINTRACE_REQUIRE_SERVICES=1 (CI). Network access is limited to 127.0.0.1: every
 request to another host is aborted, so a page that needs a CDN shows it.
 """

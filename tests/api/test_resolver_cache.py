@@ -124,6 +124,8 @@ def test_each_variant_of_a_request_has_its_own_answer(shop: Shop, built: list[st
         assert [a.status_code for a in answers] == [200] * len(variants)
         assert len(built) == len(variants)
         assert "text/html" in answers[1].headers["Content-Type"]
+        # The page in Chinese (by header or switch) is not the English one kept before it.
+        assert answers[1].content not in (answers[2].content, answers[3].content)
         assert answers[0].json()["item"]["serial"] == "A1"
         assert answers[6].json()["item"]["serial"] == "A2"
         again = [client.get(path, headers=headers) for path, headers in variants]

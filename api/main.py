@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from web3 import HTTPProvider, Web3
 
+from api.answer_cache import AnswerCache, AnswerCacheMiddleware
 from api.errors import install_error_handlers
 from api.limits import BodyGuard
 from api.linkset_view import LinksetHeader
@@ -99,6 +100,7 @@ def create_app(
             flush_seconds=settings.scan_flush_seconds,
             max_keys=settings.scan_buffer_max,
         ),
+        answers=AnswerCache(settings.resolver_cache_seconds, settings.resolver_cache_entries),
         owns_engine=owns_engine,
     )
 
@@ -126,6 +128,7 @@ def create_app(
     app.state.chaintrace = state
     # The last added runs first: headers go on every answer, the body guard's refusals included.
     app.state.body_refusals = body_refusals = Counter[str]()
+    app.add_middleware(AnswerCacheMiddleware)  # inside ResolverHttp: its ETag, 304, HEAD
     app.add_middleware(ResolverHttp)
     app.add_middleware(BodyGuard, refused=body_refusals)
     app.add_middleware(LinksetHeader, base_url=settings.base_url)

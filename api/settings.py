@@ -62,6 +62,9 @@ class ApiSettings(ProcessSettings):
     scan_counting_enabled: bool = True
     scan_flush_seconds: float = Field(default=5.0, gt=0, le=3600)
     scan_buffer_max: int = Field(default=100_000, ge=1, le=10_000_000)
+    # Item answers kept per process (api/answer_cache.py): seconds (0: off, at most 10), count.
+    resolver_cache_seconds: float = Field(default=1.0, ge=0, le=10)
+    resolver_cache_entries: int = Field(default=1_000, ge=1, le=100_000)
     # EPCIS subscriptions: webhook destinations resolving to private, link-local or loopback
     # addresses are refused unless this is set (dev mode allows loopback only).
     webhook_allow_private: bool = False

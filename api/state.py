@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from api.answer_cache import AnswerCache
 from api.errors import ChainUnavailable
 from api.rate_limit import RateLimits
 from api.scan_counter import ScanCounter
@@ -81,4 +82,5 @@ class AppState:
     chain: ChainAccess
     rate_limits: RateLimits
     scans: ScanCounter
+    answers: AnswerCache
     owns_engine: bool = False

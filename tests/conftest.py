@@ -4,10 +4,17 @@ The repository root is on sys.path through pyproject's `pythonpath`, so `tests.u
 however pytest is started.
 """
 
+import os
+
 import pytest
 
 # tests.utils.browser: one Chromium for the whole session, whichever modules use `browser`.
 pytest_plugins = ["tests.utils.db_fixtures", "tests.utils.browser"]
+
+# Tests change an item and read it again at once: without the resolver's answer cache (1 s by
+# default) unless a test turns it on (tests/api/test_resolver_cache.py); servers a test starts
+# inherit it.
+os.environ.setdefault("RESOLVER_CACHE_SECONDS", "0")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from api.accept_header import accept_q
+from api.answer_cache import answers_of
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import BadDigitalLink, item_or_404, request_gtin_key
@@ -159,8 +160,11 @@ def _item(
     if request.method == "GET":  # a HEAD is no scan
         scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     if as_json:
-        return JSONResponse(view, headers=headers)
-    return templates.TemplateResponse(request, "item.html", view, headers=headers)
+        answer: Response = JSONResponse(view, headers=headers)
+    else:
+        answer = templates.TemplateResponse(request, "item.html", view, headers=headers)
+    answers_of(request).put(request, item.id, answer)  # api/answer_cache.py answers it again
+    return answer
 
 
 def _product(

@@ -44,7 +44,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.rate_limit import Bucket, TooManyRequests
-from api.resolver_http import GZIP_MIN_BYTES, accepts_gzip
+from api.resolver_http import GZIP_MIN_BYTES, HEAD_ASKED, accepts_gzip
 from api.resolver_paths import is_resolver_path
 
 # (base URL, path, raw path, query string, Accept, Accept-Language)
@@ -200,5 +200,6 @@ class AnswerCacheMiddleware:
                 refused = JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
                 await refused(scope, receive, send)
                 return
-        state.scans.count(answer.item_id)
+        if not scope.get(HEAD_ASKED):  # a HEAD is no scan
+            state.scans.count(answer.item_id)
         await answer.send(scope, send)

@@ -45,6 +45,10 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
+# In the scope of a HEAD answered as a GET: what the client asked for (a HEAD is no scan).
+HEAD_ASKED = "chaintrace.head"
+
+
 class ResolverHttp:
     """Buffers each resolver answer, then adds Cache-Control and ETag, answers 304, gzips."""
 
@@ -56,7 +60,7 @@ class ResolverHttp:
             await self.app(scope, receive, send)
             return
         head = scope["method"] == "HEAD"
-        inner = {**scope, "method": "GET"} if head else scope
+        inner = {**scope, "method": "GET", HEAD_ASKED: True} if head else scope
         start: Message | None = None
         chunks: list[bytes] = []
 

@@ -27,6 +27,7 @@ from api.page_templates import templates
 from api.product_view import product_of_key, product_view
 from api.proof_bundle import bundle_response
 from api.rate_limit import Bucket, per_client
+from api.resolver_http import HEAD_ASKED
 from api.resolver_paths import ALLOWED_METHODS, WELL_KNOWN, compressed_link
 from api.resolver_view import item_view, unknown_item_view
 from api.scan_counter import scans_of
@@ -157,7 +158,7 @@ def _item(
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["item"]["link"])}
     if request.query_params.get("format", "").lower() == "bundle":
         return bundle_response(view, headers)  # the page's own check, or a download: no scan
-    if request.method == "GET":  # a HEAD is no scan
+    if not request.scope.get(HEAD_ASKED):  # a HEAD (answered as a GET) is no scan
         scans_of(request).count(item.id)  # a scan for the brand's counts (never shown publicly)
     if as_json:
         answer: Response = JSONResponse(view, headers=headers)

@@ -289,10 +289,10 @@ def test_captured_sensor_data_changes_no_report_nor_attestation(world: World) ->
     """An excursion-looking EPCIS sensor event on a funded, delivered shipment's items and
     device is stored as any captured event, and the report the oracle attests is unchanged;
     naming the shipment, it is refused (and see test_roles_items_and_sensor_data_...)."""
-    from tests.api.test_api_disputes_v2 import _delivered
+    from tests.api.delivered_v2_support import delivered_v2
 
     api = world.api
-    sid, shipped_ms, worker = _delivered(world)
+    sid, shipped_ms, worker = delivered_v2(world)
     url = f"/shipments/{sid}/report"
     report = ok(api.client.get(url, headers=auth(world.buyer_key)))
     hot = [

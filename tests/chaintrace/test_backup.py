@@ -252,7 +252,9 @@ def test_a_corrupt_sqlite_backup_is_refused_and_the_store_untouched(
     path.write_bytes(bytes(data))
     target = Path(sqlite_file_url.removeprefix("sqlite:///"))
     untouched = target.read_bytes()
-    with pytest.raises(BackupError, match="integrity check"):
+    # Refused by the integrity check, or already on opening when the page hit holds the schema
+    # (where the middle page falls depends on the tables the migrations made).
+    with pytest.raises(BackupError, match=r"integrity check|malformed"):
         restore(sqlite_file_url, path, force=True)
     assert target.read_bytes() == untouched
     with sessions() as session:

@@ -1,22 +1,32 @@
-"""The Accept header's media ranges, read once for every content negotiation."""
+"""Accept-style headers (Accept, Accept-Language): their ranges and q values, read once for
+every negotiation."""
 
 from __future__ import annotations
 
 
-def accept_q(accept: str) -> dict[str, float]:
-    """Media ranges of an Accept header with their q values (a malformed q counts as 0)."""
-    ranges: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        if not media:
+def weighted(header: str, limit: int | None = None) -> list[tuple[str, float]]:
+    """The header's ranges in order, each with its q value (a malformed q counts as 0); empty
+    ones left out; at most the first `limit` read."""
+    ranges: list[tuple[str, float]] = []
+    for part in header.split(",")[:limit]:
+        value, *params = (p.strip() for p in part.split(";"))
+        if not value:
             continue
         q = 1.0
         for param in params:
-            name, _, value = param.partition("=")
+            name, _, number = param.partition("=")
             if name.strip().lower() == "q":
                 try:
-                    q = float(value)
+                    q = float(number)
                 except ValueError:
                     q = 0.0
+        ranges.append((value, q))
+    return ranges
+
+
+def accept_q(accept: str) -> dict[str, float]:
+    """Media ranges of an Accept header with their q values (the highest where repeated)."""
+    ranges: dict[str, float] = {}
+    for media, q in weighted(accept):
         ranges[media.lower()] = max(q, ranges.get(media.lower(), 0.0))
     return ranges

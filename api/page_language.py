@@ -13,6 +13,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from api.accept_header import weighted
+
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DEFAULT = "en"
 # BCP 47 tag (as the page writes it in <html lang> and ?lang=) -> the catalog's folder.
@@ -48,19 +50,8 @@ TRANSLATIONS: Mapping[str, Translations] = {tag: _compiled(d) for tag, d in LANG
 
 def preferred(accept_language: str | None) -> list[str]:
     """Accept-Language's ranges, best first (q=0 left out, a malformed q counts as 0)."""
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")[:MAX_LANGUAGE_RANGES]):
-        tag, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if tag and tag != "*" and q > 0:
-            ranked.append((-q, index, tag))
+    ranges = weighted(accept_language or "", MAX_LANGUAGE_RANGES)
+    ranked = [(-q, i, tag) for i, (tag, q) in enumerate(ranges) if tag != "*" and q > 0]
     return [tag for _, _, tag in sorted(ranked)]
 
 

@@ -39,6 +39,19 @@ def ledger(session: Session, chain: ChainAccess) -> BrandLedger:
     return BrandLedger.load(session, registries(chain))
 
 
+def brand_speaks(session: Session, chain: ChainAccess, wallet: str | None) -> bool:
+    """Whether the brand's word still holds on its pages: not when the followed chain has its
+    wallet revoked or compromised (a stolen key's holder would keep its content there); yes
+    when that cannot be read now."""
+    if not chain.configured or not wallet:
+        return True
+    try:
+        standing = ledger(session, chain).standing(wallet)
+    except (ApiError, ChainError):
+        return True
+    return standing is None or standing.can_sign
+
+
 def _status(standing: BrandStanding | None) -> str:
     if standing is None:
         return "unregistered"

@@ -43,9 +43,10 @@ def product_view(
     key: GtinKey,
     base_url: str,
     languages: Sequence[str] = (),
+    brand_heard: bool = True,
 ) -> dict[str, Any]:
     """What the resolver shows for a product or a lot of it (the brand's content in the first
-    of the viewer's `languages` it has)."""
+    of the viewer's `languages` it has, unless the brand's word no longer holds)."""
     brand = product.brand
     lot: dict[str, Any] | None = None
     if key.lot is not None:
@@ -61,5 +62,5 @@ def product_view(
             "walletAddress": brand.principal.wallet_address,
         },
         "lot": lot,
-        "content": content_view(session, product, languages),
+        "content": content_view(session, product, languages) if brand_heard else None,
     }

@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from api.accept_header import accept_q
 from api.answer_cache import answers_of
+from api.brand_state import brand_speaks
 from api.deps import ChainDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.links import BadDigitalLink, item_or_404, request_gtin_key
@@ -182,7 +183,8 @@ def _product(
     except ApiError as exc:
         unknown = unknown_item_view(session, key.gtin, chain, None, key.lot, settings.base_url)
         return _error(request, exc, as_json, unknown)
-    view = product_view(session, product, key, settings.base_url, _languages(request))
+    heard = brand_speaks(session, chain, product.brand.principal.wallet_address)
+    view = product_view(session, product, key, settings.base_url, _languages(request), heard)
     headers = {"Vary": "Accept", "Link": _same_as(uncompressed or view["link"])}
     if as_json:
         return JSONResponse(view, headers=headers)

@@ -217,5 +217,10 @@ def test_a_brand_whose_word_does_not_hold_says_nothing_on_the_page(api: Api) -> 
         assert put.status_code in (200, 201), put.text
         answer = ok(api.client.get(item.path, params={"format": "json"}))
         shown[answer["authentic"]["verdict"]] = answer["content"]
+        product = ok(api.client.get(f"/01/{gtin}", params={"format": "json"}))
+        shown[f"{answer['authentic']['verdict']} product"] = product["content"]
     assert shown["brand_revoked"] is None and shown["brand_compromised"] is None
     assert shown["genuine"] is not None and shown["genuine"]["name"] == "Tea"
+    # Nor on the product's page, where the brand's standing is all there is to go by.
+    assert shown["brand_revoked product"] is None and shown["brand_compromised product"] is None
+    assert shown["genuine product"] is not None

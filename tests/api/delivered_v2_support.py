@@ -37,9 +37,9 @@ def reading_row(
     return {**signed_reading_row(chain, key, seq, at_ms, temp), "shipment_id": None}
 
 
-def delivered_v2(world: World) -> tuple[str, int, SettlementWorker]:
-    """A v2 shipment created, signed and funded through the API; its shipping, receiving and
-    the device's readings stored; the chain's clock past the receiving. (id, shipped ms, worker)"""
+def funded_v2(world: World) -> tuple[str, int, dict[str, Any]]:
+    """A v2 shipment created, signed by buyer and carrier and funded through the API: (id, a
+    shipping time one minute after funding in ms, the request body)."""
     api = world.api
     chain = api.chain
     assert chain is not None
@@ -56,6 +56,16 @@ def delivered_v2(world: World) -> tuple[str, int, SettlementWorker]:
     follow(api)
     funded_at = escrow.shipment(sid).funded_at
     shipped_ms = (funded_at + 60) * 1000
+    return sid, shipped_ms, body
+
+
+def delivered_v2(world: World) -> tuple[str, int, SettlementWorker]:
+    """A v2 shipment created, signed and funded through the API; its shipping, receiving and
+    the device's readings stored; the chain's clock past the receiving. (id, shipped ms, worker)"""
+    api = world.api
+    chain = api.chain
+    assert chain is not None
+    sid, shipped_ms, _body_sent = funded_v2(world)
     with store.transaction(session_factory(api.engine)) as session:
         pk = session.scalars(select(Shipment.id).where(Shipment.shipment_id == sid)).one()
         make_event(session, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=pk)

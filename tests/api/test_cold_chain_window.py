@@ -11,26 +11,15 @@ from core.epcis.events import iso_ms
 from store.db import session_factory
 from store.models import EventErasure, Shipment
 from store.shipments import step_events
-from tests.api.delivered_v2_support import STEP_MS, delivered_v2, reading_row, send_tx
-from tests.api.flows import World, auth, follow, ok, sign_typed
-from tests.api.shipments_v2_support import _body, _create, _escrow, _funding_tx
+from tests.api.delivered_v2_support import STEP_MS, delivered_v2, funded_v2, reading_row
+from tests.api.flows import World, follow, ok
 from tests.utils.anvil import increase_time
 from tests.utils.store_factories import make_event
 
 
 def test_an_undelivered_leg_stops_at_deadline_plus_refund_grace(world: World) -> None:
     api, chain = world.api, world.api.chain
-    escrow = _escrow(world)
-    body = _body(world, chain.payee.address, world.spare[:1], autoAcceptAfter=0)
-    body["terms"]["arbiter"] = chain.stranger.address
-    created = _create(world, body)
-    sid, typed = created["shipmentId"], created["typedData"]
-    for account, key in ((chain.buyer, world.buyer_key), (chain.payee, world.carrier_key)):
-        signature = {"signature": sign_typed(account, typed)}
-        ok(api.client.post(f"/shipments/{sid}/signatures", json=signature, headers=auth(key)))
-    send_tx(chain, chain.buyer, ok(_funding_tx(world, sid))["tx"])
-    follow(api)
-    shipped_ms = (escrow.shipment(sid).funded_at + 60) * 1000
+    sid, shipped_ms, body = funded_v2(world)
     with store.transaction(session_factory(api.engine)) as s:
         pk = s.scalars(select(Shipment.id).where(Shipment.shipment_id == sid)).one()
         make_event(s, event_time_ms=shipped_ms, biz_step="shipping", shipment_id=pk)
